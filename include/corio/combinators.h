@@ -1,0 +1,103 @@
+/*
+ * corio/combinators.h - gather, wait, wait_for, as_completed, shield.
+ *
+ * Each takes futures; pass a task with corio_task_future(t).  The
+ * combinators borrow the futures: the caller keeps them (and the tasks
+ * behind them) alive until the call returns, or until
+ * corio_as_completed_close() for the iterator.
+ */
+#ifndef CORIO_COMBINATORS_H
+#define CORIO_COMBINATORS_H
+
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* corio_gather flags. */
+#define CORIO_GATHER_COLLECT 1 /* asyncio return_exceptions=True: wait for all, never fail early */
+
+/*
+ * asyncio.gather.  SUSPENDS until every future is done, then returns 0;
+ * each result is read with corio_future_result() (in argument order).
+ * Without CORIO_GATHER_COLLECT the first failure (an error, or a child
+ * cancelled: -ECANCELED) is returned at once and the other futures keep
+ * running, as in asyncio.  With it, gather waits for all and returns 0.
+ * Cancelling the calling task cancels every child; gather then returns
+ * -ECANCELED.  n == 0 returns 0 at once.  -EINVAL for NULL entries,
+ * -EPERM outside a task, -EXDEV for a future of another loop, -ENOMEM.
+ */
+CORIO_API int corio_gather(corio_future *const *futs, size_t n, int flags);
+
+/* corio_wait return_when values. */
+enum { CORIO_FIRST_COMPLETED = 1, CORIO_FIRST_EXCEPTION = 2, CORIO_ALL_COMPLETED = 3 };
+
+/*
+ * asyncio.wait.  SUSPENDS until the condition `return_when` holds or
+ * `timeout` seconds pass (INFINITY: no timeout).  FIRST_EXCEPTION returns
+ * when a future fails (an error or cancelled) or when all are done.  Never
+ * cancels the futures.  Returns the number of done futures (>= 0); when
+ * `done` / `pending` are not NULL (each with room for n) they receive the
+ * done and the pending futures, in argument order.  A timeout is not an
+ * error: it returns what is done so far.  Errors: -ECANCELED when the
+ * calling task is cancelled, -EINVAL (n == 0, NULL entries, bad
+ * return_when, NaN), -EPERM outside a task, -EXDEV, -ENOMEM.
+ */
+CORIO_API int corio_wait(corio_future *const *futs, size_t n, int return_when, double timeout,
+                         corio_future **done, corio_future **pending);
+
+/*
+ * asyncio.wait_for.  SUSPENDS until f is done or `timeout` seconds pass
+ * (INFINITY: none; <= 0: only an already-done f succeeds).  On timeout f
+ * is cancelled and, if it is a task, awaited until it has finished its
+ * cleanup; then -ETIMEDOUT is returned, unless the task absorbed the
+ * cancellation and returned a value, which is then returned as if in time.
+ * A result that arrives as the timeout fires is not lost.  Returns as
+ * corio_await otherwise; cancelling the caller cancels f.
+ */
+CORIO_API int corio_wait_for(corio_future *f, double timeout, intptr_t *value);
+
+/*
+ * asyncio.shield.  SUSPENDS until f is done and returns as corio_await,
+ * except that cancelling the calling task does not cancel f: shield
+ * returns -ECANCELED at once and f carries on.  If f itself is cancelled,
+ * -ECANCELED is returned too.
+ */
+CORIO_API int corio_shield(corio_future *f, intptr_t *value);
+
+/* The state of an as_completed iteration (private fields). */
+typedef struct corio_as_completed {
+    struct corio__ac_entry *entries;  /* one per future, malloc'd */
+    size_t n;                         /* how many futures */
+    size_t yielded;                   /* how many were returned so far */
+    corio_list finished;              /* entries whose future is done, in finishing order */
+    corio_future wake;                /* set when the first entry finishes */
+    corio_handle timer;               /* the overall deadline */
+    int timed_out;                    /* deadline passed */
+    int has_timer;                    /* timer is armed */
+} corio_as_completed;
+
+/*
+ * asyncio.as_completed: start iterating over futs in the order they
+ * finish; `timeout` (INFINITY: none) bounds the whole iteration.  Returns
+ * 0, -EINVAL, -EPERM outside a loop, -ENOMEM.  Does not suspend.
+ */
+CORIO_API int corio_as_completed_init(corio_as_completed *it, corio_future *const *futs, size_t n,
+                                      double timeout);
+
+/*
+ * The next future to finish.  SUSPENDS until one is done.  Returns 1 and
+ * stores it in *out; 0 when all were returned; -ETIMEDOUT when the
+ * deadline passed first (the unfinished futures keep running);
+ * -ECANCELED when the calling task is cancelled.
+ */
+CORIO_API int corio_as_completed_next(corio_as_completed *it, corio_future **out);
+
+/* End the iteration (at any point) and free its memory.  0 or -EINVAL. */
+CORIO_API int corio_as_completed_close(corio_as_completed *it);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

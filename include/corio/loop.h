@@ -1,0 +1,136 @@
+/*
+ * corio/loop.h - the event loop: running it, callbacks, time.
+ *
+ * One loop runs on one thread at a time, and a thread runs at most one
+ * loop at a time; a process may have many loops.  The loop that is running
+ * on the calling thread is the "current" loop: calls without a loop
+ * argument (corio_spawn, corio_call_soon, corio_sleep, ...) use it.
+ *
+ * Errors are negative errno values.  Functions returning a pointer return
+ * NULL and set errno (positive) instead.
+ */
+#ifndef CORIO_LOOP_H
+#define CORIO_LOOP_H
+
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * asyncio.run(): create a loop, run `main(arg)` as its first task until it
+ * finishes, cancel and wait for every task still alive, close the loop.
+ * Returns main's return value (>= 0) or its error (negative errno;
+ * -ECANCELED if it was cancelled).  Returns -EBUSY when called while a loop
+ * is running on this thread, -ENOMEM if the loop could not be made,
+ * -EINVAL if main is NULL.  Blocks the calling thread; not for use in a task.
+ */
+CORIO_API int corio_run(int (*main)(void *arg), void *arg);
+
+/*
+ * Create a loop.  Returns NULL with errno set (ENOMEM, or an error from
+ * epoll_create1/eventfd) on failure.  The caller owns it and must
+ * corio_loop_close() it.
+ */
+CORIO_API corio_loop *corio_loop_new(void);
+
+/*
+ * Close a loop and free everything it owns: task records, stacks, timers,
+ * library-allocated handles.  Returns 0 when nothing was left; -ENOTEMPTY
+ * when tasks were still unfinished or callbacks still scheduled (each is
+ * reported through the logger, then freed: the loop is closed either way);
+ * -EBUSY when the loop is running (closing from inside itself: nothing is
+ * done); -EINVAL for NULL.  Must be called from the thread that ran it.
+ */
+CORIO_API int corio_loop_close(corio_loop *loop);
+
+/*
+ * Run until `f` is done (asyncio.run_until_complete) and return f's
+ * outcome as corio_future_result() would, without the value.  -EBUSY if a
+ * loop is already running on this thread, -EXDEV if f belongs to another
+ * loop, -EINVAL for NULL arguments, -EINTR if corio_loop_stop() stopped the
+ * loop before f was done.  Blocks the calling thread.
+ */
+CORIO_API int corio_loop_run_until_complete(corio_loop *loop, corio_future *f);
+
+/*
+ * Run until corio_loop_stop() is called (asyncio.run_forever).  Returns 0,
+ * -EBUSY if a loop is already running on this thread, -EINVAL for NULL.
+ */
+CORIO_API int corio_loop_run_forever(corio_loop *loop);
+
+/*
+ * Ask a running loop to stop after the callbacks of the current iteration
+ * (asyncio.stop).  Called when the loop is not running, the next run
+ * performs one iteration and returns.  Must be called on the loop's thread.
+ */
+CORIO_API void corio_loop_stop(corio_loop *loop);
+
+/* 1 if the loop is running, else 0. */
+CORIO_API int corio_loop_is_running(const corio_loop *loop);
+
+/* The loop running on this thread, or NULL. */
+CORIO_API corio_loop *corio_loop_current(void);
+
+/*
+ * Make the loop's clock virtual (Trio's MockClock with autojump): time
+ * starts at 0 and, whenever nothing is ready to run, jumps straight to the
+ * next timer's deadline instead of sleeping.  Timer-heavy tests then run
+ * instantly and deterministically.  Only before the loop first runs;
+ * returns 0, -EBUSY if it already ran, -EINVAL for NULL.
+ */
+CORIO_API int corio_loop_use_virtual_clock(corio_loop *loop);
+
+/* The loop's clock in seconds (monotonic; asyncio loop.time()). */
+CORIO_API double corio_loop_time(corio_loop *loop);
+
+/* The current loop's clock in seconds, or the monotonic clock if no loop runs. */
+CORIO_API double corio_time(void);
+
+/*
+ * Schedule cb(arg) to run in the next iteration, after everything already
+ * scheduled (asyncio call_soon; FIFO).  `h` is a handle the caller owns and
+ * keeps valid until the callback has run or was cancelled; pass NULL when
+ * you will never cancel it, and the loop allocates one and frees it after
+ * the call.  Returns 0, -EINVAL (NULL cb, or h already scheduled), -EPERM
+ * when no loop runs on this thread (use corio_loop_call_soon), -ENOMEM.
+ */
+CORIO_API int corio_call_soon(corio_handle *h, corio_callback cb, void *arg);
+
+/*
+ * Schedule cb(arg) after `delay` seconds (asyncio call_later).  Equal
+ * deadlines run in the order they were scheduled.  A delay <= 0 runs in
+ * the next iteration; INFINITY is refused (-EINVAL), as is NaN.  Huge
+ * delays are clamped to about 292 years.  Same ownership and errors as
+ * corio_call_soon.
+ */
+CORIO_API int corio_call_later(corio_handle *h, double delay, corio_callback cb, void *arg);
+
+/* Schedule cb(arg) at loop time `when` (asyncio call_at).  As call_later. */
+CORIO_API int corio_call_at(corio_handle *h, double when, corio_callback cb, void *arg);
+
+/* The same three on an explicit loop (which need not be running). */
+CORIO_API int corio_loop_call_soon(corio_loop *loop, corio_handle *h, corio_callback cb, void *arg);
+CORIO_API int corio_loop_call_later(corio_loop *loop, corio_handle *h, double delay, corio_callback cb,
+                                    void *arg);
+CORIO_API int corio_loop_call_at(corio_loop *loop, corio_handle *h, double when, corio_callback cb,
+                                 void *arg);
+
+/*
+ * Cancel a scheduled handle: its callback will not run.  Returns 1 if it
+ * was cancelled now, 0 if it had already run or been cancelled, -EINVAL for
+ * NULL.  Safe to call from inside the callback itself (returns 0).
+ */
+CORIO_API int corio_handle_cancel(corio_handle *h);
+
+/* 1 if the handle was cancelled, else 0. */
+CORIO_API int corio_handle_cancelled(const corio_handle *h);
+
+/* The loop time a call_later/call_at handle is due at, in seconds. */
+CORIO_API double corio_handle_when(const corio_handle *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

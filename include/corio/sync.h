@@ -1,0 +1,144 @@
+/*
+ * corio/sync.h - Lock, Event, Condition, Semaphore, BoundedSemaphore
+ * (asyncio.Lock and friends, with Python 3.13's semantics).
+ *
+ * These synchronise tasks of one loop; they are not thread-safe.  Waiters
+ * wake in FIFO order, and a waiter cancelled after being woken passes the
+ * wake-up on, so a cancellation never swallows a wake-up meant for another.
+ * Every suspending call returns -ECANCELED if the calling task is
+ * cancelled while waiting and -EPERM when called outside a task.
+ *
+ * All structs are caller-allocated; init them before use and destroy them
+ * when no task waits on them any more.  Their fields are private.
+ */
+#ifndef CORIO_SYNC_H
+#define CORIO_SYNC_H
+
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Lock ---------------------------------------------------------------- */
+
+typedef struct corio_lock {
+    corio_list waiters;  /* struct corio__waiter, FIFO */
+    int locked;          /* 1 while held */
+} corio_lock;
+
+/* Initialise an unlocked lock.  0 or -EINVAL. */
+CORIO_API int corio_lock_init(corio_lock *l);
+
+/* Retire a lock.  0; -EBUSY while tasks wait on it; -EINVAL. */
+CORIO_API int corio_lock_destroy(corio_lock *l);
+
+/* Acquire (asyncio Lock.acquire).  SUSPENDS while held by another.  0, -ECANCELED, -EPERM, -EINVAL. */
+CORIO_API int corio_lock_acquire(corio_lock *l);
+
+/* Acquire only if free now: 0, or -EBUSY when held.  Never suspends. */
+CORIO_API int corio_lock_try_acquire(corio_lock *l);
+
+/* Release and wake the first waiter.  0, or -EPERM when not locked (asyncio RuntimeError). */
+CORIO_API int corio_lock_release(corio_lock *l);
+
+/* 1 when held. */
+CORIO_API int corio_lock_locked(const corio_lock *l);
+
+/* ---- Event --------------------------------------------------------------- */
+
+typedef struct corio_event {
+    corio_list waiters;  /* struct corio__waiter */
+    int value;           /* 1 when set */
+} corio_event;
+
+/* Initialise a clear event.  0 or -EINVAL. */
+CORIO_API int corio_event_init(corio_event *e);
+
+/* Retire.  0, -EBUSY while tasks wait, -EINVAL. */
+CORIO_API int corio_event_destroy(corio_event *e);
+
+/* Set the event and wake every waiter.  0 or -EINVAL.  Does not suspend. */
+CORIO_API int corio_event_set(corio_event *e);
+
+/* Clear it.  0 or -EINVAL. */
+CORIO_API int corio_event_clear(corio_event *e);
+
+/* 1 when set. */
+CORIO_API int corio_event_is_set(const corio_event *e);
+
+/* Wait until set (returns at once if set).  SUSPENDS.  0, -ECANCELED, -EPERM, -EINVAL. */
+CORIO_API int corio_event_wait(corio_event *e);
+
+/* ---- Condition ----------------------------------------------------------- */
+
+typedef struct corio_condition {
+    corio_lock own_lock;  /* used when no lock is given at init */
+    corio_lock *lock;     /* the lock in use */
+    corio_list waiters;   /* struct corio__waiter, FIFO */
+} corio_condition;
+
+/* Initialise with `lock`, or with a lock of its own when lock is NULL.  0 or -EINVAL. */
+CORIO_API int corio_condition_init(corio_condition *c, corio_lock *lock);
+
+/* Retire.  0, -EBUSY while tasks wait, -EINVAL. */
+CORIO_API int corio_condition_destroy(corio_condition *c);
+
+/* Acquire / release / test the underlying lock (as corio_lock_*). */
+CORIO_API int corio_condition_acquire(corio_condition *c);
+CORIO_API int corio_condition_release(corio_condition *c);
+CORIO_API int corio_condition_locked(const corio_condition *c);
+
+/*
+ * Release the lock, wait for a notify, re-acquire the lock (asyncio
+ * Condition.wait).  SUSPENDS.  The lock is held again when this returns,
+ * whatever it returns (even -ECANCELED).  -EPERM if the lock is not held.
+ */
+CORIO_API int corio_condition_wait(corio_condition *c);
+
+/*
+ * Wait until pred(arg) returns non-zero (asyncio Condition.wait_for); pred
+ * is checked first and after every wake-up, with the lock held.  Returns 0,
+ * or the error of corio_condition_wait.  SUSPENDS.
+ */
+CORIO_API int corio_condition_wait_for(corio_condition *c, int (*pred)(void *arg), void *arg);
+
+/* Wake up to n waiters (FIFO).  The lock must be held: else -EPERM. */
+CORIO_API int corio_condition_notify(corio_condition *c, size_t n);
+
+/* Wake every waiter.  The lock must be held: else -EPERM. */
+CORIO_API int corio_condition_notify_all(corio_condition *c);
+
+/* ---- Semaphore and BoundedSemaphore -------------------------------------- */
+
+typedef struct corio_semaphore {
+    corio_list waiters;  /* struct corio__waiter, FIFO */
+    long value;          /* free units */
+    long bound;          /* initial value for a bounded semaphore, else -1 */
+} corio_semaphore;
+
+/* A semaphore with `value` units (>= 0).  0 or -EINVAL. */
+CORIO_API int corio_semaphore_init(corio_semaphore *s, long value);
+
+/* A BoundedSemaphore: releasing above `value` is an error.  0 or -EINVAL. */
+CORIO_API int corio_semaphore_init_bounded(corio_semaphore *s, long value);
+
+/* Retire.  0, -EBUSY while tasks wait, -EINVAL. */
+CORIO_API int corio_semaphore_destroy(corio_semaphore *s);
+
+/* Take one unit; SUSPENDS while none is free.  0, -ECANCELED, -EPERM, -EINVAL. */
+CORIO_API int corio_semaphore_acquire(corio_semaphore *s);
+
+/* Return one unit and wake a waiter.  0; -EOVERFLOW for a bounded one released too often. */
+CORIO_API int corio_semaphore_release(corio_semaphore *s);
+
+/* 1 when acquire would suspend (asyncio Semaphore.locked). */
+CORIO_API int corio_semaphore_locked(const corio_semaphore *s);
+
+/* Free units now. */
+CORIO_API long corio_semaphore_value(const corio_semaphore *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

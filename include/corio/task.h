@@ -1,0 +1,140 @@
+/*
+ * corio/task.h - tasks: C functions running on their own stacks.
+ *
+ * A task runs `int fn(void *arg)` on a stack of its own and suspends
+ * wherever it waits (corio_sleep, corio_await, corio_join, a lock, ...),
+ * letting other tasks run.  Its return value is its outcome: >= 0 is a
+ * result, < 0 an error (a negative errno).  A task that returns -ECANCELED
+ * counts as cancelled, like a coroutine letting CancelledError propagate.
+ *
+ * Cancellation (asyncio semantics, edge-triggered): corio_cancel() makes
+ * the call the task is suspended in, or the next one it makes, return
+ * -ECANCELED once.  The task may clean up, even wait again, and finish as
+ * it likes.  corio_task_cancelling()/corio_task_uncancel() count pending
+ * requests so that timeout scopes and task groups can tell their own
+ * cancellations from outside ones.
+ *
+ * Ownership: corio_spawn() returns a task with one reference held by the
+ * caller.  Give it up with corio_join() (wait and take the result) or
+ * corio_task_detach() (let it run on unobserved).  The task record is freed
+ * once it has finished and no reference is left; the loop keeps a running
+ * task alive by itself, so fire-and-forget tasks are never collected early.
+ */
+#ifndef CORIO_TASK_H
+#define CORIO_TASK_H
+
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Optional settings for a new task; zero means "default". */
+typedef struct corio_task_opts {
+    const char *name;   /* copied; default "Task-<n>" as in asyncio */
+    size_t stack_size;  /* usable bytes, rounded up to pages; default 256 KiB, minimum 16 KiB */
+} corio_task_opts;
+
+/* The entry point of a task. */
+typedef int (*corio_task_fn)(void *arg);
+
+/*
+ * Start fn(arg) as a new task of the current loop (asyncio.create_task).
+ * It first runs in the next loop iteration.  Returns the task (the caller
+ * holds one reference), or NULL with errno EINVAL (NULL fn), EPERM (no loop
+ * runs on this thread) or ENOMEM.  Does not suspend.
+ */
+CORIO_API corio_task *corio_spawn(corio_task_fn fn, void *arg);
+
+/* corio_spawn with options (opts may be NULL). */
+CORIO_API corio_task *corio_spawn_opts(corio_task_fn fn, void *arg, const corio_task_opts *opts);
+
+/* corio_spawn on an explicit loop, which need not be running. */
+CORIO_API corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg,
+                                       const corio_task_opts *opts);
+
+/*
+ * Wait for t to finish and return its outcome: fn's return value, or
+ * -ECANCELED if it was cancelled.  SUSPENDS.  Gives up the caller's
+ * reference: t must not be used afterwards, whatever is returned.  If the
+ * caller is cancelled while waiting, t is cancelled too (as `await task`
+ * does in asyncio) and join goes on waiting until t has finished, then
+ * returns t's outcome (-ECANCELED, or a value if t absorbed the cancel).  Errors: -EINVAL for NULL or
+ * a task already joined or detached (a second join), -EPERM outside a task,
+ * -EDEADLK when a task joins itself, -EXDEV for a task of another loop (in
+ * each case the reference is kept).
+ */
+CORIO_API int corio_join(corio_task *t);
+
+/* Give up the caller's reference without waiting.  0, or -EINVAL if already given up. */
+CORIO_API int corio_task_detach(corio_task *t);
+
+/* Take one more reference (give it up with corio_join or corio_task_detach).  0 or -EINVAL. */
+CORIO_API int corio_task_ref(corio_task *t);
+
+/*
+ * Request cancellation of t (asyncio Task.cancel).  If t waits on a future
+ * that future is cancelled; otherwise t's next suspending call returns
+ * -ECANCELED.  A task cancelled before it started never runs.  Returns 1
+ * if requested, 0 if t is already done, -EINVAL for NULL.  Does not suspend.
+ */
+CORIO_API int corio_cancel(corio_task *t);
+
+/* Number of pending cancellation requests (asyncio Task.cancelling). */
+CORIO_API int corio_task_cancelling(const corio_task *t);
+
+/*
+ * Withdraw one cancellation request (asyncio 3.13 Task.uncancel); when the
+ * count reaches zero a not yet delivered cancellation is dropped.  Returns
+ * the remaining count, or -EINVAL.
+ */
+CORIO_API int corio_task_uncancel(corio_task *t);
+
+/* 1 when t has finished (returned, failed or was cancelled). */
+CORIO_API int corio_task_done(const corio_task *t);
+
+/* 1 when t was cancelled. */
+CORIO_API int corio_task_cancelled(const corio_task *t);
+
+/*
+ * t's outcome without waiting: its return value (>= 0), its error, or
+ * -ECANCELED; -EINPROGRESS while it runs; -EINVAL for NULL.
+ */
+CORIO_API int corio_task_result(const corio_task *t);
+
+/* t's future, for the combinators (gather, wait, ...) and done-callbacks.  Borrowed. */
+CORIO_API corio_future *corio_task_future(corio_task *t);
+
+/* The task whose future f is, or NULL when f is a plain future. */
+CORIO_API corio_task *corio_future_task(corio_future *f);
+
+/* t's name; valid until the name changes or t is freed.  "" for NULL. */
+CORIO_API const char *corio_task_name(corio_task *t);
+
+/* Rename t (the string is copied).  0, -EINVAL, -ENOMEM. */
+CORIO_API int corio_task_set_name(corio_task *t, const char *name);
+
+/* The task running now on this thread, or NULL (in a callback or outside a loop). */
+CORIO_API corio_task *corio_current_task(void);
+
+/*
+ * The unfinished tasks of the current loop (asyncio.all_tasks): stores up
+ * to `cap` borrowed pointers in out and returns how many tasks there are,
+ * which may exceed cap.  0 when no loop runs.
+ */
+CORIO_API size_t corio_all_tasks(corio_task **out, size_t cap);
+
+/*
+ * Suspend the calling task for `seconds` (asyncio.sleep).  0 or less (and
+ * -0.0) just yields: other ready work runs first.  SUSPENDS.  Returns 0,
+ * -ECANCELED if cancelled, -EPERM outside a task, -EINVAL for NaN.
+ */
+CORIO_API int corio_sleep(double seconds);
+
+/* Let every other ready task and callback run once (asyncio.sleep(0)).  SUSPENDS. */
+CORIO_API int corio_yield(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

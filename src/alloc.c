@@ -1,0 +1,33 @@
+/*
+ * alloc.c - every allocation of the library goes through here, so that a
+ * test can make the N-th allocation fail (CORIO_FAIL_ALLOC_AFTER) and check
+ * that each out-of-memory path returns -ENOMEM and leaks nothing.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+/* -1: never fail.  Otherwise the number of allocations still allowed. */
+static long fail_after = -2;
+
+static int should_fail(void) {
+    if (corio__likely(fail_after == -1)) return 0;
+    if (fail_after == -2) {
+        const char *e = getenv("CORIO_FAIL_ALLOC_AFTER");
+        fail_after = e ? atol(e) : -1;
+        if (fail_after < 0) fail_after = -1;
+        if (fail_after == -1) return 0;
+    }
+    if (fail_after == 0) return 1;
+    fail_after--;
+    return 0;
+}
+
+/* For tests: allow n more allocations, then fail (-1: never fail). */
+CORIO_API void corio__test_fail_alloc_after(long n);
+void corio__test_fail_alloc_after(long n) { fail_after = n < 0 ? -1 : n; }
+
+void *corio__malloc(size_t n) { return should_fail() ? NULL : malloc(n); }
+void *corio__calloc(size_t n, size_t size) { return should_fail() ? NULL : calloc(n, size); }
+void *corio__realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n); }
+void corio__free(void *p) { free(p); }

@@ -1,0 +1,83 @@
+/*
+ * backend_epoll.c - the epoll poller behind the loop.
+ *
+ * For now it waits (for timers) and owns an eventfd that other threads
+ * will use to wake the loop (call_soon_threadsafe, executors: issue 4).
+ * Socket readiness (issue 8) registers descriptors here, edge-triggered,
+ * once per descriptor.
+ */
+#include "internal.h"
+
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+static int no_pwait2; /* the kernel lacks epoll_pwait2 (before 5.11) */
+
+struct corio__backend {
+    int epfd;     /* the epoll instance */
+    int wakefd;   /* eventfd: written to wake a blocked poll */
+};
+
+struct corio__backend *corio__backend_new(void) {
+    struct corio__backend *b = corio__calloc(1, sizeof *b);
+    if (!b) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    b->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (b->epfd < 0) goto fail;
+    b->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (b->wakefd < 0) goto fail;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->wakefd, &ev) < 0) goto fail;
+    return b;
+fail:;
+    int e = errno;
+    if (b->epfd > 0) close(b->epfd);
+    if (b->wakefd > 0) close(b->wakefd);
+    corio__free(b);
+    errno = e;
+    return NULL;
+}
+
+void corio__backend_free(struct corio__backend *b) {
+    if (!b) return;
+    close(b->epfd);
+    close(b->wakefd);
+    corio__free(b);
+}
+
+int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
+    (void)loop;
+    struct epoll_event evs[64];
+    int n = -1;
+    if (!no_pwait2) {
+        /* epoll_pwait2 takes nanoseconds: timers are not rounded to milliseconds. */
+        struct timespec ts = {timeout_ns / CORIO__NS_PER_S, timeout_ns % CORIO__NS_PER_S};
+        n = epoll_pwait2(b->epfd, evs, 64, timeout_ns < 0 ? NULL : &ts, NULL);
+        if (n < 0 && errno == ENOSYS) no_pwait2 = 1;
+    }
+    if (no_pwait2) {
+        int ms;
+        if (timeout_ns < 0) {
+            ms = -1;
+        } else {
+            /* Round up so that we never wake before the timer is due and spin. */
+            int64_t m = (timeout_ns + 999999) / 1000000;
+            ms = m > 0x7fffffff ? 0x7fffffff : (int)m;
+        }
+        n = epoll_wait(b->epfd, evs, 64, ms);
+    }
+    if (n < 0) return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.ptr == NULL) {
+            uint64_t v;
+            ssize_t r = read(b->wakefd, &v, sizeof v);
+            (void)r;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,166 @@
+/*
+ * future.c - futures: state, result, done-callbacks.
+ *
+ * A future's callbacks are ready-queue nodes kept on a list; completing the
+ * future moves them all to the end of the loop's ready queue in order, so
+ * they run in the next iteration in the order they were added, as asyncio
+ * schedules them with call_soon.  A task awaiting a future registers its
+ * own wake-up node this way: no allocation per await.
+ */
+#include "internal.h"
+
+void corio__future_init(corio_future *f, corio_loop *loop) {
+    f->loop = loop;
+    corio__list_init(&f->callbacks);
+    f->value = 0;
+    f->err = 0;
+    f->state = CORIO__PENDING;
+    f->kind = CORIO__FK_PLAIN;
+    f->magic = CORIO__FUTURE_MAGIC;
+}
+
+int corio_future_init(corio_future *f, corio_loop *loop) {
+    if (!f) return corio__bad(-EINVAL, "corio_future_init: NULL future");
+    if (!loop) loop = corio__cur_loop;
+    if (!loop) return corio__bad(-EPERM, "corio_future_init: no loop given and none runs on this thread");
+    corio__future_init(f, loop);
+    return 0;
+}
+
+int corio_future_destroy(corio_future *f) {
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_destroy: not a future");
+    if (!corio__list_empty(&f->callbacks))
+        return corio__bad(-EBUSY, "corio_future_destroy: tasks or callbacks still wait on this future");
+    f->magic = 0;
+    return 0;
+}
+
+void corio__future_complete(corio_future *f, unsigned state, int err, intptr_t value) {
+    assert(f->state == CORIO__PENDING);
+    f->state = (unsigned char)state;
+    f->err = err;
+    f->value = value;
+    if (!corio__list_empty(&f->callbacks)) {
+        size_t n = 0;
+        corio__list_foreach(it, &f->callbacks) n++;
+        f->loop->nready += n;
+        corio__list_splice_back(&f->loop->ready, &f->callbacks);
+    }
+}
+
+int corio_future_set_result(corio_future *f, intptr_t value) {
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_set_result: not a future");
+    if (f->state != CORIO__PENDING) return corio__bad(-EINVAL, "corio_future_set_result: future already done");
+    if (f->kind == CORIO__FK_TASK) return corio__bad(-EINVAL, "corio_future_set_result: a task sets its own result");
+    corio__future_complete(f, CORIO__DONE, 0, value);
+    return 0;
+}
+
+int corio_future_set_error(corio_future *f, int err) {
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_set_error: not a future");
+    if (f->state != CORIO__PENDING) return corio__bad(-EINVAL, "corio_future_set_error: future already done");
+    if (f->kind == CORIO__FK_TASK) return corio__bad(-EINVAL, "corio_future_set_error: a task sets its own result");
+    if (err >= 0 || err == -ECANCELED)
+        return corio__bad(-EINVAL, "corio_future_set_error: %d is not a negative errno other than -ECANCELED", err);
+    corio__future_complete(f, CORIO__DONE, err, 0);
+    return 0;
+}
+
+int corio__future_cancel_plain(corio_future *f) {
+    if (f->state != CORIO__PENDING) return 0;
+    corio__future_complete(f, CORIO__CANCELLED, -ECANCELED, 0);
+    return 1;
+}
+
+int corio_future_cancel(corio_future *f) {
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_cancel: not a future");
+    switch (f->kind) {
+    case CORIO__FK_TASK:
+        return corio__task_cancel((corio_task *)f);
+    case CORIO__FK_GATHER:
+        return corio__gather_cancel(f);
+    default:
+        return corio__future_cancel_plain(f);
+    }
+}
+
+int corio_future_done(const corio_future *f) { return f && f->state != CORIO__PENDING; }
+
+int corio_future_cancelled(const corio_future *f) { return f && f->state == CORIO__CANCELLED; }
+
+int corio_future_result(const corio_future *f, intptr_t *value) {
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_result: not a future");
+    if (f->state == CORIO__PENDING) return -EINPROGRESS;
+    if (f->state == CORIO__CANCELLED) return -ECANCELED;
+    if (f->err) return f->err;
+    if (value) *value = f->value;
+    return 0;
+}
+
+void corio__future_add_node(corio_future *f, corio__node *n) {
+    if (f->state != CORIO__PENDING)
+        corio__ready_push(f->loop, n);
+    else
+        corio__list_push_back(&f->callbacks, &n->link);
+}
+
+int corio_await(corio_future *f, intptr_t *value) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_await: called outside a task");
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_await: not a future");
+    int rc = corio__await(t, f);
+    if (rc == 0 && value) *value = f->value;
+    return rc;
+}
+
+/* ---- user done-callbacks ------------------------------------------------------ */
+
+typedef struct fcb {
+    corio__node node;
+    corio_future *f;
+    corio_future_cb cb;
+    void *arg;
+} fcb;
+
+static void fcb_run(corio__node *n) {
+    fcb *c = corio__container_of(n, fcb, node);
+    corio_future *f = c->f;
+    corio_future_cb cb = c->cb;
+    void *arg = c->arg;
+    corio__free(c);
+    cb(f, arg);
+}
+
+bool corio__future_cb_is_node(corio__node *n) { return n->run == fcb_run; }
+
+void corio__future_cb_free_node(corio__node *n) { corio__free(corio__container_of(n, fcb, node)); }
+
+int corio_future_add_done_callback(corio_future *f, corio_future_cb cb, void *arg) {
+    if (!corio__future_valid(f) || !cb) return corio__bad(-EINVAL, "corio_future_add_done_callback: bad arguments");
+    fcb *c = corio__malloc(sizeof *c);
+    if (!c) return -ENOMEM;
+    c->node.run = fcb_run;
+    corio__list_init(&c->node.link);
+    c->f = f;
+    c->cb = cb;
+    c->arg = arg;
+    corio__future_add_node(f, &c->node);
+    return 0;
+}
+
+int corio_future_remove_done_callback(corio_future *f, corio_future_cb cb, void *arg) {
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_remove_done_callback: not a future");
+    int removed = 0;
+    for (corio_list *it = f->callbacks.next, *next; it != &f->callbacks; it = next) {
+        next = it->next;
+        corio__node *n = corio__container_of(it, corio__node, link);
+        if (n->run != fcb_run) continue;
+        fcb *c = corio__container_of(n, fcb, node);
+        if (c->cb == cb && c->arg == arg) {
+            corio__list_remove(it);
+            corio__free(c);
+            removed++;
+        }
+    }
+    return removed;
+}

@@ -1,0 +1,234 @@
+/*
+ * internal.h - what the library's files share and users never see.
+ * Names: corio_ public, corio__ shared between files, static otherwise.
+ */
+#ifndef CORIO_INTERNAL_H
+#define CORIO_INTERNAL_H
+
+#include "corio.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define corio__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define corio__likely(x) __builtin_expect(!!(x), 1)
+#define corio__unlikely(x) __builtin_expect(!!(x), 0)
+#define CORIO__TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* ---- intrusive lists (circular, with a head node) -------------------------- */
+
+static inline void corio__list_init(corio_list *h) { h->next = h->prev = h; }
+static inline bool corio__list_empty(const corio_list *h) { return h->next == h; }
+static inline void corio__list_push_back(corio_list *h, corio_list *n) {
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+static inline void corio__list_push_front(corio_list *h, corio_list *n) {
+    n->next = h->next;
+    n->prev = h;
+    h->next->prev = n;
+    h->next = n;
+}
+/* Unlink n and leave it pointing at itself, so a second remove is harmless. */
+static inline void corio__list_remove(corio_list *n) {
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->next = n->prev = n;
+}
+/* Append every node of `from` to the end of `to`, in order; `from` ends empty. */
+static inline void corio__list_splice_back(corio_list *to, corio_list *from) {
+    if (corio__list_empty(from)) return;
+    corio_list *first = from->next, *last = from->prev;
+    first->prev = to->prev;
+    to->prev->next = first;
+    last->next = to;
+    to->prev = last;
+    corio__list_init(from);
+}
+#define corio__list_foreach(it, head) for (corio_list *it = (head)->next; it != (head); it = it->next)
+
+/* ---- logging ---------------------------------------------------------------- */
+
+extern int corio__debug_on;
+void corio__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report bad input in debug mode and return err, for `return corio__bad(-EINVAL, "...")`. */
+#define corio__bad(err, ...) (corio__unlikely(corio__debug_on) ? (corio__log(CORIO_LOG_WARNING, __VA_ARGS__), (err)) : (err))
+void corio__debug_init(void);
+
+/* ---- allocation (one place, so tests can inject failures) ------------------- */
+
+void *corio__malloc(size_t n);
+void *corio__calloc(size_t n, size_t size);
+void *corio__realloc(void *p, size_t n);
+void corio__free(void *p);
+
+/* ---- time ------------------------------------------------------------------- */
+
+#define CORIO__NS_PER_S 1000000000LL
+int64_t corio__mono_ns(void);
+/* Seconds as a double to a nanosecond delta, clamped to +-2^62 ns; caller rejects NaN. */
+int64_t corio__sec_to_ns(double s);
+
+/* ---- stacks and context switch (stack.c, switch_*.S / switch_ucontext.c) ---- */
+
+typedef struct corio__stack {
+    void *lo;        /* lowest usable byte (just above the guard page) */
+    size_t size;     /* usable bytes */
+    struct corio__stack *next_free; /* cache link */
+    struct corio__stack_pool *pool;
+    unsigned valgrind_id;
+} corio__stack;
+
+typedef struct corio__stack_pool corio__stack_pool;
+corio__stack_pool *corio__stack_pool_new(void);
+void corio__stack_pool_free(corio__stack_pool *p);
+corio__stack *corio__stack_get(corio__stack_pool *p, size_t size);
+void corio__stack_put(corio__stack_pool *p, corio__stack *s);
+size_t corio__stack_default_size(void);
+/* Install the guard-page SIGSEGV reporter and this thread's alternate signal stack. */
+void corio__stack_overflow_handler_install(void);
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+typedef struct corio__timer_ent { int64_t when; uint64_t seq; corio__timer *t; } corio__timer_ent;
+
+struct corio_loop {
+    corio_list ready;          /* corio__node FIFO: what runs in the next iterations */
+    size_t nready;             /* nodes in `ready` */
+    corio__timer_ent *heap;    /* min-heap by (when, seq) */
+    size_t nheap, capheap;
+    uint64_t timer_seq;        /* FIFO order among equal deadlines */
+    int64_t now;               /* clock at the start of this iteration (ns) */
+    int64_t vnow;              /* virtual clock (ns) when `virtual_clock` */
+    struct corio_task *current;/* the task running now, or NULL */
+    void *sched_sp;            /* the scheduler's saved stack pointer while a task runs */
+    void *sched_ctx;           /* ucontext of the scheduler (portable switch only) */
+    corio_list tasks;          /* every task record this loop owns */
+    size_t ntasks_live;        /* tasks not finished */
+    struct corio_task *free_tasks; /* recycled task records */
+    corio__stack_pool *stacks; /* stack cache */
+    struct corio__backend *backend; /* poller: epoll now */
+    uint64_t iterations;       /* loop turns so far */
+    size_t nhandles_owned;     /* library-allocated handles pending */
+    corio__node *free_handles; /* recycled library handles (linked via run) */
+    int running, stopping, virtual_clock, ran_once, closing;
+    void *tsan_fiber;          /* the thread's own TSan fiber, when under TSan */
+    void *asan_fake_stack;     /* ASan bookkeeping for the scheduler stack */
+    const void *sched_stack_lo;/* bounds of the scheduler (thread) stack for ASan */
+    size_t sched_stack_size;
+};
+
+extern CORIO__TLS corio_loop *corio__cur_loop;
+
+static inline void corio__ready_push(corio_loop *loop, corio__node *n) {
+    corio__list_push_back(&loop->ready, &n->link);
+    loop->nready++;
+}
+/* Time as the loop sees it now (virtual or monotonic), in ns. */
+int64_t corio__loop_now(corio_loop *loop);
+/* Arm t for `when` (ns); 0 or -ENOMEM.  t->fire must be set and t unarmed. */
+int corio__timer_arm(corio_loop *loop, corio__timer *t, int64_t when);
+int64_t corio__timer_next(corio_loop *loop);
+void corio__timer_run_due(corio_loop *loop, int64_t now);
+void corio__timer_disarm(corio_loop *loop, corio__timer *t);
+static inline bool corio__timer_armed(const corio__timer *t) { return t->index != SIZE_MAX; }
+int corio__loop_check_running(corio_loop *loop); /* 0 or -EBUSY */
+/* Unlink a node that may sit in the ready queue. */
+static inline void corio__ready_remove(corio_loop *loop, corio__node *n) {
+    if (n->link.next != &n->link) {
+        corio__list_remove(&n->link);
+        loop->nready--;
+    }
+}
+
+/* Backend (backend_epoll.c). */
+struct corio__backend;
+struct corio__backend *corio__backend_new(void);
+void corio__backend_free(struct corio__backend *b);
+/* Wait for events up to timeout_ns (-1: no limit, 0: just check). */
+int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns);
+
+/* ---- futures ---------------------------------------------------------------- */
+
+enum { CORIO__PENDING = 0, CORIO__DONE = 1, CORIO__CANCELLED = 2 };
+enum { CORIO__FK_PLAIN = 0, CORIO__FK_TASK = 1, CORIO__FK_GATHER = 2 };
+#define CORIO__FUTURE_MAGIC 0xF07E
+
+void corio__future_init(corio_future *f, corio_loop *loop);
+/* Complete f and move its callbacks to the ready queue. */
+void corio__future_complete(corio_future *f, unsigned state, int err, intptr_t value);
+static inline bool corio__future_valid(const corio_future *f) { return f && f->magic == CORIO__FUTURE_MAGIC; }
+/* Register a node to be scheduled when f is done (at once if it is). */
+void corio__future_add_node(corio_future *f, corio__node *n);
+/* The plain cancel (asyncio Future.cancel), used by the overrides too. */
+int corio__future_cancel_plain(corio_future *f);
+
+/* ---- tasks ------------------------------------------------------------------ */
+
+enum {
+    CORIO__TF_STARTED = 2,   /* fn has been entered */
+    CORIO__TF_FINISHED = 4,  /* fn returned; stack released */
+};
+
+struct corio_task {
+    corio_future fut;          /* first: the task's outcome (kind TASK) */
+    corio__node wake;          /* scheduled to resume the task */
+    void *sp;                  /* saved stack pointer while suspended */
+    void *uctx;                /* ucontext (portable switch only) */
+    corio__stack *stack;       /* NULL once finished */
+    corio_loop *loop;
+    corio_task_fn fn;
+    void *arg;
+    corio_future *waiting_on;  /* asyncio's _fut_waiter */
+    corio_list link;           /* loop->tasks */
+    struct corio_task *next_free;
+    corio_list group_link;     /* in its task group's children */
+    corio__node group_node;    /* done-callback for the group */
+    struct corio_taskgroup *group;
+    char *name_heap;           /* a long name, malloc'd */
+    uint64_t id;               /* for the default name "Task-<id>" */
+    int64_t created_ns;
+    int refs;                  /* everything that keeps the record: caller refs, group, +1 while unfinished */
+    int crefs;                 /* caller references not yet claimed by a join or detach */
+    int num_cancels;           /* asyncio _num_cancels_requested */
+    unsigned flags;            /* CORIO__TF_* */
+    bool must_cancel;          /* deliver -ECANCELED at the next suspension */
+    char name[24];             /* a short name, or the formatted default */
+    void *tsan_fiber;          /* TSan's fiber for this task */
+    void *asan_fake_stack;     /* ASan bookkeeping */
+};
+
+/* The running task or NULL; cheap. */
+static inline corio_task *corio__current(void) {
+    corio_loop *l = corio__cur_loop;
+    return l ? l->current : NULL;
+}
+/* Suspend the current task until something schedules t->wake.  Returns
+ * -ECANCELED if a cancellation was pending on resume (it is consumed). */
+int corio__suspend(corio_task *t);
+/* Wait for f from the current task: the shared core of every await. */
+int corio__await(corio_task *t, corio_future *f);
+int corio__task_cancel(corio_task *t);
+void corio__task_release(corio_task *t);
+void corio__loop_free_tasks(corio_loop *loop);
+
+/* ---- sync helpers ------------------------------------------------------------ */
+
+/* A task waiting in a lock/event/queue list; lives on the waiter's stack. */
+typedef struct corio__waiter {
+    corio_list link;
+    corio_future fut;
+} corio__waiter;
+
+/* Initialise w, append it to `list`, await it, unlink it.  Returns as corio__await. */
+int corio__waiter_wait(corio_task *t, corio_list *list, corio__waiter *w, intptr_t *value);
+/* Gather's cancel override (gather.c). */
+int corio__gather_cancel(corio_future *f);
+
+#endif

@@ -1,0 +1,413 @@
+/*
+ * loop.c - the event loop: one iteration at a time, callbacks, time, run.
+ *
+ * One iteration (asyncio's _run_once, reordered only where it saves work):
+ *   1. Poll the backend for I/O.  It blocks until the next timer when
+ *      nothing is ready; while work is ready it polls with a zero timeout
+ *      only every POLL_EVERY iterations, because a system call costs about
+ *      1 us here and asyncio's poll-per-iteration dominates a yield.
+ *   2. Move every timer that is due to the ready queue (FIFO for equal
+ *      deadlines).
+ *   3. Run exactly the nodes that were ready when the batch started;
+ *      whatever they schedule runs in the next iteration.  This is
+ *      asyncio's ordering, so programs ported from it print in the same
+ *      order.
+ */
+#include "internal.h"
+#include "switch.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How often (in iterations) to check for I/O while tasks are always ready. */
+#define POLL_EVERY 61
+
+CORIO__TLS corio_loop *corio__cur_loop;
+
+enum { H_READY = 1, H_TIMER = 2, H_CANCELLED = 4, H_OWNED = 8 };
+
+int64_t corio__mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * CORIO__NS_PER_S + ts.tv_nsec;
+}
+
+int64_t corio__sec_to_ns(double s) {
+    const double lim = 4.6e18; /* about 146 years either way: no overflow when added to a clock */
+    double ns = s * 1e9;
+    if (ns > lim) return (int64_t)lim;
+    if (ns < -lim) return -(int64_t)lim;
+    return (int64_t)ns;
+}
+
+int64_t corio__loop_now(corio_loop *loop) { return loop->virtual_clock ? loop->vnow : corio__mono_ns(); }
+
+double corio_loop_time(corio_loop *loop) {
+    if (!loop) return (double)corio__mono_ns() / 1e9;
+    return (double)corio__loop_now(loop) / 1e9;
+}
+
+double corio_time(void) { return corio_loop_time(corio__cur_loop); }
+
+corio_loop *corio_loop_current(void) { return corio__cur_loop; }
+
+int corio_loop_is_running(const corio_loop *loop) { return loop && loop->running; }
+
+corio_loop *corio_loop_new(void) {
+    corio__debug_init();
+    corio_loop *loop = corio__calloc(1, sizeof *loop);
+    if (!loop) goto nomem;
+    corio__list_init(&loop->ready);
+    corio__list_init(&loop->tasks);
+    loop->stacks = corio__stack_pool_new();
+    if (!loop->stacks) goto nomem;
+    if (corio__ctx_sched_init(loop) < 0) goto nomem;
+    loop->backend = corio__backend_new();
+    if (!loop->backend) {
+        int e = errno ? errno : ENOMEM;
+        corio__ctx_sched_free(loop);
+        corio__stack_pool_free(loop->stacks);
+        corio__free(loop);
+        errno = e;
+        return NULL;
+    }
+    corio__stack_overflow_handler_install();
+    return loop;
+nomem:
+    if (loop) {
+        corio__ctx_sched_free(loop);
+        corio__stack_pool_free(loop->stacks);
+        corio__free(loop);
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* ---- handles ------------------------------------------------------------------ */
+
+static void handle_run(corio__node *n) {
+    corio_handle *h = corio__container_of(n, corio_handle, node);
+    corio_loop *loop = h->loop;
+    h->state &= ~(unsigned)H_READY;
+    h->cb(h->arg);
+    if (h->state & H_OWNED) {
+        loop->nhandles_owned--;
+        corio__free(h);
+    }
+}
+
+static void handle_fire(corio__timer *t) {
+    corio_handle *h = corio__container_of(t, corio_handle, timer);
+    h->state = (h->state & ~(unsigned)H_TIMER) | H_READY;
+    corio__ready_push(h->loop, &h->node);
+}
+
+static corio_handle *handle_prepare(corio_loop *loop, corio_handle *h, corio_callback cb, void *arg,
+                                    int *err) {
+    if (!cb) {
+        *err = corio__bad(-EINVAL, "call_soon/call_later/call_at: NULL callback");
+        return NULL;
+    }
+    if (h) {
+        if (h->state & (H_READY | H_TIMER)) {
+            *err = corio__bad(-EINVAL, "call_soon/call_later/call_at: handle already scheduled");
+            return NULL;
+        }
+        h->state = 0;
+    } else {
+        h = corio__malloc(sizeof *h);
+        if (!h) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        h->state = H_OWNED;
+        loop->nhandles_owned++;
+    }
+    corio__list_init(&h->node.link);
+    h->node.run = handle_run;
+    h->timer.index = SIZE_MAX;
+    h->timer.fire = handle_fire;
+    h->timer.when = 0;
+    h->cb = cb;
+    h->arg = arg;
+    h->loop = loop;
+    return h;
+}
+
+static void handle_discard(corio_handle *h) {
+    if (h->state & H_OWNED) {
+        h->loop->nhandles_owned--;
+        corio__free(h);
+    }
+}
+
+int corio_loop_call_soon(corio_loop *loop, corio_handle *h, corio_callback cb, void *arg) {
+    int err = 0;
+    if (!loop) return corio__bad(-EINVAL, "call_soon: NULL loop");
+    if (!(h = handle_prepare(loop, h, cb, arg, &err))) return err;
+    h->state |= H_READY;
+    corio__ready_push(loop, &h->node);
+    return 0;
+}
+
+int corio_loop_call_at(corio_loop *loop, corio_handle *h, double when, corio_callback cb, void *arg) {
+    int err = 0;
+    if (!loop) return corio__bad(-EINVAL, "call_at: NULL loop");
+    if (isnan(when) || isinf(when)) return corio__bad(-EINVAL, "call_at: the time must be finite");
+    if (!(h = handle_prepare(loop, h, cb, arg, &err))) return err;
+    if ((err = corio__timer_arm(loop, &h->timer, corio__sec_to_ns(when))) < 0) {
+        handle_discard(h);
+        return err;
+    }
+    h->state |= H_TIMER;
+    return 0;
+}
+
+int corio_loop_call_later(corio_loop *loop, corio_handle *h, double delay, corio_callback cb, void *arg) {
+    if (!loop) return corio__bad(-EINVAL, "call_later: NULL loop");
+    if (isnan(delay) || isinf(delay)) return corio__bad(-EINVAL, "call_later: the delay must be finite");
+    int err = 0;
+    if (!(h = handle_prepare(loop, h, cb, arg, &err))) return err;
+    int64_t now = corio__loop_now(loop), d = corio__sec_to_ns(delay);
+    if ((err = corio__timer_arm(loop, &h->timer, now + d)) < 0) {
+        handle_discard(h);
+        return err;
+    }
+    h->state |= H_TIMER;
+    return 0;
+}
+
+static corio_loop *need_loop(void) { return corio__cur_loop; }
+
+int corio_call_soon(corio_handle *h, corio_callback cb, void *arg) {
+    corio_loop *loop = need_loop();
+    if (!loop) return corio__bad(-EPERM, "corio_call_soon: no loop runs on this thread");
+    return corio_loop_call_soon(loop, h, cb, arg);
+}
+
+int corio_call_later(corio_handle *h, double delay, corio_callback cb, void *arg) {
+    corio_loop *loop = need_loop();
+    if (!loop) return corio__bad(-EPERM, "corio_call_later: no loop runs on this thread");
+    return corio_loop_call_later(loop, h, delay, cb, arg);
+}
+
+int corio_call_at(corio_handle *h, double when, corio_callback cb, void *arg) {
+    corio_loop *loop = need_loop();
+    if (!loop) return corio__bad(-EPERM, "corio_call_at: no loop runs on this thread");
+    return corio_loop_call_at(loop, h, when, cb, arg);
+}
+
+int corio_handle_cancel(corio_handle *h) {
+    if (!h) return -EINVAL;
+    if (h->state & H_READY) {
+        corio__ready_remove(h->loop, &h->node);
+    } else if (h->state & H_TIMER) {
+        corio__timer_disarm(h->loop, &h->timer);
+    } else {
+        return 0;
+    }
+    h->state = (h->state & ~(unsigned)(H_READY | H_TIMER)) | H_CANCELLED;
+    handle_discard(h); /* owned handles are never given out, but stay tidy */
+    return 1;
+}
+
+int corio_handle_cancelled(const corio_handle *h) { return h && (h->state & H_CANCELLED) ? 1 : 0; }
+
+double corio_handle_when(const corio_handle *h) { return h ? (double)h->timer.when / 1e9 : 0.0; }
+
+/* ---- running -------------------------------------------------------------------- */
+
+int corio__loop_check_running(corio_loop *loop) { return loop->running ? -EBUSY : 0; }
+
+/* One iteration; see the top of the file. */
+static void run_once(corio_loop *loop) {
+    int64_t timeout;
+    if (loop->nready || loop->stopping) {
+        timeout = 0;
+    } else {
+        int64_t next = corio__timer_next(loop);
+        if (next == INT64_MAX) {
+            timeout = -1;
+        } else {
+            int64_t now = corio__loop_now(loop);
+            timeout = next > now ? next - now : 0;
+        }
+    }
+    if (loop->virtual_clock && timeout > 0) {
+        /* Autojump: nothing to do until the next timer, so be there now. */
+        loop->vnow = corio__timer_next(loop);
+        timeout = 0;
+    }
+    if (timeout != 0 || loop->iterations % POLL_EVERY == 0) corio__backend_poll(loop, loop->backend, timeout);
+    loop->iterations++;
+
+    loop->now = corio__loop_now(loop);
+    corio__timer_run_due(loop, loop->now);
+
+    for (size_t n = loop->nready; n > 0 && loop->nready; n--) {
+        corio_list *first = loop->ready.next;
+        corio__list_remove(first);
+        loop->nready--;
+        corio__node *node = corio__container_of(first, corio__node, link);
+        node->run(node);
+    }
+}
+
+static void run_loop(corio_loop *loop) {
+    corio_loop *prev = corio__cur_loop;
+    corio__cur_loop = loop;
+    loop->running = 1;
+    loop->ran_once = 1;
+#ifdef CORIO__TSAN
+    loop->tsan_fiber = __tsan_get_current_fiber();
+#endif
+    for (;;) {
+        run_once(loop);
+        if (loop->stopping) break;
+    }
+    loop->stopping = 0;
+    loop->running = 0;
+    corio__cur_loop = prev;
+}
+
+static int enter_check(corio_loop *loop) {
+    if (!loop) return corio__bad(-EINVAL, "run: NULL loop");
+    if (loop->running) return corio__bad(-EBUSY, "run: this loop is already running");
+    if (corio__cur_loop) return corio__bad(-EBUSY, "run: another loop is running on this thread");
+    return 0;
+}
+
+int corio_loop_run_forever(corio_loop *loop) {
+    int rc = enter_check(loop);
+    if (rc < 0) return rc;
+    run_loop(loop);
+    return 0;
+}
+
+void corio_loop_stop(corio_loop *loop) {
+    if (loop) loop->stopping = 1;
+}
+
+typedef struct until_node {
+    corio__node node;
+    corio_loop *loop;
+} until_node;
+
+static void until_done(corio__node *n) {
+    until_node *u = corio__container_of(n, until_node, node);
+    u->loop->stopping = 1;
+}
+
+int corio_loop_run_until_complete(corio_loop *loop, corio_future *f) {
+    int rc = enter_check(loop);
+    if (rc < 0) return rc;
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "run_until_complete: not a future");
+    if (f->loop != loop) return corio__bad(-EXDEV, "run_until_complete: the future belongs to another loop");
+    until_node u = {.loop = loop};
+    u.node.run = until_done;
+    corio__list_init(&u.node.link);
+    if (!corio_future_done(f)) {
+        corio__future_add_node(f, &u.node);
+        run_loop(loop);
+        /* Stopped early (corio_loop_stop): the node may still be registered. */
+        corio__list_remove(&u.node.link);
+        if (!corio_future_done(f)) return -EINTR;
+    }
+    return corio_future_result(f, NULL);
+}
+
+int corio_loop_use_virtual_clock(corio_loop *loop) {
+    if (!loop) return -EINVAL;
+    if (loop->ran_once || loop->running) return -EBUSY;
+    loop->virtual_clock = 1;
+    loop->vnow = 0;
+    return 0;
+}
+
+/* ---- close -------------------------------------------------------------------- */
+
+void corio__future_cb_free_node(corio__node *n); /* future.c */
+bool corio__future_cb_is_node(corio__node *n);
+
+int corio_loop_close(corio_loop *loop) {
+    if (!loop) return -EINVAL;
+    if (loop->running) return corio__bad(-EBUSY, "corio_loop_close: the loop is running (closing from inside)");
+    int dirty = 0;
+    /* Scheduled callbacks: free the library's own, report the caller's.  Nodes
+     * of tasks live on task stacks and go with them below. */
+    while (!corio__list_empty(&loop->ready)) {
+        corio__node *n = corio__container_of(loop->ready.next, corio__node, link);
+        corio__list_remove(&n->link);
+        loop->nready--;
+        if (n->run == handle_run) {
+            corio_handle *h = corio__container_of(n, corio_handle, node);
+            h->state &= ~(unsigned)H_READY;
+            dirty = 1;
+            corio__log(CORIO_LOG_WARNING, "loop closed with a callback still scheduled");
+            handle_discard(h);
+        } else if (corio__future_cb_is_node(n)) {
+            corio__future_cb_free_node(n);
+        }
+    }
+    while (loop->nheap) {
+        corio__timer *t = loop->heap[loop->nheap - 1].t;
+        corio__timer_disarm(loop, t);
+        if (t->fire == handle_fire) {
+            corio_handle *h = corio__container_of(t, corio_handle, timer);
+            h->state &= ~(unsigned)H_TIMER;
+            dirty = 1;
+            corio__log(CORIO_LOG_WARNING, "loop closed with a timer callback still scheduled (due in %.3f s)",
+                       (double)(h->timer.when - corio__loop_now(loop)) / 1e9);
+            handle_discard(h);
+        }
+    }
+    if (loop->ntasks_live) {
+        dirty = 1;
+        corio__list_foreach(it, &loop->tasks) {
+            corio_task *t = corio__container_of(it, corio_task, link);
+            if (!(t->flags & CORIO__TF_FINISHED))
+                corio__log(CORIO_LOG_WARNING, "loop closed with task '%s' still pending", corio_task_name(t));
+        }
+    }
+    corio__loop_free_tasks(loop);
+    corio__stack_pool_free(loop->stacks);
+    corio__backend_free(loop->backend);
+    corio__ctx_sched_free(loop);
+    corio__free(loop->heap);
+    corio__free(loop);
+    return dirty ? -ENOTEMPTY : 0;
+}
+
+/* ---- asyncio.run -------------------------------------------------------------- */
+
+int corio_run(int (*main_fn)(void *), void *arg) {
+    if (!main_fn) return corio__bad(-EINVAL, "corio_run: NULL main");
+    if (corio__cur_loop) return corio__bad(-EBUSY, "corio_run: called while a loop is running on this thread");
+    corio_loop *loop = corio_loop_new();
+    if (!loop) return -errno;
+    corio_task_opts o = {.name = "main"};
+    corio_task *t = corio_loop_spawn(loop, main_fn, arg, &o);
+    if (!t) {
+        int e = -errno;
+        corio_loop_close(loop);
+        return e;
+    }
+    corio_loop_run_until_complete(loop, corio_task_future(t));
+    int rc = corio_task_result(t);
+    corio_task_detach(t);
+    /* Cancel what is left and let it finish, as asyncio.run does. */
+    if (loop->ntasks_live) {
+        corio__list_foreach(it, &loop->tasks) {
+            corio_task *o2 = corio__container_of(it, corio_task, link);
+            if (!(o2->flags & CORIO__TF_FINISHED)) corio_cancel(o2);
+        }
+        corio__cur_loop = loop;
+        loop->running = 1;
+        while (loop->ntasks_live) run_once(loop);
+        loop->running = 0;
+        corio__cur_loop = NULL;
+    }
+    corio_loop_close(loop);
+    return rc;
+}

@@ -1,0 +1,100 @@
+/*
+ * switch.h - the context switch between the loop's scheduler and tasks.
+ *
+ * Two implementations sit behind one interface, chosen by the build
+ * (CORIO_SWITCH): hand-written assembly (switch_x86_64.S,
+ * switch_aarch64.S) that saves only the callee-saved registers and the
+ * floating-point control words, and a portable ucontext fallback
+ * (switch_ucontext.c).  With the assembly version a "context" is the saved
+ * stack pointer; with ucontext it points at a ucontext_t.
+ *
+ * The wrappers below also tell the sanitizers and Valgrind about every
+ * switch: ASan must see __sanitizer_start_switch_fiber before and
+ * __sanitizer_finish_switch_fiber right after each switch (the first entry
+ * into a task included), TSan one fiber per task.
+ */
+#ifndef CORIO_SWITCH_H
+#define CORIO_SWITCH_H
+
+#include "internal.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORIO__ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define CORIO__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(CORIO__ASAN)
+#define CORIO__ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(CORIO__TSAN)
+#define CORIO__TSAN 1
+#endif
+
+#ifdef CORIO__ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
+#endif
+#ifdef CORIO__TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
+/* Save the running context into *save, resume `load`.  Returns when something switches back. */
+void corio__ctx_switch(void **save, void *load);
+
+/*
+ * Prepare a fresh context on [lo, lo+size) that calls entry(arg) when
+ * first switched to; entry must never return.  Returns the context.
+ */
+void *corio__ctx_make(void *lo, size_t size, void (*entry)(void *), void *arg);
+
+/* Prepare the scheduler's own context holder (ucontext needs storage); 0 or -ENOMEM. */
+int corio__ctx_sched_init(corio_loop *loop);
+void corio__ctx_sched_free(corio_loop *loop);
+
+/* Scheduler -> task. */
+static inline void corio__switch_to_task(corio_loop *loop, corio_task *t) {
+#ifdef CORIO__ASAN
+    __sanitizer_start_switch_fiber(&loop->asan_fake_stack, t->stack->lo, t->stack->size);
+#endif
+#ifdef CORIO__TSAN
+    __tsan_switch_to_fiber(t->tsan_fiber, 0);
+#endif
+    corio__ctx_switch(&loop->sched_sp, t->sp);
+#ifdef CORIO__ASAN
+    __sanitizer_finish_switch_fiber(loop->asan_fake_stack, NULL, NULL);
+#endif
+}
+
+/* Task -> scheduler.  `exiting`: the task will never run again. */
+static inline void corio__switch_to_sched(corio_loop *loop, corio_task *t, bool exiting) {
+#ifdef CORIO__ASAN
+    __sanitizer_start_switch_fiber(exiting ? NULL : &t->asan_fake_stack, loop->sched_stack_lo,
+                                   loop->sched_stack_size);
+#else
+    (void)exiting;
+#endif
+#ifdef CORIO__TSAN
+    __tsan_switch_to_fiber(loop->tsan_fiber, 0);
+#endif
+    corio__ctx_switch(&t->sp, loop->sched_sp);
+#ifdef CORIO__ASAN
+    __sanitizer_finish_switch_fiber(t->asan_fake_stack, &loop->sched_stack_lo, &loop->sched_stack_size);
+#endif
+}
+
+/* First thing a task does on its new stack. */
+static inline void corio__switch_first_entry(corio_loop *loop) {
+#ifdef CORIO__ASAN
+    __sanitizer_finish_switch_fiber(NULL, &loop->sched_stack_lo, &loop->sched_stack_size);
+#else
+    (void)loop;
+#endif
+}
+
+#endif

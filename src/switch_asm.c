@@ -1,0 +1,55 @@
+/*
+ * switch_asm.c - building a fresh context for the assembly switches
+ * (switch_x86_64.S, switch_aarch64.S): lay out a frame on the new stack
+ * that corio__ctx_switch will "restore", whose resume address is the
+ * trampoline that calls the task's entry.
+ */
+#include "switch.h"
+
+#include <string.h>
+
+void corio__ctx_trampoline(void);
+
+void *corio__ctx_make(void *lo, size_t size, void (*entry)(void *), void *arg) {
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    /* 8 slots restored by the switch, then 16 bytes of zeros that end the
+     * frame chain; after the switch pops everything rsp == top - 16, which is
+     * 16-byte aligned as the trampoline's call needs. */
+    uint64_t *sp = (uint64_t *)(top - 16 - 64);
+    uint32_t mxcsr;
+    uint16_t fpucw;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(fpucw));
+    memset(sp, 0, 64 + 16);
+    sp[0] = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
+    sp[1] = 0;                           /* r15 */
+    sp[2] = 0;                           /* r14 */
+    sp[3] = (uint64_t)(uintptr_t)entry;  /* r13 */
+    sp[4] = (uint64_t)(uintptr_t)arg;    /* r12 */
+    sp[5] = 0;                           /* rbx */
+    sp[6] = 0;                           /* rbp: ends the frame-pointer chain */
+    sp[7] = (uint64_t)(uintptr_t)corio__ctx_trampoline;
+    return sp;
+#elif defined(__aarch64__)
+    uint64_t *sp = (uint64_t *)(top - 176);
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    memset(sp, 0, 176);
+    sp[0] = (uint64_t)(uintptr_t)arg;    /* x19 */
+    sp[1] = (uint64_t)(uintptr_t)entry;  /* x20 */
+    sp[10] = 0;                          /* x29 */
+    sp[11] = (uint64_t)(uintptr_t)corio__ctx_trampoline; /* x30 */
+    sp[20] = fpcr;
+    return sp;
+#else
+#error "no assembly switch for this architecture: build with -DCORIO_SWITCH=ucontext"
+#endif
+}
+
+int corio__ctx_sched_init(corio_loop *loop) {
+    loop->sched_sp = NULL;
+    return 0;
+}
+
+void corio__ctx_sched_free(corio_loop *loop) { (void)loop; }

@@ -1,0 +1,100 @@
+/*
+ * switch_x86_64.S - context switch for x86-64 (System V ABI).
+ *
+ * Saves only what the ABI says a callee must preserve: rbx, rbp, r12-r15,
+ * the stack pointer, the MXCSR and the x87 control word.  Everything else
+ * is caller-saved, so the C compiler has already spilled what it needs.
+ *
+ * The switch ends with `pop %rcx; jmp *%rcx` rather than `ret`: a `ret`
+ * into another stack defeats the return-stack predictor and was measured
+ * at 8.9 ns per switch against 3.1 ns for the indirect jump on this
+ * machine class (see shared/DESIGN.md).
+ *
+ * Frame layout of a suspended context, from the saved stack pointer up:
+ *   0: MXCSR (4 bytes), 4: x87 control word (2 bytes, 2 padding)
+ *   8: r15, 16: r14, 24: r13, 32: r12, 40: rbx, 48: rbp, 56: resume address
+ * The .cfi directives describe exactly that, so debuggers and unwinders
+ * can walk a suspended task's stack from inside this function.
+ */
+        .text
+        .globl  corio__ctx_switch
+        .hidden corio__ctx_switch
+        .type   corio__ctx_switch, @function
+        .p2align 4
+/* void corio__ctx_switch(void **save, void *load) : rdi = save, rsi = load */
+corio__ctx_switch:
+        .cfi_startproc
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %rbp, 0
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %rbx, 0
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r12, 0
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r13, 0
+        pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r14, 0
+        pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r15, 0
+        subq    $8, %rsp
+        .cfi_adjust_cfa_offset 8
+        stmxcsr (%rsp)
+        fnstcw  4(%rsp)
+        movq    %rsp, (%rdi)
+        /* From here on we are on the other context's stack, whose frame has
+         * the same layout, so the CFI above stays true. */
+        movq    %rsi, %rsp
+        ldmxcsr (%rsp)
+        fldcw   4(%rsp)
+        addq    $8, %rsp
+        .cfi_adjust_cfa_offset -8
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r15
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r14
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r13
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r12
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %rbx
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %rbp
+        popq    %rcx
+        .cfi_adjust_cfa_offset -8
+        .cfi_register %rip, %rcx
+        jmpq    *%rcx
+        .cfi_endproc
+        .size   corio__ctx_switch, .-corio__ctx_switch
+
+/*
+ * First code run on a new task stack: r12 = argument, r13 = entry.
+ * rsp is 16-byte aligned here, so the call gives entry the ABI's alignment.
+ * Marking rip undefined tells unwinders that the stack ends here.
+ */
+        .globl  corio__ctx_trampoline
+        .hidden corio__ctx_trampoline
+        .type   corio__ctx_trampoline, @function
+        .p2align 4
+corio__ctx_trampoline:
+        .cfi_startproc
+        .cfi_undefined %rip
+        movq    %r12, %rdi
+        callq   *%r13
+        ud2
+        .cfi_endproc
+        .size   corio__ctx_trampoline, .-corio__ctx_trampoline
+
+        .section .note.GNU-stack,"",@progbits

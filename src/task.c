@@ -1,0 +1,386 @@
+/*
+ * task.c - tasks: spawn, run, suspend, cancel, join, sleep.
+ *
+ * The scheduler runs on the thread's own stack (inside corio_loop_run_*);
+ * a task runs on its own stack from the pool and switches back to the
+ * scheduler whenever it waits.  A task suspended in an await has its wake
+ * node on the awaited future's callback list; completing the future moves
+ * the node to the ready queue and the loop switches back into the task.
+ *
+ * Cancellation follows asyncio's Task exactly (tasks.py, 3.13): cancel()
+ * cancels the future the task waits on (`waiting_on`, asyncio's
+ * _fut_waiter) if it can, else sets `must_cancel`, which the next resume
+ * turns into -ECANCELED.  Cancel requests are counted for timeout scopes
+ * and task groups (cancelling / uncancel).
+ */
+#include "internal.h"
+#include "switch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t task_counter; /* default names Task-1, Task-2, ... (asyncio's counter) */
+
+static void task_wake(corio__node *n);
+
+/* ---- records -------------------------------------------------------------------- */
+
+static void task_free_record(corio_task *t) {
+    corio_loop *loop = t->loop;
+    corio__list_remove(&t->link);
+    corio__free(t->name_heap);
+    t->name_heap = NULL;
+    t->fut.magic = 0; /* a stale pointer now fails corio__future_valid */
+    t->next_free = loop->free_tasks;
+    loop->free_tasks = t;
+}
+
+void corio__task_release(corio_task *t) {
+    assert(t->refs > 0);
+    if (--t->refs == 0) task_free_record(t);
+}
+
+void corio__loop_free_tasks(corio_loop *loop) {
+    while (!corio__list_empty(&loop->tasks)) {
+        corio_task *t = corio__container_of(loop->tasks.next, corio_task, link);
+#ifdef CORIO__TSAN
+        if (t->tsan_fiber) __tsan_destroy_fiber(t->tsan_fiber);
+#endif
+        corio__list_remove(&t->link);
+        corio__free(t->name_heap);
+        corio__free(t);
+    }
+    for (corio_task *t = loop->free_tasks, *n; t; t = n) {
+        n = t->next_free;
+        corio__free(t);
+    }
+    loop->free_tasks = NULL;
+}
+
+/* ---- running ---------------------------------------------------------------------- */
+
+/* Bookkeeping once a task's function has returned and it left its stack for good. */
+static void task_retire(corio_task *t) {
+    corio_loop *loop = t->loop;
+    corio__stack_put(loop->stacks, t->stack);
+    t->stack = NULL;
+#ifdef CORIO__TSAN
+    __tsan_destroy_fiber(t->tsan_fiber);
+    t->tsan_fiber = NULL;
+#endif
+    corio__task_release(t); /* the running reference */
+}
+
+static void task_wake(corio__node *n) {
+    corio_task *t = corio__container_of(n, corio_task, wake);
+    corio_loop *loop = t->loop;
+    loop->current = t;
+    corio__switch_to_task(loop, t);
+    loop->current = NULL;
+    if (t->flags & CORIO__TF_FINISHED) task_retire(t);
+}
+
+static void task_main(void *arg) {
+    corio_task *t = arg;
+    corio_loop *loop = t->loop;
+    corio__switch_first_entry(loop);
+    t->flags |= CORIO__TF_STARTED;
+    int r;
+    if (t->must_cancel) {
+        /* Cancelled before it started: the body never runs (asyncio). */
+        t->must_cancel = false;
+        r = -ECANCELED;
+    } else {
+        r = t->fn(t->arg);
+    }
+    if (r >= 0 && t->must_cancel) {
+        /* Cancelled right before it returned: asyncio counts it cancelled. */
+        t->must_cancel = false;
+        r = -ECANCELED;
+    }
+    t->flags |= CORIO__TF_FINISHED;
+    loop->ntasks_live--;
+    if (r == -ECANCELED)
+        corio__future_complete(&t->fut, CORIO__CANCELLED, -ECANCELED, 0);
+    else
+        corio__future_complete(&t->fut, CORIO__DONE, r < 0 ? r : 0, r < 0 ? 0 : r);
+    corio__switch_to_sched(loop, t, true);
+    abort(); /* a finished task is never resumed */
+}
+
+corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts) {
+    if (!loop || !fn) {
+        errno = EINVAL;
+        corio__bad(0, "corio_spawn: NULL %s", loop ? "function" : "loop");
+        return NULL;
+    }
+    if (loop->closing) {
+        errno = EINVAL;
+        return NULL;
+    }
+    corio_task *t = loop->free_tasks;
+    if (t) {
+        loop->free_tasks = t->next_free;
+    } else if (!(t = corio__malloc(sizeof *t))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    t->stack = corio__stack_get(loop->stacks, opts ? opts->stack_size : 0);
+    if (!t->stack) {
+        t->next_free = loop->free_tasks;
+        loop->free_tasks = t;
+        errno = ENOMEM;
+        return NULL;
+    }
+    t->name_heap = NULL;
+    t->name[0] = 0;
+    if (opts && opts->name) {
+        size_t len = strlen(opts->name);
+        if (len < sizeof t->name) {
+            memcpy(t->name, opts->name, len + 1);
+        } else if (!(t->name_heap = corio__malloc(len + 1))) {
+            corio__stack_put(loop->stacks, t->stack);
+            t->next_free = loop->free_tasks;
+            loop->free_tasks = t;
+            errno = ENOMEM;
+            return NULL;
+        } else {
+            memcpy(t->name_heap, opts->name, len + 1);
+        }
+    }
+    corio__future_init(&t->fut, loop);
+    t->fut.kind = CORIO__FK_TASK;
+    t->loop = loop;
+    t->fn = fn;
+    t->arg = arg;
+    t->waiting_on = NULL;
+    t->group = NULL;
+    corio__list_init(&t->group_link);
+    t->id = ++task_counter;
+    t->created_ns = loop->now;
+    t->refs = 2; /* the caller's and the running one */
+    t->crefs = 1;
+    t->num_cancels = 0;
+    t->flags = 0;
+    t->must_cancel = false;
+    t->asan_fake_stack = NULL;
+#ifdef CORIO__TSAN
+    t->tsan_fiber = __tsan_create_fiber(0);
+#else
+    t->tsan_fiber = NULL;
+#endif
+    t->sp = corio__ctx_make(t->stack->lo, t->stack->size, task_main, t);
+    t->wake.run = task_wake;
+    corio__list_push_back(&loop->tasks, &t->link);
+    loop->ntasks_live++;
+    corio__ready_push(loop, &t->wake);
+    return t;
+}
+
+corio_task *corio_spawn_opts(corio_task_fn fn, void *arg, const corio_task_opts *opts) {
+    corio_loop *loop = corio__cur_loop;
+    if (!loop) {
+        errno = EPERM;
+        corio__bad(0, "corio_spawn: no loop runs on this thread (use corio_loop_spawn)");
+        return NULL;
+    }
+    return corio_loop_spawn(loop, fn, arg, opts);
+}
+
+corio_task *corio_spawn(corio_task_fn fn, void *arg) { return corio_spawn_opts(fn, arg, NULL); }
+
+/* ---- suspending ------------------------------------------------------------------- */
+
+int corio__suspend(corio_task *t) {
+    corio__switch_to_sched(t->loop, t, false);
+    if (corio__unlikely(t->must_cancel)) {
+        t->must_cancel = false;
+        return -ECANCELED;
+    }
+    return 0;
+}
+
+int corio__await(corio_task *t, corio_future *f) {
+    if (corio__unlikely(f->loop != t->loop))
+        return corio__bad(-EXDEV, "await: the future belongs to another loop");
+    if (corio__unlikely(f == &t->fut)) return corio__bad(-EDEADLK, "await: a task cannot await itself");
+    if (f->state == CORIO__PENDING) {
+        corio__list_push_back(&f->callbacks, &t->wake.link);
+        t->waiting_on = f;
+        if (t->must_cancel && corio_future_cancel(f) > 0) t->must_cancel = false;
+        int rc = corio__suspend(t);
+        t->waiting_on = NULL;
+        if (rc < 0) {
+            /* Resumed with a cancellation pending: if we were woken some other
+             * way than by f completing, stop listening to f. */
+            if (t->wake.link.next != &t->wake.link) corio__list_remove(&t->wake.link);
+            return rc;
+        }
+    }
+    return f->state == CORIO__CANCELLED ? -ECANCELED : f->err;
+}
+
+int corio_yield(void) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_yield: called outside a task");
+    corio__ready_push(t->loop, &t->wake);
+    return corio__suspend(t);
+}
+
+/* asyncio.sleep: a future completed by a timer, all on the task's stack. */
+typedef struct sleeper {
+    corio_future fut;
+    corio__timer timer;  /* due: puts `due` in the ready queue */
+    corio__node due;     /* runs in the ready batch: completes fut */
+    corio_loop *loop;
+} sleeper;
+
+static void sleep_due(corio__node *n) {
+    sleeper *s = corio__container_of(n, sleeper, due);
+    if (s->fut.state == CORIO__PENDING) corio__future_complete(&s->fut, CORIO__DONE, 0, 0);
+}
+
+static void sleep_fire(corio__timer *tm) {
+    sleeper *s = corio__container_of(tm, sleeper, timer);
+    corio__ready_push(s->loop, &s->due);
+}
+
+int corio_sleep(double seconds) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_sleep: called outside a task");
+    if (isnan(seconds)) return corio__bad(-EINVAL, "corio_sleep: NaN seconds");
+    if (seconds <= 0) return corio_yield();
+    corio_loop *loop = t->loop;
+    sleeper s;
+    corio__future_init(&s.fut, loop);
+    s.loop = loop;
+    s.timer.index = SIZE_MAX;
+    s.timer.fire = sleep_fire;
+    s.due.run = sleep_due;
+    corio__list_init(&s.due.link);
+    int64_t when = isinf(seconds) ? INT64_MAX : corio__loop_now(loop) + corio__sec_to_ns(seconds);
+    int rc = corio__timer_arm(loop, &s.timer, when);
+    if (rc < 0) return rc;
+    rc = corio__await(t, &s.fut);
+    corio__timer_disarm(loop, &s.timer);
+    corio__ready_remove(loop, &s.due);
+    return rc;
+}
+
+/* ---- cancellation --------------------------------------------------------------------- */
+
+int corio__task_cancel(corio_task *t) {
+    if (t->fut.state != CORIO__PENDING) return 0;
+    t->num_cancels++;
+    if (t->waiting_on && corio_future_cancel(t->waiting_on) > 0) return 1;
+    t->must_cancel = true;
+    return 1;
+}
+
+static bool task_ok(const corio_task *t) { return t && t->fut.magic == CORIO__FUTURE_MAGIC && t->fut.kind == CORIO__FK_TASK; }
+
+int corio_cancel(corio_task *t) {
+    if (!task_ok(t)) return corio__bad(-EINVAL, "corio_cancel: not a task");
+    return corio__task_cancel(t);
+}
+
+int corio_task_cancelling(const corio_task *t) { return task_ok(t) ? t->num_cancels : -EINVAL; }
+
+int corio_task_uncancel(corio_task *t) {
+    if (!task_ok(t)) return -EINVAL;
+    if (t->num_cancels > 0) {
+        t->num_cancels--;
+        if (t->num_cancels == 0) t->must_cancel = false;
+    }
+    return t->num_cancels;
+}
+
+/* ---- joining and references -------------------------------------------------------------- */
+
+int corio_join(corio_task *t) {
+    corio_task *me = corio__current();
+    if (!task_ok(t)) return corio__bad(-EINVAL, "corio_join: not a task (already joined and freed?)");
+    if (t->crefs <= 0) return corio__bad(-EINVAL, "corio_join: task '%s' joined twice", corio_task_name(t));
+    if (!me) return corio__bad(-EPERM, "corio_join: called outside a task");
+    if (me == t) return corio__bad(-EDEADLK, "corio_join: a task cannot join itself");
+    if (t->loop != me->loop) return corio__bad(-EXDEV, "corio_join: the task belongs to another loop");
+    t->crefs--; /* claimed now, so that a second joiner is refused while we wait */
+    int rc = corio__await(me, &t->fut);
+    if (rc == 0) rc = (int)t->fut.value;
+    corio__task_release(t);
+    return rc;
+}
+
+int corio_task_detach(corio_task *t) {
+    if (!task_ok(t)) return corio__bad(-EINVAL, "corio_task_detach: not a task");
+    if (t->crefs <= 0) return corio__bad(-EINVAL, "corio_task_detach: no reference left to give up");
+    t->crefs--;
+    corio__task_release(t);
+    return 0;
+}
+
+int corio_task_ref(corio_task *t) {
+    if (!task_ok(t)) return corio__bad(-EINVAL, "corio_task_ref: not a task");
+    t->refs++;
+    t->crefs++;
+    return 0;
+}
+
+/* ---- queries ------------------------------------------------------------------------------ */
+
+int corio_task_done(const corio_task *t) { return task_ok(t) && t->fut.state != CORIO__PENDING; }
+
+int corio_task_cancelled(const corio_task *t) { return task_ok(t) && t->fut.state == CORIO__CANCELLED; }
+
+int corio_task_result(const corio_task *t) {
+    if (!task_ok(t)) return -EINVAL;
+    intptr_t v = 0;
+    int rc = corio_future_result(&t->fut, &v);
+    return rc < 0 ? rc : (int)v;
+}
+
+corio_future *corio_task_future(corio_task *t) { return t ? &t->fut : NULL; }
+
+corio_task *corio_future_task(corio_future *f) {
+    return f && f->magic == CORIO__FUTURE_MAGIC && f->kind == CORIO__FK_TASK ? (corio_task *)f : NULL;
+}
+
+const char *corio_task_name(corio_task *t) {
+    if (!task_ok(t)) return "";
+    if (t->name_heap) return t->name_heap;
+    if (!t->name[0]) snprintf(t->name, sizeof t->name, "Task-%llu", (unsigned long long)t->id);
+    return t->name;
+}
+
+int corio_task_set_name(corio_task *t, const char *name) {
+    if (!task_ok(t) || !name) return corio__bad(-EINVAL, "corio_task_set_name: bad arguments");
+    size_t len = strlen(name);
+    if (len < sizeof t->name) {
+        corio__free(t->name_heap);
+        t->name_heap = NULL;
+        memcpy(t->name, name, len + 1);
+        return 0;
+    }
+    char *p = corio__malloc(len + 1);
+    if (!p) return -ENOMEM;
+    memcpy(p, name, len + 1);
+    corio__free(t->name_heap);
+    t->name_heap = p;
+    return 0;
+}
+
+corio_task *corio_current_task(void) { return corio__current(); }
+
+size_t corio_all_tasks(corio_task **out, size_t cap) {
+    corio_loop *loop = corio__cur_loop;
+    if (!loop) return 0;
+    size_t n = 0;
+    corio__list_foreach(it, &loop->tasks) {
+        corio_task *t = corio__container_of(it, corio_task, link);
+        if (t->flags & CORIO__TF_FINISHED) continue;
+        if (out && n < cap) out[n] = t;
+        n++;
+    }
+    return n;
+}

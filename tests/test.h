@@ -1,0 +1,78 @@
+/*
+ * test.h - the tiny harness every test program uses.
+ *
+ * Each test file is one program that ctest runs in its own process with a
+ * time limit.  CHECK records a failure and goes on; the program's exit
+ * status says whether everything held.  RUN_TEST runs one case and prints
+ * its name.  Every case runs its own loop and ends by closing it: a close
+ * that finds something left over fails the case.
+ */
+#ifndef CORIO_TEST_H
+#define CORIO_TEST_H
+
+#include <corio.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_failures;
+static int test_cases;
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            test_failures++;                                                          \
+        }                                                                             \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                                        \
+    do {                                                                                      \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                 \
+        if (va_ != vb_) {                                                                     \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n", __FILE__, \
+                    __LINE__, #a, #b, va_, vb_);                                              \
+            test_failures++;                                                                  \
+        }                                                                                     \
+    } while (0)
+
+#define RUN_TEST(fn)                                            \
+    do {                                                        \
+        int before_ = test_failures;                            \
+        test_cases++;                                           \
+        fn();                                                   \
+        printf("%s %s\n", test_failures == before_ ? "ok  " : "FAIL", #fn); \
+        fflush(stdout);                                         \
+    } while (0)
+
+#define TEST_MAIN_END()                                                     \
+    do {                                                                    \
+        printf("%d cases, %d failed checks\n", test_cases, test_failures); \
+        return test_failures ? 1 : 0;                                       \
+    } while (0)
+
+/* Run fn(arg) as the main task of a fresh loop (virtual clock if asked) and
+ * close the loop, checking it closes clean.  Returns fn's result. */
+static inline int test_run(int (*fn)(void *), void *arg, int virtual_clock) {
+    corio_loop *loop = corio_loop_new();
+    if (!loop) {
+        fprintf(stderr, "corio_loop_new failed\n");
+        exit(1);
+    }
+    if (virtual_clock) corio_loop_use_virtual_clock(loop);
+    corio_task *t = corio_loop_spawn(loop, fn, arg, NULL);
+    corio_loop_run_until_complete(loop, corio_task_future(t));
+    int rc = corio_task_result(t);
+    corio_task_detach(t);
+    int crc = corio_loop_close(loop);
+    if (crc != 0) {
+        fprintf(stderr, "corio_loop_close returned %d (%s)\n", crc, corio_strerror(crc));
+        test_failures++;
+    }
+    return rc;
+}
+
+#endif
