@@ -164,3 +164,14 @@ int corio_future_remove_done_callback(corio_future *f, corio_future_cb cb, void 
     }
     return removed;
 }
+
+/* ---- waiter lists (locks, events, queues) -------------------------------------- */
+
+int corio__waiter_wait(corio_task *t, corio_list *list, corio__waiter *w, intptr_t *value) {
+    corio__future_init(&w->fut, t->loop);
+    corio__list_push_back(list, &w->link);
+    int rc = corio__await(t, &w->fut);
+    corio__list_remove(&w->link);
+    if (rc == 0 && value) *value = w->fut.value;
+    return rc;
+}

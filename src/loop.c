@@ -73,6 +73,8 @@ corio_loop *corio_loop_new(void) {
         return NULL;
     }
     corio__stack_overflow_handler_install();
+    const char *vc = getenv("CORIO_VIRTUAL_CLOCK");
+    if (vc && *vc && strcmp(vc, "0") != 0) loop->virtual_clock = 1;
     return loop;
 nomem:
     if (loop) {

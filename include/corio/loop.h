@@ -78,7 +78,9 @@ CORIO_API corio_loop *corio_loop_current(void);
  * starts at 0 and, whenever nothing is ready to run, jumps straight to the
  * next timer's deadline instead of sleeping.  Timer-heavy tests then run
  * instantly and deterministically.  Only before the loop first runs;
- * returns 0, -EBUSY if it already ran, -EINVAL for NULL.
+ * returns 0, -EBUSY if it already ran, -EINVAL for NULL.  Setting the
+ * environment variable CORIO_VIRTUAL_CLOCK=1 gives every new loop a virtual
+ * clock (handy to run timing demos instantly in tests).
  */
 CORIO_API int corio_loop_use_virtual_clock(corio_loop *loop);
 
