@@ -1,1 +1,136 @@
+/*
+ * taskgroup.c - asyncio.TaskGroup (3.13's taskgroups.py, line for line
+ * where C allows).  Each child carries a done-callback node of its own
+ * (group_node in the task record), so a group allocates nothing.
+ */
 #include "internal.h"
+
+static void abort_group(corio_taskgroup *g) {
+    g->aborting = 1;
+    corio__list_foreach(it, &g->children) {
+        corio_task *c = corio__container_of(it, corio_task, group_link);
+        if (c->fut.state == CORIO__PENDING) corio__task_cancel(c);
+    }
+}
+
+static void on_task_done(corio__node *n) {
+    corio_task *t = corio__container_of(n, corio_task, group_node);
+    corio_taskgroup *g = t->group;
+    if (!g) return;
+    g->nchildren--;
+    if (g->on_completed && g->nchildren == 0 && g->on_completed->state == CORIO__PENDING)
+        corio__future_complete(g->on_completed, CORIO__DONE, 0, 1);
+    if (t->fut.state == CORIO__CANCELLED || t->fut.err == 0) return;
+    if (g->nerrors < CORIO_TASKGROUP_MAX_ERRORS) g->errors[g->nerrors] = t->fut.err;
+    g->nerrors++;
+    if (g->parent->fut.state != CORIO__PENDING) {
+        corio__log(CORIO_LOG_ERROR, "task '%s' failed (%s) but its group's parent task '%s' is already done",
+                   corio_task_name(t), corio_strerror(t->fut.err), corio_task_name(g->parent));
+        return;
+    }
+    if (!g->aborting && !g->parent_cancel_requested) {
+        /* Cancel the siblings and the body; exit() withdraws this cancel. */
+        abort_group(g);
+        g->parent_cancel_requested = 1;
+        corio__task_cancel(g->parent);
+    }
+}
+
+int corio_taskgroup_enter(corio_taskgroup *g) {
+    if (!g) return corio__bad(-EINVAL, "corio_taskgroup_enter: NULL group");
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_taskgroup_enter: called outside a task");
+    g->parent = t;
+    corio__list_init(&g->children);
+    g->nchildren = 0;
+    g->on_completed = NULL;
+    g->nerrors = 0;
+    g->entered = 1;
+    g->exiting = g->aborting = g->parent_cancel_requested = 0;
+    return 0;
+}
+
+corio_task *corio_taskgroup_spawn(corio_taskgroup *g, corio_task_fn fn, void *arg, const corio_task_opts *opts) {
+    if (!g || !g->entered) {
+        errno = EINVAL;
+        corio__bad(0, "corio_taskgroup_spawn: the group has not been entered");
+        return NULL;
+    }
+    if (g->exiting && g->nchildren == 0) {
+        errno = EINVAL;
+        corio__bad(0, "corio_taskgroup_spawn: the group is finished");
+        return NULL;
+    }
+    if (g->aborting) {
+        errno = ESHUTDOWN;
+        corio__bad(0, "corio_taskgroup_spawn: the group is shutting down");
+        return NULL;
+    }
+    corio_task *t = corio_loop_spawn(g->parent->loop, fn, arg, opts);
+    if (!t) return NULL;
+    /* The spawn reference becomes the group's own, which no join can claim. */
+    t->crefs--;
+    t->group = g;
+    t->group_node.run = on_task_done;
+    corio__list_push_back(&t->fut.callbacks, &t->group_node.link);
+    corio__list_push_back(&g->children, &t->group_link);
+    g->nchildren++;
+    return t;
+}
+
+int corio_taskgroup_exit(corio_taskgroup *g, int body_rc) {
+    if (!g || !g->entered || g->exiting) return corio__bad(-EINVAL, "corio_taskgroup_exit: the group is not active");
+    corio_task *parent = g->parent;
+    if (corio__current() != parent) return corio__bad(-EPERM, "corio_taskgroup_exit: called from another task");
+    g->exiting = 1;
+    int propagate_cancel = body_rc == -ECANCELED;
+    if (body_rc < 0 && !g->aborting) abort_group(g);
+
+    while (g->nchildren) {
+        corio_future done;
+        corio__future_init(&done, parent->loop);
+        g->on_completed = &done;
+        int rc = corio__await(parent, &done);
+        g->on_completed = NULL;
+        if (rc == -ECANCELED && !g->aborting) {
+            propagate_cancel = 1;
+            abort_group(g);
+        }
+    }
+
+    if (g->parent_cancel_requested && corio_task_uncancel(parent) == 0) propagate_cancel = 0;
+
+    int result = 0;
+    if (propagate_cancel && g->nerrors == 0) {
+        result = -ECANCELED;
+    } else {
+        if (body_rc < 0 && body_rc != -ECANCELED) {
+            if (g->nerrors < CORIO_TASKGROUP_MAX_ERRORS) g->errors[g->nerrors] = body_rc;
+            g->nerrors++;
+        }
+        if (g->nerrors) {
+            if (parent->num_cancels > 0) {
+                /* Keep an outside cancellation pending past the error (3.13). */
+                corio_task_uncancel(parent);
+                corio__task_cancel(parent);
+            }
+            result = g->errors[0];
+        }
+    }
+
+    /* The group's references to its children end here. */
+    while (!corio__list_empty(&g->children)) {
+        corio_task *c = corio__container_of(g->children.next, corio_task, group_link);
+        corio__list_remove(&c->group_link);
+        c->group = NULL;
+        corio__task_release(c);
+    }
+    return result;
+}
+
+size_t corio_taskgroup_nerrors(const corio_taskgroup *g) { return g ? g->nerrors : 0; }
+
+int corio_taskgroup_error(const corio_taskgroup *g, size_t i) {
+    if (!g || i >= g->nerrors || i >= CORIO_TASKGROUP_MAX_ERRORS) return 0;
+    return g->errors[i];
+}

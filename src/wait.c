@@ -1,1 +1,102 @@
+/*
+ * wait.c - asyncio.wait (3.13's _wait): a waiter future released by the
+ * futures' done-callbacks or by a timer.  The futures are never cancelled.
+ */
 #include "internal.h"
+
+typedef struct waitst waitst;
+
+typedef struct wentry {
+    corio__node node;
+    waitst *w;
+    corio_future *f;
+} wentry;
+
+struct waitst {
+    corio_future waiter;
+    corio_handle timer;
+    size_t counter;
+    int return_when;
+    int has_timer;
+};
+
+#define SMALL 8
+
+static void release(waitst *w) {
+    if (w->has_timer) corio_handle_cancel(&w->timer);
+    if (w->waiter.state == CORIO__PENDING) corio__future_complete(&w->waiter, CORIO__DONE, 0, 0);
+}
+
+static void on_completion(corio__node *node) {
+    wentry *e = corio__container_of(node, wentry, node);
+    waitst *w = e->w;
+    w->counter--;
+    if (w->counter == 0 || w->return_when == CORIO_FIRST_COMPLETED ||
+        (w->return_when == CORIO_FIRST_EXCEPTION && e->f->state == CORIO__DONE && e->f->err != 0))
+        release(w);
+}
+
+static void on_timeout(void *arg) {
+    waitst *w = arg;
+    w->has_timer = 0;
+    if (w->waiter.state == CORIO__PENDING) corio__future_complete(&w->waiter, CORIO__DONE, 0, 0);
+}
+
+int corio_wait(corio_future *const *futs, size_t n, int return_when, double timeout, corio_future **done,
+               corio_future **pending) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_wait: called outside a task");
+    if (n == 0 || !futs) return corio__bad(-EINVAL, "corio_wait: no futures given");
+    if (return_when != CORIO_FIRST_COMPLETED && return_when != CORIO_FIRST_EXCEPTION &&
+        return_when != CORIO_ALL_COMPLETED)
+        return corio__bad(-EINVAL, "corio_wait: bad return_when %d", return_when);
+    if (isnan(timeout)) return corio__bad(-EINVAL, "corio_wait: NaN timeout");
+    for (size_t i = 0; i < n; i++) {
+        if (!corio__future_valid(futs[i])) return corio__bad(-EINVAL, "corio_wait: entry %zu is not a future", i);
+        if (futs[i]->loop != t->loop) return corio__bad(-EXDEV, "corio_wait: entry %zu belongs to another loop", i);
+    }
+    wentry small[SMALL];
+    wentry *es = n <= SMALL ? small : corio__malloc(n * sizeof *es);
+    if (!es) return -ENOMEM;
+    waitst w = {.counter = n, .return_when = return_when};
+    corio__future_init(&w.waiter, t->loop);
+    int rc = 0;
+    if (!(isinf(timeout) && timeout > 0)) {
+        rc = corio_loop_call_later(t->loop, &w.timer, timeout, on_timeout, &w);
+        if (rc < 0) goto out;
+        w.has_timer = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        es[i].w = &w;
+        es[i].f = futs[i];
+        es[i].node.run = on_completion;
+        corio__list_init(&es[i].node.link);
+        corio__future_add_node(futs[i], &es[i].node);
+    }
+    rc = corio__await(t, &w.waiter);
+    if (w.has_timer) corio_handle_cancel(&w.timer);
+    for (size_t i = 0; i < n; i++) {
+        wentry *e = &es[i];
+        if (e->node.link.next == &e->node.link) continue;
+        if (e->f->state == CORIO__PENDING)
+            corio__list_remove(&e->node.link);
+        else
+            corio__ready_remove(t->loop, &e->node);
+    }
+    if (rc == 0) {
+        size_t nd = 0, np = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (futs[i]->state != CORIO__PENDING) {
+                if (done) done[nd] = futs[i];
+                nd++;
+            } else {
+                if (pending) pending[np] = futs[i];
+                np++;
+            }
+        }
+        rc = (int)nd;
+    }
+out:
+    if (es != small) corio__free(es);
+    return rc;
+}

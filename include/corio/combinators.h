@@ -36,7 +36,9 @@ enum { CORIO_FIRST_COMPLETED = 1, CORIO_FIRST_EXCEPTION = 2, CORIO_ALL_COMPLETED
 /*
  * asyncio.wait.  SUSPENDS until the condition `return_when` holds or
  * `timeout` seconds pass (INFINITY: no timeout).  FIRST_EXCEPTION returns
- * when a future fails (an error or cancelled) or when all are done.  Never
+ * when a future fails with an error (a cancelled one does not count, as in
+ * asyncio) or when all are done.  Like asyncio it always suspends at least
+ * once, even when futures are already done.  Never
  * cancels the futures.  Returns the number of done futures (>= 0); when
  * `done` / `pending` are not NULL (each with room for n) they receive the
  * done and the pending futures, in argument order.  A timeout is not an
@@ -53,8 +55,11 @@ CORIO_API int corio_wait(corio_future *const *futs, size_t n, int return_when, d
  * is cancelled and, if it is a task, awaited until it has finished its
  * cleanup; then -ETIMEDOUT is returned, unless the task absorbed the
  * cancellation and returned a value, which is then returned as if in time.
- * A result that arrives as the timeout fires is not lost.  Returns as
- * corio_await otherwise; cancelling the caller cancels f.
+ * As in Python 3.13, a plain future completed in the very iteration the
+ * timeout fires gives -ETIMEDOUT; its result is not lost, though: it stays
+ * readable with corio_future_result(f).  Returns as corio_await otherwise;
+ * cancelling the caller cancels f (and a cancellation racing with f's
+ * completion is reported, never hidden: gh-86296).
  */
 CORIO_API int corio_wait_for(corio_future *f, double timeout, intptr_t *value);
 
@@ -71,6 +76,7 @@ typedef struct corio_as_completed {
     struct corio__ac_entry *entries;  /* one per future, malloc'd */
     size_t n;                         /* how many futures */
     size_t yielded;                   /* how many were returned so far */
+    size_t nfinished;                 /* how many have finished */
     corio_list finished;              /* entries whose future is done, in finishing order */
     corio_future wake;                /* set when the first entry finishes */
     corio_handle timer;               /* the overall deadline */

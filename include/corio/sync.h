@@ -36,13 +36,16 @@ CORIO_API int corio_lock_destroy(corio_lock *l);
 /* Acquire (asyncio Lock.acquire).  SUSPENDS while held by another.  0, -ECANCELED, -EPERM, -EINVAL. */
 CORIO_API int corio_lock_acquire(corio_lock *l);
 
-/* Acquire only if free now: 0, or -EBUSY when held.  Never suspends. */
+/* Acquire only if acquire would not suspend: 0; -EBUSY when held, or when
+ * free but queued tasks not cancelled are owed it first; -EINVAL.  Never
+ * suspends, and works outside a task. */
 CORIO_API int corio_lock_try_acquire(corio_lock *l);
 
-/* Release and wake the first waiter.  0, or -EPERM when not locked (asyncio RuntimeError). */
+/* Release and wake the first waiter.  0, or -EPERM when not locked (asyncio
+ * RuntimeError), -EINVAL.  Any task (or code outside a task) may release. */
 CORIO_API int corio_lock_release(corio_lock *l);
 
-/* 1 when held. */
+/* 1 when held (0 for NULL). */
 CORIO_API int corio_lock_locked(const corio_lock *l);
 
 /* ---- Event --------------------------------------------------------------- */
@@ -103,7 +106,8 @@ CORIO_API int corio_condition_wait(corio_condition *c);
  */
 CORIO_API int corio_condition_wait_for(corio_condition *c, int (*pred)(void *arg), void *arg);
 
-/* Wake up to n waiters (FIFO).  The lock must be held: else -EPERM. */
+/* Wake up to n waiters (FIFO), skipping any already woken or cancelled.
+ * The lock must be held: else -EPERM.  Does not suspend. */
 CORIO_API int corio_condition_notify(corio_condition *c, size_t n);
 
 /* Wake every waiter.  The lock must be held: else -EPERM. */
@@ -129,13 +133,15 @@ CORIO_API int corio_semaphore_destroy(corio_semaphore *s);
 /* Take one unit; SUSPENDS while none is free.  0, -ECANCELED, -EPERM, -EINVAL. */
 CORIO_API int corio_semaphore_acquire(corio_semaphore *s);
 
-/* Return one unit and wake a waiter.  0; -EOVERFLOW for a bounded one released too often. */
+/* Return one unit and wake a waiter.  0; -EOVERFLOW for a bounded one
+ * released too often (asyncio ValueError), or when the value would pass
+ * LONG_MAX; -EINVAL.  Does not suspend. */
 CORIO_API int corio_semaphore_release(corio_semaphore *s);
 
 /* 1 when acquire would suspend (asyncio Semaphore.locked). */
 CORIO_API int corio_semaphore_locked(const corio_semaphore *s);
 
-/* Free units now. */
+/* Free units now (units taken for woken waiters not counted); -EINVAL for NULL. */
 CORIO_API long corio_semaphore_value(const corio_semaphore *s);
 
 #ifdef __cplusplus

@@ -49,7 +49,9 @@ CORIO_API int corio_taskgroup_enter(corio_taskgroup *g);
 
 /*
  * Start fn(arg) as a child of the group (asyncio TaskGroup.create_task).
- * Returns the task (borrowed: the group holds it until exit), or NULL with
+ * Returns the task (borrowed: the group holds it until exit; wait for it
+ * with corio_await(corio_task_future(t), ...), not corio_join, unless you
+ * took a reference with corio_task_ref), or NULL with
  * errno EINVAL (group not entered, or already finished), ESHUTDOWN (the
  * group is aborting after a failure), ENOMEM.  Does not suspend.
  */

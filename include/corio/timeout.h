@@ -40,9 +40,10 @@ typedef struct corio_timeout {
 
 /*
  * Enter a scope that expires `delay` seconds from now (INFINITY: never; <= 0:
- * at the next suspension).  Returns 0, -EPERM outside a task, -EINVAL for a
- * NULL scope or NaN, -EALREADY if this scope was entered before.  Does not
- * suspend.
+ * in the next loop iteration).  The struct need not be initialised; a scope
+ * may be entered again after its exit.  Returns 0, -EPERM outside a task,
+ * -EINVAL for a NULL scope or NaN, -EALREADY if the scope is still active.
+ * Does not suspend.
  */
 CORIO_API int corio_timeout_enter(corio_timeout *to, double delay);
 
