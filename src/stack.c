@@ -254,7 +254,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
             }
             put("' (stack ", 9);
             put(buf, fmt_u(buf, t->stack->size));
-            put(" bytes)\n", 8);
+            put(")\n", 2);
             signal(SIGABRT, SIG_DFL);
             abort();
         }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Run a subset of the test programs under valgrind memcheck: no errors, no leaks.
+set -euo pipefail
+BUILD=${1:-build}
+command -v valgrind >/dev/null || { echo "valgrind: not installed, installing"; apt-get install -y -qq valgrind >/dev/null; }
+fail=0; n=0
+for t in test_smoke test_loop test_task test_future test_gather test_taskgroup test_lock test_queue; do
+    exe="$BUILD/tests/$t"
+    [ -x "$exe" ] || continue
+    n=$((n+1))
+    if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+        "$exe" >"$BUILD/valgrind-$t.log" 2>&1; then
+        echo "valgrind ok   $t"
+    else
+        echo "valgrind FAIL $t"; tail -40 "$BUILD/valgrind-$t.log"; fail=$((fail+1))
+    fi
+done
+echo "$((n-fail)) passed, $fail failed"
+[ "$fail" -eq 0 ]
