@@ -239,9 +239,10 @@ int corio_queue_put(corio_queue *q, void *item) {
         int rc = corio__waiter_wait(t, &q->putters, &w, NULL);
         if (rc < 0) {
             /* corio__waiter_wait already unlinked w (asyncio's putters.remove).
-             * Woken by a get (DONE, not CANCELLED) but cancelled before we
-             * could use the slot: hand the slot to the next putter. */
-            if (!corio_queue_full(q) && w.fut.state != CORIO__CANCELLED) wakeup_next(&q->putters);
+             * Woken by a get (DONE: asyncio's `not putter.cancelled()` after
+             * putter.cancel()) but cancelled before we could use the slot:
+             * hand the slot to the next putter. */
+            if (!corio_queue_full(q) && w.fut.state == CORIO__DONE) wakeup_next(&q->putters);
             return rc;
         }
     }
@@ -270,7 +271,7 @@ int corio_queue_get(corio_queue *q, void **item) {
         if (rc < 0) {
             /* Woken by a put but cancelled before taking the item: wake the
              * next getter in line so the item is not left unclaimed. */
-            if (q->count != 0 && w.fut.state != CORIO__CANCELLED) wakeup_next(&q->getters);
+            if (q->count != 0 && w.fut.state == CORIO__DONE) wakeup_next(&q->getters);
             return rc;
         }
     }

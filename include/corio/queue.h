@@ -47,7 +47,14 @@ typedef struct corio_queue {
  */
 CORIO_API int corio_queue_init(corio_queue *q, int kind, size_t maxsize, corio_queue_cmp cmp);
 
-/* Free the queue's storage (the items themselves are the caller's).  0; -EBUSY while tasks wait. */
+/*
+ * Free the queue's storage (the items themselves are the caller's).  0;
+ * -EBUSY while tasks wait in put, get or join; -EINVAL for a queue not
+ * initialised.  A task already woken that has not run yet no longer counts
+ * as waiting but still touches the queue when it resumes: destroy only
+ * once no task is inside a queue call.  The storage keeps the largest size
+ * it grew to until then.
+ */
 CORIO_API int corio_queue_destroy(corio_queue *q);
 
 /*
@@ -57,7 +64,7 @@ CORIO_API int corio_queue_destroy(corio_queue *q);
  */
 CORIO_API int corio_queue_put(corio_queue *q, void *item);
 
-/* Put without waiting: 0, -EAGAIN when full (asyncio QueueFull), -ESHUTDOWN, -ENOMEM. */
+/* Put without waiting: 0, -EAGAIN when full (asyncio QueueFull), -ESHUTDOWN, -ENOMEM (the item is not taken). */
 CORIO_API int corio_queue_put_nowait(corio_queue *q, void *item);
 
 /*
@@ -67,13 +74,18 @@ CORIO_API int corio_queue_put_nowait(corio_queue *q, void *item);
  */
 CORIO_API int corio_queue_get(corio_queue *q, void **item);
 
-/* Get without waiting: 0, -EAGAIN when empty (asyncio QueueEmpty), -ESHUTDOWN. */
+/* Get without waiting: 0, -EAGAIN when empty (asyncio QueueEmpty), -ESHUTDOWN (shut down and empty). */
 CORIO_API int corio_queue_get_nowait(corio_queue *q, void **item);
 
 /* Mark one got item as processed.  0, or -EINVAL when called more times than items were put. */
 CORIO_API int corio_queue_task_done(corio_queue *q);
 
-/* Wait until every item put has been task_done'd.  SUSPENDS.  0, -ECANCELED, -EPERM. */
+/*
+ * Wait until every item put has been task_done'd.  SUSPENDS.  0,
+ * -ECANCELED, -EPERM outside a task (when it would have to wait).  Like
+ * asyncio, returns at once without suspending when nothing is unfinished,
+ * and a joiner once woken returns 0 even if more items were put since.
+ */
 CORIO_API int corio_queue_join(corio_queue *q);
 
 /*
