@@ -19,7 +19,6 @@ int corio_lock_init(corio_lock *l) {
 int corio_lock_destroy(corio_lock *l) {
     if (!l) return corio__bad(-EINVAL, "corio_lock_destroy: NULL lock");
     if (!corio__list_empty(&l->waiters)) return corio__bad(-EBUSY, "corio_lock_destroy: tasks still wait on this lock");
-    l->locked = 0;
     return 0;
 }
 
