@@ -32,15 +32,18 @@ void *corio__ctx_make(void *lo, size_t size, void (*entry)(void *), void *arg) {
     sp[7] = (uint64_t)(uintptr_t)corio__ctx_trampoline;
     return sp;
 #elif defined(__aarch64__)
+    /* The 176-byte frame switch_aarch64.S restores (x29 x30, x19-x28,
+     * d8-d15, fpcr, padding); after it pops everything sp == top, 16-byte
+     * aligned as the trampoline's call needs. */
     uint64_t *sp = (uint64_t *)(top - 176);
     uint64_t fpcr;
     __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
     memset(sp, 0, 176);
-    sp[0] = (uint64_t)(uintptr_t)arg;    /* x19 */
-    sp[1] = (uint64_t)(uintptr_t)entry;  /* x20 */
-    sp[10] = 0;                          /* x29 */
-    sp[11] = (uint64_t)(uintptr_t)corio__ctx_trampoline; /* x30 */
-    sp[20] = fpcr;
+    sp[0] = 0;                           /* x29: ends the frame-pointer chain */
+    sp[1] = (uint64_t)(uintptr_t)corio__ctx_trampoline; /* x30: resume address */
+    sp[2] = (uint64_t)(uintptr_t)arg;    /* x19 */
+    sp[3] = (uint64_t)(uintptr_t)entry;  /* x20 */
+    sp[20] = fpcr;                       /* the creator's rounding mode etc. */
     return sp;
 #else
 #error "no assembly switch for this architecture: build with -DCORIO_SWITCH=ucontext"
