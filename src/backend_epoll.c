@@ -37,6 +37,7 @@ struct corio__backend *corio__backend_new(void) {
 #ifdef CORIO__VALGRIND
     if (RUNNING_ON_VALGRIND) no_pwait2 = 1; /* valgrind 3.19 does not know epoll_pwait2 */
 #endif
+    b->epfd = b->wakefd = -1;
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (b->epfd < 0) goto fail;
     b->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -46,8 +47,8 @@ struct corio__backend *corio__backend_new(void) {
     return b;
 fail:;
     int e = errno;
-    if (b->epfd > 0) close(b->epfd);
-    if (b->wakefd > 0) close(b->wakefd);
+    if (b->epfd >= 0) close(b->epfd);
+    if (b->wakefd >= 0) close(b->wakefd);
     corio__free(b);
     errno = e;
     return NULL;

@@ -117,7 +117,7 @@ struct corio_loop {
     uint64_t iterations;       /* loop turns so far */
     size_t nhandles_owned;     /* library-allocated handles pending */
     corio__node *free_handles; /* recycled library handles (linked via run) */
-    int running, stopping, virtual_clock, ran_once, closing;
+    int running, stopping, virtual_clock, ran_once;
     void *tsan_fiber;          /* the thread's own TSan fiber, when under TSan */
     void *asan_fake_stack;     /* ASan bookkeeping for the scheduler stack */
     const void *sched_stack_lo;/* bounds of the scheduler (thread) stack for ASan */

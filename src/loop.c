@@ -43,6 +43,20 @@ int64_t corio__sec_to_ns(double s) {
 
 int64_t corio__loop_now(corio_loop *loop) { return loop->virtual_clock ? loop->vnow : corio__mono_ns(); }
 
+/*
+ * The loop time `delay` seconds from now, in ns (delay not NaN).  The sum
+ * saturates rather than wrapping: a virtual clock that jumped to a huge
+ * deadline can be near the top of the range.  It stops one short of
+ * INT64_MAX, which stands for "never" (corio__timer_next, corio_sleep(INFINITY)),
+ * so that a clamped huge deadline still fires on a virtual clock.
+ */
+int64_t corio__loop_deadline(corio_loop *loop, double delay) {
+    int64_t now = corio__loop_now(loop), d = corio__sec_to_ns(delay), when;
+    if (__builtin_add_overflow(now, d, &when)) when = d > 0 ? INT64_MAX - 1 : INT64_MIN;
+    if (when == INT64_MAX) when = INT64_MAX - 1;
+    return when;
+}
+
 double corio_loop_time(corio_loop *loop) {
     if (!loop) return (double)corio__mono_ns() / 1e9;
     return (double)corio__loop_now(loop) / 1e9;
@@ -171,8 +185,7 @@ int corio_loop_call_later(corio_loop *loop, corio_handle *h, double delay, corio
     if (isnan(delay) || isinf(delay)) return corio__bad(-EINVAL, "call_later: the delay must be finite");
     int err = 0;
     if (!(h = handle_prepare(loop, h, cb, arg, &err))) return err;
-    int64_t now = corio__loop_now(loop), d = corio__sec_to_ns(delay);
-    if ((err = corio__timer_arm(loop, &h->timer, now + d)) < 0) {
+    if ((err = corio__timer_arm(loop, &h->timer, corio__loop_deadline(loop, delay))) < 0) {
         handle_discard(h);
         return err;
     }
@@ -247,8 +260,17 @@ static void run_once(corio_loop *loop) {
     loop->now = corio__loop_now(loop);
     corio__timer_run_due(loop, loop->now);
 
-    for (size_t n = loop->nready; n > 0 && loop->nready; n--) {
-        corio_list *first = loop->ready.next;
+    /* The batch is moved to a list of its own, so that whatever runs in it
+     * schedules into the next iteration, and a node of the batch cancelled
+     * by an earlier one (corio__ready_remove: it stays counted in nready
+     * until then) lets nothing of the next iteration slip in ahead of time.
+     * asyncio counts ntodo instead and skips cancelled handles; the order
+     * is the same. */
+    corio_list batch;
+    corio__list_init(&batch);
+    corio__list_splice_back(&batch, &loop->ready);
+    while (!corio__list_empty(&batch)) {
+        corio_list *first = batch.next;
         corio__list_remove(first);
         loop->nready--;
         corio__node *node = corio__container_of(first, corio__node, link);
@@ -309,13 +331,18 @@ int corio_loop_run_until_complete(corio_loop *loop, corio_future *f) {
     until_node u = {.loop = loop};
     u.node.run = until_done;
     corio__list_init(&u.node.link);
-    if (!corio_future_done(f)) {
-        corio__future_add_node(f, &u.node);
-        run_loop(loop);
-        /* Stopped early (corio_loop_stop): the node may still be registered. */
+    /* Even a future that is already done gets one iteration, as in asyncio:
+     * its stop node is then queued behind what was already scheduled. */
+    corio__future_add_node(f, &u.node);
+    run_loop(loop);
+    /* Stopped early (corio_loop_stop): the node may still be registered on
+     * f, or, if f completed in the last iteration, wait in the ready queue,
+     * where it must be unlinked with the queue's count kept right. */
+    if (corio_future_done(f))
+        corio__ready_remove(loop, &u.node);
+    else
         corio__list_remove(&u.node.link);
-        if (!corio_future_done(f)) return -EINTR;
-    }
+    if (!corio_future_done(f)) return -EINTR;
     return corio_future_result(f, NULL);
 }
 
@@ -368,8 +395,21 @@ int corio_loop_close(corio_loop *loop) {
         dirty = 1;
         corio__list_foreach(it, &loop->tasks) {
             corio_task *t = corio__container_of(it, corio_task, link);
-            if (!(t->flags & CORIO__TF_FINISHED))
-                corio__log(CORIO_LOG_WARNING, "loop closed with task '%s' still pending", corio_task_name(t));
+            if (t->flags & CORIO__TF_FINISHED) continue;
+            corio__log(CORIO_LOG_WARNING, "loop closed with task '%s' still pending", corio_task_name(t));
+            /* A suspended task's wake node sits on the callback list of the
+             * future it awaits, which may be the caller's: unlink it, so that
+             * nothing the caller keeps points into the record freed below.
+             * (The ready queue was emptied above, so the node is either on
+             * such a list or unlinked.) */
+            corio__list_remove(&t->wake.link);
+            /* Done-callbacks on the task itself will never run: free the
+             * library's, unlink the rest. */
+            while (!corio__list_empty(&t->fut.callbacks)) {
+                corio__node *n = corio__container_of(t->fut.callbacks.next, corio__node, link);
+                corio__list_remove(&n->link);
+                if (corio__future_cb_is_node(n)) corio__future_cb_free_node(n);
+            }
         }
     }
     corio__loop_free_tasks(loop);

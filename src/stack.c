@@ -22,6 +22,7 @@
 #include "switch.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,9 +70,11 @@ struct corio__stack_pool {
     corio__stack *odd_free;  /* stacks of sizes beyond MAX_CLASSES: one mapping each */
 };
 
-static size_t page_size;
-static int guard_mode;  /* 0 unknown, 1 madvise, 2 mprotect */
-static int warned_unguarded;
+/* Process-wide facts, shared by loops in any thread: atomics, relaxed is
+ * enough because every value written is a correct answer on its own. */
+static _Atomic size_t page_size;
+static _Atomic int guard_mode;  /* 0 unknown, 1 madvise, 2 mprotect */
+static _Atomic int warned_unguarded;
 
 size_t corio__stack_default_size(void) { return DEFAULT_STACK; }
 
@@ -91,8 +94,7 @@ static int guard(char *p, size_t len) {
         guard_mode = 2;                 /* this kernel lacks it */
     }
     if (mprotect(p, len, PROT_NONE) == 0) return 0;
-    if (!warned_unguarded) {
-        warned_unguarded = 1;
+    if (!atomic_exchange(&warned_unguarded, 1)) {
         corio__log(CORIO_LOG_WARNING,
                    "corio: cannot add stack guard pages (%s; raise vm.max_map_count); "
                    "further task stacks are unguarded",

@@ -20,7 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t task_counter; /* default names Task-1, Task-2, ... (asyncio's counter) */
+/* Default names Task-1, Task-2, ...: asyncio's process-wide counter, which
+ * only unnamed tasks advance.  Atomic because loops may run in several
+ * threads at once. */
+static uint64_t task_counter;
+
+int64_t corio__loop_deadline(corio_loop *loop, double delay); /* loop.c */
 
 static void task_wake(corio__node *n);
 
@@ -115,10 +120,6 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
         corio__bad(0, "corio_spawn: NULL %s", loop ? "function" : "loop");
         return NULL;
     }
-    if (loop->closing) {
-        errno = EINVAL;
-        return NULL;
-    }
     corio_task *t = loop->free_tasks;
     if (t) {
         loop->free_tasks = t->next_free;
@@ -135,9 +136,11 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     }
     t->name_heap = NULL;
     t->name[0] = 0;
+    t->id = 0;
     if (opts && opts->name) {
+        /* An empty name goes to the heap too: name[0] == 0 means "the default". */
         size_t len = strlen(opts->name);
-        if (len < sizeof t->name) {
+        if (len > 0 && len < sizeof t->name) {
             memcpy(t->name, opts->name, len + 1);
         } else if (!(t->name_heap = corio__malloc(len + 1))) {
             corio__stack_put(loop->stacks, t->stack);
@@ -157,7 +160,7 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     t->waiting_on = NULL;
     t->group = NULL;
     corio__list_init(&t->group_link);
-    t->id = ++task_counter;
+    if (!(opts && opts->name)) t->id = __atomic_add_fetch(&task_counter, 1, __ATOMIC_RELAXED);
     t->created_ns = loop->now;
     t->refs = 2; /* the caller's and the running one */
     t->crefs = 1;
@@ -259,7 +262,7 @@ int corio_sleep(double seconds) {
     s.timer.fire = sleep_fire;
     s.due.run = sleep_due;
     corio__list_init(&s.due.link);
-    int64_t when = isinf(seconds) ? INT64_MAX : corio__loop_now(loop) + corio__sec_to_ns(seconds);
+    int64_t when = isinf(seconds) ? INT64_MAX : corio__loop_deadline(loop, seconds);
     int rc = corio__timer_arm(loop, &s.timer, when);
     if (rc < 0) return rc;
     rc = corio__await(t, &s.fut);
@@ -301,9 +304,11 @@ int corio_task_uncancel(corio_task *t) {
 int corio_join(corio_task *t) {
     corio_task *me = corio__current();
     if (!task_ok(t)) return corio__bad(-EINVAL, "corio_join: not a task (already joined and freed?)");
+    /* Self first: a task joining itself is a deadlock whoever holds the
+     * references (asyncio: "Task cannot await on itself"). */
+    if (me == t) return corio__bad(-EDEADLK, "corio_join: a task cannot join itself");
     if (t->crefs <= 0) return corio__bad(-EINVAL, "corio_join: task '%s' joined twice", corio_task_name(t));
     if (!me) return corio__bad(-EPERM, "corio_join: called outside a task");
-    if (me == t) return corio__bad(-EDEADLK, "corio_join: a task cannot join itself");
     if (t->loop != me->loop) return corio__bad(-EXDEV, "corio_join: the task belongs to another loop");
     t->crefs--; /* claimed now, so that a second joiner is refused while we wait */
     int rc = corio__await(me, &t->fut);
@@ -356,7 +361,7 @@ const char *corio_task_name(corio_task *t) {
 int corio_task_set_name(corio_task *t, const char *name) {
     if (!task_ok(t) || !name) return corio__bad(-EINVAL, "corio_task_set_name: bad arguments");
     size_t len = strlen(name);
-    if (len < sizeof t->name) {
+    if (len > 0 && len < sizeof t->name) { /* "" goes to the heap: see corio_loop_spawn */
         corio__free(t->name_heap);
         t->name_heap = NULL;
         memcpy(t->name, name, len + 1);
