@@ -5,6 +5,13 @@
  */
 #include "internal.h"
 
+/* `entered` holds this magic from enter on (it stays after exit, with
+ * `exiting` set), so that entering a group that is still active is caught
+ * even though enter does not require a zeroed struct, while a struct that
+ * is reused after its exit (a group declared in a loop body) may be
+ * entered again. */
+enum { TG_ENTERED = 0x7a5c1 };
+
 static void abort_group(corio_taskgroup *g) {
     g->aborting = 1;
     corio__list_foreach(it, &g->children) {
@@ -40,18 +47,20 @@ int corio_taskgroup_enter(corio_taskgroup *g) {
     if (!g) return corio__bad(-EINVAL, "corio_taskgroup_enter: NULL group");
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_taskgroup_enter: called outside a task");
+    if (g->entered == TG_ENTERED && !g->exiting && g->parent == t)
+        return corio__bad(-EALREADY, "corio_taskgroup_enter: this group is active already");
     g->parent = t;
     corio__list_init(&g->children);
     g->nchildren = 0;
     g->on_completed = NULL;
     g->nerrors = 0;
-    g->entered = 1;
+    g->entered = TG_ENTERED;
     g->exiting = g->aborting = g->parent_cancel_requested = 0;
     return 0;
 }
 
 corio_task *corio_taskgroup_spawn(corio_taskgroup *g, corio_task_fn fn, void *arg, const corio_task_opts *opts) {
-    if (!g || !g->entered) {
+    if (!g || g->entered != TG_ENTERED) {
         errno = EINVAL;
         corio__bad(0, "corio_taskgroup_spawn: the group has not been entered");
         return NULL;
@@ -79,7 +88,8 @@ corio_task *corio_taskgroup_spawn(corio_taskgroup *g, corio_task_fn fn, void *ar
 }
 
 int corio_taskgroup_exit(corio_taskgroup *g, int body_rc) {
-    if (!g || !g->entered || g->exiting) return corio__bad(-EINVAL, "corio_taskgroup_exit: the group is not active");
+    if (!g || g->entered != TG_ENTERED || g->exiting)
+        return corio__bad(-EINVAL, "corio_taskgroup_exit: the group is not active");
     corio_task *parent = g->parent;
     if (corio__current() != parent) return corio__bad(-EPERM, "corio_taskgroup_exit: called from another task");
     g->exiting = 1;

@@ -43,10 +43,11 @@ int corio_wait_for(corio_future *f, double timeout, intptr_t *value) {
     if (f->loop != t->loop) return corio__bad(-EXDEV, "corio_wait_for: the future belongs to another loop");
     int rc;
     if (timeout <= 0) {
-        if (f->state == CORIO__PENDING) {
-            rc = cancel_and_wait(t, f);
-            if (rc < 0) return rc;
-        }
+        /* Already done: its outcome as it is, even -ECANCELED (asyncio
+         * returns fut.result() without turning anything into a timeout). */
+        if (f->state != CORIO__PENDING) return corio_future_result(f, value);
+        rc = cancel_and_wait(t, f);
+        if (rc < 0) return rc;
         rc = corio_future_result(f, value);
         return rc == -ECANCELED ? -ETIMEDOUT : rc;
     }

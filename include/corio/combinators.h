@@ -51,7 +51,9 @@ CORIO_API int corio_wait(corio_future *const *futs, size_t n, int return_when, d
 
 /*
  * asyncio.wait_for.  SUSPENDS until f is done or `timeout` seconds pass
- * (INFINITY: none; <= 0: only an already-done f succeeds).  On timeout f
+ * (INFINITY: none; <= 0: an already-done f gives its outcome at once, a
+ * pending one is cancelled and awaited, so only a task that absorbs the
+ * cancellation and returns a value succeeds).  On timeout f
  * is cancelled and, if it is a task, awaited until it has finished its
  * cleanup; then -ETIMEDOUT is returned, unless the task absorbed the
  * cancellation and returned a value, which is then returned as if in time.

@@ -43,7 +43,8 @@ typedef struct corio_taskgroup {
 
 /*
  * Enter a group.  Returns 0, -EPERM outside a task, -EINVAL for NULL,
- * -EALREADY if entered before.  Does not suspend.
+ * -EALREADY if the group is active (entered and not yet left); a group may
+ * be entered again after its exit.  Does not suspend.
  */
 CORIO_API int corio_taskgroup_enter(corio_taskgroup *g);
 
