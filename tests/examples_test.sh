@@ -2,6 +2,7 @@
 # Run the example programs and compare their output with examples/expected/.
 #
 #   examples_test.sh BINDIR        every example in BINDIR, with the virtual clock
+#                                  (EXAMPLES_EMULATOR, if set, prefixes each run: qemu for cross builds)
 #                                  (CORIO_VIRTUAL_CLOCK=1: instant and deterministic)
 #   examples_test.sh --real BINDIR the same with the real clock (takes about 35 s)
 #   examples_test.sh --python      the Python originals in examples/python/, to check
@@ -42,8 +43,10 @@ for src in "$examples"/*.c; do
         continue
     fi
     case $mode in
-    virtual) CORIO_VIRTUAL_CLOCK=1 timeout 10 "$bindir/$name" >"$tmp/out" 2>"$tmp/err" ;;
-    real) env -u CORIO_VIRTUAL_CLOCK timeout 30 "$bindir/$name" >"$tmp/out" 2>"$tmp/err" ;;
+    # shellcheck disable=SC2086 # EXAMPLES_EMULATOR may be several words
+    virtual) CORIO_VIRTUAL_CLOCK=1 timeout 10 ${EXAMPLES_EMULATOR:-} "$bindir/$name" >"$tmp/out" 2>"$tmp/err" ;;
+    # shellcheck disable=SC2086
+    real) env -u CORIO_VIRTUAL_CLOCK timeout 30 ${EXAMPLES_EMULATOR:-} "$bindir/$name" >"$tmp/out" 2>"$tmp/err" ;;
     python) timeout 30 "$PYTHON" "$examples/python/$name.py" >"$tmp/out" 2>"$tmp/err" ;;
     esac
     rc=$?
