@@ -115,6 +115,7 @@ struct corio_loop {
     corio__stack_pool *stacks; /* stack cache */
     struct corio__backend *backend; /* poller: epoll now */
     uint64_t iterations;       /* loop turns so far */
+    unsigned poll_countdown;   /* busy iterations left before a zero-timeout poll */
     size_t nhandles_owned;     /* library-allocated handles pending */
     corio__node *free_handles; /* recycled library handles (linked via run) */
     int running, stopping, virtual_clock, ran_once;

@@ -74,6 +74,7 @@ corio_loop *corio_loop_new(void) {
     if (!loop) goto nomem;
     corio__list_init(&loop->ready);
     corio__list_init(&loop->tasks);
+    loop->poll_countdown = POLL_EVERY;
     loop->stacks = corio__stack_pool_new();
     if (!loop->stacks) goto nomem;
     if (corio__ctx_sched_init(loop) < 0) goto nomem;
@@ -237,28 +238,32 @@ int corio__loop_check_running(corio_loop *loop) { return loop->running ? -EBUSY 
 
 /* One iteration; see the top of the file. */
 static void run_once(corio_loop *loop) {
-    int64_t timeout;
-    if (loop->nready || loop->stopping) {
-        timeout = 0;
-    } else {
-        int64_t next = corio__timer_next(loop);
-        if (next == INT64_MAX) {
-            timeout = -1;
-        } else {
-            int64_t now = corio__loop_now(loop);
+    if (loop->nready == 0 && !loop->stopping) {
+        /* Nothing to run: block until I/O or the next timer. */
+        int64_t timeout = -1;
+        if (loop->nheap) {
+            int64_t next = corio__timer_next(loop), now = corio__loop_now(loop);
             timeout = next > now ? next - now : 0;
+            if (loop->virtual_clock && timeout > 0) {
+                /* Autojump: nothing to do until the next timer, so be there now. */
+                loop->vnow = next;
+                timeout = 0;
+            }
         }
+        corio__backend_poll(loop, loop->backend, timeout);
+        loop->poll_countdown = POLL_EVERY;
+    } else if (--loop->poll_countdown == 0) {
+        /* Work is always ready: still look at I/O now and then. */
+        corio__backend_poll(loop, loop->backend, 0);
+        loop->poll_countdown = POLL_EVERY;
     }
-    if (loop->virtual_clock && timeout > 0) {
-        /* Autojump: nothing to do until the next timer, so be there now. */
-        loop->vnow = corio__timer_next(loop);
-        timeout = 0;
-    }
-    if (timeout != 0 || loop->iterations % POLL_EVERY == 0) corio__backend_poll(loop, loop->backend, timeout);
     loop->iterations++;
 
-    loop->now = corio__loop_now(loop);
-    corio__timer_run_due(loop, loop->now);
+    /* The clock is read only when there are timers to compare it with. */
+    if (loop->nheap) {
+        loop->now = corio__loop_now(loop);
+        corio__timer_run_due(loop, loop->now);
+    }
 
     /* The batch is moved to a list of its own, so that whatever runs in it
      * schedules into the next iteration, and a node of the batch cancelled

@@ -169,6 +169,12 @@ static corio__stack *carve(corio__stack_pool *p, chunk *c) {
 }
 
 corio__stack *corio__stack_get(corio__stack_pool *p, size_t size) {
+    /* Fast path: the default size is always class 0 once it was used. */
+    if (size == 0 && p->nclasses && p->classes[0].size == DEFAULT_STACK && p->classes[0].free) {
+        corio__stack *st = p->classes[0].free;
+        p->classes[0].free = st->next_free;
+        return st;
+    }
     size_t pg = page();
     if (size == 0) size = DEFAULT_STACK;
     if (size < MIN_STACK) size = MIN_STACK;
@@ -209,6 +215,11 @@ corio__stack *corio__stack_get(corio__stack_pool *p, size_t size) {
 }
 
 void corio__stack_put(corio__stack_pool *p, corio__stack *st) {
+    if (p->nclasses && p->classes[0].size == st->size) {
+        st->next_free = p->classes[0].free;
+        p->classes[0].free = st;
+        return;
+    }
     for (size_t i = 0; i < p->nclasses; i++)
         if (p->classes[i].size == st->size) {
             st->next_free = p->classes[i].free;
