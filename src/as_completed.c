@@ -34,11 +34,7 @@ static void on_done(corio__node *node) {
 static void detach_entries(corio_as_completed *it) {
     for (size_t i = 0; i < it->n; i++) {
         struct corio__ac_entry *e = &it->entries[i];
-        if (e->state != 0 || e->node.link.next == &e->node.link) continue;
-        if (e->f->state == CORIO__PENDING)
-            corio__list_remove(&e->node.link);
-        else
-            corio__ready_remove(e->f->loop, &e->node);
+        if (e->state == 0) corio__future_remove_node(e->f, &e->node);
     }
 }
 

@@ -104,6 +104,14 @@ void corio__future_add_node(corio_future *f, corio__node *n) {
         corio__list_push_back(&f->callbacks, &n->link);
 }
 
+void corio__future_remove_node(corio_future *f, corio__node *n) {
+    if (n->link.next == &n->link) return; /* ran already, or never added */
+    if (f->state == CORIO__PENDING)
+        corio__list_remove(&n->link);
+    else
+        corio__ready_remove(f->loop, n);
+}
+
 int corio_await(corio_future *f, intptr_t *value) {
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_await: called outside a task");

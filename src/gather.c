@@ -93,14 +93,7 @@ int corio_gather(corio_future *const *futs, size_t n, int flags) {
 
     int rc = corio__await(t, &g.outer);
 
-    for (size_t i = 0; i < n; i++) {
-        gentry *e = &g.e[i];
-        if (e->node.link.next == &e->node.link) continue;
-        if (e->f->state == CORIO__PENDING)
-            corio__list_remove(&e->node.link);
-        else
-            corio__ready_remove(t->loop, &e->node);
-    }
+    for (size_t i = 0; i < n; i++) corio__future_remove_node(g.e[i].f, &g.e[i].node);
     if (g.e != small) corio__free(g.e);
     return rc;
 }

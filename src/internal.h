@@ -167,6 +167,9 @@ void corio__future_complete(corio_future *f, unsigned state, int err, intptr_t v
 static inline bool corio__future_valid(const corio_future *f) { return f && f->magic == CORIO__FUTURE_MAGIC; }
 /* Register a node to be scheduled when f is done (at once if it is). */
 void corio__future_add_node(corio_future *f, corio__node *n);
+/* Undo corio__future_add_node wherever the node is now: still on f's list,
+ * or already moved to the ready queue but not run.  Harmless if it ran. */
+void corio__future_remove_node(corio_future *f, corio__node *n);
 /* The plain cancel (asyncio Future.cancel), used by the overrides too. */
 int corio__future_cancel_plain(corio_future *f);
 

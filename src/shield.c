@@ -38,12 +38,7 @@ int corio_shield(corio_future *f, intptr_t *value) {
     corio__future_add_node(f, &s.on_inner);
     int rc = corio__await(t, &s.outer);
     /* Leaving: stop listening to the inner future wherever our node is. */
-    if (s.on_inner.link.next != &s.on_inner.link) {
-        if (f->state == CORIO__PENDING)
-            corio__list_remove(&s.on_inner.link);
-        else
-            corio__ready_remove(t->loop, &s.on_inner);
-    }
+    corio__future_remove_node(f, &s.on_inner);
     if (rc == 0 && value) *value = s.outer.value;
     return rc;
 }

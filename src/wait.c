@@ -75,14 +75,7 @@ int corio_wait(corio_future *const *futs, size_t n, int return_when, double time
     }
     rc = corio__await(t, &w.waiter);
     if (w.has_timer) corio_handle_cancel(&w.timer);
-    for (size_t i = 0; i < n; i++) {
-        wentry *e = &es[i];
-        if (e->node.link.next == &e->node.link) continue;
-        if (e->f->state == CORIO__PENDING)
-            corio__list_remove(&e->node.link);
-        else
-            corio__ready_remove(t->loop, &e->node);
-    }
+    for (size_t i = 0; i < n; i++) corio__future_remove_node(es[i].f, &es[i].node);
     if (rc == 0) {
         size_t nd = 0, np = 0;
         for (size_t i = 0; i < n; i++) {

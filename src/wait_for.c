@@ -27,12 +27,7 @@ static int cancel_and_wait(corio_task *t, corio_future *f) {
     corio__future_add_node(f, &r.node);
     corio_future_cancel(f);
     int rc = corio__await(t, &waiter);
-    if (r.node.link.next != &r.node.link) {
-        if (f->state == CORIO__PENDING)
-            corio__list_remove(&r.node.link);
-        else
-            corio__ready_remove(t->loop, &r.node);
-    }
+    corio__future_remove_node(f, &r.node);
     return rc;
 }
 
