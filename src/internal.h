@@ -117,7 +117,8 @@ struct corio_loop {
     uint64_t iterations;       /* loop turns so far */
     unsigned poll_countdown;   /* busy iterations left before a zero-timeout poll */
     size_t nhandles_owned;     /* library-allocated handles pending */
-    corio__node *free_handles; /* recycled library handles (linked via run) */
+    corio_handle *free_handles;/* recycled library handles, linked through arg */
+    size_t nfree_handles;
     int running, stopping, virtual_clock, ran_once;
     void *tsan_fiber;          /* the thread's own TSan fiber, when under TSan */
     void *asan_fake_stack;     /* ASan bookkeeping for the scheduler stack */
