@@ -21,6 +21,7 @@
 #include "corio/taskgroup.h"
 #include "corio/sync.h"
 #include "corio/queue.h"
+#include "corio/io.h"
 
 #ifdef __cplusplus
 extern "C" {

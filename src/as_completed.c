@@ -6,6 +6,10 @@
  */
 #include "internal.h"
 
+#include <float.h>
+
+long corio__mark_duplicates(corio_future *const *futs, size_t n, unsigned char *dup); /* future.c */
+
 struct corio__ac_entry {
     corio__node node;        /* done-callback on the future, then link in `finished` */
     corio_as_completed *it;
@@ -57,7 +61,7 @@ int corio_as_completed_init(corio_as_completed *it, corio_future *const *futs, s
             return corio__bad(-EXDEV, "corio_as_completed_init: entry %zu belongs to another loop", i);
     }
     it->entries = NULL;
-    it->n = n;
+    it->n = 0;
     it->yielded = 0;
     it->nfinished = 0;
     it->timed_out = 0;
@@ -65,11 +69,24 @@ int corio_as_completed_init(corio_as_completed *it, corio_future *const *futs, s
     it->timer = (corio_handle){0};
     corio__list_init(&it->finished);
     corio__future_init(&it->wake, loop);
-    if (n) {
-        it->entries = corio__calloc(n, sizeof *it->entries);
-        if (!it->entries) return -ENOMEM;
+    if (!n) return 0;
+    /* asyncio iterates over set(fs): a future passed twice is handed out
+     * once.  One block holds the entries, then a scratch byte per future
+     * saying whether it is a repeat; only distinct futures get an entry. */
+    size_t esz = sizeof *it->entries + 1;
+    it->entries = n <= SIZE_MAX / esz ? corio__calloc(n, esz) : NULL;
+    if (!it->entries) return -ENOMEM;
+    unsigned char *dup = (unsigned char *)(it->entries + n);
+    long distinct = corio__mark_duplicates(futs, n, dup);
+    if (distinct < 0) {
+        corio__free(it->entries);
+        it->entries = NULL;
+        return (int)distinct;
     }
-    if (n && !(isinf(timeout) && timeout > 0)) {
+    if (!(isinf(timeout) && timeout > 0)) {
+        /* As in wait.c: -INFINITY, like asyncio's call_later(-inf), expires
+         * in the next iteration. */
+        if (isinf(timeout)) timeout = -DBL_MAX;
         int rc = corio_loop_call_later(loop, &it->timer, timeout, on_timeout, it);
         if (rc < 0) {
             corio__free(it->entries);
@@ -79,7 +96,8 @@ int corio_as_completed_init(corio_as_completed *it, corio_future *const *futs, s
         it->has_timer = 1;
     }
     for (size_t i = 0; i < n; i++) {
-        struct corio__ac_entry *e = &it->entries[i];
+        if (dup[i]) continue;
+        struct corio__ac_entry *e = &it->entries[it->n++];
         e->it = it;
         e->f = futs[i];
         e->node.run = on_done;

@@ -1,10 +1,10 @@
 /*
  * backend_epoll.c - the epoll poller behind the loop.
  *
- * For now it waits (for timers) and owns an eventfd that other threads
- * will use to wake the loop (call_soon_threadsafe, executors: issue 4).
- * Socket readiness (issue 8) registers descriptors here, edge-triggered,
- * once per descriptor.
+ * It waits for descriptor events (registered by io.c, once per descriptor)
+ * and timers, and owns an eventfd that other threads write to wake the
+ * loop (call_soon_threadsafe).  Each event's data is the descriptor's
+ * state in io.c; the eventfd's is NULL.
  */
 #include "internal.h"
 
@@ -42,7 +42,7 @@ struct corio__backend *corio__backend_new(void) {
     if (b->epfd < 0) goto fail;
     b->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (b->wakefd < 0) goto fail;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    struct epoll_event ev = {.events = EPOLLIN, .data = {.ptr = NULL}};
     if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->wakefd, &ev) < 0) goto fail;
     return b;
 fail:;
@@ -62,7 +62,6 @@ void corio__backend_free(struct corio__backend *b) {
 }
 
 int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
-    (void)loop;
     struct epoll_event evs[64];
     int n = -1;
     if (!no_pwait2) {
@@ -88,7 +87,21 @@ int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t time
             uint64_t v;
             ssize_t r = read(b->wakefd, &v, sizeof v);
             (void)r;
+            corio__loop_take_posts(loop);
+        } else {
+            corio__io_event(loop, evs[i].data.ptr, evs[i].events);
         }
     }
     return n;
+}
+
+int corio__backend_ctl(struct corio__backend *b, int op, int fd, uint32_t events, corio__fdstate *st) {
+    struct epoll_event ev = {.events = events, .data = {.ptr = st}};
+    return epoll_ctl(b->epfd, op, fd, &ev) == 0 ? 0 : -errno;
+}
+
+void corio__backend_wakeup(struct corio__backend *b) {
+    uint64_t one = 1;
+    ssize_t r = write(b->wakefd, &one, sizeof one);
+    (void)r; /* EAGAIN: the counter is already non-zero, the loop will wake */
 }

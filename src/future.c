@@ -9,6 +9,8 @@
  */
 #include "internal.h"
 
+#include <stdlib.h>
+
 void corio__future_init(corio_future *f, corio_loop *loop) {
     f->loop = loop;
     corio__list_init(&f->callbacks);
@@ -171,6 +173,52 @@ int corio_future_remove_done_callback(corio_future *f, corio_future_cb cb, void 
         }
     }
     return removed;
+}
+
+/* ---- repeated futures (asyncio.wait and as_completed take set(fs)) ------------- */
+
+typedef struct dedup_ent {
+    uintptr_t p;  /* the future's address */
+    size_t i;     /* its index in the caller's array */
+} dedup_ent;
+
+static int dedup_cmp(const void *a, const void *b) {
+    const dedup_ent *x = a, *y = b;
+    if (x->p != y->p) return x->p < y->p ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Set dup[i] to 1 when futs[i] already appears at a smaller index, else 0,
+ * and return how many distinct futures there are (or -ENOMEM).  Up to 16
+ * futures are compared pairwise; more are sorted by address in a temporary
+ * array, so a large wait() stays O(n log n).
+ */
+long corio__mark_duplicates(corio_future *const *futs, size_t n, unsigned char *dup) {
+    long distinct = 0;
+    if (n <= 16) {
+        for (size_t i = 0; i < n; i++) {
+            dup[i] = 0;
+            for (size_t j = 0; j < i; j++)
+                if (futs[j] == futs[i]) {
+                    dup[i] = 1;
+                    break;
+                }
+            distinct += !dup[i];
+        }
+        return distinct;
+    }
+    dedup_ent *v = n <= SIZE_MAX / sizeof *v ? corio__malloc(n * sizeof *v) : NULL;
+    if (!v) return -ENOMEM;
+    for (size_t i = 0; i < n; i++) v[i] = (dedup_ent){(uintptr_t)futs[i], i};
+    qsort(v, n, sizeof *v, dedup_cmp);
+    for (size_t k = 0; k < n; k++) {
+        /* Sorted by (address, index): the first of a run is the earliest. */
+        dup[v[k].i] = k > 0 && v[k].p == v[k - 1].p;
+        distinct += !dup[v[k].i];
+    }
+    corio__free(v);
+    return distinct;
 }
 
 /* ---- waiter lists (locks, events, queues) -------------------------------------- */

@@ -8,6 +8,7 @@
 #include "corio.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -97,6 +98,8 @@ void corio__stack_overflow_handler_install(void);
 /* ---- the loop ---------------------------------------------------------------- */
 
 typedef struct corio__timer_ent { int64_t when; uint64_t seq; corio__timer *t; } corio__timer_ent;
+typedef struct corio__fdstate corio__fdstate; /* io.c */
+typedef struct corio__tsnode corio__tsnode;   /* loop.c: a call_soon_threadsafe post */
 
 struct corio_loop {
     corio_list ready;          /* corio__node FIFO: what runs in the next iterations */
@@ -119,6 +122,12 @@ struct corio_loop {
     size_t nhandles_owned;     /* library-allocated handles pending */
     corio_handle *free_handles;/* recycled library handles, linked through arg */
     size_t nfree_handles;
+    corio__fdstate **fds;      /* per-descriptor state, indexed by fd (io.c) */
+    size_t nfds;               /* slots in fds */
+    size_t nwatched;           /* descriptors registered with the backend */
+    pthread_mutex_t ts_lock;   /* guards ts_head/ts_tail: posts from other threads */
+    corio__tsnode *ts_head, *ts_tail;
+    _Atomic int ts_pending;    /* posts waiting: checked every iteration */
     int running, stopping, virtual_clock, ran_once;
     void *tsan_fiber;          /* the thread's own TSan fiber, when under TSan */
     void *asan_fake_stack;     /* ASan bookkeeping for the scheduler stack */
@@ -153,6 +162,17 @@ static inline void corio__ready_remove(corio_loop *loop, corio__node *n) {
 struct corio__backend;
 struct corio__backend *corio__backend_new(void);
 void corio__backend_free(struct corio__backend *b);
+/* epoll_ctl: op is EPOLL_CTL_ADD/MOD/DEL; events are reported to corio__io_event(st).  0 or -errno. */
+int corio__backend_ctl(struct corio__backend *b, int op, int fd, uint32_t events, corio__fdstate *st);
+/* Wake a loop blocked in poll, from any thread. */
+void corio__backend_wakeup(struct corio__backend *b);
+/* io.c */
+void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events);
+void corio__io_free(corio_loop *loop);
+/* loop.c: run the posts other threads made (called by the backend on a wake-up). */
+void corio__loop_take_posts(corio_loop *loop);
+/* A handle scheduled and not yet run or cancelled. */
+static inline bool corio__handle_pending(const corio_handle *h) { return (h->state & 3u) != 0; }
 /* Wait for events up to timeout_ns (-1: no limit, 0: just check). */
 int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns);
 
@@ -202,6 +222,7 @@ struct corio_task {
     int refs;                  /* everything that keeps the record: caller refs, group, +1 while unfinished */
     int crefs;                 /* caller references not yet claimed by a join or detach */
     int num_cancels;           /* asyncio _num_cancels_requested */
+    int io_budget;             /* I/O operations left before a forced yield (io.c) */
     unsigned flags;            /* CORIO__TF_* */
     bool must_cancel;          /* deliver -ECANCELED at the next suspension */
     char name[24];             /* a short name, or the formatted default */

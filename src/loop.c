@@ -18,6 +18,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <time.h>
 
 /* How often (in iterations) to check for I/O while tasks are always ready. */
@@ -75,6 +76,7 @@ corio_loop *corio_loop_new(void) {
     corio__list_init(&loop->ready);
     corio__list_init(&loop->tasks);
     loop->poll_countdown = POLL_EVERY;
+    pthread_mutex_init(&loop->ts_lock, NULL);
     loop->stacks = corio__stack_pool_new();
     if (!loop->stacks) goto nomem;
     if (corio__ctx_sched_init(loop) < 0) goto nomem;
@@ -247,6 +249,59 @@ int corio_handle_cancelled(const corio_handle *h) { return h && (h->state & H_CA
 
 double corio_handle_when(const corio_handle *h) { return h ? (double)h->timer.when / 1e9 : 0.0; }
 
+/* ---- posts from other threads ------------------------------------------------ */
+
+struct corio__tsnode {
+    corio__tsnode *next;
+    corio_callback cb;
+    void *arg;
+};
+
+int corio_loop_call_soon_threadsafe(corio_loop *loop, corio_callback cb, void *arg) {
+    if (!loop || !cb) return -EINVAL;
+    corio__tsnode *n = corio__malloc(sizeof *n);
+    if (!n) return -ENOMEM;
+    n->next = NULL;
+    n->cb = cb;
+    n->arg = arg;
+    pthread_mutex_lock(&loop->ts_lock);
+    bool first = loop->ts_head == NULL;
+    if (loop->ts_tail)
+        loop->ts_tail->next = n;
+    else
+        loop->ts_head = n;
+    loop->ts_tail = n;
+    atomic_store_explicit(&loop->ts_pending, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&loop->ts_lock);
+    /* One wake-up per batch: later posts find the loop already woken. */
+    if (first) corio__backend_wakeup(loop->backend);
+    return 0;
+}
+
+static void post_run(void *arg) {
+    corio__tsnode *n = arg;
+    corio_callback cb = n->cb;
+    void *a = n->arg;
+    corio__free(n);
+    cb(a);
+}
+
+void corio__loop_take_posts(corio_loop *loop) {
+    pthread_mutex_lock(&loop->ts_lock);
+    corio__tsnode *n = loop->ts_head;
+    loop->ts_head = loop->ts_tail = NULL;
+    atomic_store_explicit(&loop->ts_pending, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&loop->ts_lock);
+    while (n) {
+        corio__tsnode *next = n->next;
+        if (corio_loop_call_soon(loop, NULL, post_run, n) < 0) {
+            /* No memory for a handle: run it now rather than lose it. */
+            post_run(n);
+        }
+        n = next;
+    }
+}
+
 /* ---- running -------------------------------------------------------------------- */
 
 int corio__loop_check_running(corio_loop *loop) { return loop->running ? -EBUSY : 0; }
@@ -273,6 +328,8 @@ static void run_once(corio_loop *loop) {
         loop->poll_countdown = POLL_EVERY;
     }
     loop->iterations++;
+    /* Posts from other threads also come in while the loop is busy. */
+    if (corio__unlikely(atomic_load_explicit(&loop->ts_pending, memory_order_relaxed))) corio__loop_take_posts(loop);
 
     /* The clock is read only when there are timers to compare it with. */
     if (loop->nheap) {
@@ -433,6 +490,14 @@ int corio_loop_close(corio_loop *loop) {
         }
     }
     corio__loop_free_tasks(loop);
+    for (corio__tsnode *n = loop->ts_head, *next; n; n = next) {
+        next = n->next;
+        corio__log(CORIO_LOG_WARNING, "loop closed with a call_soon_threadsafe callback not run");
+        dirty = 1;
+        corio__free(n);
+    }
+    pthread_mutex_destroy(&loop->ts_lock);
+    corio__io_free(loop);
     while (loop->free_handles) {
         corio_handle *h = loop->free_handles;
         loop->free_handles = h->arg;

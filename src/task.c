@@ -179,6 +179,7 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     t->refs = 2; /* the caller's and the running one */
     t->crefs = 1;
     t->num_cancels = 0;
+    t->io_budget = 128; /* io.c's IO_BUDGET */
     t->flags = 0;
     t->must_cancel = false;
     t->asan_fake_stack = NULL;
@@ -276,10 +277,14 @@ int corio_sleep(double seconds) {
     s.timer.fire = sleep_fire;
     s.due.run = sleep_due;
     corio__list_init(&s.due.link);
-    int64_t when = isinf(seconds) ? INT64_MAX : corio__loop_deadline(loop, seconds);
-    int rc = corio__timer_arm(loop, &s.timer, when);
-    if (rc < 0) return rc;
-    rc = corio__await(t, &s.fut);
+    /* An infinite sleep arms no timer: only a cancellation ends it.  (A
+     * timer at the end of time would fire on a virtual clock, which jumps
+     * to the next deadline whatever it is.) */
+    if (!isinf(seconds)) {
+        int rc = corio__timer_arm(loop, &s.timer, corio__loop_deadline(loop, seconds));
+        if (rc < 0) return rc;
+    }
+    int rc = corio__await(t, &s.fut);
     corio__timer_disarm(loop, &s.timer);
     corio__ready_remove(loop, &s.due);
     return rc;

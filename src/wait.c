@@ -1,8 +1,14 @@
 /*
  * wait.c - asyncio.wait (3.13's _wait): a waiter future released by the
  * futures' done-callbacks or by a timer.  The futures are never cancelled.
+ * asyncio works on set(fs), so a future passed twice counts once: it gets
+ * one callback, one place in `done` or `pending`, and one in the count.
  */
 #include "internal.h"
+
+#include <float.h>
+
+long corio__mark_duplicates(corio_future *const *futs, size_t n, unsigned char *dup); /* future.c */
 
 typedef struct waitst waitst;
 
@@ -56,12 +62,28 @@ int corio_wait(corio_future *const *futs, size_t n, int return_when, double time
         if (futs[i]->loop != t->loop) return corio__bad(-EXDEV, "corio_wait: entry %zu belongs to another loop", i);
     }
     wentry small[SMALL];
-    wentry *es = n <= SMALL ? small : corio__malloc(n * sizeof *es);
-    if (!es) return -ENOMEM;
-    waitst w = {.counter = n, .return_when = return_when};
-    corio__future_init(&w.waiter, t->loop);
+    unsigned char small_dup[SMALL];
+    wentry *es = small;
+    unsigned char *dup = small_dup;
+    if (n > SMALL) {
+        /* One block: the entries, then a byte per entry for dup. */
+        es = n <= SIZE_MAX / (sizeof *es + 1) ? corio__malloc(n * (sizeof *es + 1)) : NULL;
+        if (!es) return -ENOMEM;
+        dup = (unsigned char *)(es + n);
+    }
+    long distinct = corio__mark_duplicates(futs, n, dup);
     int rc = 0;
+    if (distinct < 0) {
+        rc = (int)distinct;
+        goto out;
+    }
+    waitst w = {.counter = (size_t)distinct, .return_when = return_when};
+    corio__future_init(&w.waiter, t->loop);
     if (!(isinf(timeout) && timeout > 0)) {
+        /* asyncio's call_later(-inf) fires in the next iteration, before
+         * any timer due at a finite time; corio_loop_call_later refuses
+         * infinities, and the most negative finite delay does the same. */
+        if (isinf(timeout)) timeout = -DBL_MAX;
         rc = corio_loop_call_later(t->loop, &w.timer, timeout, on_timeout, &w);
         if (rc < 0) goto out;
         w.has_timer = 1;
@@ -71,7 +93,7 @@ int corio_wait(corio_future *const *futs, size_t n, int return_when, double time
         es[i].f = futs[i];
         es[i].node.run = on_completion;
         corio__list_init(&es[i].node.link);
-        corio__future_add_node(futs[i], &es[i].node);
+        if (!dup[i]) corio__future_add_node(futs[i], &es[i].node);
     }
     rc = corio__await(t, &w.waiter);
     if (w.has_timer) corio_handle_cancel(&w.timer);
@@ -79,6 +101,7 @@ int corio_wait(corio_future *const *futs, size_t n, int return_when, double time
     if (rc == 0) {
         size_t nd = 0, np = 0;
         for (size_t i = 0; i < n; i++) {
+            if (dup[i]) continue;
             if (futs[i]->state != CORIO__PENDING) {
                 if (done) done[nd] = futs[i];
                 nd++;

@@ -112,6 +112,16 @@ CORIO_API int corio_call_later(corio_handle *h, double delay, corio_callback cb,
 /* Schedule cb(arg) at loop time `when` (asyncio call_at).  As call_later. */
 CORIO_API int corio_call_at(corio_handle *h, double when, corio_callback cb, void *arg);
 
+/*
+ * asyncio call_soon_threadsafe: schedule cb(arg) on `loop` from ANY thread
+ * (the only corio function that may be called from a thread other than the
+ * loop's, with corio_loop_wakeup).  Wakes the loop if it is blocked; cb
+ * runs in one of its next iterations, posts from one thread in the order
+ * they were made.  Returns 0, -EINVAL, -ENOMEM.  The loop must outlive the
+ * call; posts still queued when the loop closes are reported and dropped.
+ */
+CORIO_API int corio_loop_call_soon_threadsafe(corio_loop *loop, corio_callback cb, void *arg);
+
 /* The same three on an explicit loop (which need not be running). */
 CORIO_API int corio_loop_call_soon(corio_loop *loop, corio_handle *h, corio_callback cb, void *arg);
 CORIO_API int corio_loop_call_later(corio_loop *loop, corio_handle *h, double delay, corio_callback cb,

@@ -1,0 +1,435 @@
+/*
+ * io.c - descriptors on the loop: the per-fd state, readiness waits, and
+ * the I/O operations built on them (readiness model, epoll backend).
+ *
+ * Each descriptor is registered with epoll once, edge-triggered for all of
+ * IN | OUT | RDHUP, the first time the loop sees it.  The loop then keeps
+ * the last readiness the kernel reported (`readable`, `writable`); an
+ * operation tries its system call while the fd is believed ready and
+ * waits for the next edge only after EAGAIN - or after a short read,
+ * which shows the socket buffer was emptied and saves the EAGAIN call.
+ *
+ * add_reader / add_writer callbacks need asyncio's level-triggered
+ * behaviour (called every iteration while readable), so an fd with
+ * callbacks is switched to level-triggered interest for just the
+ * directions that have one, and back when they are removed.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define IO_BUDGET 128 /* operations a task may complete without suspending before it yields */
+
+enum { DIR_READ = 0, DIR_WRITE = 1 };
+
+struct corio__fdstate {
+    int fd;                   /* which descriptor this is */
+    uint32_t interest;        /* events registered with epoll; 0 = not registered */
+    bool ready[2];            /* last readiness seen, per direction */
+    bool level;               /* registered level-triggered (callbacks present) */
+    bool closed;              /* the kernel reported RDHUP/HUP/ERR: reads finish at once from now on */
+    corio__waiter *waiter[2]; /* the task waiting per direction, on its stack */
+    corio_callback cb[2];     /* add_reader / add_writer */
+    void *cb_arg[2];
+    corio_handle cb_handle[2];/* schedules cb when ready */
+};
+
+/* States are allocated one by one and never move (handles and waiters point
+ * into them); the table of pointers grows by doubling. */
+
+static corio__fdstate *fd_state(corio_loop *loop, int fd, int *err) {
+    if (fd < 0) {
+        *err = -EBADF;
+        return NULL;
+    }
+    if ((size_t)fd >= loop->nfds) {
+        size_t n = loop->nfds ? loop->nfds : 64;
+        while (n <= (size_t)fd) n *= 2;
+        corio__fdstate **a = corio__realloc(loop->fds, n * sizeof *a);
+        if (!a) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        memset(a + loop->nfds, 0, (n - loop->nfds) * sizeof *a);
+        loop->fds = a;
+        loop->nfds = n;
+    }
+    corio__fdstate *st = loop->fds[fd];
+    if (!st) {
+        if (!(st = corio__calloc(1, sizeof *st))) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        st->fd = fd;
+        loop->fds[fd] = st;
+    }
+    return st;
+}
+
+/* What to register: edge-triggered everything, or level-triggered for the
+ * directions that have callbacks. */
+static uint32_t wanted(const corio__fdstate *st) {
+    if (!st->cb[DIR_READ] && !st->cb[DIR_WRITE]) return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    uint32_t ev = EPOLLRDHUP;
+    if (st->cb[DIR_READ] || st->waiter[DIR_READ]) ev |= EPOLLIN;
+    if (st->cb[DIR_WRITE] || st->waiter[DIR_WRITE]) ev |= EPOLLOUT;
+    return ev;
+}
+
+static void set_nonblock(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Bring the kernel's interest in line with the state.  0 or -errno. */
+static int sync_interest(corio_loop *loop, int fd, corio__fdstate *st) {
+    uint32_t ev = wanted(st);
+    if (st->interest == ev) return 0;
+    int rc;
+    if (st->interest == 0) {
+        set_nonblock(fd);
+        rc = corio__backend_ctl(loop->backend, EPOLL_CTL_ADD, fd, ev, st);
+        if (rc == -EEXIST) rc = corio__backend_ctl(loop->backend, EPOLL_CTL_MOD, fd, ev, st);
+        if (rc == 0) {
+            /* Nothing is known yet: try the system call first. */
+            st->ready[DIR_READ] = st->ready[DIR_WRITE] = true;
+            st->closed = false;
+            loop->nwatched++;
+        }
+    } else {
+        rc = corio__backend_ctl(loop->backend, EPOLL_CTL_MOD, fd, ev, st);
+    }
+    if (rc == 0) st->interest = ev;
+    st->level = !(ev & EPOLLET);
+    return rc;
+}
+
+static void run_read_cb(void *arg) {
+    corio__fdstate *st = arg;
+    if (st->cb[DIR_READ]) st->cb[DIR_READ](st->cb_arg[DIR_READ]);
+}
+
+static void run_write_cb(void *arg) {
+    corio__fdstate *st = arg;
+    if (st->cb[DIR_WRITE]) st->cb[DIR_WRITE](st->cb_arg[DIR_WRITE]);
+}
+
+/* Called by the backend for every event on a watched descriptor. */
+void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events) {
+    if (!st->interest) return;
+    bool err = events & (EPOLLERR | EPOLLHUP);
+    /* After the peer's FIN no further read edge will come, so a short read
+     * must no longer be taken to mean "wait": remember it. */
+    if (err || (events & EPOLLRDHUP)) st->closed = true;
+    bool fire[2] = {err || (events & (EPOLLIN | EPOLLRDHUP)), err || (events & EPOLLOUT)};
+    for (int d = 0; d < 2; d++) {
+        if (!fire[d]) continue;
+        st->ready[d] = true;
+        corio__waiter *w = st->waiter[d];
+        if (w && w->fut.state == CORIO__PENDING) corio__future_complete(&w->fut, CORIO__DONE, 0, 0);
+        if (st->cb[d] && !corio__handle_pending(&st->cb_handle[d])) {
+            /* Level-triggered: queued once in every iteration the fd is ready. */
+            corio_loop_call_soon(loop, &st->cb_handle[d], d ? run_write_cb : run_read_cb, st);
+        }
+    }
+}
+
+/* Wait for the next readiness edge in direction d.  0 or -errno. */
+static int wait_dir(corio_task *t, corio__fdstate *st, int d) {
+    corio_loop *loop = t->loop;
+    if (st->waiter[d])
+        return corio__bad(-EBUSY, "fd %d: another task is already waiting to %s it", st->fd, d ? "write" : "read");
+    corio__waiter w;
+    corio__future_init(&w.fut, loop);
+    st->waiter[d] = &w;
+    int rc = sync_interest(loop, st->fd, st);
+    if (rc < 0) {
+        st->waiter[d] = NULL;
+        return rc;
+    }
+    /* Level-triggered registration reports readiness itself; an edge we
+     * cached may be stale, so wait for the kernel's word. */
+    if (st->level) st->ready[d] = false;
+    if (!st->ready[d]) rc = corio__await(t, &w.fut);
+    st->waiter[d] = NULL;
+    if (rc == 0 && w.fut.err) rc = w.fut.err;
+    if (st->interest && st->level) sync_interest(loop, st->fd, st);
+    return rc;
+}
+
+/* A wait that first asks the kernel whether a cached edge still holds. */
+static int wait_public(int fd, int d) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_wait_%s: called outside a task", d ? "writable" : "readable");
+    if (fd < 0) return corio__bad(-EBADF, "corio_wait_%s: negative fd", d ? "writable" : "readable");
+    int err = 0;
+    corio__fdstate *st = fd_state(t->loop, fd, &err);
+    if (!st) return err;
+    if (!st->interest) {
+        err = sync_interest(t->loop, fd, st);
+        if (err == -EPERM) return 0; /* a regular file: epoll refuses it, and it is always ready */
+        if (err < 0) return err;
+    }
+    /* The caller may have drained it without telling us: ask the kernel. */
+    st->ready[d] = false;
+    struct pollfd p = {.fd = fd, .events = d ? POLLOUT : POLLIN};
+    if (poll(&p, 1, 0) == 1 && p.revents) return 0;
+    return wait_dir(t, st, d);
+}
+
+int corio_wait_readable(int fd) { return wait_public(fd, DIR_READ); }
+int corio_wait_writable(int fd) { return wait_public(fd, DIR_WRITE); }
+
+/*
+ * The shape every readiness operation shares: try `op` while the fd is
+ * believed ready in direction d; on EAGAIN forget the readiness and wait
+ * for the next edge.  op returns >= 0 or -errno; *drained tells whether the
+ * result showed the buffer empty (a short read) or full (a short write).
+ * A task that keeps finding its fd ready yields every IO_BUDGET operations,
+ * before the system call, so that a cancellation met there loses no data.
+ */
+typedef ssize_t (*io_op)(int fd, void *ctx, bool *drained);
+
+static ssize_t do_io(int fd, int d, io_op op, void *ctx, const char *name) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "%s: called outside a task", name);
+    if (fd < 0) return corio__bad(-EBADF, "%s: negative fd", name);
+    int err = 0;
+    corio__fdstate *st = fd_state(t->loop, fd, &err);
+    if (!st) return err;
+    if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0 && err != -EPERM) return err;
+    if (--t->io_budget <= 0) {
+        t->io_budget = IO_BUDGET;
+        if ((err = corio_yield()) < 0) return err;
+    }
+    for (;;) {
+        if (st->ready[d] || !st->interest) {
+            bool drained = false;
+            ssize_t r = op(fd, ctx, &drained);
+            if (r != -EAGAIN) {
+                if (drained && st->interest && !(d == DIR_READ && st->closed)) st->ready[d] = false;
+                return r;
+            }
+            if (!st->interest) return -EAGAIN; /* not pollable and not ready: nothing to wait on */
+            st->ready[d] = false;
+            st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
+        }
+        int rc = wait_dir(t, st, d);
+        if (rc < 0) return rc;
+        t->io_budget = IO_BUDGET;
+    }
+}
+
+/* ---- the operations ---------------------------------------------------------- */
+
+typedef struct rw_ctx {
+    void *buf;
+    size_t len;
+    int flags;
+    struct sockaddr *addr;
+    socklen_t *addrlen;
+    const struct sockaddr *caddr;
+    socklen_t caddrlen;
+} rw_ctx;
+
+static ssize_t op_read(int fd, void *c, bool *drained) {
+    rw_ctx *x = c;
+    ssize_t r = read(fd, x->buf, x->len);
+    if (r < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    *drained = r > 0 && (size_t)r < x->len;
+    return r;
+}
+
+static ssize_t op_write(int fd, void *c, bool *drained) {
+    rw_ctx *x = c;
+    ssize_t r = write(fd, x->buf, x->len);
+    if (r < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    *drained = (size_t)r < x->len; /* the send buffer is full */
+    return r;
+}
+
+static ssize_t op_recv(int fd, void *c, bool *drained) {
+    rw_ctx *x = c;
+    ssize_t r = recvfrom(fd, x->buf, x->len, x->flags, x->addr, x->addrlen);
+    if (r < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    *drained = !x->addr && r > 0 && (size_t)r < x->len; /* stream sockets only */
+    return r;
+}
+
+static ssize_t op_send(int fd, void *c, bool *drained) {
+    rw_ctx *x = c;
+    ssize_t r = sendto(fd, x->buf, x->len, x->flags | MSG_NOSIGNAL, x->caddr, x->caddrlen);
+    if (r < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    *drained = !x->caddr && (size_t)r < x->len;
+    return r;
+}
+
+static ssize_t op_accept(int fd, void *c, bool *drained) {
+    rw_ctx *x = c;
+    (void)drained;
+    int r = accept4(fd, x->addr, x->addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (r < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return r;
+}
+
+ssize_t corio_read(int fd, void *buf, size_t len) {
+    rw_ctx x = {.buf = buf, .len = len};
+    return do_io(fd, DIR_READ, op_read, &x, "corio_read");
+}
+
+ssize_t corio_write(int fd, const void *buf, size_t len) {
+    rw_ctx x = {.buf = (void *)buf, .len = len};
+    return do_io(fd, DIR_WRITE, op_write, &x, "corio_write");
+}
+
+ssize_t corio_write_all(int fd, const void *buf, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = corio_write(fd, (const char *)buf + done, len - done);
+        if (r < 0) return r;
+        done += (size_t)r;
+    }
+    return (ssize_t)len;
+}
+
+ssize_t corio_recv(int fd, void *buf, size_t len, int flags) {
+    rw_ctx x = {.buf = buf, .len = len, .flags = flags};
+    return do_io(fd, DIR_READ, op_recv, &x, "corio_recv");
+}
+
+ssize_t corio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *addrlen) {
+    rw_ctx x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .addrlen = addrlen};
+    return do_io(fd, DIR_READ, op_recv, &x, "corio_recvfrom");
+}
+
+ssize_t corio_send(int fd, const void *buf, size_t len, int flags) {
+    rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags};
+    return do_io(fd, DIR_WRITE, op_send, &x, "corio_send");
+}
+
+ssize_t corio_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+                     socklen_t addrlen) {
+    rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags, .caddr = addr, .caddrlen = addrlen};
+    return do_io(fd, DIR_WRITE, op_send, &x, "corio_sendto");
+}
+
+int corio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen) {
+    rw_ctx x = {.addr = addr, .addrlen = addrlen};
+    return (int)do_io(fd, DIR_READ, op_accept, &x, "corio_accept");
+}
+
+int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_connect: called outside a task");
+    if (fd < 0 || !addr) return corio__bad(fd < 0 ? -EBADF : -EINVAL, "corio_connect: bad arguments");
+    set_nonblock(fd);
+    if (connect(fd, addr, addrlen) == 0) return 0;
+    if (errno != EINPROGRESS && errno != EINTR) return -errno;
+    int err = 0;
+    corio__fdstate *st = fd_state(t->loop, fd, &err);
+    if (!st) return err;
+    /* Registration reports the connection's outcome as the first write edge. */
+    if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0) return err;
+    st->ready[DIR_WRITE] = false;
+    for (;;) {
+        int rc = wait_dir(t, st, DIR_WRITE);
+        if (rc < 0) return rc;
+        int so = 0;
+        socklen_t sl = sizeof so;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) < 0) return -errno;
+        if (so) return -so;
+        /* A spurious edge (e.g. EPOLLHUP before the outcome)?  Check the peer. */
+        struct sockaddr_storage peer;
+        socklen_t pl = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0) return 0;
+        if (errno != ENOTCONN) return -errno;
+        st->ready[DIR_WRITE] = false;
+    }
+}
+
+/* ---- callbacks --------------------------------------------------------------- */
+
+static int set_cb(int fd, int d, corio_callback cb, void *arg) {
+    corio_loop *loop = corio__cur_loop;
+    if (!loop) return corio__bad(-EPERM, "corio_add_%s: no loop runs on this thread", d ? "writer" : "reader");
+    if (!cb) return corio__bad(-EINVAL, "corio_add_%s: NULL callback", d ? "writer" : "reader");
+    int err = 0;
+    corio__fdstate *st = fd_state(loop, fd, &err);
+    if (!st) return err;
+    corio_callback old = st->cb[d];
+    void *old_arg = st->cb_arg[d];
+    st->cb[d] = cb;
+    st->cb_arg[d] = arg;
+    err = sync_interest(loop, fd, st);
+    if (err < 0) {
+        st->cb[d] = old;
+        st->cb_arg[d] = old_arg;
+    }
+    return err;
+}
+
+static int clear_cb(int fd, int d) {
+    corio_loop *loop = corio__cur_loop;
+    if (!loop) return -EPERM;
+    if (fd < 0) return -EBADF;
+    if ((size_t)fd >= loop->nfds || !loop->fds[fd] || !loop->fds[fd]->cb[d]) return 0;
+    corio__fdstate *st = loop->fds[fd];
+    st->cb[d] = NULL;
+    corio_handle_cancel(&st->cb_handle[d]);
+    int rc = sync_interest(loop, fd, st);
+    return rc < 0 ? rc : 1;
+}
+
+int corio_add_reader(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_READ, cb, arg); }
+int corio_add_writer(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_WRITE, cb, arg); }
+int corio_remove_reader(int fd) { return clear_cb(fd, DIR_READ); }
+int corio_remove_writer(int fd) { return clear_cb(fd, DIR_WRITE); }
+
+/* ---- forgetting ------------------------------------------------------------- */
+
+int corio_forget_fd(int fd) {
+    corio_loop *loop = corio__cur_loop;
+    if (!loop) return corio__bad(-EPERM, "corio_forget_fd: no loop runs on this thread");
+    if (fd < 0) return -EBADF;
+    if ((size_t)fd >= loop->nfds || !loop->fds[fd]) return 0;
+    corio__fdstate *st = loop->fds[fd];
+    if (st->interest) {
+        corio__backend_ctl(loop->backend, EPOLL_CTL_DEL, fd, 0, NULL);
+        loop->nwatched--;
+    }
+    st->interest = 0;
+    st->level = false;
+    st->closed = false;
+    for (int d = 0; d < 2; d++) {
+        st->ready[d] = false;
+        st->cb[d] = NULL;
+        corio_handle_cancel(&st->cb_handle[d]);
+        /* Waiters wake with -EBADF and unregister themselves when they run. */
+        corio__waiter *w = st->waiter[d];
+        if (w && w->fut.state == CORIO__PENDING) corio__future_complete(&w->fut, CORIO__DONE, -EBADF, 0);
+    }
+    return 0;
+}
+
+int corio_close(int fd) {
+    if (fd < 0) return -EBADF;
+    if (corio__cur_loop) corio_forget_fd(fd);
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+void corio__io_free(corio_loop *loop) {
+    for (size_t fd = 0; fd < loop->nfds; fd++) {
+        corio__fdstate *st = loop->fds[fd];
+        if (!st) continue;
+        if (st->interest && (st->cb[0] || st->cb[1]))
+            corio__log(CORIO_LOG_WARNING, "loop closed with a reader/writer callback still on fd %zu", fd);
+        corio__free(st);
+    }
+    corio__free(loop->fds);
+    loop->fds = NULL;
+    loop->nfds = 0;
+}

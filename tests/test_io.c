@@ -1,0 +1,314 @@
+/*
+ * The readiness layer and the I/O operations (io.h), and posts from other
+ * threads (corio_loop_call_soon_threadsafe).  Real descriptors: pipes,
+ * socketpairs and TCP on 127.0.0.1.
+ */
+#include "test.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* ---- a big transfer through a socketpair: partial writes, every byte checked */
+
+#define BIG (8u << 20)
+static int sp[2];
+static uint64_t sent_hash, got_hash;
+static size_t got_total;
+
+static int big_writer(void *arg) {
+    (void)arg;
+    unsigned char buf[65536];
+    uint64_t h = 1469598103934665603ULL;
+    size_t left = BIG;
+    unsigned seed = 1;
+    while (left) {
+        size_t n = left < sizeof buf ? left : sizeof buf;
+        for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)(seed = seed * 1103515245u + 12345u) >> 3;
+        h = fnv(h, buf, n);
+        if (corio_write_all(sp[0], buf, n) != (ssize_t)n) return -EIO;
+        left -= n;
+    }
+    sent_hash = h;
+    shutdown(sp[0], SHUT_WR);
+    return 0;
+}
+
+static int big_reader(void *arg) {
+    (void)arg;
+    unsigned char buf[7777]; /* odd size: reads never line up with writes */
+    uint64_t h = 1469598103934665603ULL;
+    for (;;) {
+        ssize_t r = corio_read(sp[1], buf, sizeof buf);
+        if (r < 0) return (int)r;
+        if (r == 0) break;
+        h = fnv(h, buf, (size_t)r);
+        got_total += (size_t)r;
+    }
+    got_hash = h;
+    return 0;
+}
+
+static int big_main(void *arg) {
+    (void)arg;
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+    corio_task *w = corio_spawn(big_writer, NULL), *r = corio_spawn(big_reader, NULL);
+    CHECK_EQ(corio_join(w), 0);
+    CHECK_EQ(corio_join(r), 0);
+    CHECK_EQ(corio_close(sp[0]), 0);
+    CHECK_EQ(corio_close(sp[1]), 0);
+    return 0;
+}
+
+static void test_big_transfer(void) {
+    got_total = 0;
+    CHECK_EQ(test_run(big_main, NULL, 0), 0);
+    CHECK_EQ(got_total, BIG);
+    CHECK(sent_hash == got_hash);
+}
+
+/* ---- cancelling a read loses nothing; two readers are refused -------------- */
+
+static int pfd[2];
+
+static int blocked_reader(void *arg) {
+    char *out = arg;
+    ssize_t r = corio_read(pfd[0], out, 16);
+    return r < 0 ? (int)r : (int)r;
+}
+
+static int cancel_main(void *arg) {
+    (void)arg;
+    CHECK_EQ(pipe2(pfd, O_NONBLOCK), 0);
+    char buf[16] = {0};
+    corio_task *t = corio_spawn(blocked_reader, buf);
+    corio_yield();
+    corio_task *t2 = corio_spawn(blocked_reader, buf);
+    CHECK_EQ(corio_join(t2), -EBUSY); /* asyncio refuses two readers of one fd too */
+    corio_cancel(t);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_EQ(write(pfd[1], "hello", 5), 5);
+    char got[16] = {0};
+    CHECK_EQ(corio_read(pfd[0], got, sizeof got), 5); /* the bytes were not taken by the cancelled read */
+    CHECK(memcmp(got, "hello", 5) == 0);
+    /* A waiter on a forgotten fd wakes with -EBADF. */
+    t = corio_spawn(blocked_reader, buf);
+    corio_yield();
+    CHECK_EQ(corio_forget_fd(pfd[0]), 0);
+    CHECK_EQ(corio_join(t), -EBADF);
+    CHECK_EQ(corio_close(pfd[0]), 0);
+    CHECK_EQ(corio_close(pfd[1]), 0);
+    return 0;
+}
+
+static void test_cancel_and_busy(void) { CHECK_EQ(test_run(cancel_main, NULL, 0), 0); }
+
+/* ---- add_reader is level-triggered; remove_reader stops it ------------------ */
+
+static int reader_calls;
+static void on_readable(void *arg) {
+    (void)arg;
+    reader_calls++;
+}
+
+static int reader_main(void *arg) {
+    (void)arg;
+    CHECK_EQ(pipe2(pfd, O_NONBLOCK), 0);
+    reader_calls = 0;
+    CHECK_EQ(corio_add_reader(pfd[0], on_readable, NULL), 0);
+    corio_sleep(0.02);
+    CHECK_EQ(reader_calls, 0);
+    CHECK_EQ(write(pfd[1], "x", 1), 1);
+    for (int i = 0; i < 5; i++) corio_sleep(0.001);
+    CHECK(reader_calls >= 3); /* not drained: called again and again, as asyncio does */
+    CHECK_EQ(corio_remove_reader(pfd[0]), 1);
+    int before = reader_calls;
+    for (int i = 0; i < 3; i++) corio_sleep(0.001);
+    CHECK_EQ(reader_calls, before);
+    CHECK_EQ(corio_remove_reader(pfd[0]), 0);
+    /* A task can still read it afterwards. */
+    char c;
+    CHECK_EQ(corio_read(pfd[0], &c, 1), 1);
+    CHECK_EQ(corio_add_reader(-1, on_readable, NULL), -EBADF);
+    CHECK_EQ(corio_add_reader(pfd[0], NULL, NULL), -EINVAL);
+    corio_close(pfd[0]);
+    corio_close(pfd[1]);
+    return 0;
+}
+
+static void test_add_reader(void) { CHECK_EQ(test_run(reader_main, NULL, 0), 0); }
+
+/* ---- TCP on 127.0.0.1: accept, connect, echo, refused ----------------------- */
+
+static int lfd;
+
+static int echo_server(void *arg) {
+    (void)arg;
+    int c = corio_accept(lfd, NULL, NULL);
+    if (c < 0) return c;
+    char buf[4096];
+    for (;;) {
+        ssize_t r = corio_recv(c, buf, sizeof buf, 0);
+        if (r <= 0) break;
+        if (corio_write_all(c, buf, (size_t)r) < 0) break;
+    }
+    corio_close(c);
+    return 0;
+}
+
+static int tcp_main(void *arg) {
+    (void)arg;
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    CHECK_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(listen(lfd, 16), 0);
+    CHECK_EQ(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    corio_task *srv = corio_spawn(echo_server, NULL);
+
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CHECK_EQ(corio_connect(c, (struct sockaddr *)&a, sizeof a), 0);
+    for (int i = 0; i < 100; i++) {
+        char msg[32], back[32];
+        int n = snprintf(msg, sizeof msg, "message %d\n", i);
+        CHECK_EQ(corio_send(c, msg, (size_t)n, 0), n);
+        ssize_t got = 0;
+        while (got < n) {
+            ssize_t r = corio_recv(c, back + got, (size_t)(n - got), 0);
+            CHECK(r > 0);
+            if (r <= 0) break;
+            got += r;
+        }
+        CHECK(memcmp(msg, back, (size_t)n) == 0);
+    }
+    corio_close(c);
+    CHECK_EQ(corio_join(srv), 0);
+
+    /* Nobody listens on the port any more: refused. */
+    corio_close(lfd);
+    c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CHECK_EQ(corio_connect(c, (struct sockaddr *)&a, sizeof a), -ECONNREFUSED);
+    corio_close(c);
+    return 0;
+}
+
+static void test_tcp_echo(void) { CHECK_EQ(test_run(tcp_main, NULL, 0), 0); }
+
+/* ---- fairness: an always-ready reader still lets others run ------------------ */
+
+static volatile int ticks;
+static int ticker(void *arg) {
+    (void)arg;
+    for (;;) {
+        if (corio_yield() < 0) return 0;
+        ticks++;
+    }
+}
+
+static int greedy_main(void *arg) {
+    (void)arg;
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+    static char blob[100000];
+    CHECK_EQ(write(sp[0], blob, sizeof blob), (ssize_t)sizeof blob);
+    ticks = 0;
+    corio_task *t = corio_spawn(ticker, NULL);
+    corio_yield();
+    char b[10];
+    for (int i = 0; i < 5000; i++) CHECK_EQ(corio_read(sp[1], b, sizeof b), 10); /* never waits */
+    CHECK(ticks >= 5000 / 128 - 2); /* the budget made us yield every 128 reads */
+    corio_cancel(t);
+    corio_join(t);
+    corio_close(sp[0]);
+    corio_close(sp[1]);
+    return 0;
+}
+
+static void test_budget(void) { CHECK_EQ(test_run(greedy_main, NULL, 0), 0); }
+
+/* ---- call_soon_threadsafe: 4 threads x 20000 posts, each exactly once -------- */
+
+#define NTHREADS 4
+#define NPOSTS 20000
+static corio_loop *ts_loop;
+static int counts[NTHREADS];
+static int total_posts;
+static unsigned char seen[NTHREADS][NPOSTS];
+
+static void on_post(void *arg) {
+    uintptr_t v = (uintptr_t)arg;
+    int th = (int)(v / NPOSTS), i = (int)(v % NPOSTS);
+    if (i != counts[th]) test_failures++; /* per-thread order */
+    counts[th]++;
+    seen[th][i]++;
+    if (++total_posts == NTHREADS * NPOSTS) corio_loop_stop(ts_loop);
+}
+
+static void *poster(void *arg) {
+    uintptr_t th = (uintptr_t)arg;
+    for (uintptr_t i = 0; i < NPOSTS; i++)
+        while (corio_loop_call_soon_threadsafe(ts_loop, on_post, (void *)(th * NPOSTS + i)) != 0) {
+        }
+    return NULL;
+}
+
+static void test_threadsafe_posts(void) {
+    ts_loop = corio_loop_new();
+    pthread_t th[NTHREADS];
+    for (uintptr_t i = 0; i < NTHREADS; i++) pthread_create(&th[i], NULL, poster, (void *)i);
+    corio_loop_run_forever(ts_loop);
+    for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+    CHECK_EQ(total_posts, NTHREADS * NPOSTS);
+    int dup = 0;
+    for (int t = 0; t < NTHREADS; t++)
+        for (int i = 0; i < NPOSTS; i++) dup += seen[t][i] != 1;
+    CHECK_EQ(dup, 0);
+    CHECK_EQ(corio_loop_call_soon_threadsafe(NULL, on_post, NULL), -EINVAL);
+    CHECK_EQ(corio_loop_close(ts_loop), 0);
+}
+
+/* ---- bad input ------------------------------------------------------------- */
+
+static int bad_main(void *arg) {
+    (void)arg;
+    char b[4];
+    CHECK_EQ(corio_read(-1, b, 4), -EBADF);
+    CHECK_EQ(corio_wait_readable(-3), -EBADF);
+    CHECK_EQ(corio_connect(-1, NULL, 0), -EBADF);
+    CHECK_EQ(corio_close(-1), -EBADF);
+    /* A regular file is always ready: reads go straight through. */
+    int f = open("/proc/self/stat", O_RDONLY);
+    CHECK(f >= 0);
+    CHECK_EQ(corio_wait_readable(f), 0);
+    CHECK(corio_read(f, b, 4) == 4);
+    corio_close(f);
+    return 0;
+}
+
+static void test_bad_input(void) {
+    char b[4];
+    CHECK_EQ(corio_read(0, b, 4), -EPERM); /* outside a task */
+    CHECK_EQ(corio_wait_writable(1), -EPERM);
+    CHECK_EQ(corio_add_reader(0, on_readable, NULL), -EPERM);
+    CHECK_EQ(test_run(bad_main, NULL, 0), 0);
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    RUN_TEST(test_big_transfer);
+    RUN_TEST(test_cancel_and_busy);
+    RUN_TEST(test_add_reader);
+    RUN_TEST(test_tcp_echo);
+    RUN_TEST(test_budget);
+    RUN_TEST(test_threadsafe_posts);
+    RUN_TEST(test_bad_input);
+    TEST_MAIN_END();
+}
