@@ -22,6 +22,10 @@
 #include "corio/sync.h"
 #include "corio/queue.h"
 #include "corio/io.h"
+#include "corio/net.h"
+#include "corio/stream.h"
+#include "corio/executor.h"
+#include "corio/signal.h"
 
 #ifdef __cplusplus
 extern "C" {

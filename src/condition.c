@@ -9,6 +9,9 @@
  */
 #include "internal.h"
 
+/* Initialised: a lock and a linked waiter list (zeroed or destroyed: NULL). */
+static bool cond_ok(const corio_condition *c) { return c && c->lock && c->waiters.next; }
+
 int corio_condition_init(corio_condition *c, corio_lock *lock) {
     if (!c) return corio__bad(-EINVAL, "corio_condition_init: NULL condition");
     if (!lock) {
@@ -21,27 +24,32 @@ int corio_condition_init(corio_condition *c, corio_lock *lock) {
 }
 
 int corio_condition_destroy(corio_condition *c) {
-    if (!c) return corio__bad(-EINVAL, "corio_condition_destroy: NULL condition");
+    if (!cond_ok(c)) return corio__bad(-EINVAL, "corio_condition_destroy: not an initialised condition");
     if (!corio__list_empty(&c->waiters))
         return corio__bad(-EBUSY, "corio_condition_destroy: tasks still wait on this condition");
     /* Tasks queued for the embedded lock would be left dangling too; a
      * borrowed lock is the caller's to destroy. */
-    if (c->lock == &c->own_lock && !corio__list_empty(&c->own_lock.waiters))
-        return corio__bad(-EBUSY, "corio_condition_destroy: tasks still wait on the condition's lock");
+    if (c->lock == &c->own_lock) {
+        if (!corio__list_empty(&c->own_lock.waiters))
+            return corio__bad(-EBUSY, "corio_condition_destroy: tasks still wait on the condition's lock");
+        corio_lock_destroy(&c->own_lock);
+    }
+    c->lock = NULL;
+    c->waiters.next = c->waiters.prev = NULL;
     return 0;
 }
 
 int corio_condition_acquire(corio_condition *c) {
-    if (!c) return corio__bad(-EINVAL, "corio_condition_acquire: NULL condition");
+    if (!cond_ok(c)) return corio__bad(-EINVAL, "corio_condition_acquire: not an initialised condition");
     return corio_lock_acquire(c->lock);
 }
 
 int corio_condition_release(corio_condition *c) {
-    if (!c) return corio__bad(-EINVAL, "corio_condition_release: NULL condition");
+    if (!cond_ok(c)) return corio__bad(-EINVAL, "corio_condition_release: not an initialised condition");
     return corio_lock_release(c->lock);
 }
 
-int corio_condition_locked(const corio_condition *c) { return c && corio_lock_locked(c->lock); }
+int corio_condition_locked(const corio_condition *c) { return cond_ok(c) && corio_lock_locked(c->lock); }
 
 /* asyncio Condition._notify: wake up to n waiters not woken yet, oldest
  * first.  Waiters already done (woken, or cancelled) are skipped and not
@@ -59,7 +67,7 @@ static void notify(corio_condition *c, size_t n) {
 }
 
 int corio_condition_wait(corio_condition *c) {
-    if (!c) return corio__bad(-EINVAL, "corio_condition_wait: NULL condition");
+    if (!cond_ok(c)) return corio__bad(-EINVAL, "corio_condition_wait: not an initialised condition");
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_condition_wait: called outside a task");
     if (!corio_lock_locked(c->lock)) return corio__bad(-EPERM, "corio_condition_wait: cannot wait on un-acquired lock");
@@ -89,7 +97,7 @@ int corio_condition_wait(corio_condition *c) {
 }
 
 int corio_condition_wait_for(corio_condition *c, int (*pred)(void *arg), void *arg) {
-    if (!c || !pred) return corio__bad(-EINVAL, "corio_condition_wait_for: NULL condition or predicate");
+    if (!cond_ok(c) || !pred) return corio__bad(-EINVAL, "corio_condition_wait_for: not an initialised condition, or NULL predicate");
     if (!corio__current()) return corio__bad(-EPERM, "corio_condition_wait_for: called outside a task");
     while (!pred(arg)) {
         int rc = corio_condition_wait(c);
@@ -99,14 +107,14 @@ int corio_condition_wait_for(corio_condition *c, int (*pred)(void *arg), void *a
 }
 
 int corio_condition_notify(corio_condition *c, size_t n) {
-    if (!c) return corio__bad(-EINVAL, "corio_condition_notify: NULL condition");
+    if (!cond_ok(c)) return corio__bad(-EINVAL, "corio_condition_notify: not an initialised condition");
     if (!corio_lock_locked(c->lock)) return corio__bad(-EPERM, "corio_condition_notify: cannot notify on un-acquired lock");
     notify(c, n);
     return 0;
 }
 
 int corio_condition_notify_all(corio_condition *c) {
-    if (!c) return corio__bad(-EINVAL, "corio_condition_notify_all: NULL condition");
+    if (!cond_ok(c)) return corio__bad(-EINVAL, "corio_condition_notify_all: not an initialised condition");
     /* asyncio passes len(_waiters); no count can exceed SIZE_MAX. */
     return corio_condition_notify(c, SIZE_MAX);
 }

@@ -3,6 +3,9 @@
  */
 #include "internal.h"
 
+/* Initialised: the waiter list is linked (zeroed or destroyed: NULL). */
+static bool event_ok(const corio_event *e) { return e && e->waiters.next; }
+
 int corio_event_init(corio_event *e) {
     if (!e) return corio__bad(-EINVAL, "corio_event_init: NULL event");
     corio__list_init(&e->waiters);
@@ -11,13 +14,15 @@ int corio_event_init(corio_event *e) {
 }
 
 int corio_event_destroy(corio_event *e) {
-    if (!e) return corio__bad(-EINVAL, "corio_event_destroy: NULL event");
+    if (!event_ok(e)) return corio__bad(-EINVAL, "corio_event_destroy: not an initialised event");
     if (!corio__list_empty(&e->waiters)) return corio__bad(-EBUSY, "corio_event_destroy: tasks still wait on this event");
+    e->waiters.next = e->waiters.prev = NULL;
+    e->value = 0;
     return 0;
 }
 
 int corio_event_set(corio_event *e) {
-    if (!e) return corio__bad(-EINVAL, "corio_event_set: NULL event");
+    if (!event_ok(e)) return corio__bad(-EINVAL, "corio_event_set: not an initialised event");
     if (!e->value) {
         e->value = 1;
         /* Wake every waiter, in the order they came.  A waiter that was
@@ -31,7 +36,7 @@ int corio_event_set(corio_event *e) {
 }
 
 int corio_event_clear(corio_event *e) {
-    if (!e) return corio__bad(-EINVAL, "corio_event_clear: NULL event");
+    if (!event_ok(e)) return corio__bad(-EINVAL, "corio_event_clear: not an initialised event");
     e->value = 0;
     return 0;
 }
@@ -39,7 +44,7 @@ int corio_event_clear(corio_event *e) {
 int corio_event_is_set(const corio_event *e) { return e && e->value; }
 
 int corio_event_wait(corio_event *e) {
-    if (!e) return corio__bad(-EINVAL, "corio_event_wait: NULL event");
+    if (!event_ok(e)) return corio__bad(-EINVAL, "corio_event_wait: not an initialised event");
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_event_wait: called outside a task");
     if (e->value) return 0;

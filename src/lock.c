@@ -9,6 +9,10 @@
  */
 #include "internal.h"
 
+/* An initialised lock has a linked waiter list; a zeroed struct, or one
+ * that corio_lock_destroy retired, has NULL links and is refused. */
+static bool lock_ok(const corio_lock *l) { return l && l->waiters.next; }
+
 int corio_lock_init(corio_lock *l) {
     if (!l) return corio__bad(-EINVAL, "corio_lock_init: NULL lock");
     corio__list_init(&l->waiters);
@@ -17,8 +21,10 @@ int corio_lock_init(corio_lock *l) {
 }
 
 int corio_lock_destroy(corio_lock *l) {
-    if (!l) return corio__bad(-EINVAL, "corio_lock_destroy: NULL lock");
+    if (!lock_ok(l)) return corio__bad(-EINVAL, "corio_lock_destroy: not an initialised lock");
     if (!corio__list_empty(&l->waiters)) return corio__bad(-EBUSY, "corio_lock_destroy: tasks still wait on this lock");
+    l->waiters.next = l->waiters.prev = NULL;
+    l->locked = 0;
     return 0;
 }
 
@@ -43,7 +49,7 @@ static void wake_up_first(corio_lock *l) {
 }
 
 int corio_lock_acquire(corio_lock *l) {
-    if (!l) return corio__bad(-EINVAL, "corio_lock_acquire: NULL lock");
+    if (!lock_ok(l)) return corio__bad(-EINVAL, "corio_lock_acquire: not an initialised lock");
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_lock_acquire: called outside a task");
     /* Fair scheduling: queue behind anyone still waiting.  Jumping the queue
@@ -67,7 +73,7 @@ int corio_lock_acquire(corio_lock *l) {
 }
 
 int corio_lock_try_acquire(corio_lock *l) {
-    if (!l) return corio__bad(-EINVAL, "corio_lock_try_acquire: NULL lock");
+    if (!lock_ok(l)) return corio__bad(-EINVAL, "corio_lock_try_acquire: not an initialised lock");
     /* The same test as acquire's fast path: a free lock whose wake-up is
      * already on its way to a waiter belongs to that waiter. */
     if (!l->locked && all_waiters_cancelled(l)) {
@@ -78,7 +84,7 @@ int corio_lock_try_acquire(corio_lock *l) {
 }
 
 int corio_lock_release(corio_lock *l) {
-    if (!l) return corio__bad(-EINVAL, "corio_lock_release: NULL lock");
+    if (!lock_ok(l)) return corio__bad(-EINVAL, "corio_lock_release: not an initialised lock");
     if (!l->locked) return corio__bad(-EPERM, "corio_lock_release: lock is not acquired");
     l->locked = 0;
     wake_up_first(l);

@@ -12,6 +12,9 @@
 
 #include <limits.h>
 
+/* Initialised: the waiter list is linked (zeroed or destroyed: NULL). */
+static bool sem_ok(const corio_semaphore *s) { return s && s->waiters.next; }
+
 int corio_semaphore_init(corio_semaphore *s, long value) {
     if (!s) return corio__bad(-EINVAL, "corio_semaphore_init: NULL semaphore");
     if (value < 0) return corio__bad(-EINVAL, "corio_semaphore_init: initial value %ld must be >= 0", value);
@@ -28,9 +31,10 @@ int corio_semaphore_init_bounded(corio_semaphore *s, long value) {
 }
 
 int corio_semaphore_destroy(corio_semaphore *s) {
-    if (!s) return corio__bad(-EINVAL, "corio_semaphore_destroy: NULL semaphore");
+    if (!sem_ok(s)) return corio__bad(-EINVAL, "corio_semaphore_destroy: not an initialised semaphore");
     if (!corio__list_empty(&s->waiters))
         return corio__bad(-EBUSY, "corio_semaphore_destroy: tasks still wait on this semaphore");
+    s->waiters.next = s->waiters.prev = NULL;
     return 0;
 }
 
@@ -60,7 +64,7 @@ static bool wake_up_next(corio_semaphore *s) {
 }
 
 int corio_semaphore_acquire(corio_semaphore *s) {
-    if (!s) return corio__bad(-EINVAL, "corio_semaphore_acquire: NULL semaphore");
+    if (!sem_ok(s)) return corio__bad(-EINVAL, "corio_semaphore_acquire: not an initialised semaphore");
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_semaphore_acquire: called outside a task");
     if (!sem_locked(s)) {
@@ -82,7 +86,7 @@ int corio_semaphore_acquire(corio_semaphore *s) {
 }
 
 int corio_semaphore_release(corio_semaphore *s) {
-    if (!s) return corio__bad(-EINVAL, "corio_semaphore_release: NULL semaphore");
+    if (!sem_ok(s)) return corio__bad(-EINVAL, "corio_semaphore_release: not an initialised semaphore");
     if (s->bound >= 0 && s->value >= s->bound)
         return corio__bad(-EOVERFLOW, "corio_semaphore_release: BoundedSemaphore released too many times");
     if (s->value == LONG_MAX) return corio__bad(-EOVERFLOW, "corio_semaphore_release: value would exceed LONG_MAX");
@@ -91,6 +95,6 @@ int corio_semaphore_release(corio_semaphore *s) {
     return 0;
 }
 
-int corio_semaphore_locked(const corio_semaphore *s) { return s && sem_locked(s); }
+int corio_semaphore_locked(const corio_semaphore *s) { return sem_ok(s) && sem_locked(s); }
 
-long corio_semaphore_value(const corio_semaphore *s) { return s ? s->value : -EINVAL; }
+long corio_semaphore_value(const corio_semaphore *s) { return sem_ok(s) ? s->value : -EINVAL; }
