@@ -45,7 +45,11 @@
 #define MADV_GUARD_REMOVE 103
 #endif
 
+#ifdef CORIO__ASAN
+#define DEFAULT_STACK (512 * 1024) /* ASan's redzones roughly double frame sizes */
+#else
 #define DEFAULT_STACK (256 * 1024)
+#endif
 #define MIN_STACK (16 * 1024)
 #define GUARD_PAGES 4        /* 16 KiB: a frame up to that size still lands in the guard */
 #define FIRST_CHUNK 8        /* stacks in the first chunk of a size; doubles after */
