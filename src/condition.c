@@ -83,8 +83,10 @@ int corio_condition_wait(corio_condition *c) {
     for (;;) {
         int arc = corio_lock_acquire(c->lock);
         if (arc == 0) break;
-        assert(arc == -ECANCELED);
         rc = arc;
+        /* -EINVAL: the borrowed lock was destroyed meanwhile; retrying
+         * would spin for ever. */
+        if (arc != -ECANCELED) return rc;
     }
 
     if (rc < 0) {

@@ -225,6 +225,17 @@ long corio__mark_duplicates(corio_future *const *futs, size_t n, unsigned char *
 
 int corio__waiter_wait(corio_task *t, corio_list *list, corio__waiter *w, intptr_t *value) {
     corio__future_init(&w->fut, t->loop);
+    corio__list_init(&w->link);
+    /* asyncio binds a lock (queue, ...) to the loop that first waits on it
+     * and refuses the others ("bound to a different event loop").  The
+     * structs here have no loop field, but while tasks wait the first
+     * waiter's loop is the one in use: a task of another loop waiting too
+     * would be woken from the wrong loop. */
+    if (!corio__list_empty(list)) {
+        const corio__waiter *first = corio__container_of(list->next, corio__waiter, link);
+        if (first->fut.loop != t->loop)
+            return corio__bad(-EXDEV, "wait: tasks of another loop already wait on this object");
+    }
     corio__list_push_back(list, &w->link);
     int rc = corio__await(t, &w->fut);
     corio__list_remove(&w->link);

@@ -5,6 +5,17 @@
  */
 #include "internal.h"
 
+/* enter() reads a struct that need not be initialised, to catch a second
+ * enter of a scope that is still active.  The value read is only compared
+ * with a magic number, but memcheck reports the branch on uninitialised
+ * memory; tell it that these fields are meant to be read as they are. */
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define MAY_BE_UNINITIALISED(field) VALGRIND_MAKE_MEM_DEFINED(&(field), sizeof(field))
+#else
+#define MAY_BE_UNINITIALISED(field) ((void)0)
+#endif
+
 /* `entered` holds this magic from enter on (it stays after exit, with
  * `exiting` set), so that entering a group that is still active is caught
  * even though enter does not require a zeroed struct, while a struct that
@@ -47,6 +58,9 @@ int corio_taskgroup_enter(corio_taskgroup *g) {
     if (!g) return corio__bad(-EINVAL, "corio_taskgroup_enter: NULL group");
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_taskgroup_enter: called outside a task");
+    MAY_BE_UNINITIALISED(g->entered);
+    MAY_BE_UNINITIALISED(g->exiting);
+    MAY_BE_UNINITIALISED(g->parent);
     if (g->entered == TG_ENTERED && !g->exiting && g->parent == t)
         return corio__bad(-EALREADY, "corio_taskgroup_enter: this group is active already");
     g->parent = t;

@@ -10,6 +10,17 @@
  */
 #include "internal.h"
 
+/* enter() reads a struct that need not be initialised, to catch a second
+ * enter of a scope that is still active.  The value read is only compared
+ * with a magic number, but memcheck reports the branch on uninitialised
+ * memory; tell it that these fields are meant to be read as they are. */
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define MAY_BE_UNINITIALISED(field) VALGRIND_MAKE_MEM_DEFINED(&(field), sizeof(field))
+#else
+#define MAY_BE_UNINITIALISED(field) ((void)0)
+#endif
+
 /* Active states carry a magic value so that entering a scope that is still
  * active is caught even though enter does not require a zeroed struct. */
 enum { ST_CREATED = 0, ST_ENTERED = 0x7e0a1, ST_EXPIRING = 0x7e0a2, ST_EXPIRED = 3, ST_EXITED = 4 };
@@ -34,6 +45,8 @@ int corio_timeout_enter_at(corio_timeout *to, double when) {
     if (!to || isnan(when)) return corio__bad(-EINVAL, "corio_timeout_enter: NULL scope or NaN time");
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_timeout_enter: called outside a task");
+    MAY_BE_UNINITIALISED(to->state);
+    MAY_BE_UNINITIALISED(to->task);
     if ((to->state == ST_ENTERED || to->state == ST_EXPIRING) && to->task == t)
         return corio__bad(-EALREADY, "corio_timeout_enter: this scope is active already");
     to->handle = (corio_handle){0};

@@ -538,7 +538,7 @@ static int m_timeout_in_block(void *arg) {
     (void)arg;
     corio_condition_init(&cond, NULL);
     CHECK_EQ(corio_condition_acquire(&cond), 0);
-    corio_handle h;
+    corio_handle h = {0}; /* handles must be zeroed before first use (corio/types.h) */
     CHECK_EQ(corio_call_later(&h, 0.5, cancel_later, corio_current_task()), 0);
     CHECK_EQ(corio_condition_wait(&cond), -ECANCELED);
     CHECK_EQ(corio_task_uncancel(corio_current_task()), 0);

@@ -35,16 +35,19 @@ enum { CORIO_FIRST_COMPLETED = 1, CORIO_FIRST_EXCEPTION = 2, CORIO_ALL_COMPLETED
 
 /*
  * asyncio.wait.  SUSPENDS until the condition `return_when` holds or
- * `timeout` seconds pass (INFINITY: no timeout).  FIRST_EXCEPTION returns
+ * `timeout` seconds pass (INFINITY: no timeout; <= 0, even -INFINITY: one
+ * loop iteration).  FIRST_EXCEPTION returns
  * when a future fails with an error (a cancelled one does not count, as in
  * asyncio) or when all are done.  Like asyncio it always suspends at least
- * once, even when futures are already done.  Never
- * cancels the futures.  Returns the number of done futures (>= 0); when
- * `done` / `pending` are not NULL (each with room for n) they receive the
- * done and the pending futures, in argument order.  A timeout is not an
- * error: it returns what is done so far.  Errors: -ECANCELED when the
- * calling task is cancelled, -EINVAL (n == 0, NULL entries, bad
- * return_when, NaN), -EPERM outside a task, -EXDEV, -ENOMEM.
+ * once, even when futures are already done.  Never cancels the futures.
+ * As asyncio works on set(fs), a future listed more than once counts once.
+ * Returns the number of distinct done futures (>= 0); when `done` /
+ * `pending` are not NULL (each with room for n) they receive the done and
+ * the pending futures, each once, in order of first appearance.  A
+ * timeout is not an error: it returns what is done so far.  Errors:
+ * -ECANCELED when the calling task is cancelled, -EINVAL (n == 0, NULL
+ * entries, bad return_when, NaN), -EPERM outside a task, -EXDEV, -ENOMEM
+ * (then nothing was registered on the futures).
  */
 CORIO_API int corio_wait(corio_future *const *futs, size_t n, int return_when, double timeout,
                          corio_future **done, corio_future **pending);
@@ -66,17 +69,18 @@ CORIO_API int corio_wait(corio_future *const *futs, size_t n, int return_when, d
 CORIO_API int corio_wait_for(corio_future *f, double timeout, intptr_t *value);
 
 /*
- * asyncio.shield.  SUSPENDS until f is done and returns as corio_await,
- * except that cancelling the calling task does not cancel f: shield
- * returns -ECANCELED at once and f carries on.  If f itself is cancelled,
- * -ECANCELED is returned too.
+ * asyncio.shield.  SUSPENDS until f is done (unless it is done already)
+ * and returns as corio_await, except that cancelling the calling task does
+ * not cancel f: shield returns -ECANCELED at once and f carries on.  If f
+ * itself is cancelled, -ECANCELED is returned too.  -EINVAL for a
+ * non-future, -EPERM outside a task, -EXDEV for a future of another loop.
  */
 CORIO_API int corio_shield(corio_future *f, intptr_t *value);
 
 /* The state of an as_completed iteration (private fields). */
 typedef struct corio_as_completed {
     struct corio__ac_entry *entries;  /* one per future, malloc'd */
-    size_t n;                         /* how many futures */
+    size_t n;                         /* how many distinct futures */
     size_t yielded;                   /* how many were returned so far */
     size_t nfinished;                 /* how many have finished */
     corio_list finished;              /* entries whose future is done, in finishing order */
@@ -88,17 +92,25 @@ typedef struct corio_as_completed {
 
 /*
  * asyncio.as_completed: start iterating over futs in the order they
- * finish; `timeout` (INFINITY: none) bounds the whole iteration.  Returns
- * 0, -EINVAL, -EPERM outside a loop, -ENOMEM.  Does not suspend.
+ * finish; `timeout` (INFINITY: none; <= 0, even -INFINITY: expires in the
+ * next loop iteration) bounds the whole iteration.  As asyncio iterates
+ * over set(fs), a future listed more than once is handed out once.
+ * Returns 0, -EINVAL (NULL `it`, NULL array with n > 0, a non-future
+ * entry, NaN), -EPERM outside a loop, -EXDEV for a future of another loop,
+ * -ENOMEM.  Does not suspend.  Every successful init must be paired with
+ * corio_as_completed_close(), which unregisters from the futures.
  */
 CORIO_API int corio_as_completed_init(corio_as_completed *it, corio_future *const *futs, size_t n,
                                       double timeout);
 
 /*
- * The next future to finish.  SUSPENDS until one is done.  Returns 1 and
- * stores it in *out; 0 when all were returned; -ETIMEDOUT when the
- * deadline passed first (the unfinished futures keep running);
- * -ECANCELED when the calling task is cancelled.
+ * The next future to finish.  SUSPENDS until one is done (not when one
+ * finished already and was not yet returned).  Returns 1 and stores it in
+ * *out; 0 when all were returned; -ETIMEDOUT when the deadline passed
+ * first (again at each later call; the unfinished futures keep running);
+ * -ECANCELED when the calling task is cancelled (the iteration may go on
+ * afterwards: nothing was taken); -EINVAL for NULL arguments; -EPERM
+ * outside a task.
  */
 CORIO_API int corio_as_completed_next(corio_as_completed *it, corio_future **out);
 

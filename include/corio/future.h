@@ -29,7 +29,10 @@ CORIO_API int corio_future_init(corio_future *f, corio_loop *loop);
 /*
  * Retire a future.  Returns 0; -EBUSY (and changes nothing) while callbacks
  * or awaiting tasks are still registered on it; -EINVAL if f is not an
- * initialised future.
+ * initialised future (never initialised, or destroyed already).  Once f is
+ * done its callbacks and waiting tasks are no longer registered but only
+ * scheduled: they still read f when they run, in the next iteration, so
+ * keep its memory valid until then.
  */
 CORIO_API int corio_future_destroy(corio_future *f);
 
@@ -74,8 +77,11 @@ CORIO_API int corio_future_result(const corio_future *f, intptr_t *value);
  * Wait for f from a task (asyncio `await fut`).  SUSPENDS the calling task
  * unless f is already done.  Returns as corio_future_result.  If the
  * calling task is cancelled while waiting, f itself is cancelled (as in
- * asyncio; use corio_shield to prevent that) and -ECANCELED is returned.
- * -EPERM outside a task, -EXDEV when f belongs to another loop.
+ * asyncio; use corio_shield to prevent that) and -ECANCELED is returned;
+ * if f was already done by then (the task was about to resume), its
+ * outcome is dropped and -ECANCELED is returned all the same.  -EPERM
+ * outside a task, -EINVAL for a non-future, -EXDEV when f belongs to
+ * another loop, -EDEADLK when f is the calling task's own future.
  */
 CORIO_API int corio_await(corio_future *f, intptr_t *value);
 

@@ -4,8 +4,9 @@
  *
  * Items are `void *`: the queue stores the pointers, the producer and the
  * consumer agree on who owns what they point to.  Not thread-safe: for
- * tasks of one loop.  Waiters wake in FIFO order and a cancelled waiter
- * never swallows a wake-up meant for another.
+ * tasks of one loop: a call that would have to wait while tasks of
+ * another loop wait in the same list returns -EXDEV.  Waiters wake in FIFO
+ * order and a cancelled waiter never swallows a wake-up meant for another.
  */
 #ifndef CORIO_QUEUE_H
 #define CORIO_QUEUE_H
@@ -59,8 +60,9 @@ CORIO_API int corio_queue_destroy(corio_queue *q);
 
 /*
  * Put an item, SUSPENDING while the queue is full.  0, -ECANCELED,
- * -ESHUTDOWN after corio_queue_shutdown (asyncio QueueShutDown), -ENOMEM,
- * -EPERM outside a task (when it would have to wait).
+ * -ESHUTDOWN after corio_queue_shutdown (asyncio QueueShutDown), -ENOMEM
+ * (the item is not taken), -EPERM outside a task (when it would have to
+ * wait), -EINVAL for a queue not initialised.
  */
 CORIO_API int corio_queue_put(corio_queue *q, void *item);
 
@@ -70,7 +72,8 @@ CORIO_API int corio_queue_put_nowait(corio_queue *q, void *item);
 /*
  * Remove and return an item into *item, SUSPENDING while empty.  0,
  * -ECANCELED, -ESHUTDOWN once shut down and empty (or at once after an
- * immediate shutdown), -EPERM outside a task (when it would have to wait).
+ * immediate shutdown), -EPERM outside a task (when it would have to wait),
+ * -EINVAL for a queue not initialised or a NULL item pointer.
  */
 CORIO_API int corio_queue_get(corio_queue *q, void **item);
 

@@ -6,10 +6,16 @@
  * wake in FIFO order, and a waiter cancelled after being woken passes the
  * wake-up on, so a cancellation never swallows a wake-up meant for another.
  * Every suspending call returns -ECANCELED if the calling task is
- * cancelled while waiting and -EPERM when called outside a task.
+ * cancelled while waiting, -EPERM when called outside a task, and -EXDEV
+ * when it would have to wait while tasks of another loop wait on the same
+ * object (asyncio: "bound to a different event loop").
  *
  * All structs are caller-allocated; init them before use and destroy them
- * when no task waits on them any more.  Their fields are private.
+ * when no task waits on them any more.  Their fields are private.  A
+ * zero-filled struct (never initialised) or one already destroyed is
+ * refused with -EINVAL by every call that changes it or waits on it (the
+ * queries then report "not locked" / "not set"); init makes it usable
+ * again.
  */
 #ifndef CORIO_SYNC_H
 #define CORIO_SYNC_H
@@ -30,7 +36,8 @@ typedef struct corio_lock {
 /* Initialise an unlocked lock.  0 or -EINVAL. */
 CORIO_API int corio_lock_init(corio_lock *l);
 
-/* Retire a lock.  0; -EBUSY while tasks wait on it; -EINVAL. */
+/* Retire a lock.  0; -EBUSY while tasks wait on it; -EINVAL (NULL, not
+ * initialised, destroyed already). */
 CORIO_API int corio_lock_destroy(corio_lock *l);
 
 /* Acquire (asyncio Lock.acquire).  SUSPENDS while held by another.  0, -ECANCELED, -EPERM, -EINVAL. */
@@ -64,10 +71,10 @@ CORIO_API int corio_event_destroy(corio_event *e);
 /* Set the event and wake every waiter.  0 or -EINVAL.  Does not suspend. */
 CORIO_API int corio_event_set(corio_event *e);
 
-/* Clear it.  0 or -EINVAL. */
+/* Clear it.  0 or -EINVAL.  Does not suspend. */
 CORIO_API int corio_event_clear(corio_event *e);
 
-/* 1 when set. */
+/* 1 when set (0 for NULL). */
 CORIO_API int corio_event_is_set(const corio_event *e);
 
 /* Wait until set (returns at once if set).  SUSPENDS.  0, -ECANCELED, -EPERM, -EINVAL. */
@@ -87,7 +94,8 @@ CORIO_API int corio_condition_init(corio_condition *c, corio_lock *lock);
 /* Retire.  0, -EBUSY while tasks wait, -EINVAL. */
 CORIO_API int corio_condition_destroy(corio_condition *c);
 
-/* Acquire / release / test the underlying lock (as corio_lock_*). */
+/* Acquire / release / test the underlying lock (as corio_lock_*: acquire
+ * SUSPENDS while the lock is held by another). */
 CORIO_API int corio_condition_acquire(corio_condition *c);
 CORIO_API int corio_condition_release(corio_condition *c);
 CORIO_API int corio_condition_locked(const corio_condition *c);
@@ -133,12 +141,13 @@ CORIO_API int corio_semaphore_destroy(corio_semaphore *s);
 /* Take one unit; SUSPENDS while none is free.  0, -ECANCELED, -EPERM, -EINVAL. */
 CORIO_API int corio_semaphore_acquire(corio_semaphore *s);
 
-/* Return one unit and wake a waiter.  0; -EOVERFLOW for a bounded one
+/* Return one unit and wake the first waiter.  0; -EOVERFLOW for a bounded one
  * released too often (asyncio ValueError), or when the value would pass
  * LONG_MAX; -EINVAL.  Does not suspend. */
 CORIO_API int corio_semaphore_release(corio_semaphore *s);
 
-/* 1 when acquire would suspend (asyncio Semaphore.locked). */
+/* 1 when acquire would suspend (asyncio Semaphore.locked): no unit is free,
+ * or tasks not cancelled are queued.  0 for NULL. */
 CORIO_API int corio_semaphore_locked(const corio_semaphore *s);
 
 /* Free units now (units taken for woken waiters not counted); -EINVAL for NULL. */

@@ -80,7 +80,10 @@ CORIO_API int corio_task_ref(corio_task *t);
  */
 CORIO_API int corio_cancel(corio_task *t);
 
-/* Number of pending cancellation requests (asyncio Task.cancelling). */
+/* Number of pending cancellation requests (asyncio Task.cancelling): each
+ * corio_cancel of an unfinished task adds one, each corio_task_uncancel
+ * takes one away; delivering the cancellation does not change it.  -EINVAL
+ * for NULL or a non-task. */
 CORIO_API int corio_task_cancelling(const corio_task *t);
 
 /*
@@ -126,12 +129,15 @@ CORIO_API size_t corio_all_tasks(corio_task **out, size_t cap);
 
 /*
  * Suspend the calling task for `seconds` (asyncio.sleep).  0 or less (and
- * -0.0) just yields: other ready work runs first.  SUSPENDS.  Returns 0,
- * -ECANCELED if cancelled, -EPERM outside a task, -EINVAL for NaN.
+ * -0.0) just yields: other ready work runs first.  INFINITY sleeps until
+ * the task is cancelled (no timer is armed).  SUSPENDS.  Returns 0,
+ * -ECANCELED if cancelled, -EPERM outside a task, -EINVAL for NaN,
+ * -ENOMEM if the timer could not be armed.
  */
 CORIO_API int corio_sleep(double seconds);
 
-/* Let every other ready task and callback run once (asyncio.sleep(0)).  SUSPENDS. */
+/* Let every other ready task and callback run once (asyncio.sleep(0)).
+ * SUSPENDS.  0, -ECANCELED if cancelled, -EPERM outside a task. */
 CORIO_API int corio_yield(void);
 
 #ifdef __cplusplus

@@ -65,7 +65,8 @@ CORIO_API corio_task *corio_taskgroup_spawn(corio_taskgroup *g, corio_task_fn fn
  * the group: children are cancelled).  Returns 0 when everything succeeded;
  * the first error (the body's error counts too, after the children's) when
  * something failed; -ECANCELED when the parent was cancelled from outside
- * and no child failed.  -EINVAL if not entered or already left.
+ * and no child failed.  -EINVAL if not entered or already left, -EPERM
+ * when called from another task than the one that entered.
  */
 CORIO_API int corio_taskgroup_exit(corio_taskgroup *g, int body_rc);
 

@@ -47,7 +47,8 @@ typedef struct corio_timeout {
  */
 CORIO_API int corio_timeout_enter(corio_timeout *to, double delay);
 
-/* Enter a scope that expires at loop time `when` (INFINITY: never). */
+/* Enter a scope that expires at loop time `when` (INFINITY: never; a time
+ * already passed: in the next loop iteration).  Errors as corio_timeout_enter. */
 CORIO_API int corio_timeout_enter_at(corio_timeout *to, double when);
 
 /*
