@@ -76,7 +76,7 @@ int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t time
             ms = -1;
         } else {
             /* Round up so that we never wake before the timer is due and spin. */
-            int64_t m = (timeout_ns + 999999) / 1000000;
+            int64_t m = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
             ms = m > 0x7fffffff ? 0x7fffffff : (int)m;
         }
         n = epoll_wait(b->epfd, evs, 64, ms);

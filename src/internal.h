@@ -133,6 +133,8 @@ struct corio_loop {
     void *asan_fake_stack;     /* ASan bookkeeping for the scheduler stack */
     const void *sched_stack_lo;/* bounds of the scheduler (thread) stack for ASan */
     size_t sched_stack_size;
+    void *exec_state;          /* executor.c: per-loop executor state, made on first use (atomic pointer) */
+    void *sig_state;           /* signal.c: per-loop signal state while handlers exist (loop thread) */
 };
 
 extern CORIO__TLS corio_loop *corio__cur_loop;
@@ -171,6 +173,13 @@ void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events);
 void corio__io_free(corio_loop *loop);
 /* loop.c: run the posts other threads made (called by the backend on a wake-up). */
 void corio__loop_take_posts(corio_loop *loop);
+/* executor.c / signal.c: called at the start of corio_loop_close.  The
+ * executor's returns 1 when it reported something left over (-ENOTEMPTY). */
+int corio__executor_loop_close(corio_loop *loop);
+void corio__signal_loop_close(corio_loop *loop);
+/* executor.c: the post that hands finished jobs to the loop; the close hook
+ * has already dealt with its results, so close drops it silently. */
+void corio__executor_drain(void *arg);
 /* A handle scheduled and not yet run or cancelled. */
 static inline bool corio__handle_pending(const corio_handle *h) { return (h->state & 3u) != 0; }
 /* Wait for events up to timeout_ns (-1: no limit, 0: just check). */
@@ -252,7 +261,8 @@ typedef struct corio__waiter {
     corio_future fut;
 } corio__waiter;
 
-/* Initialise w, append it to `list`, await it, unlink it.  Returns as corio__await. */
+/* Initialise w, append it to `list`, await it, unlink it.  Returns as corio__await,
+ * or -EXDEV when tasks of another loop already wait in the list. */
 int corio__waiter_wait(corio_task *t, corio_list *list, corio__waiter *w, intptr_t *value);
 /* Gather's cancel override (gather.c). */
 int corio__gather_cancel(corio_future *f);

@@ -311,7 +311,7 @@ static void run_once(corio_loop *loop) {
     if (loop->nready == 0 && !loop->stopping) {
         /* Nothing to run: block until I/O or the next timer. */
         int64_t timeout = -1;
-        if (loop->nheap) {
+        if (loop->nheap && corio__timer_next(loop) != INT64_MAX) { /* INT64_MAX: "never" */
             int64_t next = corio__timer_next(loop), now = corio__loop_now(loop);
             timeout = next > now ? next - now : 0;
             if (loop->virtual_clock && timeout > 0) {
@@ -439,7 +439,11 @@ bool corio__future_cb_is_node(corio__node *n);
 int corio_loop_close(corio_loop *loop) {
     if (!loop) return -EINVAL;
     if (loop->running) return corio__bad(-EBUSY, "corio_loop_close: the loop is running (closing from inside)");
-    int dirty = 0;
+    /* Signal handlers go first (asyncio's close removes them); then executor
+     * work for this loop is dropped or waited for, before anything a job's
+     * result could reach is freed. */
+    corio__signal_loop_close(loop);
+    int dirty = corio__executor_loop_close(loop);
     /* Scheduled callbacks: free the library's own, report the caller's.  Nodes
      * of tasks live on task stacks and go with them below. */
     while (!corio__list_empty(&loop->ready)) {
@@ -492,6 +496,10 @@ int corio_loop_close(corio_loop *loop) {
     corio__loop_free_tasks(loop);
     for (corio__tsnode *n = loop->ts_head, *next; n; n = next) {
         next = n->next;
+        if (n->cb == corio__executor_drain) {
+            corio__free(n);
+            continue;
+        }
         corio__log(CORIO_LOG_WARNING, "loop closed with a call_soon_threadsafe callback not run");
         dirty = 1;
         corio__free(n);
@@ -518,8 +526,7 @@ int corio_run(int (*main_fn)(void *), void *arg) {
     if (corio__cur_loop) return corio__bad(-EBUSY, "corio_run: called while a loop is running on this thread");
     corio_loop *loop = corio_loop_new();
     if (!loop) return -errno;
-    corio_task_opts o = {.name = "main"};
-    corio_task *t = corio_loop_spawn(loop, main_fn, arg, &o);
+    corio_task *t = corio_loop_spawn(loop, main_fn, arg, NULL); /* "Task-1" in a fresh process, as in asyncio */
     if (!t) {
         int e = -errno;
         corio_loop_close(loop);
