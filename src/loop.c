@@ -23,6 +23,8 @@
 
 /* How often (in iterations) to check for I/O while tasks are always ready. */
 #define POLL_EVERY 61
+/* Iterations corio_loop_close gives cancelled tasks to finish. */
+#define CLOSE_DRAIN_ITERATIONS 1000
 
 CORIO__TLS corio_loop *corio__cur_loop;
 
@@ -444,6 +446,29 @@ int corio_loop_close(corio_loop *loop) {
      * result could reach is freed. */
     corio__signal_loop_close(loop);
     int dirty = corio__executor_loop_close(loop);
+    /* Tasks still pending have nodes on their stacks linked into lists the
+     * caller owns (a future's callbacks, a lock's waiters): freeing those
+     * stacks as they are would leave the caller dangling pointers.  So, as
+     * asyncio.run does at its end, cancel them and let them unwind, for a
+     * bounded number of iterations; whatever still refuses to finish is
+     * reported and abandoned below.  Not possible while another loop runs
+     * on this thread. */
+    if (loop->ntasks_live && !corio__cur_loop) {
+        dirty = 1;
+        corio__list_foreach(it, &loop->tasks) {
+            corio_task *t = corio__container_of(it, corio_task, link);
+            if (t->flags & CORIO__TF_FINISHED) continue;
+            corio__log(CORIO_LOG_WARNING, "loop closed with task '%s' still pending: cancelling it",
+                       corio_task_name(t));
+            corio__task_cancel(t);
+        }
+        corio__cur_loop = loop;
+        loop->running = 1;
+        for (int i = 0; i < CLOSE_DRAIN_ITERATIONS && loop->ntasks_live; i++) run_once(loop);
+        loop->running = 0;
+        loop->stopping = 0;
+        corio__cur_loop = NULL;
+    }
     /* Scheduled callbacks: free the library's own, report the caller's.  Nodes
      * of tasks live on task stacks and go with them below. */
     while (!corio__list_empty(&loop->ready)) {

@@ -37,9 +37,13 @@ CORIO_API corio_loop *corio_loop_new(void);
 
 /*
  * Close a loop and free everything it owns: task records, stacks, timers,
- * library-allocated handles.  Returns 0 when nothing was left; -ENOTEMPTY
- * when tasks were still unfinished or callbacks still scheduled (each is
- * reported through the logger, then freed: the loop is closed either way);
+ * library-allocated handles.  Tasks still unfinished are first cancelled
+ * and given up to 1,000 loop iterations to unwind (as asyncio.run does at
+ * its end), so that nothing the caller owns keeps pointers into their
+ * stacks; a task that still refuses to finish is abandoned.  Returns 0 when
+ * nothing was left; -ENOTEMPTY when tasks were still unfinished or
+ * callbacks still scheduled (each is reported through the logger, then
+ * freed: the loop is closed either way);
  * -EBUSY when the loop is running (closing from inside itself: nothing is
  * done); -EINVAL for NULL.  Must be called from the thread that ran it.
  */
