@@ -1,1 +1,568 @@
+/*
+ * executor.c - thread pools (run_in_executor, to_thread) and
+ * run_task_threadsafe.
+ *
+ * Three kinds of memory, three owners:
+ *  - the executor (struct corio_executor): a queue under `mu`, worker
+ *    threads started lazily up to `max_threads`;
+ *  - one request per job (struct job), on the heap, because a cancelled
+ *    task returns at once while its job may still be running: the task
+ *    owns it while it is queued (it can take it back), the worker while it
+ *    runs, the loop once it is delivered (the drain frees it);
+ *  - per loop, an `exloop` that collects finished jobs under its own mutex
+ *    and posts ONE corio_loop_call_soon_threadsafe per batch to hand them
+ *    to the loop.  It outlives the loop when jobs of cancelled tasks still
+ *    run on other executors: it is reference-counted (the loop + each job).
+ *
+ * The awaiting task keeps a small `waitctx` on its stack (the future it
+ * awaits and a pointer back to the job).  The drain, on the loop thread,
+ * completes that future and clears waitctx.req, which tells the task that
+ * the job is gone; a task that returns early clears job->ctx instead, and
+ * the drain then only frees the job.  Both pointers are touched only on
+ * the loop's thread, so they need no lock.
+ *
+ * Lock order: exloop.mu before executor.mu.  A worker never holds its
+ * executor's mutex while it delivers (which takes exloop.mu).
+ */
 #include "internal.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_THREADS 4096
+
+enum { JOB_QUEUED = 0, JOB_RUNNING = 1, JOB_DROPPED = 2 };
+
+typedef struct waitctx waitctx;
+typedef struct exloop exloop;
+
+typedef struct job {
+    corio_list qlink;         /* in ex->queue while JOB_QUEUED (ex->mu) */
+    corio_list llink;         /* in xl->inflight until delivered (loop thread) */
+    struct job *next_done;    /* in xl->done once finished (xl->mu) */
+    corio_executor *ex;       /* where it was submitted */
+    exloop *xl;               /* the loop that waits for it (holds a reference) */
+    corio_work_fn fn;
+    void *arg;
+    intptr_t result;          /* fn's return value (written by the worker) */
+    int err;                  /* 0, or -ECANCELED when dropped by a shutdown */
+    int state;                /* JOB_* (ex->mu) */
+    waitctx *ctx;             /* the waiting task's stack record; NULL once it let go (loop thread) */
+} job;
+
+struct waitctx {
+    corio_future fut;  /* completed by the drain */
+    job *req;          /* NULL once the drain took the job (and freed it) */
+};
+
+struct corio_executor {
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;  /* workers wait here for jobs */
+    pthread_cond_t idle_cv;  /* shutdown(WAIT) waits here for the last worker to exit */
+    corio_list queue;        /* jobs not started, FIFO */
+    size_t nqueued;
+    pthread_t *threads;      /* every thread started, in order (max_threads slots) */
+    int max_threads;
+    int nstarted;            /* threads created so far (they live until shutdown) */
+    int njoined;             /* of those, joined */
+    int nalive;              /* threads not exited yet */
+    int nidle;               /* threads waiting in work_cv */
+    bool shutdown;           /* no more submissions; workers exit when the queue is empty */
+    bool owned;              /* a loop's default executor: the loop frees it */
+};
+
+struct exloop {
+    pthread_mutex_t mu;
+    corio_loop *loop;
+    job *done_head, *done_tail; /* finished jobs not yet handed to the loop (mu) */
+    bool posted;                /* a drain is posted and has not run yet (mu) */
+    bool closed;                /* the loop closed: workers free their jobs themselves (mu) */
+    int refs;                   /* the loop's + one per job submitted and not freed (mu) */
+    corio_list remote;          /* run_task_threadsafe requests not finished (mu) */
+    corio_list inflight;        /* jobs submitted from this loop, not yet drained (loop thread) */
+    corio_executor *def;        /* the default executor, or NULL (loop thread) */
+};
+
+/* The executor whose job this thread runs, for shutdown's -EDEADLK. */
+static CORIO__TLS corio_executor *cur_worker;
+
+int corio_executor_default_size(void) {
+    long n = 0;
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+#endif
+    if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = 1;
+    return (int)(n + 4 < 32 ? n + 4 : 32);
+}
+
+/* ---- the per-loop state ---------------------------------------------------- */
+
+static void exloop_unref(exloop *xl) {
+    pthread_mutex_lock(&xl->mu);
+    bool last = --xl->refs == 0;
+    pthread_mutex_unlock(&xl->mu);
+    if (last) {
+        pthread_mutex_destroy(&xl->mu);
+        corio__free(xl);
+    }
+}
+
+/* The loop's state, made on first use.  Any thread (run_task_threadsafe
+ * calls it from outside the loop), so it is published with a CAS. */
+static exloop *exloop_get(corio_loop *loop) {
+    void *cur = __atomic_load_n(&loop->exec_state, __ATOMIC_ACQUIRE);
+    if (cur) return cur;
+    exloop *n = corio__calloc(1, sizeof *n);
+    if (!n) return NULL;
+    pthread_mutex_init(&n->mu, NULL);
+    n->loop = loop;
+    n->refs = 1;
+    corio__list_init(&n->remote);
+    corio__list_init(&n->inflight);
+    void *expected = NULL;
+    if (__atomic_compare_exchange_n(&loop->exec_state, &expected, (void *)n, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return n;
+    pthread_mutex_destroy(&n->mu);
+    corio__free(n);
+    return expected;
+}
+
+/* ---- the executor ------------------------------------------------------------ */
+
+corio_executor *corio_executor_new(int nthreads) {
+    if (nthreads < 0 || nthreads > MAX_THREADS) {
+        errno = EINVAL;
+        corio__bad(0, "corio_executor_new: %d threads (0 to %d)", nthreads, MAX_THREADS);
+        return NULL;
+    }
+    if (nthreads == 0) nthreads = corio_executor_default_size();
+    corio_executor *ex = corio__calloc(1, sizeof *ex);
+    pthread_t *th = corio__calloc((size_t)nthreads, sizeof *th);
+    if (!ex || !th) {
+        corio__free(ex);
+        corio__free(th);
+        errno = ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_init(&ex->mu, NULL);
+    pthread_cond_init(&ex->work_cv, NULL);
+    pthread_cond_init(&ex->idle_cv, NULL);
+    corio__list_init(&ex->queue);
+    ex->threads = th;
+    ex->max_threads = nthreads;
+    return ex;
+}
+
+/* Hand a finished (or dropped) job to its loop.  Worker or shutdown thread. */
+static void deliver(job *j) {
+    exloop *xl = j->xl;
+    pthread_mutex_lock(&xl->mu);
+    if (xl->closed) {
+        /* Nobody will ever look at the result. */
+        bool last = --xl->refs == 0;
+        pthread_mutex_unlock(&xl->mu);
+        corio__free(j);
+        if (last) {
+            pthread_mutex_destroy(&xl->mu);
+            corio__free(xl);
+        }
+        return;
+    }
+    j->next_done = NULL;
+    if (xl->done_tail)
+        xl->done_tail->next_done = j;
+    else
+        xl->done_head = j;
+    xl->done_tail = j;
+    if (!xl->posted) {
+        /* Posted under xl->mu: the close hook takes it too, so the loop is
+         * still alive here.  Without memory for the post the result would be
+         * lost and its task would hang, so a worker waits for memory. */
+        while (corio_loop_call_soon_threadsafe(xl->loop, corio__executor_drain, xl) < 0) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+        xl->posted = true;
+    }
+    pthread_mutex_unlock(&xl->mu);
+}
+
+static void *worker_main(void *arg) {
+    corio_executor *ex = arg;
+    cur_worker = ex;
+    pthread_mutex_lock(&ex->mu);
+    for (;;) {
+        while (corio__list_empty(&ex->queue) && !ex->shutdown) {
+            ex->nidle++;
+            pthread_cond_wait(&ex->work_cv, &ex->mu);
+            ex->nidle--;
+        }
+        if (corio__list_empty(&ex->queue)) break; /* shut down and nothing left */
+        job *j = corio__container_of(ex->queue.next, job, qlink);
+        corio__list_remove(&j->qlink);
+        ex->nqueued--;
+        j->state = JOB_RUNNING;
+        pthread_mutex_unlock(&ex->mu);
+        j->result = j->fn(j->arg);
+        j->err = 0;
+        deliver(j);
+        pthread_mutex_lock(&ex->mu);
+    }
+    if (--ex->nalive == 0) pthread_cond_broadcast(&ex->idle_cv);
+    pthread_mutex_unlock(&ex->mu);
+    return NULL;
+}
+
+/* Start one more worker; ex->mu held.  0 or -EAGAIN.  Workers block every
+ * signal, so that process signals go to loop threads (signal.c) and a
+ * blocking call in a job is never interrupted by EINTR. */
+static int start_worker(corio_executor *ex) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&ex->threads[ex->nstarted], NULL, worker_main, ex);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) return -EAGAIN;
+    ex->nstarted++;
+    ex->nalive++;
+    return 0;
+}
+
+static int submit(corio_executor *ex, job *j) {
+    pthread_mutex_lock(&ex->mu);
+    if (ex->shutdown) {
+        pthread_mutex_unlock(&ex->mu);
+        return corio__bad(-ESHUTDOWN, "run_in_executor: the executor was shut down");
+    }
+    j->state = JOB_QUEUED;
+    corio__list_push_back(&ex->queue, &j->qlink);
+    ex->nqueued++;
+    /* Python's rule: a new thread only when no idle one can take the job. */
+    if (ex->nqueued > (size_t)ex->nidle && ex->nstarted < ex->max_threads && start_worker(ex) < 0 &&
+        ex->nstarted == 0) {
+        corio__list_remove(&j->qlink);
+        ex->nqueued--;
+        pthread_mutex_unlock(&ex->mu);
+        return -EAGAIN;
+    }
+    pthread_cond_signal(&ex->work_cv);
+    pthread_mutex_unlock(&ex->mu);
+    return 0;
+}
+
+int corio_executor_shutdown(corio_executor *ex, int flags) {
+    if (!ex) return corio__bad(-EINVAL, "corio_executor_shutdown: NULL executor");
+    if ((flags & CORIO_EXECUTOR_WAIT) && cur_worker == ex)
+        return corio__bad(-EDEADLK, "corio_executor_shutdown: a job cannot wait for its own executor");
+    corio_list dropped;
+    corio__list_init(&dropped);
+    pthread_mutex_lock(&ex->mu);
+    ex->shutdown = true;
+    if (flags & CORIO_EXECUTOR_CANCEL_QUEUED) {
+        corio__list_splice_back(&dropped, &ex->queue);
+        ex->nqueued = 0;
+        corio__list_foreach(it, &dropped) corio__container_of(it, job, qlink)->state = JOB_DROPPED;
+    }
+    pthread_cond_broadcast(&ex->work_cv);
+    pthread_mutex_unlock(&ex->mu);
+    /* Outside ex->mu: delivering takes the loop's lock (see the lock order). */
+    while (!corio__list_empty(&dropped)) {
+        job *j = corio__container_of(dropped.next, job, qlink);
+        corio__list_remove(&j->qlink);
+        j->err = -ECANCELED;
+        deliver(j);
+    }
+    if (!(flags & CORIO_EXECUTOR_WAIT)) return 0;
+    pthread_mutex_lock(&ex->mu);
+    while (ex->nalive > 0) pthread_cond_wait(&ex->idle_cv, &ex->mu);
+    int from = ex->njoined, to = ex->nstarted;
+    ex->njoined = to;
+    pthread_mutex_unlock(&ex->mu);
+    for (int i = from; i < to; i++) pthread_join(ex->threads[i], NULL);
+    return 0;
+}
+
+static void executor_free(corio_executor *ex) {
+    corio_executor_shutdown(ex, CORIO_EXECUTOR_WAIT);
+    pthread_cond_destroy(&ex->work_cv);
+    pthread_cond_destroy(&ex->idle_cv);
+    pthread_mutex_destroy(&ex->mu);
+    corio__free(ex->threads);
+    corio__free(ex);
+}
+
+int corio_executor_free(corio_executor *ex) {
+    if (!ex) return corio__bad(-EINVAL, "corio_executor_free: NULL executor");
+    if (ex->owned) return corio__bad(-EINVAL, "corio_executor_free: a loop's default executor (the loop frees it)");
+    if (cur_worker == ex) return corio__bad(-EDEADLK, "corio_executor_free: called from one of its own jobs");
+    executor_free(ex);
+    return 0;
+}
+
+int corio_set_default_executor(corio_executor *ex) {
+    corio_loop *loop = corio__cur_loop;
+    if (!ex) return corio__bad(-EINVAL, "corio_set_default_executor: NULL executor");
+    if (!loop) return corio__bad(-EPERM, "corio_set_default_executor: no loop runs on this thread");
+    if (ex->owned) return corio__bad(-EINVAL, "corio_set_default_executor: already a loop's default executor");
+    exloop *xl = exloop_get(loop);
+    if (!xl) return -ENOMEM;
+    corio_executor *old = xl->def;
+    ex->owned = true;
+    xl->def = ex;
+    if (old) executor_free(old);
+    return 0;
+}
+
+/* ---- from a task ------------------------------------------------------------- */
+
+/* The loop's side: hand every finished job to its task.  Loop thread. */
+void corio__executor_drain(void *arg) {
+    exloop *xl = arg;
+    pthread_mutex_lock(&xl->mu);
+    job *j = xl->done_head;
+    xl->done_head = xl->done_tail = NULL;
+    xl->posted = false;
+    pthread_mutex_unlock(&xl->mu);
+    int n = 0;
+    while (j) {
+        job *next = j->next_done;
+        corio__list_remove(&j->llink);
+        waitctx *w = j->ctx;
+        if (w) {
+            w->req = NULL;
+            if (w->fut.state == CORIO__PENDING) {
+                if (j->err)
+                    corio__future_cancel_plain(&w->fut);
+                else
+                    corio__future_complete(&w->fut, CORIO__DONE, 0, j->result);
+            }
+        }
+        corio__free(j);
+        n++;
+        j = next;
+    }
+    pthread_mutex_lock(&xl->mu);
+    xl->refs -= n; /* the loop's own reference keeps it above zero */
+    pthread_mutex_unlock(&xl->mu);
+}
+
+int corio_run_in_executor(corio_executor *ex, corio_work_fn fn, void *arg, intptr_t *result) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_run_in_executor: called outside a task");
+    if (!fn) return corio__bad(-EINVAL, "corio_run_in_executor: NULL function");
+    if (t->must_cancel) {
+        /* Cancelled already: do not start work only to abandon it. */
+        t->must_cancel = false;
+        return -ECANCELED;
+    }
+    corio_loop *loop = t->loop;
+    exloop *xl = exloop_get(loop);
+    if (!xl) return -ENOMEM;
+    if (!ex) {
+        if (!xl->def) {
+            corio_executor *d = corio_executor_new(0);
+            if (!d) return -ENOMEM;
+            d->owned = true;
+            xl->def = d;
+        }
+        ex = xl->def;
+    }
+    job *j = corio__malloc(sizeof *j);
+    if (!j) return -ENOMEM;
+    waitctx w;
+    corio__future_init(&w.fut, loop);
+    w.req = j;
+    *j = (job){.ex = ex, .xl = xl, .fn = fn, .arg = arg, .ctx = &w};
+    corio__list_init(&j->qlink);
+    pthread_mutex_lock(&xl->mu);
+    xl->refs++;
+    pthread_mutex_unlock(&xl->mu);
+    int rc = submit(ex, j);
+    if (rc < 0) {
+        corio__free(j);
+        exloop_unref(xl);
+        return rc;
+    }
+    corio__list_push_back(&xl->inflight, &j->llink);
+
+    rc = corio__await(t, &w.fut);
+    if (!w.req) {
+        /* Delivered: the drain freed the job.  A cancellation that came
+         * after the result still wins, as in asyncio. */
+        if (rc == 0 && result) *result = w.fut.value;
+        return rc;
+    }
+    /* Cancelled while the job was queued or running. */
+    pthread_mutex_lock(&ex->mu);
+    if (j->state == JOB_QUEUED) {
+        corio__list_remove(&j->qlink);
+        ex->nqueued--;
+        pthread_mutex_unlock(&ex->mu);
+        corio__list_remove(&j->llink);
+        corio__free(j);
+        exloop_unref(xl);
+    } else {
+        /* Running (or finished, not yet drained): the drain frees it. */
+        j->ctx = NULL;
+        pthread_mutex_unlock(&ex->mu);
+    }
+    return rc < 0 ? rc : -ECANCELED;
+}
+
+int corio_to_thread(corio_work_fn fn, void *arg, intptr_t *result) {
+    return corio_run_in_executor(NULL, fn, arg, result);
+}
+
+/* ---- run_task_threadsafe ------------------------------------------------------- */
+
+typedef struct remote_req {
+    corio_list link;        /* xl->remote until finished (xl->mu) */
+    corio__node done_node;  /* on the task's future */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    corio_task_fn fn;
+    void *arg;
+    exloop *xl;
+    corio_task *task;       /* once started (loop thread) */
+    int rc;                 /* the outcome (mu) */
+    bool done;              /* rc is final; the caller may go (mu) */
+} remote_req;
+
+/* Wake the caller.  The request lives on its stack: not touched afterwards.
+ * The caller must already be off xl->remote. */
+static void remote_wake(remote_req *r, int rc) {
+    pthread_mutex_lock(&r->mu);
+    r->rc = rc;
+    r->done = true;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void remote_finish(remote_req *r, int rc) {
+    pthread_mutex_lock(&r->xl->mu);
+    corio__list_remove(&r->link);
+    pthread_mutex_unlock(&r->xl->mu);
+    remote_wake(r, rc);
+}
+
+static void remote_task_done(corio__node *n) {
+    remote_req *r = corio__container_of(n, remote_req, done_node);
+    int rc = corio_task_result(r->task);
+    corio_task_detach(r->task);
+    r->task = NULL;
+    remote_finish(r, rc);
+}
+
+static void remote_start(void *arg) {
+    remote_req *r = arg;
+    corio_task *t = corio_loop_spawn(r->xl->loop, r->fn, r->arg, NULL);
+    if (!t) {
+        remote_finish(r, -errno);
+        return;
+    }
+    r->task = t;
+    r->done_node.run = remote_task_done;
+    corio__list_init(&r->done_node.link);
+    corio__future_add_node(&t->fut, &r->done_node);
+}
+
+int corio_loop_run_task_threadsafe(corio_loop *loop, corio_task_fn fn, void *arg, int *result) {
+    if (!loop || !fn) return corio__bad(-EINVAL, "corio_loop_run_task_threadsafe: NULL %s", loop ? "function" : "loop");
+    if (corio__cur_loop == loop)
+        return corio__bad(-EDEADLK, "corio_loop_run_task_threadsafe: called on the loop's own thread");
+    exloop *xl = exloop_get(loop);
+    if (!xl) return -ENOMEM;
+    remote_req r = {.fn = fn, .arg = arg, .xl = xl};
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    pthread_mutex_lock(&xl->mu);
+    int rc = xl->closed ? -ESHUTDOWN : corio_loop_call_soon_threadsafe(loop, remote_start, &r);
+    if (rc == 0) corio__list_push_back(&xl->remote, &r.link);
+    pthread_mutex_unlock(&xl->mu);
+    if (rc == 0) {
+        pthread_mutex_lock(&r.mu);
+        while (!r.done) pthread_cond_wait(&r.cv, &r.mu);
+        rc = r.rc;
+        pthread_mutex_unlock(&r.mu);
+    }
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+    if (rc < 0) return rc;
+    if (result) *result = rc;
+    return 0;
+}
+
+/* ---- the loop closes ----------------------------------------------------------- */
+
+int corio__executor_loop_close(corio_loop *loop) {
+    exloop *xl = loop->exec_state;
+    if (!xl) return 0;
+    int waited_for = 0;
+    pthread_mutex_lock(&xl->mu);
+    xl->closed = true;
+    /* Results delivered and never drained: their post is dropped by the close. */
+    job *d = xl->done_head;
+    xl->done_head = xl->done_tail = NULL;
+    xl->posted = false;
+    int nfreed = 0;
+    for (job *next; d; d = next) {
+        next = d->next_done;
+        if (d->ctx) waited_for++;
+        corio__list_remove(&d->llink);
+        corio__free(d);
+        nfreed++;
+    }
+    /* Jobs still queued are dropped; running ones free themselves when they
+     * finish (deliver() sees `closed`).  xl->mu is held throughout, so no
+     * worker can free a job under us, and no executor with a job of ours
+     * can finish shutting down. */
+    while (!corio__list_empty(&xl->inflight)) {
+        job *j = corio__container_of(xl->inflight.next, job, llink);
+        corio__list_remove(&j->llink);
+        if (j->ctx) waited_for++;
+        pthread_mutex_lock(&j->ex->mu);
+        if (j->state == JOB_QUEUED) {
+            corio__list_remove(&j->qlink);
+            j->ex->nqueued--;
+            pthread_mutex_unlock(&j->ex->mu);
+            corio__free(j);
+            nfreed++;
+        } else {
+            pthread_mutex_unlock(&j->ex->mu);
+        }
+    }
+    xl->refs -= nfreed;
+    /* run_task_threadsafe callers: their task will never finish now. */
+    corio_list remote;
+    corio__list_init(&remote);
+    corio__list_splice_back(&remote, &xl->remote);
+    pthread_mutex_unlock(&xl->mu);
+    while (!corio__list_empty(&remote)) {
+        remote_req *r = corio__container_of(remote.next, remote_req, link);
+        corio__list_remove(&r->link);
+        int rc = -ECANCELED;
+        if (r->task) {
+            corio__future_remove_node(&r->task->fut, &r->done_node);
+            if (corio_task_done(r->task)) rc = corio_task_result(r->task);
+            corio_task_detach(r->task);
+        }
+        remote_wake(r, rc);
+    }
+    if (waited_for)
+        corio__log(CORIO_LOG_WARNING,
+                   "loop closed while %d executor job(s) were still awaited: queued ones dropped, "
+                   "running ones finish on their threads and their results are discarded",
+                   waited_for);
+    /* asyncio.run's shutdown_default_executor: wait for what still runs. */
+    if (xl->def) executor_free(xl->def);
+    xl->def = NULL;
+    loop->exec_state = NULL;
+    exloop_unref(xl);
+    return waited_for ? 1 : 0;
+}
