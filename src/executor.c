@@ -22,7 +22,10 @@
  * the loop's thread, so they need no lock.
  *
  * Lock order: exloop.mu before executor.mu.  A worker never holds its
- * executor's mutex while it delivers (which takes exloop.mu).
+ * executor's mutex while it delivers (which takes exloop.mu).  Holding
+ * exloop.mu also keeps alive the executor of every job of that loop not
+ * yet delivered: the executor's shutdown(WAIT) waits for the job's worker,
+ * which must take exloop.mu to deliver.
  */
 #include "internal.h"
 
@@ -50,6 +53,7 @@ typedef struct job {
     intptr_t result;          /* fn's return value (written by the worker) */
     int err;                  /* 0, or -ECANCELED when dropped by a shutdown */
     int state;                /* JOB_* (ex->mu) */
+    bool delivered;           /* on xl->done or drained: ex may be gone (xl->mu) */
     waitctx *ctx;             /* the waiting task's stack record; NULL once it let go (loop thread) */
 } job;
 
@@ -175,6 +179,7 @@ static void deliver(job *j) {
         return;
     }
     j->next_done = NULL;
+    j->delivered = true;
     if (xl->done_tail)
         xl->done_tail->next_done = j;
     else
@@ -398,20 +403,28 @@ int corio_run_in_executor(corio_executor *ex, corio_work_fn fn, void *arg, intpt
         if (rc == 0 && result) *result = w.fut.value;
         return rc;
     }
-    /* Cancelled while the job was queued or running. */
-    pthread_mutex_lock(&ex->mu);
-    if (j->state == JOB_QUEUED) {
-        corio__list_remove(&j->qlink);
-        ex->nqueued--;
-        pthread_mutex_unlock(&ex->mu);
-        corio__list_remove(&j->llink);
-        corio__free(j);
-        exloop_unref(xl);
-    } else {
-        /* Running (or finished, not yet drained): the drain frees it. */
-        j->ctx = NULL;
+    /* Cancelled while the job was queued or running.  Once delivered, the
+     * job no longer needs its executor (which may have been freed since):
+     * look at the executor only before that.  xl->mu first: see the top. */
+    pthread_mutex_lock(&xl->mu);
+    if (!j->delivered) {
+        pthread_mutex_lock(&ex->mu);
+        if (j->state == JOB_QUEUED) {
+            corio__list_remove(&j->qlink);
+            ex->nqueued--;
+            pthread_mutex_unlock(&ex->mu);
+            xl->refs--; /* the loop's reference keeps it above zero */
+            pthread_mutex_unlock(&xl->mu);
+            corio__list_remove(&j->llink);
+            corio__free(j);
+            return rc < 0 ? rc : -ECANCELED;
+        }
         pthread_mutex_unlock(&ex->mu);
     }
+    /* Running, dropped by a shutdown, or finished and not yet drained: the
+     * drain frees it. */
+    j->ctx = NULL;
+    pthread_mutex_unlock(&xl->mu);
     return rc < 0 ? rc : -ECANCELED;
 }
 

@@ -26,14 +26,18 @@
  * arrives.  corio_set_default_executor() replaces it.
  *
  * Closing a loop (corio_loop_close) while executor work for it is in
- * flight: jobs still queued are dropped (they never run); the loop's
- * default executor is shut down and its running jobs are WAITED for, as
- * asyncio.run() waits in shutdown_default_executor() (a job that never
- * returns makes the close hang); jobs running on other executors finish on
- * their threads and their results are discarded.  A job whose task was
- * still waiting for it is reported through the logger and makes the close
- * return -ENOTEMPTY (that task is reported too); the jobs of cancelled
- * tasks are not, since their owner let go of them on purpose.
+ * flight: the close first cancels the tasks still pending and lets them
+ * unwind, so a task waiting for a job lets go of it as on any
+ * cancellation (a queued job is dropped, a running one finishes on its
+ * thread and its result is discarded).  Then the loop's default executor
+ * is shut down and its running jobs are WAITED for, as asyncio.run() waits
+ * in shutdown_default_executor() (a job that never returns makes the close
+ * hang); jobs running on other executors finish on their threads and free
+ * their own records.  A job whose task could not be unwound (closing while
+ * another loop runs on the thread, or a task that refuses to finish) is
+ * reported through the logger and makes the close return -ENOTEMPTY; the
+ * jobs of cancelled tasks are not reported, since their owner let go of
+ * them on purpose.
  */
 #ifndef CORIO_EXECUTOR_H
 #define CORIO_EXECUTOR_H
@@ -120,7 +124,8 @@ CORIO_API int corio_to_thread(corio_work_fn fn, void *arg, intptr_t *result);
  * must be running or run later, and must not be closed before this call
  * was made.  Returns 0 and stores the task's return value (>= 0) in
  * *result (when not NULL), or a negative errno: the task's error,
- * -ECANCELED if it was cancelled or the loop closed before it finished,
+ * -ECANCELED if it was cancelled (closing the loop cancels the tasks still
+ * pending) or the loop closed before it could start,
  * -EDEADLK when called on the loop's own thread (it would wait for
  * itself), -ESHUTDOWN when the loop is closing, -EINVAL for NULL
  * arguments, -ENOMEM, or corio_loop_spawn's error.  Blocking a thread that

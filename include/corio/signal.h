@@ -22,7 +22,10 @@
  * Closing a loop removes its handlers, as asyncio's close() does.  Worker
  * threads of corio's executors block all signals.  The signal numbers are
  * process-wide: other code that installs its own sigaction for a number
- * registered here takes it over until the handler is removed.
+ * registered here takes it over until the handler is removed.  After
+ * fork() the child inherits the handlers and the eventfds (shared with the
+ * parent): it should close the loops it inherited before it registers
+ * handlers of its own.
  */
 #ifndef CORIO_SIGNAL_H
 #define CORIO_SIGNAL_H
