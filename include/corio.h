@@ -26,6 +26,7 @@
 #include "corio/stream.h"
 #include "corio/executor.h"
 #include "corio/signal.h"
+#include "corio/debug.h"
 
 #ifdef __cplusplus
 extern "C" {

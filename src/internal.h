@@ -135,6 +135,12 @@ struct corio_loop {
     size_t sched_stack_size;
     void *exec_state;          /* executor.c: per-loop executor state, made on first use (atomic pointer) */
     void *sig_state;           /* signal.c: per-loop signal state while handlers exist (loop thread) */
+    /* debug.c (issue 6): debug mode of this loop, set from CORIO_DEBUG at
+     * creation; run_once times each node only when it is set. */
+    int debug;
+    int64_t slow_ns;           /* a callback or task step this long (ns) is reported in debug mode */
+    int dump_signum;           /* corio_loop_dump_on_signal's signal, 0 if none */
+    void *dump_out;            /* ... and where it writes (FILE *, NULL: the logger) */
 };
 
 extern CORIO__TLS corio_loop *corio__cur_loop;
@@ -208,6 +214,8 @@ int corio__future_cancel_plain(corio_future *f);
 enum {
     CORIO__TF_STARTED = 2,   /* fn has been entered */
     CORIO__TF_FINISHED = 4,  /* fn returned; stack released */
+    CORIO__TF_RETRIEVED = 8, /* someone saw the outcome (debug.c: "never retrieved" report) */
+    CORIO__TF_AGE_EXACT = 16,/* created_ns read live at the first step (debug mode), not the iteration's clock */
 };
 
 struct corio_task {
@@ -237,6 +245,13 @@ struct corio_task {
     char name[24];             /* a short name, or the formatted default */
     void *tsan_fiber;          /* TSan's fiber for this task */
     void *asan_fake_stack;     /* ASan bookkeeping */
+    /* What the task waits on, for corio_dump_tasks (debug.c): a short tag
+     * stored next to waiting_on by corio__await_tag, meaningful only while
+     * waiting_on is set, and its argument (a sleep's deadline in ns, an fd,
+     * a waiter's return address).  NULL tag: described from waiting_on. */
+    const char *wait_tag;
+    int64_t wait_arg;
+    uint64_t created_iter;     /* loop->iterations at spawn: an age that costs no clock read */
 };
 
 /* The running task or NULL; cheap. */
@@ -247,11 +262,39 @@ static inline corio_task *corio__current(void) {
 /* Suspend the current task until something schedules t->wake.  Returns
  * -ECANCELED if a cancellation was pending on resume (it is consumed). */
 int corio__suspend(corio_task *t);
-/* Wait for f from the current task: the shared core of every await. */
-int corio__await(corio_task *t, corio_future *f);
+/* Wait for f from the current task: the shared core of every await.  `tag`
+ * (a string literal, CORIO__WAIT_*) and `arg` say what is awaited, for the
+ * task dump; they cost two stores, made only when the task suspends. */
+int corio__await_tag(corio_task *t, corio_future *f, const char *tag, int64_t arg);
+static inline int corio__await(corio_task *t, corio_future *f) { return corio__await_tag(t, f, NULL, 0); }
+#define CORIO__WAIT_SLEEP "sleep"        /* arg: deadline (ns, loop clock), INT64_MAX for ever */
+#define CORIO__WAIT_JOIN "join"          /* waiting_on is the joined task's future */
+#define CORIO__WAIT_FD_READ "fd read"    /* arg: the descriptor */
+#define CORIO__WAIT_FD_WRITE "fd write"  /* arg: the descriptor */
+#define CORIO__WAIT_WAITER "waiter list" /* lock/event/condition/semaphore/queue; arg: caller's return address */
+/* Someone has seen the outcome of f, if f is a task's future: no "Task
+ * exception was never retrieved" report for it (debug.c).  Out of line
+ * (task.c): only error paths call it, and inlined where f is known not to
+ * be a task, the cast would draw -Warray-bounds. */
+void corio__future_seen(const corio_future *f);
 int corio__task_cancel(corio_task *t);
 void corio__task_release(corio_task *t);
 void corio__loop_free_tasks(corio_loop *loop);
+
+/* ---- debug mode (debug.c) ------------------------------------------------------ */
+
+/* run_once's timed path: run one node and report it if it took longer than
+ * loop->slow_ns. */
+void corio__debug_run(corio_loop *loop, corio__node *node);
+/* A task record is being freed (at_close: by corio_loop_close): report an
+ * error nobody retrieved, and in debug mode a task never joined/detached. */
+void corio__debug_task_freed(corio_task *t, bool at_close);
+/* What a ready node is, for the slow-callback report: its task (task.c),
+ * its callback (loop.c: handles and threadsafe posts; future.c:
+ * done-callbacks), or NULL. */
+corio_task *corio__node_task(corio__node *n);
+corio_callback corio__node_handle_cb(corio__node *n);
+void *corio__node_future_cb(corio__node *n);
 
 /* ---- sync helpers ------------------------------------------------------------ */
 

@@ -154,7 +154,8 @@ static int wait_dir(corio_task *t, corio__fdstate *st, int d) {
     /* Level-triggered registration reports readiness itself; an edge we
      * cached may be stale, so wait for the kernel's word. */
     if (st->level) st->ready[d] = false;
-    if (!st->ready[d]) rc = corio__await(t, &w.fut);
+    /* issue 6: tagged for the task dump. */
+    if (!st->ready[d]) rc = corio__await_tag(t, &w.fut, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, st->fd);
     st->waiter[d] = NULL;
     if (rc == 0 && w.fut.err) rc = w.fut.err;
     if (st->interest && st->level) sync_interest(loop, st->fd, st);
@@ -427,6 +428,9 @@ void corio__io_free(corio_loop *loop) {
         if (!st) continue;
         if (st->interest && (st->cb[0] || st->cb[1]))
             corio__log(CORIO_LOG_WARNING, "loop closed with a reader/writer callback still on fd %zu", fd);
+        else if (st->interest && corio__unlikely(loop->debug)) /* issue 6: resources left open */
+            corio__log(CORIO_LOG_WARNING,
+                       "loop closed with fd %zu still registered (close it with corio_close or corio_forget_fd)", fd);
         corio__free(st);
     }
     corio__free(loop->fds);

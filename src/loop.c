@@ -94,6 +94,8 @@ corio_loop *corio_loop_new(void) {
     corio__stack_overflow_handler_install();
     const char *vc = getenv("CORIO_VIRTUAL_CLOCK");
     if (vc && *vc && strcmp(vc, "0") != 0) loop->virtual_clock = 1;
+    loop->debug = corio__debug_on;          /* issue 6: debug mode, per loop (debug.c) */
+    loop->slow_ns = CORIO__NS_PER_S / 10;   /* asyncio's slow_callback_duration, 0.1 s */
     return loop;
 nomem:
     if (loop) {
@@ -304,6 +306,14 @@ void corio__loop_take_posts(corio_loop *loop) {
     }
 }
 
+/* issue 6: the user's callback behind a ready node, for debug.c's report. */
+corio_callback corio__node_handle_cb(corio__node *n) {
+    if (n->run != handle_run) return NULL;
+    corio_handle *h = corio__container_of(n, corio_handle, node);
+    if (h->cb == post_run) return ((corio__tsnode *)h->arg)->cb;
+    return h->cb;
+}
+
 /* ---- running -------------------------------------------------------------------- */
 
 int corio__loop_check_running(corio_loop *loop) { return loop->running ? -EBUSY : 0; }
@@ -353,7 +363,12 @@ static void run_once(corio_loop *loop) {
         corio__list_remove(first);
         loop->nready--;
         corio__node *node = corio__container_of(first, corio__node, link);
-        node->run(node);
+        /* issue 6: debug mode times every callback and task step; off, it
+         * costs this one predictable branch. */
+        if (corio__unlikely(loop->debug))
+            corio__debug_run(loop, node);
+        else
+            node->run(node);
     }
 }
 
@@ -441,11 +456,7 @@ bool corio__future_cb_is_node(corio__node *n);
 int corio_loop_close(corio_loop *loop) {
     if (!loop) return -EINVAL;
     if (loop->running) return corio__bad(-EBUSY, "corio_loop_close: the loop is running (closing from inside)");
-    /* Signal handlers go first (asyncio's close removes them); then executor
-     * work for this loop is dropped or waited for, before anything a job's
-     * result could reach is freed. */
-    corio__signal_loop_close(loop);
-    int dirty = corio__executor_loop_close(loop);
+    int dirty = 0;
     /* Tasks still pending have nodes on their stacks linked into lists the
      * caller owns (a future's callbacks, a lock's waiters): freeing those
      * stacks as they are would leave the caller dangling pointers.  So, as
@@ -464,11 +475,21 @@ int corio_loop_close(corio_loop *loop) {
         }
         corio__cur_loop = loop;
         loop->running = 1;
+#ifdef CORIO__TSAN
+        /* As run_loop: tasks switch back to this thread's fiber (NULL if the loop never ran). */
+        loop->tsan_fiber = __tsan_get_current_fiber();
+#endif
         for (int i = 0; i < CLOSE_DRAIN_ITERATIONS && loop->ntasks_live; i++) run_once(loop);
         loop->running = 0;
         loop->stopping = 0;
         corio__cur_loop = NULL;
     }
+    /* Once the tasks have unwound (a task cancelled in run_in_executor lets
+     * go of its job by itself): signal handlers are removed (asyncio's close
+     * does it), then executor work for this loop is dropped or waited for,
+     * before anything a job's result could reach is freed. */
+    corio__signal_loop_close(loop);
+    if (corio__executor_loop_close(loop)) dirty = 1;
     /* Scheduled callbacks: free the library's own, report the caller's.  Nodes
      * of tasks live on task stacks and go with them below. */
     while (!corio__list_empty(&loop->ready)) {

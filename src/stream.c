@@ -1,1 +1,850 @@
+/*
+ * stream.c - asyncio streams: StreamReader, StreamWriter (with the write
+ * half of a transport underneath) and a server with a task per client.
+ *
+ * One `conn` holds both halves and the descriptor.  The reader is driven
+ * by the task that calls it: it reads into its own buffer with corio_read
+ * only when a call needs more, and consumes bytes only when a call
+ * succeeds, which is what makes every reader call cancel-safe (corio_read
+ * itself never delivers bytes to a cancelled caller).
+ *
+ * The writer is a transport's write side: write() sends at once when
+ * nothing is queued (the common case costs one system call and no epoll
+ * change), queues the rest, and lets an add_writer callback flush the queue
+ * from the loop, so data is written whether or not anyone calls drain.
+ * Flow control is asyncio's: above high_water the writer is "paused" and
+ * drain waits until the flush brings it down to low_water.
+ */
 #include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_CHUNK (64 * 1024) /* one read's room; also asyncio's default limit */
+
+typedef struct bytebuf {
+    char *p;
+    size_t start, end, cap; /* live bytes are p[start..end) */
+} bytebuf;
+
+static size_t bb_len(const bytebuf *b) { return b->end - b->start; }
+
+/* Make room for `want` more bytes after end.  0 or -ENOMEM. */
+static int bb_reserve(bytebuf *b, size_t want) {
+    if (b->cap - b->end >= want) return 0;
+    if (b->start) { /* slide the live bytes down first */
+        memmove(b->p, b->p + b->start, bb_len(b));
+        b->end -= b->start;
+        b->start = 0;
+        if (b->cap - b->end >= want) return 0;
+    }
+    size_t n = b->cap ? b->cap : 4096;
+    while (n - b->end < want) n *= 2;
+    char *p = corio__realloc(b->p, n);
+    if (!p) return -ENOMEM;
+    b->p = p;
+    b->cap = n;
+    return 0;
+}
+
+static void bb_consume(bytebuf *b, size_t n) {
+    b->start += n;
+    if (b->start == b->end) b->start = b->end = 0;
+}
+
+static void bb_free(bytebuf *b) {
+    corio__free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+struct corio_reader {
+    struct conn *c;
+    bytebuf buf;
+    size_t pending;  /* bytes of the last view to consume at the next call */
+    size_t limit;
+    size_t chunk;    /* room to offer the next read: 4 KiB, doubling up to 64 KiB while reads fill it,
+                        so an idle connection holds a small buffer and a busy one reads in big gulps */
+    int err;         /* sticky connection error, 0 if none */
+    bool eof;        /* read returned 0, or the descriptor was closed */
+};
+
+struct corio_writer {
+    struct conn *c;
+    bytebuf buf;
+    size_t high, low;
+    int err;           /* the error that ended writing, 0 if none */
+    bool paused;       /* above high water: drain waits */
+    bool watching;     /* add_writer callback installed */
+    bool closing;      /* close/abort called or writing failed */
+    bool eof_pending;  /* shutdown(SHUT_WR) once the buffer is written */
+    bool eof_sent;
+    corio_list drainers; /* corio__waiter: tasks in drain */
+    corio_list closers;  /* corio__waiter: tasks in wait_closed */
+};
+
+typedef struct conn {
+    int fd;            /* -1 once closed */
+    bool is_sock;
+    bool reader_held, writer_held; /* handles not yet released */
+    corio_reader r;
+    corio_writer w;
+} conn;
+
+static void conn_maybe_free(conn *c) {
+    if (c->reader_held || c->writer_held || c->fd >= 0) return;
+    bb_free(&c->r.buf);
+    bb_free(&c->w.buf);
+    corio__free(c);
+}
+
+static void wake_all(corio_list *l) {
+    corio__list_foreach(it, l) {
+        corio__waiter *wt = corio__container_of(it, corio__waiter, link);
+        if (wt->fut.state == CORIO__PENDING) corio__future_complete(&wt->fut, CORIO__DONE, 0, 0);
+    }
+}
+
+/* Close the descriptor now: whatever is queued is dropped. */
+static void finish_close(conn *c) {
+    corio_writer *w = &c->w;
+    w->closing = true;
+    if (c->fd >= 0) {
+        if (w->watching && corio__cur_loop) corio_remove_writer(c->fd);
+        w->watching = false;
+        corio_close(c->fd); /* wakes a reader waiting on it with -EBADF: it then sees EOF */
+        c->fd = -1;
+    }
+    bb_free(&w->buf);
+    w->paused = false;
+    c->r.eof = true;
+    wake_all(&w->drainers);
+    wake_all(&w->closers);
+    conn_maybe_free(c);
+}
+
+static int send_some(conn *c, const void *p, size_t n) {
+    ssize_t r = c->is_sock ? send(c->fd, p, n, MSG_NOSIGNAL) : write(c->fd, p, n);
+    if (r >= 0) return (int)(r > INT32_MAX ? INT32_MAX : r);
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+    return -errno;
+}
+
+static void writer_fail(conn *c, int err) {
+    c->w.err = err;
+    finish_close(c);
+}
+
+/* What to do once the queue is empty: a pending half-close or close. */
+static void queue_empty(conn *c) {
+    corio_writer *w = &c->w;
+    if (w->watching) {
+        corio_remove_writer(c->fd);
+        w->watching = false;
+    }
+    if (w->buf.cap > 4 * READ_CHUNK) bb_free(&w->buf); /* do not keep a burst's memory */
+    if (w->eof_pending && !w->eof_sent) {
+        w->eof_sent = true;
+        shutdown(c->fd, SHUT_WR);
+    }
+    if (w->closing) finish_close(c);
+}
+
+/* The add_writer callback: flush as much as the kernel takes. */
+static void on_writable(void *arg) {
+    conn *c = arg;
+    corio_writer *w = &c->w;
+    while (bb_len(&w->buf)) {
+        int n = send_some(c, w->buf.p + w->buf.start, bb_len(&w->buf));
+        if (n < 0) {
+            writer_fail(c, n);
+            return;
+        }
+        if (n == 0) break;
+        bb_consume(&w->buf, (size_t)n);
+    }
+    if (w->paused && bb_len(&w->buf) <= w->low) {
+        w->paused = false;
+        wake_all(&w->drainers);
+    }
+    if (!bb_len(&w->buf)) queue_empty(c);
+}
+
+static int check_handle(const void *h, const char *fn) {
+    if (!h) return corio__bad(-EINVAL, "%s: NULL", fn);
+    return 0;
+}
+
+/* ---- opening ------------------------------------------------------------------ */
+
+int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, corio_writer **w) {
+    if (fd < 0) return corio__bad(-EBADF, "corio_stream_open: negative fd");
+    if (!r || !w) return corio__bad(-EINVAL, "corio_stream_open: NULL out pointer");
+    static const corio_stream_opts defaults = {0};
+    const corio_stream_opts *o = opts ? opts : &defaults;
+    conn *c = corio__calloc(1, sizeof *c);
+    if (!c) return -ENOMEM;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    c->fd = fd;
+    c->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+    c->reader_held = c->writer_held = true;
+    c->r.c = c;
+    c->r.limit = o->limit ? o->limit : CORIO_STREAM_LIMIT;
+    c->r.chunk = 4096;
+    c->w.c = c;
+    c->w.high = o->high_water ? o->high_water : CORIO_STREAM_HIGH_WATER;
+    c->w.low = o->low_water ? o->low_water : c->w.high / 4;
+    if (c->w.low > c->w.high) c->w.low = c->w.high;
+    corio__list_init(&c->w.drainers);
+    corio__list_init(&c->w.closers);
+    *r = &c->r;
+    *w = &c->w;
+    return 0;
+}
+
+int corio_open_connection_opts(const char *host, int port, const corio_connect_opts *copts,
+                               const corio_stream_opts *sopts, corio_reader **r, corio_writer **w) {
+    if (!r || !w) return corio__bad(-EINVAL, "corio_open_connection: NULL out pointer");
+    int fd = corio_tcp_connect_opts(host, port, copts);
+    if (fd < 0) return fd;
+    int rc = corio_stream_open(fd, sopts, r, w);
+    if (rc < 0) corio_close(fd);
+    return rc;
+}
+
+int corio_open_connection(const char *host, int port, corio_reader **r, corio_writer **w) {
+    return corio_open_connection_opts(host, port, NULL, NULL, r, w);
+}
+
+int corio_open_unix_connection(const char *path, corio_reader **r, corio_writer **w) {
+    if (!r || !w) return corio__bad(-EINVAL, "corio_open_unix_connection: NULL out pointer");
+    int fd = corio_unix_connect(path);
+    if (fd < 0) return fd;
+    int rc = corio_stream_open(fd, NULL, r, w);
+    if (rc < 0) corio_close(fd);
+    return rc;
+}
+
+/* ---- reader --------------------------------------------------------------------- */
+
+/* Drop the last view's bytes: they were handed out by the previous call. */
+static void settle(corio_reader *r) {
+    if (r->pending) {
+        bb_consume(&r->buf, r->pending);
+        r->pending = 0;
+    }
+    /* A big readexactly or read_to_eof grew the buffer: once it is empty,
+     * give the memory back rather than keep it for an idle connection. */
+    if (!bb_len(&r->buf) && r->buf.cap > 4 * READ_CHUNK) bb_free(&r->buf);
+}
+
+/* Read once from the descriptor into the buffer.  >0 bytes, 0 at EOF, or -errno. */
+static ssize_t fill(corio_reader *r) {
+    if (r->err) return r->err;
+    if (r->eof) return 0;
+    conn *c = r->c;
+    if (c->fd < 0) {
+        r->eof = true;
+        return 0;
+    }
+    int rc = bb_reserve(&r->buf, r->chunk);
+    if (rc < 0) return rc;
+    size_t room = r->buf.cap - r->buf.end;
+    ssize_t n = corio_read(c->fd, r->buf.p + r->buf.end, room);
+    if (n > 0) {
+        r->buf.end += (size_t)n;
+        /* A read that filled the room asks for a bigger one next time. */
+        if ((size_t)n == room && r->chunk < READ_CHUNK) r->chunk *= 2;
+        return n;
+    }
+    if (n == 0 || (n == -EBADF && c->fd < 0)) { /* end of stream, or our writer closed it */
+        r->eof = true;
+        return 0;
+    }
+    /* A connection error sticks (asyncio set_exception); a cancellation or
+     * misuse does not. */
+    if (n != -ECANCELED && n != -EBUSY && n != -EPERM && n != -ENOMEM && n != -EINTR) r->err = (int)n;
+    return n;
+}
+
+ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
+    if (check_handle(r, "corio_reader_read") || (!buf && n)) return -EINVAL;
+    settle(r);
+    if (n == 0) return 0;
+    if (!bb_len(&r->buf)) {
+        if (r->err) return r->err;
+        if (r->eof || r->c->fd < 0) return 0;
+        if (n >= READ_CHUNK) {
+            /* Big reads go straight to the caller: one corio_read, which is
+             * cancel-safe by itself. */
+            ssize_t k = corio_read(r->c->fd, buf, n);
+            if (k == 0 || (k == -EBADF && r->c->fd < 0)) {
+                r->eof = true;
+                return 0;
+            }
+            if (k < 0 && k != -ECANCELED && k != -EBUSY && k != -EPERM && k != -EINTR) r->err = (int)k;
+            return k;
+        }
+        ssize_t k = fill(r);
+        if (k <= 0) return k;
+    }
+    size_t m = bb_len(&r->buf) < n ? bb_len(&r->buf) : n;
+    memcpy(buf, r->buf.p + r->buf.start, m);
+    bb_consume(&r->buf, m);
+    return (ssize_t)m;
+}
+
+/* Fill until EOF or more than `most` bytes are buffered.  0 at EOF, -ENOBUFS, -errno. */
+static int fill_to_eof(corio_reader *r, size_t most) {
+    for (;;) {
+        if (bb_len(&r->buf) > most) return -ENOBUFS;
+        ssize_t k = fill(r);
+        if (k == 0) return 0;
+        if (k < 0) return (int)k;
+    }
+}
+
+ssize_t corio_reader_read_to_eof(corio_reader *r, void *buf, size_t cap) {
+    if (check_handle(r, "corio_reader_read_to_eof") || (!buf && cap)) return -EINVAL;
+    settle(r);
+    int rc = fill_to_eof(r, cap);
+    if (rc < 0) return rc;
+    size_t m = bb_len(&r->buf);
+    if (m) memcpy(buf, r->buf.p + r->buf.start, m);
+    bb_consume(&r->buf, m);
+    return (ssize_t)m;
+}
+
+int corio_reader_read_all(corio_reader *r, char **out, size_t *len) {
+    if (check_handle(r, "corio_reader_read_all") || !out || !len) return -EINVAL;
+    *out = NULL;
+    *len = 0;
+    settle(r);
+    int rc = fill_to_eof(r, SIZE_MAX - 1);
+    if (rc < 0) return rc;
+    size_t m = bb_len(&r->buf);
+    char *p = malloc(m + 1); /* the caller frees it with free(): not corio__malloc */
+    if (!p) return -ENOMEM;
+    if (m) memcpy(p, r->buf.p + r->buf.start, m);
+    p[m] = 0;
+    bb_consume(&r->buf, m);
+    *out = p;
+    *len = m;
+    return 0;
+}
+
+/* Find sep in the buffer from `from`; the offset of its start, or SIZE_MAX. */
+static size_t find_sep(const corio_reader *r, size_t from, const char *sep, size_t seplen) {
+    size_t have = bb_len(&r->buf);
+    if (have < seplen) return SIZE_MAX;
+    const char *base = r->buf.p + r->buf.start;
+    for (size_t i = from; i + seplen <= have; i++) {
+        const char *hit = memchr(base + i, sep[0], have - seplen + 1 - i);
+        if (!hit) return SIZE_MAX;
+        i = (size_t)(hit - base);
+        if (memcmp(hit, sep, seplen) == 0) return i;
+    }
+    return SIZE_MAX;
+}
+
+/*
+ * The core of readuntil and readline.  Returns 0 with the separator's
+ * offset in *at; CORIO_EINCOMPLETE at EOF; -ENOBUFS past the limit (with
+ * *at = SIZE_MAX when the separator has not come); another -errno.  Never
+ * consumes anything.
+ */
+static int scan_until(corio_reader *r, const char *sep, size_t seplen, size_t *at) {
+    size_t from = 0;
+    for (;;) {
+        size_t i = find_sep(r, from, sep, seplen);
+        if (i != SIZE_MAX) {
+            *at = i;
+            return i > r->limit ? -ENOBUFS : 0;
+        }
+        size_t have = bb_len(&r->buf);
+        /* asyncio: "Separator is not found, and chunk exceed the limit"
+         * once the bytes searched (have + 1 - seplen) pass the limit. */
+        if (have + 1 > r->limit + seplen) {
+            *at = SIZE_MAX;
+            return -ENOBUFS;
+        }
+        from = have >= seplen ? have - seplen + 1 : 0;
+        ssize_t k = fill(r);
+        if (k == 0) return CORIO_EINCOMPLETE;
+        if (k < 0) return (int)k;
+    }
+}
+
+int corio_reader_readuntil(corio_reader *r, const void *sep, size_t seplen, const char **data, size_t *len) {
+    if (check_handle(r, "corio_reader_readuntil") || !data || !len) return -EINVAL;
+    if (!sep || seplen == 0) return corio__bad(-EINVAL, "corio_reader_readuntil: empty separator");
+    settle(r);
+    *data = r->buf.p ? r->buf.p + r->buf.start : "";
+    *len = 0;
+    size_t at = 0;
+    int rc = scan_until(r, sep, seplen, &at);
+    *data = r->buf.p ? r->buf.p + r->buf.start : "";
+    if (rc == 0) {
+        *len = r->pending = at + seplen;
+    } else if (rc == CORIO_EINCOMPLETE) {
+        *len = r->pending = bb_len(&r->buf); /* the partial data, consumed (asyncio) */
+    }
+    return rc;
+}
+
+int corio_reader_readline(corio_reader *r, const char **line, size_t *len) {
+    if (check_handle(r, "corio_reader_readline") || !line || !len) return -EINVAL;
+    settle(r);
+    *line = "";
+    *len = 0;
+    size_t at = 0;
+    int rc = scan_until(r, "\n", 1, &at);
+    const char *base = r->buf.p ? r->buf.p + r->buf.start : "";
+    if (rc == 0) {
+        *line = base;
+        *len = r->pending = at + 1;
+        return 0;
+    }
+    if (rc == CORIO_EINCOMPLETE) { /* asyncio readline: the last piece without '\n' */
+        *line = base;
+        *len = r->pending = bb_len(&r->buf);
+        return 0;
+    }
+    if (rc == -ENOBUFS) {
+        /* asyncio readline: drop the over-long line through its '\n' when
+         * it is here, else what is buffered; what follows stays. */
+        bb_consume(&r->buf, at != SIZE_MAX ? at + 1 : bb_len(&r->buf));
+    }
+    return rc;
+}
+
+int corio_reader_readexactly(corio_reader *r, void *buf, size_t n, size_t *got) {
+    if (got) *got = 0;
+    if (check_handle(r, "corio_reader_readexactly") || (!buf && n)) return -EINVAL;
+    settle(r);
+    while (bb_len(&r->buf) < n) {
+        ssize_t k = fill(r);
+        if (k == 0) {
+            size_t m = bb_len(&r->buf);
+            if (m) memcpy(buf, r->buf.p + r->buf.start, m);
+            bb_consume(&r->buf, m);
+            if (got) *got = m;
+            return CORIO_EINCOMPLETE;
+        }
+        if (k < 0) return (int)k;
+    }
+    if (n) memcpy(buf, r->buf.p + r->buf.start, n);
+    bb_consume(&r->buf, n);
+    if (got) *got = n;
+    return 0;
+}
+
+int corio_reader_at_eof(const corio_reader *r) {
+    return r && r->eof && bb_len(&r->buf) == r->pending;
+}
+
+size_t corio_reader_buffered(const corio_reader *r) { return r ? bb_len(&r->buf) - r->pending : 0; }
+
+size_t corio_reader_limit(const corio_reader *r) { return r ? r->limit : 0; }
+
+void corio_reader_free(corio_reader *r) {
+    if (!r) return;
+    conn *c = r->c;
+    c->reader_held = false;
+    conn_maybe_free(c);
+}
+
+/* ---- writer --------------------------------------------------------------------- */
+
+int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
+    if (check_handle(w, "corio_writer_write") || (!buf && len)) return -EINVAL;
+    if (w->err) return w->err;
+    if (w->closing || w->eof_pending || w->eof_sent)
+        return corio__bad(-ESHUTDOWN, "corio_writer_write: the writer is closed");
+    if (len == 0) return 0;
+    conn *c = w->c;
+    size_t done = 0;
+    if (!bb_len(&w->buf)) {
+        while (done < len) { /* nothing queued: straight to the kernel */
+            int n = send_some(c, (const char *)buf + done, len - done);
+            if (n < 0) {
+                writer_fail(c, n);
+                return n;
+            }
+            if (n == 0) break;
+            done += (size_t)n;
+        }
+        if (done == len) return 0;
+    }
+    int rc = bb_reserve(&w->buf, len - done);
+    if (rc < 0) return rc;
+    memcpy(w->buf.p + w->buf.end, (const char *)buf + done, len - done);
+    w->buf.end += len - done;
+    if (!w->watching) {
+        rc = corio_add_writer(c->fd, on_writable, c);
+        if (rc < 0) return rc; /* queued, but nothing will flush it: tell the caller */
+        w->watching = true;
+    }
+    if (bb_len(&w->buf) > w->high) w->paused = true;
+    return 0;
+}
+
+int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt) {
+    if (check_handle(w, "corio_writer_writelines") || (!iov && iovcnt) || iovcnt < 0) return -EINVAL;
+    for (int i = 0; i < iovcnt; i++) {
+        int rc = corio_writer_write(w, iov[i].iov_base, iov[i].iov_len);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int corio_writer_drain(corio_writer *w) {
+    if (check_handle(w, "corio_writer_drain")) return -EINVAL;
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_writer_drain: called outside a task");
+    while (w->paused && !w->err && w->c->fd >= 0) {
+        corio__waiter wt;
+        int rc = corio__waiter_wait(t, &w->drainers, &wt, NULL);
+        if (rc < 0) return rc;
+    }
+    if (w->err) return w->err;
+    if (w->c->fd < 0) return -ESHUTDOWN;
+    return 0;
+}
+
+int corio_writer_can_write_eof(const corio_writer *w) { return w && w->c->is_sock; }
+
+int corio_writer_write_eof(corio_writer *w) {
+    if (check_handle(w, "corio_writer_write_eof")) return -EINVAL;
+    if (w->err) return w->err;
+    if (w->closing) return -ESHUTDOWN;
+    if (!w->c->is_sock) return -EOPNOTSUPP;
+    if (w->eof_pending || w->eof_sent) return 0;
+    w->eof_pending = true;
+    if (!bb_len(&w->buf)) {
+        w->eof_sent = true;
+        if (shutdown(w->c->fd, SHUT_WR) < 0) return -errno;
+    }
+    return 0;
+}
+
+int corio_writer_close(corio_writer *w) {
+    if (check_handle(w, "corio_writer_close")) return -EINVAL;
+    if (w->closing) return 0;
+    w->closing = true;
+    if (!bb_len(&w->buf) || !w->watching) finish_close(w->c);
+    return 0;
+}
+
+void corio_writer_abort(corio_writer *w) {
+    if (w && w->c->fd >= 0) finish_close(w->c);
+}
+
+int corio_writer_is_closing(const corio_writer *w) { return w && w->closing; }
+
+int corio_writer_wait_closed(corio_writer *w) {
+    if (check_handle(w, "corio_writer_wait_closed")) return -EINVAL;
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_writer_wait_closed: called outside a task");
+    while (w->c->fd >= 0) {
+        corio__waiter wt;
+        int rc = corio__waiter_wait(t, &w->closers, &wt, NULL);
+        if (rc < 0) return rc;
+    }
+    return w->err;
+}
+
+size_t corio_writer_buffered(const corio_writer *w) { return w ? bb_len(&w->buf) : 0; }
+
+int corio_writer_peername(const corio_writer *w, char *buf, size_t cap) {
+    if (!w) return -EINVAL;
+    return w->c->fd < 0 ? -EBADF : corio_peername(w->c->fd, buf, cap);
+}
+
+int corio_writer_sockname(const corio_writer *w, char *buf, size_t cap) {
+    if (!w) return -EINVAL;
+    return w->c->fd < 0 ? -EBADF : corio_sockname(w->c->fd, buf, cap);
+}
+
+int corio_writer_fd(const corio_writer *w) { return w ? w->c->fd : -1; }
+
+void corio_writer_free(corio_writer *w) {
+    if (!w) return;
+    conn *c = w->c;
+    if (!w->closing) corio_writer_close(w);
+    c->writer_held = false;
+    conn_maybe_free(c);
+}
+
+int corio_stream_close(corio_reader *r, corio_writer *w) {
+    int rc = 0;
+    if (w) {
+        corio_writer_close(w);
+        rc = corio_writer_wait_closed(w);
+        if (rc == -ECANCELED || rc == -EPERM) corio_writer_abort(w);
+        corio_writer_free(w);
+    }
+    corio_reader_free(r);
+    return rc;
+}
+
+/* ---- server --------------------------------------------------------------------- */
+
+#define ACCEPT_BACKOFF 0.1 /* seconds to wait after EMFILE & co: long enough not to spin */
+
+typedef struct server_conn {
+    corio_list link;      /* in the server's conns */
+    corio_server *srv;
+    corio_task *task;     /* our reference, given up in conn_done */
+    corio_reader *r;      /* NULL once the task released them */
+    corio_writer *w;
+} server_conn;
+
+struct corio_server {
+    int lfd;                      /* -1 once closed */
+    corio_stream_handler handler;
+    void *arg;
+    corio_stream_opts sopts;
+    size_t handler_stack;         /* stack size of each handler task (0: default) */
+    size_t max_conns, nconns;
+    corio_task *acceptor;         /* our reference, NULL once it has finished */
+    corio_list conns;             /* server_conn */
+    corio_list closed_waiters;    /* serve_forever: woken by close */
+    corio_list idle_waiters;      /* wait_closed: woken when nothing runs any more */
+    bool closed;
+};
+
+static void server_check_idle(corio_server *s) {
+    if (s->closed && !s->acceptor && corio__list_empty(&s->conns)) wake_all(&s->idle_waiters);
+}
+
+static int conn_main(void *arg) {
+    server_conn *sc = arg;
+    corio_server *s = sc->srv;
+    int rc = s->handler(sc->r, sc->w, s->arg);
+    if (rc < 0) corio__log(CORIO_LOG_DEBUG, "stream handler returned %d (%s)", rc, corio_strerror(rc));
+    corio_reader *r = sc->r;
+    corio_writer *w = sc->w;
+    sc->r = NULL;
+    sc->w = NULL;
+    if (rc == -ECANCELED) corio_writer_abort(w);
+    corio_stream_close(r, w);
+    return 0;
+}
+
+static void conn_done(corio_future *f, void *arg) {
+    (void)f;
+    server_conn *sc = arg;
+    corio_server *s = sc->srv;
+    if (sc->w) { /* cancelled before it ran: the handler never saw them */
+        corio_writer_abort(sc->w);
+        corio_writer_free(sc->w);
+        corio_reader_free(sc->r);
+    }
+    corio__list_remove(&sc->link);
+    s->nconns--;
+    corio_task_detach(sc->task);
+    corio__free(sc);
+    server_check_idle(s);
+}
+
+static void start_conn(corio_server *s, int fd) {
+    server_conn *sc = corio__calloc(1, sizeof *sc);
+    if (!sc) goto fail;
+    sc->srv = s;
+    if (corio_stream_open(fd, &s->sopts, &sc->r, &sc->w) < 0) goto fail;
+    fd = -1; /* the connection owns it now */
+    corio_task_opts to = {.stack_size = s->handler_stack};
+    sc->task = corio_spawn_opts(conn_main, sc, &to);
+    if (!sc->task) goto fail;
+    if (corio_future_add_done_callback(corio_task_future(sc->task), conn_done, sc) < 0) {
+        corio_cancel(sc->task);
+        corio_task_detach(sc->task);
+        sc->task = NULL;
+        goto fail;
+    }
+    corio__list_push_back(&s->conns, &sc->link);
+    s->nconns++;
+    return;
+fail:
+    corio__log(CORIO_LOG_WARNING, "server: out of memory for a new connection; closed it");
+    if (fd >= 0) close(fd);
+    if (sc && sc->w && !sc->task) {
+        corio_writer_abort(sc->w);
+        corio_writer_free(sc->w);
+        corio_reader_free(sc->r);
+    }
+    corio__free(sc);
+}
+
+static int accept_main(void *arg) {
+    corio_server *s = arg;
+    int logged = 0;
+    while (!s->closed) {
+        int fd = corio_accept(s->lfd, NULL, NULL);
+        if (fd >= 0) {
+            logged = 0;
+            if (s->max_conns && s->nconns >= s->max_conns) {
+                /* A clear refusal: the client sees its connection closed at
+                 * once, and the clients already here are unaffected. */
+                corio__log(CORIO_LOG_DEBUG, "server: connection limit %zu reached; refused a client", s->max_conns);
+                close(fd);
+                continue;
+            }
+            corio_set_nodelay(fd, 1); /* fails harmlessly on a Unix socket */
+            start_conn(s, fd);
+            continue;
+        }
+        if (fd == -ECANCELED || fd == -EBADF || fd == -EINVAL || s->closed) break;
+        if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+            /* The pending client stays in the backlog; try again once some
+             * descriptors may have been freed, rather than spin on a
+             * listening socket that stays readable. */
+            if (!logged++)
+                corio__log(CORIO_LOG_WARNING, "server: accept failed: %s; retrying every %.0f ms",
+                           corio_strerror(fd), ACCEPT_BACKOFF * 1000);
+            if (corio_sleep(ACCEPT_BACKOFF) < 0) break;
+            continue;
+        }
+        /* ECONNABORTED, EPROTO, EPERM (firewall), ...: that client only. */
+        corio__log(CORIO_LOG_DEBUG, "server: accept: %s", corio_strerror(fd));
+    }
+    return 0;
+}
+
+static void acceptor_done(corio_future *f, void *arg) {
+    (void)f;
+    corio_server *s = arg;
+    corio_task_detach(s->acceptor);
+    s->acceptor = NULL;
+    server_check_idle(s);
+}
+
+int corio_server_open(int lfd, corio_stream_handler handler, void *arg, const corio_server_opts *opts,
+                      corio_server **out) {
+    if (lfd < 0 || !handler || !out) return corio__bad(-EINVAL, "corio_server_open: bad arguments");
+    if (!corio__current()) return corio__bad(-EPERM, "corio_server_open: called outside a task");
+    corio_server *s = corio__calloc(1, sizeof *s);
+    if (!s) return -ENOMEM;
+    s->lfd = lfd;
+    s->handler = handler;
+    s->arg = arg;
+    if (opts) {
+        s->sopts = opts->stream;
+        s->max_conns = opts->max_connections;
+        s->handler_stack = opts->handler_stack_size;
+    }
+    corio__list_init(&s->conns);
+    corio__list_init(&s->closed_waiters);
+    corio__list_init(&s->idle_waiters);
+    corio_task_opts to = {.name = "corio-accept"};
+    s->acceptor = corio_spawn_opts(accept_main, s, &to);
+    if (!s->acceptor) {
+        corio__free(s);
+        return -ENOMEM;
+    }
+    if (corio_future_add_done_callback(corio_task_future(s->acceptor), acceptor_done, s) < 0) {
+        corio_cancel(s->acceptor);
+        corio_task_detach(s->acceptor);
+        corio__free(s);
+        return -ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+int corio_start_server_opts(const char *host, int port, corio_stream_handler handler, void *arg,
+                            const corio_server_opts *opts, corio_server **out) {
+    if (!handler || !out) return corio__bad(-EINVAL, "corio_start_server: NULL handler or out");
+    if (!corio__current()) return corio__bad(-EPERM, "corio_start_server: called outside a task");
+    int fd = corio_tcp_listen_opts(host, port, opts ? &opts->listen : NULL);
+    if (fd < 0) return fd;
+    int rc = corio_server_open(fd, handler, arg, opts, out);
+    if (rc < 0) close(fd);
+    return rc;
+}
+
+int corio_start_server(const char *host, int port, corio_stream_handler handler, void *arg, corio_server **out) {
+    return corio_start_server_opts(host, port, handler, arg, NULL, out);
+}
+
+int corio_start_unix_server(const char *path, corio_stream_handler handler, void *arg,
+                            const corio_server_opts *opts, corio_server **out) {
+    if (!handler || !out) return corio__bad(-EINVAL, "corio_start_unix_server: NULL handler or out");
+    if (!corio__current()) return corio__bad(-EPERM, "corio_start_unix_server: called outside a task");
+    int fd = corio_unix_listen(path, opts ? opts->listen.backlog : 0);
+    if (fd < 0) return fd;
+    int rc = corio_server_open(fd, handler, arg, opts, out);
+    if (rc < 0) close(fd);
+    return rc;
+}
+
+int corio_server_port(const corio_server *s) {
+    if (!s) return -EINVAL;
+    return s->lfd < 0 ? -EBADF : corio_local_port(s->lfd);
+}
+
+int corio_server_fd(const corio_server *s) { return s ? s->lfd : -1; }
+
+size_t corio_server_connections(const corio_server *s) { return s ? s->nconns : 0; }
+
+int corio_server_close(corio_server *s, int cancel_handlers) {
+    if (!s) return -EINVAL;
+    if (!s->closed) {
+        s->closed = true;
+        if (s->lfd >= 0) {
+            corio_close(s->lfd); /* wakes the acceptor with -EBADF */
+            s->lfd = -1;
+        }
+        if (s->acceptor) corio_cancel(s->acceptor);
+        wake_all(&s->closed_waiters);
+    }
+    if (cancel_handlers) {
+        corio__list_foreach(it, &s->conns) {
+            server_conn *sc = corio__container_of(it, server_conn, link);
+            corio_cancel(sc->task);
+        }
+    }
+    server_check_idle(s);
+    return 0;
+}
+
+int corio_server_wait_closed(corio_server *s) {
+    if (!s) return -EINVAL;
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_server_wait_closed: called outside a task");
+    while (!s->closed || s->acceptor || !corio__list_empty(&s->conns)) {
+        corio__waiter wt;
+        int rc = corio__waiter_wait(t, &s->idle_waiters, &wt, NULL);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int corio_server_serve_forever(corio_server *s) {
+    if (!s) return -EINVAL;
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_server_serve_forever: called outside a task");
+    while (!s->closed) {
+        corio__waiter wt;
+        int rc = corio__waiter_wait(t, &s->closed_waiters, &wt, NULL);
+        if (rc == -ECANCELED) {
+            corio_server_close(s, 1);
+            corio_server_wait_closed(s);
+            return rc;
+        }
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int corio_server_free(corio_server *s) {
+    if (!s) return 0;
+    if (!s->closed || s->acceptor || !corio__list_empty(&s->conns))
+        return corio__bad(-EBUSY, "corio_server_free: the server is still running");
+    corio__free(s);
+    return 0;
+}

@@ -1,5 +1,322 @@
-/* corio/stream.h - (being written) */
+/*
+ * corio/stream.h - asyncio streams: a buffered reader and writer over a
+ * connected socket (or pipe), and a server that runs a task per client.
+ *
+ *     corio_reader *r; corio_writer *w;
+ *     int rc = corio_open_connection("127.0.0.1", 8888, &r, &w);
+ *     if (rc < 0) return rc;
+ *     corio_writer_write(w, "hello\n", 6);            // buffered, never suspends
+ *     const char *line; size_t len;
+ *     rc = corio_reader_readline(r, &line, &len);     // SUSPENDS
+ *     corio_stream_close(r, w);                       // close + wait_closed + free
+ *
+ * Ownership.  A reader and its writer are two handles to one connection,
+ * which owns the descriptor and closes it with corio_close().  Each handle
+ * is released once: the reader with corio_reader_free(), the writer with
+ * corio_writer_free() (which closes the connection if it is still open),
+ * or both at once with corio_stream_close().  Closing happens in the
+ * background: data still buffered is written out by the loop before the
+ * descriptor is closed (asyncio's transport.close()); corio_writer_wait_closed()
+ * waits for that.  Handles given to a server's handler belong to the
+ * server: the handler must not free them.
+ *
+ * The reader is pull-based: it reads from the descriptor only when a call
+ * needs more data, so its buffer never grows beyond what one call asks for
+ * (at most the line limit plus one 64 KiB read for readline/readuntil).
+ *
+ * Cancel-safety.  Every reader call that is cancelled or times out (inside
+ * a corio_timeout scope) loses nothing: bytes already received stay in the
+ * reader's buffer and the next call sees them.  A cancelled drain leaves
+ * the written data queued.
+ *
+ * Reader views.  readline and readuntil return a pointer into the reader's
+ * buffer instead of copying: it stays valid until the next call on this
+ * reader (or its release).  Copy what you want to keep.
+ *
+ * Errors are negative errno values, plus CORIO_EINCOMPLETE.
+ */
 #ifndef CORIO_STREAM_H
 #define CORIO_STREAM_H
+
 #include "types.h"
+#include "net.h"
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* End of stream came before a readexactly / readuntil was satisfied
+ * (asyncio.IncompleteReadError).  The partial data is reported with it. */
+enum { CORIO_EINCOMPLETE = -11100 };
+
+#define CORIO_STREAM_LIMIT (64 * 1024)      /* default line limit (asyncio's) */
+#define CORIO_STREAM_HIGH_WATER (64 * 1024) /* default: drain waits above this ... */
+#define CORIO_STREAM_LOW_WATER (16 * 1024)  /* ... until the buffer is down to this */
+
+typedef struct corio_reader corio_reader; /* opaque */
+typedef struct corio_writer corio_writer; /* opaque */
+typedef struct corio_server corio_server; /* opaque */
+
+/* Stream settings; zero-initialise, zero means default. */
+typedef struct corio_stream_opts {
+    size_t limit;      /* longest line readline/readuntil accept, without separator; default 64 KiB */
+    size_t high_water; /* writer: drain suspends when more than this is buffered; default 64 KiB */
+    size_t low_water;  /* writer: ... until no more than this is; default high_water / 4 */
+} corio_stream_opts;
+
+/* ---- opening ---------------------------------------------------------------- */
+
+/*
+ * asyncio.open_connection: corio_tcp_connect(host, port) and a reader and
+ * writer over the new socket.  Returns 0 and stores both handles, or a
+ * negative code (as corio_tcp_connect, -ENOMEM, -EINVAL for NULL
+ * arguments); nothing is left open on failure.  SUSPENDS.
+ */
+CORIO_API int corio_open_connection(const char *host, int port, corio_reader **r, corio_writer **w);
+CORIO_API int corio_open_connection_opts(const char *host, int port, const corio_connect_opts *copts,
+                                         const corio_stream_opts *sopts, corio_reader **r, corio_writer **w);
+
+/* asyncio.open_unix_connection.  As corio_open_connection.  SUSPENDS. */
+CORIO_API int corio_open_unix_connection(const char *path, corio_reader **r, corio_writer **w);
+
+/*
+ * A reader and writer over an existing connected descriptor (a socket, a
+ * pipe: for a pipe, give the same fd only if it is a socketpair end).  On
+ * success the connection owns fd; on failure (-EBADF, -EINVAL, -ENOMEM)
+ * fd is left to the caller.  Does not suspend.
+ */
+CORIO_API int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, corio_writer **w);
+
+/*
+ * Close the connection, wait until buffered data is written and the
+ * descriptor closed, and release both handles (either may be NULL if
+ * already released).  If cancelled while waiting, the buffered data is
+ * dropped (abort) and -ECANCELED returned; the handles are released
+ * either way.  Returns 0 or the writer's error.  SUSPENDS.
+ */
+CORIO_API int corio_stream_close(corio_reader *r, corio_writer *w);
+
+/* ---- reader ------------------------------------------------------------------- */
+
+/*
+ * Up to n bytes (asyncio read(n)): what is buffered, or else one read from
+ * the descriptor.  Returns the count, 0 at end of stream (or n == 0), or a
+ * negative errno (-ECONNRESET, -ECANCELED, ...).  SUSPENDS if nothing is
+ * buffered.
+ */
+CORIO_API ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n);
+
+/*
+ * Read to end of stream into buf (asyncio read(-1)).  Returns the total,
+ * or -ENOBUFS when more than cap bytes arrive (nothing is consumed then:
+ * the data stays buffered), or another negative errno.  SUSPENDS.
+ */
+CORIO_API ssize_t corio_reader_read_to_eof(corio_reader *r, void *buf, size_t cap);
+
+/*
+ * Read to end of stream into a malloc'd buffer stored in *out (the caller
+ * frees it; NUL-terminated for convenience, the NUL not counted in *len).
+ * 0 or a negative errno (*out NULL then, and the data stays buffered).
+ * SUSPENDS.
+ */
+CORIO_API int corio_reader_read_all(corio_reader *r, char **out, size_t *len);
+
+/*
+ * The next line, '\n' included (asyncio readline): *line points into the
+ * reader's buffer (see "Reader views") and *len is its length.  At end of
+ * stream the last, unterminated piece is returned as it is, then
+ * *len = 0.  Returns 0 or a negative errno.  A line longer than the limit
+ * gives -ENOBUFS and, as in asyncio, that line is dropped (through its
+ * '\n' when it has arrived; the buffered part otherwise): what follows it
+ * stays readable.  SUSPENDS.
+ */
+CORIO_API int corio_reader_readline(corio_reader *r, const char **line, size_t *len);
+
+/*
+ * Data up to and including the separator `sep` (seplen >= 1 bytes),
+ * asyncio readuntil.  Returns 0 with *data / *len (a view, see above);
+ * CORIO_EINCOMPLETE at end of stream before the separator, with *data /
+ * *len the partial data (consumed); -ENOBUFS when the separator is not
+ * within the limit (nothing consumed: read it with corio_reader_read);
+ * -EINVAL for a NULL or empty separator; another negative errno.  SUSPENDS.
+ */
+CORIO_API int corio_reader_readuntil(corio_reader *r, const void *sep, size_t seplen, const char **data,
+                                     size_t *len);
+
+/*
+ * Exactly n bytes into buf (asyncio readexactly).  Returns 0;
+ * CORIO_EINCOMPLETE when the stream ends first: the partial data is in buf
+ * and its length in *got (may be NULL), and it is consumed; or another
+ * negative errno (nothing consumed, *got = 0).  SUSPENDS.
+ */
+CORIO_API int corio_reader_readexactly(corio_reader *r, void *buf, size_t n, size_t *got);
+
+/* 1 when end of stream was seen and nothing is left buffered (asyncio at_eof). */
+CORIO_API int corio_reader_at_eof(const corio_reader *r);
+
+/* Bytes received and not yet consumed. */
+CORIO_API size_t corio_reader_buffered(const corio_reader *r);
+
+/* The line limit in force. */
+CORIO_API size_t corio_reader_limit(const corio_reader *r);
+
+/* Release the reader handle (see Ownership).  NULL is ignored.  Does not suspend. */
+CORIO_API void corio_reader_free(corio_reader *r);
+
+/* ---- writer ------------------------------------------------------------------- */
+
+/*
+ * Queue len bytes (asyncio write): copies them, tries to send at once if
+ * nothing is queued, and leaves the rest for the loop.  Never suspends.
+ * Returns 0; -ESHUTDOWN after close or write_eof; the connection's error
+ * (-EPIPE, -ECONNRESET) once writing failed; -ENOMEM; -EINVAL for NULL.
+ */
+CORIO_API int corio_writer_write(corio_writer *w, const void *buf, size_t len);
+
+/* write() of each buffer in turn (asyncio writelines).  As write. */
+CORIO_API int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt);
+
+/*
+ * Wait until the buffer is small again (asyncio drain): returns at once
+ * unless more than high_water is buffered, then waits until it is down to
+ * low_water.  Returns 0, the connection's error, -ESHUTDOWN when the
+ * connection was closed meanwhile, -ECANCELED.  SUSPENDS when above the
+ * high water mark.
+ */
+CORIO_API int corio_writer_drain(corio_writer *w);
+
+/*
+ * Shut down the write side once the buffer is written (half-close; the
+ * reader keeps working).  0, -EOPNOTSUPP when the descriptor is not a
+ * socket, -ESHUTDOWN after close, the connection's error.  Does not suspend.
+ */
+CORIO_API int corio_writer_write_eof(corio_writer *w);
+
+/* 1 if write_eof is possible (a socket). */
+CORIO_API int corio_writer_can_write_eof(const corio_writer *w);
+
+/*
+ * Begin closing (asyncio close): no more writes; buffered data is written
+ * by the loop, then the descriptor is closed, and a reader waiting on it
+ * sees end of stream.  0 (also when already closing).  Does not suspend.
+ */
+CORIO_API int corio_writer_close(corio_writer *w);
+
+/* Close at once, dropping buffered data (asyncio transport.abort).  Does not suspend. */
+CORIO_API void corio_writer_abort(corio_writer *w);
+
+/* 1 once close, abort or a failure began closing the connection. */
+CORIO_API int corio_writer_is_closing(const corio_writer *w);
+
+/*
+ * Wait until the descriptor is closed (asyncio wait_closed).  Returns 0,
+ * the error that ended writing, or -ECANCELED (the close goes on).
+ * SUSPENDS until closed.
+ */
+CORIO_API int corio_writer_wait_closed(corio_writer *w);
+
+/* Bytes queued and not yet written (asyncio transport.get_write_buffer_size). */
+CORIO_API size_t corio_writer_buffered(const corio_writer *w);
+
+/* The peer's / our own address, formatted as corio_sockaddr_format.  Length or -errno. */
+CORIO_API int corio_writer_peername(const corio_writer *w, char *buf, size_t cap);
+CORIO_API int corio_writer_sockname(const corio_writer *w, char *buf, size_t cap);
+
+/* The connection's descriptor (-1 once closed); borrowed, for socket options. */
+CORIO_API int corio_writer_fd(const corio_writer *w);
+
+/*
+ * Release the writer handle (see Ownership): closes the connection first
+ * if it is still open (buffered data is still written, by the loop, as
+ * long as the loop runs).  NULL is ignored.  Does not suspend.
+ */
+CORIO_API void corio_writer_free(corio_writer *w);
+
+/* ---- server ------------------------------------------------------------------- */
+
+/*
+ * A connection handler: runs as its own task, one per client.  r and w
+ * belong to the server, which closes the connection (flushing what is
+ * buffered) when the handler returns.  The return value is only logged
+ * (at debug level) when negative.
+ */
+typedef int (*corio_stream_handler)(corio_reader *r, corio_writer *w, void *arg);
+
+/* Server settings; zero-initialise, zero means default. */
+typedef struct corio_server_opts {
+    corio_listen_opts listen;  /* family, backlog, reuseport, ... */
+    corio_stream_opts stream;  /* for every connection */
+    size_t max_connections;    /* 0: no cap.  Beyond it a new client is accepted and closed at once */
+    size_t handler_stack_size; /* stack of each handler task (corio_task_opts.stack_size); 0: default */
+} corio_server_opts;
+
+/*
+ * asyncio.start_server: listen on host:port and start accepting, one task
+ * running handler(r, w, arg) per connection.  *out receives the server,
+ * which the caller releases with corio_server_free() after closing it.
+ * Accept failures for lack of descriptors or memory (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM) are logged and retried after a pause of 100 ms, so the
+ * server neither spins nor stops.  Returns 0 or a negative code (as
+ * corio_tcp_listen; -EINVAL for NULL arguments).  SUSPENDS only while a
+ * name is looked up; must be called from a task.
+ */
+CORIO_API int corio_start_server(const char *host, int port, corio_stream_handler handler, void *arg,
+                                 corio_server **out);
+CORIO_API int corio_start_server_opts(const char *host, int port, corio_stream_handler handler, void *arg,
+                                      const corio_server_opts *opts, corio_server **out);
+
+/* asyncio.start_unix_server: the same on a Unix socket path (opts may be NULL). */
+CORIO_API int corio_start_unix_server(const char *path, corio_stream_handler handler, void *arg,
+                                      const corio_server_opts *opts, corio_server **out);
+
+/*
+ * A server on an already listening descriptor, which it then owns (on
+ * failure the caller keeps it).  Must be called from a task.
+ */
+CORIO_API int corio_server_open(int listen_fd, corio_stream_handler handler, void *arg,
+                                const corio_server_opts *opts, corio_server **out);
+
+/* The listening port (TCP), or -errno. */
+CORIO_API int corio_server_port(const corio_server *s);
+
+/* The listening descriptor, -1 once closed; borrowed. */
+CORIO_API int corio_server_fd(const corio_server *s);
+
+/* Connections whose handlers are running. */
+CORIO_API size_t corio_server_connections(const corio_server *s);
+
+/*
+ * Wait until the server is closed (asyncio serve_forever).  Returns 0
+ * once someone called corio_server_close(); if the caller is cancelled,
+ * closes the server (cancelling the handlers), waits for it to finish and
+ * returns -ECANCELED.  SUSPENDS.
+ */
+CORIO_API int corio_server_serve_forever(corio_server *s);
+
+/*
+ * Stop accepting: close the listening socket, so new clients are refused.
+ * Running handlers continue, unless cancel_handlers is nonzero: then each
+ * is cancelled (its suspended call returns -ECANCELED) and its connection
+ * aborted when it returns.  0; again is harmless.  Does not suspend.
+ */
+CORIO_API int corio_server_close(corio_server *s, int cancel_handlers);
+
+/*
+ * Wait until the server is closed and every handler has finished (asyncio
+ * 3.12+ wait_closed).  0, -ECANCELED.  SUSPENDS.
+ */
+CORIO_API int corio_server_wait_closed(corio_server *s);
+
+/*
+ * Release a server that is closed with every handler finished: 0, or
+ * -EBUSY (nothing done) while it still runs.  NULL: 0.  Does not suspend.
+ */
+CORIO_API int corio_server_free(corio_server *s);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

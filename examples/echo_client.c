@@ -1,0 +1,98 @@
+/*
+ * echo_client HOST PORT - send each line of stdin to an echo server and
+ * print each line that comes back.
+ *
+ * Empty lines are sent too; a last line without a newline is sent with
+ * one.  Each line is sent once the previous echo is printed, so the output
+ * is the input, line by line.  At end of input the client shuts down its
+ * writing side, waits for the server to close, and exits 0.  A connection
+ * that fails or ends early is reported on stderr, exit status 1.
+ *
+ *     reader, writer = await asyncio.open_connection(host, port)
+ *     for line in sys.stdin:
+ *         writer.write(line.encode())
+ *         print((await reader.readline()).decode(), end='')
+ *     writer.write_eof()
+ *     await reader.read()
+ *     writer.close()
+ *     await writer.wait_closed()
+ */
+#include <corio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+typedef struct args {
+    const char *host;
+    int port;
+} args;
+
+static int amain(void *arg) {
+    const args *a = arg;
+    corio_reader *r, *in;
+    corio_writer *w, *in_w;
+    int rc = corio_open_connection(a->host, a->port, &r, &w);
+    if (rc < 0) {
+        fprintf(stderr, "echo_client: cannot connect to %s:%d: %s\n", a->host, a->port, corio_strerror(rc));
+        return rc;
+    }
+    /* stdin as a stream too (a duplicate, so that fd 0 itself stays open). */
+    int fd = dup(0);
+    if (fd < 0 || (rc = corio_stream_open(fd, NULL, &in, &in_w)) < 0) {
+        rc = fd < 0 ? -errno : rc;
+        fprintf(stderr, "echo_client: stdin: %s\n", corio_strerror(rc));
+        if (fd >= 0) close(fd);
+        corio_stream_close(r, w);
+        return rc;
+    }
+    for (;;) {
+        const char *line, *echo;
+        size_t len, elen;
+        if ((rc = corio_reader_readline(in, &line, &len)) < 0) {
+            fprintf(stderr, "echo_client: stdin: %s\n", corio_strerror(rc));
+            break;
+        }
+        if (len == 0) break; /* end of input */
+        if ((rc = corio_writer_write(w, line, len)) < 0 ||
+            (line[len - 1] != '\n' && (rc = corio_writer_write(w, "\n", 1)) < 0) ||
+            (rc = corio_writer_drain(w)) < 0) {
+            fprintf(stderr, "echo_client: send: %s\n", corio_strerror(rc));
+            break;
+        }
+        rc = corio_reader_readline(r, &echo, &elen);
+        if (rc == 0 && (elen == 0 || echo[elen - 1] != '\n')) rc = CORIO_EINCOMPLETE;
+        if (rc < 0) {
+            fprintf(stderr, "echo_client: the server %s\n",
+                    rc == CORIO_EINCOMPLETE ? "closed the connection before echoing" : corio_strerror(rc));
+            break;
+        }
+        fwrite(echo, 1, elen, stdout);
+    }
+    if (rc == 0 && (rc = corio_writer_write_eof(w)) == 0) {
+        char rest[256];
+        ssize_t n = corio_reader_read(r, rest, sizeof rest); /* the server's close */
+        if (n != 0) rc = n < 0 ? (int)n : -EPROTO;
+        if (rc < 0) fprintf(stderr, "echo_client: after end of input: %s\n", corio_strerror(rc));
+    }
+    corio_stream_close(in, in_w);
+    int crc = corio_stream_close(r, w);
+    return rc < 0 ? rc : crc;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    char *end = NULL;
+    long port = argc == 3 ? strtol(argv[2], &end, 10) : -1;
+    if (argc != 3 || !*argv[2] || *end || port < 1 || port > 65535) {
+        fprintf(stderr, "usage: echo_client HOST PORT   (PORT 1..65535)\n");
+        return 2;
+    }
+    int flags = fcntl(0, F_GETFL); /* the loop makes stdin non-blocking: restore it for the shell */
+    args a = {argv[1], (int)port};
+    int rc = corio_run(amain, &a);
+    if (flags >= 0) fcntl(0, F_SETFL, flags);
+    return rc < 0 ? 1 : 0;
+}
