@@ -234,10 +234,10 @@ static int greedy_main(void *arg) {
 
 static void test_budget(void) { CHECK_EQ(test_run(greedy_main, NULL, 0), 0); }
 
-/* ---- call_soon_threadsafe: 4 threads x 20000 posts, each exactly once -------- */
+/* ---- call_soon_threadsafe: 4 threads x 100,000 posts, each exactly once ------ */
 
 #define NTHREADS 4
-#define NPOSTS 20000
+#define NPOSTS 100000
 static corio_loop *ts_loop;
 static int counts[NTHREADS];
 static int total_posts;
