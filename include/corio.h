@@ -24,6 +24,7 @@
 #include "corio/io.h"
 #include "corio/net.h"
 #include "corio/stream.h"
+#include "corio/protocol.h"
 #include "corio/executor.h"
 #include "corio/signal.h"
 #include "corio/debug.h"

@@ -38,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
@@ -351,22 +350,22 @@ static int lookup_dns(const char *host, int port, int family, corio_sockaddr *ou
 
 /*
  * One detached thread per lookup, which reports through an eventfd the
- * task waits on.  A cancelled task abandons the job: whichever of the two
- * sides comes last (the atomic `state` decides) closes the eventfd and
- * frees the job, so a thread still blocked in getaddrinfo when its task,
- * or its loop, has gone away touches nothing of theirs.
+ * task waits on.  The job has two references, the thread's and the
+ * task's; whichever side lets go last closes the eventfd and frees the
+ * job.  So a cancelled task simply lets go, and a thread still blocked in
+ * getaddrinfo after its task, or its loop, has gone touches nothing of
+ * theirs.
  */
-enum { JOB_RUNNING = 0, JOB_DONE = 1, JOB_ABANDONED = 2 };
-
 typedef struct gai_job {
-    _Atomic int state;
+    _Atomic int refs; /* 2: the thread and the waiting task */
     int efd;
     int family, status;
     char *host;
     struct addrinfo *res;
 } gai_job;
 
-static void gai_job_free(gai_job *j) {
+static void gai_job_put(gai_job *j) {
+    if (atomic_fetch_sub(&j->refs, 1) != 1) return;
     if (j->res) freeaddrinfo(j->res);
     close(j->efd);
     free(j->host);
@@ -378,13 +377,10 @@ static void *gai_thread(void *arg) {
     struct addrinfo hints = {.ai_family = j->family, .ai_socktype = SOCK_STREAM};
     int e = getaddrinfo(j->host, NULL, &hints, &j->res);
     j->status = e ? map_gai(e) : 0;
-    if (atomic_exchange(&j->state, JOB_DONE) == JOB_ABANDONED) {
-        gai_job_free(j);
-    } else {
-        uint64_t one = 1;
-        ssize_t w = write(j->efd, &one, sizeof one);
-        (void)w; /* an eventfd write of 1 cannot fail here */
-    }
+    uint64_t one = 1;
+    ssize_t w = write(j->efd, &one, sizeof one); /* publishes res and status */
+    (void)w; /* an eventfd write of 1 cannot fail here */
+    gai_job_put(j);
     return NULL;
 }
 
@@ -392,6 +388,7 @@ static int lookup_thread(const char *host, int port, int family, corio_sockaddr 
     if (!corio__current()) return corio__bad(-EPERM, "corio_resolve: a DNS lookup of \"%s\" needs a task", host);
     gai_job *j = calloc(1, sizeof *j); /* plain malloc: the thread may free it after the loop is gone */
     if (!j) return -ENOMEM;
+    atomic_init(&j->refs, 2);
     j->family = family;
     j->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     j->host = strdup(host);
@@ -414,13 +411,18 @@ static int lookup_thread(const char *host, int port, int family, corio_sockaddr 
         free(j);
         return -e;
     }
-    int rc = corio_wait_readable(j->efd);
-    if (rc < 0) {
-        corio_forget_fd(j->efd);
-        if (atomic_exchange(&j->state, JOB_ABANDONED) == JOB_DONE) gai_job_free(j);
-        return rc;
+    int rc;
+    for (;;) {
+        /* Reading the eventfd (not only seeing it readable) is what orders
+         * the thread's results before our use of them, also for TSan. */
+        uint64_t v;
+        if (read(j->efd, &v, sizeof v) == (ssize_t)sizeof v) break;
+        if ((rc = corio_wait_readable(j->efd)) < 0) {
+            corio_forget_fd(j->efd);
+            gai_job_put(j); /* abandoned: the thread frees it when it is done */
+            return rc;
+        }
     }
-    while (atomic_load(&j->state) != JOB_DONE) sched_yield(); /* the write comes after the store */
     corio_forget_fd(j->efd);
     rc = j->status;
     size_t k = 0;
@@ -432,7 +434,7 @@ static int lookup_thread(const char *host, int port, int family, corio_sockaddr 
         set_port(&out[k], port);
         k++;
     }
-    gai_job_free(j);
+    gai_job_put(j);
     if (rc == 0 && k == 0) rc = CORIO_EAI_NODATA;
     return rc < 0 ? rc : (int)k;
 }

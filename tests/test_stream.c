@@ -382,6 +382,51 @@ static int drain_cancel_main(void *arg) {
 
 static void test_drain_cancel(void) { CHECK_EQ(test_run(drain_cancel_main, NULL, 0), 0); }
 
+/* 10,000 queued 1 KiB writes, then close: every byte arrives, in order,
+ * before end of stream (libuv test-tcp-write-queue-order); abort instead
+ * drops what is queued and still ends the stream cleanly. */
+static int reader_count(void *arg) {
+    int fd = *(int *)arg;
+    char buf[8192];
+    size_t total = 0;
+    ssize_t n;
+    while ((n = corio_read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++, total++) {
+            if ((unsigned char)buf[i] != (unsigned char)(total / 1024)) return -EILSEQ; /* out of order */
+        }
+    }
+    return n < 0 ? (int)n : (int)(total / 1024);
+}
+
+static int queue_main(void *arg) {
+    (void)arg;
+    for (int abort_it = 0; abort_it < 2; abort_it++) {
+        corio_reader *r;
+        corio_writer *w;
+        int peer;
+        pair_stream(NULL, &r, &w, &peer);
+        corio_task *t = corio_spawn(reader_count, &peer);
+        char kib[1024];
+        int ok = 0;
+        for (int i = 0; i < 10000; i++) {
+            memset(kib, (unsigned char)i, sizeof kib);
+            if (corio_writer_write(w, kib, sizeof kib) == 0) ok++;
+        }
+        CHECK_EQ(ok, 10000);
+        if (abort_it) corio_writer_abort(w);
+        else corio_writer_close(w);
+        CHECK_EQ(corio_writer_wait_closed(w), 0);
+        int got = corio_join(t);
+        if (abort_it) CHECK(got >= 0 && got < 10000);
+        else CHECK_EQ(got, 10000);
+        corio_stream_close(r, w);
+        corio_close(peer);
+    }
+    return 0;
+}
+
+static void test_write_queue_then_close(void) { CHECK_EQ(test_run(queue_main, NULL, 0), 0); }
+
 /* ---- TCP: server, bulk transfer, reset, half-close ---------------------------------- */
 
 /* Hash everything until EOF, then answer with the count and the hash. */
@@ -809,9 +854,9 @@ static int wait_child(pid_t pid, double seconds) {
     return -1;
 }
 
-static void test_echo_examples(void) {
+static void echo_examples(const char *server_name) {
     char server[PATH_MAX + 32], client[PATH_MAX + 32];
-    snprintf(server, sizeof server, "%s/echo_server", examples_dir);
+    snprintf(server, sizeof server, "%s/%s", examples_dir, server_name);
     snprintf(client, sizeof client, "%s/echo_client", examples_dir);
     if (access(server, X_OK) != 0 || access(client, X_OK) != 0) {
         printf("skip: no %s or %s\n", server, client);
@@ -877,6 +922,12 @@ static void test_echo_examples(void) {
     fclose(lf);
 }
 
+/* echo_server (streams, a task per client) and echo_server_proto (a protocol), each with echo_client. */
+static void test_echo_examples(void) {
+    echo_examples("echo_server");
+    echo_examples("echo_server_proto");
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -894,6 +945,7 @@ int main(int argc, char **argv) {
     RUN_NET_TEST(test_writer);
     RUN_NET_TEST(test_water_marks);
     RUN_NET_TEST(test_drain_cancel);
+    RUN_NET_TEST(test_write_queue_then_close);
     RUN_NET_TEST(test_bulk_64mib);
     RUN_NET_TEST(test_reset);
     RUN_NET_TEST(test_half_close);

@@ -1,0 +1,197 @@
+/*
+ * corio/protocol.h - transports and protocols: asyncio's callback API, for
+ * code that wants no task per connection.
+ *
+ * A protocol is a table of callbacks; the loop calls them as things happen
+ * on a connection (asyncio.Protocol):
+ *
+ *     connection_made -> data_received* -> eof_received? -> connection_lost
+ *
+ * A transport is the connection seen from the protocol: write to it, close
+ * it, pause reading.  Writes never block: what the kernel does not take at
+ * once is queued and written by the loop; above the high water mark
+ * (64 KiB) pause_writing is called, and resume_writing once the queue is
+ * down to the low one (16 KiB).
+ *
+ * Ownership.  The library owns each transport: it is valid from
+ * connection_made until connection_lost returns, and freed then.  The
+ * per-connection argument `arg` belongs to the caller: connection_lost is
+ * the place to free it.  Every callback runs on the loop's thread, never
+ * in a task (they must not call SUSPENDING functions).  A callback may
+ * close or abort its own transport; connection_lost then follows in a
+ * later loop iteration, never from inside the call that closed it.
+ *
+ * Errors are negative errno values.
+ */
+#ifndef CORIO_PROTOCOL_H
+#define CORIO_PROTOCOL_H
+
+#include "types.h"
+#include "net.h"
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct corio_transport corio_transport;   /* opaque */
+typedef struct corio_proto_server corio_proto_server; /* opaque */
+
+/* The callbacks of a stream protocol.  Any may be NULL except data_received. */
+typedef struct corio_protocol {
+    void (*connection_made)(corio_transport *t, void *arg);
+    /* `data` is valid during the call only. */
+    void (*data_received)(corio_transport *t, const void *data, size_t len, void *arg);
+    /* The peer closed its writing side.  Return nonzero to keep the
+     * transport open (to go on writing: a half-closed connection), 0 to
+     * close it (asyncio's default).  NULL: close. */
+    int (*eof_received)(corio_transport *t, void *arg);
+    /* The connection is gone: err is 0 after an orderly close or EOF, else
+     * why (-ECONNRESET, -EPIPE, ...).  The transport is freed when this
+     * returns.  Called exactly once per connection_made. */
+    void (*connection_lost)(corio_transport *t, int err, void *arg);
+    void (*pause_writing)(corio_transport *t, void *arg);  /* above high water */
+    void (*resume_writing)(corio_transport *t, void *arg); /* back down to low water */
+} corio_protocol;
+
+/*
+ * Makes the per-connection argument of an accepted connection; called
+ * before connection_made, with the server's `factory_arg`.  Returning NULL
+ * is allowed (the callbacks then get NULL).
+ */
+typedef void *(*corio_protocol_factory)(void *factory_arg);
+
+/* ---- transports ------------------------------------------------------------------ */
+
+/*
+ * Queue len bytes (asyncio transport.write): sent at once if nothing is
+ * queued, the rest later by the loop.  0, -ESHUTDOWN after close or
+ * write_eof, the connection's error once it failed, -ENOMEM, -EINVAL.
+ */
+CORIO_API int corio_transport_write(corio_transport *t, const void *data, size_t len);
+
+/* Shut down the writing side once the queue is written.  0, -ESHUTDOWN, -EOPNOTSUPP (not a socket). */
+CORIO_API int corio_transport_write_eof(corio_transport *t);
+
+/*
+ * Close once the queue is written; connection_lost(0) follows.  Reading
+ * stops at once.  Harmless when already closing.
+ */
+CORIO_API void corio_transport_close(corio_transport *t);
+
+/* Close now, dropping the queue; connection_lost(0) follows. */
+CORIO_API void corio_transport_abort(corio_transport *t);
+
+/* 1 once close, abort or a failure began closing. */
+CORIO_API int corio_transport_is_closing(const corio_transport *t);
+
+/* Stop and restart calling data_received (asyncio pause_reading / resume_reading). */
+CORIO_API void corio_transport_pause_reading(corio_transport *t);
+CORIO_API void corio_transport_resume_reading(corio_transport *t);
+
+/* Bytes queued and not yet written. */
+CORIO_API size_t corio_transport_get_write_buffer_size(const corio_transport *t);
+
+/* Set the water marks (0: the defaults, 64 KiB and a quarter of high).  0 or -EINVAL (low > high). */
+CORIO_API int corio_transport_set_write_buffer_limits(corio_transport *t, size_t high, size_t low);
+
+/* The peer's / own address as corio_sockaddr_format writes it.  Length or -errno. */
+CORIO_API int corio_transport_peername(const corio_transport *t, char *buf, size_t cap);
+CORIO_API int corio_transport_sockname(const corio_transport *t, char *buf, size_t cap);
+
+/* The descriptor (borrowed), -1 once closed. */
+CORIO_API int corio_transport_fd(const corio_transport *t);
+
+/* ---- making connections --------------------------------------------------------- */
+
+/*
+ * A transport over a connected descriptor (asyncio connect_accepted_socket),
+ * which it then owns; connection_made is called in the next loop iteration.
+ * 0 and *out (may be NULL), or -EBADF, -EINVAL, -ENOMEM, -EPERM (no loop);
+ * on failure fd stays the caller's.  Does not suspend.
+ */
+CORIO_API int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_transport **out);
+
+/*
+ * asyncio create_connection: corio_tcp_connect, then a transport over the
+ * socket (connection_made in the next iteration).  0 and *out (may be
+ * NULL), or corio_tcp_connect's errors.  SUSPENDS (while connecting).
+ */
+CORIO_API int corio_create_connection(const char *host, int port, const corio_protocol *proto, void *arg,
+                                      corio_transport **out);
+
+/* ---- servers ---------------------------------------------------------------------- */
+
+/* Settings; zero-initialise, zero means default. */
+typedef struct corio_proto_server_opts {
+    corio_listen_opts listen;
+    size_t max_connections; /* 0: no cap; beyond it a new client is accepted and closed at once */
+} corio_proto_server_opts;
+
+/*
+ * asyncio create_server: listen on host:port and, for every client, make
+ * arg = factory(factory_arg) and a transport calling proto with it.  No
+ * task is involved.  Accept failures for lack of descriptors (EMFILE, ...)
+ * pause accepting for 100 ms instead of spinning.  0 and *out, or
+ * corio_tcp_listen's errors, -EINVAL, -ENOMEM, -EPERM (no loop).  SUSPENDS
+ * only while a name is looked up.
+ */
+CORIO_API int corio_create_server(const char *host, int port, const corio_protocol *proto,
+                                  corio_protocol_factory factory, void *factory_arg,
+                                  const corio_proto_server_opts *opts, corio_proto_server **out);
+
+/* The listening port, or -errno. */
+CORIO_API int corio_proto_server_port(const corio_proto_server *s);
+
+/* Open transports. */
+CORIO_API size_t corio_proto_server_connections(const corio_proto_server *s);
+
+/*
+ * Stop accepting and free the server.  Open transports go on (close them
+ * yourself, or pass abort_connections nonzero to abort each: their
+ * connection_lost follows).  Does not suspend.
+ */
+CORIO_API void corio_proto_server_close(corio_proto_server *s, int abort_connections);
+
+/* ---- datagrams ---------------------------------------------------------------------- */
+
+typedef struct corio_dgram_transport corio_dgram_transport; /* opaque */
+
+/* The callbacks of a datagram protocol (asyncio.DatagramProtocol).  datagram_received is required. */
+typedef struct corio_dgram_protocol {
+    void (*connection_made)(corio_dgram_transport *t, void *arg);
+    void (*datagram_received)(corio_dgram_transport *t, const void *data, size_t len, const struct sockaddr *from,
+                              socklen_t fromlen, void *arg);
+    /* A send or receive failed (e.g. -ECONNREFUSED from an ICMP error); the transport stays open. */
+    void (*error_received)(corio_dgram_transport *t, int err, void *arg);
+    /* After close: err 0.  The transport is freed when this returns. */
+    void (*connection_lost)(corio_dgram_transport *t, int err, void *arg);
+} corio_dgram_protocol;
+
+/*
+ * asyncio create_datagram_endpoint over a UDP (or AF_UNIX datagram) socket
+ * the transport then owns (corio_udp_bind / corio_udp_connect make one).
+ * 0 and *out, or -EBADF, -EINVAL, -ENOMEM, -EPERM.  Does not suspend.
+ */
+CORIO_API int corio_dgram_open(int fd, const corio_dgram_protocol *proto, void *arg, corio_dgram_transport **out);
+
+/*
+ * Send one datagram (to the connected peer when addr is NULL).  0, or the
+ * error: a datagram is never queued, so a full socket buffer is -EAGAIN
+ * (the datagram is dropped, as UDP would).  -ESHUTDOWN after close.
+ */
+CORIO_API int corio_dgram_sendto(corio_dgram_transport *t, const void *data, size_t len, const struct sockaddr *addr,
+                                 socklen_t addrlen);
+
+/* Close; connection_lost(0) follows in a later iteration. */
+CORIO_API void corio_dgram_close(corio_dgram_transport *t);
+
+/* The descriptor (borrowed), -1 once closed. */
+CORIO_API int corio_dgram_fd(const corio_dgram_transport *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
