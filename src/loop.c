@@ -128,8 +128,11 @@ static void handle_run(corio__node *n) {
     corio_handle *h = corio__container_of(n, corio_handle, node);
     corio_loop *loop = h->loop;
     h->state &= ~(unsigned)H_READY;
+    /* Read everything before the call: the callback may free or reuse a
+     * handle its caller owns. */
+    bool owned = h->state & H_OWNED;
     h->cb(h->arg);
-    if (h->state & H_OWNED) handle_release(loop, h);
+    if (owned) handle_release(loop, h);
 }
 
 static void handle_fire(corio__timer *t) {

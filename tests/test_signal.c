@@ -343,6 +343,8 @@ static int run_service(const char *path, int sig, char *log, size_t cap, int *st
         sigprocmask(SIG_SETMASK, &none, NULL);
         dup2(p[1], 1);
         execl(path, path, (char *)NULL);
+        /* e.g. an AArch64 test under qemu-user cannot exec another AArch64 binary */
+        dprintf(1, "exec failed\n");
         _exit(127);
     }
     close(p[1]);
@@ -379,7 +381,12 @@ static void test_graceful_shutdown_example(void) {
     for (int i = 0; i < 2; i++) {
         char log[4096];
         int status = -1;
-        CHECK_EQ(run_service(path, sigs[i], log, sizeof log, &status), 0);
+        int rs = run_service(path, sigs[i], log, sizeof log, &status);
+        if (rs < 0 && strstr(log, "exec failed")) {
+            printf("skip test_graceful_shutdown_example: cannot exec %s here\n", path);
+            return;
+        }
+        CHECK_EQ(rs, 0);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         const char *want[] = {
             "service: started, waiting for SIGINT or SIGTERM\n",
