@@ -26,7 +26,9 @@
 #include "corio/stream.h"
 #include "corio/protocol.h"
 #include "corio/executor.h"
+#include "corio/procpool.h"
 #include "corio/signal.h"
+#include "corio/process.h"
 #include "corio/debug.h"
 
 #ifdef __cplusplus

@@ -21,7 +21,10 @@ set -u
 #   echo_server        a network server (PORT argument): tests/test_stream.c runs it
 #   echo_client        needs a server (HOST PORT): tests/test_stream.c runs it
 #   echo_server_proto  a network server (PORT argument): tests/test_stream.c runs it
-SKIP="graceful_shutdown echo_server echo_client echo_server_proto"
+#   procpool_squares   real processes and real sleeps: tests/test_procpool.c runs it
+#   chat_server        a network server (PORT argument): tests/test_chat.c runs it
+#   survey             needs a HOSTFILE and web servers: tests/test_survey.c runs it
+SKIP="graceful_shutdown echo_server echo_client echo_server_proto procpool_squares chat_server survey"
 
 here=$(cd "$(dirname "$0")" && pwd)
 examples=$here/../examples
