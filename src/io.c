@@ -146,7 +146,10 @@ static int wait_dir(corio_task *t, corio__fdstate *st, int d) {
     corio__waiter w;
     corio__future_init(&w.fut, loop);
     st->waiter[d] = &w;
-    int rc = sync_interest(loop, st->fd, st);
+    int rc = 0;
+    /* An edge-triggered registration already covers both directions: only
+     * an unregistered or level-triggered fd needs its interest updated. */
+    if (!st->interest || st->level) rc = sync_interest(loop, st->fd, st);
     if (rc < 0) {
         st->waiter[d] = NULL;
         return rc;
