@@ -119,7 +119,6 @@ struct corio_loop {
     struct corio__backend *backend; /* poller: epoll now */
     uint64_t iterations;       /* loop turns so far */
     unsigned poll_countdown;   /* busy iterations left before a zero-timeout poll */
-    size_t nhandles_owned;     /* library-allocated handles pending */
     corio_handle *free_handles;/* recycled library handles, linked through arg */
     size_t nfree_handles;
     corio__fdstate **fds;      /* per-descriptor state, indexed by fd (io.c) */
@@ -157,7 +156,6 @@ int64_t corio__timer_next(corio_loop *loop);
 void corio__timer_run_due(corio_loop *loop, int64_t now);
 void corio__timer_disarm(corio_loop *loop, corio__timer *t);
 static inline bool corio__timer_armed(const corio__timer *t) { return t->index != SIZE_MAX; }
-int corio__loop_check_running(corio_loop *loop); /* 0 or -EBUSY */
 /* Unlink a node that may sit in the ready queue. */
 static inline void corio__ready_remove(corio_loop *loop, corio__node *n) {
     if (n->link.next != &n->link) {
@@ -222,7 +220,6 @@ struct corio_task {
     corio_future fut;          /* first: the task's outcome (kind TASK) */
     corio__node wake;          /* scheduled to resume the task */
     void *sp;                  /* saved stack pointer while suspended */
-    void *uctx;                /* ucontext (portable switch only) */
     corio__stack *stack;       /* NULL once finished */
     corio_loop *loop;
     corio_task_fn fn;
@@ -253,6 +250,10 @@ struct corio_task {
     int64_t wait_arg;
     uint64_t created_iter;     /* loop->iterations at spawn: an age that costs no clock read */
 };
+
+/* I/O operations a task may complete without suspending before it yields
+ * (Tokio's budget of 128, so one always-ready descriptor starves nobody). */
+#define CORIO__IO_BUDGET 128
 
 /* The running task or NULL; cheap. */
 static inline corio_task *corio__current(void) {

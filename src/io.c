@@ -22,7 +22,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define IO_BUDGET 128 /* operations a task may complete without suspending before it yields */
 
 enum { DIR_READ = 0, DIR_WRITE = 1 };
 
@@ -193,7 +192,7 @@ int corio_wait_writable(int fd) { return wait_public(fd, DIR_WRITE); }
  * believed ready in direction d; on EAGAIN forget the readiness and wait
  * for the next edge.  op returns >= 0 or -errno; *drained tells whether the
  * result showed the buffer empty (a short read) or full (a short write).
- * A task that keeps finding its fd ready yields every IO_BUDGET operations,
+ * A task that keeps finding its fd ready yields every CORIO__IO_BUDGET operations,
  * before the system call, so that a cancellation met there loses no data.
  */
 typedef ssize_t (*io_op)(int fd, void *ctx, bool *drained);
@@ -207,7 +206,7 @@ static ssize_t do_io(int fd, int d, io_op op, void *ctx, const char *name) {
     if (!st) return err;
     if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0 && err != -EPERM) return err;
     if (--t->io_budget <= 0) {
-        t->io_budget = IO_BUDGET;
+        t->io_budget = CORIO__IO_BUDGET;
         if ((err = corio_yield()) < 0) return err;
     }
     for (;;) {
@@ -224,7 +223,7 @@ static ssize_t do_io(int fd, int d, io_op op, void *ctx, const char *name) {
         }
         int rc = wait_dir(t, st, d);
         if (rc < 0) return rc;
-        t->io_budget = IO_BUDGET;
+        t->io_budget = CORIO__IO_BUDGET;
     }
 }
 

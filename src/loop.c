@@ -114,7 +114,6 @@ nomem:
 #define HANDLE_CACHE 1024
 
 static void handle_release(corio_loop *loop, corio_handle *h) {
-    loop->nhandles_owned--;
     if (loop->nfree_handles < HANDLE_CACHE) {
         h->arg = loop->free_handles;
         loop->free_handles = h;
@@ -166,7 +165,6 @@ static corio_handle *handle_prepare(corio_loop *loop, corio_handle *h, corio_cal
             return NULL;
         }
         h->state = H_OWNED;
-        loop->nhandles_owned++;
     }
     corio__list_init(&h->node.link);
     h->node.run = handle_run;
@@ -318,8 +316,6 @@ corio_callback corio__node_handle_cb(corio__node *n) {
 }
 
 /* ---- running -------------------------------------------------------------------- */
-
-int corio__loop_check_running(corio_loop *loop) { return loop->running ? -EBUSY : 0; }
 
 /* One iteration; see the top of the file. */
 static void run_once(corio_loop *loop) {
