@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what building and testing corio needs, if it is missing.
 # Debian 12: cmake, a C compiler, make, pkg-config, c-ares (the DNS
-# resolver src/dns.c drives from the loop), and nginx (a real web server
+# resolver src/dns.c drives from the loop), liburing (the io_uring backend), and nginx (a real web server
 # for tests/test_survey.c).  Idempotent and quiet when all is there.
 set -euo pipefail
 need=()
@@ -10,6 +10,7 @@ command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 dpkg-query -W -f='${Status}' libc-ares-dev 2>/dev/null | grep -q 'install ok installed' || need+=(libc-ares-dev)
+dpkg-query -W -f='${Status}' liburing-dev 2>/dev/null | grep -q 'install ok installed' || need+=(liburing-dev)
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "deps: installing ${need[*]}"

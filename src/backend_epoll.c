@@ -27,11 +27,12 @@
 static int no_pwait2; /* the kernel lacks epoll_pwait2 (before 5.11) */
 
 struct corio__backend {
+    int kind;     /* CORIO__BK_EPOLL: backend.c dispatches on it */
     int epfd;     /* the epoll instance */
     int wakefd;   /* eventfd: written to wake a blocked poll */
 };
 
-struct corio__backend *corio__backend_new(void) {
+struct corio__backend *corio__epoll_new(void) {
     struct corio__backend *b = corio__calloc(1, sizeof *b);
     if (!b) {
         errno = ENOMEM;
@@ -40,6 +41,7 @@ struct corio__backend *corio__backend_new(void) {
 #ifdef CORIO__VALGRIND
     if (RUNNING_ON_VALGRIND) no_pwait2 = 1; /* valgrind 3.19 does not know epoll_pwait2 */
 #endif
+    b->kind = CORIO__BK_EPOLL;
     b->epfd = b->wakefd = -1;
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (b->epfd < 0) goto fail;
@@ -57,14 +59,13 @@ fail:;
     return NULL;
 }
 
-void corio__backend_free(struct corio__backend *b) {
-    if (!b) return;
+void corio__epoll_free(struct corio__backend *b) {
     close(b->epfd);
     close(b->wakefd);
     corio__free(b);
 }
 
-int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
+int corio__epoll_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
     struct epoll_event evs[MAX_EVENTS];
     int n = -1;
     if (!no_pwait2) {
@@ -98,12 +99,12 @@ int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t time
     return n;
 }
 
-int corio__backend_ctl(struct corio__backend *b, int op, int fd, uint32_t events, corio__fdstate *st) {
+int corio__epoll_ctl(struct corio__backend *b, int op, int fd, uint32_t events, corio__fdstate *st) {
     struct epoll_event ev = {.events = events, .data = {.ptr = st}};
     return epoll_ctl(b->epfd, op, fd, &ev) == 0 ? 0 : -errno;
 }
 
-void corio__backend_wakeup(struct corio__backend *b) {
+void corio__epoll_wakeup(struct corio__backend *b) {
     uint64_t one = 1;
     ssize_t r = write(b->wakefd, &one, sizeof one);
     (void)r; /* EAGAIN: the counter is already non-zero, the loop will wake */

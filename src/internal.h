@@ -116,7 +116,10 @@ struct corio_loop {
     size_t ntasks_live;        /* tasks not finished */
     struct corio_task *free_tasks; /* recycled task records */
     corio__stack_pool *stacks; /* stack cache */
-    struct corio__backend *backend; /* poller: epoll now */
+    struct corio__backend *backend; /* poller: epoll or io_uring (backend.c chooses) */
+    int backend_kind;          /* CORIO__BK_EPOLL or CORIO__BK_URING */
+    const char *backend_why;   /* why io_uring is not used, when it is not (static string) */
+    unsigned ring_unsubmitted; /* io_uring: entries queued since the last submit (poll soon) */
     uint64_t iterations;       /* loop turns so far */
     unsigned poll_countdown;   /* busy iterations left before a zero-timeout poll */
     corio_handle *free_handles;/* recycled library handles, linked through arg */
@@ -164,14 +167,36 @@ static inline void corio__ready_remove(corio_loop *loop, corio__node *n) {
     }
 }
 
-/* Backend (backend_epoll.c). */
+/* Backends: backend.c picks one per loop (CORIO_BACKEND=epoll|io_uring, else
+ * io_uring when it works) and dispatches to backend_epoll.c or backend_uring.c. */
+enum { CORIO__BK_EPOLL = 0, CORIO__BK_URING = 1 };
 struct corio__backend;
-struct corio__backend *corio__backend_new(void);
+struct corio__backend *corio__backend_new(corio_loop *loop);
 void corio__backend_free(struct corio__backend *b);
 /* epoll_ctl: op is EPOLL_CTL_ADD/MOD/DEL; events are reported to corio__io_event(st).  0 or -errno. */
-int corio__backend_ctl(struct corio__backend *b, int op, int fd, uint32_t events, corio__fdstate *st);
+int corio__backend_ctl(corio_loop *loop, int op, int fd, uint32_t events, corio__fdstate *st);
 /* Wake a loop blocked in poll, from any thread. */
 void corio__backend_wakeup(struct corio__backend *b);
+/* Per-descriptor state (io.c owns it; the backends report events on it). */
+enum { DIR_READ = 0, DIR_WRITE = 1 };
+struct corio__fdstate {
+    int fd;                   /* which descriptor this is */
+    uint32_t interest;        /* events registered with epoll; 0 = not registered */
+    bool ready[2];            /* last readiness seen, per direction */
+    bool level;               /* registered level-triggered (callbacks present) */
+    bool closed;              /* the kernel reported RDHUP/HUP/ERR: reads finish at once from now on */
+    struct corio__waiter *waiter[2]; /* the task waiting per direction, on its stack */
+    corio_callback cb[2];     /* add_reader / add_writer */
+    void *cb_arg[2];
+    corio_handle cb_handle[2];/* schedules cb when ready */
+    /* io_uring (backend_uring.c): the poll standing in for the epoll
+     * registration; its completions carry ring_gen, and a poll of an
+     * older generation (replaced or removed) is ignored. */
+    uint16_t ring_gen;
+    bool ring_armed;          /* a poll is in the ring for this fd */
+    bool ring_reading;        /* a task's read/recv/accept is in the ring */
+};
+
 /* io.c */
 void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events);
 void corio__io_free(corio_loop *loop);
@@ -188,6 +213,48 @@ void corio__executor_drain(void *arg);
 static inline bool corio__handle_pending(const corio_handle *h) { return (h->state & 3u) != 0; }
 /* Wait for events up to timeout_ns (-1: no limit, 0: just check). */
 int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns);
+/* The two backends, behind the four calls above (backend.c). */
+struct corio__backend *corio__epoll_new(void);
+void corio__epoll_free(struct corio__backend *b);
+int corio__epoll_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns);
+int corio__epoll_ctl(struct corio__backend *b, int op, int fd, uint32_t events, corio__fdstate *st);
+void corio__epoll_wakeup(struct corio__backend *b);
+/* io_uring: NULL with *why set (a static string) when the ring is not usable. */
+struct corio__backend *corio__uring_new(const char **why);
+void corio__uring_free(struct corio__backend *b);
+int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns);
+int corio__uring_ctl(corio_loop *loop, int op, int fd, uint32_t events, corio__fdstate *st);
+void corio__uring_wakeup(struct corio__backend *b);
+/* io_uring: cancel every operation on fd now (before it is closed). */
+void corio__uring_cancel_fd(corio_loop *loop, int fd);
+
+/* ---- completion operations (backend_uring.c, issue 9) ------------------------ */
+
+/* An operation submitted to the ring: lives on the waiting task's stack (or
+ * in a stream/transport record) until its completion has been reaped. */
+typedef struct corio__op corio__op;
+typedef void (*corio__op_done)(corio__op *op, int res, unsigned cqe_flags);
+struct corio__op {
+    corio_future fut;     /* completed with `res` as value when done == NULL */
+    corio__op_done done;  /* else called by the backend with the completion */
+    int res;              /* the completion's result once !inflight */
+    bool inflight;        /* the kernel may still touch the operation's memory */
+};
+struct io_uring_sqe;
+typedef void (*corio__ring_prep_fn)(struct io_uring_sqe *sqe, void *ctx);
+static inline bool corio__ring_on(const corio_loop *loop) { return loop->backend_kind == CORIO__BK_URING; }
+/* A free submission entry of loop's ring (submits what is queued when the
+ * queue is full), with user_data set to op.  The caller fills it in. */
+struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op);
+/* Run one operation from task t: prep fills the entry, the task waits for
+ * the completion.  Returns the completion's result (>= 0 or -errno).  If t
+ * is cancelled meanwhile, the operation is cancelled through the ring and
+ * waited for, so the kernel no longer touches its memory when this
+ * returns: -ECANCELED if the kernel dropped it; if it completed anyway,
+ * its result, with the cancellation re-armed for t's next suspension (no
+ * data is lost).  An operation cancelled because its fd was closed
+ * (corio_close) returns -EBADF.  tag/arg: for the task dump. */
+ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const char *tag, int64_t arg);
 
 /* ---- futures ---------------------------------------------------------------- */
 
@@ -310,5 +377,13 @@ typedef struct corio__waiter {
 int corio__waiter_wait(corio_task *t, corio_list *list, corio__waiter *w, intptr_t *value);
 /* Gather's cancel override (gather.c). */
 int corio__gather_cancel(corio_future *f);
+
+/* ---- executor jobs on the caller's memory (executor.c, for file.c) ----------- */
+
+/* corio_run_in_executor, except that a job that started is waited for even
+ * when the task is cancelled: its result is returned (0, *result) and the
+ * cancellation re-armed for the next suspension point.  A queued job is
+ * removed (-ECANCELED).  So the job may use the task's stack and buffers. */
+int corio__run_in_executor_pinned(corio_executor *ex, corio_work_fn fn, void *arg, intptr_t *result);
 
 #endif

@@ -9,6 +9,12 @@
  * waits for the next edge only after EAGAIN - or after a short read,
  * which shows the socket buffer was emptied and saves the EAGAIN call.
  *
+ * Under the io_uring backend the operations are completion-based instead
+ * (ring_io below): each is one ring entry, prepared on the task's stack and
+ * awaited, with no readiness step and no system call of its own; the
+ * per-fd registration then only serves callbacks and readiness waits, as
+ * polls in the ring (backend_uring.c).
+ *
  * add_reader / add_writer callbacks need asyncio's level-triggered
  * behaviour (called every iteration while readable), so an fd with
  * callbacks is switched to level-triggered interest for just the
@@ -18,24 +24,15 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#if CORIO_HAVE_URING
+#include <liburing.h>
+#endif
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 
-enum { DIR_READ = 0, DIR_WRITE = 1 };
 
-struct corio__fdstate {
-    int fd;                   /* which descriptor this is */
-    uint32_t interest;        /* events registered with epoll; 0 = not registered */
-    bool ready[2];            /* last readiness seen, per direction */
-    bool level;               /* registered level-triggered (callbacks present) */
-    bool closed;              /* the kernel reported RDHUP/HUP/ERR: reads finish at once from now on */
-    corio__waiter *waiter[2]; /* the task waiting per direction, on its stack */
-    corio_callback cb[2];     /* add_reader / add_writer */
-    void *cb_arg[2];
-    corio_handle cb_handle[2];/* schedules cb when ready */
-};
 
 /* States are allocated one by one and never move (handles and waiters point
  * into them); the table of pointers grows by doubling. */
@@ -91,8 +88,8 @@ static int sync_interest(corio_loop *loop, int fd, corio__fdstate *st) {
     int rc;
     if (st->interest == 0) {
         set_nonblock(fd);
-        rc = corio__backend_ctl(loop->backend, EPOLL_CTL_ADD, fd, ev, st);
-        if (rc == -EEXIST) rc = corio__backend_ctl(loop->backend, EPOLL_CTL_MOD, fd, ev, st);
+        rc = corio__backend_ctl(loop, EPOLL_CTL_ADD, fd, ev, st);
+        if (rc == -EEXIST) rc = corio__backend_ctl(loop, EPOLL_CTL_MOD, fd, ev, st);
         if (rc == 0) {
             /* Nothing is known yet: try the system call first. */
             st->ready[DIR_READ] = st->ready[DIR_WRITE] = true;
@@ -100,7 +97,7 @@ static int sync_interest(corio_loop *loop, int fd, corio__fdstate *st) {
             loop->nwatched++;
         }
     } else {
-        rc = corio__backend_ctl(loop->backend, EPOLL_CTL_MOD, fd, ev, st);
+        rc = corio__backend_ctl(loop, EPOLL_CTL_MOD, fd, ev, st);
     }
     if (rc == 0) st->interest = ev;
     st->level = !(ev & EPOLLET);
@@ -164,11 +161,97 @@ static int wait_dir(corio_task *t, corio__fdstate *st, int d) {
     return rc;
 }
 
+/* ---- the io_uring path: one ring entry per operation ---------------------------- */
+
+enum { OP_READ, OP_WRITE, OP_RECV, OP_SEND, OP_RECVMSG, OP_SENDMSG, OP_ACCEPT, OP_CONNECT, OP_POLL };
+
+typedef struct rw_ctx {
+    void *buf;
+    size_t len;
+    int flags;
+    struct sockaddr *addr;
+    socklen_t *addrlen;
+    const struct sockaddr *caddr;
+    socklen_t caddrlen;
+} rw_ctx;
+
+#if CORIO_HAVE_URING
+typedef struct ring_ctx {
+    int fd, kind;
+    rw_ctx *x;
+    struct msghdr msg; /* recvfrom / sendto */
+    struct iovec iov;
+} ring_ctx;
+
+static void prep_io(struct io_uring_sqe *sqe, void *c) {
+    ring_ctx *r = c;
+    rw_ctx *x = r->x;
+    unsigned len = x->len > 0x7ffff000 ? 0x7ffff000 : (unsigned)x->len; /* what read(2) caps a call at */
+    switch (r->kind) {
+    case OP_READ: io_uring_prep_read(sqe, r->fd, x->buf, len, (uint64_t)-1); break;
+    case OP_WRITE: io_uring_prep_write(sqe, r->fd, x->buf, len, (uint64_t)-1); break;
+    case OP_RECV: io_uring_prep_recv(sqe, r->fd, x->buf, len, x->flags); break;
+    case OP_SEND: io_uring_prep_send(sqe, r->fd, x->buf, len, x->flags | MSG_NOSIGNAL); break;
+    case OP_RECVMSG:
+    case OP_SENDMSG:
+        r->iov.iov_base = x->buf;
+        r->iov.iov_len = len;
+        memset(&r->msg, 0, sizeof r->msg);
+        r->msg.msg_iov = &r->iov;
+        r->msg.msg_iovlen = 1;
+        if (r->kind == OP_RECVMSG) {
+            r->msg.msg_name = x->addr;
+            r->msg.msg_namelen = x->addrlen ? *x->addrlen : 0;
+            io_uring_prep_recvmsg(sqe, r->fd, &r->msg, (unsigned)x->flags);
+        } else {
+            r->msg.msg_name = (void *)x->caddr;
+            r->msg.msg_namelen = x->caddrlen;
+            io_uring_prep_sendmsg(sqe, r->fd, &r->msg, (unsigned)x->flags | MSG_NOSIGNAL);
+        }
+        break;
+    case OP_ACCEPT: io_uring_prep_accept(sqe, r->fd, x->addr, x->addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC); break;
+    case OP_CONNECT: io_uring_prep_connect(sqe, r->fd, x->caddr, x->caddrlen); break;
+    case OP_POLL: io_uring_prep_poll_add(sqe, r->fd, (unsigned)x->flags); break;
+    }
+}
+
+/* Wait until fd is ready in direction d (a one-shot poll in the ring). */
+static int ring_poll(corio_task *t, int fd, int d) {
+    rw_ctx x = {.flags = d ? POLLOUT : POLLIN};
+    ring_ctx r = {.fd = fd, .kind = OP_POLL, .x = &x};
+    ssize_t rc = corio__ring_op(t, prep_io, &r, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, fd);
+    return rc < 0 ? (int)rc : 0;
+}
+
+static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x) {
+    ring_ctx r = {.fd = fd, .kind = kind, .x = x};
+    for (;;) {
+        ssize_t rc = corio__ring_op(t, prep_io, &r, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, fd);
+        if (kind == OP_RECVMSG && rc >= 0 && x->addrlen) *x->addrlen = r.msg.msg_namelen;
+        /* A descriptor that cannot wait inside io_uring (O_NONBLOCK set on
+         * a file without non-blocking support) answers EAGAIN: wait for
+         * readiness, then try again - unless the caller asked not to wait. */
+        if (rc != -EAGAIN || (x->flags & MSG_DONTWAIT)) return rc;
+        if ((rc = ring_poll(t, fd, d)) < 0) return rc;
+    }
+}
+#else
+static int ring_poll(corio_task *t, int fd, int d) {
+    (void)t, (void)fd, (void)d;
+    return -ENOSYS;
+}
+static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x) {
+    (void)t, (void)fd, (void)d, (void)kind, (void)x;
+    return -ENOSYS;
+}
+#endif
+
 /* A wait that first asks the kernel whether a cached edge still holds. */
 static int wait_public(int fd, int d) {
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_wait_%s: called outside a task", d ? "writable" : "readable");
     if (fd < 0) return corio__bad(-EBADF, "corio_wait_%s: negative fd", d ? "writable" : "readable");
+    if (corio__ring_on(t->loop)) return ring_poll(t, fd, d);
     int err = 0;
     corio__fdstate *st = fd_state(t->loop, fd, &err);
     if (!st) return err;
@@ -196,12 +279,26 @@ int corio_wait_writable(int fd) { return wait_public(fd, DIR_WRITE); }
  * before the system call, so that a cancellation met there loses no data.
  */
 typedef ssize_t (*io_op)(int fd, void *ctx, bool *drained);
+struct rw_ctx;
 
-static ssize_t do_io(int fd, int d, io_op op, void *ctx, const char *name) {
+static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char *name) {
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "%s: called outside a task", name);
     if (fd < 0) return corio__bad(-EBADF, "%s: negative fd", name);
     int err = 0;
+    if (corio__ring_on(t->loop)) {
+        if (d == DIR_WRITE) return ring_io(t, fd, d, kind, ctx);
+        /* One reader at a time, as under epoll (where the second finds the
+         * first waiting): a read in the ring is that wait. */
+        corio__fdstate *st = fd_state(t->loop, fd, &err);
+        if (!st) return err;
+        if (st->ring_reading)
+            return corio__bad(-EBUSY, "%s: fd %d: another task is already waiting to read it", name, fd);
+        st->ring_reading = true;
+        ssize_t r = ring_io(t, fd, d, kind, ctx);
+        st->ring_reading = false;
+        return r;
+    }
     corio__fdstate *st = fd_state(t->loop, fd, &err);
     if (!st) return err;
     if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0 && err != -EPERM) return err;
@@ -228,16 +325,6 @@ static ssize_t do_io(int fd, int d, io_op op, void *ctx, const char *name) {
 }
 
 /* ---- the operations ---------------------------------------------------------- */
-
-typedef struct rw_ctx {
-    void *buf;
-    size_t len;
-    int flags;
-    struct sockaddr *addr;
-    socklen_t *addrlen;
-    const struct sockaddr *caddr;
-    socklen_t caddrlen;
-} rw_ctx;
 
 static ssize_t op_read(int fd, void *c, bool *drained) {
     rw_ctx *x = c;
@@ -281,12 +368,12 @@ static ssize_t op_accept(int fd, void *c, bool *drained) {
 
 ssize_t corio_read(int fd, void *buf, size_t len) {
     rw_ctx x = {.buf = buf, .len = len};
-    return do_io(fd, DIR_READ, op_read, &x, "corio_read");
+    return do_io(fd, DIR_READ, op_read, OP_READ, &x, "corio_read");
 }
 
 ssize_t corio_write(int fd, const void *buf, size_t len) {
     rw_ctx x = {.buf = (void *)buf, .len = len};
-    return do_io(fd, DIR_WRITE, op_write, &x, "corio_write");
+    return do_io(fd, DIR_WRITE, op_write, OP_WRITE, &x, "corio_write");
 }
 
 ssize_t corio_write_all(int fd, const void *buf, size_t len) {
@@ -301,28 +388,28 @@ ssize_t corio_write_all(int fd, const void *buf, size_t len) {
 
 ssize_t corio_recv(int fd, void *buf, size_t len, int flags) {
     rw_ctx x = {.buf = buf, .len = len, .flags = flags};
-    return do_io(fd, DIR_READ, op_recv, &x, "corio_recv");
+    return do_io(fd, DIR_READ, op_recv, OP_RECV, &x, "corio_recv");
 }
 
 ssize_t corio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *addrlen) {
     rw_ctx x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .addrlen = addrlen};
-    return do_io(fd, DIR_READ, op_recv, &x, "corio_recvfrom");
+    return do_io(fd, DIR_READ, op_recv, OP_RECVMSG, &x, "corio_recvfrom");
 }
 
 ssize_t corio_send(int fd, const void *buf, size_t len, int flags) {
     rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags};
-    return do_io(fd, DIR_WRITE, op_send, &x, "corio_send");
+    return do_io(fd, DIR_WRITE, op_send, OP_SEND, &x, "corio_send");
 }
 
 ssize_t corio_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
                      socklen_t addrlen) {
     rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags, .caddr = addr, .caddrlen = addrlen};
-    return do_io(fd, DIR_WRITE, op_send, &x, "corio_sendto");
+    return do_io(fd, DIR_WRITE, op_send, OP_SENDMSG, &x, "corio_sendto");
 }
 
 int corio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen) {
     rw_ctx x = {.addr = addr, .addrlen = addrlen};
-    return (int)do_io(fd, DIR_READ, op_accept, &x, "corio_accept");
+    return (int)do_io(fd, DIR_READ, op_accept, OP_ACCEPT, &x, "corio_accept");
 }
 
 int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
@@ -330,8 +417,15 @@ int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
     if (!t) return corio__bad(-EPERM, "corio_connect: called outside a task");
     if (fd < 0 || !addr) return corio__bad(fd < 0 ? -EBADF : -EINVAL, "corio_connect: bad arguments");
     set_nonblock(fd);
-    if (connect(fd, addr, addrlen) == 0) return 0;
-    if (errno != EINPROGRESS && errno != EINTR) return -errno;
+    if (corio__ring_on(t->loop)) {
+        rw_ctx x = {.caddr = addr, .caddrlen = addrlen};
+        ssize_t rc = ring_io(t, fd, DIR_WRITE, OP_CONNECT, &x);
+        /* In progress after all: the readiness path below finishes it. */
+        if (rc != -EINPROGRESS && rc != -EALREADY) return (int)rc;
+    } else {
+        if (connect(fd, addr, addrlen) == 0) return 0;
+        if (errno != EINPROGRESS && errno != EINTR) return -errno;
+    }
     int err = 0;
     corio__fdstate *st = fd_state(t->loop, fd, &err);
     if (!st) return err;
@@ -398,10 +492,13 @@ int corio_forget_fd(int fd) {
     corio_loop *loop = corio__cur_loop;
     if (!loop) return corio__bad(-EPERM, "corio_forget_fd: no loop runs on this thread");
     if (fd < 0) return -EBADF;
+    /* io_uring: operations in flight hold the file open and would go on
+     * after a close; end them now (they complete with -EBADF). */
+    if (corio__ring_on(loop)) corio__uring_cancel_fd(loop, fd);
     if ((size_t)fd >= loop->nfds || !loop->fds[fd]) return 0;
     corio__fdstate *st = loop->fds[fd];
     if (st->interest) {
-        corio__backend_ctl(loop->backend, EPOLL_CTL_DEL, fd, 0, NULL);
+        corio__backend_ctl(loop, EPOLL_CTL_DEL, fd, 0, st);
         loop->nwatched--;
     }
     st->interest = 0;

@@ -82,7 +82,7 @@ corio_loop *corio_loop_new(void) {
     loop->stacks = corio__stack_pool_new();
     if (!loop->stacks) goto nomem;
     if (corio__ctx_sched_init(loop) < 0) goto nomem;
-    loop->backend = corio__backend_new();
+    loop->backend = corio__backend_new(loop);
     if (!loop->backend) {
         int e = errno ? errno : ENOMEM;
         corio__ctx_sched_free(loop);
@@ -96,6 +96,10 @@ corio_loop *corio_loop_new(void) {
     if (vc && *vc && strcmp(vc, "0") != 0) loop->virtual_clock = 1;
     loop->debug = corio__debug_on;          /* issue 6: debug mode, per loop (debug.c) */
     loop->slow_ns = CORIO__NS_PER_S / 10;   /* asyncio's slow_callback_duration, 0.1 s */
+    if (corio__unlikely(loop->debug)) /* issue 9: which backend, and why not io_uring */
+        corio__log(CORIO_LOG_DEBUG, "loop %p: %s backend%s%s%s", (void *)loop, corio_loop_backend(loop),
+                   loop->backend_why ? " (io_uring not used: " : "", loop->backend_why ? loop->backend_why : "",
+                   loop->backend_why ? ")" : "");
     return loop;
 nomem:
     if (loop) {
@@ -333,8 +337,9 @@ static void run_once(corio_loop *loop) {
         }
         corio__backend_poll(loop, loop->backend, timeout);
         loop->poll_countdown = POLL_EVERY;
-    } else if (--loop->poll_countdown == 0) {
-        /* Work is always ready: still look at I/O now and then. */
+    } else if (loop->ring_unsubmitted || --loop->poll_countdown == 0) {
+        /* Work is always ready: still look at I/O now and then - and under
+         * io_uring, hand what this iteration queued to the kernel. */
         corio__backend_poll(loop, loop->backend, 0);
         loop->poll_countdown = POLL_EVERY;
     }
@@ -556,8 +561,8 @@ int corio_loop_close(corio_loop *loop) {
         loop->free_handles = h->arg;
         corio__free(h);
     }
+    corio__backend_free(loop->backend); /* first: ring operations may still point into stacks */
     corio__stack_pool_free(loop->stacks);
-    corio__backend_free(loop->backend);
     corio__ctx_sched_free(loop);
     corio__free(loop->heap);
     corio__free(loop);

@@ -460,9 +460,11 @@ static void test_open_fd_at_close(void) {
         capture_start();
         corio_loop *l = debug_loop(dbg);
         run_task(l, s_register_fd, fds, "main", 0);
+        int epoll = strcmp(corio_loop_backend(l), "epoll") == 0;
         CHECK_EQ(corio_loop_close(l), 0); /* debug mode never changes results */
         capture_stop();
-        CHECK_EQ(count_msgs(CORIO_LOG_WARNING, "still registered", NULL), dbg);
+        /* io_uring waits register nothing that could be left behind. */
+        CHECK_EQ(count_msgs(CORIO_LOG_WARNING, "still registered", NULL), epoll ? dbg : 0);
         close(fds[0]);
         close(fds[1]);
     }

@@ -36,6 +36,24 @@ CORIO_API int corio_run(int (*main)(void *arg), void *arg);
 CORIO_API corio_loop *corio_loop_new(void);
 
 /*
+ * The loop's I/O backend: "io_uring" or "epoll" (a static string; NULL for
+ * a NULL loop).  A loop takes io_uring when the kernel has it and it works
+ * (not disabled by the kernel.io_uring_disabled sysctl, not refused by a
+ * seccomp filter, the operations corio needs present), else epoll; the
+ * environment variable CORIO_BACKEND=epoll or CORIO_BACKEND=io_uring forces
+ * the choice (io_uring that cannot work falls back to epoll with a
+ * warning).  Both backends give the same API and the same errors.
+ */
+CORIO_API const char *corio_loop_backend(const corio_loop *loop);
+
+/*
+ * Why the loop does not use io_uring (a static string such as
+ * "io_uring_setup: Operation not permitted" or "CORIO_BACKEND=epoll"), or
+ * NULL when it does.  Debug mode also logs it when the loop is created.
+ */
+CORIO_API const char *corio_loop_backend_reason(const corio_loop *loop);
+
+/*
  * Close a loop and free everything it owns: task records, stacks, timers,
  * library-allocated handles.  Tasks still unfinished are first cancelled
  * and given up to 1,000 loop iterations to unwind (as asyncio.run does at

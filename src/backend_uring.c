@@ -1,0 +1,357 @@
+/*
+ * backend_uring.c - the io_uring backend: a completion ring in place of
+ * epoll (issue 9).
+ *
+ * Three kinds of entries travel through the ring, told apart by the low
+ * two bits of their user_data:
+ *   - operations (corio__op, tag 0): a recv, send, accept, connect, read,
+ *     write, file operation... submitted by a task or a stream, completed
+ *     by the kernel; the completion wakes the task (or calls op->done);
+ *   - descriptor polls (tag 1): what stands in for an epoll registration
+ *     of io.c's per-fd state, for add_reader/add_writer and readiness
+ *     waits.  Edge-triggered interest is one multishot poll; level-
+ *     triggered interest is a one-shot poll re-armed after each report,
+ *     which re-checks the descriptor as epoll's level mode does.  Each fd
+ *     state counts generations (ring_gen, in the top 16 bits of user_data)
+ *     so that a poll replaced or removed and still completing is ignored;
+ *   - the wake-up eventfd's poll (tag 2) and entries whose completion
+ *     nobody needs (cancels, poll removals: tag 3).
+ *
+ * Submission is batched: entries accumulate in the submission queue while
+ * the loop runs tasks and go to the kernel in the loop's next poll, one
+ * io_uring_enter that also waits for completions (with the timer's
+ * timeout).  The loop polls after every iteration that queued entries
+ * (loop->ring_unsubmitted).
+ *
+ * Safety under cancellation: an operation's memory (buffer, sockaddr,
+ * the corio__op itself) lives on the waiting task's stack; a cancelled
+ * task asks the ring to cancel and then waits, uncancellably, for the
+ * operation's own completion before it returns, so the kernel never
+ * touches that memory afterwards.
+ */
+#include "internal.h"
+
+#if CORIO_HAVE_URING
+
+#include <liburing.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CORIO__VALGRIND 1
+#endif
+#endif
+
+#define SQ_ENTRIES 256
+#define CQ_ENTRIES 4096 /* completions can outnumber submissions (multishot): room before overflow */
+
+enum { UD_OP = 0, UD_POLL = 1, UD_WAKE = 2, UD_IGNORE = 3 };
+#define UD_TAGS 3ull
+#define UD_PTR_MASK 0x0000fffffffffffcull
+#define UD_GEN_SHIFT 48
+
+struct corio__backend {
+    int kind;              /* CORIO__BK_URING: backend.c dispatches on it */
+    int wakefd;            /* eventfd other threads write to wake the loop */
+    bool wake_armed;       /* its multishot poll is in the ring */
+    struct io_uring ring;
+};
+
+static inline uint64_t ud_make(const void *p, unsigned tag, uint16_t gen) {
+    return ((uint64_t)gen << UD_GEN_SHIFT) | (uint64_t)(uintptr_t)p | tag;
+}
+
+/* The opcodes the backend relies on; a kernel without one of them runs epoll. */
+static const struct {
+    int op;
+    const char *name;
+} needed_ops[] = {
+    {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_POLL_REMOVE, "POLL_REMOVE"},
+    {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}, {IORING_OP_READ, "READ"}, {IORING_OP_WRITE, "WRITE"},
+    {IORING_OP_RECV, "RECV"}, {IORING_OP_SEND, "SEND"}, {IORING_OP_RECVMSG, "RECVMSG"},
+    {IORING_OP_SENDMSG, "SENDMSG"}, {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_CONNECT, "CONNECT"},
+};
+
+struct corio__backend *corio__uring_new(const char **why) {
+#ifdef CORIO__VALGRIND
+    /* Valgrind cannot see what the kernel writes through the ring. */
+    if (RUNNING_ON_VALGRIND) {
+        *why = "running under valgrind, which cannot follow the ring";
+        return NULL;
+    }
+#endif
+    struct corio__backend *b = corio__calloc(1, sizeof *b);
+    if (!b) {
+        *why = "out of memory";
+        return NULL;
+    }
+    b->kind = CORIO__BK_URING;
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    /* COOP_TASKRUN (5.19): completions are not pushed by interrupting the
+     * thread; TASKRUN_FLAG tells liburing when to collect them.  Kernels
+     * older than 5.19 also lack the cancel-by-fd the backend needs. */
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    p.cq_entries = CQ_ENTRIES;
+    int rc = io_uring_queue_init_params(SQ_ENTRIES, &b->ring, &p);
+    if (rc < 0) {
+        switch (-rc) {
+        case ENOSYS: *why = "io_uring_setup: not implemented (ENOSYS: no io_uring, or a seccomp filter)"; break;
+        case EPERM: *why = "io_uring_setup: not permitted (EPERM: kernel.io_uring_disabled or a seccomp filter)"; break;
+        case EINVAL: *why = "io_uring_setup: EINVAL (kernel older than 5.19)"; break;
+        case ENOMEM: *why = "io_uring_setup: ENOMEM (locked-memory limit?)"; break;
+        default: *why = "io_uring_setup failed"; break;
+        }
+        corio__free(b);
+        return NULL;
+    }
+    const char *missing = NULL;
+    if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) missing = "NODROP/EXT_ARG features";
+    struct io_uring_probe *probe = missing ? NULL : io_uring_get_probe_ring(&b->ring);
+    if (!missing && !probe) missing = "the opcode probe";
+    for (size_t i = 0; probe && !missing && i < sizeof needed_ops / sizeof needed_ops[0]; i++)
+        if (!io_uring_opcode_supported(probe, needed_ops[i].op)) missing = needed_ops[i].name;
+    if (probe) io_uring_free_probe(probe);
+    if (missing) {
+        /* The strings are static, so say which part is missing in general terms. */
+        *why = "the kernel's io_uring lacks an operation or feature corio needs";
+        if (corio__debug_on) corio__log(CORIO_LOG_DEBUG, "io_uring: missing %s", missing);
+        io_uring_queue_exit(&b->ring);
+        corio__free(b);
+        return NULL;
+    }
+    b->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (b->wakefd < 0) {
+        *why = "eventfd failed";
+        io_uring_queue_exit(&b->ring);
+        corio__free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void corio__uring_free(struct corio__backend *b) {
+    io_uring_queue_exit(&b->ring);
+    close(b->wakefd);
+    corio__free(b);
+}
+
+static struct corio__backend *ring_of(corio_loop *loop) { return loop->backend; }
+
+/* A free entry; when the queue is full, hand what is queued to the kernel. */
+static struct io_uring_sqe *get_sqe(corio_loop *loop, struct corio__backend *b) {
+    struct io_uring_sqe *sqe;
+    while (!(sqe = io_uring_get_sqe(&b->ring))) {
+        int rc = io_uring_submit(&b->ring);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            corio__log(CORIO_LOG_ERROR, "io_uring_submit: %s", strerror(-rc));
+        }
+        if (rc <= 0) io_uring_get_events(&b->ring); /* -EBUSY: completions must be reaped first */
+    }
+    loop->ring_unsubmitted++;
+    return sqe;
+}
+
+struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op) {
+    struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
+    io_uring_sqe_set_data64(sqe, ud_make(op, UD_OP, 0));
+    op->inflight = true;
+    return sqe;
+}
+
+/* ---- descriptor polls (io.c's registrations) ---------------------------------- */
+
+static void poll_arm(corio_loop *loop, corio__fdstate *st, uint32_t events) {
+    struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
+    unsigned mask = events & ~(uint32_t)EPOLLET;
+    if (events & EPOLLET)
+        io_uring_prep_poll_multishot(sqe, st->fd, mask);
+    else
+        io_uring_prep_poll_add(sqe, st->fd, mask);
+    io_uring_sqe_set_data64(sqe, ud_make(st, UD_POLL, st->ring_gen));
+    st->ring_armed = true;
+}
+
+static void poll_disarm(corio_loop *loop, corio__fdstate *st) {
+    if (!st->ring_armed) return;
+    struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
+    io_uring_prep_poll_remove(sqe, ud_make(st, UD_POLL, st->ring_gen));
+    io_uring_sqe_set_data64(sqe, UD_IGNORE);
+    st->ring_gen++; /* whatever the old poll still reports is stale */
+    st->ring_armed = false;
+}
+
+int corio__uring_ctl(corio_loop *loop, int op, int fd, uint32_t events, corio__fdstate *st) {
+    (void)fd;
+    if (!st) return 0;
+    poll_disarm(loop, st);
+    if (op != EPOLL_CTL_DEL) poll_arm(loop, st, events);
+    return 0;
+}
+
+void corio__uring_cancel_fd(corio_loop *loop, int fd) {
+    struct corio__backend *b = ring_of(loop);
+    struct io_uring_sqe *sqe = get_sqe(loop, b);
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, UD_IGNORE);
+    /* Now, while fd still names the file: the caller closes it next. */
+    io_uring_submit(&b->ring);
+    loop->ring_unsubmitted = 0;
+}
+
+/* ---- the wake-up eventfd ---------------------------------------------------- */
+
+static void wake_arm(corio_loop *loop, struct corio__backend *b) {
+    struct io_uring_sqe *sqe = get_sqe(loop, b);
+    io_uring_prep_poll_multishot(sqe, b->wakefd, POLLIN);
+    io_uring_sqe_set_data64(sqe, UD_WAKE);
+    b->wake_armed = true;
+}
+
+void corio__uring_wakeup(struct corio__backend *b) {
+    uint64_t one = 1;
+    ssize_t r = write(b->wakefd, &one, sizeof one);
+    (void)r; /* EAGAIN: the counter is already non-zero, the loop will wake */
+}
+
+/* ---- completions ------------------------------------------------------------ */
+
+static void complete(corio_loop *loop, struct corio__backend *b, uint64_t ud, int res, unsigned flags) {
+    switch (ud & UD_TAGS) {
+    case UD_OP: {
+        corio__op *op = (corio__op *)(uintptr_t)ud;
+        op->inflight = (flags & IORING_CQE_F_MORE) != 0;
+        op->res = res;
+        if (op->done)
+            op->done(op, res, flags);
+        else if (op->fut.state == CORIO__PENDING)
+            corio__future_complete(&op->fut, CORIO__DONE, 0, res);
+        break;
+    }
+    case UD_POLL: {
+        corio__fdstate *st = (corio__fdstate *)(uintptr_t)(ud & UD_PTR_MASK);
+        if ((uint16_t)(ud >> UD_GEN_SHIFT) != st->ring_gen) break; /* replaced or removed */
+        if (!(flags & IORING_CQE_F_MORE)) st->ring_armed = false;
+        if (res < 0) {
+            /* The poll failed (a closed or unpollable fd): wake whoever
+             * waits, so that its next system call reports the error. */
+            if (res != -ECANCELED) corio__io_event(loop, st, EPOLLERR);
+            break;
+        }
+        corio__io_event(loop, st, (uint32_t)res);
+        /* Level-triggered interest is a one-shot poll: re-arming re-checks the fd. */
+        if (!st->ring_armed && st->interest) poll_arm(loop, st, st->interest);
+        break;
+    }
+    case UD_WAKE: {
+        if (!(flags & IORING_CQE_F_MORE)) b->wake_armed = false;
+        uint64_t v;
+        ssize_t r = read(b->wakefd, &v, sizeof v);
+        (void)r;
+        corio__loop_take_posts(loop);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
+    if (corio__unlikely(!b->wake_armed)) wake_arm(loop, b);
+    int rc = 0;
+    struct io_uring_cqe *cqe;
+    if (timeout_ns == 0) {
+        /* A busy loop's look at I/O: submit what is queued; completions are
+         * in shared memory, so reaping needs no system call unless the
+         * kernel has some to flush (liburing checks its flags). */
+        if (loop->ring_unsubmitted) rc = io_uring_submit(&b->ring);
+    } else if (io_uring_cq_ready(&b->ring) == 0) {
+        struct __kernel_timespec ts = {.tv_sec = timeout_ns / CORIO__NS_PER_S, .tv_nsec = timeout_ns % CORIO__NS_PER_S};
+        rc = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
+    } else if (loop->ring_unsubmitted) {
+        rc = io_uring_submit(&b->ring);
+    }
+    loop->ring_unsubmitted = 0;
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+        corio__log(CORIO_LOG_ERROR, "io_uring_enter: %s", strerror(-rc));
+    int n = 0;
+    while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
+        uint64_t ud = cqe->user_data;
+        int res = cqe->res;
+        unsigned flags = cqe->flags;
+        io_uring_cqe_seen(&b->ring, cqe);
+        complete(loop, b, ud, res, flags);
+        n++;
+    }
+    return n;
+}
+
+/* ---- an operation awaited by a task ------------------------------------------ */
+
+ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const char *tag, int64_t arg) {
+    corio_loop *loop = t->loop;
+    corio__op op;
+    op.done = NULL;
+    op.res = 0;
+    corio__future_init(&op.fut, loop);
+    prep(corio__ring_sqe(loop, &op), ctx);
+    int rc = corio__await_tag(t, &op.fut, tag, arg);
+    if (corio__likely(rc == 0)) {
+        /* -ECANCELED here is not ours: the fd was closed under the operation. */
+        return op.res == -ECANCELED ? -EBADF : op.res;
+    }
+    /* Cancelled (or, never, another error of the await): withdraw the
+     * operation and wait for its completion, whatever else happens. */
+    if (op.inflight) {
+        struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
+        io_uring_prep_cancel64(sqe, ud_make(&op, UD_OP, 0), 0);
+        io_uring_sqe_set_data64(sqe, UD_IGNORE);
+        while (op.inflight) {
+            /* Woken by the completion only: a further cancel just sets
+             * must_cancel (waiting_on is NULL) and is consumed here. */
+            corio__future_init(&op.fut, loop);
+            corio__list_push_back(&op.fut.callbacks, &t->wake.link);
+            t->wait_tag = "ring cancel";
+            corio__suspend(t);
+            if (t->wake.link.next != &t->wake.link) corio__list_remove(&t->wake.link);
+        }
+    }
+    if (op.res == -ECANCELED) return rc;
+    /* It completed before the cancel reached it: keep its result (no data
+     * is lost) and deliver the cancellation at the next suspension. */
+    t->must_cancel = true;
+    return op.res;
+}
+
+#else /* !CORIO_HAVE_URING */
+
+struct corio__backend *corio__uring_new(const char **why) {
+    *why = "corio was built without liburing";
+    return NULL;
+}
+void corio__uring_free(struct corio__backend *b) { (void)b; }
+int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
+    (void)loop, (void)b, (void)timeout_ns;
+    return -ENOSYS;
+}
+int corio__uring_ctl(corio_loop *loop, int op, int fd, uint32_t events, corio__fdstate *st) {
+    (void)loop, (void)op, (void)fd, (void)events, (void)st;
+    return -ENOSYS;
+}
+void corio__uring_wakeup(struct corio__backend *b) { (void)b; }
+void corio__uring_cancel_fd(corio_loop *loop, int fd) { (void)loop, (void)fd; }
+struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op) {
+    (void)loop, (void)op;
+    return NULL;
+}
+ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const char *tag, int64_t arg) {
+    (void)t, (void)prep, (void)ctx, (void)tag, (void)arg;
+    return -ENOSYS;
+}
+
+#endif
