@@ -29,6 +29,7 @@
 #include "corio/procpool.h"
 #include "corio/signal.h"
 #include "corio/process.h"
+#include "corio/file.h"
 #include "corio/debug.h"
 
 #ifdef __cplusplus

@@ -583,3 +583,108 @@ int corio__executor_loop_close(corio_loop *loop) {
     exloop_unref(xl);
     return waited_for ? 1 : 0;
 }
+
+/* ---- jobs that must not outlive their task (file.c) ----------------------------- */
+
+/* The job as the worker runs it: fn's outcome is kept here, on the waiting
+ * task's stack, because the drain drops a result whose future was
+ * cancelled.  Written by the worker, read by the task after the drain: the
+ * hand-over through xl->mu orders the two. */
+typedef struct pinned_job {
+    corio_work_fn fn;
+    void *arg;
+    intptr_t result;
+    bool ran;
+} pinned_job;
+
+static intptr_t pinned_run(void *arg) {
+    pinned_job *p = arg;
+    p->result = p->fn(p->arg);
+    p->ran = true;
+    return 0;
+}
+
+/*
+ * corio_run_in_executor for jobs that work on the caller's memory (file.c
+ * reads into the caller's buffer).  A cancellation while the job is queued
+ * removes it (-ECANCELED).  Once it runs, the task waits for it to finish
+ * whatever cancellations arrive, returns its result (0, *result set) and
+ * re-arms the cancellation (must_cancel) for its next suspension point, so
+ * nothing the job touches is used after this returns.  A job a shutdown
+ * dropped returns -ECANCELED.  The task's stack holds the job's outcome,
+ * which is safe for the same reason; a loop that closes meanwhile waits for
+ * its default executor's running jobs before it frees task stacks.
+ */
+int corio__run_in_executor_pinned(corio_executor *ex, corio_work_fn fn, void *arg, intptr_t *result) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "run_in_executor: called outside a task");
+    assert(fn);
+    if (t->must_cancel) {
+        t->must_cancel = false;
+        return -ECANCELED;
+    }
+    corio_loop *loop = t->loop;
+    exloop *xl = exloop_get(loop);
+    if (!xl) return -ENOMEM;
+    if (!ex) {
+        if (!xl->def) {
+            corio_executor *d = corio_executor_new(0);
+            if (!d) return -ENOMEM;
+            d->owned = true;
+            xl->def = d;
+        }
+        ex = xl->def;
+    }
+    job *j = corio__malloc(sizeof *j);
+    if (!j) return -ENOMEM;
+    pinned_job p = {.fn = fn, .arg = arg};
+    waitctx w;
+    corio__future_init(&w.fut, loop);
+    w.req = j;
+    *j = (job){.ex = ex, .xl = xl, .fn = pinned_run, .arg = &p, .ctx = &w};
+    corio__list_init(&j->qlink);
+    pthread_mutex_lock(&xl->mu);
+    xl->refs++;
+    pthread_mutex_unlock(&xl->mu);
+    int rc = submit(ex, j);
+    if (rc < 0) {
+        corio__free(j);
+        exloop_unref(xl);
+        return rc;
+    }
+    corio__list_push_back(&xl->inflight, &j->llink);
+
+    bool cancelled = false;
+    rc = corio__await(t, &w.fut);
+    while (w.req) {
+        /* Cancelled before the drain took the job.  Queued: take it back.
+         * Otherwise (running, finished and not drained, dropped by a
+         * shutdown) wait for the drain with a fresh future, as often as
+         * cancellations interrupt the wait. */
+        cancelled = true;
+        pthread_mutex_lock(&xl->mu);
+        if (!j->delivered) {
+            pthread_mutex_lock(&ex->mu);
+            if (j->state == JOB_QUEUED) {
+                corio__list_remove(&j->qlink);
+                ex->nqueued--;
+                pthread_mutex_unlock(&ex->mu);
+                xl->refs--; /* the loop's reference keeps it above zero */
+                pthread_mutex_unlock(&xl->mu);
+                corio__list_remove(&j->llink);
+                corio__free(j);
+                return -ECANCELED;
+            }
+            pthread_mutex_unlock(&ex->mu);
+        }
+        pthread_mutex_unlock(&xl->mu);
+        corio__future_init(&w.fut, loop);
+        (void)corio__await(t, &w.fut);
+    }
+    /* Drained.  rc < 0 here: cancelled after the result came (or the job
+     * was dropped, which p.ran tells). */
+    if (!p.ran) return -ECANCELED;
+    if (cancelled || rc < 0) t->must_cancel = true;
+    if (result) *result = p.result;
+    return 0;
+}
