@@ -59,6 +59,7 @@ struct corio__backend {
     int kind;              /* CORIO__BK_URING: backend.c dispatches on it */
     int wakefd;            /* eventfd other threads write to wake the loop */
     bool wake_armed;       /* its multishot poll is in the ring */
+    size_t ops_inflight;   /* corio__op entries not yet completed for good */
     struct io_uring ring;
 };
 
@@ -161,6 +162,7 @@ struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op) {
     struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
     io_uring_sqe_set_data64(sqe, ud_make(op, UD_OP, 0));
     op->inflight = true;
+    ring_of(loop)->ops_inflight++;
     return sqe;
 }
 
@@ -226,6 +228,7 @@ static void complete(corio_loop *loop, struct corio__backend *b, uint64_t ud, in
     case UD_OP: {
         corio__op *op = (corio__op *)(uintptr_t)ud;
         op->inflight = (flags & IORING_CQE_F_MORE) != 0;
+        if (!op->inflight) b->ops_inflight--;
         op->res = res;
         if (op->done)
             op->done(op, res, flags);
@@ -263,6 +266,12 @@ static void complete(corio_loop *loop, struct corio__backend *b, uint64_t ud, in
 
 int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
     if (corio__unlikely(!b->wake_armed)) wake_arm(loop, b);
+    /* Writers that queued data this iteration send it now, all of it in one entry each. */
+    while (!corio__list_empty(&loop->ring_flush)) {
+        corio__node *n = corio__container_of(loop->ring_flush.next, corio__node, link);
+        corio__list_remove(&n->link);
+        n->run(n);
+    }
     int rc = 0;
     struct io_uring_cqe *cqe;
     if (timeout_ns == 0) {
@@ -289,6 +298,13 @@ int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
         n++;
     }
     return n;
+}
+
+void corio__uring_drain(corio_loop *loop) {
+    struct corio__backend *b = ring_of(loop);
+    for (int i = 0; i < 100 && b->ops_inflight; i++) corio__uring_poll(loop, b, 10 * 1000000);
+    if (b->ops_inflight)
+        corio__log(CORIO_LOG_WARNING, "loop closed with %zu io_uring operations still in flight", b->ops_inflight);
 }
 
 /* ---- an operation awaited by a task ------------------------------------------ */
@@ -345,6 +361,7 @@ int corio__uring_ctl(corio_loop *loop, int op, int fd, uint32_t events, corio__f
 }
 void corio__uring_wakeup(struct corio__backend *b) { (void)b; }
 void corio__uring_cancel_fd(corio_loop *loop, int fd) { (void)loop, (void)fd; }
+void corio__uring_drain(corio_loop *loop) { (void)loop; }
 struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op) {
     (void)loop, (void)op;
     return NULL;

@@ -120,6 +120,8 @@ struct corio_loop {
     int backend_kind;          /* CORIO__BK_EPOLL or CORIO__BK_URING */
     const char *backend_why;   /* why io_uring is not used, when it is not (static string) */
     unsigned ring_unsubmitted; /* io_uring: entries queued since the last submit (poll soon) */
+    corio_list ring_flush;     /* io_uring: corio__nodes run just before the next submit (stream writers) */
+    void *ring_bufs;           /* io_uring: protocol.c's provided-buffer ring, made on first use */
     uint64_t iterations;       /* loop turns so far */
     unsigned poll_countdown;   /* busy iterations left before a zero-timeout poll */
     corio_handle *free_handles;/* recycled library handles, linked through arg */
@@ -227,6 +229,14 @@ int corio__uring_ctl(corio_loop *loop, int op, int fd, uint32_t events, corio__f
 void corio__uring_wakeup(struct corio__backend *b);
 /* io_uring: cancel every operation on fd now (before it is closed). */
 void corio__uring_cancel_fd(corio_loop *loop, int fd);
+/* io_uring, at loop close: reap the completions of operations still in
+ * flight (bounded wait), so that their owners are told and freed. */
+void corio__uring_drain(corio_loop *loop);
+/* io_uring: the loop's ring, for files that prepare entries themselves. */
+struct io_uring;
+struct io_uring *corio__ring_get(corio_loop *loop);
+/* protocol.c: free loop->ring_bufs (called by corio_loop_close before the ring goes). */
+void corio__proto_ring_free(corio_loop *loop);
 
 /* ---- completion operations (backend_uring.c, issue 9) ------------------------ */
 

@@ -77,6 +77,7 @@ corio_loop *corio_loop_new(void) {
     if (!loop) goto nomem;
     corio__list_init(&loop->ready);
     corio__list_init(&loop->tasks);
+    corio__list_init(&loop->ring_flush);
     loop->poll_countdown = POLL_EVERY;
     pthread_mutex_init(&loop->ts_lock, NULL);
     loop->stacks = corio__stack_pool_new();
@@ -484,6 +485,7 @@ int corio_loop_close(corio_loop *loop) {
         loop->tsan_fiber = __tsan_get_current_fiber();
 #endif
         for (int i = 0; i < CLOSE_DRAIN_ITERATIONS && loop->ntasks_live; i++) run_once(loop);
+        if (corio__ring_on(loop)) corio__uring_drain(loop);
         loop->running = 0;
         loop->stopping = 0;
         corio__cur_loop = NULL;
@@ -492,6 +494,12 @@ int corio_loop_close(corio_loop *loop) {
      * go of its job by itself): signal handlers are removed (asyncio's close
      * does it), then executor work for this loop is dropped or waited for,
      * before anything a job's result could reach is freed. */
+    if (corio__ring_on(loop) && !corio__cur_loop && !dirty) {
+        /* Operations of finished streams (a last send) may still be in the ring. */
+        corio__cur_loop = loop;
+        corio__uring_drain(loop);
+        corio__cur_loop = NULL;
+    }
     corio__signal_loop_close(loop);
     if (corio__executor_loop_close(loop)) dirty = 1;
     /* Scheduled callbacks: free the library's own, report the caller's.  Nodes

@@ -14,6 +14,13 @@
  * from the loop, so data is written whether or not anyone calls drain.
  * Flow control is asyncio's: above high_water the writer is "paused" and
  * drain waits until the flush brings it down to low_water.
+ *
+ * Under the io_uring backend the writer is completion-based instead: write()
+ * appends to the queue and, when no send is in flight, hands the whole
+ * queue to one ring send (the queue's storage moves to `inflight`, which
+ * the kernel reads and nobody touches until the completion); the
+ * completion starts the next send with whatever was queued meanwhile.  So
+ * a busy connection costs no system call of its own per write.
  */
 #include "internal.h"
 
@@ -22,6 +29,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if CORIO_HAVE_URING
+#include <liburing.h>
+#endif
 
 #define READ_CHUNK (64 * 1024) /* one read's room; also asyncio's default limit */
 #define DIRECT_READ_MIN 4096   /* corio_reader_read of this much or more bypasses an empty buffer */
@@ -82,6 +92,10 @@ struct corio_writer {
     bool closing;      /* close/abort called or writing failed */
     bool eof_pending;  /* shutdown(SHUT_WR) once the buffer is written */
     bool eof_sent;
+    bool sending;      /* io_uring: a send of `inflight` is in the ring */
+    bytebuf inflight;  /* io_uring: what that send reads; untouched until its completion */
+    corio__op sop;     /* io_uring: the send */
+    corio__node flush; /* io_uring: in loop->ring_flush while data waits for the next submit */
     corio_list drainers; /* corio__waiter: tasks in drain */
     corio_list closers;  /* corio__waiter: tasks in wait_closed */
 };
@@ -95,9 +109,11 @@ typedef struct conn {
 } conn;
 
 static void conn_maybe_free(conn *c) {
-    if (c->reader_held || c->writer_held || c->fd >= 0) return;
+    if (c->reader_held || c->writer_held || c->fd >= 0 || c->w.sending) return;
+    corio__list_remove(&c->w.flush.link);
     bb_free(&c->r.buf);
     bb_free(&c->w.buf);
+    bb_free(&c->w.inflight);
     corio__free(c);
 }
 
@@ -112,6 +128,7 @@ static void wake_all(corio_list *l) {
 static void finish_close(conn *c) {
     corio_writer *w = &c->w;
     w->closing = true;
+    corio__list_remove(&w->flush.link); /* queued data is dropped: nothing to send */
     if (c->fd >= 0) {
         if (w->watching && corio__cur_loop) corio_remove_writer(c->fd);
         w->watching = false;
@@ -146,6 +163,7 @@ static void queue_empty(conn *c) {
         w->watching = false;
     }
     if (w->buf.cap > 4 * READ_CHUNK) bb_free(&w->buf); /* do not keep a burst's memory */
+    if (w->inflight.cap > 4 * READ_CHUNK) bb_free(&w->inflight);
     if (w->eof_pending && !w->eof_sent) {
         w->eof_sent = true;
         shutdown(c->fd, SHUT_WR);
@@ -173,6 +191,82 @@ static void on_writable(void *arg) {
     if (!bb_len(&w->buf)) queue_empty(c);
 }
 
+/* ---- io_uring: the writer's sends go through the ring ----------------------- */
+
+/* Bytes not yet taken by the kernel: queued plus the rest of a send in flight. */
+static size_t w_pending(const corio_writer *w) { return bb_len(&w->buf) + bb_len(&w->inflight); }
+
+#if CORIO_HAVE_URING
+static void ring_send_done(corio__op *op, int res, unsigned flags);
+
+static void ring_send_submit(conn *c) {
+    corio_writer *w = &c->w;
+    size_t n = bb_len(&w->inflight);
+    if (n > 0x7ffff000) n = 0x7ffff000;
+    corio__op *op = &w->sop;
+    op->done = ring_send_done;
+    struct io_uring_sqe *sqe = corio__ring_sqe(corio__cur_loop, op);
+    if (c->is_sock)
+        io_uring_prep_send(sqe, c->fd, w->inflight.p + w->inflight.start, (unsigned)n, MSG_NOSIGNAL);
+    else
+        io_uring_prep_write(sqe, c->fd, w->inflight.p + w->inflight.start, (unsigned)n, (uint64_t)-1);
+    w->sending = true;
+}
+
+/* Start a send of everything queued, if none is in flight. */
+static void ring_send_start(conn *c) {
+    corio_writer *w = &c->w;
+    if (w->sending || !bb_len(&w->buf) || c->fd < 0) return;
+    bytebuf t = w->inflight; /* empty: its storage is reused for the next queue */
+    w->inflight = w->buf;
+    w->buf = t;
+    w->buf.start = w->buf.end = 0;
+    ring_send_submit(c);
+}
+
+static void ring_send_done(corio__op *op, int res, unsigned flags) {
+    (void)flags;
+    corio_writer *w = corio__container_of(op, corio_writer, sop);
+    conn *c = w->c;
+    w->sending = false;
+    if (c->fd < 0) { /* closed meanwhile: the memory can go now */
+        conn_maybe_free(c);
+        return;
+    }
+    if (res < 0) {
+        if (res == -EAGAIN || res == -EINTR) {
+            ring_send_submit(c);
+            return;
+        }
+        writer_fail(c, res == -ECANCELED ? -EBADF : res);
+        return;
+    }
+    bb_consume(&w->inflight, (size_t)res);
+    if (bb_len(&w->inflight))
+        ring_send_submit(c); /* a short send: the rest first, in order */
+    else
+        ring_send_start(c);
+    if (w->paused && w_pending(w) <= w->low) {
+        w->paused = false;
+        wake_all(&w->drainers);
+    }
+    if (!w->sending) queue_empty(c);
+}
+
+static void ring_flush_run(corio__node *n) { ring_send_start(corio__container_of(n, corio_writer, flush)->c); }
+
+/* Send at the loop's next submit, so that every write of this iteration goes in one send. */
+static void ring_send_soon(conn *c) {
+    corio_writer *w = &c->w;
+    if (w->sending || w->flush.link.next != &w->flush.link) return;
+    w->flush.run = ring_flush_run;
+    corio__list_push_back(&corio__cur_loop->ring_flush, &w->flush.link);
+    corio__cur_loop->ring_unsubmitted++;
+}
+#else
+static void ring_send_soon(conn *c) { (void)c; }
+#endif
+
 static int check_handle(const void *h, const char *fn) {
     if (!h) return corio__bad(-EINVAL, "%s: NULL", fn);
     return 0;
@@ -182,7 +276,7 @@ static int check_handle(const void *h, const char *fn) {
 
 int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, corio_writer **w) {
     if (fd < 0) return corio__bad(-EBADF, "corio_stream_open: negative fd");
-    if (!r || !w) return corio__bad(-EINVAL, "corio_stream_open: NULL out pointer");
+    if (!r && !w) return corio__bad(-EINVAL, "corio_stream_open: NULL reader and writer out pointers");
     static const corio_stream_opts defaults = {0};
     const corio_stream_opts *o = opts ? opts : &defaults;
     conn *c = corio__calloc(1, sizeof *c);
@@ -191,7 +285,10 @@ int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, c
     socklen_t tl = sizeof type;
     c->fd = fd;
     c->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
-    c->reader_held = c->writer_held = true;
+    /* A one-way stream (a pipe end) has only one handle; the other half
+     * is initialised all the same but never handed out. */
+    c->reader_held = r != NULL;
+    c->writer_held = w != NULL;
     c->r.c = c;
     c->r.limit = o->limit ? o->limit : CORIO_STREAM_LIMIT;
     c->r.chunk = 4096;
@@ -200,9 +297,10 @@ int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, c
     c->w.low = o->low_water ? o->low_water : c->w.high / 4;
     if (c->w.low > c->w.high) c->w.low = c->w.high;
     corio__list_init(&c->w.drainers);
+    corio__list_init(&c->w.flush.link);
     corio__list_init(&c->w.closers);
-    *r = &c->r;
-    *w = &c->w;
+    if (r) *r = &c->r;
+    if (w) *w = &c->w;
     return 0;
 }
 
@@ -456,7 +554,11 @@ void corio_reader_free(corio_reader *r) {
     if (!r) return;
     conn *c = r->c;
     c->reader_held = false;
-    conn_maybe_free(c);
+    /* A reader-only stream: no writer will ever close the descriptor, so
+     * its release does.  (With a writer, the writer closes it: released
+     * first, it is already closing; released later, it will.) */
+    if (!c->writer_held && !c->w.closing) finish_close(c);
+    else conn_maybe_free(c);
 }
 
 /* ---- writer --------------------------------------------------------------------- */
@@ -469,6 +571,15 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
     if (len == 0) return 0;
     conn *c = w->c;
     size_t done = 0;
+    if (corio__cur_loop && corio__ring_on(corio__cur_loop)) {
+        int rc = bb_reserve(&w->buf, len);
+        if (rc < 0) return rc;
+        memcpy(w->buf.p + w->buf.end, buf, len);
+        w->buf.end += len;
+        ring_send_soon(c);
+        if (w_pending(w) > w->high) w->paused = true;
+        return 0;
+    }
     if (!bb_len(&w->buf)) {
         while (done < len) { /* nothing queued: straight to the kernel */
             int n = send_some(c, (const char *)buf + done, len - done);
@@ -526,7 +637,7 @@ int corio_writer_write_eof(corio_writer *w) {
     if (!w->c->is_sock) return -EOPNOTSUPP;
     if (w->eof_pending || w->eof_sent) return 0;
     w->eof_pending = true;
-    if (!bb_len(&w->buf)) {
+    if (!w_pending(w)) {
         w->eof_sent = true;
         if (shutdown(w->c->fd, SHUT_WR) < 0) return -errno;
     }
@@ -537,7 +648,9 @@ int corio_writer_close(corio_writer *w) {
     if (check_handle(w, "corio_writer_close")) return -EINVAL;
     if (w->closing) return 0;
     w->closing = true;
-    if (!bb_len(&w->buf) || !w->watching) finish_close(w->c);
+    /* Queued data is flushed first, by the writer callback or the ring's send. */
+    bool ring_busy = w->sending || w->flush.link.next != &w->flush.link;
+    if (!ring_busy && (!bb_len(&w->buf) || !w->watching)) finish_close(w->c);
     return 0;
 }
 
@@ -559,7 +672,7 @@ int corio_writer_wait_closed(corio_writer *w) {
     return w->err;
 }
 
-size_t corio_writer_buffered(const corio_writer *w) { return w ? bb_len(&w->buf) : 0; }
+size_t corio_writer_buffered(const corio_writer *w) { return w ? w_pending(w) : 0; }
 
 int corio_writer_peername(const corio_writer *w, char *buf, size_t cap) {
     if (!w) return -EINVAL;
