@@ -158,6 +158,8 @@ static struct io_uring_sqe *get_sqe(corio_loop *loop, struct corio__backend *b) 
     return sqe;
 }
 
+struct io_uring *corio__ring_get(corio_loop *loop) { return &ring_of(loop)->ring; }
+
 struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op) {
     struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
     io_uring_sqe_set_data64(sqe, ud_make(op, UD_OP, 0));
@@ -362,6 +364,10 @@ int corio__uring_ctl(corio_loop *loop, int op, int fd, uint32_t events, corio__f
 void corio__uring_wakeup(struct corio__backend *b) { (void)b; }
 void corio__uring_cancel_fd(corio_loop *loop, int fd) { (void)loop, (void)fd; }
 void corio__uring_drain(corio_loop *loop) { (void)loop; }
+struct io_uring *corio__ring_get(corio_loop *loop) {
+    (void)loop;
+    return NULL;
+}
 struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op) {
     (void)loop, (void)op;
     return NULL;

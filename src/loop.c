@@ -569,6 +569,7 @@ int corio_loop_close(corio_loop *loop) {
         loop->free_handles = h->arg;
         corio__free(h);
     }
+    if (loop->ring_bufs) corio__proto_ring_free(loop);
     corio__backend_free(loop->backend); /* first: ring operations may still point into stacks */
     corio__stack_pool_free(loop->stacks);
     corio__ctx_sched_free(loop);

@@ -520,3 +520,5 @@ void corio_dgram_close(corio_dgram_transport *t) {
 }
 
 int corio_dgram_fd(const corio_dgram_transport *t) { return t ? t->fd : -1; }
+
+void corio__proto_ring_free(corio_loop *loop) { loop->ring_bufs = NULL; }
