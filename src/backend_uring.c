@@ -168,6 +168,12 @@ struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op) {
     return sqe;
 }
 
+void corio__ring_cancel(corio_loop *loop, corio__op *op) {
+    struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
+    io_uring_prep_cancel64(sqe, ud_make(op, UD_OP, 0), 0);
+    io_uring_sqe_set_data64(sqe, UD_IGNORE);
+}
+
 /* ---- descriptor polls (io.c's registrations) ---------------------------------- */
 
 static void poll_arm(corio_loop *loop, corio__fdstate *st, uint32_t events) {
@@ -326,9 +332,7 @@ ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const
     /* Cancelled (or, never, another error of the await): withdraw the
      * operation and wait for its completion, whatever else happens. */
     if (op.inflight) {
-        struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
-        io_uring_prep_cancel64(sqe, ud_make(&op, UD_OP, 0), 0);
-        io_uring_sqe_set_data64(sqe, UD_IGNORE);
+        corio__ring_cancel(loop, &op);
         while (op.inflight) {
             /* Woken by the completion only: a further cancel just sets
              * must_cancel (waiting_on is NULL) and is consumed here. */
@@ -368,6 +372,7 @@ struct io_uring *corio__ring_get(corio_loop *loop) {
     (void)loop;
     return NULL;
 }
+void corio__ring_cancel(corio_loop *loop, corio__op *op) { (void)loop, (void)op; }
 struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op) {
     (void)loop, (void)op;
     return NULL;

@@ -265,6 +265,8 @@ struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op);
  * data is lost).  An operation cancelled because its fd was closed
  * (corio_close) returns -EBADF.  tag/arg: for the task dump. */
 ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const char *tag, int64_t arg);
+/* Ask the ring to cancel op (its completion still comes: wait for !op->inflight). */
+void corio__ring_cancel(corio_loop *loop, corio__op *op);
 
 /* ---- futures ---------------------------------------------------------------- */
 

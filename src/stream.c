@@ -795,11 +795,111 @@ fail:
     corio__free(sc);
 }
 
+/*
+ * io_uring: one multishot accept serves the whole life of the acceptor
+ * task: each completion carries a new connection, queued here until the
+ * task takes it.  The record lives on the acceptor's stack, so the task
+ * withdraws the accept and waits for its last completion before leaving.
+ */
+typedef struct accept_multi {
+    corio__op op;
+    int *fds;             /* accepted, not yet taken: fds[0..n) */
+    size_t n, cap;
+    int err;              /* how the multishot ended, 0 while armed or not started */
+    bool leaving;         /* the task is going: close what still arrives */
+    corio_future *wake;   /* the task's wait, if it waits */
+} accept_multi;
+
+#if CORIO_HAVE_URING
+static void accept_multi_done(corio__op *op, int res, unsigned flags) {
+    (void)flags;
+    accept_multi *am = corio__container_of(op, accept_multi, op);
+    if (res >= 0) {
+        if (am->leaving) {
+            close(res);
+        } else if (am->n == am->cap) {
+            size_t cap = am->cap ? am->cap * 2 : 16;
+            int *p = corio__realloc(am->fds, cap * sizeof *p);
+            if (p) {
+                am->fds = p;
+                am->cap = cap;
+                am->fds[am->n++] = res;
+            } else {
+                corio__log(CORIO_LOG_WARNING, "server: out of memory for a new connection; closed it");
+                close(res);
+            }
+        } else {
+            am->fds[am->n++] = res;
+        }
+    } else if (!op->inflight) {
+        am->err = res;
+    }
+    if (am->wake && am->wake->state == CORIO__PENDING) corio__future_complete(am->wake, CORIO__DONE, 0, 0);
+}
+
+/* The next accepted descriptor, or -errno (the multishot ended with it, or the task was cancelled). */
+static int accept_multi_next(corio_task *t, int lfd, accept_multi *am) {
+    for (;;) {
+        if (am->n) {
+            int fd = am->fds[0];
+            memmove(am->fds, am->fds + 1, --am->n * sizeof *am->fds);
+            return fd;
+        }
+        if (!am->op.inflight) {
+            if (am->err) {
+                int e = am->err == -ECANCELED ? -EBADF : am->err;
+                am->err = 0;
+                return e;
+            }
+            am->op.done = accept_multi_done;
+            io_uring_prep_multishot_accept(corio__ring_sqe(t->loop, &am->op), lfd, NULL, NULL,
+                                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+        }
+        corio_future f;
+        corio__future_init(&f, t->loop);
+        am->wake = &f;
+        int rc = corio__await_tag(t, &f, CORIO__WAIT_FD_READ, lfd);
+        am->wake = NULL;
+        if (rc < 0) return rc;
+    }
+}
+
+/* Withdraw the accept, wait for its last completion, close what was not taken. */
+static void accept_multi_end(corio_task *t, accept_multi *am) {
+    am->leaving = true;
+    if (am->op.inflight) {
+        corio__ring_cancel(t->loop, &am->op);
+        bool cancelled = false;
+        while (am->op.inflight) {
+            /* Uncancellable: a cancel only sets must_cancel, consumed below. */
+            corio_future f;
+            corio__future_init(&f, t->loop);
+            am->wake = &f;
+            corio__list_push_back(&f.callbacks, &t->wake.link);
+            if (corio__suspend(t) < 0) cancelled = true;
+            if (t->wake.link.next != &t->wake.link) corio__list_remove(&t->wake.link);
+            am->wake = NULL;
+        }
+        if (cancelled) t->must_cancel = true;
+    }
+    for (size_t i = 0; i < am->n; i++) close(am->fds[i]);
+    corio__free(am->fds);
+}
+#endif
+
 static int accept_main(void *arg) {
     corio_server *s = arg;
     int logged = 0;
+#if CORIO_HAVE_URING
+    accept_multi am = {0};
+    bool ring = corio__ring_on(corio__cur_loop);
+#endif
     while (!s->closed) {
+#if CORIO_HAVE_URING
+        int fd = ring ? accept_multi_next(corio__current(), s->lfd, &am) : corio_accept(s->lfd, NULL, NULL);
+#else
         int fd = corio_accept(s->lfd, NULL, NULL);
+#endif
         if (fd >= 0) {
             logged = 0;
             if (s->max_conns && s->nconns >= s->max_conns) {
@@ -827,6 +927,9 @@ static int accept_main(void *arg) {
         /* ECONNABORTED, EPROTO, EPERM (firewall), ...: that client only. */
         corio__log(CORIO_LOG_DEBUG, "server: accept: %s", corio_strerror(fd));
     }
+#if CORIO_HAVE_URING
+    if (ring) accept_multi_end(corio__current(), &am);
+#endif
     return 0;
 }
 
