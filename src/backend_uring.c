@@ -187,6 +187,11 @@ static void poll_arm(corio_loop *loop, corio__fdstate *st, uint32_t events) {
     st->ring_armed = true;
 }
 
+static void poll_rearm(corio__node *n) {
+    corio__fdstate *st = corio__container_of(n, corio__fdstate, ring_rearm);
+    if (!st->ring_armed && st->interest) poll_arm(corio__cur_loop, st, st->interest);
+}
+
 static void poll_disarm(corio_loop *loop, corio__fdstate *st) {
     if (!st->ring_armed) return;
     struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
@@ -255,8 +260,15 @@ static void complete(corio_loop *loop, struct corio__backend *b, uint64_t ud, in
             break;
         }
         corio__io_event(loop, st, (uint32_t)res);
-        /* Level-triggered interest is a one-shot poll: re-arming re-checks the fd. */
-        if (!st->ring_armed && st->interest) poll_arm(loop, st, st->interest);
+        /* Level-triggered interest is a one-shot poll, re-armed (which
+         * re-checks the fd) at the next submit: after the callbacks this
+         * report queued have run, as epoll's level mode reports again at
+         * the next poll.  Re-arming here would find the fd still ready and
+         * complete at once, for ever. */
+        if (!st->ring_armed && st->interest && st->ring_rearm.link.next == &st->ring_rearm.link) {
+            st->ring_rearm.run = poll_rearm;
+            corio__list_push_back(&loop->ring_flush, &st->ring_rearm.link);
+        }
         break;
     }
     case UD_WAKE: {

@@ -61,6 +61,7 @@ static corio__fdstate *fd_state(corio_loop *loop, int fd, int *err) {
             return NULL;
         }
         st->fd = fd;
+        corio__list_init(&st->ring_rearm.link);
         loop->fds[fd] = st;
     }
     return st;
@@ -530,6 +531,7 @@ void corio__io_free(corio_loop *loop) {
         else if (st->interest && corio__unlikely(loop->debug)) /* issue 6: resources left open */
             corio__log(CORIO_LOG_WARNING,
                        "loop closed with fd %zu still registered (close it with corio_close or corio_forget_fd)", fd);
+        corio__list_remove(&st->ring_rearm.link);
         corio__free(st);
     }
     corio__free(loop->fds);
