@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# bench/echo/run.sh - the echo benchmark of issue 8: corio streams, corio
-# protocols, a raw epoll floor, libuv written for speed, Tokio
-# current-thread, Go, Python asyncio streams and uvloop, in ONE interleaved
-# run, all driven by the same C load client (bench/echo/load.c).
+# bench/echo/run.sh - the echo benchmark of issues 8 and 9: corio streams
+# and corio protocols, each once per backend (CORIO_BACKEND=epoll and
+# CORIO_BACKEND=io_uring), a raw epoll floor, a raw liburing floor
+# (bench/echo/raw_uring.c: multishot accept, multishot recv into a
+# provided-buffer ring, one send in flight per connection), libuv written for
+# speed, Tokio current-thread, Go, Python asyncio streams and uvloop, in ONE
+# interleaved run, all driven by the same C load client (bench/echo/load.c).
 #
 #   bash bench/echo/run.sh            R=5, 2 s per timed run (~10 min here)
 #   QUICK=1 bash bench/echo/run.sh    R=2, 1 s per timed run, short counts (~3 min)
@@ -11,10 +14,12 @@
 #
 # What it does:
 #  1. installs what is missing on Debian 12 (one apt-get update): cmake, gcc,
-#     golang-go, valgrind, strace, python3, libuv1-dev, python3-uvloop,
-#     librust-tokio-dev and cargo;
+#     golang-go, valgrind, strace, python3, libuv1-dev, liburing-dev,
+#     python3-uvloop, librust-tokio-dev and cargo;
 #  2. builds corio (Release, -O2) and its echo examples into build-bench/,
-#     the load client, the raw floor and the peers into build-bench/echo/;
+#     the load client, the two raw floors and the peers into build-bench/echo/;
+#     the corio servers run twice each, with CORIO_BACKEND=epoll and with
+#     CORIO_BACKEND=io_uring in their environment (SENV below);
 #     Tokio OFFLINE with cargo from Debian's vendored crates (a CARGO_HOME
 #     whose config replaces crates.io by /usr/share/cargo/registry); a peer
 #     that does not build is left out and said so;
@@ -27,13 +32,23 @@
 #     lengths N1 < N2 (messages, 100 connections) so that start-up, the
 #     connects and the shutdown cancel out: (count(N2) - count(N1)) / (N2 - N1):
 #       - system calls per message: the server launched under `strace -f -c`
-#         (every server; per-call tables kept in bench/out/echo_strace/);
+#         (every server; per-call tables kept in bench/out/echo_strace/;
+#         io_uring_enter counts as one call however many operations it
+#         carries, which is the point of a completion backend);
 #       - user-space instructions per message: the server launched under
-#         `valgrind --tool=callgrind` (corio servers, raw floor, libuv, Tokio;
-#         Go does not run under Valgrind, Python's numbers are in the issue);
+#         `valgrind --tool=callgrind` (corio servers, raw epoll floor, libuv,
+#         Tokio; Go does not run under Valgrind, Python's numbers are in the
+#         issue).  The corio io_uring columns run under callgrind too, but
+#         corio does not take io_uring under Valgrind (it falls back to
+#         epoll, and says so on stderr): report.py reads which backend ran
+#         from the per-function table and prints n/a for io_uring.  The raw
+#         liburing floor is not run under callgrind: Valgrind 3.19 keeps
+#         signals blocked across io_uring_enter, so the server never sees
+#         its SIGTERM and callgrind never writes its counts;
 #       - memory per idle connection: server RSS growth (VmRSS) over 10,000
 #         connections that each did one echo and then sit idle, / 10,000
-#         (corio streams and protocols, Go, and the C/Rust peers);
+#         (corio streams and protocols on both backends, Go, raw liburing
+#         and the C/Rust peers);
 #  5. bench/echo/report.py takes medians and writes bench/out/echo.md.
 #
 # Every server and client stops by itself: servers are SIGTERMed (SIGKILLed
@@ -74,6 +89,7 @@ command -v strace >/dev/null || need+=(strace)
 command -v taskset >/dev/null || need+=(util-linux)
 [ -x /usr/bin/python3 ] || need+=(python3)
 [ -f /usr/include/uv.h ] || need+=(libuv1-dev)
+[ -f /usr/include/liburing.h ] || need+=(liburing-dev)
 /usr/bin/python3 -c 'import uvloop' 2>/dev/null || need+=(python3-uvloop)
 [ -d /usr/share/cargo/registry ] && ls -d /usr/share/cargo/registry/tokio-1* >/dev/null 2>&1 || need+=(librust-tokio-dev)
 command -v cargo >/dev/null || need+=(cargo)
@@ -108,18 +124,25 @@ say "building corio (Release, -O2) and its echo examples in $BUILD"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
     -DCORIO_BUILD_TESTS=OFF -DCORIO_BUILD_EXAMPLES=ON -DCORIO_BUILD_BENCH=ON >>"$LOG" 2>&1
 cmake --build "$BUILD" -j2 --target echo_server echo_server_proto >>"$LOG" 2>&1
-say "building the load client, the raw epoll floor and the peers in $EB"
+say "building the load client, the raw epoll and liburing floors and the peers in $EB"
 gcc -O2 -std=c17 -Wall -Wextra -o "$EB/load" "$ROOT/bench/echo/load.c" >>"$LOG" 2>&1
 gcc -O2 -std=c17 -Wall -Wextra -o "$EB/raw_epoll" "$ROOT/bench/echo/raw_epoll.c" >>"$LOG" 2>&1
 
-# SERVERS: name -> command (the port is appended).  A peer that does not
-# build or is not installed is left out of the run, with a line in the log.
-declare -A CMD
+# SERVERS: name -> command (the port is appended), SENV: name -> environment
+# assignments for it (put in front with env(1), so that strace and valgrind
+# run the server itself, not env).  A peer that does not build or is not
+# installed is left out of the run, with a line in the log.
+declare -A CMD SENV
 ORDER=()
-add() { CMD[$1]="$2"; ORDER+=("$1"); }
-add corio_streams "$BUILD/examples/echo_server"
-add corio_protocols "$BUILD/examples/echo_server_proto"
+add() { CMD[$1]="$2"; SENV[$1]="${3:-}"; ORDER+=("$1"); }
+add corio_streams_epoll "$BUILD/examples/echo_server" CORIO_BACKEND=epoll
+add corio_streams_uring "$BUILD/examples/echo_server" CORIO_BACKEND=io_uring
+add corio_protocols_epoll "$BUILD/examples/echo_server_proto" CORIO_BACKEND=epoll
+add corio_protocols_uring "$BUILD/examples/echo_server_proto" CORIO_BACKEND=io_uring
 add raw_epoll "$EB/raw_epoll"
+if gcc -O2 -std=c17 -Wall -Wextra -o "$EB/raw_uring" "$ROOT/bench/echo/raw_uring.c" -luring >>"$LOG" 2>&1; then
+    add raw_uring "$EB/raw_uring"
+else say "raw liburing floor did not build (liburing-dev?): left out"; fi
 if gcc -O2 -std=c17 -Wall -Wextra -o "$EB/echo_libuv" "$ROOT/bench/echo/echo_libuv.c" -luv >>"$LOG" 2>&1; then
     add libuv "$EB/echo_libuv"
 else say "libuv peer did not build: left out"; fi
@@ -177,9 +200,10 @@ wait_listening() { # PID PORT
     done
     return 1
 }
-# stop_server PID WHAT: SIGTERM, wait up to 5 s, check status 0.
+# stop_server PID WHAT [IMPL CONNS]: SIGTERM, wait up to 5 s, check status 0;
+# with IMPL, a bad stop is also recorded in echo_raw.txt for the report.
 stop_server() {
-    local pid="$1" what="$2" i rc
+    local pid="$1" what="$2" impl="${3:-}" conns="${4:-0}" i rc
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
         kill -0 "$pid" 2>/dev/null || break
@@ -191,7 +215,10 @@ stop_server() {
     fi
     rc=0
     wait "$pid" 2>/dev/null || rc=$?
-    [ "$rc" = 0 ] || say "$what: server exit status $rc after SIGTERM"
+    if [ "$rc" != 0 ]; then
+        say "$what: server exit status $rc after SIGTERM"
+        [ -z "$impl" ] || echo "name=echo_badstop impl=$impl conns=$conns rc=$rc" >>"$RAW"
+    fi
     return 0
 }
 # start_server IMPL [WRAPPER...]: starts it pinned, on a fresh port; sets SPID.
@@ -200,7 +227,7 @@ start_server() {
     shift
     next_port
     # shellcheck disable=SC2086
-    taskset -c "$SERVER_CPU" "$@" ${CMD[$impl]} "$PORT" >/dev/null 2>>"$LOG" &
+    env ${SENV[$impl]} taskset -c "$SERVER_CPU" "$@" ${CMD[$impl]} "$PORT" >/dev/null 2>>"$LOG" &
     SPID=$!
 }
 
@@ -210,6 +237,7 @@ run_one() { # REP CONNS IMPL
     start_server "$impl"
     if ! wait_listening "$SPID" "$PORT"; then
         say "FAILED: $impl did not listen (rep $rep)"
+        echo "rep=$rep name=echo_failed impl=$impl conns=$c" >>"$RAW"
         stop_server "$SPID" "$impl"
         return 0
     fi
@@ -218,8 +246,9 @@ run_one() { # REP CONNS IMPL
         echo "  $out" >>"$LOG"
     else
         say "FAILED: $impl conns=$c (rep $rep)"
+        echo "rep=$rep name=echo_failed impl=$impl conns=$c" >>"$RAW"
     fi
-    stop_server "$SPID" "$impl conns=$c rep=$rep"
+    stop_server "$SPID" "$impl conns=$c rep=$rep" "$impl" "$c"
 }
 
 say "servers: ${ORDER[*]}"
@@ -245,11 +274,11 @@ count_run() {
     next_port
     if [ "$kind" = strace ]; then
         # shellcheck disable=SC2086
-        taskset -c "$SERVER_CPU" strace -f -c -o "$f" ${CMD[$impl]} "$PORT" >/dev/null 2>>"$LOG" &
+        env ${SENV[$impl]} taskset -c "$SERVER_CPU" strace -f -c -o "$f" ${CMD[$impl]} "$PORT" >/dev/null 2>>"$LOG" &
     else
         # shellcheck disable=SC2086
-        taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$f" ${CMD[$impl]} "$PORT" \
-            >/dev/null 2>>"$LOG" &
+        env ${SENV[$impl]} taskset -c "$SERVER_CPU" valgrind --tool=callgrind --callgrind-out-file="$f" \
+            ${CMD[$impl]} "$PORT" >/dev/null 2>>"$LOG" &
     fi
     spid=$!
     if ! wait_listening "$spid" "$PORT"; then
@@ -339,17 +368,19 @@ idle() {
     fi
     wait "$cpid" 2>/dev/null || true
     rm -f "$ready"
-    stop_server "$SPID" "$impl idle"
+    stop_server "$SPID" "$impl idle" "$impl" idle
 }
 
 if [ "${SKIP_PROFILE:-0}" != 1 ]; then
     start=$(date +%s)
     say "strace: system calls per message ($N1 and $N2 messages, 100 connections)"
     for impl in "${ORDER[@]}"; do profile strace "$impl"; done
-    say "callgrind: user-space instructions per message"
-    for impl in corio_streams corio_protocols raw_epoll libuv tokio; do profile callgrind "$impl"; done
+    say "callgrind: user-space instructions per message (not raw_uring: see the header)"
+    for impl in corio_streams_epoll corio_protocols_epoll corio_streams_uring corio_protocols_uring raw_epoll libuv \
+        tokio; do profile callgrind "$impl"; done
     say "memory per idle connection ($IDLE_CONNS connections)"
-    for impl in corio_streams corio_protocols go raw_epoll libuv tokio; do idle "$impl"; done
+    for impl in corio_streams_epoll corio_protocols_epoll corio_streams_uring corio_protocols_uring go raw_epoll \
+        raw_uring libuv tokio; do idle "$impl"; done
     say "counts took $(($(date +%s) - start)) s"
 fi
 
@@ -372,6 +403,8 @@ fi
     echo "syspython=$("$SYSPY" -c 'import sys; print(sys.version.split()[0])')"
     echo "uvloop=$("$SYSPY" -c 'import uvloop; print(uvloop.__version__)' 2>/dev/null || echo '-')"
     echo "libuv=$(pkg-config --modversion libuv 2>/dev/null || dpkg-query -W -f='${Version}' libuv1-dev 2>/dev/null || echo '?')"
+    echo "liburing=$(pkg-config --modversion liburing 2>/dev/null || dpkg-query -W -f='${Version}' liburing-dev 2>/dev/null || echo '?')"
+    echo "valgrind=$(valgrind --version 2>/dev/null || echo '?')"
     echo "tokio=${TOKIO_NOTE:--}"
     echo "servers=${ORDER[*]}"
 } >"$OUT/echo_meta.txt"
