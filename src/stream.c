@@ -242,10 +242,16 @@ static void ring_send_done(corio__op *op, int res, unsigned flags) {
         return;
     }
     bb_consume(&w->inflight, (size_t)res);
-    if (bb_len(&w->inflight))
+    if (bb_len(&w->inflight)) {
         ring_send_submit(c); /* a short send: the rest first, in order */
-    else
+    } else if (!w->buf.p) {
+        /* Nothing was queued meanwhile: the queue takes the storage back,
+         * so an idle connection keeps one buffer, not two. */
+        w->buf = w->inflight;
+        memset(&w->inflight, 0, sizeof w->inflight);
+    } else {
         ring_send_start(c);
+    }
     if (w->paused && w_pending(w) <= w->low) {
         w->paused = false;
         wake_all(&w->drainers);
