@@ -449,6 +449,7 @@ typedef struct remote_req {
     corio_task *task;       /* once started (loop thread) */
     int rc;                 /* the outcome (mu) */
     bool done;              /* rc is final; the caller may go (mu) */
+    bool cancel;            /* the caller gave up waiting: cancel the task (xl->mu) */
 } remote_req;
 
 /* Wake the caller.  The request lives on its stack: not touched afterwards.
@@ -476,6 +477,29 @@ static void remote_task_done(corio__node *n) {
     remote_finish(r, rc);
 }
 
+/* Posted (with the loop's executor state as argument, which outlives any
+ * request) when a caller timed out: cancel the tasks of the requests that
+ * asked for it.  A request not started yet starts and is cancelled at once. */
+static void remote_cancel_marked(void *arg) {
+    exloop *xl = arg;
+    corio_task *cancel[16];
+    int n = 0;
+    pthread_mutex_lock(&xl->mu);
+    corio__list_foreach(it, &xl->remote) {
+        remote_req *r = corio__container_of(it, remote_req, link);
+        if (r->cancel && r->task && n < 16) {
+            r->cancel = false;
+            cancel[n++] = r->task;
+        }
+    }
+    bool more = false;
+    corio__list_foreach(it, &xl->remote) more |= corio__container_of(it, remote_req, link)->cancel;
+    pthread_mutex_unlock(&xl->mu);
+    /* Outside the lock: a cancelled task finishing at once takes it again. */
+    for (int i = 0; i < n; i++) corio_cancel(cancel[i]);
+    if (more) corio_call_soon(NULL, remote_cancel_marked, xl);
+}
+
 static void remote_start(void *arg) {
     remote_req *r = arg;
     corio_task *t = corio_loop_spawn(r->xl->loop, r->fn, r->arg, NULL);
@@ -487,26 +511,66 @@ static void remote_start(void *arg) {
     r->done_node.run = remote_task_done;
     corio__list_init(&r->done_node.link);
     corio__future_add_node(&t->fut, &r->done_node);
+    pthread_mutex_lock(&r->xl->mu);
+    bool cancel = r->cancel;
+    r->cancel = false;
+    pthread_mutex_unlock(&r->xl->mu);
+    if (cancel) corio_cancel(t); /* the caller timed out before the task started */
 }
 
 int corio_loop_run_task_threadsafe(corio_loop *loop, corio_task_fn fn, void *arg, int *result) {
+    return corio_loop_run_task_threadsafe_timeout(loop, fn, arg, -1, result);
+}
+
+int corio_loop_run_task_threadsafe_timeout(corio_loop *loop, corio_task_fn fn, void *arg, double timeout,
+                                           int *result) {
     if (!loop || !fn) return corio__bad(-EINVAL, "corio_loop_run_task_threadsafe: NULL %s", loop ? "function" : "loop");
+    if (isnan(timeout)) return corio__bad(-EINVAL, "corio_loop_run_task_threadsafe_timeout: NaN timeout");
     if (corio__cur_loop == loop)
         return corio__bad(-EDEADLK, "corio_loop_run_task_threadsafe: called on the loop's own thread");
     exloop *xl = exloop_get(loop);
     if (!xl) return -ENOMEM;
     remote_req r = {.fn = fn, .arg = arg, .xl = xl};
     pthread_mutex_init(&r.mu, NULL);
-    pthread_cond_init(&r.cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r.cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_lock(&xl->mu);
     int rc = xl->closed ? -ESHUTDOWN : corio_loop_call_soon_threadsafe(loop, remote_start, &r);
     if (rc == 0) corio__list_push_back(&xl->remote, &r.link);
     pthread_mutex_unlock(&xl->mu);
     if (rc == 0) {
+        bool timed_out = false;
+        struct timespec dl;
+        if (timeout >= 0) {
+            int64_t ns = corio__mono_ns() + corio__sec_to_ns(timeout);
+            dl.tv_sec = ns / CORIO__NS_PER_S;
+            dl.tv_nsec = ns % CORIO__NS_PER_S;
+        }
         pthread_mutex_lock(&r.mu);
-        while (!r.done) pthread_cond_wait(&r.cv, &r.mu);
+        while (!r.done) {
+            if (timeout < 0 || timed_out) {
+                pthread_cond_wait(&r.cv, &r.mu);
+            } else if (pthread_cond_timedwait(&r.cv, &r.mu, &dl) == ETIMEDOUT && !r.done) {
+                /* Give up: cancel the task, and wait for it to finish (fn and
+                 * arg belong to the caller: the task must be gone first). */
+                timed_out = true;
+                pthread_mutex_unlock(&r.mu);
+                pthread_mutex_lock(&xl->mu);
+                bool pending = r.link.next != &r.link && !xl->closed;
+                if (pending) {
+                    r.cancel = true;
+                    corio_loop_call_soon_threadsafe(loop, remote_cancel_marked, xl);
+                }
+                pthread_mutex_unlock(&xl->mu);
+                pthread_mutex_lock(&r.mu);
+            }
+        }
         rc = r.rc;
         pthread_mutex_unlock(&r.mu);
+        if (timed_out && rc == -ECANCELED) rc = -ETIMEDOUT;
     }
     pthread_cond_destroy(&r.cv);
     pthread_mutex_destroy(&r.mu);

@@ -496,6 +496,53 @@ static void test_loop_closes_under_waiting_thread(void) {
     CHECK_EQ(atomic_load(&orphan_rc), -ECANCELED);
 }
 
+/* ---- run_task_threadsafe with a timeout: the task is cancelled and waited for ----------------- */
+
+static atomic_int to_unwound, to_rc_slow, to_rc_fast, to_fast_result, to_done;
+
+static int slow_task(void *arg) {
+    (void)arg;
+    int rc = corio_sleep(10);
+    corio_sleep(0.01); /* unwinding takes a while: the caller must wait for it (re-armed cancel ends it too) */
+    atomic_store(&to_unwound, 1);
+    return rc;
+}
+
+static int fast_task(void *arg) {
+    (void)arg;
+    corio_sleep(0.001);
+    return 42;
+}
+
+static void stop_rt_loop(void *arg) { corio_loop_stop(arg); }
+
+static void *timeout_thread(void *arg) {
+    (void)arg;
+    atomic_store(&to_rc_slow, corio_loop_run_task_threadsafe_timeout(rt_loop, slow_task, NULL, 0.05, NULL));
+    /* The task has finished unwinding before the call returns. */
+    if (!atomic_load(&to_unwound)) atomic_store(&to_rc_slow, 1);
+    int r = 0;
+    atomic_store(&to_rc_fast, corio_loop_run_task_threadsafe_timeout(rt_loop, fast_task, NULL, 5, &r));
+    atomic_store(&to_fast_result, r);
+    atomic_store(&to_done, 1);
+    corio_loop_call_soon_threadsafe(rt_loop, stop_rt_loop, rt_loop);
+    return NULL;
+}
+
+static void test_run_task_threadsafe_timeout(void) {
+    rt_loop = corio_loop_new();
+    pthread_t th;
+    pthread_create(&th, NULL, timeout_thread, NULL);
+    corio_loop_run_forever(rt_loop);
+    pthread_join(th, NULL);
+    CHECK_EQ(atomic_load(&to_done), 1);
+    CHECK_EQ(atomic_load(&to_rc_slow), -ETIMEDOUT);
+    CHECK_EQ(atomic_load(&to_rc_fast), 0);
+    CHECK_EQ(atomic_load(&to_fast_result), 42);
+    CHECK_EQ(corio_loop_run_task_threadsafe_timeout(rt_loop, fast_task, NULL, NAN, NULL), -EINVAL);
+    CHECK_EQ(corio_loop_close(rt_loop), 0);
+}
+
 /* ---- bad input ------------------------------------------------------------------------------- */
 
 static int bad_main(void *arg) {
@@ -566,6 +613,7 @@ int main(void) {
     RUN_TEST(test_set_default_executor);
     RUN_TEST(test_run_task_threadsafe);
     RUN_TEST(test_loop_closes_under_waiting_thread);
+    RUN_TEST(test_run_task_threadsafe_timeout);
     RUN_TEST(test_bad_input);
     RUN_TEST(test_nothing_left);
     TEST_MAIN_END();

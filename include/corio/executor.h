@@ -133,6 +133,20 @@ CORIO_API int corio_to_thread(corio_work_fn fn, void *arg, intptr_t *result);
  */
 CORIO_API int corio_loop_run_task_threadsafe(corio_loop *loop, corio_task_fn fn, void *arg, int *result);
 
+/*
+ * corio_loop_run_task_threadsafe with a limit on the wait
+ * (run_coroutine_threadsafe(...).result(timeout), then cancel): after
+ * `timeout` seconds (negative: no limit) the task is cancelled and the
+ * calling thread waits until it has finished unwinding, so fn and arg may
+ * be released as soon as this returns.  Returns as
+ * corio_loop_run_task_threadsafe, or -ETIMEDOUT when the task ended
+ * cancelled after the limit (a task that finished anyway in the meantime
+ * gives its own result); -EINVAL for a NaN timeout.  Blocks the calling
+ * thread.
+ */
+CORIO_API int corio_loop_run_task_threadsafe_timeout(corio_loop *loop, corio_task_fn fn, void *arg, double timeout,
+                                                     int *result);
+
 #ifdef __cplusplus
 }
 #endif
