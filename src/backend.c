@@ -13,6 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ThreadSanitizer delivers a signal's handler only when the thread next
+ * enters a function it intercepts; io_uring_enter (liburing's own system
+ * call) is not one, so a loop waiting in the ring would hold a SIGCHLD or
+ * SIGTERM handler back until something else woke it. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(UNDER_TSAN)
+#define UNDER_TSAN 1
+#endif
+
 struct corio__backend {
     int kind; /* first member of both backends' records */
 };
@@ -24,6 +37,13 @@ struct corio__backend *corio__backend_new(corio_loop *loop) {
     if (e && *e && !want_epoll && !want_uring)
         corio__log(CORIO_LOG_WARNING, "CORIO_BACKEND=%s: not a backend (epoll, io_uring); choosing one", e);
     loop->backend_why = "CORIO_BACKEND=epoll";
+#ifdef UNDER_TSAN
+    if (!want_uring) {
+        want_epoll = true;
+        loop->backend_why = "built with ThreadSanitizer, which holds signal handlers back while the loop waits in "
+                            "io_uring_enter (CORIO_BACKEND=io_uring forces the ring)";
+    }
+#endif
     if (!want_epoll) {
         struct corio__backend *b = corio__uring_new(&loop->backend_why);
         if (b) {
