@@ -68,13 +68,13 @@ static int amain(void *arg) {
     corio_process_free(p);
     if (rc < 0) return rc;
 
-    /* A command that does not exist is an error of the spawn call itself. */
+    /* A command that does not exist is an error of the spawn call itself
+     * (asyncio's FileNotFoundError), and leaves no process behind. */
     char *const nope[] = {"no-such-command", NULL};
     rc = corio_process_exec("no-such-command", nope, NULL, &p);
-    if (rc == 0) { /* only where posix_spawn cannot see exec fail (valgrind, qemu-user) */
-        corio_process_wait(p, NULL);
+    if (rc == 0) {
         corio_process_free(p);
-        rc = -ENOENT;
+        return -EIO;
     }
     printf("no-such-command: %s\n", corio_strerror(rc));
     return 0;

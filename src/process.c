@@ -1,13 +1,24 @@
 /*
  * process.c - child processes (asyncio's subprocess module).
  *
- * Spawning.  posix_spawn: glibc runs the child on a vfork-style clone and
- * reports a failed exec as the call's own error after reaping the child,
- * which gives us "a command that does not exist is -ENOENT, no zombie"
- * without a hand-made CLOEXEC error pipe.  The child's ends of the pipes
- * are moved to descriptors >= 3 first: a parent that closed its own stdio
- * could otherwise get a pipe end at 0..2, and the dup2 onto one standard
- * descriptor would clobber another's source.
+ * Spawning.  vfork, then exec in the child, with a close-on-exec error
+ * pipe: a child whose exec (or dup2, chdir) fails writes errno to it and
+ * exits 127; the parent reads the pipe, where end of file means the exec
+ * succeeded, reaps a failed child and returns -errno.  That gives "a
+ * command that does not exist is -ENOENT, no zombie" everywhere, also
+ * where vfork becomes a plain fork (valgrind, qemu-user, TSan), which
+ * glibc's posix_spawn cannot report (it then says exit status 127).
+ * The child's ends of the pipes are moved to descriptors >= 3 first: a
+ * parent that closed its own stdio could otherwise get a pipe end at 0..2,
+ * and the dup2 onto one standard descriptor would clobber another's source.
+ *
+ * vfork is safe here because the child (child_exec) only reads memory the
+ * parent prepared, runs in a function of its own that never returns, calls
+ * only async-signal-safe functions, and cannot run a handler of ours: every
+ * signal is blocked across the vfork, and the child resets caught signals
+ * to their default action (its handler table is its own copy: no
+ * CLONE_SIGHAND) before it unblocks them.  A PATH search would need
+ * getenv and an allocation, so the parent builds the list of candidates.
  *
  * Exit.  Preferably a pidfd, watched with corio_add_reader: it becomes
  * readable when the child exits, the callback reaps with waitid(WNOHANG).
@@ -17,11 +28,21 @@
  * children with waitid(WNOHANG) each time; the poll right after
  * registering catches a child that exited before the handler was there.
  *
+ * Streams.  corio_process_stdin/stdout/stderr wrap a pipe end in a one-way
+ * stream on first use; the stream then owns the descriptor and p owns the
+ * stream.  A reader-only stream closes its descriptor only when released,
+ * so fd[1] / fd[2] stay valid names for it; the stdin writer may close its
+ * own at any time (close, a write error), so fd[0] is given up to it.
+ *
  * communicate.  One task, three level-triggered add_reader/add_writer
  * callbacks (stdin, stdout, stderr) that do the non-blocking system calls
  * themselves and complete a future on the task's stack when all three
  * streams are finished.  Everything that must survive a cancellation (the
  * output so far, how much input was written) lives in the process object.
+ * Streams made over the pipes are taken over, not bypassed: what a reader
+ * buffered comes first, and input goes through the stdin writer while it
+ * still has data queued (otherwise straight to its descriptor, with
+ * SIGPIPE held back as for a raw pipe).
  */
 #include "internal.h"
 
@@ -30,7 +51,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +88,12 @@ struct corio_process {
     corio_loop *loop;    /* the loop that watches the child */
     pid_t pid;           /* the child; not reused until `exited` */
     int pidfd;           /* watched for the exit; -1 once reaped or in SIGCHLD mode */
-    int fd[3];           /* our ends of the stdin/stdout/stderr pipes, -1 if none or closed */
+    int fd[3];           /* our ends of the stdin/stdout/stderr pipes, -1 if none or closed; [1], [2]
+                            owned by rd[] once made; [0] is -1 once `in` took it */
     bool piped[3];       /* that stream was spawned as a pipe */
+    bool drained[3];     /* [1], [2]: communicate read that reader's pipe to end of file */
+    corio_writer *in;    /* stdin as a stream (corio_process_stdin), NULL until asked for */
+    corio_reader *rd[3]; /* [1], [2]: stdout / stderr as streams, NULL until asked for */
     bool exited;         /* reaped: returncode is valid, pid is no longer ours */
     bool on_list;        /* SIGCHLD mode: on this thread's list of children */
     bool communicating;  /* a corio_process_communicate is running */
@@ -215,6 +239,160 @@ static void close_if(int *fd) {
     *fd = -1;
 }
 
+/* What the child needs between vfork and exec, all prepared by the parent:
+ * under vfork the child shares our memory, so it only reads this. */
+typedef struct child_args {
+    int src[3];            /* the descriptor to dup2 onto 0, 1, 2; -1: keep ours (inherit) */
+    const char *cwd;       /* chdir there first; NULL: stay */
+    char *const *argv;
+    char *const *envp;
+    char **paths;          /* execve candidates in order, NULL-terminated (exec_paths) */
+    int errfd;             /* the error pipe's write end (close-on-exec: exec closes it) */
+    sigset_t none;         /* the child's signal mask: empty */
+    struct sigaction dfl;  /* SIG_DFL, for resetting handlers */
+} child_args;
+
+/* Errors after which execvp goes on to the next PATH entry (glibc's list). */
+static bool try_next_path(int e) {
+    return e == EACCES || e == ENOENT || e == ENOTDIR || e == ESTALE || e == ENODEV || e == ETIMEDOUT;
+}
+
+/*
+ * The child, from vfork to exec.  Only async-signal-safe calls, no
+ * allocation, no write to the parent's live memory (the child's frames lie
+ * below the parent's stack pointer; errno is written, which under vfork is
+ * the parent thread's own, but the parent does not read it across the
+ * vfork).  Never returns: returning from the frame vfork was called in
+ * would wreck the parent's stack.
+ */
+__attribute__((noinline)) static _Noreturn void child_exec(const child_args *a) {
+    /* Handlers of ours must not run here, and the child should start with
+     * default actions: caught signals go back to SIG_DFL (exec does that
+     * too, but only at exec), and so do SIGPIPE and SIGXFSZ in case we
+     * ignore them (Python's restore_signals).  Other ignored signals stay
+     * ignored, as exec and posix_spawn leave them. */
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        struct sigaction old;
+        if (sigaction(sig, NULL, &old) < 0) continue; /* glibc's internal signals */
+        if (sig != SIGPIPE && sig != SIGXFSZ && (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)) continue;
+        sigaction(sig, &a->dfl, NULL);
+    }
+    int err = 0;
+    for (int i = 0; i < 3 && !err; i++)
+        if (a->src[i] >= 0 && dup2(a->src[i], i) < 0) err = errno; /* dup2 clears close-on-exec */
+    if (!err && a->cwd && chdir(a->cwd) < 0) err = errno;
+    if (!err) {
+        sigprocmask(SIG_SETMASK, &a->none, NULL);
+        /* As execvp: EACCES from any entry wins over ENOENT from the rest;
+         * an error that is not about this entry stops the search. */
+        bool eacces = false;
+        for (char **path = a->paths; *path; path++) {
+            execve(*path, a->argv, a->envp);
+            err = errno;
+            if (err == EACCES) eacces = true;
+            if (!try_next_path(err)) break;
+        }
+        if (eacces && try_next_path(err)) err = EACCES;
+    }
+    if (err <= 0) err = EIO;
+    ssize_t n = write(a->errfd, &err, sizeof err);
+    (void)n; /* nothing to do about it: the parent then sees an exec that worked, and exit status 127 */
+    _exit(127);
+}
+
+/* vfork in a frame of its own, which the child leaves only by exec or _exit. */
+__attribute__((noinline)) static pid_t vfork_exec(const child_args *a) {
+    pid_t pid = vfork();
+    if (pid == 0) child_exec(a);
+    return pid;
+}
+
+/*
+ * The execve candidates for `file`: itself when it has a '/'; otherwise
+ * each entry of our PATH (as posix_spawnp; "/bin:/usr/bin" without one)
+ * joined with it, an empty entry meaning the current directory.  One
+ * allocation, pointers first, the strings after them; NULL: no memory.
+ */
+static char **exec_paths(const char *file) {
+    const char *path = strchr(file, '/') ? "" : getenv("PATH");
+    if (!path) path = "/bin:/usr/bin";
+    size_t n = 1, flen = strlen(file), plen = strlen(path);
+    for (const char *s = path; *s; s++) n += *s == ':';
+    char **v = corio__malloc((n + 1) * sizeof *v + plen + n * (flen + 2));
+    if (!v) return NULL;
+    char *dst = (char *)(v + n + 1);
+    const char *s = path;
+    for (size_t i = 0; i < n; i++) {
+        const char *end = strchr(s, ':');
+        if (!end) end = s + strlen(s);
+        v[i] = dst;
+        memcpy(dst, s, (size_t)(end - s));
+        dst += end - s;
+        if (end > s) *dst++ = '/';
+        memcpy(dst, file, flen + 1);
+        dst += flen + 1;
+        s = *end ? end + 1 : end;
+    }
+    v[n] = NULL;
+    return v;
+}
+
+/* Start the child described by a (a->errfd is filled in here).  0 and its
+ * pid in *pid, or -errno with no child left: the exec's error reported
+ * through the pipe, or vfork's or pipe2's. */
+static int start_child(child_args *a, pid_t *pid) {
+    int ep[2];
+    if (pipe2(ep, O_CLOEXEC) < 0) return -errno;
+    /* Above 0..2, or a dup2 in the child could replace the write end. */
+    ep[0] = above_stdio(ep[0]);
+    ep[1] = above_stdio(ep[1]);
+    if (ep[0] < 0 || ep[1] < 0) {
+        int rc = ep[0] < 0 ? ep[0] : ep[1];
+        close_if(&ep[0]);
+        close_if(&ep[1]);
+        return rc;
+    }
+    a->errfd = ep[1];
+
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t child = vfork_exec(a);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(ep[1]);
+    if (child < 0) {
+        close(ep[0]);
+        return -e;
+    }
+
+    /* End of file: the exec closed the write end.  Under vfork the child
+     * has already exec'd or exited by now; under a plain fork this waits
+     * for it to get that far. */
+    int child_err = 0;
+    ssize_t n;
+    do {
+        n = read(ep[0], &child_err, sizeof child_err);
+    } while (n < 0 && errno == EINTR);
+    e = errno;
+    close(ep[0]);
+    if (n == 0) {
+        *pid = child;
+        return 0;
+    }
+    int rc;
+    if (n < 0) { /* cannot tell whether it exec'd: make sure it is gone */
+        kill(child, SIGKILL);
+        rc = -e;
+    } else {
+        rc = n == (ssize_t)sizeof child_err && child_err > 0 ? -child_err : -EIO;
+    }
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+    }
+    return rc;
+}
+
 static int spawn(const char *file, char *const argv[], const corio_process_opts *opts, corio_process **out) {
     if (!out) return corio__bad(-EINVAL, "corio_process_exec: NULL out");
     *out = NULL;
@@ -272,44 +450,19 @@ static int spawn(const char *file, char *const argv[], const corio_process_opts 
         }
     }
 
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    bool have_fa = false, have_attr = false;
-    if (rc == 0) {
-        rc = -posix_spawn_file_actions_init(&fa);
-        have_fa = rc == 0;
-    }
-    if (rc == 0) {
-        rc = -posix_spawnattr_init(&attr);
-        have_attr = rc == 0;
-    }
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        int src = mode[i] == CORIO_STDIO_PIPE      ? child[i]
-                  : mode[i] == CORIO_STDIO_DEVNULL ? devnull
-                  : mode[i] == CORIO_STDIO_STDOUT  ? 1
-                                                   : -1;
-        if (src >= 0) rc = -posix_spawn_file_actions_adddup2(&fa, src, i);
-    }
-    if (rc == 0 && o.cwd) rc = -posix_spawn_file_actions_addchdir_np(&fa, o.cwd);
-    if (rc == 0) {
-        /* An empty signal mask, and SIGPIPE / SIGXFSZ back at their default
-         * actions in case we ignore them (Python's restore_signals). */
-        sigset_t none, def;
-        sigemptyset(&none);
-        sigemptyset(&def);
-        sigaddset(&def, SIGPIPE);
-        sigaddset(&def, SIGXFSZ);
-        rc = -posix_spawnattr_setsigmask(&attr, &none);
-        if (rc == 0) rc = -posix_spawnattr_setsigdefault(&attr, &def);
-        if (rc == 0) rc = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    }
-    if (rc == 0) {
-        char *const *envp = o.env ? o.env : environ;
-        if (strchr(file, '/')) rc = -posix_spawn(&p->pid, file, &fa, &attr, argv, envp);
-        else rc = -posix_spawnp(&p->pid, file, &fa, &attr, argv, envp);
-    }
-    if (have_fa) posix_spawn_file_actions_destroy(&fa);
-    if (have_attr) posix_spawnattr_destroy(&attr);
+    child_args a = {.cwd = o.cwd, .argv = argv, .envp = o.env ? o.env : environ, .errfd = -1};
+    for (int i = 0; i < 3; i++)
+        a.src[i] = mode[i] == CORIO_STDIO_PIPE      ? child[i]
+                   : mode[i] == CORIO_STDIO_DEVNULL ? devnull
+                   : mode[i] == CORIO_STDIO_STDOUT  ? 1 /* after stdout's own dup2: wherever it goes */
+                                                    : -1;
+    sigemptyset(&a.none);
+    memset(&a.dfl, 0, sizeof a.dfl);
+    a.dfl.sa_handler = SIG_DFL;
+    sigemptyset(&a.dfl.sa_mask);
+    if (rc == 0 && !(a.paths = exec_paths(file))) rc = -ENOMEM;
+    if (rc == 0) rc = start_child(&a, &p->pid);
+    corio__free(a.paths);
     for (int i = 0; i < 3; i++) close_if(&child[i]);
     close_if(&devnull);
 
@@ -343,28 +496,67 @@ int corio_process_shell(const char *cmd, const corio_process_opts *opts, corio_p
     return spawn("/bin/sh", argv, opts, out);
 }
 
-/* ---- accessors ------------------------------------------------------------------ */
+/* ---- pipes and streams ------------------------------------------------------------ */
 
 pid_t corio_process_pid(const corio_process *p) { return p ? p->pid : -1; }
-int corio_process_stdin_fd(const corio_process *p) { return p ? p->fd[0] : -1; }
+
+/* Our end of the stdin pipe while it is open: the writer's once it has one. */
+static int stdin_fd(const corio_process *p) { return p->in ? corio_writer_fd(p->in) : p->fd[0]; }
+
+/* Pipe i (1, 2) still has output for communicate to read. */
+static bool out_open(const corio_process *p, int i) { return p->fd[i] >= 0 && !p->drained[i]; }
+
+int corio_process_stdin_fd(const corio_process *p) { return p ? stdin_fd(p) : -1; }
 int corio_process_stdout_fd(const corio_process *p) { return p ? p->fd[1] : -1; }
 int corio_process_stderr_fd(const corio_process *p) { return p ? p->fd[2] : -1; }
 
+/* We are done with pipe i.  A raw descriptor is closed at once.  One that
+ * a stream owns stays with it until p is freed: the stdin writer is closed
+ * (after what it has queued, as asyncio's stdin.close()), a reader's pipe
+ * is only marked as read to the end. */
 static void close_pipe(corio_process *p, int i) {
+    if (i == 0 && p->in) {
+        corio_writer_close(p->in);
+        return;
+    }
+    if (i > 0 && p->rd[i]) {
+        p->drained[i] = true;
+        return;
+    }
     if (p->fd[i] < 0) return;
     corio_close(p->fd[i]);
     p->fd[i] = -1;
 }
 
+corio_writer *corio_process_stdin(corio_process *p) {
+    if (!p) return NULL;
+    if (p->in) return p->in;
+    if (p->fd[0] < 0 || p->communicating) return NULL;
+    if (corio_stream_open(p->fd[0], NULL, NULL, &p->in) < 0) return NULL;
+    p->fd[0] = -1; /* the writer's now: it may close it on its own */
+    return p->in;
+}
+
+static corio_reader *output_stream(corio_process *p, int i) {
+    if (!p) return NULL;
+    if (p->rd[i]) return p->rd[i];
+    if (p->fd[i] < 0 || p->communicating) return NULL;
+    if (corio_stream_open(p->fd[i], NULL, &p->rd[i], NULL) < 0) return NULL;
+    return p->rd[i];
+}
+
+corio_reader *corio_process_stdout(corio_process *p) { return output_stream(p, 1); }
+corio_reader *corio_process_stderr(corio_process *p) { return output_stream(p, 2); }
+
 int corio_process_close_stdin(corio_process *p) {
-    if (!p) return -EINVAL;
+    if (!p) return corio__bad(-EINVAL, "corio_process_close_stdin: NULL process");
     if (p->communicating) return -EBUSY;
     close_pipe(p, 0);
     return 0;
 }
 
 int corio_process_poll(const corio_process *p, int *returncode) {
-    if (!p) return -EINVAL;
+    if (!p) return corio__bad(-EINVAL, "corio_process_poll: NULL process");
     if (!p->exited) return 0;
     if (returncode) *returncode = p->returncode;
     return 1;
@@ -429,6 +621,7 @@ struct comm {
     const char *in;     /* the input */
     size_t in_len;
     bool keep[3];       /* [1], [2]: the caller wants that stream's data */
+    int fd[3];          /* the descriptor each callback serves, -1 when it has none (any more) */
     int open;           /* streams still being served */
     comm_stream s[3];
 };
@@ -455,10 +648,23 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n) {
     return r;
 }
 
+/* Room for `want` more bytes in b.  0 or -ENOMEM. */
+static int pbuf_reserve(pbuf *b, size_t want) {
+    if (b->cap - b->len >= want) return 0;
+    size_t ncap = b->cap ? b->cap : READ_CHUNK;
+    while (ncap - b->len < want) ncap *= 2;
+    char *np = corio__realloc(b->p, ncap);
+    if (!np) return -ENOMEM;
+    b->p = np;
+    b->cap = ncap;
+    return 0;
+}
+
 static void stream_finished(comm *c, int i, int err) {
     corio_process *p = c->p;
-    if (i == 0) corio_remove_writer(p->fd[0]);
-    else corio_remove_reader(p->fd[i]);
+    if (i == 0) corio_remove_writer(c->fd[0]);
+    else corio_remove_reader(c->fd[i]);
+    c->fd[i] = -1;
     close_pipe(p, i);
     c->open--;
     if (err < 0 && !corio_future_done(&c->done)) corio_future_set_error(&c->done, err);
@@ -471,7 +677,7 @@ static void on_stdin(void *arg) {
     while (p->in_done < c->in_len) {
         size_t n = c->in_len - p->in_done;
         if (n > READ_CHUNK) n = READ_CHUNK;
-        ssize_t r = write_nosigpipe(p->fd[0], c->in + p->in_done, n);
+        ssize_t r = write_nosigpipe(c->fd[0], c->in + p->in_done, n);
         if (r > 0) {
             p->in_done += (size_t)r;
             continue;
@@ -495,18 +701,11 @@ static void on_output(void *arg) {
     pbuf *b = &p->out[s->i - 1];
     for (int k = 0; k < READS_PER_CALLBACK; k++) {
         if (!c->keep[s->i]) b->len = 0; /* discard: reuse the same space */
-        if (b->cap - b->len < READ_CHUNK) {
-            size_t ncap = b->cap ? b->cap : READ_CHUNK;
-            while (ncap - b->len < READ_CHUNK) ncap *= 2;
-            char *np = corio__realloc(b->p, ncap);
-            if (!np) {
-                stream_finished(c, s->i, -ENOMEM);
-                return;
-            }
-            b->p = np;
-            b->cap = ncap;
+        if (pbuf_reserve(b, READ_CHUNK) < 0) {
+            stream_finished(c, s->i, -ENOMEM);
+            return;
         }
-        ssize_t r = read(p->fd[s->i], b->p + b->len, READ_CHUNK);
+        ssize_t r = read(c->fd[s->i], b->p + b->len, READ_CHUNK);
         if (r > 0) {
             b->len += (size_t)r;
             if (r < READ_CHUNK) return; /* the pipe is empty: wait for the next readiness */
@@ -517,6 +716,26 @@ static void on_output(void *arg) {
         stream_finished(c, s->i, r < 0 ? -errno : 0);
         return;
     }
+}
+
+/* Move what the stream reader of pipe i has buffered to the output: it
+ * came first.  The read copies from the buffer and never waits.  0 or -ENOMEM. */
+static int take_buffered(corio_process *p, int i, bool keep) {
+    size_t n = corio_reader_buffered(p->rd[i]);
+    if (!n) return 0;
+    pbuf *b = &p->out[i - 1];
+    if (pbuf_reserve(b, n) < 0) return -ENOMEM;
+    ssize_t r = corio_reader_read(p->rd[i], b->p + b->len, n);
+    if (r > 0 && keep) b->len += (size_t)r;
+    return r < 0 ? (int)r : 0;
+}
+
+/* The stdin writer failed because the child closed its end (asyncio's
+ * communicate ignores BrokenPipeError and ConnectionResetError). */
+static bool stdin_broken(corio_process *p) {
+    if (!p->in || corio_writer_fd(p->in) >= 0) return false;
+    int e = corio_writer_drain(p->in); /* closed: returns its error without waiting */
+    return e == -EPIPE || e == -ECONNRESET;
 }
 
 /* Hand a collected buffer to the caller (NUL-terminated) and forget it. */
@@ -547,31 +766,68 @@ int corio_process_communicate(corio_process *p, const void *input, size_t input_
     if (err_len) *err_len = 0;
     if (!p) return corio__bad(-EINVAL, "corio_process_communicate: NULL process");
     if (input_len && !input) return corio__bad(-EINVAL, "corio_process_communicate: NULL input");
-    if (input_len && p->fd[0] < 0 && p->in_done < input_len)
-        return corio__bad(-EINVAL, "corio_process_communicate: input given but stdin is not an open pipe");
     if (p->communicating) return -EBUSY;
     if (!corio_current_task() || corio__cur_loop != p->loop)
         return corio__bad(-EPERM, "corio_process_communicate: not in a task of the process's loop");
+    bool stdin_open = p->in ? !corio_writer_is_closing(p->in) : p->fd[0] >= 0;
+    if (input_len && p->in_done < input_len && !stdin_open) {
+        if (!stdin_broken(p))
+            return corio__bad(-EINVAL, "corio_process_communicate: input given but stdin is not an open pipe");
+        p->in_done = input_len; /* dropped, as when the child closes its stdin while we write */
+    }
 
-    comm c = {.p = p, .in = input, .in_len = input_len};
+    comm c = {.p = p, .in = input, .in_len = input_len, .fd = {-1, -1, -1}};
     c.keep[1] = out != NULL;
     c.keep[2] = err != NULL;
     int rc = corio_future_init(&c.done, p->loop);
     if (rc < 0) return rc;
     p->communicating = true;
     for (int i = 0; i < 3; i++) c.s[i] = (comm_stream){&c, i};
-    if (p->fd[0] >= 0 && p->in_done >= input_len) close_pipe(p, 0); /* nothing (more) to write */
+
+    /* What the stream readers have buffered already comes first. */
+    for (int i = 1; i < 3 && rc == 0; i++)
+        if (p->rd[i] && out_open(p, i)) rc = take_buffered(p, i, c.keep[i]);
+
+    /* stdin: straight to the descriptor, unless the writer still has data
+     * queued, which must go first: then the input is queued after it and
+     * the writer closed (what asyncio's communicate always does). */
+    bool via_writer = false;
+    if (rc == 0 && stdin_fd(p) >= 0) {
+        if (p->in && corio_writer_buffered(p->in) > 0) {
+            via_writer = true;
+            if (p->in_done < input_len) {
+                rc = corio_writer_write(p->in, c.in + p->in_done, input_len - p->in_done);
+                if (rc == -EPIPE || rc == -ECONNRESET) rc = 0;
+                if (rc == 0) p->in_done = input_len;
+            }
+            if (rc == 0) corio_writer_close(p->in);
+        } else if (p->in_done >= input_len) {
+            close_pipe(p, 0); /* nothing (more) to write */
+        } else {
+            c.fd[0] = stdin_fd(p);
+        }
+    }
     for (int i = 0; i < 3 && rc == 0; i++) {
-        if (p->fd[i] < 0) continue;
-        rc = i == 0 ? corio_add_writer(p->fd[0], on_stdin, &c.s[0]) : corio_add_reader(p->fd[i], on_output, &c.s[i]);
-        if (rc == 0) c.open++;
+        int fd = i == 0 ? c.fd[0] : out_open(p, i) ? p->fd[i] : -1;
+        c.fd[i] = -1;
+        if (fd < 0) continue;
+        rc = i == 0 ? corio_add_writer(fd, on_stdin, &c.s[0]) : corio_add_reader(fd, on_output, &c.s[i]);
+        if (rc < 0) break;
+        c.fd[i] = fd;
+        c.open++;
+    }
+    /* The outputs are read by their callbacks meanwhile: no deadlock on a
+     * child that writes much before it reads all its input. */
+    if (rc == 0 && via_writer) {
+        rc = corio_writer_wait_closed(p->in);
+        if (rc == -EPIPE || rc == -ECONNRESET) rc = 0;
     }
     if (rc == 0 && c.open > 0) rc = corio_await(&c.done, NULL);
     /* Finished, failed or cancelled: no callback may outlive this frame. */
     for (int i = 0; i < 3; i++) {
-        if (p->fd[i] < 0) continue;
-        if (i == 0) corio_remove_writer(p->fd[0]);
-        else corio_remove_reader(p->fd[i]);
+        if (c.fd[i] < 0) continue;
+        if (i == 0) corio_remove_writer(c.fd[0]);
+        else corio_remove_reader(c.fd[i]);
     }
     if (!corio_future_done(&c.done)) corio_future_cancel(&c.done);
     corio_future_destroy(&c.done);
@@ -580,7 +836,7 @@ int corio_process_communicate(corio_process *p, const void *input, size_t input_
 
     rc = corio_process_wait(p, NULL);
     if (rc < 0) return rc;
-    if (p->fd[1] >= 0 || p->fd[2] >= 0) return -EIO; /* not reached: both were read to EOF */
+    if (out_open(p, 1) || out_open(p, 2)) return -EIO; /* not reached: both were read to EOF */
     /* Streams that are not pipes give NULL, as asyncio gives None. */
     if ((rc = take(&p->out[0], p->piped[1], out, out_len)) < 0) return rc;
     if ((rc = take(&p->out[1], p->piped[2], err, err_len)) < 0) {
@@ -604,6 +860,19 @@ int corio_process_free(corio_process *p) {
         try_reap(p, true);
     }
     stop_watching(p);
+    if (p->in) {
+        /* Whatever is still queued is dropped: the child is gone, or (if it
+         * exited on its own) no longer reading; flushing it would outlive p. */
+        corio_writer_abort(p->in);
+        corio_writer_free(p->in);
+        p->in = NULL;
+    }
+    for (int i = 1; i < 3; i++) {
+        if (!p->rd[i]) continue;
+        corio_reader_free(p->rd[i]); /* closes fd[i]: a reader-only stream's release does */
+        p->rd[i] = NULL;
+        p->fd[i] = -1;
+    }
     for (int i = 0; i < 3; i++) close_pipe(p, i);
     corio__free(p->out[0].p);
     corio__free(p->out[1].p);

@@ -14,11 +14,13 @@
  * which owns the descriptor and closes it with corio_close().  Each handle
  * is released once: the reader with corio_reader_free(), the writer with
  * corio_writer_free() (which closes the connection if it is still open),
- * or both at once with corio_stream_close().  Closing happens in the
- * background: data still buffered is written out by the loop before the
- * descriptor is closed (asyncio's transport.close()); corio_writer_wait_closed()
- * waits for that.  Handles given to a server's handler belong to the
- * server: the handler must not free them.
+ * or both at once with corio_stream_close().  A one-way stream (a reader
+ * only or a writer only, over one end of a pipe: see corio_stream_open)
+ * has just that handle, and releasing it closes the descriptor.  Closing
+ * happens in the background: data still buffered is written out by the
+ * loop before the descriptor is closed (asyncio's transport.close());
+ * corio_writer_wait_closed() waits for that.  Handles given to a
+ * server's handler belong to the server: the handler must not free them.
  *
  * The reader is pull-based: it reads from the descriptor only when a call
  * needs more data, so its buffer never grows beyond what one call asks for
@@ -83,10 +85,18 @@ CORIO_API int corio_open_connection_opts(const char *host, int port, const corio
 CORIO_API int corio_open_unix_connection(const char *path, corio_reader **r, corio_writer **w);
 
 /*
- * A reader and writer over an existing connected descriptor (a socket, a
- * pipe: for a pipe, give the same fd only if it is a socketpair end).  On
- * success the connection owns fd; on failure (-EBADF, -EINVAL, -ENOMEM)
- * fd is left to the caller.  Does not suspend.
+ * A reader and writer over an existing connected descriptor (a socket, or
+ * a socketpair end).  Either out-pointer may be NULL for a one-way stream
+ * over a descriptor that only reads or only writes: r alone for the read
+ * end of a pipe, w alone for the write end.  Returns 0 with the
+ * handle(s) stored, and the connection then owns fd (see Ownership: a
+ * one-way stream closes it when its one handle is released).  On
+ * failure fd is left to the caller: -EBADF for a negative fd, -EINVAL
+ * when r and w are both NULL, -ENOMEM.  Does not suspend.
+ *
+ * A writer over a pipe is not a socket (no MSG_NOSIGNAL): a write after
+ * the reading end is gone may raise SIGPIPE, which kills the process
+ * unless SIGPIPE is ignored or blocked; the writer then fails with -EPIPE.
  */
 CORIO_API int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, corio_writer **w);
 
