@@ -201,6 +201,7 @@ struct corio__fdstate {
 };
 
 /* io.c */
+ssize_t corio__write_nosigpipe(int fd, const void *buf, size_t n);
 void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events);
 void corio__io_free(corio_loop *loop);
 /* loop.c: run the posts other threads made (called by the backend on a wake-up). */

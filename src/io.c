@@ -24,6 +24,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <time.h>
 #if CORIO_HAVE_URING
 #include <liburing.h>
 #endif
@@ -323,6 +325,28 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
         if (rc < 0) return rc;
         t->io_budget = CORIO__IO_BUDGET;
     }
+}
+
+/* write(2) that cannot raise SIGPIPE (a pipe whose reader is gone gives
+ * EPIPE, nothing else): the signal is blocked around the call and a SIGPIPE
+ * it caused is consumed before the mask comes back. */
+ssize_t corio__write_nosigpipe(int fd, const void *buf, size_t n) {
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t r = write(fd, buf, n);
+    int e = errno;
+    if (r < 0 && e == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return r;
 }
 
 /* ---- the operations ---------------------------------------------------------- */

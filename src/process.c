@@ -629,25 +629,6 @@ struct comm {
 /* write(2) with SIGPIPE held back: a child that closed its stdin must give
  * us EPIPE, not kill us.  A SIGPIPE our write raised is consumed before the
  * mask is restored (unless one was already pending from elsewhere). */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t n) {
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigpending(&pending);
-    bool was_pending = sigismember(&pending, SIGPIPE);
-    ssize_t r = write(fd, buf, n);
-    int e = errno;
-    if (r < 0 && e == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
-    return r;
-}
-
 /* Room for `want` more bytes in b.  0 or -ENOMEM. */
 static int pbuf_reserve(pbuf *b, size_t want) {
     if (b->cap - b->len >= want) return 0;
@@ -677,7 +658,7 @@ static void on_stdin(void *arg) {
     while (p->in_done < c->in_len) {
         size_t n = c->in_len - p->in_done;
         if (n > READ_CHUNK) n = READ_CHUNK;
-        ssize_t r = write_nosigpipe(c->fd[0], c->in + p->in_done, n);
+        ssize_t r = corio__write_nosigpipe(c->fd[0], c->in + p->in_done, n);
         if (r > 0) {
             p->in_done += (size_t)r;
             continue;

@@ -144,7 +144,7 @@ static void finish_close(conn *c) {
 }
 
 static int send_some(conn *c, const void *p, size_t n) {
-    ssize_t r = c->is_sock ? send(c->fd, p, n, MSG_NOSIGNAL) : write(c->fd, p, n);
+    ssize_t r = c->is_sock ? send(c->fd, p, n, MSG_NOSIGNAL) : corio__write_nosigpipe(c->fd, p, n);
     if (r >= 0) return (int)(r > INT32_MAX ? INT32_MAX : r);
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
     return -errno;
@@ -577,7 +577,9 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
     if (len == 0) return 0;
     conn *c = w->c;
     size_t done = 0;
-    if (corio__cur_loop && corio__ring_on(corio__cur_loop)) {
+    /* Pipes keep the direct path even under io_uring: a write the ring
+     * makes to a pipe without a reader would raise SIGPIPE. */
+    if (c->is_sock && corio__cur_loop && corio__ring_on(corio__cur_loop)) {
         int rc = bb_reserve(&w->buf, len);
         if (rc < 0) return rc;
         memcpy(w->buf.p + w->buf.end, buf, len);

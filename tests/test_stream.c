@@ -934,6 +934,31 @@ static void test_echo_examples(void) {
     echo_examples("echo_server_proto");
 }
 
+/* ---- a writer over a pipe whose reader is gone: an error, never SIGPIPE ---------------- */
+
+static int pipe_writer_main(void *arg) {
+    (void)arg;
+    int p[2];
+    CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    corio_writer *w;
+    CHECK_EQ(corio_stream_open(p[1], NULL, NULL, &w), 0);
+    close(p[0]);
+    int rc = corio_writer_write(w, "x", 1);
+    for (int i = 0; i < 100 && rc == 0; i++) {
+        corio_sleep(0.001);
+        rc = corio_writer_write(w, "x", 1);
+    }
+    CHECK_EQ(rc, -EPIPE);
+    corio_stream_close(NULL, w);
+    return 0;
+}
+
+static void test_pipe_writer_no_sigpipe(void) {
+    signal(SIGPIPE, SIG_DFL); /* a C program's default: the signal would kill us */
+    CHECK_EQ(test_run(pipe_writer_main, NULL, 0), 0);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -945,6 +970,7 @@ int main(int argc, char **argv) {
     snprintf(examples_dir, sizeof examples_dir, "%s/../examples", dirname(n > 0 ? self : argv[0]));
     net_warm_up();
     RUN_NET_TEST(test_reader);
+    RUN_NET_TEST(test_pipe_writer_no_sigpipe);
     RUN_NET_TEST(test_limit);
     RUN_NET_TEST(test_slow_sender);
     RUN_NET_TEST(test_cancel_safety);
