@@ -3,11 +3,38 @@
  * transports over TCP/Unix sockets, a server that accepts from a loop
  * callback, and datagram transports.  No task is involved anywhere.
  *
- * Reading: an add_reader callback reads once per readiness report into a
- * per-thread 64 KiB buffer and hands it to data_received, so an idle
- * connection holds no read buffer at all.  Writing: as the stream writer
- * (stream.c): straight to the kernel when nothing is queued, the rest
- * queued and flushed by an add_writer callback, with water marks.
+ * Under epoll, reading is an add_reader callback that reads once per
+ * readiness report into a per-thread 64 KiB buffer and hands it to
+ * data_received, so an idle connection holds no read buffer at all.
+ * Writing is the stream writer's (stream.c): straight to the kernel when
+ * nothing is queued, the rest queued and flushed by an add_writer
+ * callback, with water marks.
+ *
+ * Under io_uring a stream transport is completion-based, so a busy
+ * connection costs no system call of its own:
+ *   - reading is one multishot recv that picks its buffers from a ring of
+ *     provided buffers the loop shares among all its transports
+ *     (loop->ring_bufs: 128 x 16 KiB, mapped on first use and populated
+ *     only where the kernel writes).  Each completion names the buffer;
+ *     data_received reads it in place and the buffer goes straight back to
+ *     the ring.  When the ring runs dry (-ENOBUFS: more data arrived at
+ *     once than there are buffers) the transport reads once with recv()
+ *     into the per-thread buffer and re-arms: slower, never lost.  A kernel
+ *     that refuses multishot recv (-EINVAL) sends this and later transports
+ *     of the loop back to add_reader.
+ *   - pause_reading cancels the recv.  Completions already on their way
+ *     carry data that must neither be lost nor delivered while paused:
+ *     they are copied aside (`held`) and delivered by a loop callback after
+ *     resume_reading, before the recv is re-armed.
+ *   - writing is stream.c's ring writer: write() appends to the queue, the
+ *     transport goes on loop->ring_flush, and just before the loop's next
+ *     submit the queue moves to an in-flight buffer sent in one entry; its
+ *     completion sends the rest or the next queue.  Water marks count both.
+ *   - the record outlives every operation on it: connection_lost may come
+ *     while the recv or a send cancelled by the close is still in the ring,
+ *     so on_lost only marks it dead and the last completion frees it.
+ * Other descriptors (pipes) read with add_reader, and write through the
+ * ring as streams do.
  *
  * connection_lost is always scheduled with call_soon, never called from
  * inside the function that closed the transport, so a protocol may close
@@ -18,37 +45,89 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if CORIO_HAVE_URING
+#include <liburing.h>
+#endif
 
 #define READ_BUF (64 * 1024)
 #define ACCEPT_BATCH 64       /* accepts per readiness report: bounded work per loop turn */
 #define ACCEPT_BACKOFF 0.1    /* seconds to stop accepting after EMFILE & co */
 #define DGRAM_BATCH 16        /* datagrams per readiness report */
+#define WBUF_KEEP (256 * 1024) /* a write buffer bigger than this is freed once empty: do not keep a burst's memory */
+
+/* The provided-buffer ring (io_uring).  128 x 16 KiB: a 16 KiB buffer holds
+ * a typical message whole and a bulk transfer in few completions, and 128
+ * of them cover 64 busy connections at two completions each per loop turn;
+ * 2 MiB of address space per loop, populated only where the kernel writes. */
+#define RING_NBUFS 128
+#define RING_BUFSIZE (16 * 1024)
+#define RING_BGID 0xc0 /* buffer group id: protocol.c's is the only group in the loop's ring */
 
 static CORIO__TLS char read_buf[READ_BUF]; /* data_received's data lives here during the call */
+
+/* Test hooks (tests/test_protocol.c): the buffer ring's shape for loops
+ * that make theirs from now on (0: the default; a power of two, and bytes
+ * per buffer), and a kernel without multishot recv (the recv is sent with
+ * a flag the kernel refuses). */
+extern unsigned corio__proto_test_nbufs, corio__proto_test_bufsize;
+extern int corio__proto_test_no_multishot;
+unsigned corio__proto_test_nbufs, corio__proto_test_bufsize;
+int corio__proto_test_no_multishot;
+
+/* loop->ring_bufs: the buffers multishot recvs pick from. */
+typedef struct proto_ring {
+    struct io_uring_buf_ring *br; /* the ring of buffer descriptors (page-aligned, registered) */
+    size_t br_size;               /* its mapping's length */
+    char *mem;                    /* the buffers: nbufs * bufsize bytes, mapped */
+    size_t mem_size;
+    unsigned nbufs, bufsize;      /* nbufs is a power of two */
+    bool registered;              /* br is registered with the ring as RING_BGID */
+    bool legacy;                  /* no buffer ring here (setup failed, or no multishot recv): use add_reader */
+    bool dry_logged;              /* the ring ran dry once: said so in debug mode */
+    corio__op cancel;             /* what every cancel entry completes to (ignored); its `inflight` means nothing,
+                                     as several cancels may share it: the backend counts them one by one */
+} proto_ring;
 
 struct corio_transport {
     int fd;                    /* -1 once closed */
     bool is_sock;
     bool made;                 /* connection_made has run */
-    bool reading;              /* the reader callback is installed */
+    bool reading;              /* the reader callback is installed (add_reader path) */
     bool read_paused;          /* pause_reading */
     bool eof;                  /* EOF seen: no more reading */
     bool closing;              /* close/abort/failure began */
     bool eof_pending, eof_sent;/* write_eof */
-    bool watching;             /* the writer callback is installed */
+    bool watching;             /* the writer callback is installed (epoll path) */
     bool paused_w;             /* pause_writing was called, resume_writing not yet */
     bool lost_scheduled;
     bool leak;                 /* connection_lost runs from lost_h: the record cannot be freed */
+    bool dead;                 /* connection_lost has run: free the record once nothing is in the ring */
+    bool rread;                /* io_uring: reads are a multishot recv into the loop's buffer ring */
+    bool rwrite;               /* io_uring: writes are ring sends */
+    bool recv_ok;              /* the recv has completed successfully at least once (so -EINVAL is not "unsupported") */
+    bool recv_cancelling;      /* a cancel of the recv is in the ring */
+    bool sending;              /* a send of ibuf is in the ring */
     int err;                   /* what connection_lost will report */
+    int held_end;              /* held after the data: 1 EOF, -errno an error, 0 nothing */
     const corio_protocol *p;
     void *arg;
+    corio_loop *loop;
     char *wbuf;                /* write queue: wbuf[wstart..wend) */
     size_t wstart, wend, wcap;
+    char *ibuf;                /* io_uring: what the send in flight reads, ibuf[istart..iend); untouched until it completes */
+    size_t istart, iend, icap;
+    char *held;                /* io_uring: data that completed after pause_reading, to deliver after resume */
+    size_t nheld, capheld;
     size_t high, low;
+    corio__op rop;             /* io_uring: the multishot recv */
+    corio__op sop;             /* io_uring: the send */
+    corio__node flush;         /* io_uring: in loop->ring_flush while the queue waits for the next submit */
     corio_handle made_h;       /* connection_made */
     corio_handle lost_h;       /* connection_lost, only when no library handle could be had */
+    corio_handle held_h;       /* delivers `held` after resume_reading */
     struct corio_proto_server *srv; /* NULL when not accepted by a server (or it closed) */
     corio_list link;           /* in srv->conns */
 };
@@ -65,6 +144,30 @@ struct corio_proto_server {
 };
 
 static size_t wlen(const corio_transport *t) { return t->wend - t->wstart; }
+static size_t ilen(const corio_transport *t) { return t->iend - t->istart; }
+/* Bytes the kernel has not taken yet: queued plus the rest of a send in flight. */
+static size_t pending_w(const corio_transport *t) { return wlen(t) + ilen(t); }
+static bool held_any(const corio_transport *t) { return t->nheld || t->held_end; }
+/* Reading should go on (or be started). */
+static bool want_read(const corio_transport *t) {
+    return t->made && t->fd >= 0 && !t->read_paused && !t->eof && !t->closing;
+}
+
+static void maybe_free(corio_transport *t) {
+    if (!t->dead || t->leak || t->rop.inflight || t->sending) return;
+    corio__free(t->wbuf);
+    corio__free(t->ibuf);
+    corio__free(t->held);
+    corio__free(t);
+}
+
+static void drop_held(corio_transport *t) {
+    corio_handle_cancel(&t->held_h);
+    corio__free(t->held);
+    t->held = NULL;
+    t->nheld = t->capheld = 0;
+    t->held_end = 0;
+}
 
 /*
  * Schedule the callback that frees the record.  It must not run from a
@@ -86,22 +189,30 @@ static void on_lost(void *arg) {
         t->srv->nconns--;
     }
     if (t->p->connection_lost) t->p->connection_lost(t, t->err, t->arg);
-    corio__free(t->wbuf);
-    t->wbuf = NULL;
-    if (!t->leak) corio__free(t);
+    /* A recv or send cancelled by the close may still be in the ring: its
+     * completion frees the record then. */
+    t->dead = true;
+    maybe_free(t);
 }
 
 /* Close the descriptor and schedule connection_lost (once). */
 static void finish(corio_transport *t) {
     t->closing = true;
     if (t->fd >= 0) {
-        corio_close(t->fd); /* removes both callbacks */
+        corio_close(t->fd); /* removes both callbacks and cancels the ring's operations on it */
         t->fd = -1;
         t->reading = t->watching = false;
     }
+    corio__list_remove(&t->flush.link); /* the queue is dropped: nothing to send */
     corio__free(t->wbuf);
     t->wbuf = NULL;
     t->wstart = t->wend = t->wcap = 0;
+    if (!t->sending) { /* else the kernel still reads it: freed with the record */
+        corio__free(t->ibuf);
+        t->ibuf = NULL;
+        t->istart = t->iend = t->icap = 0;
+    }
+    drop_held(t);
     if (!t->lost_scheduled) {
         t->lost_scheduled = true;
         schedule_lost(&t->lost_h, &t->leak, on_lost, t);
@@ -140,7 +251,9 @@ static void on_writable(void *arg) {
     if (t->paused_w) {
         t->paused_w = false;
         if (t->p->resume_writing) t->p->resume_writing(t, t->arg);
-        if (t->fd < 0) return; /* closed by the callback */
+        /* Closed by the callback, or it queued more (and this callback is
+         * installed again): the half-close or close waits for that. */
+        if (t->fd < 0 || wlen(t)) return;
     }
     if (t->eof_pending && !t->eof_sent) {
         t->eof_sent = true;
@@ -150,10 +263,21 @@ static void on_writable(void *arg) {
 }
 
 static void check_low(corio_transport *t) {
-    if (t->paused_w && wlen(t) <= t->low) {
+    if (t->paused_w && pending_w(t) <= t->low) {
         t->paused_w = false;
         if (t->p->resume_writing) t->p->resume_writing(t, t->arg);
     }
+}
+
+/* End of stream: eof_received, and close unless the protocol keeps the transport. */
+static void got_eof(corio_transport *t) {
+    t->eof = true;
+    if (t->reading) {
+        corio_remove_reader(t->fd);
+        t->reading = false;
+    }
+    int keep = t->p->eof_received ? t->p->eof_received(t, t->arg) : 0;
+    if (!keep && t->fd >= 0) corio_transport_close(t);
 }
 
 static void on_readable(void *arg) {
@@ -168,16 +292,344 @@ static void on_readable(void *arg) {
         fail(t, -errno);
         return;
     }
-    /* End of stream. */
-    t->eof = true;
-    corio_remove_reader(t->fd);
-    t->reading = false;
-    int keep = t->p->eof_received ? t->p->eof_received(t, t->arg) : 0;
-    if (!keep && t->fd >= 0) corio_transport_close(t);
+    got_eof(t);
 }
 
+static void start_reading(corio_transport *t);
+
+/* ---- io_uring: reading from the buffer ring, writing through the ring --------------- */
+
+#if CORIO_HAVE_URING
+
+static void ignore_done(corio__op *op, int res, unsigned flags) { (void)op, (void)res, (void)flags; }
+
+static void ring_unmap(proto_ring *pr) {
+    if (pr->br) munmap(pr->br, pr->br_size);
+    if (pr->mem) munmap(pr->mem, pr->mem_size);
+    pr->br = NULL;
+    pr->mem = NULL;
+}
+
+/* The loop's buffer ring, made on first use; NULL when out of memory.  A
+ * ring that cannot be set up is remembered as `legacy`. */
+static proto_ring *ring_bufs(corio_loop *loop) {
+    proto_ring *pr = loop->ring_bufs;
+    if (pr) return pr;
+    pr = corio__calloc(1, sizeof *pr);
+    if (!pr) return NULL;
+    loop->ring_bufs = pr;
+    pr->cancel.done = ignore_done;
+    unsigned nbufs = corio__proto_test_nbufs ? corio__proto_test_nbufs : RING_NBUFS;
+    unsigned bufsize = corio__proto_test_bufsize ? corio__proto_test_bufsize : RING_BUFSIZE;
+    assert(nbufs && (nbufs & (nbufs - 1)) == 0 && nbufs <= 32768);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    pr->nbufs = nbufs;
+    pr->bufsize = bufsize;
+    pr->br_size = (nbufs * sizeof(struct io_uring_buf) + page - 1) / page * page;
+    pr->mem_size = (size_t)nbufs * bufsize;
+    /* mmap: the ring must be page-aligned; the buffers are only reserved
+     * (NORESERVE), their pages appear where the kernel first writes. */
+    void *br = mmap(NULL, pr->br_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = mmap(NULL, pr->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    pr->br = br == MAP_FAILED ? NULL : br;
+    pr->mem = mem == MAP_FAILED ? NULL : mem;
+    int rc = -ENOMEM;
+    if (pr->br && pr->mem) {
+        struct io_uring_buf_reg reg;
+        memset(&reg, 0, sizeof reg);
+        reg.ring_addr = (uint64_t)(uintptr_t)pr->br;
+        reg.ring_entries = nbufs;
+        reg.bgid = RING_BGID;
+        rc = io_uring_register_buf_ring(corio__ring_get(loop), &reg, 0);
+    }
+    if (rc < 0) {
+        corio__log(CORIO_LOG_DEBUG, "io_uring: no provided-buffer ring (%s); transports read with add_reader",
+                   strerror(-rc));
+        ring_unmap(pr);
+        pr->legacy = true;
+        return pr;
+    }
+    pr->registered = true;
+    io_uring_buf_ring_init(pr->br);
+    int mask = io_uring_buf_ring_mask(nbufs);
+    for (unsigned i = 0; i < nbufs; i++)
+        io_uring_buf_ring_add(pr->br, pr->mem + (size_t)i * bufsize, bufsize, (unsigned short)i, mask, (int)i);
+    io_uring_buf_ring_advance(pr->br, (int)nbufs);
+    return pr;
+}
+
+static void ring_give_back(proto_ring *pr, unsigned bid) {
+    io_uring_buf_ring_add(pr->br, pr->mem + (size_t)bid * pr->bufsize, pr->bufsize, (unsigned short)bid,
+                          io_uring_buf_ring_mask(pr->nbufs), 0);
+    io_uring_buf_ring_advance(pr->br, 1);
+}
+
+static void on_recv(corio__op *op, int res, unsigned flags);
+
+static void recv_arm(corio_transport *t) {
+    assert(!t->rop.inflight && t->fd >= 0);
+    t->rop.done = on_recv;
+    t->recv_cancelling = false;
+    struct io_uring_sqe *sqe = corio__ring_sqe(t->loop, &t->rop);
+    io_uring_prep_recv_multishot(sqe, t->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = RING_BGID;
+    if (corio__unlikely(corio__proto_test_no_multishot)) sqe->ioprio |= 0x8000; /* an unknown flag: -EINVAL */
+}
+
+/* Withdraw the recv (pause_reading, close).  Its completions still come. */
+static void recv_cancel(corio_transport *t) {
+    if (!t->rop.inflight || t->recv_cancelling || t->fd < 0) return;
+    proto_ring *pr = t->loop->ring_bufs;
+    struct io_uring_sqe *sqe = corio__ring_sqe(t->loop, &pr->cancel);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&t->rop, 0); /* the backend's user_data of an operation */
+    t->recv_cancelling = true;
+}
+
+static void held_run(void *arg);
+
+/* Copy data aside while paused (or while earlier held data waits). */
+static void hold(corio_transport *t, const char *p, size_t n) {
+    if (t->capheld - t->nheld < n) {
+        size_t cap = t->capheld ? t->capheld : 4096;
+        while (cap - t->nheld < n) cap *= 2;
+        char *q = corio__realloc(t->held, cap);
+        if (!q) {
+            fail(t, -ENOMEM);
+            return;
+        }
+        t->held = q;
+        t->capheld = cap;
+    }
+    memcpy(t->held + t->nheld, p, n);
+    t->nheld += n;
+}
+
+/* Data read from the kernel: to data_received now, or held. */
+static void got_data(corio_transport *t, const char *p, size_t n) {
+    if (t->closing || t->fd < 0) return; /* reading stopped at close: dropped as add_reader's would be */
+    if (t->read_paused || held_any(t)) {
+        hold(t, p, n);
+        return;
+    }
+    t->p->data_received(t, p, n, t->arg);
+}
+
+/* The end of the stream (1: EOF, else -errno): now, or after what is held. */
+static void got_end(corio_transport *t, int end) {
+    if (t->closing || t->fd < 0) return;
+    if (t->read_paused || held_any(t)) {
+        t->held_end = end;
+        return;
+    }
+    if (end > 0)
+        got_eof(t);
+    else
+        fail(t, end);
+}
+
+/* Deliver what was held while paused, then read on. */
+static void held_run(void *arg) {
+    corio_transport *t = arg;
+    if (t->closing || t->fd < 0 || t->read_paused) return; /* paused again: resume schedules this again */
+    if (t->nheld) {
+        char *p = t->held;
+        size_t n = t->nheld;
+        t->held = NULL;
+        t->nheld = t->capheld = 0;
+        t->p->data_received(t, p, n, t->arg);
+        corio__free(p);
+        if (t->closing || t->fd < 0 || t->read_paused) return;
+    }
+    if (t->held_end) {
+        int end = t->held_end;
+        t->held_end = 0;
+        got_end(t, end);
+        return;
+    }
+    start_reading(t);
+}
+
+static void schedule_held(corio_transport *t) {
+    if (!corio__handle_pending(&t->held_h)) corio_loop_call_soon(t->loop, &t->held_h, held_run, t);
+}
+
+/* A completion of the multishot recv. */
+static void on_recv(corio__op *op, int res, unsigned flags) {
+    corio_transport *t = corio__container_of(op, corio_transport, rop);
+    proto_ring *pr = t->loop->ring_bufs;
+    if (flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+        if (res > 0 && !t->dead) got_data(t, pr->mem + (size_t)bid * pr->bufsize, (size_t)res);
+        ring_give_back(pr, bid); /* data_received is done with it */
+    }
+    if (t->dead) { /* connection_lost has run: the record waited for this */
+        maybe_free(t);
+        return;
+    }
+    if (res > 0) {
+        t->recv_ok = true;
+    } else if (res == 0) {
+        got_end(t, 1);
+    } else if (res == -ENOBUFS) {
+        /* The ring ran dry: more completions were waiting than there are
+         * buffers.  Read once the old way, so that this connection moves
+         * on, and re-arm below. */
+        if (!pr->dry_logged) {
+            pr->dry_logged = true;
+            corio__log(CORIO_LOG_DEBUG, "io_uring: the protocol buffer ring (%u x %u bytes) ran dry; reading with recv()",
+                       pr->nbufs, pr->bufsize);
+        }
+        if (want_read(t) && !held_any(t)) {
+            ssize_t n = recv(t->fd, read_buf, sizeof read_buf, 0);
+            if (n > 0)
+                got_data(t, read_buf, (size_t)n);
+            else if (n == 0)
+                got_end(t, 1);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                got_end(t, -errno);
+        }
+    } else if (res == -EINVAL && !t->recv_ok && !t->rop.inflight) {
+        /* No multishot recv in this kernel: this transport and the loop's
+         * later ones read with add_reader. */
+        corio__log(CORIO_LOG_DEBUG, "io_uring: multishot recv refused (EINVAL); transports read with add_reader");
+        pr->legacy = true;
+        t->rread = false;
+        start_reading(t);
+        return;
+    } else if (res != -ECANCELED) { /* -ECANCELED: our pause or close */
+        got_end(t, res);
+    }
+    /* The recv has ended (an error, EOF, a cancel, the ring dry, or the
+     * kernel stopping it): re-arm if reading should go on.  Held data
+     * re-arms once it is delivered. */
+    if (!t->rop.inflight && want_read(t) && !held_any(t)) recv_arm(t);
+}
+
+static void on_sent(corio__op *op, int res, unsigned flags);
+
+static void send_submit(corio_transport *t) {
+    size_t n = ilen(t);
+    if (n > 0x7ffff000) n = 0x7ffff000; /* what one send takes at most (Linux's MAX_RW_COUNT) */
+    t->sop.done = on_sent;
+    struct io_uring_sqe *sqe = corio__ring_sqe(t->loop, &t->sop);
+    if (t->is_sock)
+        io_uring_prep_send(sqe, t->fd, t->ibuf + t->istart, n, MSG_NOSIGNAL);
+    else
+        io_uring_prep_write(sqe, t->fd, t->ibuf + t->istart, (unsigned)n, (uint64_t)-1);
+    t->sending = true;
+}
+
+/* Send everything queued in one entry, unless a send is in flight (its completion comes back here). */
+static void send_start(corio_transport *t) {
+    if (t->sending || !wlen(t) || t->fd < 0) return;
+    char *p = t->ibuf; /* empty: its storage takes the next queue */
+    size_t cap = t->icap;
+    t->ibuf = t->wbuf;
+    t->istart = t->wstart;
+    t->iend = t->wend;
+    t->icap = t->wcap;
+    t->wbuf = p;
+    t->wcap = cap;
+    t->wstart = t->wend = 0;
+    send_submit(t);
+}
+
+static void flush_run(corio__node *n) { send_start(corio__container_of(n, corio_transport, flush)); }
+
+/* Send at the loop's next submit, so that every write of this iteration goes in one send. */
+static void send_soon(corio_transport *t) {
+    if (t->sending || t->flush.link.next != &t->flush.link) return; /* sent by the completion / already listed */
+    t->flush.run = flush_run;
+    corio__list_push_back(&t->loop->ring_flush, &t->flush.link);
+    t->loop->ring_unsubmitted++; /* the loop polls (and so flushes) at the end of this iteration */
+}
+
+static void on_sent(corio__op *op, int res, unsigned flags) {
+    (void)flags;
+    corio_transport *t = corio__container_of(op, corio_transport, sop);
+    t->sending = false;
+    if (t->dead) {
+        maybe_free(t);
+        return;
+    }
+    if (t->fd < 0) { /* closed meanwhile (the close cancelled the send): nothing more to send */
+        corio__free(t->ibuf);
+        t->ibuf = NULL;
+        t->istart = t->iend = t->icap = 0;
+        return;
+    }
+    if (res < 0) {
+        if (res == -EAGAIN || res == -EINTR) {
+            send_submit(t);
+            return;
+        }
+        /* -ECANCELED with the descriptor still ours: someone closed it under us. */
+        fail(t, res == -ECANCELED ? -EBADF : res);
+        return;
+    }
+    t->istart += (size_t)res;
+    if (ilen(t)) {
+        send_submit(t); /* a short send: the rest first, in order */
+    } else {
+        t->istart = t->iend = 0;
+        send_start(t);
+    }
+    if (t->paused_w && pending_w(t) <= t->low) {
+        t->paused_w = false;
+        if (t->p->resume_writing) t->p->resume_writing(t, t->arg);
+        if (t->fd < 0) return; /* aborted by the callback */
+    }
+    if (t->sending || wlen(t)) return;
+    /* Everything is sent: a pending half-close or close. */
+    if (t->icap > WBUF_KEEP) {
+        corio__free(t->ibuf);
+        t->ibuf = NULL;
+        t->icap = 0;
+    }
+    if (t->wcap > WBUF_KEEP) {
+        corio__free(t->wbuf);
+        t->wbuf = NULL;
+        t->wcap = 0;
+    }
+    if (t->eof_pending && !t->eof_sent) {
+        t->eof_sent = true;
+        shutdown(t->fd, SHUT_WR);
+    }
+    if (t->closing) finish(t);
+}
+
+/* How a new transport reads and writes on this loop. */
+static void ring_setup(corio_transport *t) {
+    if (!corio__ring_on(t->loop)) return;
+    t->rwrite = true;
+    if (!t->is_sock) return;
+    proto_ring *pr = ring_bufs(t->loop);
+    t->rread = pr && !pr->legacy;
+}
+
+#else /* !CORIO_HAVE_URING: corio__ring_on is never true */
+
+static void ring_setup(corio_transport *t) { (void)t; }
+static void recv_arm(corio_transport *t) { (void)t; }
+static void recv_cancel(corio_transport *t) { (void)t; }
+static void schedule_held(corio_transport *t) { (void)t; }
+static void send_soon(corio_transport *t) { (void)t; }
+
+#endif
+
+/* ---- transports ---------------------------------------------------------------- */
+
 static void start_reading(corio_transport *t) {
-    if (t->fd < 0 || t->reading || t->read_paused || t->eof || t->closing) return;
+    if (!want_read(t)) return;
+    if (t->rread) {
+        if (held_any(t))
+            schedule_held(t); /* first what came while paused; it re-arms */
+        else if (!t->rop.inflight)
+            recv_arm(t); /* (still in flight after a cancel: its last completion re-arms) */
+        return;
+    }
+    if (t->reading) return;
     if (corio_add_reader(t->fd, on_readable, t) == 0) t->reading = true;
     else fail(t, -ENOMEM);
 }
@@ -201,13 +653,16 @@ int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_t
     t->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
     t->p = proto;
     t->arg = arg;
+    t->loop = corio__cur_loop;
     t->high = CORIO_STREAM_HIGH_WATER;
     t->low = CORIO_STREAM_LOW_WATER;
     corio__list_init(&t->link);
+    corio__list_init(&t->flush.link);
     if (corio_call_soon(&t->made_h, on_made, t) < 0) {
         corio__free(t);
         return -ENOMEM;
     }
+    ring_setup(t);
     if (out) *out = t;
     return 0;
 }
@@ -222,24 +677,8 @@ int corio_create_connection(const char *host, int port, const corio_protocol *pr
     return rc;
 }
 
-int corio_transport_write(corio_transport *t, const void *data, size_t len) {
-    if (!t || (!data && len)) return corio__bad(-EINVAL, "corio_transport_write: NULL");
-    if (t->err) return t->err;
-    if (t->closing || t->eof_pending) return corio__bad(-ESHUTDOWN, "corio_transport_write: the transport is closed");
-    size_t done = 0;
-    if (!wlen(t)) {
-        while (done < len) {
-            int n = send_some(t, (const char *)data + done, len - done);
-            if (n < 0) {
-                fail(t, n);
-                return n;
-            }
-            if (n == 0) break;
-            done += (size_t)n;
-        }
-        if (done == len) return 0;
-    }
-    size_t need = len - done;
+/* Append to the write queue.  0 or -ENOMEM. */
+static int queue_append(corio_transport *t, const char *data, size_t need) {
     if (t->wcap - t->wend < need) {
         if (t->wstart) {
             memmove(t->wbuf, t->wbuf + t->wstart, wlen(t));
@@ -255,14 +694,44 @@ int corio_transport_write(corio_transport *t, const void *data, size_t len) {
             t->wcap = cap;
         }
     }
-    memcpy(t->wbuf + t->wend, (const char *)data + done, need);
+    memcpy(t->wbuf + t->wend, data, need);
     t->wend += need;
-    if (!t->watching) {
-        int rc = corio_add_writer(t->fd, on_writable, t);
+    return 0;
+}
+
+int corio_transport_write(corio_transport *t, const void *data, size_t len) {
+    if (!t || (!data && len)) return corio__bad(-EINVAL, "corio_transport_write: NULL");
+    if (t->err) return t->err;
+    if (t->closing || t->eof_pending) return corio__bad(-ESHUTDOWN, "corio_transport_write: the transport is closed");
+    size_t done = 0;
+    if (t->rwrite) {
+        /* io_uring: queued, and sent with the iteration's other writes at the next submit. */
+        if (len == 0) return 0;
+        int rc = queue_append(t, data, len);
         if (rc < 0) return rc;
-        t->watching = true;
+        send_soon(t);
+    } else {
+        if (!wlen(t)) {
+            while (done < len) {
+                int n = send_some(t, (const char *)data + done, len - done);
+                if (n < 0) {
+                    fail(t, n);
+                    return n;
+                }
+                if (n == 0) break;
+                done += (size_t)n;
+            }
+            if (done == len) return 0;
+        }
+        int rc = queue_append(t, (const char *)data + done, len - done);
+        if (rc < 0) return rc;
+        if (!t->watching) {
+            rc = corio_add_writer(t->fd, on_writable, t);
+            if (rc < 0) return rc;
+            t->watching = true;
+        }
     }
-    if (!t->paused_w && wlen(t) > t->high) {
+    if (!t->paused_w && pending_w(t) > t->high) {
         t->paused_w = true;
         if (t->p->pause_writing) t->p->pause_writing(t, t->arg);
     }
@@ -276,7 +745,7 @@ int corio_transport_write_eof(corio_transport *t) {
     if (!t->is_sock) return -EOPNOTSUPP;
     if (t->eof_pending) return 0;
     t->eof_pending = true;
-    if (!wlen(t)) {
+    if (!pending_w(t)) {
         t->eof_sent = true;
         if (shutdown(t->fd, SHUT_WR) < 0) return -errno;
     }
@@ -286,11 +755,18 @@ int corio_transport_write_eof(corio_transport *t) {
 void corio_transport_close(corio_transport *t) {
     if (!t || t->closing) return;
     t->closing = true;
+    /* Reading stops at once; the queue is written first. */
+    drop_held(t);
+    if (t->rread) recv_cancel(t);
     if (t->reading) {
         corio_remove_reader(t->fd);
         t->reading = false;
     }
-    if (!wlen(t) || !t->watching) finish(t);
+    if (t->rwrite) {
+        if (!t->sending && !wlen(t)) finish(t); /* else the send's completion finishes */
+    } else if (!wlen(t) || !t->watching) {
+        finish(t);
+    }
 }
 
 void corio_transport_abort(corio_transport *t) {
@@ -302,6 +778,7 @@ int corio_transport_is_closing(const corio_transport *t) { return t && t->closin
 void corio_transport_pause_reading(corio_transport *t) {
     if (!t || t->read_paused) return;
     t->read_paused = true;
+    if (t->rread) recv_cancel(t); /* what is already on its way is held */
     if (t->reading) {
         corio_remove_reader(t->fd);
         t->reading = false;
@@ -314,7 +791,7 @@ void corio_transport_resume_reading(corio_transport *t) {
     if (t->made) start_reading(t);
 }
 
-size_t corio_transport_get_write_buffer_size(const corio_transport *t) { return t ? wlen(t) : 0; }
+size_t corio_transport_get_write_buffer_size(const corio_transport *t) { return t ? pending_w(t) : 0; }
 
 int corio_transport_set_write_buffer_limits(corio_transport *t, size_t high, size_t low) {
     if (!t) return -EINVAL;
@@ -323,7 +800,7 @@ int corio_transport_set_write_buffer_limits(corio_transport *t, size_t high, siz
     if (low > high) return -EINVAL;
     t->high = high;
     t->low = low;
-    if (!t->paused_w && wlen(t) > t->high) {
+    if (!t->paused_w && pending_w(t) > t->high) {
         t->paused_w = true;
         if (t->p->pause_writing) t->p->pause_writing(t, t->arg);
     } else {
@@ -521,4 +998,15 @@ void corio_dgram_close(corio_dgram_transport *t) {
 
 int corio_dgram_fd(const corio_dgram_transport *t) { return t ? t->fd : -1; }
 
-void corio__proto_ring_free(corio_loop *loop) { loop->ring_bufs = NULL; }
+/* At loop close, after the ring's last completions were reaped: the
+ * buffer ring goes (unregistered first, so the kernel lets go of it). */
+void corio__proto_ring_free(corio_loop *loop) {
+    proto_ring *pr = loop->ring_bufs;
+    if (!pr) return;
+#if CORIO_HAVE_URING
+    if (pr->registered) io_uring_unregister_buf_ring(corio__ring_get(loop), RING_BGID);
+    ring_unmap(pr);
+#endif
+    corio__free(pr);
+    loop->ring_bufs = NULL;
+}

@@ -66,8 +66,10 @@ typedef void *(*corio_protocol_factory)(void *factory_arg);
 /* ---- transports ------------------------------------------------------------------ */
 
 /*
- * Queue len bytes (asyncio transport.write): sent at once if nothing is
- * queued, the rest later by the loop.  0, -ESHUTDOWN after close or
+ * Queue len bytes (asyncio transport.write): under epoll sent at once if
+ * nothing is queued, the rest later by the loop; under io_uring copied to
+ * the queue and sent with the iteration's other writes, in one ring send,
+ * at the end of the loop iteration.  0, -ESHUTDOWN after close or
  * write_eof, the connection's error once it failed, -ENOMEM, -EINVAL.
  */
 CORIO_API int corio_transport_write(corio_transport *t, const void *data, size_t len);
@@ -87,11 +89,16 @@ CORIO_API void corio_transport_abort(corio_transport *t);
 /* 1 once close, abort or a failure began closing. */
 CORIO_API int corio_transport_is_closing(const corio_transport *t);
 
-/* Stop and restart calling data_received (asyncio pause_reading / resume_reading). */
+/*
+ * Stop and restart calling data_received (asyncio pause_reading /
+ * resume_reading).  No data_received (nor eof_received) runs while paused:
+ * under io_uring, data the kernel had already read is kept and delivered
+ * after resume, before anything newer.
+ */
 CORIO_API void corio_transport_pause_reading(corio_transport *t);
 CORIO_API void corio_transport_resume_reading(corio_transport *t);
 
-/* Bytes queued and not yet written. */
+/* Bytes queued and not yet taken by the kernel (under io_uring, including the rest of a send in flight). */
 CORIO_API size_t corio_transport_get_write_buffer_size(const corio_transport *t);
 
 /* Set the water marks (0: the defaults, 64 KiB and a quarter of high).  0 or -EINVAL (low > high). */
