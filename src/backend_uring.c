@@ -294,28 +294,40 @@ int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
     }
     int rc = 0;
     struct io_uring_cqe *cqe;
+    /* Completions waiting as kernel work (COOP_TASKRUN) or in the overflow
+     * list show up only through an io_uring_enter. */
+    bool kernel_has_more = IO_URING_READ_ONCE(*b->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
     if (timeout_ns == 0) {
-        /* A busy loop's look at I/O: submit what is queued; completions are
-         * in shared memory, so reaping needs no system call unless the
-         * kernel has some to flush (liburing checks its flags). */
-        if (loop->ring_unsubmitted) rc = io_uring_submit(&b->ring);
+        /* A busy loop's look at I/O: submit what is queued and collect
+         * what the kernel holds, in one call - or none, when neither. */
+        if (loop->ring_unsubmitted || kernel_has_more) rc = io_uring_submit_and_get_events(&b->ring);
     } else if (io_uring_cq_ready(&b->ring) == 0) {
         struct __kernel_timespec ts = {.tv_sec = timeout_ns / CORIO__NS_PER_S, .tv_nsec = timeout_ns % CORIO__NS_PER_S};
         rc = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
-    } else if (loop->ring_unsubmitted) {
-        rc = io_uring_submit(&b->ring);
+    } else if (loop->ring_unsubmitted || kernel_has_more) {
+        rc = io_uring_submit_and_get_events(&b->ring);
     }
     loop->ring_unsubmitted = 0;
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
         corio__log(CORIO_LOG_ERROR, "io_uring_enter: %s", strerror(-rc));
+    /* Reap what is in the queue now, without entering the kernel again:
+     * what arrives meanwhile waits for the next poll, one call per turn. */
     int n = 0;
-    while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
-        uint64_t ud = cqe->user_data;
-        int res = cqe->res;
-        unsigned flags = cqe->flags;
-        io_uring_cqe_seen(&b->ring, cqe);
-        complete(loop, b, ud, res, flags);
-        n++;
+    for (;;) {
+        unsigned head, k = 0;
+        io_uring_for_each_cqe(&b->ring, head, cqe) {
+            uint64_t ud = cqe->user_data;
+            int res = cqe->res;
+            unsigned flags = cqe->flags;
+            /* Handlers may take submission entries (re-arms), never reap: the
+             * entry can be released before it is handled. */
+            io_uring_cq_advance(&b->ring, 1);
+            k++;
+            complete(loop, b, ud, res, flags);
+            if (k >= 1024) break; /* bounded batches: head is re-read below */
+        }
+        n += (int)k;
+        if (k < 1024) break;
     }
     return n;
 }
