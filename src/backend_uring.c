@@ -78,6 +78,9 @@ static const struct {
     {IORING_OP_SENDMSG, "SENDMSG"}, {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_CONNECT, "CONNECT"},
 };
 
+/* Tests: an opcode to treat as missing from the kernel (-1: none). */
+int corio__uring_test_hide_op = -1;
+
 struct corio__backend *corio__uring_new(const char **why) {
 #ifdef CORIO__VALGRIND
     /* Valgrind cannot see what the kernel writes through the ring. */
@@ -116,7 +119,8 @@ struct corio__backend *corio__uring_new(const char **why) {
     struct io_uring_probe *probe = missing ? NULL : io_uring_get_probe_ring(&b->ring);
     if (!missing && !probe) missing = "the opcode probe";
     for (size_t i = 0; probe && !missing && i < sizeof needed_ops / sizeof needed_ops[0]; i++)
-        if (!io_uring_opcode_supported(probe, needed_ops[i].op)) missing = needed_ops[i].name;
+        if (!io_uring_opcode_supported(probe, needed_ops[i].op) || needed_ops[i].op == corio__uring_test_hide_op)
+            missing = needed_ops[i].name;
     if (probe) io_uring_free_probe(probe);
     if (missing) {
         /* The strings are static, so say which part is missing in general terms. */

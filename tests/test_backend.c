@@ -135,6 +135,21 @@ static void test_refused(void) {
     }
 }
 
+/* ---- a kernel without an operation we need: epoll, and the reason says so ---------------- */
+
+extern int corio__uring_test_hide_op; /* backend_uring.c's test hook */
+
+static void test_missing_op(void) {
+    if (!have_uring) return;
+    corio__uring_test_hide_op = 27; /* IORING_OP_RECV (5.6) */
+    corio_loop *l = loop_with(NULL);
+    corio__uring_test_hide_op = -1;
+    CHECK(strcmp(corio_loop_backend(l), "epoll") == 0);
+    CHECK(corio_loop_backend_reason(l) && strstr(corio_loop_backend_reason(l), "lacks an operation"));
+    CHECK_EQ(corio_loop_close(l), 0);
+    CHECK_EQ(run_on("epoll", echo_once_main, NULL), 0);
+}
+
 /* ---- queue overflows: 5,000 reads in one turn, all completing at once ---------------------- */
 
 #define NPIPES 5000
@@ -291,6 +306,7 @@ int main(void) {
     net_warm_up();
     RUN_TEST(test_choice);
     RUN_NET_TEST(test_refused);
+    RUN_NET_TEST(test_missing_op);
     RUN_NET_TEST(test_overflow);
     RUN_NET_TEST(test_many_readers);
     RUN_NET_TEST(test_bad_input_same);
