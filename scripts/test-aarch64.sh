@@ -40,4 +40,4 @@ cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake \
     -DCORIO_BUILD_BENCH=OFF "$@"
 cmake --build "$build" -j"$jobs"
 cd "$build"
-ctest --output-on-failure
+CORIO_TEST_BULK_MIB=64 ctest --output-on-failure
