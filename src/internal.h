@@ -191,6 +191,10 @@ struct corio__fdstate {
     corio_callback cb[2];     /* add_reader / add_writer */
     void *cb_arg[2];
     corio_handle cb_handle[2];/* schedules cb when ready */
+    /* An internal edge-triggered hook (protocol.c under epoll): called
+     * straight from the backend with the events, no handle in between. */
+    void (*hook)(void *arg, uint32_t events);
+    void *hook_arg;
     /* io_uring (backend_uring.c): the poll standing in for the epoll
      * registration; its completions carry ring_gen, and a poll of an
      * older generation (replaced or removed) is ignored. */
@@ -200,7 +204,10 @@ struct corio__fdstate {
     corio__node ring_rearm;   /* in loop->ring_flush: re-arm a level-triggered poll at the next submit */
 };
 
-/* io.c */
+/* io.c: set (or, with hook NULL, clear) fd's edge-triggered hook: every
+ * event on fd then goes to hook(arg, events) at once, from the backend's
+ * poll, and to nothing else.  Registers fd if needed.  0 or -errno. */
+int corio__io_hook(corio_loop *loop, int fd, void (*hook)(void *arg, uint32_t events), void *arg);
 ssize_t corio__write_nosigpipe(int fd, const void *buf, size_t n);
 void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events);
 void corio__io_free(corio_loop *loop);

@@ -72,7 +72,7 @@ static corio__fdstate *fd_state(corio_loop *loop, int fd, int *err) {
 /* What to register: edge-triggered everything, or level-triggered for the
  * directions that have callbacks. */
 static uint32_t wanted(const corio__fdstate *st) {
-    if (!st->cb[DIR_READ] && !st->cb[DIR_WRITE]) return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    if (st->hook || (!st->cb[DIR_READ] && !st->cb[DIR_WRITE])) return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     uint32_t ev = EPOLLRDHUP;
     if (st->cb[DIR_READ] || st->waiter[DIR_READ]) ev |= EPOLLIN;
     if (st->cb[DIR_WRITE] || st->waiter[DIR_WRITE]) ev |= EPOLLOUT;
@@ -119,6 +119,10 @@ static void run_write_cb(void *arg) {
 
 /* Called by the backend for every event on a watched descriptor. */
 void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events) {
+    if (st->hook) { /* an internal owner takes every event itself */
+        st->hook(st->hook_arg, events);
+        return;
+    }
     if (!st->interest) return;
     bool err = events & (EPOLLERR | EPOLLHUP);
     /* After the peer's FIN no further read edge will come, so a short read
@@ -506,6 +510,15 @@ static int clear_cb(int fd, int d) {
     return rc < 0 ? rc : 1;
 }
 
+int corio__io_hook(corio_loop *loop, int fd, void (*hook)(void *arg, uint32_t events), void *arg) {
+    int err = 0;
+    corio__fdstate *st = fd_state(loop, fd, &err);
+    if (!st) return err;
+    st->hook = hook;
+    st->hook_arg = arg;
+    return hook ? sync_interest(loop, fd, st) : 0;
+}
+
 int corio_add_reader(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_READ, cb, arg); }
 int corio_add_writer(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_WRITE, cb, arg); }
 int corio_remove_reader(int fd) { return clear_cb(fd, DIR_READ); }
@@ -529,6 +542,7 @@ int corio_forget_fd(int fd) {
     st->interest = 0;
     st->level = false;
     st->closed = false;
+    st->hook = NULL;
     for (int d = 0; d < 2; d++) {
         st->ready[d] = false;
         st->cb[d] = NULL;

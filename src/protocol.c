@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #if CORIO_HAVE_URING
@@ -110,6 +111,7 @@ struct corio_transport {
     bool recv_ok;              /* the recv has completed successfully at least once (so -EINVAL is not "unsupported") */
     bool recv_cancelling;      /* a cancel of the recv is in the ring */
     bool sending;              /* a send of ibuf is in the ring */
+    bool hooked;               /* epoll: the fd's events come straight to on_edge (no add_reader/add_writer) */
     int err;                   /* what connection_lost will report */
     int held_end;              /* held after the data: 1 EOF, -errno an error, 0 nothing */
     const corio_protocol *p;
@@ -128,6 +130,7 @@ struct corio_transport {
     corio_handle made_h;       /* connection_made */
     corio_handle lost_h;       /* connection_lost, only when no library handle could be had */
     corio_handle held_h;       /* delivers `held` after resume_reading */
+    corio_handle edge_h;       /* epoll hook: reading goes on in the next iteration (budget, resume) */
     struct corio_proto_server *srv; /* NULL when not accepted by a server (or it closed) */
     corio_list link;           /* in srv->conns */
 };
@@ -203,6 +206,8 @@ static void finish(corio_transport *t) {
         t->fd = -1;
         t->reading = t->watching = false;
     }
+    t->hooked = false; /* corio_close removed the hook */
+    corio_handle_cancel(&t->edge_h);
     corio__list_remove(&t->flush.link); /* the queue is dropped: nothing to send */
     corio__free(t->wbuf);
     t->wbuf = NULL;
@@ -245,7 +250,7 @@ static void on_writable(void *arg) {
     if (wlen(t)) return;
     t->wstart = t->wend = 0;
     if (t->watching) {
-        corio_remove_writer(t->fd);
+        if (!t->hooked) corio_remove_writer(t->fd);
         t->watching = false;
     }
     if (t->paused_w) {
@@ -296,6 +301,53 @@ static void on_readable(void *arg) {
 }
 
 static void start_reading(corio_transport *t);
+
+/*
+ * epoll, outside debug mode: the transport owns its descriptor's events
+ * through an edge-triggered hook (io.c), called straight from the poll -
+ * no handle to schedule and run per read, no level-triggered registration.
+ * An edge means "read until a short read": up to EDGE_READS reads now, the
+ * rest in the next iteration, so one busy peer starves nobody.  Debug mode
+ * keeps the add_reader path, whose callbacks it times.
+ */
+#define EDGE_READS 4
+
+static void edge_read_cb(void *arg);
+
+static void edge_read(corio_transport *t, bool hup) {
+    for (int i = 0; i < EDGE_READS; i++) {
+        ssize_t n = recv(t->fd, read_buf, sizeof read_buf, 0);
+        if (n > 0) {
+            t->p->data_received(t, read_buf, (size_t)n, t->arg);
+            if (!t->reading || t->fd < 0) return; /* paused or closed by the protocol */
+            if ((size_t)n < sizeof read_buf && !hup) return; /* drained: the next edge says when */
+            continue;
+        }
+        if (n == 0) {
+            got_eof(t);
+            return;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) fail(t, -errno);
+        return;
+    }
+    if (!corio__handle_pending(&t->edge_h)) corio_call_soon(&t->edge_h, edge_read_cb, t);
+}
+
+static void edge_read_cb(void *arg) {
+    corio_transport *t = arg;
+    if (t->reading && t->fd >= 0) edge_read(t, true);
+}
+
+static void on_edge(void *arg, uint32_t events) {
+    corio_transport *t = arg;
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && t->watching) {
+        on_writable(t);
+        if (t->fd < 0) return;
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && t->reading)
+        edge_read(t, (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0);
+}
 
 /* ---- io_uring: reading from the buffer ring, writing through the ring --------------- */
 
@@ -630,6 +682,23 @@ static void start_reading(corio_transport *t) {
         return;
     }
     if (t->reading) return;
+    if (t->is_sock && !t->loop->debug && !corio__ring_on(t->loop)) {
+        if (!t->hooked) {
+            /* A write queued before (in connection_made) installed a writer callback: the hook takes over. */
+            if (t->watching) corio_remove_writer(t->fd);
+            int rc = corio__io_hook(t->loop, t->fd, on_edge, t);
+            if (rc < 0) {
+                fail(t, rc);
+                return;
+            }
+            t->hooked = true;
+        }
+        t->reading = true;
+        /* Whatever came before the hook (or during a pause) gave its edge
+         * already: look once in the next iteration. */
+        if (!corio__handle_pending(&t->edge_h)) corio_call_soon(&t->edge_h, edge_read_cb, t);
+        return;
+    }
     if (corio_add_reader(t->fd, on_readable, t) == 0) t->reading = true;
     else fail(t, -ENOMEM);
 }
@@ -726,8 +795,8 @@ int corio_transport_write(corio_transport *t, const void *data, size_t len) {
         int rc = queue_append(t, (const char *)data + done, len - done);
         if (rc < 0) return rc;
         if (!t->watching) {
-            rc = corio_add_writer(t->fd, on_writable, t);
-            if (rc < 0) return rc;
+            /* Hooked: the send buffer is full, and its next edge comes to on_edge. */
+            if (!t->hooked && (rc = corio_add_writer(t->fd, on_writable, t)) < 0) return rc;
             t->watching = true;
         }
     }
