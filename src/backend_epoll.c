@@ -93,7 +93,11 @@ int corio__epoll_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
             (void)r;
             corio__loop_take_posts(loop);
         } else {
-            corio__io_event(loop, evs[i].data.ptr, evs[i].events);
+            corio__fdstate *st = evs[i].data.ptr;
+            if (st->hook) /* an internal owner (protocol.c): straight to it */
+                st->hook(st->hook_arg, evs[i].events);
+            else
+                corio__io_event(loop, st, evs[i].events);
         }
     }
     return n;
