@@ -201,6 +201,7 @@ struct corio__fdstate {
     uint16_t ring_gen;
     bool ring_armed;          /* a poll is in the ring for this fd */
     bool ring_reading;        /* a task's read/recv/accept is in the ring */
+    bool ring_drained;        /* the last recv was short: the socket is empty, the next one polls first */
     corio__node ring_rearm;   /* in loop->ring_flush: re-arm a level-triggered poll at the next submit */
 };
 

@@ -185,6 +185,7 @@ typedef struct rw_ctx {
 #if CORIO_HAVE_URING
 typedef struct ring_ctx {
     int fd, kind;
+    bool poll_first; /* recv: the socket was just emptied, wait for data before trying */
     rw_ctx *x;
     struct msghdr msg; /* recvfrom / sendto */
     struct iovec iov;
@@ -197,7 +198,10 @@ static void prep_io(struct io_uring_sqe *sqe, void *c) {
     switch (r->kind) {
     case OP_READ: io_uring_prep_read(sqe, r->fd, x->buf, len, (uint64_t)-1); break;
     case OP_WRITE: io_uring_prep_write(sqe, r->fd, x->buf, len, (uint64_t)-1); break;
-    case OP_RECV: io_uring_prep_recv(sqe, r->fd, x->buf, len, x->flags); break;
+    case OP_RECV:
+        io_uring_prep_recv(sqe, r->fd, x->buf, len, x->flags);
+        if (r->poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST; /* saves the kernel a failed attempt */
+        break;
     case OP_SEND: io_uring_prep_send(sqe, r->fd, x->buf, len, x->flags | MSG_NOSIGNAL); break;
     case OP_RECVMSG:
     case OP_SENDMSG:
@@ -230,8 +234,8 @@ static int ring_poll(corio_task *t, int fd, int d) {
     return rc < 0 ? (int)rc : 0;
 }
 
-static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x) {
-    ring_ctx r = {.fd = fd, .kind = kind, .x = x};
+static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x, bool poll_first) {
+    ring_ctx r = {.fd = fd, .kind = kind, .x = x, .poll_first = poll_first};
     for (;;) {
         ssize_t rc = corio__ring_op(t, prep_io, &r, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, fd);
         if (kind == OP_RECVMSG && rc >= 0 && x->addrlen) *x->addrlen = r.msg.msg_namelen;
@@ -247,8 +251,8 @@ static int ring_poll(corio_task *t, int fd, int d) {
     (void)t, (void)fd, (void)d;
     return -ENOSYS;
 }
-static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x) {
-    (void)t, (void)fd, (void)d, (void)kind, (void)x;
+static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x, bool poll_first) {
+    (void)t, (void)fd, (void)d, (void)kind, (void)x, (void)poll_first;
     return -ENOSYS;
 }
 #endif
@@ -294,7 +298,7 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
     if (fd < 0) return corio__bad(-EBADF, "%s: negative fd", name);
     int err = 0;
     if (corio__ring_on(t->loop)) {
-        if (d == DIR_WRITE) return ring_io(t, fd, d, kind, ctx);
+        if (d == DIR_WRITE) return ring_io(t, fd, d, kind, ctx, false);
         /* One reader at a time, as under epoll (where the second finds the
          * first waiting): a read in the ring is that wait. */
         corio__fdstate *st = fd_state(t->loop, fd, &err);
@@ -302,8 +306,11 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
         if (st->ring_reading)
             return corio__bad(-EBUSY, "%s: fd %d: another task is already waiting to read it", name, fd);
         st->ring_reading = true;
-        ssize_t r = ring_io(t, fd, d, kind, ctx);
+        /* As under epoll, a short read says the socket is empty: the next
+         * recv waits for data before it tries (IORING_RECVSEND_POLL_FIRST). */
+        ssize_t r = ring_io(t, fd, d, kind, ctx, kind == OP_RECV && st->ring_drained);
         st->ring_reading = false;
+        st->ring_drained = r > 0 && (size_t)r < ctx->len;
         return r;
     }
     corio__fdstate *st = fd_state(t->loop, fd, &err);
@@ -448,7 +455,7 @@ int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
     set_nonblock(fd);
     if (corio__ring_on(t->loop)) {
         rw_ctx x = {.caddr = addr, .caddrlen = addrlen};
-        ssize_t rc = ring_io(t, fd, DIR_WRITE, OP_CONNECT, &x);
+        ssize_t rc = ring_io(t, fd, DIR_WRITE, OP_CONNECT, &x, false);
         /* In progress after all: the readiness path below finishes it. */
         if (rc != -EINPROGRESS && rc != -EALREADY) return (int)rc;
     } else {
@@ -543,6 +550,7 @@ int corio_forget_fd(int fd) {
     st->level = false;
     st->closed = false;
     st->hook = NULL;
+    st->ring_drained = false;
     for (int d = 0; d < 2; d++) {
         st->ready[d] = false;
         st->cb[d] = NULL;

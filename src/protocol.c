@@ -634,8 +634,16 @@ static void on_sent(corio__op *op, int res, unsigned flags) {
         if (t->fd < 0) return; /* aborted by the callback */
     }
     if (t->sending || wlen(t)) return;
-    /* Everything is sent: a pending half-close or close. */
-    if (t->icap > WBUF_KEEP) {
+    /* Everything is sent: an idle transport keeps one small buffer, not
+     * two (the queue takes the in-flight one's storage); then a pending
+     * half-close or close. */
+    if (!t->wbuf && t->icap <= WBUF_KEEP) {
+        t->wbuf = t->ibuf;
+        t->wcap = t->icap;
+        t->wstart = t->wend = 0;
+        t->ibuf = NULL;
+        t->icap = 0;
+    } else {
         corio__free(t->ibuf);
         t->ibuf = NULL;
         t->icap = 0;
@@ -756,7 +764,7 @@ static int queue_append(corio_transport *t, const char *data, size_t need) {
             t->wstart = 0;
         }
         if (t->wcap - t->wend < need) {
-            size_t cap = t->wcap ? t->wcap : 4096;
+            size_t cap = t->wcap ? t->wcap : 1024; /* small: an idle connection keeps it */
             while (cap - t->wend < need) cap *= 2;
             char *p = corio__realloc(t->wbuf, cap);
             if (!p) return -ENOMEM;

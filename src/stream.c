@@ -52,7 +52,7 @@ static int bb_reserve(bytebuf *b, size_t want) {
         b->start = 0;
         if (b->cap - b->end >= want) return 0;
     }
-    size_t n = b->cap ? b->cap : 4096;
+    size_t n = b->cap ? b->cap : 1024; /* small first: an idle connection may keep it */
     while (n - b->end < want) n *= 2;
     char *p = corio__realloc(b->p, n);
     if (!p) return -ENOMEM;
@@ -358,7 +358,7 @@ static ssize_t fill(corio_reader *r) {
     int rc = bb_reserve(&r->buf, r->chunk);
     if (rc < 0) return rc;
     size_t room = r->buf.cap - r->buf.end;
-    ssize_t n = corio_read(c->fd, r->buf.p + r->buf.end, room);
+    ssize_t n = c->is_sock ? corio_recv(c->fd, r->buf.p + r->buf.end, room, 0) : corio_read(c->fd, r->buf.p + r->buf.end, room);
     if (n > 0) {
         r->buf.end += (size_t)n;
         /* A read that filled the room asks for a bigger one next time. */
@@ -386,7 +386,7 @@ ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
             /* With nothing buffered, reads of a page or more go straight to
              * the caller: one corio_read, which is cancel-safe by itself, and
              * no copy (a 1 KiB echo message cost 180 instructions copied). */
-            ssize_t k = corio_read(r->c->fd, buf, n);
+            ssize_t k = r->c->is_sock ? corio_recv(r->c->fd, buf, n, 0) : corio_read(r->c->fd, buf, n);
             if (k == 0 || (k == -EBADF && r->c->fd < 0)) {
                 r->eof = true;
                 return 0;
