@@ -38,7 +38,7 @@ struct corio__backend *corio__backend_new(corio_loop *loop) {
         corio__log(CORIO_LOG_WARNING, "CORIO_BACKEND=%s: not a backend (epoll, io_uring); choosing one", e);
     loop->backend_why = "CORIO_BACKEND=epoll";
 #ifdef UNDER_TSAN
-    if (!want_uring) {
+    if (!want_uring && !want_epoll) {
         want_epoll = true;
         loop->backend_why = "built with ThreadSanitizer, which holds signal handlers back while the loop waits in "
                             "io_uring_enter (CORIO_BACKEND=io_uring forces the ring)";

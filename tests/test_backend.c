@@ -27,7 +27,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-static int have_uring;
+static int have_uring;   /* io_uring works when asked for */
+static int default_uring; /* ... and is the default (not under valgrind or TSan) */
 
 static corio_loop *loop_with(const char *backend) {
     if (backend)
@@ -62,7 +63,7 @@ static void test_choice(void) {
 
     /* The default: io_uring when it works (epoll under valgrind and TSan, which say why). */
     l = loop_with(NULL);
-    int def_uring = strcmp(corio_loop_backend(l), "io_uring") == 0;
+    int def_uring = default_uring = strcmp(corio_loop_backend(l), "io_uring") == 0;
     CHECK(def_uring ? have_uring && corio_loop_backend_reason(l) == NULL : corio_loop_backend_reason(l) != NULL);
     CHECK_EQ(corio_loop_close(l), 0);
 
@@ -100,6 +101,7 @@ static int refused_child(int err, int forced) {
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+    test_failures = 0; /* the parent's count came with the fork */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return 10;
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) return 11;
     int warnings = 0;
@@ -108,7 +110,8 @@ static int refused_child(int err, int forced) {
     if (!l) return 12;
     if (strcmp(corio_loop_backend(l), "epoll") != 0) return 13;
     const char *why = corio_loop_backend_reason(l);
-    if (!why || !strstr(why, err == ENOSYS ? "ENOSYS" : "EPERM")) return 14;
+    /* Where epoll is the default anyway (TSan), the reason is that one. */
+    if (!why || ((forced || default_uring) && !strstr(why, err == ENOSYS ? "ENOSYS" : "EPERM"))) return 14;
     if (warnings != (forced ? 1 : 0)) return 15; /* silent unless io_uring was asked for */
     corio_task *t = corio_loop_spawn(l, echo_once_main, NULL, NULL);
     corio_loop_run_until_complete(l, corio_task_future(t));
@@ -120,6 +123,7 @@ static int refused_child(int err, int forced) {
 }
 
 static void test_refused(void) {
+    if (!have_uring) return; /* nothing to refuse: the build or the kernel has no io_uring */
     int errs[] = {ENOSYS, EPERM};
     for (int i = 0; i < 2; i++) {
         for (int forced = 0; forced < 2; forced++) {
@@ -139,10 +143,14 @@ static void test_refused(void) {
 
 extern int corio__uring_test_hide_op; /* backend_uring.c's test hook */
 
+static void quiet(int level, const char *msg, void *arg) { (void)level, (void)msg, (void)arg; }
+
 static void test_missing_op(void) {
     if (!have_uring) return;
     corio__uring_test_hide_op = 27; /* IORING_OP_RECV (5.6) */
-    corio_loop *l = loop_with(NULL);
+    corio_log_set_handler(quiet, NULL); /* forced, so it warns */
+    corio_loop *l = loop_with("io_uring");
+    corio_log_set_handler(NULL, NULL);
     corio__uring_test_hide_op = -1;
     CHECK(strcmp(corio_loop_backend(l), "epoll") == 0);
     CHECK(corio_loop_backend_reason(l) && strstr(corio_loop_backend_reason(l), "lacks an operation"));
