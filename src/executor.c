@@ -362,44 +362,78 @@ void corio__executor_drain(void *arg) {
     pthread_mutex_unlock(&xl->mu);
 }
 
-int corio_run_in_executor(corio_executor *ex, corio_work_fn fn, void *arg, intptr_t *result) {
-    corio_task *t = corio__current();
-    if (!t) return corio__bad(-EPERM, "corio_run_in_executor: called outside a task");
-    if (!fn) return corio__bad(-EINVAL, "corio_run_in_executor: NULL function");
+/*
+ * What both ways of running a job share: fn(arg) on `ex` (NULL: the loop's
+ * default executor, made on first use) for task t, which waits through w.
+ * Returns the job, queued, or NULL with *rc set (a cancellation already
+ * pending: -ECANCELED, as there is no point starting work to abandon it).
+ */
+static job *job_start(corio_task *t, corio_executor *ex, corio_work_fn fn, void *arg, waitctx *w, int *rc) {
+    *rc = -ECANCELED;
     if (t->must_cancel) {
-        /* Cancelled already: do not start work only to abandon it. */
         t->must_cancel = false;
-        return -ECANCELED;
+        return NULL;
     }
-    corio_loop *loop = t->loop;
-    exloop *xl = exloop_get(loop);
-    if (!xl) return -ENOMEM;
+    *rc = -ENOMEM;
+    exloop *xl = exloop_get(t->loop);
+    if (!xl) return NULL;
     if (!ex) {
         if (!xl->def) {
             corio_executor *d = corio_executor_new(0);
-            if (!d) return -ENOMEM;
+            if (!d) return NULL;
             d->owned = true;
             xl->def = d;
         }
         ex = xl->def;
     }
     job *j = corio__malloc(sizeof *j);
-    if (!j) return -ENOMEM;
-    waitctx w;
-    corio__future_init(&w.fut, loop);
-    w.req = j;
-    *j = (job){.ex = ex, .xl = xl, .fn = fn, .arg = arg, .ctx = &w};
+    if (!j) return NULL;
+    corio__future_init(&w->fut, t->loop);
+    w->req = j;
+    *j = (job){.ex = ex, .xl = xl, .fn = fn, .arg = arg, .ctx = w};
     corio__list_init(&j->qlink);
     pthread_mutex_lock(&xl->mu);
     xl->refs++;
     pthread_mutex_unlock(&xl->mu);
-    int rc = submit(ex, j);
-    if (rc < 0) {
+    if ((*rc = submit(ex, j)) < 0) {
         corio__free(j);
         exloop_unref(xl);
-        return rc;
+        return NULL;
     }
     corio__list_push_back(&xl->inflight, &j->llink);
+    return j;
+}
+
+/* A job whose task was cancelled before its result was drained: if it is
+ * still queued, take it back and free it (true).  Called, and returns, with
+ * xl->mu held.  Once delivered, the job no longer needs its executor (which
+ * may have been freed since): look at the executor only before that. */
+static bool job_take_back(exloop *xl, job *j) {
+    if (j->delivered) return false;
+    corio_executor *ex = j->ex;
+    pthread_mutex_lock(&ex->mu);
+    bool queued = j->state == JOB_QUEUED;
+    if (queued) {
+        corio__list_remove(&j->qlink);
+        ex->nqueued--;
+    }
+    pthread_mutex_unlock(&ex->mu);
+    if (!queued) return false;
+    xl->refs--; /* the loop's reference keeps it above zero */
+    corio__list_remove(&j->llink);
+    corio__free(j);
+    return true;
+}
+
+int corio_run_in_executor(corio_executor *ex, corio_work_fn fn, void *arg, intptr_t *result) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_run_in_executor: called outside a task");
+    if (!fn) return corio__bad(-EINVAL, "corio_run_in_executor: NULL function");
+    waitctx w;
+    int rc;
+    job *j = job_start(t, ex, fn, arg, &w, &rc);
+    if (!j) return rc;
+    exloop *xl = j->xl;
 
     rc = corio__await(t, &w.fut);
     if (!w.req) {
@@ -408,27 +442,11 @@ int corio_run_in_executor(corio_executor *ex, corio_work_fn fn, void *arg, intpt
         if (rc == 0 && result) *result = w.fut.value;
         return rc;
     }
-    /* Cancelled while the job was queued or running.  Once delivered, the
-     * job no longer needs its executor (which may have been freed since):
-     * look at the executor only before that.  xl->mu first: see the top. */
+    /* Cancelled while the job was queued or running.  xl->mu first: see the top. */
     pthread_mutex_lock(&xl->mu);
-    if (!j->delivered) {
-        pthread_mutex_lock(&ex->mu);
-        if (j->state == JOB_QUEUED) {
-            corio__list_remove(&j->qlink);
-            ex->nqueued--;
-            pthread_mutex_unlock(&ex->mu);
-            xl->refs--; /* the loop's reference keeps it above zero */
-            pthread_mutex_unlock(&xl->mu);
-            corio__list_remove(&j->llink);
-            corio__free(j);
-            return rc < 0 ? rc : -ECANCELED;
-        }
-        pthread_mutex_unlock(&ex->mu);
-    }
     /* Running, dropped by a shutdown, or finished and not yet drained: the
      * drain frees it. */
-    j->ctx = NULL;
+    if (!job_take_back(xl, j)) j->ctx = NULL;
     pthread_mutex_unlock(&xl->mu);
     return rc < 0 ? rc : -ECANCELED;
 }
@@ -684,40 +702,12 @@ int corio__run_in_executor_pinned(corio_executor *ex, corio_work_fn fn, void *ar
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "run_in_executor: called outside a task");
     assert(fn);
-    if (t->must_cancel) {
-        t->must_cancel = false;
-        return -ECANCELED;
-    }
-    corio_loop *loop = t->loop;
-    exloop *xl = exloop_get(loop);
-    if (!xl) return -ENOMEM;
-    if (!ex) {
-        if (!xl->def) {
-            corio_executor *d = corio_executor_new(0);
-            if (!d) return -ENOMEM;
-            d->owned = true;
-            xl->def = d;
-        }
-        ex = xl->def;
-    }
-    job *j = corio__malloc(sizeof *j);
-    if (!j) return -ENOMEM;
     pinned_job p = {.fn = fn, .arg = arg};
     waitctx w;
-    corio__future_init(&w.fut, loop);
-    w.req = j;
-    *j = (job){.ex = ex, .xl = xl, .fn = pinned_run, .arg = &p, .ctx = &w};
-    corio__list_init(&j->qlink);
-    pthread_mutex_lock(&xl->mu);
-    xl->refs++;
-    pthread_mutex_unlock(&xl->mu);
-    int rc = submit(ex, j);
-    if (rc < 0) {
-        corio__free(j);
-        exloop_unref(xl);
-        return rc;
-    }
-    corio__list_push_back(&xl->inflight, &j->llink);
+    int rc;
+    job *j = job_start(t, ex, pinned_run, &p, &w, &rc);
+    if (!j) return rc;
+    exloop *xl = j->xl;
 
     bool cancelled = false;
     rc = corio__await(t, &w.fut);
@@ -728,22 +718,10 @@ int corio__run_in_executor_pinned(corio_executor *ex, corio_work_fn fn, void *ar
          * cancellations interrupt the wait. */
         cancelled = true;
         pthread_mutex_lock(&xl->mu);
-        if (!j->delivered) {
-            pthread_mutex_lock(&ex->mu);
-            if (j->state == JOB_QUEUED) {
-                corio__list_remove(&j->qlink);
-                ex->nqueued--;
-                pthread_mutex_unlock(&ex->mu);
-                xl->refs--; /* the loop's reference keeps it above zero */
-                pthread_mutex_unlock(&xl->mu);
-                corio__list_remove(&j->llink);
-                corio__free(j);
-                return -ECANCELED;
-            }
-            pthread_mutex_unlock(&ex->mu);
-        }
+        bool taken = job_take_back(xl, j);
         pthread_mutex_unlock(&xl->mu);
-        corio__future_init(&w.fut, loop);
+        if (taken) return -ECANCELED;
+        corio__future_init(&w.fut, t->loop);
         (void)corio__await(t, &w.fut);
     }
     /* Drained.  rc < 0 here: cancelled after the result came (or the job
