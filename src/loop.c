@@ -485,21 +485,22 @@ int corio_loop_close(corio_loop *loop) {
         loop->tsan_fiber = __tsan_get_current_fiber();
 #endif
         for (int i = 0; i < CLOSE_DRAIN_ITERATIONS && loop->ntasks_live; i++) run_once(loop);
-        if (corio__ring_on(loop)) corio__uring_drain(loop);
         loop->running = 0;
         loop->stopping = 0;
+        corio__cur_loop = NULL;
+    }
+    /* io_uring: operations still in the ring (a last send of a finished
+     * stream, those of the tasks just unwound) are reaped, so their owners
+     * are told and freed. */
+    if (corio__ring_on(loop) && !corio__cur_loop) {
+        corio__cur_loop = loop;
+        corio__uring_drain(loop);
         corio__cur_loop = NULL;
     }
     /* Once the tasks have unwound (a task cancelled in run_in_executor lets
      * go of its job by itself): signal handlers are removed (asyncio's close
      * does it), then executor work for this loop is dropped or waited for,
      * before anything a job's result could reach is freed. */
-    if (corio__ring_on(loop) && !corio__cur_loop && !dirty) {
-        /* Operations of finished streams (a last send) may still be in the ring. */
-        corio__cur_loop = loop;
-        corio__uring_drain(loop);
-        corio__cur_loop = NULL;
-    }
     corio__signal_loop_close(loop);
     if (corio__executor_loop_close(loop)) dirty = 1;
     /* Scheduled callbacks: free the library's own, report the caller's.  Nodes
