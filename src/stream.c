@@ -103,6 +103,7 @@ struct corio_writer {
 typedef struct conn {
     int fd;            /* -1 once closed */
     bool is_sock;
+    bool ring;         /* io_uring loop and a socket: the writer sends through the ring */
     bool reader_held, writer_held; /* handles not yet released */
     corio_reader r;
     corio_writer w;
@@ -206,10 +207,7 @@ static void ring_send_submit(conn *c) {
     corio__op *op = &w->sop;
     op->done = ring_send_done;
     struct io_uring_sqe *sqe = corio__ring_sqe(corio__cur_loop, op);
-    if (c->is_sock)
-        io_uring_prep_send(sqe, c->fd, w->inflight.p + w->inflight.start, (unsigned)n, MSG_NOSIGNAL);
-    else
-        io_uring_prep_write(sqe, c->fd, w->inflight.p + w->inflight.start, (unsigned)n, (uint64_t)-1);
+    io_uring_prep_send(sqe, c->fd, w->inflight.p + w->inflight.start, (unsigned)n, MSG_NOSIGNAL); /* c->ring: a socket */
     w->sending = true;
 }
 
@@ -298,6 +296,7 @@ int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, c
     c->r.c = c;
     c->r.limit = o->limit ? o->limit : CORIO_STREAM_LIMIT;
     c->r.chunk = 4096;
+    c->ring = c->is_sock && corio__cur_loop && corio__ring_on(corio__cur_loop);
     c->w.c = c;
     c->w.high = o->high_water ? o->high_water : CORIO_STREAM_HIGH_WATER;
     c->w.low = o->low_water ? o->low_water : c->w.high / 4;
@@ -579,7 +578,7 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
     size_t done = 0;
     /* Pipes keep the direct path even under io_uring: a write the ring
      * makes to a pipe without a reader would raise SIGPIPE. */
-    if (c->is_sock && corio__cur_loop && corio__ring_on(corio__cur_loop)) {
+    if (c->ring) {
         int rc = bb_reserve(&w->buf, len);
         if (rc < 0) return rc;
         memcpy(w->buf.p + w->buf.end, buf, len);
