@@ -230,7 +230,7 @@ static void fail(corio_transport *t, int err) {
 }
 
 static int send_some(corio_transport *t, const void *p, size_t n) {
-    ssize_t r = t->is_sock ? send(t->fd, p, n, MSG_NOSIGNAL) : write(t->fd, p, n);
+    ssize_t r = t->is_sock ? send(t->fd, p, n, MSG_NOSIGNAL) : corio__write_nosigpipe(t->fd, p, n);
     if (r >= 0) return (int)(r > INT32_MAX ? INT32_MAX : r);
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
     return -errno;
@@ -663,8 +663,10 @@ static void on_sent(corio__op *op, int res, unsigned flags) {
 /* How a new transport reads and writes on this loop. */
 static void ring_setup(corio_transport *t) {
     if (!corio__ring_on(t->loop)) return;
-    t->rwrite = true;
+    /* Pipes keep the direct write (with SIGPIPE blocked), as stream writers do:
+     * a write the ring makes to a pipe without a reader would raise SIGPIPE. */
     if (!t->is_sock) return;
+    t->rwrite = true;
     proto_ring *pr = ring_bufs(t->loop);
     t->rread = pr && !pr->legacy;
 }

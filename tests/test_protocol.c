@@ -12,6 +12,8 @@
 #include "test.h"
 #include "net_util.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -904,6 +906,42 @@ static void test_no_multishot(void) {
     corio__proto_test_no_multishot = 0;
 }
 
+/* ---- a transport over a pipe whose reader is gone: -EPIPE, never SIGPIPE ------------- */
+
+static int pw_lost, pw_err, pw_write_rc;
+
+static void pw_made(corio_transport *t, void *arg) {
+    (void)arg;
+    pw_write_rc = corio_transport_write(t, "x", 1);
+}
+static void pw_data(corio_transport *t, const void *d, size_t n, void *arg) { (void)t, (void)d, (void)n, (void)arg; }
+static void pw_lost_cb(corio_transport *t, int err, void *arg) {
+    (void)t, (void)arg;
+    pw_lost++;
+    pw_err = err;
+}
+static const corio_protocol pipe_writer_proto = {pw_made, pw_data, NULL, pw_lost_cb, NULL, NULL};
+
+static int pipe_writer_main(void *arg) {
+    (void)arg;
+    pw_lost = pw_err = pw_write_rc = 0;
+    int p[2];
+    CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    close(p[0]);
+    CHECK_EQ(corio_transport_open(p[1], &pipe_writer_proto, NULL, NULL), 0);
+    for (int i = 0; i < 100 && !pw_lost; i++) corio_sleep(0.001);
+    CHECK_EQ(pw_lost, 1);
+    CHECK_EQ(pw_err, -EPIPE);
+    CHECK(pw_write_rc == 0 || pw_write_rc == -EPIPE);
+    return 0;
+}
+
+static void test_pipe_writer_no_sigpipe(void) {
+    void (*old)(int) = signal(SIGPIPE, SIG_DFL); /* a C program's default: the signal would kill us */
+    CHECK_EQ(test_run(pipe_writer_main, NULL, 0), 0);
+    signal(SIGPIPE, old);
+}
+
 static void run_all(void) {
     RUN_NET_TEST(test_echo);
     RUN_NET_TEST(test_reset);
@@ -919,6 +957,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_close_in_data);
     RUN_NET_TEST(test_reset_while_writing);
     RUN_NET_TEST(test_no_multishot);
+    RUN_NET_TEST(test_pipe_writer_no_sigpipe);
 }
 
 static int nothing_main(void *arg) {
