@@ -260,10 +260,18 @@ static void complete(corio_loop *loop, struct corio__backend *b, uint64_t ud, in
         if (res < 0) {
             /* The poll failed (a closed or unpollable fd): wake whoever
              * waits, so that its next system call reports the error. */
-            if (res != -ECANCELED) corio__io_event(loop, st, EPOLLERR);
+            if (res != -ECANCELED) {
+                if (st->hook)
+                    st->hook(st->hook_arg, EPOLLERR);
+                else
+                    corio__io_event(loop, st, EPOLLERR);
+            }
             break;
         }
-        corio__io_event(loop, st, (uint32_t)res);
+        if (st->hook) /* an internal owner: straight to it, as under epoll */
+            st->hook(st->hook_arg, (uint32_t)res);
+        else
+            corio__io_event(loop, st, (uint32_t)res);
         /* Level-triggered interest is a one-shot poll, re-armed (which
          * re-checks the fd) at the next submit: after the callbacks this
          * report queued have run, as epoll's level mode reports again at

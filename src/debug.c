@@ -204,7 +204,9 @@ __attribute__((noinline)) static size_t current_frames(const corio_task *t, uint
 static void describe_wait(corio_loop *loop, corio_task *t, char *buf, size_t n) {
     const corio_future *f = t->waiting_on;
     const char *tag = t->wait_tag;
-    if (!f) {
+    if (t->parked && tag) { /* corio__park: a descriptor wait, no future */
+        snprintf(buf, n, "%s (fd %lld)", tag, (long long)t->wait_arg);
+    } else if (!f) {
         snprintf(buf, n, "nothing (yielded)");
     } else if (tag && !strcmp(tag, CORIO__WAIT_SLEEP)) {
         if (t->wait_arg == INT64_MAX) {
@@ -248,7 +250,8 @@ static void dump_task(dumper *d, corio_loop *loop, corio_task *t) {
     } else {
         char w[192];
         describe_wait(loop, t, w, sizeof w);
-        bool woken = !t->waiting_on || t->waiting_on->state != CORIO__PENDING;
+        bool woken = t->parked ? t->wake.link.next != &t->wake.link
+                               : !t->waiting_on || t->waiting_on->state != CORIO__PENDING;
         snprintf(state, sizeof state, "%s", woken ? "ready" : "suspended");
         snprintf(wait, sizeof wait, ", %s %s", woken ? "woken from" : "waiting on", w);
         frames = true;

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 
 #define corio__container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 #define corio__likely(x) __builtin_expect(!!(x), 1)
@@ -187,7 +189,7 @@ struct corio__fdstate {
     bool ready[2];            /* last readiness seen, per direction */
     bool level;               /* registered level-triggered (callbacks present) */
     bool closed;              /* the kernel reported RDHUP/HUP/ERR: reads finish at once from now on */
-    struct corio__waiter *waiter[2]; /* the task waiting per direction, on its stack */
+    struct corio__fdwait *waiter[2]; /* the task waiting per direction, on its stack (io.c) */
     corio_callback cb[2];     /* add_reader / add_writer */
     void *cb_arg[2];
     corio_handle cb_handle[2];/* schedules cb when ready */
@@ -210,7 +212,22 @@ struct corio__fdstate {
  * poll, and to nothing else.  Registers fd if needed.  0 or -errno. */
 int corio__io_hook(corio_loop *loop, int fd, void (*hook)(void *arg, uint32_t events), void *arg);
 ssize_t corio__write_nosigpipe(int fd, const void *buf, size_t n);
-void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events);
+/* A task waiting for readiness in one direction (st->waiter[d]); it lives
+ * on the task's stack and the task is parked (corio__park), so an event
+ * costs a ready-queue push, not a future. */
+typedef struct corio__fdwait {
+    corio_task *task;
+    int err; /* -EBADF if the descriptor was forgotten or closed meanwhile */
+} corio__fdwait;
+/* io.c: wait from task t for the next readiness edge of st in direction d
+ * (registering st if needed); 0 or -errno (-EBUSY: another task waits). */
+int corio__fd_wait(corio_task *t, corio__fdstate *st, int d);
+/* io.c, the streams' fast path under epoll: fd's state on loop, registered
+ * with the backend (edge-triggered) if it was not; NULL and *err on
+ * failure.  The state lives until the loop closes, across close and
+ * reuse of the fd number. */
+corio__fdstate *corio__fd_watch(corio_loop *loop, int fd, int *err);
+
 void corio__io_free(corio_loop *loop);
 /* loop.c: run the posts other threads made (called by the backend on a wake-up). */
 void corio__loop_take_posts(corio_loop *loop);
@@ -328,6 +345,7 @@ struct corio_task {
     int io_budget;             /* I/O operations left before a forced yield (io.c) */
     unsigned flags;            /* CORIO__TF_* */
     bool must_cancel;          /* deliver -ECANCELED at the next suspension */
+    bool parked;               /* suspended in corio__park: woken by corio__unpark or a cancel */
     char name[24];             /* a short name, or the formatted default */
     void *tsan_fiber;          /* TSan's fiber for this task */
     void *asan_fake_stack;     /* ASan bookkeeping */
@@ -357,11 +375,100 @@ int corio__suspend(corio_task *t);
  * task dump; they cost two stores, made only when the task suspends. */
 int corio__await_tag(corio_task *t, corio_future *f, const char *tag, int64_t arg);
 static inline int corio__await(corio_task *t, corio_future *f) { return corio__await_tag(t, f, NULL, 0); }
+/* Suspend the current task t until corio__unpark(t) or a cancellation,
+ * with no future in between: the waits on a descriptor use it (io.c).
+ * Returns 0 when unparked, -ECANCELED when cancelled (a cancellation
+ * already pending resumes it in the next iteration, as an await does).
+ * `tag` and `arg` are as for corio__await_tag. */
+static inline int corio__park(corio_task *t, const char *tag, int64_t arg) {
+    t->wait_tag = tag;
+    t->wait_arg = arg;
+    if (corio__unlikely(t->must_cancel))
+        corio__ready_push(t->loop, &t->wake); /* the wait is cancelled at once; resume next iteration */
+    else
+        t->parked = true;
+    int rc = corio__suspend(t);
+    t->parked = false;
+    return rc;
+}
+/* Schedule a parked task to resume; harmless if it is already scheduled. */
+static inline void corio__unpark(corio_loop *loop, corio_task *t) {
+    if (t->wake.link.next == &t->wake.link) corio__ready_push(loop, &t->wake);
+}
 #define CORIO__WAIT_SLEEP "sleep"        /* arg: deadline (ns, loop clock), INT64_MAX for ever */
 #define CORIO__WAIT_JOIN "join"          /* waiting_on is the joined task's future */
 #define CORIO__WAIT_FD_READ "fd read"    /* arg: the descriptor */
 #define CORIO__WAIT_FD_WRITE "fd write"  /* arg: the descriptor */
 #define CORIO__WAIT_WAITER "waiter list" /* lock/event/condition/semaphore/queue; arg: caller's return address */
+
+/* io.c: queue direction d's add_reader/add_writer callback. */
+void corio__io_fire_cb(corio_loop *loop, corio__fdstate *st, int d);
+/* Direction d of st became ready: note it, wake its waiter, queue its
+ * callback. */
+static inline void corio__io_fire(corio_loop *loop, corio__fdstate *st, int d) {
+    st->ready[d] = true;
+    corio__fdwait *w = st->waiter[d];
+    if (w) corio__unpark(loop, w->task);
+    if (corio__unlikely(st->cb[d] != NULL)) corio__io_fire_cb(loop, st, d);
+}
+/* An event (EPOLL* bits) on a watched descriptor without a hook: the
+ * backends call the hook themselves when there is one.  Inlined into the
+ * backends' dispatch loops: it runs once per event. */
+static inline void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events) {
+    if (!st->interest) return; /* forgotten since the poll returned */
+    if (corio__unlikely(events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))) {
+        /* After the peer's FIN no further read edge will come, so a short
+         * read must no longer be taken to mean "wait": remember it.  An
+         * error or hang-up wakes both directions. */
+        st->closed = true;
+        if (events & (EPOLLERR | EPOLLHUP)) events |= EPOLLIN | EPOLLOUT;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP)) corio__io_fire(loop, st, DIR_READ);
+    if (events & EPOLLOUT) corio__io_fire(loop, st, DIR_WRITE);
+}
+
+/* corio_recv(st->fd, buf, len, 0) for task t - running, on st's loop
+ * (epoll), st registered by corio__fd_watch - without the lookups: the
+ * streams' hot path, inlined into corio_reader_read (an echo's message is
+ * one park and one recv here).  The readiness rules are io.c's: read while
+ * the socket is believed readable; a short read means it is empty (unless
+ * the peer closed: no edge would come), so the next call waits first.
+ * May suspend t; >= 0 or -errno. */
+static inline ssize_t corio__recv_on(corio_task *t, corio__fdstate *st, void *buf, size_t len) {
+    for (;;) {
+        if (st->ready[DIR_READ]) {
+            /* The budget counts reads that did not suspend (a wait below
+             * refills it): a task that always finds data yields now and
+             * then, before the read, so a cancellation there loses nothing. */
+            if (corio__unlikely(--t->io_budget <= 0)) {
+                t->io_budget = CORIO__IO_BUDGET;
+                int err = corio_yield();
+                if (err < 0) return err;
+            }
+            ssize_t r = recv(st->fd, buf, len, 0);
+            if (r > 0) {
+                if ((size_t)r < len && !st->closed) st->ready[DIR_READ] = false;
+                return r;
+            }
+            if (r == 0) return 0;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+            st->ready[DIR_READ] = false;
+            st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
+        }
+        int rc;
+        if (corio__likely(!st->waiter[DIR_READ] && (st->interest & EPOLLET))) { /* registered, edge-triggered */
+            corio__fdwait w = {t, 0};
+            st->waiter[DIR_READ] = &w;
+            rc = corio__park(t, CORIO__WAIT_FD_READ, st->fd);
+            st->waiter[DIR_READ] = NULL;
+            if (rc == 0) rc = w.err;
+        } else {
+            rc = corio__fd_wait(t, st, DIR_READ); /* the general case, errors included */
+        }
+        if (rc < 0) return rc;
+        t->io_budget = CORIO__IO_BUDGET;
+    }
+}
 /* Someone has seen the outcome of f, if f is a task's future: no "Task
  * exception was never retrieved" report for it (debug.c).  Out of line
  * (task.c): only error paths call it, and inlined where f is known not to

@@ -117,54 +117,38 @@ static void run_write_cb(void *arg) {
     if (st->cb[DIR_WRITE]) st->cb[DIR_WRITE](st->cb_arg[DIR_WRITE]);
 }
 
-/* Called by the backend for every event on a watched descriptor. */
-void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_t events) {
-    if (st->hook) { /* an internal owner takes every event itself */
-        st->hook(st->hook_arg, events);
-        return;
-    }
-    if (!st->interest) return;
-    bool err = events & (EPOLLERR | EPOLLHUP);
-    /* After the peer's FIN no further read edge will come, so a short read
-     * must no longer be taken to mean "wait": remember it. */
-    if (err || (events & EPOLLRDHUP)) st->closed = true;
-    bool fire[2] = {err || (events & (EPOLLIN | EPOLLRDHUP)), err || (events & EPOLLOUT)};
-    for (int d = 0; d < 2; d++) {
-        if (!fire[d]) continue;
-        st->ready[d] = true;
-        corio__waiter *w = st->waiter[d];
-        if (w && w->fut.state == CORIO__PENDING) corio__future_complete(&w->fut, CORIO__DONE, 0, 0);
-        if (st->cb[d] && !corio__handle_pending(&st->cb_handle[d])) {
-            /* Level-triggered: queued once in every iteration the fd is ready. */
-            corio_loop_call_soon(loop, &st->cb_handle[d], d ? run_write_cb : run_read_cb, st);
-        }
-    }
+/* The callback side of an event (corio__io_event, internal.h): queue
+ * direction d's callback unless it is already queued. */
+void corio__io_fire_cb(corio_loop *loop, corio__fdstate *st, int d) {
+    /* Level-triggered: queued once in every iteration the fd is ready. */
+    if (!corio__handle_pending(&st->cb_handle[d]))
+        corio_loop_call_soon(loop, &st->cb_handle[d], d ? run_write_cb : run_read_cb, st);
 }
 
 /* Wait for the next readiness edge in direction d.  0 or -errno. */
-static int wait_dir(corio_task *t, corio__fdstate *st, int d) {
-    corio_loop *loop = t->loop;
+int corio__fd_wait(corio_task *t, corio__fdstate *st, int d) {
     if (st->waiter[d])
         return corio__bad(-EBUSY, "fd %d: another task is already waiting to %s it", st->fd, d ? "write" : "read");
-    corio__waiter w;
-    corio__future_init(&w.fut, loop);
+    corio__fdwait w = {t, 0};
     st->waiter[d] = &w;
     int rc = 0;
     /* An edge-triggered registration already covers both directions: only
      * an unregistered or level-triggered fd needs its interest updated. */
-    if (!st->interest || st->level) rc = sync_interest(loop, st->fd, st);
-    if (rc < 0) {
-        st->waiter[d] = NULL;
-        return rc;
+    if (corio__unlikely(!st->interest || st->level)) {
+        corio_loop *loop = t->loop;
+        if ((rc = sync_interest(loop, st->fd, st)) < 0) {
+            st->waiter[d] = NULL;
+            return rc;
+        }
+        /* Level-triggered registration reports readiness itself; an edge
+         * we cached may be stale, so wait for the kernel's word. */
+        if (st->level) st->ready[d] = false;
     }
-    /* Level-triggered registration reports readiness itself; an edge we
-     * cached may be stale, so wait for the kernel's word. */
-    if (st->level) st->ready[d] = false;
     /* issue 6: tagged for the task dump. */
-    if (!st->ready[d]) rc = corio__await_tag(t, &w.fut, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, st->fd);
+    if (!st->ready[d]) rc = corio__park(t, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, st->fd);
     st->waiter[d] = NULL;
-    if (rc == 0 && w.fut.err) rc = w.fut.err;
-    if (st->interest && st->level) sync_interest(loop, st->fd, st);
+    if (rc == 0) rc = w.err;
+    if (corio__unlikely(st->interest && st->level)) sync_interest(t->loop, st->fd, st);
     return rc;
 }
 
@@ -275,7 +259,7 @@ static int wait_public(int fd, int d) {
     st->ready[d] = false;
     struct pollfd p = {.fd = fd, .events = d ? POLLOUT : POLLIN};
     if (poll(&p, 1, 0) == 1 && p.revents) return 0;
-    return wait_dir(t, st, d);
+    return corio__fd_wait(t, st, d);
 }
 
 int corio_wait_readable(int fd) { return wait_public(fd, DIR_READ); }
@@ -291,6 +275,33 @@ int corio_wait_writable(int fd) { return wait_public(fd, DIR_WRITE); }
  */
 typedef ssize_t (*io_op)(int fd, void *ctx, bool *drained);
 struct rw_ctx;
+
+/* The readiness loop of one operation on a registered (or unpollable)
+ * descriptor; inlined into each caller so that `op` is a direct call. */
+static inline __attribute__((always_inline)) ssize_t io_on(corio_task *t, corio__fdstate *st, int d, io_op op,
+                                                           rw_ctx *ctx) {
+    if (corio__unlikely(--t->io_budget <= 0)) {
+        t->io_budget = CORIO__IO_BUDGET;
+        int err = corio_yield();
+        if (err < 0) return err;
+    }
+    for (;;) {
+        if (st->ready[d] || !st->interest) {
+            bool drained = false;
+            ssize_t r = op(st->fd, ctx, &drained);
+            if (r != -EAGAIN) {
+                if (drained && st->interest && !(d == DIR_READ && st->closed)) st->ready[d] = false;
+                return r;
+            }
+            if (!st->interest) return -EAGAIN; /* not pollable and not ready: nothing to wait on */
+            st->ready[d] = false;
+            st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
+        }
+        int rc = corio__fd_wait(t, st, d);
+        if (rc < 0) return rc;
+        t->io_budget = CORIO__IO_BUDGET;
+    }
+}
 
 static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char *name) {
     corio_task *t = corio__current();
@@ -316,26 +327,7 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
     corio__fdstate *st = fd_state(t->loop, fd, &err);
     if (!st) return err;
     if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0 && err != -EPERM) return err;
-    if (--t->io_budget <= 0) {
-        t->io_budget = CORIO__IO_BUDGET;
-        if ((err = corio_yield()) < 0) return err;
-    }
-    for (;;) {
-        if (st->ready[d] || !st->interest) {
-            bool drained = false;
-            ssize_t r = op(fd, ctx, &drained);
-            if (r != -EAGAIN) {
-                if (drained && st->interest && !(d == DIR_READ && st->closed)) st->ready[d] = false;
-                return r;
-            }
-            if (!st->interest) return -EAGAIN; /* not pollable and not ready: nothing to wait on */
-            st->ready[d] = false;
-            st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
-        }
-        int rc = wait_dir(t, st, d);
-        if (rc < 0) return rc;
-        t->io_budget = CORIO__IO_BUDGET;
-    }
+    return io_on(t, st, d, op, ctx);
 }
 
 /* write(2) that cannot raise SIGPIPE (a pipe whose reader is gone gives
@@ -427,6 +419,12 @@ ssize_t corio_recv(int fd, void *buf, size_t len, int flags) {
     return do_io(fd, DIR_READ, op_recv, OP_RECV, &x, "corio_recv");
 }
 
+corio__fdstate *corio__fd_watch(corio_loop *loop, int fd, int *err) {
+    corio__fdstate *st = fd_state(loop, fd, err);
+    if (st && !st->interest && (*err = sync_interest(loop, fd, st)) < 0) return NULL;
+    return st;
+}
+
 ssize_t corio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *addrlen) {
     rw_ctx x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .addrlen = addrlen};
     return do_io(fd, DIR_READ, op_recv, OP_RECVMSG, &x, "corio_recvfrom");
@@ -469,7 +467,7 @@ int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
     if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0) return err;
     st->ready[DIR_WRITE] = false;
     for (;;) {
-        int rc = wait_dir(t, st, DIR_WRITE);
+        int rc = corio__fd_wait(t, st, DIR_WRITE);
         if (rc < 0) return rc;
         int so = 0;
         socklen_t sl = sizeof so;
@@ -556,8 +554,11 @@ int corio_forget_fd(int fd) {
         st->cb[d] = NULL;
         corio_handle_cancel(&st->cb_handle[d]);
         /* Waiters wake with -EBADF and unregister themselves when they run. */
-        corio__waiter *w = st->waiter[d];
-        if (w && w->fut.state == CORIO__PENDING) corio__future_complete(&w->fut, CORIO__DONE, -EBADF, 0);
+        corio__fdwait *w = st->waiter[d];
+        if (w) {
+            w->err = -EBADF;
+            corio__unpark(loop, w->task);
+        }
     }
     return 0;
 }

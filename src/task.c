@@ -10,7 +10,8 @@
  * Cancellation follows asyncio's Task exactly (tasks.py, 3.13): cancel()
  * cancels the future the task waits on (`waiting_on`, asyncio's
  * _fut_waiter) if it can, else sets `must_cancel`, which the next resume
- * turns into -ECANCELED.  Cancel requests are counted for timeout scopes
+ * turns into -ECANCELED.  A task parked on a descriptor (corio__park: no
+ * future, for speed) is woken with `must_cancel` set.  Cancel requests are counted for timeout scopes
  * and task groups (cancelling / uncancel).
  */
 #include "internal.h"
@@ -190,6 +191,7 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     t->io_budget = CORIO__IO_BUDGET;
     t->flags = 0;
     t->must_cancel = false;
+    t->parked = false;
     t->asan_fake_stack = NULL;
 #ifdef CORIO__TSAN
     t->tsan_fiber = __tsan_create_fiber(0);
@@ -311,6 +313,7 @@ int corio__task_cancel(corio_task *t) {
     t->num_cancels++;
     if (t->waiting_on && corio_future_cancel(t->waiting_on) > 0) return 1;
     t->must_cancel = true;
+    if (t->parked) corio__unpark(t->loop, t); /* resumes with -ECANCELED */
     return 1;
 }
 
