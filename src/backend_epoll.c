@@ -30,7 +30,20 @@ struct corio__backend {
     int kind;     /* CORIO__BK_EPOLL: backend.c dispatches on it */
     int epfd;     /* the epoll instance */
     int wakefd;   /* eventfd: written to wake a blocked poll */
+    corio_loop *loop;          /* the loop polling now (for wake_hook) */
+    corio__fdstate wake_state; /* the wakefd's registration: its hook takes the posts */
 };
+
+/* The wakefd became readable: consume it and take the threadsafe posts.
+ * A hook like any internal owner's, so the dispatch loop has one case. */
+static void wake_hook(void *arg, uint32_t events) {
+    struct corio__backend *b = arg;
+    (void)events;
+    uint64_t v;
+    ssize_t r = read(b->wakefd, &v, sizeof v);
+    (void)r;
+    corio__loop_take_posts(b->loop);
+}
 
 struct corio__backend *corio__epoll_new(void) {
     struct corio__backend *b = corio__calloc(1, sizeof *b);
@@ -47,7 +60,10 @@ struct corio__backend *corio__epoll_new(void) {
     if (b->epfd < 0) goto fail;
     b->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (b->wakefd < 0) goto fail;
-    struct epoll_event ev = {.events = EPOLLIN, .data = {.ptr = NULL}};
+    b->wake_state.fd = b->wakefd;
+    b->wake_state.hook = wake_hook;
+    b->wake_state.hook_arg = b;
+    struct epoll_event ev = {.events = EPOLLIN, .data = {.ptr = &b->wake_state}};
     if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->wakefd, &ev) < 0) goto fail;
     return b;
 fail:;
@@ -86,19 +102,13 @@ int corio__epoll_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
         n = epoll_wait(b->epfd, evs, MAX_EVENTS, ms);
     }
     if (n < 0) return errno == EINTR ? 0 : -errno;
+    b->loop = loop;
     for (int i = 0; i < n; i++) {
-        if (evs[i].data.ptr == NULL) {
-            uint64_t v;
-            ssize_t r = read(b->wakefd, &v, sizeof v);
-            (void)r;
-            corio__loop_take_posts(loop);
-        } else {
-            corio__fdstate *st = evs[i].data.ptr;
-            if (st->hook) /* an internal owner (protocol.c): straight to it */
-                st->hook(st->hook_arg, evs[i].events);
-            else
-                corio__io_event(loop, st, evs[i].events);
-        }
+        corio__fdstate *st = evs[i].data.ptr;
+        if (st->hook) /* an internal owner (protocol.c, the wakefd): straight to it */
+            st->hook(st->hook_arg, evs[i].events);
+        else
+            corio__io_event(loop, st, evs[i].events);
     }
     return n;
 }

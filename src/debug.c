@@ -204,8 +204,16 @@ __attribute__((noinline)) static size_t current_frames(const corio_task *t, uint
 static void describe_wait(corio_loop *loop, corio_task *t, char *buf, size_t n) {
     const corio_future *f = t->waiting_on;
     const char *tag = t->wait_tag;
-    if (t->parked && tag) { /* corio__park: a descriptor wait, no future */
-        snprintf(buf, n, "%s (fd %lld)", tag, (long long)t->wait_arg);
+    if (t->parked) { /* corio__park: a descriptor wait, no future; find the descriptor */
+        for (size_t fd = 0; fd < loop->nfds; fd++) {
+            const corio__fdstate *st = loop->fds[fd];
+            for (int d = 0; st && d < 2; d++)
+                if (st->waiter[d] && st->waiter[d]->task == t) {
+                    snprintf(buf, n, "%s (fd %zu)", d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, fd);
+                    return;
+                }
+        }
+        snprintf(buf, n, "a descriptor");
     } else if (!f) {
         snprintf(buf, n, "nothing (yielded)");
     } else if (tag && !strcmp(tag, CORIO__WAIT_SLEEP)) {

@@ -376,21 +376,12 @@ int corio__suspend(corio_task *t);
 int corio__await_tag(corio_task *t, corio_future *f, const char *tag, int64_t arg);
 static inline int corio__await(corio_task *t, corio_future *f) { return corio__await_tag(t, f, NULL, 0); }
 /* Suspend the current task t until corio__unpark(t) or a cancellation,
- * with no future in between: the waits on a descriptor use it (io.c).
- * Returns 0 when unparked, -ECANCELED when cancelled (a cancellation
- * already pending resumes it in the next iteration, as an await does).
- * `tag` and `arg` are as for corio__await_tag. */
-static inline int corio__park(corio_task *t, const char *tag, int64_t arg) {
-    t->wait_tag = tag;
-    t->wait_arg = arg;
-    if (corio__unlikely(t->must_cancel))
-        corio__ready_push(t->loop, &t->wake); /* the wait is cancelled at once; resume next iteration */
-    else
-        t->parked = true;
-    int rc = corio__suspend(t);
-    t->parked = false;
-    return rc;
-}
+ * with no future in between: the waits on a descriptor use it (io.c; the
+ * task dump finds what a parked task waits on from the descriptors'
+ * waiters, so parking stores nothing for it).  Returns 0 when unparked,
+ * -ECANCELED when cancelled (a cancellation already pending resumes it in
+ * the next iteration, as an await does). */
+int corio__park(corio_task *t);
 /* Schedule a parked task to resume; harmless if it is already scheduled. */
 static inline void corio__unpark(corio_loop *loop, corio_task *t) {
     if (t->wake.link.next == &t->wake.link) corio__ready_push(loop, &t->wake);
@@ -435,38 +426,42 @@ static inline void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_
  * the peer closed: no edge would come), so the next call waits first.
  * May suspend t; >= 0 or -errno. */
 static inline ssize_t corio__recv_on(corio_task *t, corio__fdstate *st, void *buf, size_t len) {
+    if (!st->ready[DIR_READ]) goto wait;
     for (;;) {
-        if (st->ready[DIR_READ]) {
-            /* The budget counts reads that did not suspend (a wait below
-             * refills it): a task that always finds data yields now and
-             * then, before the read, so a cancellation there loses nothing. */
-            if (corio__unlikely(--t->io_budget <= 0)) {
-                t->io_budget = CORIO__IO_BUDGET;
-                int err = corio_yield();
-                if (err < 0) return err;
-            }
-            ssize_t r = recv(st->fd, buf, len, 0);
-            if (r > 0) {
-                if ((size_t)r < len && !st->closed) st->ready[DIR_READ] = false;
-                return r;
-            }
-            if (r == 0) return 0;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
-            st->ready[DIR_READ] = false;
-            st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
+        /* The budget counts reads that did not suspend (a wait below
+         * refills it): a task that always finds data yields now and then,
+         * before the read, so a cancellation there loses nothing. */
+        if (corio__unlikely(--t->io_budget <= 0)) {
+            t->io_budget = CORIO__IO_BUDGET;
+            int err = corio_yield();
+            if (err < 0) return err;
         }
+    read:;
+        ssize_t r = recv(st->fd, buf, len, 0);
+        if (r > 0) {
+            if ((size_t)r < len && !st->closed) st->ready[DIR_READ] = false;
+            return r;
+        }
+        if (r == 0) return 0;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+        st->ready[DIR_READ] = false;
+        st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
+    wait:;
         int rc;
         if (corio__likely(!st->waiter[DIR_READ] && (st->interest & EPOLLET))) { /* registered, edge-triggered */
             corio__fdwait w = {t, 0};
             st->waiter[DIR_READ] = &w;
-            rc = corio__park(t, CORIO__WAIT_FD_READ, st->fd);
+            rc = corio__park(t);
             st->waiter[DIR_READ] = NULL;
             if (rc == 0) rc = w.err;
-        } else {
-            rc = corio__fd_wait(t, st, DIR_READ); /* the general case, errors included */
+            if (rc < 0) return rc;
+            t->io_budget = CORIO__IO_BUDGET;
+            goto read; /* unparked by the edge: readable */
         }
+        rc = corio__fd_wait(t, st, DIR_READ); /* the general case, errors included */
         if (rc < 0) return rc;
         t->io_budget = CORIO__IO_BUDGET;
+        if (!st->ready[DIR_READ]) goto wait;
     }
 }
 /* Someone has seen the outcome of f, if f is a task's future: no "Task

@@ -144,8 +144,7 @@ int corio__fd_wait(corio_task *t, corio__fdstate *st, int d) {
          * we cached may be stale, so wait for the kernel's word. */
         if (st->level) st->ready[d] = false;
     }
-    /* issue 6: tagged for the task dump. */
-    if (!st->ready[d]) rc = corio__park(t, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, st->fd);
+    if (!st->ready[d]) rc = corio__park(t); /* issue 6: the task dump finds it as st->waiter[d] */
     st->waiter[d] = NULL;
     if (rc == 0) rc = w.err;
     if (corio__unlikely(st->interest && st->level)) sync_interest(t->loop, st->fd, st);

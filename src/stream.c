@@ -448,8 +448,9 @@ ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
          * still buffered), the fd open (closing it sets eof), st
          * registered (corio__recv_on re-registers it if not). */
         conn *c = r->c;
-        corio_task *t = corio__current();
-        if (corio__likely(t && t->loop == c->st_loop)) {
+        corio_loop *loop = corio__cur_loop;
+        corio_task *t;
+        if (corio__likely(loop == c->st_loop && loop && (t = loop->current))) {
             ssize_t k = corio__recv_on(t, c->st, buf, n);
             return k > 0 ? k : direct_read_end(r, k);
         }
@@ -667,23 +668,28 @@ __attribute__((noinline)) static int writer_write_slow(corio_writer *w, const vo
     return 0;
 }
 
+/* After the fast path's send took n of len bytes (n < len; -1 with errno):
+ * fail the writer on an error, else queue the rest through the general path. */
+__attribute__((noinline)) static int writer_write_rest(corio_writer *w, const void *buf, size_t len, ssize_t n) {
+    if (n > 0) return writer_write_slow(w, (const char *)buf + n, len - (size_t)n);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        int err = -errno;
+        writer_fail(w->c, err);
+        return err;
+    }
+    return writer_write_slow(w, buf, len);
+}
+
 int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
     /* The hot case: an open socket writer on epoll with nothing queued, and
      * the kernel takes it all - one send.  Everything else (a short send
      * included: the send is not repeated, the general path queues the rest
-     * and sends again, finding the buffer full) takes the general path. */
+     * and sends again, finding the buffer full) takes the general path.
+     * Open means no error yet either: closing is set before the fd goes. */
     if (corio__likely(w && buf && len && !w->no_direct && w->buf.start == w->buf.end)) {
-        conn *c = w->c; /* open (closing is set before the fd goes), so no error yet either */
-        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        ssize_t n = send(w->c->fd, buf, len, MSG_NOSIGNAL);
         if (corio__likely(n == (ssize_t)len)) return 0;
-        if (n > 0) {
-            buf = (const char *)buf + n;
-            len -= (size_t)n;
-        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            int err = -errno;
-            writer_fail(c, err);
-            return err;
-        }
+        return writer_write_rest(w, buf, len, n);
     }
     return writer_write_slow(w, buf, len);
 }

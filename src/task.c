@@ -229,6 +229,20 @@ int corio__suspend(corio_task *t) {
     return 0;
 }
 
+int corio__park(corio_task *t) {
+    if (corio__unlikely(t->must_cancel))
+        corio__ready_push(t->loop, &t->wake); /* the wait is cancelled at once; resume next iteration */
+    else
+        t->parked = true;
+    corio__switch_to_sched(t->loop, t, false);
+    t->parked = false;
+    if (corio__unlikely(t->must_cancel)) {
+        t->must_cancel = false;
+        return -ECANCELED;
+    }
+    return 0;
+}
+
 int corio__await_tag(corio_task *t, corio_future *f, const char *tag, int64_t arg) {
     if (corio__unlikely(f->loop != t->loop))
         return corio__bad(-EXDEV, "await: the future belongs to another loop");
