@@ -249,8 +249,8 @@ static void complete(corio_loop *loop, struct corio__backend *b, uint64_t ud, in
         op->res = res;
         if (op->done)
             op->done(op, res, flags);
-        else if (op->fut.state == CORIO__PENDING)
-            corio__future_complete(&op->fut, CORIO__DONE, 0, res);
+        else if (op->task)
+            corio__unpark(loop, op->task);
         break;
     }
     case UD_POLL: {
@@ -357,29 +357,26 @@ ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const
     corio_loop *loop = t->loop;
     corio__op op;
     op.done = NULL;
+    op.task = t;
     op.res = 0;
-    corio__future_init(&op.fut, loop);
     prep(corio__ring_sqe(loop, &op), ctx);
-    int rc = corio__await_tag(t, &op.fut, tag, arg);
-    if (corio__likely(rc == 0)) {
+    t->wait_tag = tag; /* issue 6: for the task dump */
+    t->wait_arg = arg;
+    /* Parked, not awaiting a future: the completion unparks the task. */
+    int rc = corio__park(t);
+    if (corio__likely(rc == 0 && !op.inflight)) {
         /* -ECANCELED here is not ours: the fd was closed under the operation. */
         return op.res == -ECANCELED ? -EBADF : op.res;
     }
-    /* Cancelled (or, never, another error of the await): withdraw the
-     * operation and wait for its completion, whatever else happens. */
-    if (op.inflight) {
-        corio__ring_cancel(loop, &op);
-        while (op.inflight) {
-            /* Woken by the completion only: a further cancel just sets
-             * must_cancel (waiting_on is NULL) and is consumed here. */
-            corio__future_init(&op.fut, loop);
-            corio__list_push_back(&op.fut.callbacks, &t->wake.link);
-            t->wait_tag = "ring cancel";
-            corio__suspend(t);
-            if (t->wake.link.next != &t->wake.link) corio__list_remove(&t->wake.link);
-        }
+    /* Cancelled: withdraw the operation and wait for its completion,
+     * whatever else happens (a further cancel unparks the task early and
+     * is merged with this one: it parks again until the completion). */
+    corio__ring_cancel(loop, &op);
+    while (op.inflight) {
+        t->wait_tag = "ring cancel";
+        corio__park(t);
     }
-    if (op.res == -ECANCELED) return rc;
+    if (op.res == -ECANCELED) return -ECANCELED;
     /* It completed before the cancel reached it: keep its result (no data
      * is lost) and deliver the cancellation at the next suspension. */
     t->must_cancel = true;

@@ -204,7 +204,7 @@ __attribute__((noinline)) static size_t current_frames(const corio_task *t, uint
 static void describe_wait(corio_loop *loop, corio_task *t, char *buf, size_t n) {
     const corio_future *f = t->waiting_on;
     const char *tag = t->wait_tag;
-    if (t->parked) { /* corio__park: a descriptor wait, no future; find the descriptor */
+    if (t->parked) { /* corio__park: a descriptor wait or a ring operation, no future */
         for (size_t fd = 0; fd < loop->nfds; fd++) {
             const corio__fdstate *st = loop->fds[fd];
             for (int d = 0; st && d < 2; d++)
@@ -213,7 +213,10 @@ static void describe_wait(corio_loop *loop, corio_task *t, char *buf, size_t n) 
                     return;
                 }
         }
-        snprintf(buf, n, "a descriptor");
+        if (tag && (!strcmp(tag, CORIO__WAIT_FD_READ) || !strcmp(tag, CORIO__WAIT_FD_WRITE)))
+            snprintf(buf, n, "%s (fd %lld)", tag, (long long)t->wait_arg); /* an io_uring operation */
+        else
+            snprintf(buf, n, "%s", tag ? tag : "an I/O operation");
     } else if (!f) {
         snprintf(buf, n, "nothing (yielded)");
     } else if (tag && !strcmp(tag, CORIO__WAIT_SLEEP)) {

@@ -272,7 +272,7 @@ void corio__proto_ring_free(corio_loop *loop);
 typedef struct corio__op corio__op;
 typedef void (*corio__op_done)(corio__op *op, int res, unsigned cqe_flags);
 struct corio__op {
-    corio_future fut;     /* completed with `res` as value when done == NULL */
+    corio_task *task;     /* when done == NULL: the task parked on it, unparked by the completion */
     corio__op_done done;  /* else called by the backend with the completion */
     int res;              /* the completion's result once !inflight */
     bool inflight;        /* the kernel may still touch the operation's memory */
