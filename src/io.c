@@ -8,10 +8,13 @@
  * operation tries its system call while the fd is believed ready and
  * waits for the next edge only after EAGAIN - or after a short read,
  * which shows the socket buffer was emptied and saves the EAGAIN call.
+ * A waiting task is parked (corio__park): st->waiter[d] names it, and the
+ * event unparks it with no future in between.  The streams' read path is
+ * corio__recv_on (internal.h), the same rules inlined into the reader.
  *
  * Under the io_uring backend the operations are completion-based instead
  * (ring_io below): each is one ring entry, prepared on the task's stack and
- * awaited, with no readiness step and no system call of its own; the
+ * waited for (parked), with no readiness step and no system call of its own; the
  * per-fd registration then only serves callbacks and readiness waits, as
  * polls in the ring (backend_uring.c).
  *
