@@ -4,7 +4,16 @@
  * It waits for descriptor events (registered by io.c, once per descriptor)
  * and timers, and owns an eventfd that other threads write to wake the
  * loop (call_soon_threadsafe).  Each event's data is the descriptor's
- * state in io.c; the eventfd's is NULL.
+ * state in io.c; the eventfd's is a state of its own whose hook takes the
+ * posts.
+ *
+ * It waits with epoll_pwait2 (nanosecond timeouts) where the kernel has
+ * it, else epoll_wait - and always epoll_wait under Valgrind, which does
+ * not know epoll_pwait2, and under ThreadSanitizer, which does not
+ * intercept it: a signal that arrives while the thread blocks in a call
+ * TSan does not know is held back until the next call it does know, so
+ * the handler never writes the wake-up eventfd and the loop sleeps on (a
+ * SIGCHLD lost that way hung test_process under load).
  */
 #include "internal.h"
 
@@ -24,7 +33,21 @@
 /* Events taken per poll: 100 busy connections fit in one call. */
 #define MAX_EVENTS 256
 
-static int no_pwait2; /* the kernel lacks epoll_pwait2 (before 5.11) */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORIO__EPOLL_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(CORIO__EPOLL_TSAN)
+#define CORIO__EPOLL_TSAN 1
+#endif
+
+/* The kernel lacks epoll_pwait2 (before 5.11), or a tool cannot follow it. */
+#ifdef CORIO__EPOLL_TSAN
+static int no_pwait2 = 1;
+#else
+static int no_pwait2;
+#endif
 
 struct corio__backend {
     int kind;     /* CORIO__BK_EPOLL: backend.c dispatches on it */

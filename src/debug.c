@@ -201,20 +201,26 @@ __attribute__((noinline)) static size_t current_frames(const corio_task *t, uint
     return walk(0, (uintptr_t)__builtin_frame_address(0), lo, hi, out, max);
 }
 
+/* A task parked on a descriptor (io.c) stores nothing about it, to keep
+ * the wait cheap: tag it now from the descriptors' waiters, in one pass. */
+static void tag_parked(corio_loop *loop) {
+    for (size_t fd = 0; fd < loop->nfds; fd++) {
+        const corio__fdstate *st = loop->fds[fd];
+        for (int d = 0; st && d < 2; d++) {
+            if (!st->waiter[d]) continue;
+            corio_task *t = st->waiter[d]->task;
+            t->wait_tag = d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ;
+            t->wait_arg = (int64_t)fd;
+        }
+    }
+}
+
 static void describe_wait(corio_loop *loop, corio_task *t, char *buf, size_t n) {
     const corio_future *f = t->waiting_on;
     const char *tag = t->wait_tag;
-    if (t->parked) { /* corio__park: a descriptor wait or a ring operation, no future */
-        for (size_t fd = 0; fd < loop->nfds; fd++) {
-            const corio__fdstate *st = loop->fds[fd];
-            for (int d = 0; st && d < 2; d++)
-                if (st->waiter[d] && st->waiter[d]->task == t) {
-                    snprintf(buf, n, "%s (fd %zu)", d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, fd);
-                    return;
-                }
-        }
+    if (t->parked) { /* corio__park: a descriptor wait or a ring operation, no future (tagged by tag_parked) */
         if (tag && (!strcmp(tag, CORIO__WAIT_FD_READ) || !strcmp(tag, CORIO__WAIT_FD_WRITE)))
-            snprintf(buf, n, "%s (fd %lld)", tag, (long long)t->wait_arg); /* an io_uring operation */
+            snprintf(buf, n, "%s (fd %lld)", tag, (long long)t->wait_arg);
         else
             snprintf(buf, n, "%s", tag ? tag : "an I/O operation");
     } else if (!f) {
@@ -294,6 +300,7 @@ size_t corio_loop_dump_tasks_fn(corio_loop *loop, corio_dump_fn fn, void *arg) {
     corio__list_foreach(it, &loop->tasks) n++;
     emit(&d, "corio task dump: %zu task%s on loop %p, time %.3f s, iteration %llu", n, n == 1 ? "" : "s",
          (void *)loop, (double)corio__loop_now(loop) / 1e9, (unsigned long long)loop->iterations);
+    tag_parked(loop);
     corio__list_foreach(it, &loop->tasks) dump_task(&d, loop, corio__container_of(it, corio_task, link));
     return n;
 }
