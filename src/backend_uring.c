@@ -296,6 +296,8 @@ static void complete(corio_loop *loop, struct corio__backend *b, uint64_t ud, in
     }
 }
 
+#define URING_TIMER_SLACK_NS 50000 /* the kernel's default timer_slack_ns */
+
 int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
     if (corio__unlikely(!b->wake_armed)) wake_arm(loop, b);
     /* Writers that queued data this iteration send it now, all of it in one entry each. */
@@ -314,6 +316,12 @@ int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
          * what the kernel holds, in one call - or none, when neither. */
         if (loop->ring_unsubmitted || kernel_has_more) rc = io_uring_submit_and_get_events(&b->ring);
     } else if (io_uring_cq_ready(&b->ring) == 0) {
+        /* The ring's wait arms an exact timer, where epoll's allows the
+         * thread's timer slack (50 us by default): with a timer due every
+         * few microseconds, every wait then costs a timer interrupt.  Give
+         * it the same slack, so a timer fires late by as much as under
+         * epoll, never early. */
+        if (timeout_ns > 0) timeout_ns += URING_TIMER_SLACK_NS;
         struct __kernel_timespec ts = {.tv_sec = timeout_ns / CORIO__NS_PER_S, .tv_nsec = timeout_ns % CORIO__NS_PER_S};
         rc = io_uring_submit_and_wait_timeout(&b->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
     } else if (loop->ring_unsubmitted || kernel_has_more) {
@@ -392,6 +400,8 @@ struct corio__backend *corio__uring_new(const char **why) {
     return NULL;
 }
 void corio__uring_free(struct corio__backend *b) { (void)b; }
+#define URING_TIMER_SLACK_NS 50000 /* the kernel's default timer_slack_ns */
+
 int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
     (void)loop, (void)b, (void)timeout_ns;
     return -ENOSYS;
