@@ -363,6 +363,15 @@ void corio__uring_drain(corio_loop *loop) {
 
 ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const char *tag, int64_t arg) {
     corio_loop *loop = t->loop;
+    if (corio__unlikely(t->must_cancel)) {
+        /* A cancellation is pending: raise it before the operation is even
+         * submitted (asyncio raises at the await, in the next iteration),
+         * so no data is taken for a task that is going away.  If it was
+         * withdrawn meanwhile (uncancel), carry on. */
+        corio__ready_push(loop, &t->wake);
+        int rc = corio__suspend(t);
+        if (rc < 0) return rc;
+    }
     corio__op op;
     op.done = NULL;
     op.task = t;
