@@ -365,12 +365,10 @@ ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const
     corio_loop *loop = t->loop;
     if (corio__unlikely(t->must_cancel)) {
         /* A cancellation is pending: raise it before the operation is even
-         * submitted (asyncio raises at the await, in the next iteration),
-         * so no data is taken for a task that is going away.  If it was
-         * withdrawn meanwhile (uncancel), carry on. */
-        corio__ready_push(loop, &t->wake);
-        int rc = corio__suspend(t);
-        if (rc < 0) return rc;
+         * submitted (asyncio cancels the awaited future at once and raises
+         * in the next iteration), so no data is taken for a task that is
+         * going away.  corio__park does exactly that. */
+        return corio__park(t);
     }
     corio__op op;
     op.done = NULL;

@@ -105,6 +105,7 @@ typedef struct corio__tsnode corio__tsnode;   /* loop.c: a call_soon_threadsafe 
 
 struct corio_loop {
     corio_list ready;          /* corio__node FIFO: what runs in the next iterations */
+    uint64_t serial;           /* unique in the process, never reused (a freed loop's address may be) */
     size_t nready;             /* nodes in `ready` */
     corio__timer_ent *heap;    /* min-heap by (when, seq) */
     size_t nheap, capheap;
@@ -222,6 +223,9 @@ typedef struct corio__fdwait {
 /* io.c: wait from task t for the next readiness edge of st in direction d
  * (registering st if needed); 0 or -errno (-EBUSY: another task waits). */
 int corio__fd_wait(corio_task *t, corio__fdstate *st, int d);
+/* io.c: re-register st as its callbacks and waiters now want (after a
+ * waiter left a level-triggered registration). */
+void corio__fd_resync(corio_loop *loop, corio__fdstate *st);
 /* io.c, the streams' fast path under epoll: fd's state on loop, registered
  * with the backend (edge-triggered) if it was not; NULL and *err on
  * failure.  The state lives until the loop closes, across close and
@@ -346,6 +350,7 @@ struct corio_task {
     unsigned flags;            /* CORIO__TF_* */
     bool must_cancel;          /* deliver -ECANCELED at the next suspension */
     bool parked;               /* suspended in corio__park: woken by corio__unpark or a cancel */
+    bool park_cancelled;       /* the park was cancelled (asyncio: the awaited future was): uncancel cannot undo it */
     char name[24];             /* a short name, or the formatted default */
     void *tsan_fiber;          /* TSan's fiber for this task */
     void *asan_fake_stack;     /* ASan bookkeeping */
@@ -453,6 +458,9 @@ static inline ssize_t corio__recv_on(corio_task *t, corio__fdstate *st, void *bu
             st->waiter[DIR_READ] = &w;
             rc = corio__park(t);
             st->waiter[DIR_READ] = NULL;
+            /* An add_writer meanwhile made the registration level-triggered
+             * for the directions with a waiter: bring it back. */
+            if (corio__unlikely(st->level)) corio__fd_resync(t->loop, st);
             if (rc == 0) rc = w.err;
             if (rc < 0) return rc;
             t->io_budget = CORIO__IO_BUDGET;

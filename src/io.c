@@ -128,6 +128,10 @@ void corio__io_fire_cb(corio_loop *loop, corio__fdstate *st, int d) {
         corio_loop_call_soon(loop, &st->cb_handle[d], d ? run_write_cb : run_read_cb, st);
 }
 
+void corio__fd_resync(corio_loop *loop, corio__fdstate *st) {
+    if (st->interest && st->level) sync_interest(loop, st->fd, st);
+}
+
 /* Wait for the next readiness edge in direction d.  0 or -errno. */
 int corio__fd_wait(corio_task *t, corio__fdstate *st, int d) {
     if (st->waiter[d])

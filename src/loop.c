@@ -75,6 +75,8 @@ corio_loop *corio_loop_new(void) {
     corio__debug_init();
     corio_loop *loop = corio__calloc(1, sizeof *loop);
     if (!loop) goto nomem;
+    static uint64_t serials;
+    loop->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
     corio__list_init(&loop->ready);
     corio__list_init(&loop->tasks);
     corio__list_init(&loop->ring_flush);

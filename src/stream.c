@@ -113,7 +113,8 @@ typedef struct conn {
     bool ring;         /* io_uring loop and a socket: the writer sends through the ring */
     bool reader_held, writer_held; /* handles not yet released */
     corio__fdstate *st; /* epoll, sockets: the fd's readiness state, once a read looked it up */
-    corio_loop *st_loop; /* the loop st belongs to */
+    uint64_t st_loop;   /* the serial of the loop st belongs to (0: none); not its address,
+                           which a later loop may reuse after st was freed with the first */
     corio_reader r;
     corio_writer w;
 } conn;
@@ -362,11 +363,12 @@ static void settle(corio_reader *r) {
 static ssize_t conn_read(conn *c, void *buf, size_t n) {
     if (c->is_sock) {
         corio_task *t = corio__current();
-        if (t && t->loop == c->st_loop && c->st->interest) return corio__recv_on(t, c->st, buf, n);
+        if (t && t->loop->serial == c->st_loop && c->st->interest) return corio__recv_on(t, c->st, buf, n);
         if (t && !corio__ring_on(t->loop)) {
             int err = 0;
+            c->st_loop = 0;
             if ((c->st = corio__fd_watch(t->loop, c->fd, &err))) {
-                c->st_loop = t->loop;
+                c->st_loop = t->loop->serial;
                 return corio__recv_on(t, c->st, buf, n);
             }
         }
@@ -450,7 +452,7 @@ ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
         conn *c = r->c;
         corio_loop *loop = corio__cur_loop;
         corio_task *t;
-        if (corio__likely(loop == c->st_loop && loop && (t = loop->current))) {
+        if (corio__likely(loop && loop->serial == c->st_loop && (t = loop->current))) {
             ssize_t k = corio__recv_on(t, c->st, buf, n);
             return k > 0 ? k : direct_read_end(r, k);
         }

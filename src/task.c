@@ -10,8 +10,10 @@
  * Cancellation follows asyncio's Task exactly (tasks.py, 3.13): cancel()
  * cancels the future the task waits on (`waiting_on`, asyncio's
  * _fut_waiter) if it can, else sets `must_cancel`, which the next resume
- * turns into -ECANCELED.  A task parked on a descriptor (corio__park: no
- * future, for speed) is woken with `must_cancel` set.  Cancel requests are counted for timeout scopes
+ * turns into -ECANCELED.  A task parked on a descriptor or a ring
+ * operation (corio__park: no future, for speed) has its wait cancelled the
+ * same way: `park_cancelled` stands for the cancelled future, which uncancel
+ * does not undo.  Cancel requests are counted for timeout scopes
  * and task groups (cancelling / uncancel).
  */
 #include "internal.h"
@@ -192,6 +194,7 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     t->flags = 0;
     t->must_cancel = false;
     t->parked = false;
+    t->park_cancelled = false;
     t->asan_fake_stack = NULL;
 #ifdef CORIO__TSAN
     t->tsan_fiber = __tsan_create_fiber(0);
@@ -230,13 +233,22 @@ int corio__suspend(corio_task *t) {
 }
 
 int corio__park(corio_task *t) {
-    if (corio__unlikely(t->must_cancel))
-        corio__ready_push(t->loop, &t->wake); /* the wait is cancelled at once; resume next iteration */
-    else
+    if (corio__unlikely(t->must_cancel)) {
+        /* A cancellation is pending: the wait is cancelled at once (as an
+         * await cancels its future) and the task resumes next iteration. */
+        t->must_cancel = false;
+        t->park_cancelled = true;
+        corio__ready_push(t->loop, &t->wake);
+    } else {
         t->parked = true;
+    }
     corio__switch_to_sched(t->loop, t, false);
     t->parked = false;
-    if (corio__unlikely(t->must_cancel)) {
+    if (corio__unlikely(t->park_cancelled | t->must_cancel)) {
+        /* One -ECANCELED for the cancelled wait and any cancel that came
+         * after it (asyncio: must_cancel is consumed by the step that
+         * raises). */
+        t->park_cancelled = false;
         t->must_cancel = false;
         return -ECANCELED;
     }
@@ -326,8 +338,16 @@ int corio__task_cancel(corio_task *t) {
     if (t->fut.state != CORIO__PENDING) return 0;
     t->num_cancels++;
     if (t->waiting_on && corio_future_cancel(t->waiting_on) > 0) return 1;
+    if (t->parked && !t->park_cancelled && t->wake.link.next == &t->wake.link) {
+        /* Not woken yet: cancel the wait itself, as asyncio cancels a
+         * pending _fut_waiter - a later uncancel does not undo it.  The
+         * task resumes with -ECANCELED.  (Woken already, it is like a done
+         * future: must_cancel below.) */
+        t->park_cancelled = true;
+        corio__unpark(t->loop, t);
+        return 1;
+    }
     t->must_cancel = true;
-    if (t->parked) corio__unpark(t->loop, t); /* resumes with -ECANCELED */
     return 1;
 }
 

@@ -145,6 +145,8 @@ static int twice_reader(void *arg) {
     return 100 * cancels + got;
 }
 
+static int uncancel_waiter(void *arg) { return corio_wait_readable(*(int *)arg); }
+
 static corio_task *victim;
 static int victim_fd = -1; /* >= 0: race_cb forgets it instead of cancelling */
 static void race_cb(void *arg) {
@@ -202,6 +204,19 @@ static int race_main(void *arg) {
         CHECK_EQ(corio_remove_reader(q[0]), 1);
         corio_close(q[0]);
         corio_close(q[1]);
+    }
+    /* Cancelled, then uncancelled, before the data comes: the wait was
+     * cancelled (asyncio cancels the awaited future; uncancel does not undo
+     * that) - -ECANCELED on both backends, for a read and a readiness wait. */
+    for (int mode = 0; mode < 2; mode++) {
+        t = corio_spawn(mode ? uncancel_waiter : race_reader, &p[0]);
+        corio_yield();
+        corio_yield();
+        CHECK_EQ(corio_cancel(t), 1);
+        CHECK_EQ(corio_task_uncancel(t), 0);
+        CHECK_EQ(corio_join(t), -ECANCELED);
+        CHECK_EQ(write(p[1], "u", 1), 1);
+        CHECK_EQ(corio_read(p[0], b, sizeof b), 1); /* nothing else reads the fd any more */
     }
     /* A cancellation requested while the task runs reaches its next wait. */
     corio_task *me = corio_current_task();

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A reader/writer pair over one end of a socketpair, the raw other end in *peer. */
@@ -969,6 +970,83 @@ static void test_pipe_writer_no_sigpipe(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* ---- a stream read on one loop, then on another ------------------------------
+ * (the reader caches its fd's state per loop: the first loop's state is
+ * freed with it, and the second loop may get the same address) */
+
+static corio_reader *xr;
+static corio_writer *xw;
+static int xsv[2];
+
+static int cross_read(void *arg) {
+    char b[8192];
+    CHECK_EQ(write(xsv[1], arg, 5), 5);
+    CHECK_EQ(corio_reader_read(xr, b, sizeof b), 5);
+    CHECK(memcmp(b, arg, 5) == 0);
+    return 0;
+}
+
+static void test_stream_two_loops(void) {
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, xsv), 0);
+    CHECK_EQ(corio_stream_open(xsv[0], NULL, &xr, &xw), 0);
+    for (int i = 0; i < 3; i++) CHECK_EQ(corio_run(cross_read, i % 2 ? "world" : "hello"), 0);
+    corio_reader_free(xr);
+    corio_writer_free(xw); /* closes xsv[0] */
+    close(xsv[1]);
+}
+
+/* ---- a writer callback installed while the reader waits ----------------------
+ * (add_writer makes the fd level-triggered for the directions that have a
+ * waiter; the reader's wait must give its direction back when it leaves,
+ * or unread data keeps the loop spinning) */
+
+static corio_reader *lr;
+static corio_writer *lw;
+static int lsv[2];
+
+static int level_reader(void *arg) {
+    (void)arg;
+    char b[8192];
+    CHECK_EQ(corio_reader_read(lr, b, sizeof b), 1);
+    return corio_sleep(0.5);
+}
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int level_main(void *arg) {
+    (void)arg;
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, lsv), 0);
+    CHECK_EQ(corio_stream_open(lsv[0], NULL, &lr, &lw), 0);
+    corio_task *t = corio_spawn(level_reader, NULL);
+    corio_yield();
+    corio_yield();
+    size_t big = 4u << 20; /* more than the socket takes: the writer queues and watches */
+    char *p = calloc(1, big);
+    CHECK(p != NULL);
+    CHECK_EQ(corio_writer_write(lw, p, big), 0);
+    CHECK_EQ(write(lsv[1], "x", 1), 1);
+    CHECK_EQ(corio_sleep(0.05), 0);
+    CHECK_EQ(write(lsv[1], "yyyy", 4), 4); /* left unread */
+    double c0 = cpu_now();
+    CHECK_EQ(corio_sleep(0.3), 0);
+    double used = cpu_now() - c0;
+    CHECK(used < 0.15); /* spinning on the unread bytes would take all 0.3 s */
+    if (used >= 0.15) fprintf(stderr, "level_main: %.2f s CPU during a 0.3 s sleep\n", used);
+    CHECK_EQ(corio_join(t), 0);
+    corio_writer_abort(lw);
+    corio_reader_free(lr);
+    corio_writer_free(lw);
+    close(lsv[1]);
+    free(p);
+    return 0;
+}
+
+static void test_level_after_wait(void) { CHECK_EQ(corio_run(level_main, NULL), 0); }
+
 int main(int argc, char **argv) {
     (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -981,6 +1059,8 @@ int main(int argc, char **argv) {
     net_warm_up();
     RUN_NET_TEST(test_reader);
     RUN_NET_TEST(test_pipe_writer_no_sigpipe);
+    RUN_NET_TEST(test_stream_two_loops);
+    RUN_NET_TEST(test_level_after_wait);
     RUN_NET_TEST(test_limit);
     RUN_NET_TEST(test_slow_sender);
     RUN_NET_TEST(test_cancel_safety);

@@ -193,8 +193,10 @@ CORIO_API int corio_writer_writelines(corio_writer *w, const struct iovec *iov, 
  * Wait until the buffer is small again (asyncio drain): returns at once
  * unless more than high_water is buffered, then waits until it is down to
  * low_water.  Returns 0, the connection's error, -ESHUTDOWN when the
- * connection was closed meanwhile, -ECANCELED.  SUSPENDS when above the
- * high water mark.
+ * connection was closed meanwhile, -ECANCELED, -EPERM when it would have
+ * to wait outside a task (below the high water mark it returns 0 from
+ * anywhere: there is nothing to wait for).  SUSPENDS when above the high
+ * water mark.
  */
 CORIO_API int corio_writer_drain(corio_writer *w);
 
