@@ -72,10 +72,17 @@ static corio__fdstate *fd_state(corio_loop *loop, int fd, int *err) {
     return st;
 }
 
-/* What to register: edge-triggered everything, or level-triggered for the
- * directions that have callbacks. */
+/* What to register: edge-triggered, or level-triggered for the directions
+ * that have callbacks.  Edge-triggered interest leaves EPOLLOUT out until a
+ * task first waits to write (want_out; a hook always has it): a socket is
+ * writable nearly always, and with EPOLLOUT in the mask every read edge
+ * also reports it - a wasted event per message.  Until then the fd is
+ * taken as writable (ready[DIR_WRITE], set at registration); the first
+ * EAGAIN or short write adds EPOLLOUT, one epoll_ctl per descriptor. */
 static uint32_t wanted(const corio__fdstate *st) {
-    if (st->hook || (!st->cb[DIR_READ] && !st->cb[DIR_WRITE])) return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    if (st->hook) return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    if (!st->cb[DIR_READ] && !st->cb[DIR_WRITE])
+        return EPOLLIN | EPOLLRDHUP | EPOLLET | (st->want_out || st->waiter[DIR_WRITE] ? EPOLLOUT : 0);
     uint32_t ev = EPOLLRDHUP;
     if (st->cb[DIR_READ] || st->waiter[DIR_READ]) ev |= EPOLLIN;
     if (st->cb[DIR_WRITE] || st->waiter[DIR_WRITE]) ev |= EPOLLOUT;
@@ -139,9 +146,10 @@ int corio__fd_wait(corio_task *t, corio__fdstate *st, int d) {
     corio__fdwait w = {t, 0};
     st->waiter[d] = &w;
     int rc = 0;
-    /* An edge-triggered registration already covers both directions: only
-     * an unregistered or level-triggered fd needs its interest updated. */
-    if (corio__unlikely(!st->interest || st->level)) {
+    /* An edge-triggered registration covers reads, and writes once a
+     * writer has waited: otherwise the interest needs updating. */
+    if (d == DIR_WRITE) st->want_out = true;
+    if (corio__unlikely(!st->interest || st->level || (d == DIR_WRITE && !(st->interest & EPOLLOUT)))) {
         corio_loop *loop = t->loop;
         if ((rc = sync_interest(loop, st->fd, st)) < 0) {
             st->waiter[d] = NULL;
@@ -553,6 +561,7 @@ int corio_forget_fd(int fd) {
     st->interest = 0;
     st->level = false;
     st->closed = false;
+    st->want_out = false;
     st->hook = NULL;
     st->ring_drained = false;
     for (int d = 0; d < 2; d++) {
