@@ -2,8 +2,9 @@
  * io.c - descriptors on the loop: the per-fd state, readiness waits, and
  * the I/O operations built on them (readiness model, epoll backend).
  *
- * Each descriptor is registered with epoll once, edge-triggered for all of
- * IN | OUT | RDHUP, the first time the loop sees it.  The loop then keeps
+ * Each descriptor is registered with epoll once, edge-triggered for
+ * IN | RDHUP, the first time the loop sees it; OUT joins the first time a
+ * task waits to write (see wanted()).  The loop then keeps
  * the last readiness the kernel reported (`readable`, `writable`); an
  * operation tries its system call while the fd is believed ready and
  * waits for the next edge only after EAGAIN - or after a short read,
