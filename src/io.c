@@ -137,7 +137,7 @@ void corio__io_fire_cb(corio_loop *loop, corio__fdstate *st, int d) {
 }
 
 void corio__fd_resync(corio_loop *loop, corio__fdstate *st) {
-    if (st->interest && st->level) sync_interest(loop, st->fd, st);
+    if (corio__unlikely(st->interest && st->level)) sync_interest(loop, st->fd, st);
 }
 
 /* Wait for the next readiness edge in direction d.  0 or -errno. */
@@ -163,7 +163,7 @@ int corio__fd_wait(corio_task *t, corio__fdstate *st, int d) {
     if (!st->ready[d]) rc = corio__park(t); /* issue 6: the task dump finds it as st->waiter[d] */
     st->waiter[d] = NULL;
     if (rc == 0) rc = w.err;
-    if (corio__unlikely(st->interest && st->level)) sync_interest(t->loop, st->fd, st);
+    corio__fd_resync(t->loop, st); /* a level-triggered registration drops this waiter's direction */
     return rc;
 }
 
@@ -291,33 +291,6 @@ int corio_wait_writable(int fd) { return wait_public(fd, DIR_WRITE); }
 typedef ssize_t (*io_op)(int fd, void *ctx, bool *drained);
 struct rw_ctx;
 
-/* The readiness loop of one operation on a registered (or unpollable)
- * descriptor; inlined into each caller so that `op` is a direct call. */
-static inline __attribute__((always_inline)) ssize_t io_on(corio_task *t, corio__fdstate *st, int d, io_op op,
-                                                           rw_ctx *ctx) {
-    if (corio__unlikely(--t->io_budget <= 0)) {
-        t->io_budget = CORIO__IO_BUDGET;
-        int err = corio_yield();
-        if (err < 0) return err;
-    }
-    for (;;) {
-        if (st->ready[d] || !st->interest) {
-            bool drained = false;
-            ssize_t r = op(st->fd, ctx, &drained);
-            if (r != -EAGAIN) {
-                if (drained && st->interest && !(d == DIR_READ && st->closed)) st->ready[d] = false;
-                return r;
-            }
-            if (!st->interest) return -EAGAIN; /* not pollable and not ready: nothing to wait on */
-            st->ready[d] = false;
-            st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
-        }
-        int rc = corio__fd_wait(t, st, d);
-        if (rc < 0) return rc;
-        t->io_budget = CORIO__IO_BUDGET;
-    }
-}
-
 static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char *name) {
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "%s: called outside a task", name);
@@ -342,7 +315,26 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
     corio__fdstate *st = fd_state(t->loop, fd, &err);
     if (!st) return err;
     if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0 && err != -EPERM) return err;
-    return io_on(t, st, d, op, ctx);
+    if (corio__unlikely(--t->io_budget <= 0)) {
+        t->io_budget = CORIO__IO_BUDGET;
+        if ((err = corio_yield()) < 0) return err;
+    }
+    for (;;) {
+        if (st->ready[d] || !st->interest) {
+            bool drained = false;
+            ssize_t r = op(st->fd, ctx, &drained);
+            if (r != -EAGAIN) {
+                if (drained && st->interest && !(d == DIR_READ && st->closed)) st->ready[d] = false;
+                return r;
+            }
+            if (!st->interest) return -EAGAIN; /* not pollable and not ready: nothing to wait on */
+            st->ready[d] = false;
+            st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
+        }
+        int rc = corio__fd_wait(t, st, d);
+        if (rc < 0) return rc;
+        t->io_budget = CORIO__IO_BUDGET;
+    }
 }
 
 /* write(2) that cannot raise SIGPIPE (a pipe whose reader is gone gives
