@@ -443,8 +443,8 @@ __attribute__((noinline)) static ssize_t reader_read_slow(corio_reader *r, void 
 ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
     /* The hot case (an echo's every message): nothing buffered, a read of a
      * page or more, a socket whose readiness state is known on this epoll
-     * loop - one call into io.c.  Everything else, errors included, takes
-     * the general path. */
+     * loop - one inlined read (corio__recv_on, internal.h).  Everything
+     * else, errors included, takes the general path. */
     if (corio__likely(r && buf && n >= DIRECT_READ_MIN && r->buf.start == r->buf.end && !r->err && !r->eof)) {
         /* Implied, so not tested: nothing pending (a view's bytes are
          * still buffered), the fd open (closing it sets eof), st
