@@ -297,15 +297,15 @@ static void complete(corio_loop *loop, struct corio__backend *b, uint64_t ud, in
 }
 
 #define URING_TIMER_SLACK_NS 50000 /* the kernel's default timer_slack_ns */
+/* Completions handled per poll at most: a quarter of the completion queue,
+ * so that a poll's work stays within a turn (each may run a protocol's
+ * data_received) and what is left still fits beside new arrivals. */
+#define REAP_MAX (CQ_ENTRIES / 4)
 
 int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
     if (corio__unlikely(!b->wake_armed)) wake_arm(loop, b);
-    /* Writers that queued data this iteration send it now, all of it in one entry each. */
-    while (!corio__list_empty(&loop->ring_flush)) {
-        corio__node *n = corio__container_of(loop->ring_flush.next, corio__node, link);
-        corio__list_remove(&n->link);
-        n->run(n);
-    }
+    /* Writers that queued data since the last flush send it now, all of it in one entry each. */
+    corio__loop_flush(loop);
     int rc = 0;
     struct io_uring_cqe *cqe;
     /* Completions waiting as kernel work (COOP_TASKRUN) or in the overflow
@@ -330,26 +330,26 @@ int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
     loop->ring_unsubmitted = 0;
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
         corio__log(CORIO_LOG_ERROR, "io_uring_enter: %s", strerror(-rc));
-    /* Reap what is in the queue now, without entering the kernel again:
-     * what arrives meanwhile waits for the next poll, one call per turn. */
-    int n = 0;
-    for (;;) {
-        unsigned head, k = 0;
-        io_uring_for_each_cqe(&b->ring, head, cqe) {
-            uint64_t ud = cqe->user_data;
-            int res = cqe->res;
-            unsigned flags = cqe->flags;
-            /* Handlers may take submission entries (re-arms), never reap: the
-             * entry can be released before it is handled. */
-            io_uring_cq_advance(&b->ring, 1);
-            k++;
-            complete(loop, b, ud, res, flags);
-            if (k >= 1024) break; /* bounded batches: head is re-read below */
-        }
-        n += (int)k;
-        if (k < 1024) break;
+    /* Reap what is in the queue now, and no more than REAP_MAX: the
+     * handlers may enter the kernel (a full submission queue, a protocol's
+     * fallback recv), which posts new completions at once, so a loop that
+     * reaped until the queue was empty could stay here for ever under
+     * load.  What is left or arrives meanwhile waits for the next poll, a
+     * turn later (the loop does not block while completions wait). */
+    unsigned n = io_uring_cq_ready(&b->ring);
+    if (n > REAP_MAX) n = REAP_MAX;
+    unsigned head, k = 0;
+    io_uring_for_each_cqe(&b->ring, head, cqe) {
+        if (k++ == n) break;
+        uint64_t ud = cqe->user_data;
+        int res = cqe->res;
+        unsigned flags = cqe->flags;
+        /* Handlers may take submission entries (re-arms), never reap: the
+         * entry is released before it is handled. */
+        io_uring_cq_advance(&b->ring, 1);
+        complete(loop, b, ud, res, flags);
     }
-    return n;
+    return (int)n;
 }
 
 void corio__uring_drain(corio_loop *loop) {

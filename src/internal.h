@@ -44,6 +44,16 @@ static inline void corio__list_remove(corio_list *n) {
     n->next->prev = n->prev;
     n->next = n->prev = n;
 }
+/* Put every node of `from` before the first of `to`, in order; `from` ends empty. */
+static inline void corio__list_splice_front(corio_list *to, corio_list *from) {
+    if (corio__list_empty(from)) return;
+    corio_list *first = from->next, *last = from->prev;
+    last->next = to->next;
+    to->next->prev = last;
+    first->prev = to;
+    to->next = first;
+    corio__list_init(from);
+}
 /* Append every node of `from` to the end of `to`, in order; `from` ends empty. */
 static inline void corio__list_splice_back(corio_list *to, corio_list *from) {
     if (corio__list_empty(from)) return;
@@ -123,10 +133,11 @@ struct corio_loop {
     int backend_kind;          /* CORIO__BK_EPOLL or CORIO__BK_URING */
     const char *backend_why;   /* why io_uring is not used, when it is not (static string) */
     unsigned ring_unsubmitted; /* io_uring: entries queued since the last submit (poll soon) */
-    corio_list ring_flush;     /* io_uring: corio__nodes run just before the next submit (stream writers) */
+    corio_list ring_flush;     /* corio__nodes run at the end of the iteration, before the next poll:
+                                  stream writers' queued data, io_uring re-arms (corio__loop_flush) */
     void *ring_bufs;           /* io_uring: protocol.c's provided-buffer ring, made on first use */
     uint64_t iterations;       /* loop turns so far */
-    unsigned poll_countdown;   /* busy iterations left before a zero-timeout poll */
+    int budget;                /* work units left in this turn (CORIO__TURN_BUDGET at each poll) */
     corio_handle *free_handles;/* recycled library handles, linked through arg */
     size_t nfree_handles;
     corio__fdstate **fds;      /* per-descriptor state, indexed by fd (io.c) */
@@ -236,6 +247,9 @@ corio__fdstate *corio__fd_watch(corio_loop *loop, int fd, int *err);
 void corio__io_free(corio_loop *loop);
 /* loop.c: run the posts other threads made (called by the backend on a wake-up). */
 void corio__loop_take_posts(corio_loop *loop);
+/* Run the loop's flush list (loop->ring_flush) until it is empty: the end
+ * of every iteration, and the io_uring backend before it submits. */
+void corio__loop_flush(corio_loop *loop);
 /* executor.c / signal.c: called at the start of corio_loop_close.  The
  * executor's returns 1 when it reported something left over (-ENOTEMPTY). */
 int corio__executor_loop_close(corio_loop *loop);
@@ -347,7 +361,6 @@ struct corio_task {
     int refs;                  /* everything that keeps the record: caller refs, group, +1 while unfinished */
     int crefs;                 /* caller references not yet claimed by a join or detach */
     int num_cancels;           /* asyncio _num_cancels_requested */
-    int io_budget;             /* I/O operations left before a forced yield (io.c) */
     unsigned flags;            /* CORIO__TF_* */
     bool must_cancel;          /* deliver -ECANCELED at the next suspension */
     bool parked;               /* suspended in corio__park: woken by corio__unpark or a cancel */
@@ -364,9 +377,37 @@ struct corio_task {
     uint64_t created_iter;     /* loop->iterations at spawn: an age that costs no clock read */
 };
 
-/* I/O operations a task may complete without suspending before it yields
- * (Tokio's budget of 128, so one always-ready descriptor starves nobody). */
-#define CORIO__IO_BUDGET 128
+/*
+ * The turn's budget (docs/design.md, "A bounded turn").  Work is counted in
+ * units of about 100 ns: running a ready node costs 1, a stream call served
+ * from a buffer or queued (a buffered readline, a small write) costs 1, and
+ * an operation that makes a system call costs CORIO__COST_SYSCALL (a system
+ * call costs about 1 us here, plus the kernel's copy).  A turn may spend
+ * CORIO__TURN_BUDGET units (about 256 system calls, 0.3-2 ms of work):
+ * then the loop stops running the batch, polls for I/O and runs the due
+ * timers, and what is left of the batch runs first in the next turn.  A
+ * task that finds the budget spent in an I/O call yields before the call
+ * (Tokio's cooperative budget, loop-wide), so one always-ready descriptor
+ * starves nobody, and the poll every turn keeps signals, accepts and
+ * timers within a turn of their time.  4096: at that size the zero-timeout
+ * poll (about 1 us) is under 1% of a busy turn, and a busy turn stays far
+ * below the 10 ms a timer may be late.
+ */
+#define CORIO__TURN_BUDGET 4096
+#define CORIO__COST_SYSCALL 16
+
+/* Charge `cost` units to t's loop; when the turn's budget is spent, yield
+ * (before the operation the units stand for, so that a cancellation met
+ * there loses no data).  0, or -ECANCELED from the yield. */
+static inline int corio__budget_charge(corio_task *t, int cost) {
+    if (corio__likely((t->loop->budget -= cost) > 0)) return 0;
+    return corio_yield();
+}
+/* Charge work that cannot suspend (a write) to the running loop, if any. */
+static inline void corio__budget_spend(int cost) {
+    corio_loop *loop = corio__cur_loop;
+    if (loop) loop->budget -= cost;
+}
 
 /* The running task or NULL; cheap. */
 static inline corio_task *corio__current(void) {
@@ -434,14 +475,10 @@ static inline void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_
 static inline ssize_t corio__recv_on(corio_task *t, corio__fdstate *st, void *buf, size_t len) {
     if (!st->ready[DIR_READ]) goto wait;
     for (;;) {
-        /* The budget counts reads that did not suspend (a wait below
-         * refills it): a task that always finds data yields now and then,
-         * before the read, so a cancellation there loses nothing. */
-        if (corio__unlikely(--t->io_budget <= 0)) {
-            t->io_budget = CORIO__IO_BUDGET;
-            int err = corio_yield();
-            if (err < 0) return err;
-        }
+        /* A task that always finds data yields when the turn's budget is
+         * spent, before the read, so a cancellation there loses nothing. */
+        int err = corio__budget_charge(t, CORIO__COST_SYSCALL);
+        if (corio__unlikely(err < 0)) return err;
     read:;
         ssize_t r = recv(st->fd, buf, len, 0);
         if (r > 0) {
@@ -464,12 +501,11 @@ static inline ssize_t corio__recv_on(corio_task *t, corio__fdstate *st, void *bu
             if (corio__unlikely(st->level)) corio__fd_resync(t->loop, st);
             if (rc == 0) rc = w.err;
             if (rc < 0) return rc;
-            t->io_budget = CORIO__IO_BUDGET;
+            t->loop->budget -= CORIO__COST_SYSCALL;
             goto read; /* unparked by the edge: readable */
         }
         rc = corio__fd_wait(t, st, DIR_READ); /* the general case, errors included */
         if (rc < 0) return rc;
-        t->io_budget = CORIO__IO_BUDGET;
         if (!st->ready[DIR_READ]) goto wait;
     }
 }

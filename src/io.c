@@ -285,8 +285,9 @@ int corio_wait_writable(int fd) { return wait_public(fd, DIR_WRITE); }
  * believed ready in direction d; on EAGAIN forget the readiness and wait
  * for the next edge.  op returns >= 0 or -errno; *drained tells whether the
  * result showed the buffer empty (a short read) or full (a short write).
- * A task that keeps finding its fd ready yields every CORIO__IO_BUDGET operations,
- * before the system call, so that a cancellation met there loses no data.
+ * Each operation is charged to the turn's budget (internal.h): a task that
+ * keeps finding its fd ready yields when the budget is spent, before the
+ * system call, so that a cancellation met there loses no data.
  */
 typedef ssize_t (*io_op)(int fd, void *ctx, bool *drained);
 struct rw_ctx;
@@ -315,10 +316,7 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
     corio__fdstate *st = fd_state(t->loop, fd, &err);
     if (!st) return err;
     if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0 && err != -EPERM) return err;
-    if (corio__unlikely(--t->io_budget <= 0)) {
-        t->io_budget = CORIO__IO_BUDGET;
-        if ((err = corio_yield()) < 0) return err;
-    }
+    if (corio__unlikely((err = corio__budget_charge(t, CORIO__COST_SYSCALL)) < 0)) return err;
     for (;;) {
         if (st->ready[d] || !st->interest) {
             bool drained = false;
@@ -333,7 +331,6 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
         }
         int rc = corio__fd_wait(t, st, d);
         if (rc < 0) return rc;
-        t->io_budget = CORIO__IO_BUDGET;
     }
 }
 

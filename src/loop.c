@@ -1,17 +1,25 @@
 /*
  * loop.c - the event loop: one iteration at a time, callbacks, time, run.
  *
- * One iteration (asyncio's _run_once, reordered only where it saves work):
+ * One iteration (asyncio's _run_once, reordered only where it saves work,
+ * and bounded):
  *   1. Poll the backend for I/O.  It blocks until the next timer when
  *      nothing is ready; while work is ready it polls with a zero timeout
- *      only every POLL_EVERY iterations, because a system call costs about
- *      1 us here and asyncio's poll-per-iteration dominates a yield.
+ *      only once the turn's budget is spent (internal.h,
+ *      CORIO__TURN_BUDGET), because a system call costs about 1 us here
+ *      and asyncio's poll-per-iteration dominates a yield.  Every poll
+ *      gives the next turn a fresh budget.
  *   2. Move every timer that is due to the ready queue (FIFO for equal
  *      deadlines).
- *   3. Run exactly the nodes that were ready when the batch started;
- *      whatever they schedule runs in the next iteration.  This is
- *      asyncio's ordering, so programs ported from it print in the same
- *      order.
+ *   3. Run the nodes that were ready when the batch started, each charged
+ *      to the budget; whatever they schedule runs in the next iteration.
+ *      This is asyncio's ordering, so programs ported from it print in the
+ *      same order.  When the budget runs out mid-batch, the rest of the
+ *      batch goes back to the head of the ready queue and runs first in
+ *      the next turn, after a poll and the due timers: under any load the
+ *      loop turns, so signals, accepts and timers keep their place.
+ *   4. Run the flush list: writers send what this iteration queued (one
+ *      send per connection per turn however many writes queued it).
  */
 #include "internal.h"
 #include "switch.h"
@@ -21,8 +29,6 @@
 #include <stdatomic.h>
 #include <time.h>
 
-/* How often (in iterations) to check for I/O while tasks are always ready. */
-#define POLL_EVERY 61
 /* Iterations corio_loop_close gives cancelled tasks to finish. */
 #define CLOSE_DRAIN_ITERATIONS 1000
 
@@ -80,7 +86,7 @@ corio_loop *corio_loop_new(void) {
     corio__list_init(&loop->ready);
     corio__list_init(&loop->tasks);
     corio__list_init(&loop->ring_flush);
-    loop->poll_countdown = POLL_EVERY;
+    loop->budget = CORIO__TURN_BUDGET;
     pthread_mutex_init(&loop->ts_lock, NULL);
     loop->stacks = corio__stack_pool_new();
     if (!loop->stacks) goto nomem;
@@ -339,12 +345,13 @@ static void run_once(corio_loop *loop) {
             }
         }
         corio__backend_poll(loop, loop->backend, timeout);
-        loop->poll_countdown = POLL_EVERY;
-    } else if (loop->ring_unsubmitted || --loop->poll_countdown == 0) {
-        /* Work is always ready: still look at I/O now and then - and under
-         * io_uring, hand what this iteration queued to the kernel. */
+        loop->budget = CORIO__TURN_BUDGET;
+    } else if (loop->ring_unsubmitted || loop->budget <= 0) {
+        /* Work is always ready: still look at I/O once a turn's worth of
+         * it has run - and under io_uring, hand what this iteration queued
+         * to the kernel. */
         corio__backend_poll(loop, loop->backend, 0);
-        loop->poll_countdown = POLL_EVERY;
+        loop->budget = CORIO__TURN_BUDGET;
     }
     loop->iterations++;
     /* Posts from other threads also come in while the loop is busy. */
@@ -366,6 +373,13 @@ static void run_once(corio_loop *loop) {
     corio__list_init(&batch);
     corio__list_splice_back(&batch, &loop->ready);
     while (!corio__list_empty(&batch)) {
+        if (corio__unlikely(loop->budget <= 0)) {
+            /* The turn is spent: the rest of the batch runs first in the
+             * next one, after a look at I/O and the timers. */
+            corio__list_splice_front(&loop->ready, &batch);
+            break;
+        }
+        loop->budget--;
         corio_list *first = batch.next;
         corio__list_remove(first);
         loop->nready--;
@@ -376,6 +390,15 @@ static void run_once(corio_loop *loop) {
             corio__debug_run(loop, node);
         else
             node->run(node);
+    }
+    corio__loop_flush(loop);
+}
+
+void corio__loop_flush(corio_loop *loop) {
+    while (!corio__list_empty(&loop->ring_flush)) {
+        corio__node *n = corio__container_of(loop->ring_flush.next, corio__node, link);
+        corio__list_remove(&n->link);
+        n->run(n);
     }
 }
 

@@ -8,12 +8,20 @@
  * succeeds, which is what makes every reader call cancel-safe (corio_read
  * itself never delivers bytes to a cancelled caller).
  *
- * The writer is a transport's write side: write() sends at once when
- * nothing is queued (the common case costs one system call and no epoll
- * change), queues the rest, and lets an add_writer callback flush the queue
- * from the loop, so data is written whether or not anyone calls drain.
- * Flow control is asyncio's: above high_water the writer is "paused" and
- * drain waits until the flush brings it down to low_water.
+ * The writer is a transport's write side.  A write with nothing queued
+ * goes straight to the kernel: a request's answer costs one send.  But a
+ * connection written to more than once in one loop iteration (a chat
+ * server's fan-out, a protocol that answers in pieces) is switched to
+ * coalescing: its writes are copied to the queue and the connection goes
+ * on the loop's flush list, which runs at the end of the iteration, so
+ * everything the iteration wrote to it leaves in one send.  It goes back
+ * to direct sends after an iteration that wrote to it once.  A big write
+ * (WRITE_DIRECT_MIN) with nothing queued is always sent at once: copying
+ * it would cost more than the call it could save.  What the kernel does
+ * not take waits for an add_writer callback, so data is written whether
+ * or not anyone calls drain.  Flow control is asyncio's: above high_water
+ * the writer is "paused" and drain waits until the flush brings it down to
+ * low_water.
  *
  * Under the io_uring backend the writer is completion-based instead: write()
  * appends to the queue and, when no send is in flight, hands the whole
@@ -24,6 +32,7 @@
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +44,10 @@
 
 #define READ_CHUNK (64 * 1024) /* one read's room; also asyncio's default limit */
 #define DIRECT_READ_MIN 4096   /* corio_reader_read of this much or more bypasses an empty buffer */
+/* A write of this much or more with nothing queued is sent at once rather
+ * than copied to the queue: a copy of 16 KiB costs about as much as the
+ * system call that coalescing could save. */
+#define WRITE_DIRECT_MIN (16 * 1024)
 
 typedef struct bytebuf {
     char *p;
@@ -99,10 +112,13 @@ struct corio_writer {
         uint32_t no_direct;   /* any of the four: corio_writer_write's fast path is off */
     };
     _Static_assert(sizeof(bool) == 1, "four bools in no_direct");
+    bool coalesce;     /* written more than once in an iteration lately: queue, flush at its end */
+    unsigned nqueued;  /* writes in the queue since the last end-of-iteration flush */
+    uint64_t sent_iter; /* loop->iterations of the last direct send */
     bool sending;      /* io_uring: a send of `inflight` is in the ring */
     bytebuf inflight;  /* io_uring: what that send reads; untouched until its completion */
     corio__op sop;     /* io_uring: the send */
-    corio__node flush; /* io_uring: in loop->ring_flush while data waits for the next submit */
+    corio__node flush; /* in loop->ring_flush while queued data waits for the end of the iteration */
     corio_list drainers; /* corio__waiter: tasks in drain */
     corio_list closers;  /* corio__waiter: tasks in wait_closed */
 };
@@ -268,18 +284,48 @@ static void ring_send_done(corio__op *op, int res, unsigned flags) {
 }
 
 static void ring_flush_run(corio__node *n) { ring_send_start(corio__container_of(n, corio_writer, flush)->c); }
-
-/* Send at the loop's next submit, so that every write of this iteration goes in one send. */
-static void ring_send_soon(conn *c) {
-    corio_writer *w = &c->w;
-    if (w->sending || w->flush.link.next != &w->flush.link) return;
-    w->flush.run = ring_flush_run;
-    corio__list_push_back(&corio__cur_loop->ring_flush, &w->flush.link);
-    corio__cur_loop->ring_unsubmitted++;
-}
-#else
-static void ring_send_soon(conn *c) { (void)c; }
 #endif
+
+/* Start watching for writability, to send what the kernel did not take. */
+static int watch_writable(conn *c) {
+    if (c->w.watching) return 0;
+    int rc = corio_add_writer(c->fd, on_writable, c);
+    if (rc == 0) c->w.watching = true;
+    return rc;
+}
+
+/* The end of the iteration (a readiness loop): send what it queued.  An
+ * iteration that queued one write only goes back to direct sends. */
+static void flush_run(corio__node *n) {
+    conn *c = corio__container_of(n, corio_writer, flush)->c;
+    c->w.coalesce = c->w.nqueued > 1;
+    c->w.nqueued = 0;
+    if (c->fd < 0 || c->w.watching) return;
+    on_writable(c);
+    if (c->fd >= 0 && bb_len(&c->w.buf)) {
+        int rc = watch_writable(c);
+        if (rc < 0) writer_fail(c, rc); /* nothing could ever send the rest */
+    }
+}
+
+/* Send what is queued at the end of this iteration (io_uring: at the
+ * loop's next submit), so that every write of the iteration goes in one
+ * send.  Nothing to do while a send is in flight or writability is
+ * watched: that flush takes the new data too. */
+static void flush_soon(conn *c, corio_loop *loop) {
+    corio_writer *w = &c->w;
+    if (w->sending || w->watching || w->flush.link.next != &w->flush.link) return;
+#if CORIO_HAVE_URING
+    if (c->ring) {
+        w->flush.run = ring_flush_run;
+        corio__list_push_back(&loop->ring_flush, &w->flush.link);
+        loop->ring_unsubmitted++;
+        return;
+    }
+#endif
+    w->flush.run = flush_run;
+    corio__list_push_back(&loop->ring_flush, &w->flush.link);
+}
 
 static int check_handle(const void *h, const char *fn) {
     if (!h) return corio__bad(-EINVAL, "%s: NULL", fn);
@@ -356,6 +402,15 @@ static void settle(corio_reader *r) {
     if (!bb_len(&r->buf) && r->buf.cap > 4 * READ_CHUNK) bb_free(&r->buf);
 }
 
+/* A reader call is work for the turn even when the buffer serves it: a
+ * task that finds lines waiting yields when the turn's budget is spent
+ * (internal.h), as one that finds its socket always ready does.  Before
+ * anything is consumed, so a cancellation met there loses nothing. */
+static int reader_charge(void) {
+    corio_task *t = corio__current();
+    return t ? corio__budget_charge(t, 1) : 0;
+}
+
 /* One read from the descriptor, which may suspend.  A socket on an epoll
  * loop goes straight to its readiness state (looked up once and kept: it
  * saves a third of a short read's instructions); everything else through
@@ -421,6 +476,8 @@ __attribute__((noinline)) static ssize_t reader_read_slow(corio_reader *r, void 
     if (check_handle(r, "corio_reader_read") || (!buf && n)) return -EINVAL;
     settle(r);
     if (n == 0) return 0;
+    int crc = reader_charge();
+    if (crc < 0) return crc;
     if (!bb_len(&r->buf)) {
         if (r->err) return r->err;
         if (r->eof || r->c->fd < 0) return 0;
@@ -547,6 +604,8 @@ int corio_reader_readuntil(corio_reader *r, const void *sep, size_t seplen, cons
     settle(r);
     *data = r->buf.p ? r->buf.p + r->buf.start : "";
     *len = 0;
+    int crc = reader_charge();
+    if (crc < 0) return crc;
     size_t at = 0;
     int rc = scan_until(r, sep, seplen, &at);
     *data = r->buf.p ? r->buf.p + r->buf.start : "";
@@ -563,6 +622,8 @@ int corio_reader_readline(corio_reader *r, const char **line, size_t *len) {
     settle(r);
     *line = "";
     *len = 0;
+    int crc = reader_charge();
+    if (crc < 0) return crc;
     size_t at = 0;
     int rc = scan_until(r, "\n", 1, &at);
     const char *base = r->buf.p ? r->buf.p + r->buf.start : "";
@@ -588,6 +649,8 @@ int corio_reader_readexactly(corio_reader *r, void *buf, size_t n, size_t *got) 
     if (got) *got = 0;
     if (check_handle(r, "corio_reader_readexactly") || (!buf && n)) return -EINVAL;
     settle(r);
+    int rc = reader_charge();
+    if (rc < 0) return rc;
     while (bb_len(&r->buf) < n) {
         ssize_t k = fill(r);
         if (k == 0) {
@@ -626,83 +689,150 @@ void corio_reader_free(corio_reader *r) {
 
 /* ---- writer --------------------------------------------------------------------- */
 
+/* 0 if writing is allowed now, else the error to return. */
+static int writer_check_open(corio_writer *w, const char *fn) {
+    if (w->err) return w->err;
+    if (w->closing || w->eof_pending || w->eof_sent) return corio__bad(-ESHUTDOWN, "%s: the writer is closed", fn);
+    return 0;
+}
+
+/* Send from iov what the kernel takes now, in one call: the bytes sent (0
+ * when it takes none) or -errno. */
+static ssize_t send_iov(conn *c, const struct iovec *iov, int iovcnt) {
+    if (iovcnt == 1) return send_some(c, iov[0].iov_base, iov[0].iov_len);
+    if (!c->is_sock || iovcnt > IOV_MAX) return 0; /* all of it to the queue: the flush writes it */
+    struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+    ssize_t r = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+    if (r >= 0) return r;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+    return -errno;
+}
+
+/* Append iov's bytes after the first `skip` (of `total`) to the queue. */
+static int queue_iov(corio_writer *w, const struct iovec *iov, int iovcnt, size_t skip, size_t total) {
+    int rc = bb_reserve(&w->buf, total - skip);
+    if (rc < 0) return rc;
+    for (int i = 0; i < iovcnt; i++) {
+        size_t l = iov[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        memcpy(w->buf.p + w->buf.end, (const char *)iov[i].iov_base + skip, l - skip);
+        w->buf.end += l - skip;
+        skip = 0;
+    }
+    return 0;
+}
+
+/* Write `total` bytes (> 0) from iov to an open writer: sent at once when
+ * big and nothing is queued, else queued for the end of the iteration. */
+static int writer_put(corio_writer *w, const struct iovec *iov, int iovcnt, size_t total) {
+    conn *c = w->c;
+    corio_loop *loop = corio__cur_loop;
+    if (corio__unlikely(c->ring && !loop)) return corio__bad(-EPERM, "write: no loop runs to send through its ring");
+    size_t done = 0;
+    /* Straight to the kernel with nothing queued, unless the connection
+     * coalesces or was sent to already in this iteration (then it starts
+     * to); always when big, or when no loop runs that could flush. */
+    bool direct = !c->ring && !w_pending(w);
+    if (direct && loop && total < WRITE_DIRECT_MIN) {
+        if (w->sent_iter == loop->iterations) w->coalesce = true;
+        direct = !w->coalesce;
+    }
+    if (direct) {
+        ssize_t n = send_iov(c, iov, iovcnt);
+        if (n < 0) {
+            writer_fail(c, (int)n);
+            return (int)n;
+        }
+        corio__budget_spend(CORIO__COST_SYSCALL);
+        if (loop) w->sent_iter = loop->iterations;
+        done = (size_t)n;
+        if (done == total) return 0;
+    } else {
+        corio__budget_spend(1);
+        w->nqueued++;
+    }
+    int rc = queue_iov(w, iov, iovcnt, done, total);
+    if (rc < 0) return rc;
+    if (direct || !loop) {
+        /* The kernel took what it could: send the rest when it has room. */
+        if ((rc = watch_writable(c)) < 0) return rc; /* queued, but nothing will flush it: tell the caller */
+    } else {
+        flush_soon(c, loop);
+    }
+    if (w_pending(w) > w->high) w->paused = true;
+    return 0;
+}
+
 __attribute__((noinline)) static int writer_write_slow(corio_writer *w, const void *buf, size_t len) {
     if (check_handle(w, "corio_writer_write") || (!buf && len)) return -EINVAL;
-    if (w->err) return w->err;
-    if (w->closing || w->eof_pending || w->eof_sent)
-        return corio__bad(-ESHUTDOWN, "corio_writer_write: the writer is closed");
-    if (len == 0) return 0;
-    conn *c = w->c;
-    size_t done = 0;
-    /* Pipes keep the direct path even under io_uring: a write the ring
-     * makes to a pipe without a reader would raise SIGPIPE. */
-    if (c->ring) {
-        int rc = bb_reserve(&w->buf, len);
-        if (rc < 0) return rc;
-        memcpy(w->buf.p + w->buf.end, buf, len);
-        w->buf.end += len;
-        ring_send_soon(c);
-        if (w_pending(w) > w->high) w->paused = true;
-        return 0;
-    }
-    if (!bb_len(&w->buf)) {
-        while (done < len) { /* nothing queued: straight to the kernel */
-            int n = send_some(c, (const char *)buf + done, len - done);
-            if (n < 0) {
-                writer_fail(c, n);
-                return n;
-            }
-            if (n == 0) break;
-            done += (size_t)n;
-        }
-        if (done == len) return 0;
-    }
-    int rc = bb_reserve(&w->buf, len - done);
-    if (rc < 0) return rc;
-    memcpy(w->buf.p + w->buf.end, (const char *)buf + done, len - done);
-    w->buf.end += len - done;
-    if (!w->watching) {
-        rc = corio_add_writer(c->fd, on_writable, c);
-        if (rc < 0) return rc; /* queued, but nothing will flush it: tell the caller */
-        w->watching = true;
-    }
-    if (bb_len(&w->buf) > w->high) w->paused = true;
-    return 0;
+    int rc = writer_check_open(w, "corio_writer_write");
+    if (rc < 0 || len == 0) return rc;
+    struct iovec iov = {(void *)buf, len};
+    return writer_put(w, &iov, 1, len);
 }
 
 /* After the fast path's send took n of len bytes (n < len; -1 with errno):
  * fail the writer on an error, else queue the rest through the general path. */
 __attribute__((noinline)) static int writer_write_rest(corio_writer *w, const void *buf, size_t len, ssize_t n) {
-    if (n > 0) return writer_write_slow(w, (const char *)buf + n, len - (size_t)n);
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         int err = -errno;
         writer_fail(w->c, err);
         return err;
     }
-    return writer_write_slow(w, buf, len);
+    if (n < 0) n = 0;
+    struct iovec iov = {(void *)buf, len};
+    int rc = queue_iov(w, &iov, 1, (size_t)n, len);
+    if (rc < 0) return rc;
+    if ((rc = watch_writable(w->c)) < 0) return rc; /* queued, but nothing will flush it: tell the caller */
+    if (w_pending(w) > w->high) w->paused = true;
+    return 0;
 }
 
 int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
-    /* The hot case: an open socket writer on epoll with nothing queued, and
-     * the kernel takes it all - one send.  Everything else (a short send
-     * included: the send is not repeated, the general path queues the rest
-     * and sends again, finding the buffer full) takes the general path.
-     * Open means no error yet either: closing is set before the fd goes. */
-    if (corio__likely(w && buf && len && !w->no_direct && w->buf.start == w->buf.end)) {
-        ssize_t n = send(w->c->fd, buf, len, MSG_NOSIGNAL);
-        if (corio__likely(n == (ssize_t)len)) return 0;
-        return writer_write_rest(w, buf, len, n);
+    /* The hot cases, for an open socket writer on a readiness loop and a
+     * small write: with nothing queued, one send; on a coalescing
+     * connection with room in the queue, a copy and the flush list.  Open
+     * means no error yet either: closing is set before the fd goes.
+     * Everything else takes the general path. */
+    corio_loop *loop = corio__cur_loop;
+    if (corio__likely(w && buf && len && len < WRITE_DIRECT_MIN && !w->no_direct && loop)) {
+        if (corio__likely(!w->coalesce && w->buf.start == w->buf.end && w->sent_iter != loop->iterations)) {
+            ssize_t n = send(w->c->fd, buf, len, MSG_NOSIGNAL);
+            if (corio__unlikely(n != (ssize_t)len)) return writer_write_rest(w, buf, len, n);
+            w->sent_iter = loop->iterations;
+            loop->budget -= CORIO__COST_SYSCALL;
+            return 0;
+        }
+        if (w->coalesce && w->buf.cap - w->buf.end >= len) {
+            memcpy(w->buf.p + w->buf.end, buf, len);
+            w->buf.end += len;
+            w->nqueued++;
+            loop->budget--;
+            if (!w->watching && w->flush.link.next == &w->flush.link) {
+                w->flush.run = flush_run;
+                corio__list_push_back(&loop->ring_flush, &w->flush.link);
+            }
+            if (corio__unlikely(bb_len(&w->buf) > w->high)) w->paused = true;
+            return 0;
+        }
     }
     return writer_write_slow(w, buf, len);
 }
 
 int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt) {
     if (check_handle(w, "corio_writer_writelines") || (!iov && iovcnt) || iovcnt < 0) return -EINVAL;
+    size_t total = 0;
     for (int i = 0; i < iovcnt; i++) {
-        int rc = corio_writer_write(w, iov[i].iov_base, iov[i].iov_len);
-        if (rc < 0) return rc;
+        if (!iov[i].iov_base && iov[i].iov_len) return corio__bad(-EINVAL, "corio_writer_writelines: NULL piece");
+        if (__builtin_add_overflow(total, iov[i].iov_len, &total))
+            return corio__bad(-EINVAL, "corio_writer_writelines: the pieces' lengths overflow");
     }
-    return 0;
+    int rc = writer_check_open(w, "corio_writer_writelines");
+    if (rc < 0 || total == 0) return rc;
+    return writer_put(w, iov, iovcnt, total);
 }
 
 __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
@@ -720,6 +850,13 @@ __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
 
 int corio_writer_drain(corio_writer *w) {
     if (check_handle(w, "corio_writer_drain")) return -EINVAL;
+    if (corio__unlikely(w->flush.link.next != &w->flush.link) && w->flush.run == flush_run) {
+        /* A drain lets the data go now: what this iteration queued is
+         * offered to the kernel before drain returns, as with asyncio,
+         * whose writes never wait for the end of an iteration. */
+        corio__list_remove(&w->flush.link);
+        flush_run(&w->flush);
+    }
     if (corio__likely(!w->paused && !w->err && w->c->fd >= 0)) return 0; /* below high water: nothing to wait for */
     return writer_drain_slow(w);
 }

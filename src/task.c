@@ -190,7 +190,6 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     t->refs = 2; /* the caller's and the running one */
     t->crefs = 1;
     t->num_cancels = 0;
-    t->io_budget = CORIO__IO_BUDGET;
     t->flags = 0;
     t->must_cancel = false;
     t->parked = false;
