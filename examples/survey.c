@@ -21,7 +21,8 @@
  * (refused, reset, timed out, unresolvable, not HTTP), then
  * "elapsed S.SS s".  Each error is explained on stderr as it happens.
  * Exit 0 when finished, whatever the errors; 2 for bad usage, 1 when
- * HOSTFILE cannot be read.
+ * HOSTFILE cannot be read (missing, a directory, no permission, an I/O
+ * error: then nothing is surveyed, and stderr says why).
  *
  *     async def survey(host, port):
  *         async with sem, asyncio.timeout(t):
@@ -237,7 +238,7 @@ int main(int argc, char **argv) {
     const char *path = argv[optind];
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "survey: %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "survey: %s: cannot read: %s\n", path, strerror(errno));
         return 1;
     }
 
@@ -248,7 +249,8 @@ int main(int argc, char **argv) {
     char *line = NULL;
     size_t linecap = 0;
     size_t lineno = 0;
-    while (getline(&line, &linecap, f) != -1) {
+    /* errno cleared first: getline's -1 is both end of file and failure. */
+    while ((errno = 0, getline(&line, &linecap, f)) != -1) {
         lineno++;
         char *s = line, *e = line + strlen(line);
         while (*s && isspace((unsigned char)*s)) s++;
@@ -270,6 +272,18 @@ int main(int argc, char **argv) {
             continue;
         }
         n++;
+    }
+    /* A directory opens for reading and fails at the first read (EISDIR);
+     * so does a file on a failing disk (EIO).  Half a host list is no
+     * survey: stop here. */
+    int read_err = errno;
+    if (ferror(f) || read_err) {
+        fprintf(stderr, "survey: %s: cannot read: %s\n", path, strerror(read_err ? read_err : EIO));
+        for (size_t i = 0; i < n; i++) free(hosts[i].name);
+        free(hosts);
+        free(line);
+        fclose(f);
+        return 1;
     }
     free(line);
     fclose(f);

@@ -351,6 +351,46 @@ static void test_survey_usage(void) {
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 }
 
+/* HOSTFILE that opens but cannot be read - a directory (EISDIR), a read
+ * that fails (EIO from /proc/self/mem), no permission (unless root, who
+ * may read anything) - exit 1, say why on stderr, survey nothing. */
+static void test_survey_unreadable(void) {
+    char noperm[PATH_MAX], outp[PATH_MAX], errp[PATH_MAX];
+    snprintf(noperm, sizeof noperm, "%s/noperm", tmpdir);
+    snprintf(outp, sizeof outp, "%s/out", tmpdir);
+    snprintf(errp, sizeof errp, "%s/err", tmpdir);
+    int fd = open(noperm, O_WRONLY | O_CREAT | O_TRUNC, 0);
+    CHECK(fd >= 0 && write(fd, "127.0.0.1:1\n", 12) == 12);
+    if (fd >= 0) close(fd);
+    const char *paths[] = {tmpdir, "/proc/self/mem", geteuid() != 0 ? noperm : NULL};
+    const int why[] = {EISDIR, EIO, EACCES};
+    for (int i = 0; i < 3; i++) {
+        if (!paths[i]) continue;
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            int o = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600), e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            dup2(o, 1);
+            dup2(e, 2);
+            execl(survey_path, survey_path, paths[i], (char *)NULL);
+            _exit(127);
+        }
+        int st = 0;
+        waitpid(pid, &st, 0);
+        result r;
+        slurp(outp, r.out, sizeof r.out);
+        slurp(errp, r.err, sizeof r.err);
+        char want[PATH_MAX + 64];
+        snprintf(want, sizeof want, "survey: %s: cannot read: %s\n", paths[i], strerror(why[i]));
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || strcmp(r.err, want) != 0 || r.out[0]) {
+            fprintf(stderr, "survey %s: status %d\nstdout:\n%s\nstderr:\n%s\nwanted stderr:\n%s", paths[i], st, r.out,
+                    r.err, want);
+            test_failures++;
+        }
+    }
+}
+
 static void remove_tmpdir(void) {
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
@@ -395,5 +435,6 @@ int main(int argc, char **argv) {
     atexit(kill_kids);
     RUN_NET_TEST(test_survey_servers);
     RUN_NET_TEST(test_survey_usage);
+    RUN_NET_TEST(test_survey_unreadable);
     TEST_MAIN_END();
 }
