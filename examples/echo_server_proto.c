@@ -5,13 +5,28 @@
  * Listens on 127.0.0.1:PORT (0: any free port; the log line says which)
  * and echoes every byte back.  When a client half-closes, what it sent has
  * been echoed already (each piece is written back as it arrives), so the
- * server closes once the queue is written.  Stays in the foreground;
- * SIGINT or SIGTERM closes the listener and the open connections and
- * exits 0.  Logs one line per event on stdout, line-buffered.
+ * server closes once the queue is written.
+ *
+ * Flow control: a client that sends and never reads must not make the
+ * server queue everything it sends.  When a connection's queue passes the
+ * transport's high water mark (64 KiB) the transport calls pause_writing,
+ * and the server stops reading from that client; resume_writing (the queue
+ * is down to 16 KiB) reads again.  The client then waits on its own full
+ * socket, and the server holds at most the high water mark plus one read
+ * per connection (under io_uring, also what the kernel had read ahead when
+ * reading paused).  The library leaves this to the protocol, as asyncio
+ * does: only the protocol knows that its peer reads as it writes (see
+ * corio/protocol.h, "Flow control").
+ *
+ * Stays in the foreground; SIGINT or SIGTERM closes the listener and the
+ * open connections and exits 0.  Logs one line per event on stdout,
+ * line-buffered; a connection's last line says how often reading paused.
  *
  *     class Echo(asyncio.Protocol):
  *         def connection_made(self, transport): self.transport = transport
  *         def data_received(self, data): self.transport.write(data)
+ *         def pause_writing(self): self.transport.pause_reading()
+ *         def resume_writing(self): self.transport.resume_reading()
  *
  *     server = await loop.create_server(Echo, '127.0.0.1', port)
  */
@@ -25,6 +40,7 @@
 typedef struct conn {
     char peer[CORIO_ADDRSTRLEN];
     size_t bytes;
+    size_t pauses; /* times reading was paused because the client did not read */
 } conn;
 
 static void *new_conn(void *arg) {
@@ -48,18 +64,40 @@ static void data(corio_transport *t, const void *d, size_t n, void *arg) {
     corio_transport_write(t, d, n);
 }
 
+/* The queue is above high water: read no more from this client until it
+ * has read what we owe it.  (With NULL here the queue would grow by all
+ * the client sends.) */
+static void pause_writing(corio_transport *t, void *arg) {
+    conn *c = arg;
+    c->pauses++;
+    corio_transport_pause_reading(t);
+}
+
+/* The queue is down to low water: read again. */
+static void resume_writing(corio_transport *t, void *arg) {
+    (void)arg;
+    corio_transport_resume_reading(t);
+}
+
 static void lost(corio_transport *t, int err, void *arg) {
     (void)t;
     conn *c = arg;
     if (!c) return;
     if (err)
-        printf("%s: %s after %zu bytes\n", c->peer, corio_strerror(err), c->bytes);
+        printf("%s: %s after %zu bytes (reading paused %zu times)\n", c->peer, corio_strerror(err), c->bytes,
+               c->pauses);
     else
-        printf("%s done: %zu bytes echoed\n", c->peer, c->bytes);
+        printf("%s done: %zu bytes echoed (reading paused %zu times)\n", c->peer, c->bytes, c->pauses);
     free(c);
 }
 
-static const corio_protocol echo = {.connection_made = made, .data_received = data, .connection_lost = lost};
+static const corio_protocol echo = {
+    .connection_made = made,
+    .data_received = data,
+    .connection_lost = lost,
+    .pause_writing = pause_writing,
+    .resume_writing = resume_writing,
+};
 
 static corio_proto_server *server;
 static corio_event stop;

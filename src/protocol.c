@@ -33,8 +33,18 @@
  *   - the record outlives every operation on it: connection_lost may come
  *     while the recv or a send cancelled by the close is still in the ring,
  *     so on_lost only marks it dead and the last completion frees it.
+ *   - once the loop's last such transport is freed, the pages of the
+ *     buffer ring go back to the system (ring_release).
  * Other descriptors (pipes) read with add_reader, and write through the
  * ring as streams do.
+ *
+ * Memory.  Write queues, sends in flight and held data live in transport
+ * buffers (buf_grow): small ones from malloc, big ones mapped and, once
+ * freed, kept in a small per-loop cache or unmapped, so that what a burst
+ * of connections queued goes back to the system when they close.  With the flow-control pattern of protocol.h
+ * (pause_reading from pause_writing) a connection queues at most the high
+ * water mark plus one read; held data is delivered READ_BUF bytes at a
+ * time for the same reason.
  *
  * connection_lost is always scheduled with call_soon, never called from
  * inside the function that closed the transport, so a protocol may close
@@ -59,6 +69,14 @@
 #define DGRAM_BATCH 16        /* datagrams per readiness report */
 #define WBUF_KEEP (256 * 1024) /* a write buffer bigger than this is freed once empty: do not keep a burst's memory */
 
+/* Transport buffers (see buf_grow): up to BUF_SMALL bytes from malloc,
+ * bigger ones mapped in power-of-two sizes; a loop keeps freed mapped
+ * buffers of up to WBUF_KEEP bytes for reuse, BUF_CACHE bytes in all. */
+#define BUF_SMALL (8 * 1024)
+#define BUF_MIN_SHIFT 14      /* the smallest mapped buffer: 16 KiB */
+#define BUF_CLASSES 5         /* cached sizes: 16, 32, 64, 128, 256 KiB (WBUF_KEEP) */
+#define BUF_CACHE (1024 * 1024)
+
 /* The provided-buffer ring (io_uring).  128 x 16 KiB: a 16 KiB buffer holds
  * a typical message whole and a bulk transfer in few completions, and 128
  * of them cover 64 busy connections at two completions each per loop turn;
@@ -78,18 +96,26 @@ extern int corio__proto_test_no_multishot;
 unsigned corio__proto_test_nbufs, corio__proto_test_bufsize;
 int corio__proto_test_no_multishot;
 
-/* loop->ring_bufs: the buffers multishot recvs pick from. */
+/* loop->ring_bufs: protocol.c's state of a loop, made with its first
+ * transport: the buffers multishot recvs pick from (io_uring), and the
+ * cache of freed transport buffers (both backends). */
 typedef struct proto_ring {
     struct io_uring_buf_ring *br; /* the ring of buffer descriptors (page-aligned, registered) */
     size_t br_size;               /* its mapping's length */
     char *mem;                    /* the buffers: nbufs * bufsize bytes, mapped */
     size_t mem_size;
     unsigned nbufs, bufsize;      /* nbufs is a power of two */
+    bool tried;                   /* the buffer ring was set up (or failed to be): ring_bufs */
     bool registered;              /* br is registered with the ring as RING_BGID */
     bool legacy;                  /* no buffer ring here (setup failed, or no multishot recv): use add_reader */
     bool dry_logged;              /* the ring ran dry once: said so in debug mode */
+    unsigned nreaders;            /* transport records reading from the ring (rread), freed or not */
+    unsigned used;                /* buffers filled since mem's pages were last given back (at most nbufs count) */
     corio__op cancel;             /* what every cancel entry completes to (ignored); its `inflight` means nothing,
                                      as several cancels may share it: the backend counts them one by one */
+    char *cache[BUF_CLASSES];     /* freed mapped buffers by size class, linked through their first bytes */
+    size_t cached;                /* bytes in cache */
+    size_t mapped;                /* bytes of mapped buffers: in use plus cached */
 } proto_ring;
 
 struct corio_transport {
@@ -112,17 +138,20 @@ struct corio_transport {
     bool recv_cancelling;      /* a cancel of the recv is in the ring */
     bool sending;              /* a send of ibuf is in the ring */
     bool hooked;               /* epoll: the fd's events come straight to on_edge (no add_reader/add_writer) */
+    bool held_busy;            /* held_run's data_received reads `held`: free_held leaves it to held_run */
     int err;                   /* what connection_lost will report */
     int held_end;              /* held after the data: 1 EOF, -errno an error, 0 nothing */
     const corio_protocol *p;
     void *arg;
     corio_loop *loop;
+    proto_ring *pl;            /* the loop's protocol state (loop->ring_bufs) */
     char *wbuf;                /* write queue: wbuf[wstart..wend) */
     size_t wstart, wend, wcap;
     char *ibuf;                /* io_uring: what the send in flight reads, ibuf[istart..iend); untouched until it completes */
     size_t istart, iend, icap;
-    char *held;                /* io_uring: data that completed after pause_reading, to deliver after resume */
-    size_t nheld, capheld;
+    char *held;                /* io_uring: data that completed after pause_reading, to deliver after resume:
+                                  held[heldoff..nheld) */
+    size_t heldoff, nheld, capheld;
     size_t high, low;
     corio__op rop;             /* io_uring: the multishot recv */
     corio__op sop;             /* io_uring: the send */
@@ -146,6 +175,113 @@ struct corio_proto_server {
     bool warned;               /* EMFILE logged once per episode */
 };
 
+static void ignore_done(corio__op *op, int res, unsigned flags) { (void)op, (void)res, (void)flags; }
+
+/* The loop's protocol state, made with its first transport; NULL when out of memory. */
+static proto_ring *proto_state(corio_loop *loop) {
+    proto_ring *pl = loop->ring_bufs;
+    if (pl) return pl;
+    pl = corio__calloc(1, sizeof *pl);
+    if (!pl) return NULL;
+    pl->cancel.done = ignore_done;
+    loop->ring_bufs = pl;
+    return pl;
+}
+
+/* ---- transport buffers ------------------------------------------------------------ */
+
+/*
+ * Write queues, sends in flight and held data.  A buffer of up to
+ * BUF_SMALL bytes comes from malloc: an idle connection keeps one, and
+ * they are too small to matter.  A bigger one is mapped on its own, in a
+ * power-of-two size, so that freeing it gives its pages back at once.
+ * From malloc, the big buffers of a burst of connections lay among the
+ * small records allocated between them, and glibc kept the heap they
+ * freed: after an RST storm (4000 clients, 200 at a time, each sending
+ * 64 KiB and resetting), echo_server_proto stayed at 10-14 MiB resident
+ * under io_uring with 34 KiB of its heap in use (2.3 MiB under epoll,
+ * which sends at once and queues little); now 3.4 MiB, the cache and all.
+ * A freed mapped buffer of up to WBUF_KEEP bytes waits in the loop's
+ * cache for the next connection, BUF_CACHE bytes in all: what a loop
+ * keeps idle is bounded, and connections coming and going do not map and
+ * unmap each time.
+ */
+static unsigned buf_class(size_t cap) {
+    unsigned c = 0;
+    while (((size_t)1 << (BUF_MIN_SHIFT + c)) < cap) c++;
+    return c;
+}
+
+/* A mapped buffer of cap bytes (a power of two above BUF_SMALL), from the cache if it has one. */
+static char *buf_map(proto_ring *pl, size_t cap) {
+    unsigned c = buf_class(cap);
+    if (c < BUF_CLASSES && pl->cache[c]) {
+        char *p = pl->cache[c];
+        memcpy(&pl->cache[c], p, sizeof(char *));
+        pl->cached -= cap;
+        return p;
+    }
+    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    pl->mapped += cap;
+    return p;
+}
+
+/* Free a buffer of cap bytes, as buf_grow made it (NULL: nothing). */
+static void buf_free(proto_ring *pl, char *p, size_t cap) {
+    if (!p) return;
+    if (cap <= BUF_SMALL) {
+        corio__free(p);
+        return;
+    }
+    unsigned c = buf_class(cap);
+    if (c < BUF_CLASSES && pl->cached + cap <= BUF_CACHE) {
+        memcpy(p, &pl->cache[c], sizeof(char *));
+        pl->cache[c] = p;
+        pl->cached += cap;
+        return;
+    }
+    munmap(p, cap);
+    pl->mapped -= cap;
+}
+
+/*
+ * realloc for transport buffers: make *p (*cap bytes, the first `keep` in
+ * use) hold at least `need`, doubling from `first` bytes.  0, or -ENOMEM
+ * with *p unchanged.
+ */
+static int buf_grow(proto_ring *pl, char **p, size_t *cap, size_t keep, size_t need, size_t first) {
+    if (need > SIZE_MAX / 4) return -ENOMEM;
+    size_t ncap = *cap ? *cap : first;
+    while (ncap < need) ncap *= 2;
+    if (ncap <= BUF_SMALL) {
+        char *q = corio__realloc(*p, ncap);
+        if (!q) return -ENOMEM;
+        *p = q;
+        *cap = ncap;
+        return 0;
+    }
+    if (ncap < ((size_t)1 << BUF_MIN_SHIFT)) ncap = (size_t)1 << BUF_MIN_SHIFT; /* `first` need not be a power of two */
+    while (ncap & (ncap - 1)) ncap += ncap & -ncap;
+    char *q;
+    if (*cap > BUF_SMALL && buf_class(ncap) >= BUF_CLASSES) {
+        /* Too big for the cache: let the kernel move the pages rather than copy them. */
+        void *m = mremap(*p, *cap, ncap, MREMAP_MAYMOVE);
+        if (m == MAP_FAILED) return -ENOMEM;
+        pl->mapped += ncap - *cap;
+        *p = m;
+        *cap = ncap;
+        return 0;
+    }
+    q = buf_map(pl, ncap);
+    if (!q) return -ENOMEM;
+    if (keep) memcpy(q, *p, keep);
+    buf_free(pl, *p, *cap);
+    *p = q;
+    *cap = ncap;
+    return 0;
+}
+
 static size_t wlen(const corio_transport *t) { return t->wend - t->wstart; }
 static size_t ilen(const corio_transport *t) { return t->iend - t->istart; }
 /* Bytes the kernel has not taken yet: queued plus the rest of a send in flight. */
@@ -156,19 +292,43 @@ static bool want_read(const corio_transport *t) {
     return t->made && t->fd >= 0 && !t->read_paused && !t->eof && !t->closing;
 }
 
+static void free_wbuf(corio_transport *t) {
+    buf_free(t->pl, t->wbuf, t->wcap);
+    t->wbuf = NULL;
+    t->wstart = t->wend = t->wcap = 0;
+}
+
+static void free_ibuf(corio_transport *t) {
+    buf_free(t->pl, t->ibuf, t->icap);
+    t->ibuf = NULL;
+    t->istart = t->iend = t->icap = 0;
+}
+
+static void free_held(corio_transport *t) {
+    if (!t->held_busy) buf_free(t->pl, t->held, t->capheld); /* else held_run, whose data_received reads it, frees it */
+    t->held = NULL;
+    t->heldoff = t->nheld = t->capheld = 0;
+}
+
+static void ring_release(proto_ring *pr);
+
 static void maybe_free(corio_transport *t) {
     if (!t->dead || t->leak || t->rop.inflight || t->sending) return;
-    corio__free(t->wbuf);
-    corio__free(t->ibuf);
-    corio__free(t->held);
+    proto_ring *pl = t->pl;
+    bool reader = t->rread;
+    free_wbuf(t);
+    free_ibuf(t);
+    free_held(t);
     corio__free(t);
+    if (reader) {
+        pl->nreaders--;
+        ring_release(pl);
+    }
 }
 
 static void drop_held(corio_transport *t) {
     corio_handle_cancel(&t->held_h);
-    corio__free(t->held);
-    t->held = NULL;
-    t->nheld = t->capheld = 0;
+    free_held(t);
     t->held_end = 0;
 }
 
@@ -209,14 +369,8 @@ static void finish(corio_transport *t) {
     t->hooked = false; /* corio_close removed the hook */
     corio_handle_cancel(&t->edge_h);
     corio__list_remove(&t->flush.link); /* the queue is dropped: nothing to send */
-    corio__free(t->wbuf);
-    t->wbuf = NULL;
-    t->wstart = t->wend = t->wcap = 0;
-    if (!t->sending) { /* else the kernel still reads it: freed with the record */
-        corio__free(t->ibuf);
-        t->ibuf = NULL;
-        t->istart = t->iend = t->icap = 0;
-    }
+    free_wbuf(t);
+    if (!t->sending) free_ibuf(t); /* else the kernel still reads it: freed with the record */
     drop_held(t);
     if (!t->lost_scheduled) {
         t->lost_scheduled = true;
@@ -249,6 +403,7 @@ static void on_writable(void *arg) {
     }
     if (wlen(t)) return;
     t->wstart = t->wend = 0;
+    if (t->wcap > WBUF_KEEP) free_wbuf(t); /* do not keep a burst's memory */
     if (t->watching) {
         if (!t->hooked) corio_remove_writer(t->fd);
         t->watching = false;
@@ -354,8 +509,6 @@ static void on_edge(void *arg, uint32_t events) {
 
 #if CORIO_HAVE_URING
 
-static void ignore_done(corio__op *op, int res, unsigned flags) { (void)op, (void)res, (void)flags; }
-
 static void ring_unmap(proto_ring *pr) {
     if (pr->br) munmap(pr->br, pr->br_size);
     if (pr->mem) munmap(pr->mem, pr->mem_size);
@@ -363,15 +516,11 @@ static void ring_unmap(proto_ring *pr) {
     pr->mem = NULL;
 }
 
-/* The loop's buffer ring, made on first use; NULL when out of memory.  A
- * ring that cannot be set up is remembered as `legacy`. */
-static proto_ring *ring_bufs(corio_loop *loop) {
-    proto_ring *pr = loop->ring_bufs;
-    if (pr) return pr;
-    pr = corio__calloc(1, sizeof *pr);
-    if (!pr) return NULL;
-    loop->ring_bufs = pr;
-    pr->cancel.done = ignore_done;
+/* Set up the loop's buffer ring, on first use.  A ring that cannot be set
+ * up is remembered as `legacy`. */
+static void ring_bufs(corio_loop *loop, proto_ring *pr) {
+    if (pr->tried) return;
+    pr->tried = true;
     unsigned nbufs = corio__proto_test_nbufs ? corio__proto_test_nbufs : RING_NBUFS;
     unsigned bufsize = corio__proto_test_bufsize ? corio__proto_test_bufsize : RING_BUFSIZE;
     assert(nbufs && (nbufs & (nbufs - 1)) == 0 && nbufs <= 32768);
@@ -400,7 +549,7 @@ static proto_ring *ring_bufs(corio_loop *loop) {
                    strerror(-rc));
         ring_unmap(pr);
         pr->legacy = true;
-        return pr;
+        return;
     }
     pr->registered = true;
     io_uring_buf_ring_init(pr->br);
@@ -408,7 +557,24 @@ static proto_ring *ring_bufs(corio_loop *loop) {
     for (unsigned i = 0; i < nbufs; i++)
         io_uring_buf_ring_add(pr->br, pr->mem + (size_t)i * bufsize, bufsize, (unsigned short)i, mask, (int)i);
     io_uring_buf_ring_advance(pr->br, (int)nbufs);
-    return pr;
+}
+
+/*
+ * The loop's last transport reading from the ring is freed (after an RST
+ * storm, say): give the pages of the buffers filled since last time back
+ * to the system - 2 MiB once a storm has been through them all.  Safe:
+ * a record is freed only after its recv's last completion, so no recv is
+ * armed, and every buffer a completion named is back in the ring.  Not
+ * while a transport lives, even paused (a bulk transfer pausing at every
+ * high water mark would fault the pages in again each time), nor for a
+ * few buffers (nor would a server with one client at a time).
+ */
+#define RING_KEEP_USED 16
+
+static void ring_release(proto_ring *pr) {
+    if (pr->nreaders || pr->used < RING_KEEP_USED || !pr->mem) return;
+    madvise(pr->mem, pr->mem_size, MADV_DONTNEED);
+    pr->used = 0;
 }
 
 static void ring_give_back(proto_ring *pr, unsigned bid) {
@@ -433,26 +599,26 @@ static void recv_arm(corio_transport *t) {
 /* Withdraw the recv (pause_reading, close).  Its completions still come. */
 static void recv_cancel(corio_transport *t) {
     if (!t->rop.inflight || t->recv_cancelling || t->fd < 0) return;
-    proto_ring *pr = t->loop->ring_bufs;
-    struct io_uring_sqe *sqe = corio__ring_sqe(t->loop, &pr->cancel);
+    struct io_uring_sqe *sqe = corio__ring_sqe(t->loop, &t->pl->cancel);
     io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&t->rop, 0); /* the backend's user_data of an operation */
     t->recv_cancelling = true;
 }
 
 static void held_run(void *arg);
 
-/* Copy data aside while paused (or while earlier held data waits). */
+/* Copy data aside while paused (or while earlier held data waits).  What
+ * the recv had read when reading paused: with a fast sender, up to the
+ * whole buffer ring (RING_NBUFS x RING_BUFSIZE). */
 static void hold(corio_transport *t, const char *p, size_t n) {
-    if (t->capheld - t->nheld < n) {
-        size_t cap = t->capheld ? t->capheld : 4096;
-        while (cap - t->nheld < n) cap *= 2;
-        char *q = corio__realloc(t->held, cap);
-        if (!q) {
-            fail(t, -ENOMEM);
-            return;
-        }
-        t->held = q;
-        t->capheld = cap;
+    assert(!t->held_busy); /* nothing is read while data_received runs */
+    if (t->capheld - t->nheld < n && t->heldoff) {
+        memmove(t->held, t->held + t->heldoff, t->nheld - t->heldoff);
+        t->nheld -= t->heldoff;
+        t->heldoff = 0;
+    }
+    if (t->capheld - t->nheld < n && buf_grow(t->pl, &t->held, &t->capheld, t->nheld, t->nheld + n, 4096) < 0) {
+        fail(t, -ENOMEM);
+        return;
     }
     memcpy(t->held + t->nheld, p, n);
     t->nheld += n;
@@ -481,19 +647,33 @@ static void got_end(corio_transport *t, int end) {
         fail(t, end);
 }
 
-/* Deliver what was held while paused, then read on. */
+/*
+ * Deliver what was held while paused, then read on.  READ_BUF bytes per
+ * data_received at most, as a read would give them: a protocol that
+ * pauses reading from pause_writing then queues at most one such piece
+ * above its high water mark, as under epoll, however much was held.
+ */
 static void held_run(void *arg) {
     corio_transport *t = arg;
-    if (t->closing || t->fd < 0 || t->read_paused) return; /* paused again: resume schedules this again */
-    if (t->nheld) {
+    while (t->nheld) {
+        if (t->closing || t->fd < 0 || t->read_paused) return; /* paused again: resume schedules this again */
         char *p = t->held;
-        size_t n = t->nheld;
-        t->held = NULL;
-        t->nheld = t->capheld = 0;
-        t->p->data_received(t, p, n, t->arg);
-        corio__free(p);
-        if (t->closing || t->fd < 0 || t->read_paused) return;
+        size_t cap = t->capheld, off = t->heldoff;
+        size_t n = t->nheld - off < READ_BUF ? t->nheld - off : READ_BUF;
+        /* The piece is taken; the rest stays held, so that a resume_reading
+         * inside the call schedules this again rather than read newer data.
+         * held_busy: a close inside the call leaves the buffer to us. */
+        t->heldoff += n;
+        t->held_busy = true;
+        t->p->data_received(t, p + off, n, t->arg);
+        t->held_busy = false;
+        if (t->held != p) { /* dropped by a close */
+            buf_free(t->pl, p, cap);
+            return;
+        }
+        if (t->heldoff == t->nheld) free_held(t);
     }
+    if (t->closing || t->fd < 0 || t->read_paused) return;
     if (t->held_end) {
         int end = t->held_end;
         t->held_end = 0;
@@ -510,9 +690,10 @@ static void schedule_held(corio_transport *t) {
 /* A completion of the multishot recv. */
 static void on_recv(corio__op *op, int res, unsigned flags) {
     corio_transport *t = corio__container_of(op, corio_transport, rop);
-    proto_ring *pr = t->loop->ring_bufs;
+    proto_ring *pr = t->pl;
     if (flags & IORING_CQE_F_BUFFER) {
         unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+        if (pr->used < pr->nbufs) pr->used++;
         if (res > 0 && !t->dead) got_data(t, pr->mem + (size_t)bid * pr->bufsize, (size_t)res);
         ring_give_back(pr, bid); /* data_received is done with it */
     }
@@ -548,6 +729,7 @@ static void on_recv(corio__op *op, int res, unsigned flags) {
         corio__log(CORIO_LOG_DEBUG, "io_uring: multishot recv refused (EINVAL); transports read with add_reader");
         pr->legacy = true;
         t->rread = false;
+        pr->nreaders--;
         start_reading(t);
         return;
     } else if (res != -ECANCELED) { /* -ECANCELED: our pause or close */
@@ -607,9 +789,7 @@ static void on_sent(corio__op *op, int res, unsigned flags) {
         return;
     }
     if (t->fd < 0) { /* closed meanwhile (the close cancelled the send): nothing more to send */
-        corio__free(t->ibuf);
-        t->ibuf = NULL;
-        t->istart = t->iend = t->icap = 0;
+        free_ibuf(t);
         return;
     }
     if (res < 0) {
@@ -644,15 +824,9 @@ static void on_sent(corio__op *op, int res, unsigned flags) {
         t->ibuf = NULL;
         t->icap = 0;
     } else {
-        corio__free(t->ibuf);
-        t->ibuf = NULL;
-        t->icap = 0;
+        free_ibuf(t);
     }
-    if (t->wcap > WBUF_KEEP) {
-        corio__free(t->wbuf);
-        t->wbuf = NULL;
-        t->wcap = 0;
-    }
+    if (t->wcap > WBUF_KEEP) free_wbuf(t);
     if (t->eof_pending && !t->eof_sent) {
         t->eof_sent = true;
         shutdown(t->fd, SHUT_WR);
@@ -667,13 +841,15 @@ static void ring_setup(corio_transport *t) {
      * a write the ring makes to a pipe without a reader would raise SIGPIPE. */
     if (!t->is_sock) return;
     t->rwrite = true;
-    proto_ring *pr = ring_bufs(t->loop);
-    t->rread = pr && !pr->legacy;
+    ring_bufs(t->loop, t->pl);
+    t->rread = !t->pl->legacy;
+    if (t->rread) t->pl->nreaders++; /* until the record is freed */
 }
 
 #else /* !CORIO_HAVE_URING: corio__ring_on is never true */
 
 static void ring_setup(corio_transport *t) { (void)t; }
+static void ring_release(proto_ring *pr) { (void)pr; }
 static void recv_arm(corio_transport *t) { (void)t; }
 static void recv_cancel(corio_transport *t) { (void)t; }
 static void schedule_held(corio_transport *t) { (void)t; }
@@ -725,8 +901,11 @@ int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_t
     if (fd < 0) return corio__bad(-EBADF, "corio_transport_open: negative fd");
     if (!proto || !proto->data_received) return corio__bad(-EINVAL, "corio_transport_open: no data_received");
     if (!corio__cur_loop) return corio__bad(-EPERM, "corio_transport_open: no loop runs on this thread");
+    proto_ring *pl = proto_state(corio__cur_loop);
+    if (!pl) return -ENOMEM;
     corio_transport *t = corio__calloc(1, sizeof *t);
     if (!t) return -ENOMEM;
+    t->pl = pl;
     int type = 0;
     socklen_t tl = sizeof type;
     t->fd = fd;
@@ -765,14 +944,9 @@ static int queue_append(corio_transport *t, const char *data, size_t need) {
             t->wend -= t->wstart;
             t->wstart = 0;
         }
-        if (t->wcap - t->wend < need) {
-            size_t cap = t->wcap ? t->wcap : 1024; /* small: an idle connection keeps it */
-            while (cap - t->wend < need) cap *= 2;
-            char *p = corio__realloc(t->wbuf, cap);
-            if (!p) return -ENOMEM;
-            t->wbuf = p;
-            t->wcap = cap;
-        }
+        /* 1 KiB first: small, as an idle connection keeps it. */
+        if (t->wcap - t->wend < need && buf_grow(t->pl, &t->wbuf, &t->wcap, t->wend, t->wend + need, 1024) < 0)
+            return -ENOMEM;
     }
     memcpy(t->wbuf + t->wend, data, need);
     t->wend += need;
@@ -1079,7 +1253,8 @@ void corio_dgram_close(corio_dgram_transport *t) {
 int corio_dgram_fd(const corio_dgram_transport *t) { return t ? t->fd : -1; }
 
 /* At loop close, after the ring's last completions were reaped: the
- * buffer ring goes (unregistered first, so the kernel lets go of it). */
+ * buffer ring goes (unregistered first, so the kernel lets go of it), and
+ * the cached buffers. */
 void corio__proto_ring_free(corio_loop *loop) {
     proto_ring *pr = loop->ring_bufs;
     if (!pr) return;
@@ -1087,6 +1262,31 @@ void corio__proto_ring_free(corio_loop *loop) {
     if (pr->registered) io_uring_unregister_buf_ring(corio__ring_get(loop), RING_BGID);
     ring_unmap(pr);
 #endif
+    for (unsigned c = 0; c < BUF_CLASSES; c++) {
+        while (pr->cache[c]) {
+            char *p = pr->cache[c];
+            memcpy(&pr->cache[c], p, sizeof(char *));
+            munmap(p, (size_t)1 << (BUF_MIN_SHIFT + c));
+        }
+    }
     corio__free(pr);
     loop->ring_bufs = NULL;
+}
+
+/* Test hook (tests/test_flow_control.c): what the current loop's transports
+ * leave behind - bytes of mapped transport buffers (in use or cached), of
+ * which cached, and bytes of the buffer ring's pages resident (mincore). */
+extern void corio__proto_test_mem(size_t *mapped, size_t *cached, size_t *ring_resident);
+void corio__proto_test_mem(size_t *mapped, size_t *cached, size_t *ring_resident) {
+    proto_ring *pr = corio__cur_loop ? corio__cur_loop->ring_bufs : NULL;
+    *mapped = pr ? pr->mapped : 0;
+    *cached = pr ? pr->cached : 0;
+    *ring_resident = 0;
+    if (!pr || !pr->mem) return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), npages = pr->mem_size / page;
+    unsigned char *vec = malloc(npages);
+    if (!vec) return;
+    if (mincore(pr->mem, pr->mem_size, vec) == 0)
+        for (size_t i = 0; i < npages; i++) *ring_resident += (vec[i] & 1) ? page : 0;
+    free(vec);
 }

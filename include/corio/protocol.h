@@ -11,7 +11,8 @@
  * it, pause reading.  Writes never block: what the kernel does not take at
  * once is queued and written by the loop; above the high water mark
  * (64 KiB) pause_writing is called, and resume_writing once the queue is
- * down to the low one (16 KiB).
+ * down to the low one (16 KiB).  A protocol that writes as it reads pauses
+ * reading from pause_writing: see "Flow control" below.
  *
  * Ownership.  The library owns each transport: it is valid from
  * connection_made until connection_lost returns, and freed then.  The
@@ -52,8 +53,12 @@ typedef struct corio_protocol {
      * why (-ECONNRESET, -EPIPE, ...).  The transport is freed when this
      * returns.  Called exactly once per connection_made. */
     void (*connection_lost)(corio_transport *t, int err, void *arg);
-    void (*pause_writing)(corio_transport *t, void *arg);  /* above high water */
-    void (*resume_writing)(corio_transport *t, void *arg); /* back down to low water */
+    /* The queue went above the high water mark / is back down to the low
+     * one.  A protocol that writes as it reads (an echo, a proxy) calls
+     * corio_transport_pause_reading / _resume_reading here: see "Flow
+     * control" below.  NULL: the queue grows by whatever is written. */
+    void (*pause_writing)(corio_transport *t, void *arg);
+    void (*resume_writing)(corio_transport *t, void *arg);
 } corio_protocol;
 
 /*
@@ -93,7 +98,38 @@ CORIO_API int corio_transport_is_closing(const corio_transport *t);
  * Stop and restart calling data_received (asyncio pause_reading /
  * resume_reading).  No data_received (nor eof_received) runs while paused:
  * under io_uring, data the kernel had already read is kept and delivered
- * after resume, before anything newer.
+ * after resume, before anything newer, 64 KiB per data_received at most.
+ *
+ * Flow control.  Writes never block, so nothing but the protocol stops a
+ * peer that sends and does not read: when data_received writes back what
+ * it gets (an echo, a proxy, a request answered with more than it asked),
+ * the queue grows by all the peer sends (256 MiB for 256 MiB).  The
+ * transport says when to stop; the protocol stops reading then, and reads
+ * again once the queue is drained (asyncio's pattern):
+ *
+ *     static void pause_w(corio_transport *t, void *arg) {
+ *         (void)arg;
+ *         corio_transport_pause_reading(t);   // our queue is above high water
+ *     }
+ *     static void resume_w(corio_transport *t, void *arg) {
+ *         (void)arg;
+ *         corio_transport_resume_reading(t);  // down to low water
+ *     }
+ *     static const corio_protocol echo = {.data_received = echo_data,
+ *         .pause_writing = pause_w, .resume_writing = resume_w};
+ *
+ * The peer then waits on its own full socket buffer, and the connection
+ * queues at most the high water mark plus one read (64 KiB):
+ * examples/echo_server_proto.c.  Under io_uring, what the kernel had
+ * already read when reading paused is also kept until resume: with a fast
+ * peer up to the loop's buffer ring, 2 MiB.
+ *
+ * The library does not do this by itself, as asyncio does not: a peer
+ * that sends its whole request before it reads any of the answer would
+ * then wait for us while we wait for it, once more than the socket buffers
+ * and the high water mark are in flight; so would a protocol that must
+ * read (an acknowledgement, a cancel) to make progress.  Only the protocol
+ * knows whether its peer reads as it writes.
  */
 CORIO_API void corio_transport_pause_reading(corio_transport *t);
 CORIO_API void corio_transport_resume_reading(corio_transport *t);
