@@ -148,10 +148,32 @@ void corio__uring_free(struct corio__backend *b) {
 
 static struct corio__backend *ring_of(corio_loop *loop) { return loop->backend; }
 
+#include <stdio.h>
+#include <stdlib.h>
+static FILE *rtrace;
+static int rtrace_init;
+static FILE *rt(void) {
+    if (!rtrace_init) {
+        rtrace_init = 1;
+        const char *p = getenv("CORIO_RING_TRACE");
+        if (p) { rtrace = fopen(p, "w"); if (rtrace) setvbuf(rtrace, NULL, _IOFBF, 1 << 20); }
+    }
+    return rtrace;
+}
+static void trace_sq(struct corio__backend *b, const char *why) {
+    FILE *f = rt();
+    if (!f) return;
+    for (unsigned i = b->ring.sq.sqe_head; i != b->ring.sq.sqe_tail; i++) {
+        struct io_uring_sqe *s = &b->ring.sq.sqes[i & b->ring.sq.ring_mask];
+        fprintf(f, "S %s op=%u fd=%d len=%u ud=%llx ioprio=%x\n", why, s->opcode, s->fd, s->len, (unsigned long long)s->user_data, s->ioprio);
+    }
+}
+
 /* A free entry; when the queue is full, hand what is queued to the kernel. */
 static struct io_uring_sqe *get_sqe(corio_loop *loop, struct corio__backend *b) {
     struct io_uring_sqe *sqe;
     while (!(sqe = io_uring_get_sqe(&b->ring))) {
+        trace_sq(b, "full");
         int rc = io_uring_submit(&b->ring);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             corio__log(CORIO_LOG_ERROR, "io_uring_submit: %s", strerror(-rc));
@@ -219,6 +241,7 @@ void corio__uring_cancel_fd(corio_loop *loop, int fd) {
     io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, UD_IGNORE);
     /* Now, while fd still names the file: the caller closes it next. */
+    trace_sq(b, "cancelfd");
     io_uring_submit(&b->ring);
     loop->ring_unsubmitted = 0;
 }
@@ -308,6 +331,8 @@ int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
     corio__loop_flush(loop);
     int rc = 0;
     struct io_uring_cqe *cqe;
+    trace_sq(b, "poll");
+    if (rt() && timeout_ns != 0) fflush(rt());
     /* Completions waiting as kernel work (COOP_TASKRUN) or in the overflow
      * list show up only through an io_uring_enter. */
     bool kernel_has_more = IO_URING_READ_ONCE(*b->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
@@ -330,7 +355,9 @@ int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
     loop->ring_unsubmitted = 0;
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
         corio__log(CORIO_LOG_ERROR, "io_uring_enter: %s", strerror(-rc));
-    /* Reap what is in the queue now, and no more than REAP_MAX: the
+    /* Reap what is in the queue now, and no more than REAP_MAX or the
+     * turn's budget (each completion costs a unit; a handler that makes a
+     * system call charges for it): the
      * handlers may enter the kernel (a full submission queue, a protocol's
      * fallback recv), which posts new completions at once, so a loop that
      * reaped until the queue was empty could stay here for ever under
@@ -340,21 +367,27 @@ int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
     if (n > REAP_MAX) n = REAP_MAX;
     unsigned head, k = 0;
     io_uring_for_each_cqe(&b->ring, head, cqe) {
-        if (k++ == n) break;
+        if (k == n || loop->budget <= 0) break; /* the rest waits for the next turn */
+        k++;
+        loop->budget--;
         uint64_t ud = cqe->user_data;
         int res = cqe->res;
         unsigned flags = cqe->flags;
         /* Handlers may take submission entries (re-arms), never reap: the
          * entry is released before it is handled. */
         io_uring_cq_advance(&b->ring, 1);
+        if (rt()) fprintf(rt(), "C ud=%llx res=%d fl=%x\n", (unsigned long long)ud, res, flags);
         complete(loop, b, ud, res, flags);
     }
-    return (int)n;
+    return (int)k;
 }
 
 void corio__uring_drain(corio_loop *loop) {
     struct corio__backend *b = ring_of(loop);
-    for (int i = 0; i < 100 && b->ops_inflight; i++) corio__uring_poll(loop, b, 10 * 1000000);
+    for (int i = 0; i < 100 && b->ops_inflight; i++) {
+        loop->budget = CORIO__TURN_BUDGET;
+        corio__uring_poll(loop, b, 10 * 1000000);
+    }
     if (b->ops_inflight)
         corio__log(CORIO_LOG_WARNING, "loop closed with %zu io_uring operations still in flight", b->ops_inflight);
 }

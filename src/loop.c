@@ -8,7 +8,9 @@
  *      only once the turn's budget is spent (internal.h,
  *      CORIO__TURN_BUDGET), because a system call costs about 1 us here
  *      and asyncio's poll-per-iteration dominates a yield.  Every poll
- *      gives the next turn a fresh budget.
+ *      starts a turn with a fresh budget, which the poll's own work
+ *      (transports' hooks, io_uring completions) draws on first; the
+ *      batch gets at least a quarter of a turn whatever the poll ran.
  *   2. Move every timer that is due to the ready queue (FIFO for equal
  *      deadlines).
  *   3. Run the nodes that were ready when the batch started, each charged
@@ -344,15 +346,19 @@ static void run_once(corio_loop *loop) {
                 timeout = 0;
             }
         }
-        corio__backend_poll(loop, loop->backend, timeout);
         loop->budget = CORIO__TURN_BUDGET;
+        corio__backend_poll(loop, loop->backend, timeout);
     } else if (loop->ring_unsubmitted || loop->budget <= 0) {
         /* Work is always ready: still look at I/O once a turn's worth of
          * it has run - and under io_uring, hand what this iteration queued
-         * to the kernel. */
-        corio__backend_poll(loop, loop->backend, 0);
+         * to the kernel.  The new turn's budget is given before the poll:
+         * what the poll runs itself (transports' hooks, completions) is
+         * the turn's work too. */
         loop->budget = CORIO__TURN_BUDGET;
+        corio__backend_poll(loop, loop->backend, 0);
     }
+    /* However much the poll ran, the ready batch gets a quarter turn. */
+    if (corio__unlikely(loop->budget < CORIO__TURN_BUDGET / 4)) loop->budget = CORIO__TURN_BUDGET / 4;
     loop->iterations++;
     /* Posts from other threads also come in while the loop is busy. */
     if (corio__unlikely(atomic_load_explicit(&loop->ts_pending, memory_order_relaxed))) corio__loop_take_posts(loop);

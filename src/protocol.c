@@ -384,6 +384,7 @@ static void fail(corio_transport *t, int err) {
 }
 
 static int send_some(corio_transport *t, const void *p, size_t n) {
+    corio__budget_spend(CORIO__COST_SYSCALL); /* the turn's work (internal.h) */
     ssize_t r = t->is_sock ? send(t->fd, p, n, MSG_NOSIGNAL) : corio__write_nosigpipe(t->fd, p, n);
     if (r >= 0) return (int)(r > INT32_MAX ? INT32_MAX : r);
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
@@ -442,6 +443,7 @@ static void got_eof(corio_transport *t) {
 
 static void on_readable(void *arg) {
     corio_transport *t = arg;
+    corio__budget_spend(CORIO__COST_SYSCALL);
     ssize_t n = t->is_sock ? recv(t->fd, read_buf, sizeof read_buf, 0) : read(t->fd, read_buf, sizeof read_buf);
     if (n > 0) {
         t->p->data_received(t, read_buf, (size_t)n, t->arg);
@@ -462,7 +464,9 @@ static void start_reading(corio_transport *t);
  * through an edge-triggered hook (io.c), called straight from the poll -
  * no handle to schedule and run per read, no level-triggered registration.
  * An edge means "read until a short read": up to EDGE_READS reads now, the
- * rest in the next iteration, so one busy peer starves nobody.  Debug mode
+ * rest in the next iteration, so one busy peer starves nobody; and none
+ * once the turn's budget is spent (internal.h), so that a poll that
+ * reports many busy transports still ends in time.  Debug mode
  * keeps the add_reader path, whose callbacks it times.
  */
 #define EDGE_READS 4
@@ -471,7 +475,10 @@ static void edge_read_cb(void *arg);
 
 /* Inlined into on_edge: a call less on the path of every message. */
 static inline __attribute__((always_inline)) void edge_read(corio_transport *t, bool hup) {
+    corio_loop *loop = corio__cur_loop;
     for (int i = 0; i < EDGE_READS; i++) {
+        if (loop->budget <= 0) break;
+        loop->budget -= CORIO__COST_SYSCALL;
         ssize_t n = recv(t->fd, read_buf, sizeof read_buf, 0);
         if (n > 0) {
             t->p->data_received(t, read_buf, (size_t)n, t->arg);
@@ -715,6 +722,7 @@ static void on_recv(corio__op *op, int res, unsigned flags) {
                        pr->nbufs, pr->bufsize);
         }
         if (want_read(t) && !held_any(t)) {
+            corio__budget_spend(CORIO__COST_SYSCALL);
             ssize_t n = recv(t->fd, read_buf, sizeof read_buf, 0);
             if (n > 0)
                 got_data(t, read_buf, (size_t)n);
