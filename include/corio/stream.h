@@ -179,20 +179,29 @@ CORIO_API void corio_reader_free(corio_reader *r);
 /* ---- writer ------------------------------------------------------------------- */
 
 /*
- * Queue len bytes (asyncio write): copies them, tries to send at once if
- * nothing is queued, and leaves the rest for the loop.  Never suspends.
- * Returns 0; -ESHUTDOWN after close or write_eof; the connection's error
- * (-EPIPE, -ECONNRESET) once writing failed; -ENOMEM; -EINVAL for NULL.
+ * Queue len bytes (asyncio write): the caller's buffer is free again when
+ * it returns.  With nothing queued the bytes are sent at once, as asyncio
+ * does; a connection written to more than once in one loop iteration
+ * coalesces instead - its writes are copied to the queue and leave
+ * together, in one send, at the end of the iteration (a fan-out of many
+ * small writes costs one system call per connection per iteration, not
+ * one per write).  What the kernel does not take is sent by the loop when
+ * the socket has room.  Never suspends.  Returns 0; -ESHUTDOWN after close
+ * or write_eof; the connection's error (-EPIPE, -ECONNRESET) once writing
+ * failed; -ENOMEM; -EINVAL for NULL.
  */
 CORIO_API int corio_writer_write(corio_writer *w, const void *buf, size_t len);
 
-/* write() of each buffer in turn (asyncio writelines).  As write. */
+/* write() of the pieces as one (asyncio writelines): with nothing queued,
+ * one sendmsg; else queued together.  As write; -EINVAL also for a NULL
+ * piece of non-zero length. */
 CORIO_API int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt);
 
 /*
- * Wait until the buffer is small again (asyncio drain): returns at once
- * unless more than high_water is buffered, then waits until it is down to
- * low_water.  Returns 0, the connection's error, -ESHUTDOWN when the
+ * Wait until the buffer is small again (asyncio drain): first offers
+ * whatever this iteration queued to the kernel, then returns at once
+ * unless more than high_water is buffered, and else waits until it is down
+ * to low_water.  Returns 0, the connection's error, -ESHUTDOWN when the
  * connection was closed meanwhile, -ECANCELED, -EPERM when it would have
  * to wait outside a task (below the high water mark it returns 0 from
  * anywhere: there is nothing to wait for).  SUSPENDS when above the high
