@@ -148,32 +148,10 @@ void corio__uring_free(struct corio__backend *b) {
 
 static struct corio__backend *ring_of(corio_loop *loop) { return loop->backend; }
 
-#include <stdio.h>
-#include <stdlib.h>
-static FILE *rtrace;
-static int rtrace_init;
-static FILE *rt(void) {
-    if (!rtrace_init) {
-        rtrace_init = 1;
-        const char *p = getenv("CORIO_RING_TRACE");
-        if (p) { rtrace = fopen(p, "w"); if (rtrace) setvbuf(rtrace, NULL, _IOFBF, 1 << 20); }
-    }
-    return rtrace;
-}
-static void trace_sq(struct corio__backend *b, const char *why) {
-    FILE *f = rt();
-    if (!f) return;
-    for (unsigned i = b->ring.sq.sqe_head; i != b->ring.sq.sqe_tail; i++) {
-        struct io_uring_sqe *s = &b->ring.sq.sqes[i & b->ring.sq.ring_mask];
-        fprintf(f, "S %s op=%u fd=%d len=%u ud=%llx ioprio=%x\n", why, s->opcode, s->fd, s->len, (unsigned long long)s->user_data, s->ioprio);
-    }
-}
-
 /* A free entry; when the queue is full, hand what is queued to the kernel. */
 static struct io_uring_sqe *get_sqe(corio_loop *loop, struct corio__backend *b) {
     struct io_uring_sqe *sqe;
     while (!(sqe = io_uring_get_sqe(&b->ring))) {
-        trace_sq(b, "full");
         int rc = io_uring_submit(&b->ring);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             corio__log(CORIO_LOG_ERROR, "io_uring_submit: %s", strerror(-rc));
@@ -241,7 +219,6 @@ void corio__uring_cancel_fd(corio_loop *loop, int fd) {
     io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, UD_IGNORE);
     /* Now, while fd still names the file: the caller closes it next. */
-    trace_sq(b, "cancelfd");
     io_uring_submit(&b->ring);
     loop->ring_unsubmitted = 0;
 }
@@ -331,8 +308,6 @@ int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
     corio__loop_flush(loop);
     int rc = 0;
     struct io_uring_cqe *cqe;
-    trace_sq(b, "poll");
-    if (rt() && timeout_ns != 0) fflush(rt());
     /* Completions waiting as kernel work (COOP_TASKRUN) or in the overflow
      * list show up only through an io_uring_enter. */
     bool kernel_has_more = IO_URING_READ_ONCE(*b->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
@@ -376,7 +351,6 @@ int corio__uring_poll(corio_loop *loop, struct corio__backend *b, int64_t timeou
         /* Handlers may take submission entries (re-arms), never reap: the
          * entry is released before it is handled. */
         io_uring_cq_advance(&b->ring, 1);
-        if (rt()) fprintf(rt(), "C ud=%llx res=%d fl=%x\n", (unsigned long long)ud, res, flags);
         complete(loop, b, ud, res, flags);
     }
     return (int)k;
