@@ -138,6 +138,7 @@ struct corio_loop {
     void *ring_bufs;           /* io_uring: protocol.c's provided-buffer ring, made on first use */
     uint64_t iterations;       /* loop turns so far */
     int budget;                /* work units left in this turn (CORIO__TURN_BUDGET at each poll) */
+    int step_floor;            /* the running task yields when budget falls to this (CORIO__STEP_BUDGET) */
     corio_handle *free_handles;/* recycled library handles, linked through arg */
     size_t nfree_handles;
     corio__fdstate **fds;      /* per-descriptor state, indexed by fd (io.c) */
@@ -395,12 +396,24 @@ struct corio_task {
  */
 #define CORIO__TURN_BUDGET 4096
 #define CORIO__COST_SYSCALL 16
+/*
+ * A task's step (from its resumption to its next suspension) may spend
+ * CORIO__STEP_BUDGET units before its next I/O call yields.  The turn's
+ * budget bounds a turn, but a timer, a signal or a newcomer queued behind
+ * the ready tasks waits for a whole round of them: 200 busy connections at
+ * a turn's worth each is hundreds of milliseconds.  256 units (16 system
+ * calls, or a chat line sent to 200 others) keeps a round of 200 tasks at
+ * a few milliseconds, and is far above one request's work (an echo message
+ * is 33), so only the greedy yield.
+ */
+#define CORIO__STEP_BUDGET 256
 
-/* Charge `cost` units to t's loop; when the turn's budget is spent, yield
- * (before the operation the units stand for, so that a cancellation met
- * there loses no data).  0, or -ECANCELED from the yield. */
+/* Charge `cost` units to t's loop; when the turn's budget or the step's
+ * is spent, yield (before the operation the units stand for, so that a
+ * cancellation met there loses no data).  0, or -ECANCELED from the yield. */
 static inline int corio__budget_charge(corio_task *t, int cost) {
-    if (corio__likely((t->loop->budget -= cost) > 0)) return 0;
+    corio_loop *loop = t->loop;
+    if (corio__likely((loop->budget -= cost) > loop->step_floor)) return 0;
     return corio_yield();
 }
 /* Charge work that cannot suspend (a write) to the running loop, if any. */

@@ -102,6 +102,8 @@ static void task_wake(corio__node *n) {
     corio_task *t = corio__container_of(n, corio_task, wake);
     corio_loop *loop = t->loop;
     loop->current = t;
+    int floor = loop->budget - CORIO__STEP_BUDGET;
+    loop->step_floor = floor > 0 ? floor : 0;
     corio__switch_to_task(loop, t);
     loop->current = NULL;
     if (t->flags & CORIO__TF_FINISHED) task_retire(t);
