@@ -836,6 +836,15 @@ int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt
 }
 
 __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
+    if (check_handle(w, "corio_writer_drain")) return -EINVAL;
+    if (w->flush.link.next != &w->flush.link && w->flush.run == flush_run) {
+        /* A drain lets the data go now: what this iteration queued is
+         * offered to the kernel before drain returns, as with asyncio,
+         * whose writes never wait for the end of an iteration. */
+        corio__list_remove(&w->flush.link);
+        flush_run(&w->flush);
+    }
+    if (!w->paused && !w->err && w->c->fd >= 0) return 0; /* below high water: nothing to wait for */
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_writer_drain: called outside a task");
     while (w->paused && !w->err && w->c->fd >= 0) {
@@ -849,15 +858,10 @@ __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
 }
 
 int corio_writer_drain(corio_writer *w) {
-    if (check_handle(w, "corio_writer_drain")) return -EINVAL;
-    if (corio__unlikely(w->flush.link.next != &w->flush.link) && w->flush.run == flush_run) {
-        /* A drain lets the data go now: what this iteration queued is
-         * offered to the kernel before drain returns, as with asyncio,
-         * whose writes never wait for the end of an iteration. */
-        corio__list_remove(&w->flush.link);
-        flush_run(&w->flush);
-    }
-    if (corio__likely(!w->paused && !w->err && w->c->fd >= 0)) return 0; /* below high water: nothing to wait for */
+    /* The common case: below high water, nothing waiting for the end of
+     * the iteration - nothing to do. */
+    if (corio__likely(w && !w->paused && !w->err && w->c->fd >= 0 && w->flush.link.next == &w->flush.link))
+        return 0;
     return writer_drain_slow(w);
 }
 
