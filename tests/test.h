@@ -54,6 +54,20 @@ static int test_cases;
         return test_failures ? 1 : 0;                                       \
     } while (0)
 
+/*
+ * In a task: sleep 1 ms at a time until `cond` holds or `secs` seconds of
+ * the loop's clock have passed (or the task is cancelled); the caller then
+ * CHECKs the condition itself.  For something another task, thread or
+ * process makes true: the deadline is there to catch a hang, not to
+ * measure, so make it generous (a loaded machine may take seconds).
+ */
+#define WAIT_UNTIL(cond, secs)                                              \
+    do {                                                                    \
+        double wait_end_ = corio_time() + (secs);                           \
+        while (!(cond) && corio_time() < wait_end_)                         \
+            if (corio_sleep(0.001) < 0) break;                              \
+    } while (0)
+
 /* Run fn(arg) as the main task of a fresh loop (virtual clock if asked) and
  * close the loop, checking it closes clean.  Returns fn's result. */
 static inline int test_run(int (*fn)(void *), void *arg, int virtual_clock) {

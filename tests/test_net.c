@@ -32,6 +32,15 @@ static int resolve_main(void *arg) {
     /* A numeric address of the other family than asked: no data. */
     CHECK(corio_resolve("127.0.0.1", 80, AF_INET6, 0, a, 8) < 0);
 
+    /* Up to the wildcards nothing may reach DNS: the server c-ares is given
+     * (when c-ares resolves) is a socket of ours that never answers, and it
+     * must receive nothing - not a duration, which a busy machine stretches. */
+    int hole = corio_udp_bind("127.0.0.1", 0);
+    CHECK(hole >= 0);
+    char servers[64];
+    snprintf(servers, sizeof servers, "127.0.0.1:%d", corio_local_port(hole));
+    setenv("CORIO_DNS_SERVERS", servers, 1);
+
     /* localhost never reaches DNS: loopback, IPv4 first. */
     int n = corio_resolve("localhost", 80, AF_UNSPEC, 0, a, 8);
     CHECK_EQ(n, 2);
@@ -43,10 +52,15 @@ static int resolve_main(void *arg) {
     /* .invalid fails at once, with a clear code and message. */
     double t0 = corio_time();
     CHECK_EQ(corio_resolve("nonexistent.invalid", 80, AF_UNSPEC, 0, a, 8), CORIO_EAI_NONAME);
-    CHECK(corio_time() - t0 < 0.5);
+    CHECK(corio_time() - t0 < 5); /* (only a hang: that no query went out is checked below) */
     CHECK(strcmp(corio_strerror(CORIO_EAI_NONAME), "Name or service not known") == 0);
     CHECK(strstr(corio_strerror(CORIO_EAI_AGAIN), "Temporary") != NULL);
     CHECK_EQ(corio_tcp_connect("nonexistent.invalid", 80), CORIO_EAI_NONAME);
+    char query[512];
+    errno = 0;
+    CHECK(recv(hole, query, sizeof query, MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    unsetenv("CORIO_DNS_SERVERS");
+    corio_close(hole);
 
     /* Wildcards. */
     CHECK_EQ(corio_resolve(NULL, 0, AF_UNSPEC, 1, a, 8), 2);
@@ -155,7 +169,7 @@ static int dns_main(void *arg) {
     int rc = corio_resolve("host.test", 1, AF_INET, 0, a, 4);
     rc = corio_timeout_exit(&to, rc);
     CHECK_EQ(rc, -ETIMEDOUT);
-    CHECK(corio_time() - t0 < 1.0);
+    CHECK(corio_time() - t0 < 5.0); /* (only a hang: the rc says the scope ended it) */
 
     unsetenv("CORIO_DNS_SERVERS");
     CHECK_EQ(corio_close(dns_fd), 0);
@@ -202,6 +216,7 @@ static int gai_lookup(void *arg) {
 
 static int gai_main(void *arg) {
     (void)arg;
+    int fds = count_fds(); /* before any lookup: each thread may close its eventfd after we returned */
     corio_sockaddr a[4];
     char s[CORIO_ADDRSTRLEN], want[CORIO_ADDRSTRLEN];
     int n = corio_resolve(gai_name, 99, AF_INET, 0, a, 4);
@@ -214,7 +229,10 @@ static int gai_main(void *arg) {
     corio_cancel(t);
     int rc = corio_join(t);
     CHECK(rc == -ECANCELED || rc >= 1);
-    corio_sleep(0.2); /* let the thread finish */
+    /* The threads finish and close what they still held (the case checks
+     * that no descriptor is left): wait for that rather than for a while. */
+    WAIT_UNTIL(count_fds() == fds, 10);
+    CHECK_EQ(count_fds(), fds);
     return 0;
 }
 
@@ -325,8 +343,19 @@ static int refused_main(void *arg) {
 
 static void test_refused(void) { CHECK_EQ(test_run(refused_main, NULL, 0), 0); }
 
+/* Is the accept queue of listener l full, so that a new SYN is dropped?
+ * For a listener Linux reports its queue's length and limit in
+ * tcpi_unacked / tcpi_sacked (full: length > limit).  Unknown: true. */
+static bool accept_queue_full(int l) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(l, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0) return true;
+    return ti.tcpi_unacked > ti.tcpi_sacked;
+}
+
 /* A listener whose backlog is full drops further SYNs: connect hangs, and a
- * timeout scope ends it. */
+ * timeout scope ends it.  (A connect that timed out while the queue still
+ * had room was only slow - a busy machine - and does not count: try again.) */
 static int connect_timeout_main(void *arg) {
     (void)arg;
     int l = corio_tcp_listen("127.0.0.1", 0, 1);
@@ -335,20 +364,21 @@ static int connect_timeout_main(void *arg) {
     int nf = 0;
     int rc = 0;
     double t0 = 0;
-    for (; nf < 8; nf++) {
+    for (int tries = 0; nf < 8 && tries < 50; tries++) {
         corio_timeout to;
         corio_timeout_enter(&to, 0.3);
         t0 = corio_time();
         filler[nf] = corio_tcp_connect("127.0.0.1", port);
         rc = corio_timeout_exit(&to, filler[nf]);
-        if (rc < 0) break;
+        if (rc < 0 && accept_queue_full(l)) break;
+        if (rc >= 0) nf++;
     }
     if (nf == 8) {
         printf("skip connect timeout: the kernel accepted every connection\n");
     } else {
         CHECK_EQ(rc, -ETIMEDOUT);
         double el = corio_time() - t0;
-        CHECK(el >= 0.25 && el < 2.0);
+        CHECK(el >= 0.25 && el < 10.0); /* the timeout, not before (above: only a hang) */
     }
     for (int i = 0; i < nf; i++) corio_close(filler[i]);
     corio_close(l);
@@ -373,11 +403,13 @@ static int eyeballs_main(void *arg) {
         return 0;
     }
     int filler[8], nf = 0;
-    for (; nf < 8; nf++) { /* fill the IPv4 backlog until a connect hangs */
+    for (int tries = 0; nf < 8 && tries < 50; tries++) { /* fill the IPv4 backlog until a connect hangs */
         corio_timeout to;
         corio_timeout_enter(&to, 0.2);
         filler[nf] = corio_tcp_connect("127.0.0.1", port);
-        if (corio_timeout_exit(&to, filler[nf]) < 0) break;
+        int rc = corio_timeout_exit(&to, filler[nf]);
+        if (rc < 0 && accept_queue_full(l4)) break;
+        if (rc >= 0) nf++;
     }
     if (nf == 8) {
         printf("skip happy eyeballs: the kernel accepted every connection\n");
@@ -390,7 +422,7 @@ static int eyeballs_main(void *arg) {
         fd = corio_timeout_exit(&to, fd);
         double el = corio_time() - t0;
         CHECK(fd >= 0);
-        CHECK(el >= 0.09 && el < 1.0);
+        CHECK(el >= 0.09 && el < 3.0); /* after the delay, not before; above: within the scope (a hang) */
         char peer[CORIO_ADDRSTRLEN], want[CORIO_ADDRSTRLEN];
         snprintf(want, sizeof want, "[::1]:%d", port);
         CHECK(fd >= 0 && corio_peername(fd, peer, sizeof peer) > 0 && strcmp(peer, want) == 0);

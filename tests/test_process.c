@@ -8,8 +8,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -362,12 +364,23 @@ static int env_cwd_main(void *arg) {
     return corio_process_free(p);
 }
 
+/* Something to read on fd (without reading it). */
+static bool fd_readable(int fd) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) == 1;
+}
+
 static int timeout_main(void *arg) {
     (void)arg;
     corio_process_opts o = {.stdin_mode = CORIO_STDIO_PIPE, .stdout_mode = CORIO_STDIO_PIPE};
     corio_process *p;
-    /* Prints, then sleeps: the output read before the timeout is kept. */
-    CHECK_EQ(corio_process_shell("echo early; exec sleep 10", &o, &p), 0);
+    /* Prints, then sleeps: the output read before the timeout is kept.
+     * "early" is in the pipe before communicate starts (waited for, not
+     * assumed to come within the 0.3 s: a busy machine may start the
+     * shell later than that). */
+    CHECK_EQ(corio_process_shell("echo early; exec sleep 30", &o, &p), 0);
+    WAIT_UNTIL(fd_readable(corio_process_stdout_fd(p)), 10);
+    CHECK(fd_readable(corio_process_stdout_fd(p)));
     double t0 = now();
     corio_timeout to;
     corio_timeout_enter(&to, 0.3);
@@ -386,18 +399,19 @@ static int timeout_main(void *arg) {
     CHECK(out && len == 6 && memcmp(out, "early\n", 6) == 0);
     free(out);
     double dt = now() - t0;
-    CHECK(dt < 1.0);
+    CHECK(dt < 10); /* nothing waited for the child's own end (30 s); only a hang is caught */
     corio_process_free(p);
 
     /* Cancelling a wait leaves the child running; freeing kills and reaps it. */
-    char *const argv[] = {"sleep", "10", NULL};
+    char *const argv[] = {"sleep", "30", NULL};
+    t0 = now();
     CHECK_EQ(corio_process_exec("sleep", argv, NULL, &p), 0);
     corio_timeout_enter(&to, 0.05);
     rc = corio_timeout_exit(&to, corio_process_wait(p, &code));
     CHECK_EQ(rc, -ETIMEDOUT);
     CHECK_EQ(corio_process_poll(p, NULL), 0);
     CHECK_EQ(corio_process_free(p), 0);
-    CHECK(now() - t0 < 2.0);
+    CHECK(now() - t0 < 10); /* the free killed it: no 30 s wait */
     return 0;
 }
 
@@ -551,13 +565,20 @@ static int stream_big_main(void *arg) {
     return corio_process_free(p);
 }
 
-/* Checks made while main communicates. */
+/* A file whose creation lets a child go on (stream_communicate_main). */
+static char gate_path[64];
+
+/* Checks made while main communicates; then it lets the child finish. */
 static int peek_task(void *arg) {
     corio_process *p = arg;
     corio_sleep(0.02);
-    if (corio_process_stdout(p) != NULL) return -EIO;    /* not while communicate runs */
-    if (corio_process_close_stdin(p) != -EBUSY) return -EIO;
-    return 0;
+    int rc = 0;
+    if (corio_process_stdout(p) != NULL) rc = -EIO;    /* not while communicate runs */
+    if (corio_process_close_stdin(p) != -EBUSY) rc = -EIO;
+    int fd = open(gate_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    close(fd);
+    return rc;
 }
 
 /* communicate takes the streams over: nothing buffered is lost. */
@@ -627,12 +648,21 @@ static int stream_communicate_main(void *arg) {
     CHECK_EQ(corio_process_stdout_fd(p), -1);
     CHECK_EQ(corio_process_free(p), 0);
 
-    /* No stream is made while communicate runs. */
-    CHECK_EQ(corio_process_shell("sleep 0.1; echo late", &o, &p), 0);
+    /* No stream is made while communicate runs.  The child prints only once
+     * peek_task has made its checks and then created the gate file, so
+     * communicate certainly still runs during them (with "sleep 0.1" in the
+     * child, a busy machine could end it first). */
+    snprintf(gate_path, sizeof gate_path, "/tmp/corio-test-process-%d.gate", (int)getpid());
+    unlink(gate_path);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "i=0; while [ ! -e %s ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; echo late",
+             gate_path);
+    CHECK_EQ(corio_process_shell(cmd, &o, &p), 0);
     corio_task *t = corio_spawn(peek_task, p);
     CHECK_EQ(corio_process_communicate(p, NULL, 0, &out, &olen, NULL, NULL), 0);
     CHECK(out && strcmp(out, "late\n") == 0);
     CHECK_EQ(corio_join(t), 0);
+    unlink(gate_path);
     free(out);
     return corio_process_free(p);
 }
@@ -773,7 +803,7 @@ static int lost_sigchld_main(void *arg) {
     double t0 = corio_loop_time(NULL);
     CHECK_EQ(corio_process_wait(p, &code), 0);
     CHECK_EQ(code, 0);
-    CHECK(corio_loop_time(NULL) - t0 < 2.0);
+    CHECK(corio_loop_time(NULL) - t0 < 10.0); /* a delay (0.1 s polls), not a hang */
     CHECK_EQ(corio_process_free(p), 0);
     /* Take the blocked signal before the mask comes back: no handler runs late. */
     struct timespec zero = {0, 0};
@@ -793,11 +823,16 @@ static int shared_waiter(void *arg) {
 
 static int shared_main(void *arg) {
     (void)arg;
-    CHECK_EQ(corio_process_shell("sleep 0.05; exit 7", NULL, &shared_p), 0);
+    /* The child exits only when we close its stdin: the waiters are
+     * certainly still waiting at the free (a "sleep 0.05" was not, when the
+     * machine was busy enough). */
+    corio_process_opts o = {.stdin_mode = CORIO_STDIO_PIPE};
+    CHECK_EQ(corio_process_shell("read x; exit 7", &o, &shared_p), 0);
     corio_task *t[5];
     for (int i = 0; i < 5; i++) t[i] = corio_spawn(shared_waiter, NULL);
     corio_sleep(0.01);
     CHECK_EQ(corio_process_free(shared_p), -EBUSY); /* tasks wait on it */
+    CHECK_EQ(corio_process_close_stdin(shared_p), 0);
     for (int i = 0; i < 5; i++) CHECK_EQ(corio_join(t[i]), 7);
     return corio_process_free(shared_p);
 }

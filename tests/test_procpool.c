@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,10 +107,33 @@ static int empty_result(const void *in, size_t in_len, void **out, size_t *out_l
     return 3;
 }
 
-/* 200 ms, then the square. */
-static int slow_square(const void *in, size_t in_len, void **out, size_t *out_len) {
-    struct timespec ts = {0, 200000000};
-    nanosleep(&ts, NULL);
+/* A directory of files through which the test and the workers talk:
+ * "started-N" (made by the job of input N) and "go" (made by the test). */
+static char gate_dir[64];
+
+static bool gate_file_exists(const char *name) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", gate_dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static void gate_file_make(const char *name) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", gate_dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
+}
+
+/* Says it started, waits for "go" (30 s at most), then the square. */
+static int gated_square(const void *in, size_t in_len, void **out, size_t *out_len) {
+    long n;
+    if (in_len != sizeof n) return -EINVAL;
+    memcpy(&n, in, sizeof n);
+    char name[32];
+    snprintf(name, sizeof name, "started-%ld", n);
+    gate_file_make(name);
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 30000 && !gate_file_exists("go"); i++) nanosleep(&ms, NULL);
     return square(in, in_len, out, out_len);
 }
 
@@ -342,7 +366,7 @@ static int cancel_main(void *arg) {
     CHECK_EQ(corio_sleep(0.3), 0);
     CHECK_EQ(corio_cancel(t), 1);
     CHECK_EQ(corio_join(t), -ECANCELED);
-    CHECK(real_now() - t0 < 5.0);
+    CHECK(real_now() - t0 < 20.0); /* the workers were killed: nobody waited for their 30 s (only a hang is caught) */
     for (int i = 0; i < 8; i++) CHECK_EQ(c.errs[i], -ECANCELED);
     /* The killed workers were replaced: the pool goes on. */
     long nums[6] = {1, 2, 3, 4, 5, 6}, res[6];
@@ -474,12 +498,19 @@ static void test_garbage_reply(void) {
 }
 
 /* Shutting down while a map runs: the running items finish, the others
- * fail with -ESHUTDOWN, and every worker is reaped once it is done. */
+ * fail with -ESHUTDOWN, and every worker is reaped once it is done.  The
+ * shutdown comes while the first two items certainly run and the other
+ * four certainly wait: the jobs say when they started and wait for "go",
+ * which comes after the shutdown (not a sleep of 0.1 s against jobs of
+ * 0.2 s, which a busy machine could turn either way). */
 static int shut_later(void *arg) {
     (void)arg;
-    corio_sleep(0.1);
+    WAIT_UNTIL(gate_file_exists("started-1") && gate_file_exists("started-2"), 20);
+    CHECK(gate_file_exists("started-1") && gate_file_exists("started-2"));
     CHECK_EQ(corio_procpool_free(pool), -EBUSY); /* the map still runs */
-    return corio_procpool_shutdown(pool);
+    int rc = corio_procpool_shutdown(pool);
+    gate_file_make("go");
+    return rc;
 }
 
 static int shutdown_midway_main(void *arg) {
@@ -487,7 +518,7 @@ static int shutdown_midway_main(void *arg) {
     long nums[6] = {1, 2, 3, 4, 5, 6}, res[6];
     int errs[6];
     corio_task *t = corio_spawn(shut_later, NULL);
-    CHECK_EQ(map_longs(slow_square, nums, 6, res, errs), 4);
+    CHECK_EQ(map_longs(gated_square, nums, 6, res, errs), 4);
     CHECK_EQ(corio_join(t), 0);
     for (int i = 0; i < 6; i++) {
         if (i < 2) {
@@ -498,15 +529,25 @@ static int shutdown_midway_main(void *arg) {
         }
     }
     CHECK(no_children());
+    for (int i = 3; i <= 6; i++) { /* never started */
+        char name[32];
+        snprintf(name, sizeof name, "started-%d", i);
+        CHECK(!gate_file_exists(name));
+    }
     return 0;
 }
 
 static void test_shutdown_during_map(void) {
+    snprintf(gate_dir, sizeof gate_dir, "/tmp/corio-procpool-XXXXXX");
+    CHECK(mkdtemp(gate_dir) != NULL); /* before the pool: the workers inherit the name */
     pool = corio_procpool_new(2);
     CHECK(pool != NULL);
     test_run(shutdown_midway_main, NULL, 0);
     CHECK_EQ(corio_procpool_free(pool), 0);
     CHECK(no_children());
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", gate_dir);
+    CHECK_EQ(system(cmd), 0);
 }
 
 /* ---- the example ----------------------------------------------------------- */

@@ -117,7 +117,7 @@ static int echo_main(void *arg) {
     CHECK_EQ(c.lost, 1);
     CHECK_EQ(c.lost_err, 0);
     CHECK(c.ngot == 14 && memcmp(c.got, "hello protocol", 14) == 0);
-    corio_sleep(0.05); /* the server sees our close */
+    WAIT_UNTIL(server_states[0].lost, 10); /* the server sees our close */
     CHECK_EQ(server_states[0].made, 1);
     CHECK_EQ(server_states[0].eofs, 1);
     CHECK_EQ(server_states[0].lost, 1);
@@ -158,7 +158,7 @@ static int reset_main(void *arg) {
     struct linger lg = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     corio_close(fd);
-    corio_sleep(0.05);
+    WAIT_UNTIL(server_states[0].lost, 10);
     CHECK_EQ(server_states[0].lost, 1);
     CHECK_EQ(server_states[0].lost_err, -ECONNRESET);
     corio_proto_server_close(srv, 0);
@@ -222,7 +222,7 @@ static int flow_main(void *arg) {
         total += (size_t)n;
     }
     CHECK_EQ(total, sizeof big);
-    corio_sleep(0.01);
+    WAIT_UNTIL(f.resumes >= 1 && f.received >= 4, 10);
     CHECK_EQ(f.resumes, 1);
     CHECK_EQ(f.received, 4);
     CHECK_EQ(corio_transport_set_write_buffer_limits(t, 10, 20), -EINVAL);
@@ -302,11 +302,12 @@ static int emfile_main(void *arg) {
     CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
     char buf[8];
     corio_timeout to;
-    corio_timeout_enter(&to, 2.0);
+    corio_timeout_enter(&to, 10.0);
     ssize_t n = corio_read(c, buf, sizeof buf);
     CHECK_EQ(corio_timeout_exit(&to, (int)n), 4);
     corio_close(c);
-    corio_sleep(0.02);
+    WAIT_UNTIL(corio_proto_server_connections(srv) == 0, 10); /* it sees our close and closes its side */
+    CHECK_EQ(corio_proto_server_connections(srv), 0);
     corio_proto_server_close(srv, 0);
     return 0;
 }
@@ -463,7 +464,36 @@ static void fe_resume(corio_transport *t, void *arg) {
     (void)arg;
     corio_transport_resume_reading(t);
 }
-static const corio_protocol flow_echo_proto = {srv_made, fe_data, NULL, srv_lost, fe_pause, fe_resume};
+
+/*
+ * Whether the client's writer crosses its high-water mark must not depend
+ * on how fast the echo keeps up: the server does not read until the
+ * writer has paused.  Its connection_made pauses its reading (unless the
+ * pause came first), and the client's first pause_writing resumes it.  The
+ * kernel's buffers are capped on both sides (the client's send buffer, the
+ * server's receive buffer: 1 MiB each as the kernel counts them), so that
+ * what the kernel takes without a reader is well below any transfer here
+ * (4 MiB and more), whatever the tcp_wmem / tcp_rmem settings: the rest
+ * queues in the transport, and the writer must pause.
+ */
+static corio_transport *held_server; /* the server's transport, not reading until the client paused */
+static bool hold_released;           /* the client paused: no holding any more */
+static const int bulk_sockbuf = 512 * 1024;
+
+static void fe_made(corio_transport *t, void *arg) {
+    srv_made(t, arg);
+    setsockopt(corio_transport_fd(t), SOL_SOCKET, SO_RCVBUF, &bulk_sockbuf, sizeof bulk_sockbuf);
+    if (!hold_released) {
+        corio_transport_pause_reading(t);
+        held_server = t;
+    }
+}
+static void release_held_server(void) {
+    hold_released = true;
+    if (held_server) corio_transport_resume_reading(held_server);
+    held_server = NULL;
+}
+static const corio_protocol flow_echo_proto = {fe_made, fe_data, NULL, srv_lost, fe_pause, fe_resume};
 
 /* The client: writes `total` bytes of the pattern in pieces of varying size
  * as fast as the water marks let it, then half-closes; hashes both ways. */
@@ -487,7 +517,10 @@ static void bulk_pump(corio_transport *t, bulk *b) {
         if (b->sent == b->total && corio_transport_write_eof(t) < 0) b->write_errs++;
     }
 }
-static void bk_made(corio_transport *t, void *arg) { bulk_pump(t, arg); }
+static void bk_made(corio_transport *t, void *arg) {
+    setsockopt(corio_transport_fd(t), SOL_SOCKET, SO_SNDBUF, &bulk_sockbuf, sizeof bulk_sockbuf);
+    bulk_pump(t, arg);
+}
 static void bk_data(corio_transport *t, const void *d, size_t n, void *arg) {
     (void)t;
     bulk *b = arg;
@@ -504,6 +537,7 @@ static void bk_pause(corio_transport *t, void *arg) {
     bulk *b = arg;
     b->paused_w = true;
     b->pauses++;
+    if (!hold_released) release_held_server(); /* the water marks were used: the echo may read now */
 }
 static void bk_resume(corio_transport *t, void *arg) {
     bulk *b = arg;
@@ -522,6 +556,8 @@ static const corio_protocol bulk_proto = {bk_made, bk_data, bk_eof, bk_lost, bk_
 static int bulk_main(void *arg) {
     size_t total = *(size_t *)arg;
     nserver_states = 0;
+    held_server = NULL;
+    hold_released = false;
     corio_proto_server *srv;
     CHECK_EQ(corio_create_server("127.0.0.1", 0, &flow_echo_proto, make_state, NULL, NULL, &srv), 0);
     bulk b = {.total = total, .h_sent = FNV_INIT, .h_got = FNV_INIT};
@@ -533,12 +569,13 @@ static int bulk_main(void *arg) {
     CHECK_EQ(b.sent, total);
     CHECK_EQ(b.got, total);
     CHECK(b.h_got == b.h_sent);
-    CHECK(b.pauses > 0); /* the water marks were used */
+    CHECK(b.pauses > 0); /* the water marks were used (certain: the server did not read until then) */
+    CHECK(hold_released && !held_server);
     CHECK_EQ(b.write_errs, 0);
     CHECK_EQ(b.eofs, 1);
     CHECK_EQ(b.lost, 1);
     CHECK_EQ(b.lost_err, 0);
-    wait_flag(&server_states[0].lost, 2.0);
+    wait_flag(&server_states[0].lost, 10.0);
     CHECK_EQ(server_states[0].bytes, total);
     CHECK_EQ(server_states[0].lost, 1);
     CHECK_EQ(server_states[0].lost_err, 0);
@@ -877,7 +914,7 @@ static int reset_writing_main(void *arg) {
     struct linger lg = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     corio_close(fd); /* a reset, with the server's send in flight */
-    wait_flag(&server_states[0].lost, 2.0);
+    wait_flag(&server_states[0].lost, 10.0);
     CHECK_EQ(server_states[0].lost, 1);
     CHECK(server_states[0].lost_err == -ECONNRESET || server_states[0].lost_err == -EPIPE);
     CHECK_EQ(corio_proto_server_connections(srv), 0);
@@ -929,7 +966,7 @@ static int pipe_writer_main(void *arg) {
     CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
     close(p[0]);
     CHECK_EQ(corio_transport_open(p[1], &pipe_writer_proto, NULL, NULL), 0);
-    for (int i = 0; i < 100 && !pw_lost; i++) corio_sleep(0.001);
+    WAIT_UNTIL(pw_lost, 10);
     CHECK_EQ(pw_lost, 1);
     CHECK_EQ(pw_err, -EPIPE);
     CHECK(pw_write_rc == 0 || pw_write_rc == -EPIPE);

@@ -207,10 +207,15 @@ static int slow_main(void *arg) {
 
 static void test_slow_sender(void) { CHECK_EQ(test_run(slow_main, NULL, 0), 0); }
 
+/* Sends half a line, then the rest once the reader's timeouts are over
+ * (an event, not a sleep: on a busy machine the three timeouts could
+ * otherwise outlast it and find the whole line). */
+static corio_event rest_may_go;
+
 static int half_then_rest(void *arg) {
     int fd = *(int *)arg;
     if (corio_write_all(fd, "hello ", 6) != 6) return -EIO;
-    if (corio_sleep(0.3) < 0) return -ECANCELED;
+    if (corio_event_wait(&rest_may_go) < 0) return -ECANCELED;
     if (corio_write_all(fd, "world\n0123456789", 16) != 16) return -EIO;
     return 0;
 }
@@ -223,6 +228,7 @@ static int cancel_main(void *arg) {
     const char *p;
     size_t n;
     pair_stream(NULL, &r, &w, &peer);
+    corio_event_init(&rest_may_go);
     corio_task *t = corio_spawn(half_then_rest, &peer);
 
     /* readline times out mid-line: the half line stays buffered. */
@@ -241,12 +247,15 @@ static int cancel_main(void *arg) {
     corio_timeout_enter(&to, 0.05);
     rc = corio_reader_readuntil(r, "\n", 1, &p, &n);
     CHECK_EQ(corio_timeout_exit(&to, rc), -ETIMEDOUT);
+    CHECK_EQ(corio_reader_buffered(r), 6);
     /* The next readline returns the whole line. */
+    corio_event_set(&rest_may_go);
     CHECK_EQ(corio_reader_readline(r, &p, &n), 0);
     CHECK(view_is(p, n, "hello world\n"));
     CHECK_EQ(corio_reader_readexactly(r, buf, 10, NULL), 0);
     CHECK(memcmp(buf, "0123456789", 10) == 0);
     CHECK_EQ(corio_join(t), 0);
+    corio_event_destroy(&rest_may_go);
     corio_stream_close(r, w);
     corio_close(peer);
     return 0;
@@ -292,7 +301,7 @@ static int writer_main(void *arg) {
     int rc = corio_writer_write(w, "x", 1);
     /* Under io_uring the send is a ring operation: its error comes with its
      * completion, and a later write or drain reports it. */
-    for (int i = 0; i < 100 && rc == 0; i++) {
+    for (double end = corio_time() + 10; rc == 0 && corio_time() < end;) {
         corio_sleep(0.001);
         rc = corio_writer_write(w, "x", 1);
     }
@@ -721,7 +730,7 @@ static int emfile_main(void *arg) {
     for (int i = 0; i < N; i++) {
         char buf[8];
         corio_timeout to;
-        corio_timeout_enter(&to, 2.0);
+        corio_timeout_enter(&to, 10.0);
         ssize_t n = corio_read(c[i], buf, sizeof buf);
         CHECK_EQ(corio_timeout_exit(&to, (int)n), 4);
         corio_close(c[i]);
@@ -746,8 +755,9 @@ static void test_emfile(void) {
 /* The server runs in this process and the clients in a forked child, so
  * that each side needs 10,000 descriptors, not the two together. */
 #define MANY 10000
-static corio_event all_connected;
+static corio_event all_connected, release;
 static int connected, echoed;
+static int release_fd; /* the child's end of the pipe: the parent writes a byte when it saw them all */
 
 static int many_client(void *arg) {
     int port = (int)(intptr_t)arg;
@@ -760,23 +770,37 @@ static int many_client(void *arg) {
     if ((rc = corio_writer_write(w, "hello\n", 6)) == 0 && (rc = corio_reader_readline(r, &p, &n)) == 0) {
         if (n == 6 && memcmp(p, "hello\n", 6) == 0) echoed++;
         if (++connected == MANY) corio_event_set(&all_connected);
-        /* Hold the connection until all are open, and a little longer so
-         * that the server side sees them all at once. */
-        if ((rc = corio_event_wait(&all_connected)) == 0) rc = corio_sleep(0.3);
+        /* Hold the connection until all are open and the server side has
+         * seen them all at once (it says so through the pipe). */
+        if ((rc = corio_event_wait(&all_connected)) == 0) rc = corio_event_wait(&release);
     }
     corio_stream_close(r, w);
     return rc;
 }
 
+/* Reads the parent's byte (or end of file, when it gave up), then lets the clients go. */
+static int release_waiter(void *arg) {
+    (void)arg;
+    char b;
+    ssize_t n = corio_read(release_fd, &b, 1);
+    corio_close(release_fd);
+    corio_event_set(&release);
+    return n < 0 ? (int)n : 0;
+}
+
 static int many_clients_main(void *arg) {
     corio_event_init(&all_connected);
+    corio_event_init(&release);
+    corio_task *rw = corio_spawn(release_waiter, NULL);
     static corio_task *t[MANY];
     corio_task_opts to = {.stack_size = 32 * 1024};
     for (int i = 0; i < MANY; i++) t[i] = corio_spawn_opts(many_client, arg, &to);
     int failed = 0;
     for (int i = 0; i < MANY; i++)
         if (corio_join(t[i]) != 0) failed++;
+    if (corio_join(rw) != 0) failed++;
     corio_event_destroy(&all_connected);
+    corio_event_destroy(&release);
     return failed == 0 && echoed == MANY ? 0 : 1;
 }
 
@@ -791,8 +815,15 @@ static int many_main(void *arg) {
     CHECK_EQ(write(wfd, &port, sizeof port), (ssize_t)sizeof port);
     size_t peak = 0;
     int status = -1;
+    bool released = false;
     for (int i = 0; i < 3000; i++) { /* up to 60 s */
         if (corio_server_connections(srv) > peak) peak = corio_server_connections(srv);
+        /* Seen them all at once: the clients may go (after 20 s they go
+         * anyway, and the check below fails rather than the test hanging). */
+        if (!released && (peak == MANY || i >= 1000)) {
+            CHECK_EQ(write(wfd, "x", 1), 1);
+            released = true;
+        }
         int st;
         if (waitpid(many_child, &st, WNOHANG) == many_child) {
             status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -829,7 +860,8 @@ static void test_10k_connections(void) {
         close(p[1]);
         int port = 0;
         if (read(p[0], &port, sizeof port) != (ssize_t)sizeof port) _exit(3);
-        close(p[0]);
+        release_fd = p[0]; /* the release byte comes on the same pipe */
+        fcntl(release_fd, F_SETFL, O_NONBLOCK);
         corio_loop *loop = corio_loop_new();
         corio_task *t = corio_loop_spawn(loop, many_clients_main, (void *)(intptr_t)port, NULL);
         corio_loop_run_until_complete(loop, corio_task_future(t));
@@ -955,7 +987,7 @@ static int pipe_writer_main(void *arg) {
     CHECK_EQ(corio_stream_open(p[1], NULL, NULL, &w), 0);
     close(p[0]);
     int rc = corio_writer_write(w, "x", 1);
-    for (int i = 0; i < 100 && rc == 0; i++) {
+    for (double end = corio_time() + 10; rc == 0 && corio_time() < end;) {
         corio_sleep(0.001);
         rc = corio_writer_write(w, "x", 1);
     }
@@ -1003,11 +1035,13 @@ static void test_stream_two_loops(void) {
 static corio_reader *lr;
 static corio_writer *lw;
 static int lsv[2];
+static int level_read_done;
 
 static int level_reader(void *arg) {
     (void)arg;
     char b[8192];
     CHECK_EQ(corio_reader_read(lr, b, sizeof b), 1);
+    level_read_done = 1;
     return corio_sleep(0.5);
 }
 
@@ -1029,7 +1063,8 @@ static int level_main(void *arg) {
     CHECK(p != NULL);
     CHECK_EQ(corio_writer_write(lw, p, big), 0);
     CHECK_EQ(write(lsv[1], "x", 1), 1);
-    CHECK_EQ(corio_sleep(0.05), 0);
+    WAIT_UNTIL(level_read_done, 10); /* the reader took "x" and left its wait */
+    CHECK(level_read_done);
     CHECK_EQ(write(lsv[1], "yyyy", 4), 4); /* left unread */
     double c0 = cpu_now();
     CHECK_EQ(corio_sleep(0.3), 0);
