@@ -115,6 +115,7 @@ typedef struct corio__tsnode corio__tsnode;   /* loop.c: a call_soon_threadsafe 
 
 struct corio_loop {
     corio_list ready;          /* corio__node FIFO: what runs in the next iterations */
+    corio_list later;          /* nodes that spent their step's budget: run after `ready` (loop.c) */
     uint64_t serial;           /* unique in the process, never reused (a freed loop's address may be) */
     size_t nready;             /* nodes in `ready` */
     corio__timer_ent *heap;    /* min-heap by (when, seq) */
@@ -383,7 +384,7 @@ struct corio_task {
  * units of about 100 ns: running a ready node costs 1, a stream call served
  * from a buffer or queued (a buffered readline, a small write) costs 1, and
  * an operation that makes a system call costs CORIO__COST_SYSCALL (a system
- * call costs about 1 us here, plus the kernel's copy).  A turn may spend
+ * call costs about 1 us here), and every KiB it moves two more.  A turn may spend
  * CORIO__TURN_BUDGET units (about 256 system calls, 0.3-2 ms of work):
  * then the loop stops running the batch, polls for I/O and runs the due
  * timers, and what is left of the batch runs first in the next turn.  A
@@ -396,6 +397,11 @@ struct corio_task {
  */
 #define CORIO__TURN_BUDGET 4096
 #define CORIO__COST_SYSCALL 16
+/* Data moved costs two units per KiB on top (through a loopback socket a
+ * KiB costs about 200 ns: the kernel's copies and the protocol, the user's
+ * copy), so that a turn of 64 KiB messages is about as long as one of small
+ * ones: one 64 KiB echo (a read and a write) is 288 units, a step's worth. */
+#define CORIO__COST_BYTES(n) ((int)((size_t)(n) >> 9))
 /*
  * A task's step (from its resumption to its next suspension) may spend
  * CORIO__STEP_BUDGET units before its next I/O call yields.  The turn's
@@ -411,10 +417,18 @@ struct corio_task {
 /* Charge `cost` units to t's loop; when the turn's budget or the step's
  * is spent, yield (before the operation the units stand for, so that a
  * cancellation met there loses no data).  0, or -ECANCELED from the yield. */
+int corio__yield_later(corio_task *t);
 static inline int corio__budget_charge(corio_task *t, int cost) {
     corio_loop *loop = t->loop;
     if (corio__likely((loop->budget -= cost) > loop->step_floor)) return 0;
-    return corio_yield();
+    return corio__yield_later(t);
+}
+/* Move a node just made ready (call_soon) to the loop's `later` queue: work
+ * that goes on after spending a step's budget (a transport's deferred
+ * reads) waits behind what became ready meanwhile, as a task's does. */
+static inline void corio__ready_defer(corio_loop *loop, corio__node *n) {
+    corio__list_remove(&n->link);
+    corio__list_push_back(&loop->later, &n->link);
 }
 /* Charge work that cannot suspend (a write) to the running loop, if any. */
 static inline void corio__budget_spend(int cost) {
@@ -496,6 +510,7 @@ static inline ssize_t corio__recv_on(corio_task *t, corio__fdstate *st, void *bu
         ssize_t r = recv(st->fd, buf, len, 0);
         if (r > 0) {
             if ((size_t)r < len && !st->closed) st->ready[DIR_READ] = false;
+            t->loop->budget -= CORIO__COST_BYTES(r);
             return r;
         }
         if (r == 0) return 0;

@@ -310,6 +310,7 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
          * recv waits for data before it tries (IORING_RECVSEND_POLL_FIRST). */
         ssize_t r = ring_io(t, fd, d, kind, ctx, kind == OP_RECV && st->ring_drained);
         st->ring_reading = false;
+        if (r > 0) t->loop->budget -= CORIO__COST_BYTES(r);
         st->ring_drained = r > 0 && (size_t)r < ctx->len;
         return r;
     }
@@ -321,6 +322,7 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
         if (st->ready[d] || !st->interest) {
             bool drained = false;
             ssize_t r = op(st->fd, ctx, &drained);
+            if (r > 0) t->loop->budget -= CORIO__COST_BYTES(r);
             if (r != -EAGAIN) {
                 if (drained && st->interest && !(d == DIR_READ && st->closed)) st->ready[d] = false;
                 return r;

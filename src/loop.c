@@ -86,6 +86,7 @@ corio_loop *corio_loop_new(void) {
     static uint64_t serials;
     loop->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
     corio__list_init(&loop->ready);
+    corio__list_init(&loop->later);
     corio__list_init(&loop->tasks);
     corio__list_init(&loop->ring_flush);
     loop->budget = CORIO__TURN_BUDGET;
@@ -332,6 +333,30 @@ corio_callback corio__node_handle_cb(corio__node *n) {
 
 /* ---- running -------------------------------------------------------------------- */
 
+/* Run the nodes of `batch` in order, each charged to the turn's budget,
+ * while it lasts (and at least `min` of them); when it is spent, what is
+ * left goes back to the head of `back`, to run first in the next turn,
+ * after a look at I/O and the timers. */
+static void run_batch(corio_loop *loop, corio_list *batch, corio_list *back, int min) {
+    while (!corio__list_empty(batch)) {
+        if (corio__unlikely(loop->budget <= 0) && min-- <= 0) {
+            corio__list_splice_front(back, batch);
+            return;
+        }
+        loop->budget--;
+        corio_list *first = batch->next;
+        corio__list_remove(first);
+        loop->nready--;
+        corio__node *node = corio__container_of(first, corio__node, link);
+        /* issue 6: debug mode times every callback and task step; off, it
+         * costs this one predictable branch. */
+        if (corio__unlikely(loop->debug))
+            corio__debug_run(loop, node);
+        else
+            node->run(node);
+    }
+}
+
 /* One iteration; see the top of the file. */
 static void run_once(corio_loop *loop) {
     if (loop->nready == 0 && !loop->stopping) {
@@ -374,29 +399,17 @@ static void run_once(corio_loop *loop) {
      * by an earlier one (corio__ready_remove: it stays counted in nready
      * until then) lets nothing of the next iteration slip in ahead of time.
      * asyncio counts ntodo instead and skips cancelled handles; the order
-     * is the same. */
-    corio_list batch;
+     * is the same.  What spent its step's budget last turn (`later`) runs
+     * after what became ready since - timers, I/O, signals, newcomers - so
+     * these wait for one turn, not for a round of every busy task; and at
+     * least one of them runs each turn, so fresh work cannot starve them. */
+    corio_list batch, greedy;
     corio__list_init(&batch);
+    corio__list_init(&greedy);
     corio__list_splice_back(&batch, &loop->ready);
-    while (!corio__list_empty(&batch)) {
-        if (corio__unlikely(loop->budget <= 0)) {
-            /* The turn is spent: the rest of the batch runs first in the
-             * next one, after a look at I/O and the timers. */
-            corio__list_splice_front(&loop->ready, &batch);
-            break;
-        }
-        loop->budget--;
-        corio_list *first = batch.next;
-        corio__list_remove(first);
-        loop->nready--;
-        corio__node *node = corio__container_of(first, corio__node, link);
-        /* issue 6: debug mode times every callback and task step; off, it
-         * costs this one predictable branch. */
-        if (corio__unlikely(loop->debug))
-            corio__debug_run(loop, node);
-        else
-            node->run(node);
-    }
+    corio__list_splice_back(&greedy, &loop->later);
+    run_batch(loop, &batch, &loop->ready, 0);
+    if (corio__unlikely(!corio__list_empty(&greedy))) run_batch(loop, &greedy, &loop->later, 1);
     corio__loop_flush(loop);
 }
 
@@ -536,6 +549,7 @@ int corio_loop_close(corio_loop *loop) {
     if (corio__executor_loop_close(loop)) dirty = 1;
     /* Scheduled callbacks: free the library's own, report the caller's.  Nodes
      * of tasks live on task stacks and go with them below. */
+    corio__list_splice_back(&loop->ready, &loop->later);
     while (!corio__list_empty(&loop->ready)) {
         corio__node *n = corio__container_of(loop->ready.next, corio__node, link);
         corio__list_remove(&n->link);

@@ -384,8 +384,8 @@ static void fail(corio_transport *t, int err) {
 }
 
 static int send_some(corio_transport *t, const void *p, size_t n) {
-    corio__budget_spend(CORIO__COST_SYSCALL); /* the turn's work (internal.h) */
     ssize_t r = t->is_sock ? send(t->fd, p, n, MSG_NOSIGNAL) : corio__write_nosigpipe(t->fd, p, n);
+    corio__budget_spend(CORIO__COST_SYSCALL + (r > 0 ? CORIO__COST_BYTES(r) : 0)); /* the turn's work (internal.h) */
     if (r >= 0) return (int)(r > INT32_MAX ? INT32_MAX : r);
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
     return -errno;
@@ -446,6 +446,7 @@ static void on_readable(void *arg) {
     corio__budget_spend(CORIO__COST_SYSCALL);
     ssize_t n = t->is_sock ? recv(t->fd, read_buf, sizeof read_buf, 0) : read(t->fd, read_buf, sizeof read_buf);
     if (n > 0) {
+        corio__budget_spend(CORIO__COST_BYTES(n));
         t->p->data_received(t, read_buf, (size_t)n, t->arg);
         return;
     }
@@ -464,9 +465,10 @@ static void start_reading(corio_transport *t);
  * through an edge-triggered hook (io.c), called straight from the poll -
  * no handle to schedule and run per read, no level-triggered registration.
  * An edge means "read until a short read": up to EDGE_READS reads now, the
- * rest in the next iteration, so one busy peer starves nobody; and none
- * once the turn's budget is spent (internal.h), so that a poll that
- * reports many busy transports still ends in time.  Debug mode
+ * rest in the next iteration, so one busy peer starves nobody; and no
+ * more once it has spent a task step's budget or the turn's is spent
+ * (internal.h), so that a poll that reports many busy transports still
+ * ends in time and a round of them stays short.  Debug mode
  * keeps the add_reader path, whose callbacks it times.
  */
 #define EDGE_READS 4
@@ -476,11 +478,14 @@ static void edge_read_cb(void *arg);
 /* Inlined into on_edge: a call less on the path of every message. */
 static inline __attribute__((always_inline)) void edge_read(corio_transport *t, bool hup) {
     corio_loop *loop = corio__cur_loop;
+    int floor = loop->budget - CORIO__STEP_BUDGET; /* a hook spends no more than a task's step */
+    if (floor < 0) floor = 0;
     for (int i = 0; i < EDGE_READS; i++) {
-        if (loop->budget <= 0) break;
+        if (loop->budget <= floor) break;
         loop->budget -= CORIO__COST_SYSCALL;
         ssize_t n = recv(t->fd, read_buf, sizeof read_buf, 0);
         if (n > 0) {
+            loop->budget -= CORIO__COST_BYTES(n);
             t->p->data_received(t, read_buf, (size_t)n, t->arg);
             if (!t->reading || t->fd < 0) return; /* paused or closed by the protocol */
             if ((size_t)n < sizeof read_buf && !hup) return; /* drained: the next edge says when */
@@ -494,7 +499,8 @@ static inline __attribute__((always_inline)) void edge_read(corio_transport *t, 
         if (errno != EAGAIN && errno != EWOULDBLOCK) fail(t, -errno);
         return;
     }
-    if (!corio__handle_pending(&t->edge_h)) corio_call_soon(&t->edge_h, edge_read_cb, t);
+    if (!corio__handle_pending(&t->edge_h) && corio_call_soon(&t->edge_h, edge_read_cb, t) == 0)
+        corio__ready_defer(t->loop, &t->edge_h.node); /* it spent its share: behind fresh work */
 }
 
 static void edge_read_cb(void *arg) {
@@ -633,6 +639,7 @@ static void hold(corio_transport *t, const char *p, size_t n) {
 
 /* Data read from the kernel: to data_received now, or held. */
 static void got_data(corio_transport *t, const char *p, size_t n) {
+    corio__budget_spend(CORIO__COST_BYTES(n));
     if (t->closing || t->fd < 0) return; /* reading stopped at close: dropped as add_reader's would be */
     if (t->read_paused || held_any(t)) {
         hold(t, p, n);
@@ -971,6 +978,7 @@ int corio_transport_write(corio_transport *t, const void *data, size_t len) {
         if (len == 0) return 0;
         int rc = queue_append(t, data, len);
         if (rc < 0) return rc;
+        corio__budget_spend(1 + CORIO__COST_BYTES(len)); /* the copy: the turn's work (internal.h) */
         send_soon(t);
     } else {
         if (!wlen(t)) {

@@ -746,12 +746,12 @@ static int writer_put(corio_writer *w, const struct iovec *iov, int iovcnt, size
             writer_fail(c, (int)n);
             return (int)n;
         }
-        corio__budget_spend(CORIO__COST_SYSCALL);
+        corio__budget_spend(CORIO__COST_SYSCALL + CORIO__COST_BYTES(n));
         if (loop) w->sent_iter = loop->iterations;
         done = (size_t)n;
         if (done == total) return 0;
     } else {
-        corio__budget_spend(1);
+        corio__budget_spend(1 + CORIO__COST_BYTES(total));
         w->nqueued++;
     }
     int rc = queue_iov(w, iov, iovcnt, done, total);
@@ -803,14 +803,14 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
             ssize_t n = send(w->c->fd, buf, len, MSG_NOSIGNAL);
             if (corio__unlikely(n != (ssize_t)len)) return writer_write_rest(w, buf, len, n);
             w->sent_iter = loop->iterations;
-            loop->budget -= CORIO__COST_SYSCALL;
+            loop->budget -= CORIO__COST_SYSCALL + CORIO__COST_BYTES(len);
             return 0;
         }
         if (w->coalesce && w->buf.cap - w->buf.end >= len) {
             memcpy(w->buf.p + w->buf.end, buf, len);
             w->buf.end += len;
             w->nqueued++;
-            loop->budget--;
+            loop->budget -= 1 + CORIO__COST_BYTES(len);
             if (!w->watching && w->flush.link.next == &w->flush.link) {
                 w->flush.run = flush_run;
                 corio__list_push_back(&loop->ring_flush, &w->flush.link);

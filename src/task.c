@@ -289,6 +289,15 @@ int corio_yield(void) {
     return corio__suspend(t);
 }
 
+/* A yield forced by the budget (internal.h): the task goes to the loop's
+ * `later` queue, behind whatever becomes ready before the next turn. */
+int corio__yield_later(corio_task *t) {
+    corio_loop *loop = t->loop;
+    corio__list_push_back(&loop->later, &t->wake.link);
+    loop->nready++;
+    return corio__suspend(t);
+}
+
 /* asyncio.sleep: a future completed by a timer, all on the task's stack. */
 typedef struct sleeper {
     corio_future fut;
