@@ -6,6 +6,12 @@
 #define CORIO_NET_UTIL_H
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -47,5 +53,33 @@ static inline uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
     return h;
 }
 #define FNV_INIT 1469598103934665603ULL
+
+/* The path of example program `name`, built beside the tests
+ * (<build>/examples/<name>), into buf. */
+static inline void example_path_of(char *buf, size_t cap, const char *argv0, const char *name) {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = 0;
+    snprintf(buf, cap, "%s/../examples/%s", dirname(n > 0 ? self : (char *)argv0), name);
+}
+
+/* Can this process run the example at path?  (A cross build's tests run
+ * under qemu-user, whose exec of another target binary may fail.)  Run
+ * without arguments, every example prints its usage and exits 2. */
+static inline bool example_can_run(const char *path) {
+    if (access(path, X_OK) != 0) return false;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(path, path, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid) return false;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 2;
+}
 
 #endif

@@ -397,33 +397,13 @@ static void test_sigterm_with_clients(void) {
     close(b.fd);
 }
 
-/* Can this process run the example?  (A cross build's tests run under
- * qemu-user, whose exec of another target binary may fail.)  Without
- * arguments it prints its usage and exits 2. */
-static bool can_run(const char *path) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(path, path, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid) return false;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 2;
-}
-
 int main(int argc, char **argv) {
     (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
     /* The examples are built beside the tests: <build>/examples. */
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[n > 0 ? n : 0] = 0;
-    snprintf(chat_path, sizeof chat_path, "%s/../examples/chat_server", dirname(n > 0 ? self : argv[0]));
-    if (access(chat_path, X_OK) != 0 || !can_run(chat_path)) {
+    example_path_of(chat_path, sizeof chat_path, argv[0], "chat_server");
+    if (!example_can_run(chat_path)) {
         printf("skip: cannot run %s\n", chat_path);
         return 77;
     }

@@ -475,36 +475,14 @@ static int nothing_main(void *arg) {
     return 0;
 }
 
-/* Can this process run the example?  (A cross build's tests run under
- * qemu-user, whose exec of another target binary may fail.)  Without
- * arguments it prints its usage and exits 2. */
-static bool can_run(const char *path) {
-    if (access(path, X_OK) != 0) return false;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(path, path, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid) return false;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 2;
-}
-
 int main(int argc, char **argv) {
     (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
     pat_init();
     /* The examples are built beside the tests: <build>/examples. */
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[n > 0 ? n : 0] = 0;
-    snprintf(example_path, sizeof example_path, "%s/../examples/echo_server_proto", dirname(n > 0 ? self : argv[0]));
-    example_runs = can_run(example_path);
+    example_path_of(example_path, sizeof example_path, argv[0], "echo_server_proto");
+    example_runs = example_can_run(example_path);
     net_warm_up();
     const char *forced = getenv("CORIO_BACKEND");
     if (forced && *forced) {

@@ -480,33 +480,13 @@ static void remove_tmpdir(void) {
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
-/* Can this process run the example?  (A cross build's tests run under
- * qemu-user, whose exec of another target binary may fail.)  Without
- * arguments it prints its usage and exits 2. */
-static bool can_run(const char *path) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(path, path, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid) return false;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 2;
-}
-
 int main(int argc, char **argv) {
     (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
     /* The examples are built beside the tests: <build>/examples. */
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[n > 0 ? n : 0] = 0;
-    snprintf(survey_path, sizeof survey_path, "%s/../examples/survey", dirname(n > 0 ? self : argv[0]));
-    if (access(survey_path, X_OK) != 0 || !can_run(survey_path)) {
+    example_path_of(survey_path, sizeof survey_path, argv[0], "survey");
+    if (!example_can_run(survey_path)) {
         printf("skip: cannot run %s\n", survey_path);
         return 77;
     }
