@@ -6,7 +6,11 @@
 #   scripts/demo.sh [BUILD_DIR] [NAME...]
 #
 # BUILD_DIR (default: $BUILD_DIR, else build) is configured if needed and
-# built; NAME... are examples to run (default: all, about 35 s).
+# built; NAME... are examples to run (default: all, about 40 s).  The
+# programs that serve or wait for a signal run as small scenes: a server on
+# a free port of 127.0.0.1 driven by a client and stopped with SIGINT, the
+# graceful shutdown stopped by SIGINT after a second.  Exits 1 if any
+# example failed.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,12 +31,15 @@ else
     done
 fi
 
+# The echo scenes drive the servers with echo_client.
+targets=$all
+case " $all " in *" echo_server"* | *" echo_client "*) targets="$targets echo_client" ;; esac
+
 # Build quietly; show the build's output only if it fails.
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 # shellcheck disable=SC2086
 if ! { [ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -DCORIO_BUILD_EXAMPLES=ON; } >"$log" 2>&1 ||
-   ! cmake --build "$build" -j2 --target $all >>"$log" 2>&1; then
+   ! cmake --build "$build" -j2 --target $targets >>"$log" 2>&1; then
     cat "$log" >&2
     exit 1
 fi
@@ -42,21 +49,132 @@ fi
 linebuf=
 command -v stdbuf >/dev/null 2>&1 && linebuf="stdbuf -oL"
 
+# ---- scenes for the programs that need a peer or a signal ------------------------
+# Every scene starts its server on a free port of 127.0.0.1 (port 0; the
+# port is read from the server's first line), drives it, stops it with
+# SIGINT and shows what it printed.  Every wait is bounded, so the demo
+# always ends.
+tmp=$(mktemp -d)
+trap 'rm -f "$log"; kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+# start_server NAME: run examples/NAME on port 0 in the background; sets
+# srv_pid and srv_port (empty if it did not start within 10 s).
+start_server() {
+    : >"$tmp/$1.out"
+    $linebuf "$build/examples/$1" 0 >"$tmp/$1.out" 2>&1 &
+    srv_pid=$!
+    srv_port=
+    for _ in $(seq 100); do
+        srv_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/$1.out" | head -n 1)
+        [ -n "$srv_port" ] && return 0
+        kill -0 "$srv_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "demo: $1 did not start" >&2
+    return 1
+}
+
+# stop_server NAME: SIGINT, wait (SIGKILL after 10 s), then show its output.
+stop_server() {
+    kill -INT "$srv_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$srv_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$srv_pid" 2>/dev/null || true
+    st=0
+    wait "$srv_pid" 2>/dev/null || st=$?
+    printf -- '-- what %s printed:\n' "$1"
+    sed 's/^/   | /' "$tmp/$1.out"
+    return $st
+}
+
+# An echo server driven by examples/echo_client.
+scene_echo() {
+    start_server "$1" || return 1
+    printf '$ printf "hello\\nworld\\n" | echo_client 127.0.0.1 %s\n' "$srv_port"
+    printf 'hello\nworld\n' | timeout 10 "$build/examples/echo_client" 127.0.0.1 "$srv_port" || true
+    stop_server "$1"
+}
+
+# The chat: two clients (small Python scripts) join; one speaks, the other hears.
+scene_chat() {
+    start_server chat_server || return 1
+    timeout 10 python3 - "$srv_port" <<'PY' || true
+import socket, sys, time
+port = int(sys.argv[1])
+alice = socket.create_connection(("127.0.0.1", port))
+bob = socket.create_connection(("127.0.0.1", port))
+time.sleep(0.2)  # both have joined
+alice.sendall(b"hello, is anyone here?\n")
+print("bob hears:", bob.makefile().readline(), end="")
+bob.sendall(b"hi alice\n")
+print("alice hears:", alice.makefile().readline(), end="")
+alice.close(); bob.close()
+time.sleep(0.2)
+PY
+    stop_server chat_server
+}
+
+# survey against a Python web server, plus a port where nothing listens.
+scene_survey() {
+    python3 -u -m http.server --bind 127.0.0.1 0 >"$tmp/http.out" 2>&1 &
+    http_pid=$!
+    port=
+    for _ in $(seq 100); do
+        port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$tmp/http.out" | head -n 1)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    printf '127.0.0.1:%s\n127.0.0.1:%s\n127.0.0.1:1\n' "$port" "$port" >"$tmp/hosts"
+    printf '$ cat hosts\n'
+    cat "$tmp/hosts"
+    printf '$ survey hosts\n'
+    st=0
+    timeout 20 "$build/examples/survey" "$tmp/hosts" || st=$?
+    kill "$http_pid" 2>/dev/null
+    wait "$http_pid" 2>/dev/null || true
+    return $st
+}
+
+# A service that runs until a signal: SIGINT after a moment.
+scene_graceful() {
+    $linebuf "$build/examples/graceful_shutdown" &
+    pid=$!
+    sleep 1
+    printf '$ kill -INT %s\n' "$pid"
+    kill -INT "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    st=0
+    wait "$pid" || st=$?
+    return $st
+}
+
+run_example() {
+    case $1 in
+    echo_server | echo_server_proto) scene_echo "$1" ;;
+    echo_client) scene_echo echo_server ;;
+    chat_server) scene_chat ;;
+    survey) scene_survey ;;
+    graceful_shutdown) scene_graceful ;;
+    *) $linebuf "$build/examples/$1" ;;
+    esac
+}
+
 unset CORIO_VIRTUAL_CLOCK
 summary=
+failed=0
 for name in $all; do
-    exe=$build/examples/$name
     printf '\n== %s  (examples/%s.c, docs/tutorial.md)\n' "$name" "$name"
     t0=$(date +%s%N)
     status=0
-    $linebuf "$exe" || status=$?
+    run_example "$name" || status=$?
     t1=$(date +%s%N)
     ms=$(((t1 - t0) / 1000000))
     took=$(printf '%d.%03d s' $((ms / 1000)) $((ms % 1000)))
-    [ $status -eq 0 ] || took="$took, exit status $status"
+    [ $status -eq 0 ] || { took="$took, exit status $status"; failed=1; }
     printf -- '-- %s took %s\n' "$name" "$took"
     summary="$summary$(printf '  %-16s %s' "$name" "$took")
 "
 done
 
 printf '\nWall-clock time of each example (real clock):\n%s' "$summary"
+exit $failed
