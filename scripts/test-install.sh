@@ -22,6 +22,15 @@ if grep -rq "$tmp/first" "$prefix"; then
     exit 1
 fi
 
+# The shared library exports the public API and nothing else.
+so=$(find "$prefix" -name 'libcorio.so.*' -type f | head -n 1)
+extra=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVW]$/ && $3 !~ /^corio_[a-z]/ {print $3}')
+if [ -n "$extra" ]; then
+    echo "test-install: $so exports more than the API:" >&2
+    echo "$extra" >&2
+    exit 1
+fi
+
 echo "test-install: pkg-config ($pc/corio.pc)"
 cflags=$(PKG_CONFIG_PATH=$pc pkg-config --cflags corio)
 libs=$(PKG_CONFIG_PATH=$pc pkg-config --libs corio)

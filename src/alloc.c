@@ -23,8 +23,9 @@ static int should_fail(void) {
     return 0;
 }
 
-/* For tests: allow n more allocations, then fail (-1: never fail). */
-CORIO_API void corio__test_fail_alloc_after(long n);
+/* For tests (linked with the static library; not exported from the shared
+ * one): allow n more allocations, then fail (-1: never fail). */
+void corio__test_fail_alloc_after(long n);
 void corio__test_fail_alloc_after(long n) { fail_after = n < 0 ? -1 : n; }
 
 void *corio__malloc(size_t n) { return should_fail() ? NULL : malloc(n); }

@@ -1,6 +1,6 @@
 /*
  * backend_uring.c - the io_uring backend: a completion ring in place of
- * epoll (issue 9).
+ * epoll.
  *
  * Three kinds of entries travel through the ring, told apart by the low
  * two bits of their user_data:
@@ -382,7 +382,7 @@ ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const
     op.task = t;
     op.res = 0;
     prep(corio__ring_sqe(loop, &op), ctx);
-    t->wait_tag = tag; /* issue 6: for the task dump */
+    t->wait_tag = tag; /* for the task dump */
     t->wait_arg = arg;
     /* Parked, not awaiting a future: the completion unparks the task. */
     int rc = corio__park(t);

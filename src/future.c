@@ -95,7 +95,7 @@ int corio_future_result(const corio_future *f, intptr_t *value) {
     if (f->state == CORIO__PENDING) return -EINPROGRESS;
     if (f->state == CORIO__CANCELLED) return -ECANCELED;
     if (f->err) {
-        corio__future_seen(f); /* issue 6: the error is retrieved */
+        corio__future_seen(f); /* debug mode: the error is retrieved */
         return f->err;
     }
     if (value) *value = f->value;
@@ -104,7 +104,7 @@ int corio_future_result(const corio_future *f, intptr_t *value) {
 
 void corio__future_add_node(corio_future *f, corio__node *n) {
     if (f->state != CORIO__PENDING) {
-        /* issue 6: whoever listens to a finished task (wait, as_completed)
+        /* Whoever listens to a finished task (wait, as_completed)
          * is told its outcome, as those listening when it finished are. */
         corio__future_seen(f);
         corio__ready_push(f->loop, n);
@@ -113,7 +113,7 @@ void corio__future_add_node(corio_future *f, corio__node *n) {
 }
 
 void corio__future_remove_node(corio_future *f, corio__node *n) {
-    /* issue 6: a combinator that stops listening to a finished task has seen
+    /* A combinator that stops listening to a finished task has seen
      * its outcome (gather calls its callback at once for finished children). */
     if (f->state != CORIO__PENDING) corio__future_seen(f);
     if (n->link.next == &n->link) return; /* ran already, or never added */
@@ -152,7 +152,7 @@ static void fcb_run(corio__node *n) {
 
 bool corio__future_cb_is_node(corio__node *n) { return n->run == fcb_run; }
 
-void *corio__node_future_cb(corio__node *n) { /* issue 6: debug.c's slow-callback report */
+void *corio__node_future_cb(corio__node *n) { /* debug.c's slow-callback report */
     return n->run == fcb_run ? (void *)(uintptr_t)corio__container_of(n, fcb, node)->cb : NULL;
 }
 
@@ -250,7 +250,7 @@ int corio__waiter_wait(corio_task *t, corio_list *list, corio__waiter *w, intptr
             return corio__bad(-EXDEV, "wait: tasks of another loop already wait on this object");
     }
     corio__list_push_back(list, &w->link);
-    /* issue 6: the task dump shows the caller (corio_lock_acquire, ...). */
+    /* The task dump shows the caller (corio_lock_acquire, ...). */
     int rc = corio__await_tag(t, &w->fut, CORIO__WAIT_WAITER, (int64_t)(intptr_t)__builtin_return_address(0));
     corio__list_remove(&w->link);
     if (rc == 0 && value) *value = w->fut.value;

@@ -155,7 +155,7 @@ struct corio_loop {
     size_t sched_stack_size;
     void *exec_state;          /* executor.c: per-loop executor state, made on first use (atomic pointer) */
     void *sig_state;           /* signal.c: per-loop signal state while handlers exist (loop thread) */
-    /* debug.c (issue 6): debug mode of this loop, set from CORIO_DEBUG at
+    /* debug.c: debug mode of this loop, set from CORIO_DEBUG at
      * creation; run_once times each node only when it is set. */
     int debug;
     int64_t slow_ns;           /* a callback or task step this long (ns) is reported in debug mode */
@@ -286,7 +286,7 @@ struct io_uring *corio__ring_get(corio_loop *loop);
 /* protocol.c: free loop->ring_bufs (called by corio_loop_close before the ring goes). */
 void corio__proto_ring_free(corio_loop *loop);
 
-/* ---- completion operations (backend_uring.c, issue 9) ------------------------ */
+/* ---- completion operations (backend_uring.c) ------------------------ */
 
 /* An operation submitted to the ring: lives on the waiting task's stack (or
  * in a stream/transport record) until its completion has been reaped. */

@@ -160,7 +160,7 @@ int corio__fd_wait(corio_task *t, corio__fdstate *st, int d) {
          * we cached may be stale, so wait for the kernel's word. */
         if (st->level) st->ready[d] = false;
     }
-    if (!st->ready[d]) rc = corio__park(t); /* issue 6: the task dump finds it as st->waiter[d] */
+    if (!st->ready[d]) rc = corio__park(t); /* the task dump finds it as st->waiter[d] */
     st->waiter[d] = NULL;
     if (rc == 0) rc = w.err;
     corio__fd_resync(t->loop, st); /* a level-triggered registration drops this waiter's direction */
@@ -582,7 +582,7 @@ void corio__io_free(corio_loop *loop) {
         if (!st) continue;
         if (st->interest && (st->cb[0] || st->cb[1]))
             corio__log(CORIO_LOG_WARNING, "loop closed with a reader/writer callback still on fd %zu", fd);
-        else if (st->interest && corio__unlikely(loop->debug)) /* issue 6: resources left open */
+        else if (st->interest && corio__unlikely(loop->debug)) /* debug mode: resources left open */
             corio__log(CORIO_LOG_WARNING,
                        "loop closed with fd %zu still registered (close it with corio_close or corio_forget_fd)", fd);
         corio__list_remove(&st->ring_rearm.link);

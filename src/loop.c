@@ -106,9 +106,9 @@ corio_loop *corio_loop_new(void) {
     corio__stack_overflow_handler_install();
     const char *vc = getenv("CORIO_VIRTUAL_CLOCK");
     if (vc && *vc && strcmp(vc, "0") != 0) loop->virtual_clock = 1;
-    loop->debug = corio__debug_on;          /* issue 6: debug mode, per loop (debug.c) */
+    loop->debug = corio__debug_on;          /* debug mode, per loop (debug.c) */
     loop->slow_ns = CORIO__NS_PER_S / 10;   /* asyncio's slow_callback_duration, 0.1 s */
-    if (corio__unlikely(loop->debug)) /* issue 9: which backend, and why not io_uring */
+    if (corio__unlikely(loop->debug)) /* which backend, and why not io_uring */
         corio__log(CORIO_LOG_DEBUG, "loop %p: %s backend%s%s%s", (void *)loop, corio_loop_backend(loop),
                    loop->backend_why ? " (io_uring not used: " : "", loop->backend_why ? loop->backend_why : "",
                    loop->backend_why ? ")" : "");
@@ -323,7 +323,7 @@ void corio__loop_take_posts(corio_loop *loop) {
     }
 }
 
-/* issue 6: the user's callback behind a ready node, for debug.c's report. */
+/* The user's callback behind a ready node, for debug.c's report. */
 corio_callback corio__node_handle_cb(corio__node *n) {
     if (n->run != handle_run) return NULL;
     corio_handle *h = corio__container_of(n, corio_handle, node);
@@ -348,7 +348,7 @@ static void run_batch(corio_loop *loop, corio_list *batch, corio_list *back, int
         corio__list_remove(first);
         loop->nready--;
         corio__node *node = corio__container_of(first, corio__node, link);
-        /* issue 6: debug mode times every callback and task step; off, it
+        /* Debug mode times every callback and task step; off, it
          * costs this one predictable branch. */
         if (corio__unlikely(loop->debug))
             corio__debug_run(loop, node);

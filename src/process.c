@@ -105,9 +105,10 @@ struct corio_process {
     struct corio_process *next, *prev; /* SIGCHLD mode: this thread's children */
 };
 
-/* 0: pidfd if the kernel has it; 1: SIGCHLD mode always (tests). */
+/* 0: pidfd if the kernel has it; 1: SIGCHLD mode always (tests, linked
+ * with the static library; not exported from the shared one). */
 static atomic_int force_sigchld;
-CORIO_API void corio__test_process_force_sigchld(int on);
+void corio__test_process_force_sigchld(int on);
 void corio__test_process_force_sigchld(int on) { atomic_store(&force_sigchld, on); }
 
 /* SIGCHLD mode: the children of this thread's loop and the loop whose

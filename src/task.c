@@ -50,7 +50,7 @@ static void task_wake(corio__node *n);
 
 static void task_free_record(corio_task *t) {
     corio_loop *loop = t->loop;
-    /* issue 6: an error nobody read is reported here (asyncio's "Task
+    /* An error nobody read is reported here (asyncio's "Task
      * exception was never retrieved"); one predictable branch per record. */
     if (corio__unlikely(t->fut.err) && !(t->flags & CORIO__TF_RETRIEVED)) corio__debug_task_freed(t, false);
     corio__list_remove(&t->link);
@@ -69,7 +69,7 @@ void corio__task_release(corio_task *t) {
 void corio__loop_free_tasks(corio_loop *loop) {
     while (!corio__list_empty(&loop->tasks)) {
         corio_task *t = corio__container_of(loop->tasks.next, corio_task, link);
-        corio__debug_task_freed(t, true); /* issue 6: unretrieved errors, unjoined tasks */
+        corio__debug_task_freed(t, true); /* debug mode: unretrieved errors, unjoined tasks */
 #ifdef CORIO__TSAN
         if (t->tsan_fiber) __tsan_destroy_fiber(t->tsan_fiber);
 #endif
@@ -129,7 +129,7 @@ static void task_main(void *arg) {
     }
     t->flags |= CORIO__TF_FINISHED;
     loop->ntasks_live--;
-    /* issue 6: an error is retrieved by whoever listens now (a joiner, a
+    /* An error is retrieved by whoever listens now (a joiner, a
      * gather/wait/as_completed entry, a task group, a done-callback). */
     if (r < 0 && !corio__list_empty(&t->fut.callbacks)) t->flags |= CORIO__TF_RETRIEVED;
     if (r == -ECANCELED)
@@ -188,7 +188,7 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     corio__list_init(&t->group_link);
     if (!(opts && opts->name)) t->id = next_task_id();
     t->created_ns = loop->now;
-    t->created_iter = loop->iterations; /* issue 6: the task dump's age */
+    t->created_iter = loop->iterations; /* the task dump's age */
     t->refs = 2; /* the caller's and the running one */
     t->crefs = 1;
     t->num_cancels = 0;
@@ -261,13 +261,13 @@ int corio__await_tag(corio_task *t, corio_future *f, const char *tag, int64_t ar
         return corio__bad(-EXDEV, "await: the future belongs to another loop");
     if (corio__unlikely(f == &t->fut)) return corio__bad(-EDEADLK, "await: a task cannot await itself");
     if (f->state != CORIO__PENDING) {
-        /* issue 6: an await of a finished task reads its outcome (one that
+        /* An await of a finished task reads its outcome (one that
          * waits is told by task_main, as every listener is). */
         if (corio__unlikely(f->err)) corio__future_seen(f);
     } else {
         corio__list_push_back(&f->callbacks, &t->wake.link);
         t->waiting_on = f;
-        t->wait_tag = tag; /* issue 6: for the task dump */
+        t->wait_tag = tag; /* for the task dump */
         t->wait_arg = arg;
         if (t->must_cancel && corio_future_cancel(f) > 0) t->must_cancel = false;
         int rc = corio__suspend(t);
@@ -457,12 +457,12 @@ int corio_task_set_name(corio_task *t, const char *name) {
 
 corio_task *corio_current_task(void) { return corio__current(); }
 
-__attribute__((noinline)) void corio__future_seen(const corio_future *f) { /* issue 6 */
+__attribute__((noinline)) void corio__future_seen(const corio_future *f) { /* debug mode: "exception was never retrieved" */
     /* f is never really const: task records are the library's. */
     if (f->kind == CORIO__FK_TASK) ((corio_task *)(uintptr_t)f)->flags |= CORIO__TF_RETRIEVED;
 }
 
-corio_task *corio__node_task(corio__node *n) { /* issue 6: debug.c's slow-step report */
+corio_task *corio__node_task(corio__node *n) { /* debug.c's slow-step report */
     return n->run == task_wake ? corio__container_of(n, corio_task, wake) : NULL;
 }
 
