@@ -280,6 +280,13 @@ struct corio__tsnode {
 
 int corio_loop_call_soon_threadsafe(corio_loop *loop, corio_callback cb, void *arg) {
     if (!loop || !cb) return -EINVAL;
+    if (loop == corio__cur_loop) {
+        /* From the loop's own thread: straight to the ready queue, after
+         * whatever other threads posted before, so that it keeps its place
+         * among call_soon's as in asyncio (one ready queue for both). */
+        if (corio__unlikely(atomic_load_explicit(&loop->ts_pending, memory_order_relaxed))) corio__loop_take_posts(loop);
+        return corio_loop_call_soon(loop, NULL, cb, arg);
+    }
     corio__tsnode *n = corio__malloc(sizeof *n);
     if (!n) return -ENOMEM;
     n->next = NULL;

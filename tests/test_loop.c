@@ -865,6 +865,26 @@ static void test_loops_in_two_threads(void) {
     CHECK(corio_loop_current() == NULL);
 }
 
+/* call_soon_threadsafe from the loop's own thread keeps its place among
+ * call_soon's (Python 3.13 prints [1, 2, 3, 4]). */
+static int order_out[8], order_n;
+static void order_push(void *arg) { order_out[order_n++] = (int)(intptr_t)arg; }
+static int threadsafe_order_main(void *arg) {
+    (void)arg;
+    corio_loop *loop = corio_loop_current();
+    order_n = 0;
+    CHECK_EQ(corio_loop_call_soon_threadsafe(loop, order_push, (void *)1), 0);
+    CHECK_EQ(corio_call_soon(NULL, order_push, (void *)2), 0);
+    CHECK_EQ(corio_loop_call_soon_threadsafe(loop, order_push, (void *)3), 0);
+    CHECK_EQ(corio_call_soon(NULL, order_push, (void *)4), 0);
+    CHECK_EQ(corio_sleep(0), 0);
+    CHECK_EQ(corio_sleep(0), 0);
+    CHECK_EQ(order_n, 4);
+    for (int i = 0; i < order_n; i++) CHECK_EQ(order_out[i], i + 1);
+    return 0;
+}
+static void test_threadsafe_order_on_own_thread(void) { CHECK_EQ(test_run(threadsafe_order_main, NULL, 0), 0); }
+
 int main(void) {
     RUN_TEST(test_new_close);
     RUN_TEST(test_close_not_empty);
@@ -885,5 +905,6 @@ int main(void) {
     RUN_TEST(test_two_loops_one_thread);
     RUN_TEST(test_nested_run);
     RUN_TEST(test_loops_in_two_threads);
+    RUN_TEST(test_threadsafe_order_on_own_thread);
     TEST_MAIN_END();
 }

@@ -139,7 +139,9 @@ CORIO_API int corio_call_at(corio_handle *h, double when, corio_callback cb, voi
  * (the only corio function that may be called from a thread other than the
  * loop's, with corio_loop_wakeup).  Wakes the loop if it is blocked; cb
  * runs in one of its next iterations, posts from one thread in the order
- * they were made.  Returns 0, -EINVAL, -ENOMEM.  The loop must outlive the
+ * they were made; from the loop's own thread while it runs, it is queued
+ * as call_soon is, in order with it (asyncio has one ready queue for
+ * both).  Returns 0, -EINVAL, -ENOMEM.  The loop must outlive the
  * call; posts still queued when the loop closes are reported and dropped.
  */
 CORIO_API int corio_loop_call_soon_threadsafe(corio_loop *loop, corio_callback cb, void *arg);
