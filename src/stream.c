@@ -33,6 +33,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -669,7 +670,20 @@ int corio_reader_readexactly(corio_reader *r, void *buf, size_t n, size_t *got) 
 }
 
 int corio_reader_at_eof(const corio_reader *r) {
-    return r && r->eof && bb_len(&r->buf) == r->pending;
+    if (!r || bb_len(&r->buf) != r->pending) return 0; /* bytes left to read */
+    if (r->eof) return 1;
+    const conn *c = r->c;
+    if (r->err || c->fd < 0) return 0;
+    /* The pull reader learns of the end only when it reads; asyncio's
+     * at_eof is true as soon as the peer's EOF has arrived.  So ask the
+     * kernel, consuming nothing: a socket's peek reads 0 at the end, a
+     * pipe polls as hung up with nothing to read. */
+    if (c->is_sock) {
+        char b;
+        return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+    }
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) && !(p.revents & POLLIN);
 }
 
 size_t corio_reader_buffered(const corio_reader *r) { return r ? bb_len(&r->buf) - r->pending : 0; }

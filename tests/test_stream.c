@@ -1082,6 +1082,41 @@ static int level_main(void *arg) {
 
 static void test_level_after_wait(void) { CHECK_EQ(corio_run(level_main, NULL), 0); }
 
+/* at_eof is true once the peer's EOF has arrived and the buffer is empty,
+ * without another read (asyncio: feed_eof comes with the data). */
+static int at_eof_main(void *arg) {
+    (void)arg;
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_stream_open(sv[0], NULL, &r, &w), 0);
+    CHECK_EQ(write(sv[1], "abc", 3), 3);
+    char buf[3];
+    CHECK_EQ(corio_reader_readexactly(r, buf, 3, NULL), 0);
+    CHECK_EQ(corio_reader_at_eof(r), 0); /* the peer is still open */
+    shutdown(sv[1], SHUT_WR);
+    CHECK_EQ(corio_reader_at_eof(r), 1); /* no read needed to know */
+    CHECK_EQ(corio_reader_read(r, buf, sizeof buf), 0);
+    CHECK_EQ(corio_reader_at_eof(r), 1);
+    CHECK_EQ(corio_stream_close(r, w), 0);
+    close(sv[1]);
+    /* A pipe: hung up with nothing left. */
+    int pfd[2];
+    CHECK_EQ(pipe(pfd), 0);
+    CHECK_EQ(corio_stream_open(pfd[0], NULL, &r, NULL), 0);
+    CHECK_EQ(write(pfd[1], "x", 1), 1);
+    CHECK_EQ(corio_reader_at_eof(r), 0);
+    CHECK_EQ(corio_reader_readexactly(r, buf, 1, NULL), 0);
+    CHECK_EQ(corio_reader_at_eof(r), 0);
+    close(pfd[1]);
+    CHECK_EQ(corio_reader_at_eof(r), 1);
+    corio_reader_free(r);
+    return 0;
+}
+
+static void test_at_eof_without_read(void) { CHECK_EQ(test_run(at_eof_main, NULL, 0), 0); }
+
 int main(int argc, char **argv) {
     (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1111,5 +1146,6 @@ int main(int argc, char **argv) {
     RUN_NET_TEST(test_emfile);
     if (!under_valgrind()) RUN_NET_TEST(test_10k_connections); /* minutes under valgrind */
     RUN_NET_TEST(test_echo_examples);
+    RUN_TEST(test_at_eof_without_read);
     TEST_MAIN_END();
 }

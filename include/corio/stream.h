@@ -164,7 +164,11 @@ CORIO_API int corio_reader_readuntil(corio_reader *r, const void *sep, size_t se
  */
 CORIO_API int corio_reader_readexactly(corio_reader *r, void *buf, size_t n, size_t *got);
 
-/* 1 when end of stream was seen and nothing is left buffered (asyncio at_eof). */
+/* 1 when nothing is left buffered and the peer's end of stream has
+ * arrived (asyncio at_eof), whether or not a read has met it yet: asks the
+ * kernel without consuming anything (one system call) while the end has
+ * not been read.  0 otherwise, and after a connection error.  Does not
+ * suspend. */
 CORIO_API int corio_reader_at_eof(const corio_reader *r);
 
 /* Bytes received and not yet consumed. */
