@@ -75,7 +75,13 @@
 #define BUF_SMALL (8 * 1024)
 #define BUF_MIN_SHIFT 14      /* the smallest mapped buffer: 16 KiB */
 #define BUF_CLASSES 5         /* cached sizes: 16, 32, 64, 128, 256 KiB (WBUF_KEEP) */
-#define BUF_CACHE (1024 * 1024)
+#define BUF_CACHE (1024 * 1024)  /* what an idle loop may keep cached */
+/* ... and what each open transport adds to that while it lives: with 200
+ * busy transports under io_uring, a 1 MiB cache sent most buffers back to
+ * the kernel and mapped them again (first touches at 10-50 us a page
+ * here), which halved a saturated echo's throughput (212 -> 372 MB/s with
+ * room for them). */
+#define BUF_CACHE_PER_TRANSPORT (256 * 1024)
 
 /* The provided-buffer ring (io_uring).  128 x 16 KiB: a 16 KiB buffer holds
  * a typical message whole and a bulk transfer in few completions, and 128
@@ -115,6 +121,7 @@ typedef struct proto_ring {
                                      as several cancels may share it: the backend counts them one by one */
     char *cache[BUF_CLASSES];     /* freed mapped buffers by size class, linked through their first bytes */
     size_t cached;                /* bytes in cache */
+    unsigned ntransports;         /* stream transports of the loop not yet freed: the cache's cap grows with them */
     size_t mapped;                /* bytes of mapped buffers: in use plus cached */
 } proto_ring;
 
@@ -202,9 +209,10 @@ static proto_ring *proto_state(corio_loop *loop) {
  * under io_uring with 34 KiB of its heap in use (2.3 MiB under epoll,
  * which sends at once and queues little); now 3.4 MiB, the cache and all.
  * A freed mapped buffer of up to WBUF_KEEP bytes waits in the loop's
- * cache for the next connection, BUF_CACHE bytes in all: what a loop
- * keeps idle is bounded, and connections coming and going do not map and
- * unmap each time.
+ * cache for the next use, up to BUF_CACHE bytes plus
+ * BUF_CACHE_PER_TRANSPORT for each open transport: busy connections do
+ * not map and unmap at every pause, and what a loop keeps once they are
+ * gone is bounded (the cache is trimmed as each transport is freed).
  */
 static unsigned buf_class(size_t cap) {
     unsigned c = 0;
@@ -227,6 +235,25 @@ static char *buf_map(proto_ring *pl, size_t cap) {
     return p;
 }
 
+static size_t buf_cache_cap(const proto_ring *pl) {
+    return BUF_CACHE + (size_t)pl->ntransports * BUF_CACHE_PER_TRANSPORT;
+}
+
+/* Unmap cached buffers, the biggest first, until the cache fits its cap
+ * (after a transport went: what a storm cached goes back when it ends). */
+static void buf_cache_trim(proto_ring *pl) {
+    for (unsigned c = BUF_CLASSES; c-- > 0 && pl->cached > buf_cache_cap(pl);) {
+        size_t cap = (size_t)1 << (BUF_MIN_SHIFT + c);
+        while (pl->cache[c] && pl->cached > buf_cache_cap(pl)) {
+            char *p = pl->cache[c];
+            memcpy(&pl->cache[c], p, sizeof(char *));
+            pl->cached -= cap;
+            munmap(p, cap);
+            pl->mapped -= cap;
+        }
+    }
+}
+
 /* Free a buffer of cap bytes, as buf_grow made it (NULL: nothing). */
 static void buf_free(proto_ring *pl, char *p, size_t cap) {
     if (!p) return;
@@ -235,7 +262,7 @@ static void buf_free(proto_ring *pl, char *p, size_t cap) {
         return;
     }
     unsigned c = buf_class(cap);
-    if (c < BUF_CLASSES && pl->cached + cap <= BUF_CACHE) {
+    if (c < BUF_CLASSES && pl->cached + cap <= buf_cache_cap(pl)) {
         memcpy(p, &pl->cache[c], sizeof(char *));
         pl->cache[c] = p;
         pl->cached += cap;
@@ -320,6 +347,8 @@ static void maybe_free(corio_transport *t) {
     free_ibuf(t);
     free_held(t);
     corio__free(t);
+    pl->ntransports--;
+    buf_cache_trim(pl);
     if (reader) {
         pl->nreaders--;
         ring_release(pl);
@@ -921,6 +950,7 @@ int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_t
     corio_transport *t = corio__calloc(1, sizeof *t);
     if (!t) return -ENOMEM;
     t->pl = pl;
+    pl->ntransports++;
     int type = 0;
     socklen_t tl = sizeof type;
     t->fd = fd;
@@ -933,6 +963,7 @@ int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_t
     corio__list_init(&t->link);
     corio__list_init(&t->flush.link);
     if (corio_call_soon(&t->made_h, on_made, t) < 0) {
+        pl->ntransports--;
         corio__free(t);
         return -ENOMEM;
     }
