@@ -8,7 +8,7 @@ for t in test_smoke test_loop test_task test_future test_gather test_taskgroup t
     exe="$BUILD/tests/$t"
     [ -x "$exe" ] || continue
     n=$((n+1))
-    if CORIO_TEST_BULK_MIB=16 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    if CORIO_TEST_BULK_MIB=16 CORIO_TEST_CASE_SECONDS=900 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
         "$exe" >"$BUILD/valgrind-$t.log" 2>&1; then
         echo "valgrind ok   $t"
     else

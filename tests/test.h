@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
 
 static int test_failures;
 static int test_cases;
@@ -39,11 +41,34 @@ static int test_cases;
         }                                                                                     \
     } while (0)
 
+/* A case that hangs is named before ctest's limit (60 s for the whole
+ * program) kills the program anonymously: each case has its own alarm,
+ * CORIO_TEST_CASE_SECONDS (default 55; valgrind's runs give more). */
+static const char *test_case_name;
+static void test_case_timeout(int sig) {
+    (void)sig;
+    static const char msg[] = "TIMEOUT: the case did not finish in time: ";
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    if (test_case_name) r = write(2, test_case_name, strlen(test_case_name));
+    r = write(2, "\n", 1);
+    (void)r;
+    _exit(124);
+}
+static inline void test_case_arm(const char *name) {
+    const char *e = getenv("CORIO_TEST_CASE_SECONDS");
+    unsigned secs = e && *e ? (unsigned)strtoul(e, NULL, 10) : 55;
+    test_case_name = name;
+    signal(SIGALRM, test_case_timeout);
+    alarm(secs);
+}
+
 #define RUN_TEST(fn)                                            \
     do {                                                        \
         int before_ = test_failures;                            \
         test_cases++;                                           \
+        test_case_arm(#fn);                                     \
         fn();                                                   \
+        alarm(0);                                               \
         printf("%s %s\n", test_failures == before_ ? "ok  " : "FAIL", #fn); \
         fflush(stdout);                                         \
     } while (0)
