@@ -4,7 +4,7 @@ set -euo pipefail
 BUILD=${1:-build}
 command -v valgrind >/dev/null || { echo "valgrind: not installed, installing"; apt-get install -y -qq valgrind >/dev/null; }
 fail=0; n=0
-for t in test_smoke test_loop test_task test_future test_gather test_taskgroup test_timeout test_wait_for test_lock test_condition test_queue test_io test_close test_review_badinput test_executor test_net test_stream test_protocol; do
+for t in test_smoke test_loop test_task test_future test_gather test_taskgroup test_timeout test_wait_for test_lock test_condition test_queue test_io test_close test_bad_input test_executor test_net test_stream test_protocol; do
     exe="$BUILD/tests/$t"
     [ -x "$exe" ] || continue
     n=$((n+1))

@@ -1,5 +1,5 @@
 /*
- * test_review_tasks.c - task cases found in review: CPython test_tasks.py
+ * test_tasks_cpython.c - task cases found in review: CPython test_tasks.py
  * cases not ported elsewhere, an infinite sleep, and out-of-memory in
  * corio_taskgroup_spawn and corio_queue_put.  Expected outcomes are those
  * of asyncio 3.13.

@@ -1,5 +1,5 @@
 /*
- * test_review_combinators.c - wait / as_completed corner cases found in
+ * test_combinators_edges.c - wait / as_completed corner cases found in
  * review, each checked against asyncio 3.13 (the expected values are what
  * the equivalent Python program printed, on a virtual-time loop here):
  *

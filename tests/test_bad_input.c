@@ -1,5 +1,5 @@
 /*
- * test_review_badinput.c - every public call of the futures, tasks,
+ * test_bad_input.c - every public call of the futures, tasks,
  * combinators, scopes, groups, sync primitives and queues given bad input:
  * NULL pointers, zeroed (never initialised) or destroyed objects, calls
  * outside a task, objects of another loop, double joins.  Each must return
