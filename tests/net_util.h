@@ -15,16 +15,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Open descriptors of this process (the directory's own is counted every time). */
-static inline int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    while (readdir(d)) n++;
-    closedir(d);
-    return n;
-}
-
 /* The library keeps a few process-wide descriptors once a loop has run
  * (the self pidfd used to install guard pages): run one empty loop before
  * counting, so that the first case's count starts from them. */

@@ -11,6 +11,7 @@
 #define CORIO_TEST_H
 
 #include <corio.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -40,6 +41,21 @@ static int test_cases;
             test_failures++;                                                                  \
         }                                                                                     \
     } while (0)
+
+/* Open descriptors of this process (the directory's own is counted every time). */
+static inline int count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    while (readdir(d)) n++;
+    closedir(d);
+    return n;
+}
+
+/* In a task: yield n times, each must succeed. */
+static inline void yield_n(int n) {
+    while (n-- > 0) CHECK_EQ(corio_yield(), 0);
+}
 
 /* A case that hangs is named before ctest's limit (60 s for the whole
  * program) kills the program anonymously: each case has its own alarm,

@@ -13,10 +13,6 @@ static int nresult;
 
 static int no_waiters(const corio_condition *c) { return c->waiters.next == &c->waiters; }
 
-static void yield_n(int n) {
-    while (n-- > 0) CHECK_EQ(corio_yield(), 0);
-}
-
 static void push(int v) { result[nresult++] = v; }
 
 /* CPython's c1/c2/c3 of test_wait: acquire, wait, record, keep the lock. */

@@ -12,10 +12,6 @@ static int nresult;
 
 static int no_waiters(const corio_event *e) { return e->waiters.next == &e->waiters; }
 
-static void yield_n(int n) {
-    while (n-- > 0) CHECK_EQ(corio_yield(), 0);
-}
-
 static int waiter(void *arg) {
     int rc = corio_event_wait(&ev);
     if (rc == 0) result[nresult++] = (int)(intptr_t)arg;

@@ -15,10 +15,6 @@ static int nresult;
 /* asyncio's `not lock._waiters`: peeks at the private list. */
 static int no_waiters(const corio_lock *l) { return l->waiters.next == &l->waiters; }
 
-static void yield_n(int n) {
-    while (n-- > 0) CHECK_EQ(corio_yield(), 0);
-}
-
 /* Append the id given as arg once the lock is ours; keeps the lock. */
 static int take(void *arg) {
     int rc = corio_lock_acquire(&lk);

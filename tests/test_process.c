@@ -25,15 +25,6 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    while (readdir(d)) n++;
-    closedir(d);
-    return n;
-}
-
 static void check_no_zombie(void) {
     errno = 0;
     CHECK_EQ(waitpid(-1, NULL, WNOHANG), -1);

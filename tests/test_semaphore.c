@@ -21,10 +21,6 @@ static size_t nwaiters(const corio_semaphore *s) {
     return n;
 }
 
-static void yield_n(int n) {
-    while (n-- > 0) CHECK_EQ(corio_yield(), 0);
-}
-
 /* CPython's c1..c4: acquire, record, keep the unit. */
 static int take(void *arg) {
     int rc = corio_semaphore_acquire(&sem);

@@ -17,15 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    while (readdir(d)) n++;
-    closedir(d);
-    return n;
-}
-
 /* Wait in a task until *flag reaches `want`, at most about 5 s. */
 static int wait_for_count(atomic_int *flag, int want) {
     for (int i = 0; i < 5000 && atomic_load(flag) < want; i++)
