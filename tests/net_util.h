@@ -72,4 +72,37 @@ static inline bool example_can_run(const char *path) {
     return WIFEXITED(st) && WEXITSTATUS(st) == 2;
 }
 
+static int net_nothing_main_(void *arg) {
+    (void)arg;
+    return 0;
+}
+
+/* Run run_all() on each backend in turn: once on the one CORIO_BACKEND
+ * names if it is set, else on epoll and then on io_uring where the kernel
+ * has it (the environment variable is how a loop, and a child program,
+ * learns which to use). */
+static inline void run_on_each_backend(void (*run_all)(void)) {
+    const char *forced = getenv("CORIO_BACKEND");
+    if (forced && *forced) {
+        printf("backend: %s (CORIO_BACKEND)\n", forced);
+        run_all();
+        return;
+    }
+    corio_loop *probe = corio_loop_new();
+    bool uring = probe && strcmp(corio_loop_backend(probe), "io_uring") == 0;
+    if (probe) corio_loop_close(probe);
+    setenv("CORIO_BACKEND", "epoll", 1);
+    printf("backend: epoll\n");
+    run_all();
+    if (uring) {
+        setenv("CORIO_BACKEND", "io_uring", 1);
+        printf("backend: io_uring\n");
+        test_run(net_nothing_main_, NULL, 0); /* a warm-up of its own: descriptors the first io_uring loop keeps */
+        run_all();
+    } else {
+        printf("backend: io_uring is not available here; ran epoll only\n");
+    }
+    unsetenv("CORIO_BACKEND");
+}
+
 #endif

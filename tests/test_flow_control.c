@@ -470,11 +470,6 @@ static void run_all(void) {
     RUN_NET_TEST(test_storm_memory);
 }
 
-static int nothing_main(void *arg) {
-    (void)arg;
-    return 0;
-}
-
 int main(int argc, char **argv) {
     (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -484,27 +479,6 @@ int main(int argc, char **argv) {
     example_path_of(example_path, sizeof example_path, argv[0], "echo_server_proto");
     example_runs = example_can_run(example_path);
     net_warm_up();
-    const char *forced = getenv("CORIO_BACKEND");
-    if (forced && *forced) {
-        printf("backend: %s (CORIO_BACKEND)\n", forced);
-        run_all();
-    } else {
-        corio_loop *probe = corio_loop_new();
-        bool uring = probe && strcmp(corio_loop_backend(probe), "io_uring") == 0;
-        if (probe) corio_loop_close(probe);
-        /* The example inherits the choice through the environment. */
-        setenv("CORIO_BACKEND", "epoll", 1);
-        printf("backend: epoll\n");
-        run_all();
-        if (uring) {
-            setenv("CORIO_BACKEND", "io_uring", 1);
-            printf("backend: io_uring\n");
-            test_run(nothing_main, NULL, 0); /* a warm-up of its own: descriptors the first io_uring loop keeps */
-            run_all();
-        } else {
-            printf("backend: io_uring is not available here; ran epoll only\n");
-        }
-        unsetenv("CORIO_BACKEND");
-    }
+    run_on_each_backend(run_all);
     TEST_MAIN_END();
 }

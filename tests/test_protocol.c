@@ -997,36 +997,11 @@ static void run_all(void) {
     RUN_NET_TEST(test_pipe_writer_no_sigpipe);
 }
 
-static int nothing_main(void *arg) {
-    (void)arg;
-    return 0;
-}
-
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     pat_init();
     net_warm_up();
-    const char *forced = getenv("CORIO_BACKEND");
-    if (forced && *forced) {
-        printf("backend: %s (CORIO_BACKEND)\n", forced);
-        run_all();
-    } else {
-        corio_loop *probe = corio_loop_new();
-        bool uring = probe && strcmp(corio_loop_backend(probe), "io_uring") == 0;
-        if (probe) corio_loop_close(probe);
-        setenv("CORIO_BACKEND", "epoll", 1);
-        printf("backend: epoll\n");
-        run_all();
-        if (uring) {
-            setenv("CORIO_BACKEND", "io_uring", 1);
-            printf("backend: io_uring\n");
-            test_run(nothing_main, NULL, 0); /* a warm-up of its own: descriptors the first io_uring loop keeps */
-            run_all();
-        } else {
-            printf("backend: io_uring is not available here; ran epoll only\n");
-        }
-        unsetenv("CORIO_BACKEND");
-    }
+    run_on_each_backend(run_all);
     CHECK_EQ(corio_transport_open(-1, &echo_proto, NULL, NULL), -EBADF);
     CHECK_EQ(corio_transport_write(NULL, "x", 1), -EINVAL);
     TEST_MAIN_END();
