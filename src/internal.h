@@ -385,7 +385,7 @@ struct corio_task {
  * from a buffer or queued (a buffered readline, a small write) costs 1, and
  * an operation that makes a system call costs CORIO__COST_SYSCALL (a system
  * call costs about 1 us here), and every KiB it moves two more.  A turn may spend
- * CORIO__TURN_BUDGET units (about 256 system calls, 0.3-2 ms of work):
+ * CORIO__TURN_BUDGET units (about 0.4-1 ms of work):
  * then the loop stops running the batch, polls for I/O and runs the due
  * timers, and what is left of the batch runs first in the next turn.  A
  * task that finds the budget spent in an I/O call yields before the call

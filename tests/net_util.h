@@ -105,4 +105,18 @@ static inline void run_on_each_backend(void (*run_all)(void)) {
     unsetenv("CORIO_BACKEND");
 }
 
+/* A pseudo-random pattern of prime length, so that pieces never line up
+ * with it: pat_init() fills pat[] once per program. */
+#define PAT_LEN 65521
+static unsigned char pat[PAT_LEN];
+static inline void pat_init(void) {
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < PAT_LEN; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        pat[i] = (unsigned char)(x >> 7);
+    }
+}
+
 #endif

@@ -413,18 +413,6 @@ extern int corio__proto_test_no_multishot;
 
 static bool on_uring(void) { return strcmp(corio_loop_backend(corio_loop_current()), "io_uring") == 0; }
 
-/* A pseudo-random pattern of prime length, so that pieces never line up with it. */
-#define PAT_LEN 65521
-static unsigned char pat[PAT_LEN];
-static void pat_init(void) {
-    uint32_t x = 2463534242u;
-    for (size_t i = 0; i < PAT_LEN; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        pat[i] = (unsigned char)(x >> 7);
-    }
-}
 
 /* Log messages containing `log_want` are counted; warnings and errors are printed. */
 static const char *log_want;
