@@ -14,7 +14,23 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_lists fuzz_timer_heap fuzz_queue fuzz_stream_reader)
+declare -A MAXLEN=([fuzz_stream_reader]=8192)
+declare -A DIR=()   # where a target's corpus and regressions live
+MODULE_TARGETS=()
+# A module lists its targets in modules/<name>/fuzz/targets, one per line:
+# "name [max_len]"; its corpus is modules/<name>/fuzz/corpus/<target>/.
+for list in modules/*/fuzz/targets; do
+  [ -f "$list" ] || continue
+  while read -r name len; do
+    if [ -z "$name" ] || [ "${name#\#}" != "$name" ]; then continue; fi
+    DIR[$name]=$(dirname "$list")
+    if [ -n "${len:-}" ]; then MAXLEN[$name]=$len; fi
+    MODULE_TARGETS+=("$name")
+  done <"$list"
+done
+if [ ${#TARGETS[@]} -eq 0 ]; then
+  TARGETS=(fuzz_lists fuzz_timer_heap fuzz_queue fuzz_stream_reader ${MODULE_TARGETS[@]+"${MODULE_TARGETS[@]}"})
+fi
 
 # Assertions on (-O1 -g without NDEBUG): the heap and list preconditions are asserts.
 cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCORIO_BUILD_FUZZ=ON -DCORIO_SANITIZE=address \
@@ -26,20 +42,22 @@ cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}"
 export ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0:abort_on_error=1:symbolize=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-declare -A MAXLEN=([fuzz_stream_reader]=8192)
 for t in "${TARGETS[@]}"; do
-  seeds=tests/fuzz/corpus/$t
-  regress=tests/fuzz/regressions/$t
+  dir=${DIR[$t]:-tests/fuzz}
+  seeds=$dir/corpus/$t
+  regress=$dir/regressions/$t
+  exe=$(find "$BUILD" -type f -name "$t" -perm -u+x | head -1)
+  [ -n "$exe" ] || { echo "$t: not built"; exit 1; }
   work=$BUILD/corpus/$t
   art=$BUILD/artifacts/$t
   mkdir -p "$work" "$art"
   if [ -d "$regress" ] && [ -n "$(ls -A "$regress" 2>/dev/null)" ]; then
     echo "== $t: regression inputs"
-    "$BUILD/tests/fuzz/$t" -runs=0 "$regress"/* >"$art/regress.log" 2>&1 || { cat "$art/regress.log"; echo "$t: a regression input fails"; exit 1; }
+    "$exe" -runs=0 "$regress"/* >"$art/regress.log" 2>&1 || { cat "$art/regress.log"; echo "$t: a regression input fails"; exit 1; }
   fi
   echo "== $t: ${SECONDS_EACH}s"
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb bounds a runaway.
-  if ! "$BUILD/tests/fuzz/$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+  if ! "$exe" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
       -max_len="${MAXLEN[$t]:-4096}" -print_final_stats=1 -artifact_prefix="$art/" \
       "$work" "$seeds" >"$art/run.log" 2>&1; then
     tail -n 60 "$art/run.log"

@@ -1,0 +1,106 @@
+/*
+ * corio/transport.h - the byte transport under a stream: the seam where a
+ * module (TLS, a test double, a compressed channel) puts its own byte path
+ * beneath corio's reader and writer.
+ *
+ * A stream's reader and writer (corio/stream.h) do the buffering and
+ * framing: read, readline, readuntil, readexactly, limits, views,
+ * cancel-safety, write, writelines, drain and the high/low water marks,
+ * close and wait_closed.  Underneath, a transport moves bytes.  A stream
+ * opened with corio_stream_open() or corio_open_connection() runs over
+ * the built-in descriptor transport (sockets and pipes, epoll or
+ * io_uring).  corio_stream_open_transport() opens the same reader and
+ * writer over a transport you supply as a table of operations, so every
+ * corio_reader_* and corio_writer_* call works over it unchanged.
+ *
+ * A TLS transport, for example, implements `read` by decrypting what it
+ * reads from a plain stream below it, and `write` by encrypting into that
+ * stream's writer: a transport over a transport.
+ *
+ * Contract of the operations (ctx is the pointer given at open):
+ *   read        Read up to n (> 0) bytes into buf.  Returns the count
+ *               (> 0), 0 at end of stream, or a negative errno.  MAY
+ *               SUSPEND the calling task.  If the task is cancelled while
+ *               suspended, return -ECANCELED having consumed nothing that
+ *               was not returned (what was read below stays buffered in
+ *               the transport for the next call): the reader's
+ *               cancel-safety rests on this.  Called by one task at a time.
+ *   write       Take all of iov for sending.  NEVER suspends: queue what
+ *               cannot go now.  Returns 0 or a negative errno (the writer
+ *               then fails with it, sticky).
+ *   buffered    Bytes taken by write and not yet handed to the layer below
+ *               (or the kernel).  Drain compares this with the writer's
+ *               high and low water marks.  Never suspends.
+ *   drain       Optional.  Wait until buffered() is at most `low`, or the
+ *               transport failed.  Returns 0 or a negative errno
+ *               (-ECANCELED if cancelled: the data stays queued).  MAY
+ *               SUSPEND.  NULL: the writer considers buffered() only.
+ *   write_eof   Optional (NULL: corio_writer_can_write_eof() is false).
+ *               Send end-of-stream after what is queued.  Never suspends.
+ *   close       Start closing: send what is queued, then close the layer
+ *               below.  Never suspends; called once.
+ *   abort       Optional (NULL: close).  Close now, dropping what is queued.
+ *               Never suspends; called at most once, possibly after close.
+ *   wait_closed Optional.  Wait until closing has finished.  Returns 0 or
+ *               the error that ended the transport.  MAY SUSPEND.
+ *   fd          Optional.  The descriptor underneath, or -1.
+ *   peername, sockname
+ *               Optional.  As corio_writer_peername(); NULL: -ENOTCONN.
+ *   release     Called once, when both handles of the stream have been
+ *               released (after close): free ctx.  Never suspends.
+ *
+ * Ownership: the stream owns ctx from a successful open until it calls
+ * release.  On failure the caller keeps it.
+ */
+#ifndef CORIO_TRANSPORT_H
+#define CORIO_TRANSPORT_H
+
+#include "types.h"
+#include "stream.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct corio_transport_ops {
+    ssize_t (*read)(void *ctx, void *buf, size_t n);
+    int (*write)(void *ctx, const struct iovec *iov, int iovcnt);
+    size_t (*buffered)(void *ctx);
+    int (*drain)(void *ctx, size_t low);
+    int (*write_eof)(void *ctx);
+    int (*close)(void *ctx);
+    void (*abort)(void *ctx);
+    int (*wait_closed)(void *ctx);
+    int (*fd)(void *ctx);
+    int (*peername)(void *ctx, char *buf, size_t cap);
+    int (*sockname)(void *ctx, char *buf, size_t cap);
+    void (*release)(void *ctx);
+} corio_transport_ops;
+
+/*
+ * A reader and writer over a transport.  ops must outlive the stream
+ * (a static table); read, write, buffered, close and release are
+ * required.  Either out-pointer may be NULL for a one-way stream, as
+ * corio_stream_open().  opts as there (the writer's high and low water
+ * marks apply to ops->buffered()).  Returns 0 with the handles stored and
+ * ctx owned by the stream; -EINVAL (a required operation missing, both
+ * out-pointers NULL) or -ENOMEM, ctx then left to the caller.  Does not
+ * suspend.
+ */
+CORIO_API int corio_stream_open_transport(const corio_transport_ops *ops, void *ctx,
+                                          const corio_stream_opts *opts, corio_reader **r, corio_writer **w);
+
+/* The ctx a stream was opened over with corio_stream_open_transport(), or
+ * NULL for a stream over the descriptor transport. */
+CORIO_API void *corio_writer_transport(const corio_writer *w);
+CORIO_API void *corio_reader_transport(const corio_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
