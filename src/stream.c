@@ -32,6 +32,8 @@
  */
 #include "internal.h"
 
+#include <corio/transport.h>
+
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -129,6 +131,10 @@ typedef struct conn {
     bool is_sock;
     bool ring;         /* io_uring loop and a socket: the writer sends through the ring */
     bool reader_held, writer_held; /* handles not yet released */
+    bool tclosed;      /* a supplied transport: its close (or abort) has been called */
+    bool taborted;     /* ... and its abort */
+    const corio_transport_ops *tops; /* a supplied transport (corio_stream_open_transport), else NULL */
+    void *tctx;        /* its context, released with the connection */
     corio__fdstate *st; /* epoll, sockets: the fd's readiness state, once a read looked it up */
     uint64_t st_loop;   /* the serial of the loop st belongs to (0: none); not its address,
                            which a later loop may reuse after st was freed with the first */
@@ -138,6 +144,13 @@ typedef struct conn {
 
 static void conn_maybe_free(conn *c) {
     if (c->reader_held || c->writer_held || c->fd >= 0 || c->w.sending) return;
+    if (c->tops) {
+        if (!c->tclosed) {
+            c->tclosed = true;
+            c->tops->close(c->tctx);
+        }
+        c->tops->release(c->tctx);
+    }
     corio__list_remove(&c->w.flush.link);
     bb_free(&c->r.buf);
     bb_free(&c->w.buf);
@@ -156,6 +169,12 @@ static void wake_all(corio_list *l) {
 static void finish_close(conn *c) {
     corio_writer *w = &c->w;
     w->closing = true;
+    if (c->tops && !c->taborted) {
+        c->taborted = true;
+        if (c->tops->abort) c->tops->abort(c->tctx);
+        else if (!c->tclosed) c->tops->close(c->tctx);
+        c->tclosed = true;
+    }
     corio__list_remove(&w->flush.link); /* queued data is dropped: nothing to send */
     if (c->fd >= 0) {
         if (w->watching && corio__cur_loop) corio_remove_writer(c->fd);
@@ -335,26 +354,20 @@ static int check_handle(const void *h, const char *fn) {
 
 /* ---- opening ------------------------------------------------------------------ */
 
-int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, corio_writer **w) {
-    if (fd < 0) return corio__bad(-EBADF, "corio_stream_open: negative fd");
-    if (!r && !w) return corio__bad(-EINVAL, "corio_stream_open: NULL reader and writer out pointers");
+/* A connection with its reader and writer set up from opts, nothing open yet.
+ * A one-way stream (a pipe end) has only one handle; the other half is
+ * initialised all the same but never handed out. */
+static conn *conn_new(const corio_stream_opts *opts, bool reader, bool writer) {
     static const corio_stream_opts defaults = {0};
     const corio_stream_opts *o = opts ? opts : &defaults;
     conn *c = corio__calloc(1, sizeof *c);
-    if (!c) return -ENOMEM;
-    int type = 0;
-    socklen_t tl = sizeof type;
-    c->fd = fd;
-    c->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
-    /* A one-way stream (a pipe end) has only one handle; the other half
-     * is initialised all the same but never handed out. */
-    c->reader_held = r != NULL;
-    c->writer_held = w != NULL;
+    if (!c) return NULL;
+    c->fd = -1;
+    c->reader_held = reader;
+    c->writer_held = writer;
     c->r.c = c;
     c->r.limit = o->limit ? o->limit : CORIO_STREAM_LIMIT;
     c->r.chunk = 4096;
-    c->ring = c->is_sock && corio__cur_loop && corio__ring_on(corio__cur_loop);
-    c->w.indirect = !c->is_sock || c->ring;
     c->w.c = c;
     c->w.high = o->high_water ? o->high_water : CORIO_STREAM_HIGH_WATER;
     c->w.low = o->low_water ? o->low_water : c->w.high / 4;
@@ -362,10 +375,42 @@ int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, c
     corio__list_init(&c->w.drainers);
     corio__list_init(&c->w.flush.link);
     corio__list_init(&c->w.closers);
+    return c;
+}
+
+int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, corio_writer **w) {
+    if (fd < 0) return corio__bad(-EBADF, "corio_stream_open: negative fd");
+    if (!r && !w) return corio__bad(-EINVAL, "corio_stream_open: NULL reader and writer out pointers");
+    conn *c = conn_new(opts, r != NULL, w != NULL);
+    if (!c) return -ENOMEM;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    c->fd = fd;
+    c->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+    c->ring = c->is_sock && corio__cur_loop && corio__ring_on(corio__cur_loop);
+    c->w.indirect = !c->is_sock || c->ring;
     if (r) *r = &c->r;
     if (w) *w = &c->w;
     return 0;
 }
+
+int corio_stream_open_transport(const corio_transport_ops *ops, void *ctx, const corio_stream_opts *opts,
+                                corio_reader **r, corio_writer **w) {
+    if (!ops || !ops->read || !ops->write || !ops->buffered || !ops->close || !ops->release)
+        return corio__bad(-EINVAL, "corio_stream_open_transport: read, write, buffered, close and release are required");
+    if (!r && !w) return corio__bad(-EINVAL, "corio_stream_open_transport: NULL reader and writer out pointers");
+    conn *c = conn_new(opts, r != NULL, w != NULL);
+    if (!c) return -ENOMEM;
+    c->tops = ops;
+    c->tctx = ctx;
+    c->w.indirect = true; /* corio_writer_write's fast path is for descriptors */
+    if (r) *r = &c->r;
+    if (w) *w = &c->w;
+    return 0;
+}
+
+void *corio_writer_transport(const corio_writer *w) { return w ? w->c->tctx : NULL; }
+void *corio_reader_transport(const corio_reader *r) { return r ? r->c->tctx : NULL; }
 
 int corio_open_connection_opts(const char *host, int port, const corio_connect_opts *copts,
                                const corio_stream_opts *sopts, corio_reader **r, corio_writer **w) {
@@ -430,6 +475,7 @@ static ssize_t conn_read(conn *c, void *buf, size_t n) {
         }
         return corio_recv(c->fd, buf, n, 0);
     }
+    if (c->tops) return c->tops->read(c->tctx, buf, n);
     return corio_read(c->fd, buf, n);
 }
 
@@ -438,7 +484,7 @@ static ssize_t fill(corio_reader *r) {
     if (r->err) return r->err;
     if (r->eof) return 0;
     conn *c = r->c;
-    if (c->fd < 0) {
+    if (c->fd < 0 && !c->tops) {
         r->eof = true;
         return 0;
     }
@@ -481,7 +527,7 @@ __attribute__((noinline)) static ssize_t reader_read_slow(corio_reader *r, void 
     if (crc < 0) return crc;
     if (!bb_len(&r->buf)) {
         if (r->err) return r->err;
-        if (r->eof || r->c->fd < 0) return 0;
+        if (r->eof || (r->c->fd < 0 && !r->c->tops)) return 0;
         if (n >= DIRECT_READ_MIN) {
             /* With nothing buffered, reads of a page or more go straight to
              * the caller: one read, which is cancel-safe by itself, and no
@@ -739,10 +785,58 @@ static int queue_iov(corio_writer *w, const struct iovec *iov, int iovcnt, size_
     return 0;
 }
 
+/* ---- a writer over a supplied transport: its operations do the work ---------------- */
+
+/* A real failure sticks to the writer; a cancellation or misuse does not. */
+static int transport_result(corio_writer *w, int rc) {
+    if (rc < 0 && rc != -ECANCELED && rc != -EPERM && rc != -EINTR && rc != -EINVAL) w->err = rc;
+    return rc;
+}
+
+static int transport_put(corio_writer *w, const struct iovec *iov, int iovcnt) {
+    corio__budget_spend(1);
+    return transport_result(w, w->c->tops->write(w->c->tctx, iov, iovcnt));
+}
+
+static int transport_drain(corio_writer *w) {
+    conn *c = w->c;
+    if (w->err) return w->err;
+    if (w->closing) return -ESHUTDOWN;
+    if (!c->tops->drain || c->tops->buffered(c->tctx) <= w->high) return 0;
+    if (!corio__current()) return corio__bad(-EPERM, "corio_writer_drain: called outside a task");
+    return transport_result(w, c->tops->drain(c->tctx, w->low));
+}
+
+static int transport_write_eof(corio_writer *w) {
+    conn *c = w->c;
+    if (!c->tops->write_eof) return -EOPNOTSUPP;
+    if (w->eof_sent) return 0;
+    w->eof_sent = true;
+    return transport_result(w, c->tops->write_eof(c->tctx));
+}
+
+static int transport_close(corio_writer *w) {
+    conn *c = w->c;
+    w->closing = true;
+    c->r.eof = true; /* what the reader holds is still read; then the end */
+    if (c->tclosed) return 0;
+    c->tclosed = true;
+    return transport_result(w, c->tops->close(c->tctx));
+}
+
+static int transport_wait_closed(corio_writer *w) {
+    conn *c = w->c;
+    if (!corio__current()) return corio__bad(-EPERM, "corio_writer_wait_closed: called outside a task");
+    int rc = c->tops->wait_closed ? c->tops->wait_closed(c->tctx) : 0;
+    if (rc == -ECANCELED) return rc;
+    return w->err ? w->err : rc;
+}
+
 /* Write `total` bytes (> 0) from iov to an open writer: sent at once when
  * big and nothing is queued, else queued for the end of the iteration. */
 static int writer_put(corio_writer *w, const struct iovec *iov, int iovcnt, size_t total) {
     conn *c = w->c;
+    if (c->tops) return transport_put(w, iov, iovcnt);
     corio_loop *loop = corio__cur_loop;
     if (corio__unlikely(c->ring && !loop)) return corio__bad(-EPERM, "write: no loop runs to send through its ring");
     size_t done = 0;
@@ -851,6 +945,7 @@ int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt
 
 __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
     if (check_handle(w, "corio_writer_drain")) return -EINVAL;
+    if (w->c->tops) return transport_drain(w);
     if (w->flush.link.next != &w->flush.link && w->flush.run == flush_run) {
         /* A drain lets the data go now: what this iteration queued is
          * offered to the kernel before drain returns, as with asyncio,
@@ -879,12 +974,15 @@ int corio_writer_drain(corio_writer *w) {
     return writer_drain_slow(w);
 }
 
-int corio_writer_can_write_eof(const corio_writer *w) { return w && w->c->is_sock; }
+int corio_writer_can_write_eof(const corio_writer *w) {
+    return w && (w->c->is_sock || (w->c->tops && w->c->tops->write_eof));
+}
 
 int corio_writer_write_eof(corio_writer *w) {
     if (check_handle(w, "corio_writer_write_eof")) return -EINVAL;
     if (w->err) return w->err;
     if (w->closing) return -ESHUTDOWN;
+    if (w->c->tops) return transport_write_eof(w);
     if (!w->c->is_sock) return -EOPNOTSUPP;
     if (w->eof_pending || w->eof_sent) return 0;
     w->eof_pending = true;
@@ -898,6 +996,7 @@ int corio_writer_write_eof(corio_writer *w) {
 int corio_writer_close(corio_writer *w) {
     if (check_handle(w, "corio_writer_close")) return -EINVAL;
     if (w->closing) return 0;
+    if (w->c->tops) return transport_close(w);
     w->closing = true;
     /* Queued data is flushed first, by the writer callback or the ring's send. */
     bool ring_busy = w->sending || w->flush.link.next != &w->flush.link;
@@ -906,7 +1005,9 @@ int corio_writer_close(corio_writer *w) {
 }
 
 void corio_writer_abort(corio_writer *w) {
-    if (w && w->c->fd >= 0) finish_close(w->c);
+    if (!w) return;
+    conn *c = w->c;
+    if (c->fd >= 0 || c->tops) finish_close(c); /* a transport's close may be under way: abort ends it */
 }
 
 int corio_writer_is_closing(const corio_writer *w) { return w && w->closing; }
@@ -915,6 +1016,7 @@ int corio_writer_wait_closed(corio_writer *w) {
     if (check_handle(w, "corio_writer_wait_closed")) return -EINVAL;
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_writer_wait_closed: called outside a task");
+    if (w->c->tops) return transport_wait_closed(w);
     while (w->c->fd >= 0) {
         corio__waiter wt;
         int rc = corio__waiter_wait(t, &w->closers, &wt, NULL);
@@ -923,19 +1025,28 @@ int corio_writer_wait_closed(corio_writer *w) {
     return w->err;
 }
 
-size_t corio_writer_buffered(const corio_writer *w) { return w ? w_pending(w) : 0; }
+size_t corio_writer_buffered(const corio_writer *w) {
+    if (!w) return 0;
+    return w->c->tops ? w->c->tops->buffered(w->c->tctx) : w_pending(w);
+}
 
 int corio_writer_peername(const corio_writer *w, char *buf, size_t cap) {
     if (!w) return -EINVAL;
+    if (w->c->tops) return w->c->tops->peername ? w->c->tops->peername(w->c->tctx, buf, cap) : -ENOTCONN;
     return w->c->fd < 0 ? -EBADF : corio_peername(w->c->fd, buf, cap);
 }
 
 int corio_writer_sockname(const corio_writer *w, char *buf, size_t cap) {
     if (!w) return -EINVAL;
+    if (w->c->tops) return w->c->tops->sockname ? w->c->tops->sockname(w->c->tctx, buf, cap) : -ENOTCONN;
     return w->c->fd < 0 ? -EBADF : corio_sockname(w->c->fd, buf, cap);
 }
 
-int corio_writer_fd(const corio_writer *w) { return w ? w->c->fd : -1; }
+int corio_writer_fd(const corio_writer *w) {
+    if (!w) return -1;
+    if (w->c->tops) return w->c->tops->fd ? w->c->tops->fd(w->c->tctx) : -1;
+    return w->c->fd;
+}
 
 void corio_writer_free(corio_writer *w) {
     if (!w) return;

@@ -1,0 +1,292 @@
+/* Streams over a supplied transport (corio/transport.h): the reader's and
+ * writer's calls work unchanged over a transport that is itself a stream,
+ * as a TLS transport will be.  The transport here xors every byte with a
+ * key on the way out and back, so a byte that skipped it would show. */
+#include "test.h"
+#include "net_util.h"
+
+#include <corio/transport.h>
+#include <sys/socket.h>
+
+#define KEY 0x5a
+
+typedef struct xor_tr {
+    corio_reader *r; /* the plain stream below */
+    corio_writer *w;
+    int releases;    /* counted by the test: must end at 1 */
+    int *released;
+} xor_tr;
+
+static ssize_t xor_read(void *ctx, void *buf, size_t n) {
+    xor_tr *x = ctx;
+    ssize_t k = corio_reader_read(x->r, buf, n);
+    for (ssize_t i = 0; i < k; i++) ((unsigned char *)buf)[i] ^= KEY;
+    return k;
+}
+
+static int xor_write(void *ctx, const struct iovec *iov, int iovcnt) {
+    xor_tr *x = ctx;
+    for (int i = 0; i < iovcnt; i++) {
+        unsigned char tmp[512];
+        const unsigned char *p = iov[i].iov_base;
+        for (size_t off = 0; off < iov[i].iov_len;) {
+            size_t m = iov[i].iov_len - off < sizeof tmp ? iov[i].iov_len - off : sizeof tmp;
+            for (size_t j = 0; j < m; j++) tmp[j] = p[off + j] ^ KEY;
+            int rc = corio_writer_write(x->w, tmp, m);
+            if (rc < 0) return rc;
+            off += m;
+        }
+    }
+    return 0;
+}
+
+static size_t xor_buffered(void *ctx) { return corio_writer_buffered(((xor_tr *)ctx)->w); }
+static int xor_drain(void *ctx, size_t low) {
+    (void)low;
+    return corio_writer_drain(((xor_tr *)ctx)->w);
+}
+static int xor_write_eof(void *ctx) { return corio_writer_write_eof(((xor_tr *)ctx)->w); }
+static int xor_close(void *ctx) { return corio_writer_close(((xor_tr *)ctx)->w); }
+static void xor_abort(void *ctx) { corio_writer_abort(((xor_tr *)ctx)->w); }
+static int xor_wait_closed(void *ctx) { return corio_writer_wait_closed(((xor_tr *)ctx)->w); }
+static int xor_fd(void *ctx) { return corio_writer_fd(((xor_tr *)ctx)->w); }
+static void xor_release(void *ctx) {
+    xor_tr *x = ctx;
+    (*x->released)++;
+    corio_reader_free(x->r);
+    corio_writer_free(x->w);
+    free(x);
+}
+
+static const corio_transport_ops xor_ops = {
+    .read = xor_read, .write = xor_write, .buffered = xor_buffered, .drain = xor_drain,
+    .write_eof = xor_write_eof, .close = xor_close, .abort = xor_abort, .wait_closed = xor_wait_closed,
+    .fd = xor_fd, .release = xor_release,
+};
+
+/* Open a xor stream over fd. */
+static int xor_open(int fd, int *released, const corio_stream_opts *o, corio_reader **r, corio_writer **w) {
+    xor_tr *x = calloc(1, sizeof *x);
+    if (!x) return -ENOMEM;
+    x->released = released;
+    int rc = corio_stream_open(fd, NULL, &x->r, &x->w);
+    if (rc < 0) {
+        free(x);
+        return rc;
+    }
+    rc = corio_stream_open_transport(&xor_ops, x, o, r, w);
+    if (rc < 0) xor_release(x);
+    return rc;
+}
+
+/* ---- the peer: a xor stream too, echoing lines until EOF, then "bye" ---- */
+
+static int peer_main(void *arg) {
+    int fd = (int)(intptr_t)arg;
+    int released = 0;
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(xor_open(fd, &released, NULL, &r, &w), 0);
+    for (;;) {
+        const char *line;
+        size_t len;
+        int rc = corio_reader_readline(r, &line, &len);
+        if (rc < 0 || len == 0) break;
+        CHECK_EQ(corio_writer_write(w, line, len), 0);
+        CHECK_EQ(corio_writer_drain(w), 0);
+    }
+    CHECK(corio_reader_at_eof(r));
+    CHECK_EQ(corio_writer_write(w, "bye", 3), 0);
+    CHECK_EQ(corio_stream_close(r, w), 0);
+    CHECK_EQ(released, 1);
+    return 0;
+}
+
+static int lines_main(void *arg) {
+    (void)arg;
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    corio_task *peer = corio_spawn(peer_main, (void *)(intptr_t)sv[1]);
+    int released = 0;
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(xor_open(sv[0], &released, NULL, &r, &w), 0);
+    CHECK(corio_writer_transport(w) != NULL);
+    CHECK(corio_reader_transport(r) == corio_writer_transport(w));
+    CHECK_EQ(corio_writer_fd(w), sv[0]);
+    CHECK(corio_writer_can_write_eof(w));
+    /* write, writelines, readline, readuntil, readexactly through it */
+    CHECK_EQ(corio_writer_write(w, "hello\n", 6), 0);
+    struct iovec iov[3] = {{"wor", 3}, {"ld\nab", 5}, {"c|xyz\n", 6}};
+    CHECK_EQ(corio_writer_writelines(w, iov, 3), 0);
+    CHECK_EQ(corio_writer_drain(w), 0);
+    const char *line;
+    size_t len;
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 6 && memcmp(line, "hello\n", 6) == 0);
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 6 && memcmp(line, "world\n", 6) == 0);
+    CHECK_EQ(corio_reader_readuntil(r, "|", 1, &line, &len), 0);
+    CHECK(len == 4 && memcmp(line, "abc|", 4) == 0);
+    char buf[8];
+    size_t got = 0;
+    CHECK_EQ(corio_reader_readexactly(r, buf, 4, &got), 0);
+    CHECK(got == 4 && memcmp(buf, "xyz\n", 4) == 0);
+    /* half-close: the peer sees EOF, says bye and closes; we read to the end */
+    CHECK_EQ(corio_writer_write_eof(w), 0);
+    CHECK(corio_writer_write(w, "x", 1) < 0); /* nothing after EOF */
+    char all[16];
+    ssize_t k = corio_reader_read_to_eof(r, all, sizeof all);
+    CHECK(k == 3 && memcmp(all, "bye", 3) == 0);
+    CHECK(corio_reader_at_eof(r));
+    CHECK_EQ(corio_join(peer), 0);
+    CHECK_EQ(corio_stream_close(r, w), 0);
+    CHECK_EQ(released, 1);
+    return 0;
+}
+
+static void test_lines_over_transport(void) { test_run(lines_main, NULL, 0); }
+
+/* A read cancelled while the transport is suspended below loses nothing:
+ * the bytes that arrive later are read by the next call. */
+static int reader_task(void *arg) {
+    const char *line;
+    size_t len;
+    return corio_reader_readline(arg, &line, &len);
+}
+
+static int cancel_main(void *arg) {
+    (void)arg;
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    int rel_a = 0, rel_b = 0;
+    corio_reader *ra, *rb;
+    corio_writer *wa, *wb;
+    CHECK_EQ(xor_open(sv[0], &rel_a, NULL, &ra, &wa), 0);
+    CHECK_EQ(xor_open(sv[1], &rel_b, NULL, &rb, &wb), 0);
+    CHECK_EQ(corio_writer_write(wb, "par", 3), 0);
+    corio_task *t = corio_spawn(reader_task, ra);
+    yield_n(5);
+    CHECK(!corio_task_done(t));
+    corio_cancel(t);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_EQ(corio_writer_write(wb, "tial\n", 5), 0);
+    const char *line;
+    size_t len;
+    CHECK_EQ(corio_reader_readline(ra, &line, &len), 0);
+    CHECK(len == 8 && memcmp(line, "partial\n", 8) == 0);
+    /* a timeout inside corio_timeout is a cancellation too */
+    corio_timeout ts;
+    corio_timeout_enter(&ts, 0.02);
+    int rc = corio_reader_readline(ra, &line, &len);
+    CHECK_EQ(corio_timeout_exit(&ts, rc), -ETIMEDOUT);
+    CHECK_EQ(corio_stream_close(ra, wa), 0);
+    CHECK_EQ(corio_stream_close(rb, wb), 0);
+    CHECK_EQ(rel_a, 1);
+    CHECK_EQ(rel_b, 1);
+    return 0;
+}
+
+static void test_cancelled_read_loses_nothing(void) { test_run(cancel_main, NULL, 0); }
+
+/* Bulk both ways with small water marks: drain waits through the
+ * transport, every byte arrives in order. */
+#define BULK (4u << 20)
+static int bulk_writer(void *arg) {
+    corio_writer *w = arg;
+    for (size_t off = 0; off < BULK;) {
+        size_t m = BULK - off < 3000 ? BULK - off : 3000;
+        size_t at = off % PAT_LEN;
+        if (m > PAT_LEN - at) m = PAT_LEN - at;
+        CHECK_EQ(corio_writer_write(w, pat + at, m), 0);
+        CHECK_EQ(corio_writer_drain(w), 0);
+        off += m;
+    }
+    CHECK_EQ(corio_writer_write_eof(w), 0);
+    return 0;
+}
+
+static int bulk_main(void *arg) {
+    (void)arg;
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    int rel_a = 0, rel_b = 0;
+    corio_stream_opts o = {.high_water = 8192, .low_water = 1024};
+    corio_reader *ra, *rb;
+    corio_writer *wa, *wb;
+    CHECK_EQ(xor_open(sv[0], &rel_a, &o, &ra, &wa), 0);
+    CHECK_EQ(xor_open(sv[1], &rel_b, &o, &rb, &wb), 0);
+    corio_task *t = corio_spawn(bulk_writer, wa);
+    size_t total = 0;
+    bool same = true;
+    char buf[7000];
+    for (;;) {
+        ssize_t k = corio_reader_read(rb, buf, sizeof buf);
+        CHECK(k >= 0);
+        if (k <= 0) break;
+        for (ssize_t i = 0; i < k; i++) same &= (unsigned char)buf[i] == pat[(total + (size_t)i) % PAT_LEN];
+        total += (size_t)k;
+    }
+    CHECK_EQ(total, BULK);
+    CHECK(same);
+    CHECK_EQ(corio_join(t), 0);
+    CHECK_EQ(corio_stream_close(ra, wa), 0);
+    CHECK_EQ(corio_stream_close(rb, wb), 0);
+    CHECK_EQ(rel_a + rel_b, 2);
+    return 0;
+}
+
+static void test_bulk_with_drain(void) { test_run(bulk_main, NULL, 0); }
+
+/* Release without close, abort, and misuse: release runs once, after both
+ * handles are gone; a missing required operation is refused. */
+static int release_main(void *arg) {
+    (void)arg;
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    int rel = 0;
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(xor_open(sv[0], &rel, NULL, &r, &w), 0);
+    CHECK_EQ(corio_writer_write(w, "data", 4), 0);
+    corio_writer_abort(w);
+    CHECK(corio_writer_is_closing(w));
+    CHECK(corio_writer_write(w, "x", 1) < 0);
+    corio_writer_free(w);
+    CHECK_EQ(rel, 0); /* the reader still holds it */
+    corio_reader_free(r);
+    CHECK_EQ(rel, 1);
+    /* a reader-only stream over a transport: its release closes it */
+    int rel2 = 0;
+    CHECK_EQ(xor_open(sv[1], &rel2, NULL, &r, NULL), 0);
+    char b[8];
+    /* the other end was closed; what abort dropped never left (io_uring),
+     * what a direct send gave the kernel before it did (epoll) arrives */
+    ssize_t k = corio_reader_read_to_eof(r, b, sizeof b);
+    CHECK(k == 0 || (k == 4 && memcmp(b, "data", 4) == 0));
+    corio_reader_free(r);
+    CHECK_EQ(rel2, 1);
+    corio_transport_ops bad = xor_ops;
+    bad.release = NULL;
+    CHECK_EQ(corio_stream_open_transport(&bad, NULL, NULL, &r, &w), -EINVAL);
+    CHECK_EQ(corio_stream_open_transport(&xor_ops, NULL, NULL, NULL, NULL), -EINVAL);
+    return 0;
+}
+
+static void test_release_and_abort(void) { test_run(release_main, NULL, 0); }
+
+static void run_all(void) {
+    RUN_NET_TEST(test_lines_over_transport);
+    RUN_NET_TEST(test_cancelled_read_loses_nothing);
+    RUN_NET_TEST(test_bulk_with_drain);
+    RUN_NET_TEST(test_release_and_abort);
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN);
+    pat_init();
+    net_warm_up();
+    run_on_each_backend(run_all);
+    TEST_MAIN_END();
+}
