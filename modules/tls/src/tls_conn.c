@@ -1,0 +1,612 @@
+/*
+ * tls_conn.c - a TLS connection as a corio transport over a plain stream.
+ *
+ * OpenSSL is given one end of a BIO pair and never sees a descriptor.  We
+ * hold the other end (`net`):
+ *   - ciphertext that OpenSSL produced (handshake flights, records, alerts)
+ *     is moved from `net` into the plain writer after every SSL call; the
+ *     plain writer sends it at once or queues it (it never suspends);
+ *   - when OpenSSL wants input, we read from the plain reader straight into
+ *     the free space of `net` (BIO_nwrite0: no intermediate copy).  That
+ *     read is the only place a TLS operation suspends, and the plain
+ *     reader is cancel-safe, so a cancelled TLS read consumes nothing.
+ * The plain stream runs over the descriptor transport of the loop's
+ * backend (epoll readiness or io_uring completions); TLS does not care
+ * which.
+ */
+#include "tls_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+/* Room in each direction of the BIO pair: four full records, so that a
+ * large write leaves in a few moves and a read takes up to 64 KiB from
+ * the plain reader at a time. */
+#define PAIR_BUF (64 * 1024)
+#define SCRATCH (16 * 1024) /* one record's worth of plaintext */
+
+/* Record why c failed (first failure wins) and return code. */
+static int conn_fail(corio_tls_conn *c, int code, const char *text) {
+    if (!c->err) {
+        c->err = code;
+        snprintf(c->errtext, sizeof c->errtext, "%s", text);
+    }
+    corio__tls_set_last("%s", text);
+    return code;
+}
+
+/* The failure of an SSL call that returned SSL_get_error() == e, in words. */
+static int ssl_call_failed(corio_tls_conn *c, int e) {
+    char text[CORIO__TLS_ERRLEN];
+    int code = CORIO_ETLS;
+    unsigned long err = ERR_peek_error();
+    if (e == SSL_ERROR_SSL && ERR_GET_REASON(err) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+        long vr = SSL_get_verify_result(c->ssl);
+        snprintf(text, sizeof text, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
+        code = CORIO_ETLS_VERIFY;
+    } else if (err) {
+        const char *why = ERR_reason_error_string(err);
+        snprintf(text, sizeof text, "%s", why ? why : "TLS error");
+    } else {
+        snprintf(text, sizeof text, "TLS error (SSL_get_error %d)", e);
+    }
+    ERR_clear_error();
+    return conn_fail(c, code, text);
+}
+
+/* Move the ciphertext OpenSSL produced into the plain writer.  Never
+ * suspends.  0 or the plain writer's error. */
+static int flush_out(corio_tls_conn *c) {
+    char *p;
+    int n, rc = 0;
+    while ((n = BIO_nread0(c->net, &p)) > 0) {
+        if (rc == 0) rc = corio_writer_write(c->pw, p, (size_t)n);
+        BIO_nread(c->net, &p, n); /* consumed either way: after a failure nothing more can leave */
+    }
+    return rc;
+}
+
+/* Read ciphertext from the plain reader into the pair.  SUSPENDS.  The
+ * count, 0 at the peer's end of stream, or a negative errno (nothing
+ * consumed when cancelled). */
+static ssize_t feed_in(corio_tls_conn *c) {
+    char *p;
+    int room = BIO_nwrite0(c->net, &p);
+    if (room <= 0) return conn_fail(c, CORIO_ETLS, "TLS input buffer full without a complete record");
+    ssize_t m = corio_reader_read(c->pr, p, (size_t)room);
+    if (m > 0) BIO_nwrite(c->net, &p, (int)m);
+    return m;
+}
+
+/* ---- the transport operations -------------------------------------------- */
+
+static ssize_t tls_read(void *vc, void *buf, size_t n) {
+    corio_tls_conn *c = vc;
+    if (c->shut_received) return 0;
+    if (c->err) return c->err;
+    for (;;) {
+        ERR_clear_error();
+        int k = SSL_read(c->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+        int e = k > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, k);
+        /* Reading may produce output (a ticket acknowledgement, a
+         * KeyUpdate answer); after our close it has nowhere to go, and
+         * that is no reason to fail the read. */
+        flush_out(c);
+        if (k > 0) return k;
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            c->shut_received = 1;
+            return 0;
+        }
+        if (e != SSL_ERROR_WANT_READ) return ssl_call_failed(c, e);
+        ssize_t m = feed_in(c);
+        if (m > 0) continue;
+        if (m < 0) {
+            if (m != -ECANCELED && m != -ETIMEDOUT) conn_fail(c, (int)m, corio_strerror((int)m));
+            return m;
+        }
+        if (c->ctx->ragged_eof_ok) {
+            c->shut_received = 1;
+            return 0;
+        }
+        return conn_fail(c, CORIO_ETLS_EOF, "unexpected eof: the peer closed the connection without close_notify");
+    }
+}
+
+static int write_piece(corio_tls_conn *c, const void *p, size_t len) {
+    size_t off = 0;
+    while (off < len) {
+        size_t chunk = len - off > INT_MAX ? INT_MAX : len - off;
+        ERR_clear_error();
+        int k = SSL_write(c->ssl, (const char *)p + off, (int)chunk);
+        if (k > 0) {
+            off += (size_t)k;
+        } else {
+            int e = SSL_get_error(c->ssl, k);
+            if (e != SSL_ERROR_WANT_WRITE) return ssl_call_failed(c, e);
+        }
+        /* The pair holds four records: move them on before it fills. */
+        int rc = flush_out(c);
+        if (rc < 0) return conn_fail(c, rc, corio_strerror(rc));
+    }
+    return 0;
+}
+
+static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {
+    corio_tls_conn *c = vc;
+    if (c->err) return c->err;
+    if (c->shut_sent) return -ESHUTDOWN;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
+    /* Several small pieces (writelines) become one record, not one each:
+     * 22 bytes of framing per record and one encryption call. */
+    if (iovcnt > 1 && total <= SCRATCH) {
+        if (!c->scratch && !(c->scratch = malloc(SCRATCH))) return -ENOMEM;
+        size_t at = 0;
+        for (int i = 0; i < iovcnt; i++) {
+            if (iov[i].iov_len) memcpy(c->scratch + at, iov[i].iov_base, iov[i].iov_len);
+            at += iov[i].iov_len;
+        }
+        return write_piece(c, c->scratch, total);
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        int rc = write_piece(c, iov[i].iov_base, iov[i].iov_len);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static size_t tls_buffered(void *vc) {
+    corio_tls_conn *c = vc;
+    return corio_writer_buffered(c->pw) + BIO_ctrl_pending(c->net);
+}
+
+static int tls_drain(void *vc, size_t low) {
+    corio_tls_conn *c = vc;
+    for (;;) {
+        if (c->err) return c->err;
+        if (corio_writer_buffered(c->pw) <= low) return 0;
+        int rc = corio_writer_drain(c->pw);
+        if (rc < 0) return rc;
+        /* The plain writer waits only above its own high water mark.  The
+         * streams this module opens have theirs at our low mark, so this
+         * loop ends at once; a stream handed to corio_start_tls with other
+         * marks is polled (the core has no "drain down to n" call). */
+        if (corio_writer_buffered(c->pw) > low && (rc = corio_sleep(0.001)) < 0) return rc;
+    }
+}
+
+/* close_notify after everything written so far (once, after a complete
+ * handshake, and not after a fatal error, when OpenSSL must not send). */
+static void send_close_notify(corio_tls_conn *c) {
+    if (c->shut_sent || c->err || !c->handshaken) return;
+    c->shut_sent = 1;
+    ERR_clear_error();
+    SSL_shutdown(c->ssl); /* returns 0: sent, the peer's not seen yet; we do not wait for it */
+    ERR_clear_error();
+    flush_out(c);
+}
+
+static int tls_write_eof(void *vc) {
+    corio_tls_conn *c = vc;
+    if (c->err) return c->err;
+    send_close_notify(c);
+    return corio_writer_write_eof(c->pw);
+}
+
+static int tls_close(void *vc) {
+    corio_tls_conn *c = vc;
+    send_close_notify(c);
+    return corio_writer_close(c->pw);
+}
+
+static void tls_abort(void *vc) {
+    corio_tls_conn *c = vc;
+    corio_writer_abort(c->pw);
+}
+
+static int tls_wait_closed(void *vc) {
+    corio_tls_conn *c = vc;
+    corio_timeout to;
+    if (isinf(c->ctx->shutdown_timeout) || corio_timeout_enter(&to, c->ctx->shutdown_timeout) < 0)
+        return corio_writer_wait_closed(c->pw);
+    int rc = corio_timeout_exit(&to, corio_writer_wait_closed(c->pw));
+    if (rc == -ETIMEDOUT) { /* the peer does not take close_notify: give up on it */
+        conn_fail(c, rc, "shutdown timed out");
+        corio_writer_abort(c->pw);
+        corio_writer_wait_closed(c->pw);
+    }
+    return rc;
+}
+
+static int tls_fd(void *vc) { return corio_writer_fd(((corio_tls_conn *)vc)->pw); }
+
+static int tls_peername(void *vc, char *buf, size_t cap) {
+    return corio_writer_peername(((corio_tls_conn *)vc)->pw, buf, cap);
+}
+
+static int tls_sockname(void *vc, char *buf, size_t cap) {
+    return corio_writer_sockname(((corio_tls_conn *)vc)->pw, buf, cap);
+}
+
+static void conn_free(corio_tls_conn *c) {
+    c->magic = 0;
+    if (c->ssl) SSL_free(c->ssl); /* frees OpenSSL's end of the pair */
+    if (c->net) BIO_free(c->net);
+    corio_tls_ctx_free(c->ctx);
+    free(c->sess_key);
+    free(c->server_name);
+    free(c->alpn);
+    free(c->scratch);
+    free(c);
+}
+
+static void tls_release(void *vc) {
+    corio_tls_conn *c = vc;
+    if (!c->borrow) {
+        corio_reader_free(c->pr);
+        corio_writer_free(c->pw);
+    }
+    conn_free(c);
+}
+
+static const corio_transport_ops tls_ops = {
+    .read = tls_read,
+    .write = tls_write,
+    .buffered = tls_buffered,
+    .drain = tls_drain,
+    .write_eof = tls_write_eof,
+    .close = tls_close,
+    .abort = tls_abort,
+    .wait_closed = tls_wait_closed,
+    .fd = tls_fd,
+    .peername = tls_peername,
+    .sockname = tls_sockname,
+    .release = tls_release,
+};
+
+/* ---- the handshake ------------------------------------------------------------ */
+
+static int handshake(corio_tls_conn *c) {
+    corio_timeout to;
+    int rc = corio_timeout_enter(&to, c->ctx->handshake_timeout);
+    if (rc < 0) return conn_fail(c, rc, "the handshake must run in a task");
+    for (;;) {
+        ERR_clear_error();
+        int k = SSL_do_handshake(c->ssl);
+        int e = k == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, k);
+        int frc = flush_out(c); /* our flight, or the alert that says why we stop */
+        if (k == 1) {
+            rc = 0;
+            break;
+        }
+        if (e != SSL_ERROR_WANT_READ) {
+            rc = ssl_call_failed(c, e);
+            break;
+        }
+        if (frc < 0) {
+            rc = conn_fail(c, frc, corio_strerror(frc));
+            break;
+        }
+        ssize_t m = feed_in(c);
+        if (m > 0) continue;
+        if (m == 0) {
+            rc = conn_fail(c, CORIO_ETLS_EOF, "the peer closed the connection during the handshake");
+        } else {
+            rc = (int)m;
+        }
+        break;
+    }
+    rc = corio_timeout_exit(&to, rc);
+    if (rc == -ETIMEDOUT) {
+        char text[80];
+        snprintf(text, sizeof text, "the handshake timed out after %g s", c->ctx->handshake_timeout);
+        conn_fail(c, rc, text);
+    } else if (rc == -ECANCELED) {
+        conn_fail(c, rc, "the handshake was cancelled");
+    } else if (rc < 0 && !c->err) {
+        conn_fail(c, rc, corio_strerror(rc));
+    }
+    if (rc == 0) {
+        const unsigned char *p;
+        unsigned len;
+        SSL_get0_alpn_selected(c->ssl, &p, &len);
+        if (len && (c->alpn = malloc(len + 1))) {
+            memcpy(c->alpn, p, len);
+            c->alpn[len] = 0;
+        }
+        c->handshaken = 1;
+    }
+    return rc;
+}
+
+static int is_ip_literal(const char *s) {
+    unsigned char b[16];
+    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+/* A connection over pr/pw with its SSL object set up for the handshake. */
+static int conn_new(corio_tls_ctx *ctx, corio_reader *pr, corio_writer *pw, const char *server_hostname,
+                    corio_tls_conn **out) {
+    int rc = corio__tls_ctx_prepare(ctx);
+    if (rc < 0) return rc;
+    corio_tls_conn *c = calloc(1, sizeof *c);
+    if (!c) return -ENOMEM;
+    c->magic = CORIO__TLS_MAGIC;
+    corio__tls_ctx_ref(ctx);
+    c->ctx = ctx;
+    c->pr = pr;
+    c->pw = pw;
+    BIO *inner = NULL;
+    if (!(c->ssl = SSL_new(ctx->ssl)) || BIO_new_bio_pair(&inner, PAIR_BUF, &c->net, PAIR_BUF) != 1) {
+        conn_free(c);
+        corio__tls_set_last("%s", "cannot create the TLS connection");
+        return -ENOMEM;
+    }
+    SSL_set_bio(c->ssl, inner, inner);
+    SSL_set_app_data(c->ssl, c);
+    if (ctx->server) {
+        SSL_set_accept_state(c->ssl);
+        *out = c;
+        return 0;
+    }
+    SSL_set_connect_state(c->ssl);
+    if (server_hostname && *server_hostname) {
+        if (!(c->server_name = strdup(server_hostname))) {
+            conn_free(c);
+            return -ENOMEM;
+        }
+        int ok;
+        if (is_ip_literal(server_hostname)) { /* no SNI for addresses (RFC 6066); check the IP SAN */
+            ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), server_hostname) == 1;
+        } else {
+            SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            ok = SSL_set_tlsext_host_name(c->ssl, server_hostname) == 1 &&
+                 (!ctx->verify || SSL_set1_host(c->ssl, server_hostname) == 1);
+        }
+        if (!ok) {
+            conn_free(c);
+            corio__tls_set_last("invalid server name: %s", server_hostname);
+            return -EINVAL;
+        }
+    } else if (ctx->verify) {
+        conn_free(c);
+        corio__tls_set_last("%s", "a server name is needed to verify the certificate");
+        return -EINVAL;
+    }
+    if (ctx->session_cache) {
+        char peer[64] = "";
+        corio_writer_peername(pw, peer, sizeof peer);
+        char key[sizeof ((sess_entry *)0)->key];
+        snprintf(key, sizeof key, "%s|%s", server_hostname ? server_hostname : "", peer);
+        if (!(c->sess_key = strdup(key))) {
+            conn_free(c);
+            return -ENOMEM;
+        }
+        SSL_SESSION *s = corio__tls_ctx_find_session(ctx, key);
+        if (s) {
+            SSL_set_session(c->ssl, s);
+            SSL_SESSION_free(s);
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+int corio_start_tls(corio_reader *r, corio_writer *w, corio_tls_ctx *ctx, const char *server_hostname,
+                    const corio_tls_start_opts *opts, corio_reader **tr, corio_writer **tw) {
+    corio__tls_set_last("%s", "");
+    if (!r || !w || !ctx || !tr || !tw) {
+        corio__tls_set_last("%s", "corio_start_tls: a NULL argument");
+        return -EINVAL;
+    }
+    corio_tls_start_opts none = {0};
+    if (!opts) opts = &none;
+    size_t pending = corio_reader_buffered(r);
+    if (pending && opts->buffered == CORIO_TLS_REJECT_BUFFERED) {
+        corio__tls_set_last("%s", "plaintext arrived before the TLS handshake");
+        return -EPROTO;
+    }
+    if (pending && opts->buffered == CORIO_TLS_DISCARD_BUFFERED) {
+        char sink[512];
+        while (pending) { /* all buffered: these reads return at once */
+            ssize_t m = corio_reader_read(r, sink, pending < sizeof sink ? pending : sizeof sink);
+            if (m <= 0) break;
+            pending -= (size_t)m;
+        }
+    }
+    corio_tls_conn *c;
+    int rc = conn_new(ctx, r, w, server_hostname, &c);
+    if (rc < 0) return rc;
+    c->borrow = opts->borrow;
+    if ((rc = handshake(c)) < 0) {
+        conn_free(c);
+        return rc;
+    }
+    if ((rc = corio_stream_open_transport(&tls_ops, c, &opts->stream, tr, tw)) < 0) {
+        corio__tls_set_last("%s", "cannot open the TLS stream");
+        conn_free(c);
+        return rc;
+    }
+    return 0;
+}
+
+/* The plain stream under a TLS one: its writer's marks equal to the TLS
+ * writer's low mark, so that the plain writer's drain waits exactly until
+ * the TLS writer's low mark is reached (see tls_drain). */
+static corio_stream_opts plain_opts(const corio_stream_opts *tls) {
+    size_t high = tls && tls->high_water ? tls->high_water : CORIO_STREAM_HIGH_WATER;
+    size_t low = tls && tls->low_water ? tls->low_water : high / 4;
+    if (low == 0) low = 1;
+    corio_stream_opts o = {.limit = 0, .high_water = low, .low_water = low};
+    return o;
+}
+
+int corio_open_tls_connection_opts(const char *host, int port, corio_tls_ctx *ctx, const char *server_hostname,
+                                   const corio_connect_opts *copts, const corio_stream_opts *sopts,
+                                   corio_reader **r, corio_writer **w) {
+    corio__tls_set_last("%s", "");
+    if (!host || !ctx || !r || !w || ctx->server) {
+        corio__tls_set_last("%s", "corio_open_tls_connection: a NULL argument or a server context");
+        return -EINVAL;
+    }
+    corio_stream_opts po = plain_opts(sopts);
+    corio_reader *pr;
+    corio_writer *pw;
+    int rc = corio_open_connection_opts(host, port, copts, &po, &pr, &pw);
+    if (rc < 0) {
+        char text[CORIO__TLS_ERRLEN];
+        snprintf(text, sizeof text, "cannot connect to %s:%d: %s", host, port, corio_strerror(rc));
+        corio__tls_set_last("%s", text);
+        return rc;
+    }
+    corio_tls_start_opts o = {.borrow = 0};
+    if (sopts) o.stream = *sopts;
+    if ((rc = corio_start_tls(pr, pw, ctx, server_hostname ? server_hostname : host, &o, r, w)) < 0) {
+        corio_writer_abort(pw); /* mid-handshake: nothing worth flushing */
+        corio_reader_free(pr);
+        corio_writer_free(pw);
+    }
+    return rc;
+}
+
+int corio_open_tls_connection(const char *host, int port, corio_tls_ctx *ctx, const char *server_hostname,
+                              corio_reader **r, corio_writer **w) {
+    return corio_open_tls_connection_opts(host, port, ctx, server_hostname, NULL, NULL, r, w);
+}
+
+/* ---- servers ---------------------------------------------------------------- */
+
+int corio_tls_serve(corio_reader *r, corio_writer *w, void *arg) {
+    corio_tls_server *s = arg;
+    corio_tls_start_opts o = {.stream = s->stream, .borrow = 1};
+    corio_reader *tr;
+    corio_writer *tw;
+    int rc = corio_start_tls(r, w, s->ctx, NULL, &o, &tr, &tw);
+    if (rc < 0) {
+        s->handshake_failures++;
+        snprintf(s->last_error, sizeof s->last_error, "%s", corio__tls_last);
+        corio_writer_abort(w); /* the server frees the plain handles */
+        return rc;
+    }
+    s->handshakes++;
+    rc = s->handler(tr, tw, s->arg);
+    int crc = corio_stream_close(tr, tw);
+    return rc < 0 ? rc : crc;
+}
+
+int corio_start_tls_server(const char *host, int port, corio_tls_server *s, const corio_server_opts *opts,
+                           corio_server **out) {
+    if (!s || !s->ctx || !s->handler || !s->ctx->server) return -EINVAL;
+    corio_server_opts o = {0};
+    if (opts) o = *opts;
+    /* The plain streams: marks derived from the TLS streams' (plain_opts). */
+    o.stream = plain_opts(&s->stream);
+    return corio_start_server_opts(host, port, corio_tls_serve, s, &o, out);
+}
+
+/* ---- queries ------------------------------------------------------------------ */
+
+static corio_tls_conn *as_conn(void *t) {
+    corio_tls_conn *c = t;
+    return c && c->magic == CORIO__TLS_MAGIC ? c : NULL;
+}
+
+corio_tls_conn *corio_tls_writer_conn(const corio_writer *w) { return w ? as_conn(corio_writer_transport(w)) : NULL; }
+corio_tls_conn *corio_tls_reader_conn(const corio_reader *r) { return r ? as_conn(corio_reader_transport(r)) : NULL; }
+
+const char *corio_tls_last_error(const corio_writer *w) {
+    if (!w) return corio__tls_last;
+    corio_tls_conn *c = corio_tls_writer_conn(w);
+    return c ? c->errtext : "";
+}
+
+const char *corio_tls_reader_last_error(const corio_reader *r) {
+    if (!r) return corio__tls_last;
+    corio_tls_conn *c = corio_tls_reader_conn(r);
+    return c ? c->errtext : "";
+}
+
+const char *corio_tls_version(const corio_tls_conn *c) { return c ? SSL_get_version(c->ssl) : NULL; }
+
+const char *corio_tls_cipher(const corio_tls_conn *c) {
+    return c ? SSL_CIPHER_get_name(SSL_get_current_cipher(c->ssl)) : NULL;
+}
+
+const char *corio_tls_alpn(const corio_tls_conn *c) { return c ? c->alpn : NULL; }
+
+int corio_tls_session_resumed(const corio_tls_conn *c) { return c && SSL_session_reused(c->ssl) == 1; }
+
+const char *corio_tls_server_name(const corio_tls_conn *c) {
+    if (!c) return NULL;
+    return c->ctx->server ? SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name) : c->server_name;
+}
+
+static int put(char *buf, size_t cap, const char *s, size_t len) {
+    if (!buf || len + 1 > cap) return -ENOBUFS;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    return (int)len;
+}
+
+int corio_tls_peer_subject(const corio_tls_conn *c, char *buf, size_t cap) {
+    X509 *x = c ? SSL_get0_peer_certificate(c->ssl) : NULL;
+    if (!x) return -ENOENT;
+    BIO *m = BIO_new(BIO_s_mem());
+    if (!m) return -ENOMEM;
+    X509_NAME_print_ex(m, X509_get_subject_name(x), 0, XN_FLAG_RFC2253);
+    char *p;
+    long n = BIO_get_mem_data(m, &p);
+    int rc = put(buf, cap, p, n > 0 ? (size_t)n : 0);
+    BIO_free(m);
+    return rc;
+}
+
+int corio_tls_peer_san(const corio_tls_conn *c, char *buf, size_t cap) {
+    X509 *x = c ? SSL_get0_peer_certificate(c->ssl) : NULL;
+    if (!x) return -ENOENT;
+    GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    char out[1024];
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        char one[300] = "";
+        if (g->type == GEN_DNS) {
+            snprintf(one, sizeof one, "DNS:%.*s", ASN1_STRING_length(g->d.dNSName),
+                     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+        } else if (g->type == GEN_IPADD) {
+            int n = ASN1_STRING_length(g->d.iPAddress);
+            char ip[INET6_ADDRSTRLEN] = "?";
+            inet_ntop(n == 16 ? AF_INET6 : AF_INET, ASN1_STRING_get0_data(g->d.iPAddress), ip, sizeof ip);
+            if (n == 4 || n == 16) snprintf(one, sizeof one, "IP:%s", ip);
+        } else if (g->type == GEN_EMAIL) {
+            snprintf(one, sizeof one, "email:%.*s", ASN1_STRING_length(g->d.rfc822Name),
+                     (const char *)ASN1_STRING_get0_data(g->d.rfc822Name));
+        }
+        if (!one[0]) continue;
+        int k = snprintf(out + len, sizeof out - len, "%s%s", len ? ", " : "", one);
+        if (k < 0 || (size_t)k >= sizeof out - len) break;
+        len += (size_t)k;
+    }
+    GENERAL_NAMES_free(names);
+    return put(buf, cap, out, len);
+}
+
+int corio_tls_peer_fingerprint(const corio_tls_conn *c, char *buf, size_t cap) {
+    X509 *x = c ? SSL_get0_peer_certificate(c->ssl) : NULL;
+    if (!x) return -ENOENT;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    if (X509_digest(x, EVP_sha256(), md, &n) != 1) return CORIO_ETLS;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < n; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return put(buf, cap, hex, 2 * n);
+}
