@@ -1,0 +1,485 @@
+/*
+ * client.c - the SMTP client (smtplib / aiosmtplib): connect, EHLO with
+ * HELO fallback, AUTH PLAIN/LOGIN, one envelope at a time with
+ * dot-stuffing and PIPELINING when the server offers it.
+ *
+ * Every wait for the server is bounded by the client's timeout; replies
+ * are read line by line from the stream's reader (its 64 KiB line limit
+ * bounds a hostile server's line).  A refusal keeps the server's code and
+ * text in the client for the caller to report.
+ */
+#include "smtp_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Replies longer than this many lines are a misbehaving server. */
+#define MAX_REPLY_LINES 200
+
+/* Content is stuffed into a staging buffer of this size before writing:
+ * one write per 64 KiB instead of one per stuffed dot. */
+#define STAGE 65536
+
+struct corio_smtp_client {
+    corio_reader *r;
+    corio_writer *w;
+    double timeout;
+    int pipelining_off;
+    int helo_only;
+    char local[256];   /* our name for EHLO/HELO */
+    int code;          /* last reply's code */
+    smtp_buf text;     /* last reply's text, NUL-terminated */
+    smtp_buf ext;      /* EHLO keywords: "KEYWORD\0params\0" pairs */
+    int esmtp;         /* EHLO was accepted */
+};
+
+int corio_smtp_client_code(const corio_smtp_client *c) { return c ? c->code : 0; }
+
+const char *corio_smtp_client_text(const corio_smtp_client *c) { return c && c->text.p ? c->text.p : ""; }
+
+static int set_text(corio_smtp_client *c, const char *p, size_t n, int append) {
+    if (!append) c->text.len = 0;
+    if (append && c->text.len && smtp_buf_append(&c->text, "\n", 1) < 0) return -ENOMEM;
+    if (smtp_buf_reserve(&c->text, n + 1) < 0) return -ENOMEM;
+    memcpy(c->text.p + c->text.len, p, n);
+    c->text.len += n;
+    c->text.p[c->text.len] = 0;
+    return 0;
+}
+
+/* Read one reply (all its lines).  Returns its code, or a negative errno:
+ * -ETIMEDOUT, CORIO_SMTP_EPROTO, the connection's error, -ECONNRESET at
+ * end of stream. */
+static int read_reply(corio_smtp_client *c) {
+    corio_timeout to;
+    int rc = corio_timeout_enter(&to, c->timeout);
+    if (rc < 0) return rc;
+    int code = 0;
+    for (int n = 0;; n++) {
+        const char *line;
+        size_t len;
+        rc = corio_reader_readline(c->r, &line, &len);
+        if (rc < 0) break;
+        if (len == 0) {
+            rc = -ECONNRESET;
+            break;
+        }
+        if (line[len - 1] != '\n') {
+            rc = -ECONNRESET; /* cut off by the end of stream */
+            break;
+        }
+        len--;
+        if (len && line[len - 1] == '\r') len--;
+        int lc = -1;
+        if (len >= 3) {
+            char head[5] = {line[0], line[1], line[2], len > 3 ? line[3] : 0, 0};
+            lc = corio_smtp_reply_code(head);
+        }
+        if (lc < 0 || (n > 0 && lc != code) || n >= MAX_REPLY_LINES) {
+            rc = CORIO_SMTP_EPROTO;
+            break;
+        }
+        code = lc;
+        size_t skip = len > 3 ? 4 : 3;
+        if ((rc = set_text(c, line + skip, len - skip, n > 0)) < 0) break;
+        if (len == 3 || line[3] == ' ') {
+            rc = code;
+            break;
+        }
+    }
+    rc = corio_timeout_exit(&to, rc);
+    if (rc > 0) c->code = rc;
+    return rc;
+}
+
+static int send_raw(corio_smtp_client *c, const void *p, size_t n) {
+    int rc = corio_writer_write(c->w, p, n);
+    if (rc < 0) return rc;
+    if (corio_writer_buffered(c->w) == 0) return 0;
+    corio_timeout to;
+    if ((rc = corio_timeout_enter(&to, c->timeout)) < 0) return rc;
+    return corio_timeout_exit(&to, corio_writer_drain(c->w));
+}
+
+static int send_line(corio_smtp_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int send_line(corio_smtp_client *c, const char *fmt, ...) {
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf - 2) return -EINVAL;
+    memcpy(buf + n, "\r\n", 2);
+    return send_raw(c, buf, (size_t)n + 2);
+}
+
+/* Remember the EHLO reply's keywords (every line but the first). */
+static int parse_ehlo(corio_smtp_client *c) {
+    c->ext.len = 0;
+    const char *p = c->text.p ? strchr(c->text.p, '\n') : NULL;
+    while (p) {
+        p++;
+        const char *eol = strchr(p, '\n');
+        size_t n = eol ? (size_t)(eol - p) : strlen(p);
+        const char *sp = memchr(p, ' ', n);
+        size_t kl = sp ? (size_t)(sp - p) : n;
+        /* Some servers still say "AUTH=LOGIN" (pre-RFC 4954 form). */
+        const char *eq = memchr(p, '=', kl);
+        if (eq) kl = (size_t)(eq - p);
+        if (smtp_buf_append(&c->ext, p, kl) < 0 || smtp_buf_append(&c->ext, "", 1) < 0) return -ENOMEM;
+        size_t po = kl < n ? kl + 1 : n;
+        if (smtp_buf_append(&c->ext, p + po, n - po) < 0 || smtp_buf_append(&c->ext, "", 1) < 0) return -ENOMEM;
+        p = eol;
+    }
+    return 0;
+}
+
+const char *corio_smtp_client_ext(const corio_smtp_client *c, const char *ext) {
+    if (!c || !ext || !c->ext.p) return NULL;
+    const char *p = c->ext.p, *end = c->ext.p + c->ext.len;
+    while (p < end) {
+        const char *val = p + strlen(p) + 1;
+        if (strcasecmp(p, ext) == 0) return val;
+        p = val + strlen(val) + 1;
+    }
+    return NULL;
+}
+
+int corio_smtp_client_has_ext(const corio_smtp_client *c, const char *ext) {
+    return corio_smtp_client_ext(c, ext) != NULL;
+}
+
+/* ---- opening ------------------------------------------------------------------ */
+
+static int greet(corio_smtp_client *c) {
+    int code = read_reply(c);
+    if (code < 0) return code;
+    if (code != 220) return CORIO_SMTP_EREPLY;
+    if (!c->helo_only) {
+        if (send_line(c, "EHLO %s", c->local) < 0) return -EPIPE;
+        code = read_reply(c);
+        if (code < 0) return code;
+        if (code == 250) {
+            c->esmtp = 1;
+            return parse_ehlo(c);
+        }
+        if (code < 500) return CORIO_SMTP_EREPLY;
+    }
+    int rc = send_line(c, "HELO %s", c->local);
+    if (rc < 0) return rc;
+    code = read_reply(c);
+    if (code < 0) return code;
+    return code == 250 ? 0 : CORIO_SMTP_EREPLY;
+}
+
+int corio_smtp_client_open(corio_reader *r, corio_writer *w, const corio_smtp_client_opts *opts,
+                           corio_smtp_client **out) {
+    if (!r || !w) return -EINVAL;
+    corio_smtp_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        corio_reader_free(r);
+        corio_writer_abort(w);
+        corio_writer_free(w);
+        return -ENOMEM;
+    }
+    c->r = r;
+    c->w = w;
+    c->timeout = opts && opts->timeout > 0 ? opts->timeout : 60.0;
+    c->pipelining_off = opts && opts->no_pipelining;
+    c->helo_only = opts && opts->helo_only;
+    if (opts && opts->local_hostname && *opts->local_hostname)
+        snprintf(c->local, sizeof c->local, "%s", opts->local_hostname);
+    else
+        smtp_default_hostname(c->local, sizeof c->local);
+    int rc = greet(c);
+    if (rc < 0 && (rc != CORIO_SMTP_EREPLY || !out)) {
+        corio_smtp_client_free(c);
+        c = NULL;
+    }
+    if (out) *out = c;
+    return rc;
+}
+
+int corio_smtp_client_connect(const char *host, int port, const corio_smtp_client_opts *opts,
+                              corio_smtp_client **out) {
+    if (!host || !out) return -EINVAL;
+    *out = NULL;
+    corio_reader *r;
+    corio_writer *w;
+    corio_timeout to;
+    double t = opts && opts->timeout > 0 ? opts->timeout : 60.0;
+    int rc = corio_timeout_enter(&to, t);
+    if (rc < 0) return rc;
+    rc = corio_timeout_exit(&to, corio_open_connection(host, port, &r, &w));
+    if (rc < 0) return rc;
+    return corio_smtp_client_open(r, w, opts, out);
+}
+
+/* ---- commands ----------------------------------------------------------------- */
+
+int corio_smtp_client_command(corio_smtp_client *c, const char *line) {
+    if (!c || !line || strpbrk(line, "\r\n")) return -EINVAL;
+    int rc = send_line(c, "%s", line);
+    return rc < 0 ? rc : read_reply(c);
+}
+
+int corio_smtp_client_auth(corio_smtp_client *c, const char *user, const char *password) {
+    if (!c || !user || !password) return -EINVAL;
+    const char *mechs = corio_smtp_client_ext(c, "AUTH");
+    if (!mechs) return -ENOTSUP;
+    int plain = 0, login = 0;
+    char m[256];
+    snprintf(m, sizeof m, "%s", mechs);
+    char *save = NULL;
+    for (char *t = strtok_r(m, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (!strcasecmp(t, "PLAIN")) plain = 1;
+        if (!strcasecmp(t, "LOGIN")) login = 1;
+    }
+    size_t ul = strlen(user), pl = strlen(password);
+    if (ul > 255 || pl > 255) return -EINVAL;
+    char b64[1400];
+    int rc, code;
+    if (plain) {
+        unsigned char raw[520];
+        raw[0] = 0;
+        memcpy(raw + 1, user, ul);
+        raw[1 + ul] = 0;
+        memcpy(raw + 2 + ul, password, pl);
+        corio_smtp_base64_encode(raw, ul + pl + 2, b64, sizeof b64);
+        explicit_bzero(raw, sizeof raw);
+        rc = send_line(c, "AUTH PLAIN %s", b64);
+        explicit_bzero(b64, sizeof b64);
+        if (rc < 0) return rc;
+        code = read_reply(c);
+    } else if (login) {
+        if ((rc = send_line(c, "AUTH LOGIN")) < 0) return rc;
+        if ((code = read_reply(c)) != 334) return code < 0 ? code : CORIO_SMTP_EREPLY;
+        corio_smtp_base64_encode(user, ul, b64, sizeof b64);
+        if ((rc = send_line(c, "%s", b64)) < 0) return rc;
+        if ((code = read_reply(c)) != 334) return code < 0 ? code : CORIO_SMTP_EREPLY;
+        corio_smtp_base64_encode(password, pl, b64, sizeof b64);
+        rc = send_line(c, "%s", b64);
+        explicit_bzero(b64, sizeof b64);
+        if (rc < 0) return rc;
+        code = read_reply(c);
+    } else {
+        return -ENOTSUP;
+    }
+    if (code < 0) return code;
+    return code == 235 ? 0 : CORIO_SMTP_EREPLY;
+}
+
+/* An address we can put between < and > without changing the command. */
+static int addr_ok(const char *a, int *nonascii) {
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f || *p == '<' || *p == '>') return 0;
+        if (*p >= 0x80) *nonascii = 1;
+    }
+    return strlen(a) < 1000;
+}
+
+/* Write the content dot-stuffed (a '.' doubled at the start of every
+ * line, after any LF, as smtplib quotes), with CRLF added when missing,
+ * then the end "."  CRLF. */
+static int send_content(corio_smtp_client *c, const unsigned char *p, size_t len) {
+    char *stage = malloc(STAGE + 8);
+    if (!stage) return -ENOMEM;
+    size_t n = 0;
+    int bol = 1, rc = 0;
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        if (bol && p[i] == '.') stage[n++] = '.';
+        stage[n++] = (char)p[i];
+        bol = p[i] == '\n';
+        if (n >= STAGE) {
+            rc = send_raw(c, stage, n);
+            n = 0;
+        }
+    }
+    if (rc == 0) {
+        if (len < 2 || p[len - 2] != '\r' || p[len - 1] != '\n') {
+            if (len == 0) {
+                /* Nothing at all: the end marker alone. */
+            } else {
+                stage[n++] = '\r';
+                stage[n++] = '\n';
+            }
+        }
+        stage[n++] = '.';
+        stage[n++] = '\r';
+        stage[n++] = '\n';
+        rc = send_raw(c, stage, n);
+    }
+    free(stage);
+    return rc;
+}
+
+/* RSET after a failed transaction, keeping the failure's reply. */
+static void reset_keep(corio_smtp_client *c) {
+    int code = c->code;
+    char *saved = c->text.p ? strdup(c->text.p) : NULL;
+    if (send_line(c, "RSET") == 0) read_reply(c);
+    c->code = code;
+    if (saved) {
+        set_text(c, saved, strlen(saved), 0);
+        free(saved);
+    }
+}
+
+static void record(corio_smtp_rcpt_result *res, int code, const char *text) {
+    if (!res) return;
+    res->code = code > 0 ? code : 0;
+    snprintf(res->text, sizeof res->text, "%s", code > 0 ? text : "");
+}
+
+int corio_smtp_client_send(corio_smtp_client *c, const char *from, const char *const *rcpts, size_t n,
+                           const void *content, size_t len, corio_smtp_rcpt_result *results) {
+    if (!c || !from || !rcpts || n == 0 || (!content && len)) return -EINVAL;
+    int nonascii = 0;
+    if (!addr_ok(from, &nonascii)) return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!rcpts[i] || !addr_ok(rcpts[i], &nonascii)) return -EINVAL;
+    for (size_t i = 0; results && i < n; i++) record(&results[i], 0, "");
+    const unsigned char *body = content ? content : (const unsigned char *)"";
+    int eight = 0;
+    for (size_t i = 0; i < len && !eight; i++) eight = body[i] >= 0x80;
+
+    char params[96] = "";
+    size_t pl = 0;
+    if (c->esmtp && corio_smtp_client_has_ext(c, "SIZE"))
+        pl += (size_t)snprintf(params + pl, sizeof params - pl, " SIZE=%zu", len);
+    if (c->esmtp && eight && corio_smtp_client_has_ext(c, "8BITMIME"))
+        pl += (size_t)snprintf(params + pl, sizeof params - pl, " BODY=8BITMIME");
+    if (c->esmtp && nonascii && corio_smtp_client_has_ext(c, "SMTPUTF8"))
+        pl += (size_t)snprintf(params + pl, sizeof params - pl, " SMTPUTF8");
+
+    int pipe = c->esmtp && !c->pipelining_off && corio_smtp_client_has_ext(c, "PIPELINING");
+    int rc;
+    if (pipe) {
+        /* MAIL, every RCPT and DATA in one write (RFC 2920 3.1: DATA
+         * ends the group), then their replies in order. */
+        smtp_buf b = {0};
+        rc = 0;
+        char line[1100];
+        int k = snprintf(line, sizeof line, "MAIL FROM:<%s>%s\r\n", from, params);
+        rc |= smtp_buf_append(&b, line, (size_t)k);
+        for (size_t i = 0; i < n; i++) {
+            k = snprintf(line, sizeof line, "RCPT TO:<%s>\r\n", rcpts[i]);
+            rc |= smtp_buf_append(&b, line, (size_t)k);
+        }
+        rc |= smtp_buf_append(&b, "DATA\r\n", 6);
+        if (rc < 0) {
+            smtp_buf_free(&b);
+            return -ENOMEM;
+        }
+        rc = send_raw(c, b.p, b.len);
+        smtp_buf_free(&b);
+        if (rc < 0) return rc;
+        int mail = read_reply(c);
+        if (mail < 0) return mail;
+        int mail_code = mail;
+        char *mail_text = mail_code == 250 ? NULL : strdup(corio_smtp_client_text(c));
+        size_t ok = 0;
+        for (size_t i = 0; i < n; i++) {
+            int code = read_reply(c);
+            if (code < 0) {
+                free(mail_text);
+                return code;
+            }
+            record(results ? &results[i] : NULL, code, corio_smtp_client_text(c));
+            if (code == 250 || code == 251) ok++;
+        }
+        int data = read_reply(c);
+        if (data < 0) {
+            free(mail_text);
+            return data;
+        }
+        if (mail_code != 250) {
+            c->code = mail_code;
+            if (mail_text) set_text(c, mail_text, strlen(mail_text), 0);
+            free(mail_text);
+            if (data == 354) send_raw(c, ".\r\n", 3), read_reply(c);
+            reset_keep(c);
+            return CORIO_SMTP_EREPLY;
+        }
+        free(mail_text);
+        if (data == 354 && ok == 0) {
+            /* Nothing to deliver to: end the (empty) message at once. */
+            if ((rc = send_raw(c, ".\r\n", 3)) < 0) return rc;
+            read_reply(c);
+            reset_keep(c);
+            return CORIO_SMTP_ERECIPIENTS;
+        }
+        if (ok == 0) {
+            reset_keep(c);
+            return CORIO_SMTP_ERECIPIENTS;
+        }
+        if (data != 354) {
+            reset_keep(c);
+            return CORIO_SMTP_EREPLY;
+        }
+    } else {
+        if ((rc = send_line(c, "MAIL FROM:<%s>%s", from, params)) < 0) return rc;
+        int code = read_reply(c);
+        if (code < 0) return code;
+        if (code != 250) {
+            reset_keep(c);
+            return CORIO_SMTP_EREPLY;
+        }
+        size_t ok = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((rc = send_line(c, "RCPT TO:<%s>", rcpts[i])) < 0) return rc;
+            if ((code = read_reply(c)) < 0) return code;
+            record(results ? &results[i] : NULL, code, corio_smtp_client_text(c));
+            if (code == 250 || code == 251) ok++;
+        }
+        if (ok == 0) {
+            reset_keep(c);
+            return CORIO_SMTP_ERECIPIENTS;
+        }
+        if ((rc = send_line(c, "DATA")) < 0) return rc;
+        if ((code = read_reply(c)) < 0) return code;
+        if (code != 354) {
+            reset_keep(c);
+            return CORIO_SMTP_EREPLY;
+        }
+    }
+    if ((rc = send_content(c, body, len)) < 0) return rc;
+    int code = read_reply(c);
+    if (code < 0) return code;
+    return code == 250 ? 0 : CORIO_SMTP_EREPLY;
+}
+
+int corio_smtp_client_quit(corio_smtp_client *c) {
+    if (!c) return -EINVAL;
+    int rc = send_line(c, "QUIT");
+    if (rc == 0) {
+        int code = read_reply(c);
+        rc = code < 0 ? code : code == 221 ? 0 : CORIO_SMTP_EREPLY;
+    }
+    corio_timeout to;
+    if (corio_timeout_enter(&to, c->timeout) == 0) {
+        int crc = corio_timeout_exit(&to, corio_stream_close(c->r, c->w));
+        if (rc == 0 && crc < 0 && crc != -ECONNRESET && crc != -EPIPE) rc = crc;
+    } else {
+        corio_writer_abort(c->w);
+        corio_reader_free(c->r);
+        corio_writer_free(c->w);
+    }
+    c->r = NULL;
+    c->w = NULL;
+    return rc;
+}
+
+void corio_smtp_client_free(corio_smtp_client *c) {
+    if (!c) return;
+    if (c->w) corio_writer_abort(c->w);
+    corio_reader_free(c->r);
+    corio_writer_free(c->w);
+    smtp_buf_free(&c->text);
+    smtp_buf_free(&c->ext);
+    free(c);
+}

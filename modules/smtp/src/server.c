@@ -1,0 +1,1048 @@
+/*
+ * server.c - the SMTP server: one session per connection, run as the
+ * connection's task.
+ *
+ * Byte path.  A session reads from the stream into its own input buffer
+ * with corio_reader_read (one call takes whatever the kernel has, up to
+ * the buffer's room) and cuts lines there with memchr, so a pipelined
+ * batch is parsed from one read.  Replies go to an output buffer that is
+ * written when the session runs out of complete lines, i.e. just before
+ * it would wait for the client: a batch of MAIL, RCPT..., DATA is
+ * answered with one write (RFC 2920's rule that the server may hold
+ * replies until it would block), and a single command is answered at
+ * once because the session is about to wait.
+ *
+ * Limits, as aiosmtpd: a command line (without CRLF) of at most 512 bytes
+ * (MAIL 548 with SIZE and SMTPUTF8 advertised), any line of at most 1001
+ * bytes with its CRLF, 33554432 bytes of content, 300 s idle.  Over-long
+ * command lines are read to their end and answered 500; over-long DATA
+ * lines or too much DATA are read to the end of the message and answered
+ * 500 / 552, the connection kept (RFC 5321 4.2.5: answer after the end).
+ * Memory per session is bounded: the input buffer never exceeds twice the
+ * line limit plus one read, the content the data limit, the recipients
+ * MAX_RCPTS.
+ */
+#include "smtp_internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* RFC 5321 4.5.3.1.8 asks for at least 100 recipients; more than this
+ * many is refused with 452 so one transaction cannot grow without bound. */
+#define MAX_RCPTS 1000
+
+/* aiosmtpd's BOGUS_LIMIT: unknown commands tolerated before goodbye. */
+#define BOGUS_LIMIT 5
+
+/* The input buffer: big enough that one read usually takes a whole
+ * pipelined batch or a few KiB of DATA. */
+#define IN_BUF 32768
+
+typedef struct cfg {
+    char hostname[256];
+    const char *ident;
+    size_t data_limit;   /* SIZE_MAX: none */
+    size_t line_limit;
+    size_t cmd_limit;
+    size_t mail_limit;   /* MAIL's command limit in an EHLO session */
+    double timeout;
+    int smtputf8;
+    int auth_plaintext;
+    int auth_required;
+} cfg;
+
+enum { DATA_NOMINAL, DATA_TOO_LONG, DATA_TOO_MUCH };
+
+typedef struct sess {
+    corio_smtp_session pub;
+    const corio_smtp_handler *h;
+    const cfg *cfg;
+    corio_reader *r;
+    corio_writer *w;
+    char *in;            /* input buffer, in_cap bytes */
+    size_t in_off;       /* first unconsumed byte */
+    size_t in_len;       /* bytes in the buffer */
+    size_t in_cap;
+    smtp_buf out;        /* replies not yet written */
+    smtp_buf content;    /* the message being received */
+    corio_smtp_envelope env;
+    char peer[96];
+    char peer_ip[96];
+    char *host_name;     /* malloc'd */
+    char *login;         /* malloc'd */
+    int bogus;           /* unknown commands left before goodbye */
+    int done;            /* QUIT, goodbye or timeout: end the session */
+    int failed;          /* the connection failed: nothing more can be written */
+} sess;
+
+/* ---- configuration ------------------------------------------------------------ */
+
+static void cfg_init(cfg *c, const corio_smtp_server_opts *o) {
+    static const corio_smtp_server_opts none = {0};
+    if (!o) o = &none;
+    if (o->hostname && *o->hostname)
+        snprintf(c->hostname, sizeof c->hostname, "%s", o->hostname);
+    else
+        smtp_default_hostname(c->hostname, sizeof c->hostname);
+    c->ident = o->ident && *o->ident ? o->ident : "corio SMTP";
+    c->data_limit = o->data_size_limit ? o->data_size_limit : CORIO_SMTP_DATA_SIZE_LIMIT;
+    c->line_limit = o->line_length_limit ? o->line_length_limit : CORIO_SMTP_LINE_LENGTH_LIMIT;
+    c->cmd_limit = o->command_size_limit ? o->command_size_limit : CORIO_SMTP_COMMAND_SIZE_LIMIT;
+    c->timeout = o->timeout > 0 ? o->timeout : CORIO_SMTP_TIMEOUT;
+    c->smtputf8 = !o->disable_smtputf8;
+    c->auth_plaintext = o->auth_allow_plaintext;
+    c->auth_required = o->auth_required;
+    /* aiosmtpd lets MAIL grow by the room its parameters need:
+     * " SIZE=<digits>" (26) and " SMTPUTF8" (10). */
+    c->mail_limit = c->cmd_limit + (c->data_limit != SIZE_MAX ? 26 : 0) + (c->smtputf8 ? 10 : 0);
+}
+
+/* ---- envelope ----------------------------------------------------------------- */
+
+static void env_reset(sess *s) {
+    corio_smtp_envelope *e = &s->env;
+    free(e->mail_from);
+    free(e->mail_options);
+    for (size_t i = 0; i < e->rcpt_count; i++) {
+        free(e->rcpt_tos[i]);
+        free(e->rcpt_options[i]);
+    }
+    free(e->rcpt_tos);
+    free(e->rcpt_options);
+    memset(e, 0, sizeof *e);
+    smtp_buf_free(&s->content);
+}
+
+/* ---- output ------------------------------------------------------------------- */
+
+static void push(sess *s, const char *text) {
+    size_t n = strlen(text);
+    if (smtp_buf_reserve(&s->out, n + 2) < 0) {
+        s->failed = 1; /* out of memory: end the session rather than lose a reply */
+        return;
+    }
+    memcpy(s->out.p + s->out.len, text, n);
+    memcpy(s->out.p + s->out.len + n, "\r\n", 2);
+    s->out.len += n + 2;
+}
+
+/* Write what is queued; wait (bounded by the idle timeout) while the
+ * writer holds more than its high water mark, so a client that sends
+ * commands without reading replies cannot make us buffer without end. */
+static int flush(sess *s) {
+    if (s->failed) return -EPIPE;
+    if (s->out.len == 0) return 0;
+    int rc = corio_writer_write(s->w, s->out.p, s->out.len);
+    s->out.len = 0;
+    if (rc == 0 && corio_writer_buffered(s->w) > 0) {
+        corio_timeout to;
+        if ((rc = corio_timeout_enter(&to, s->cfg->timeout)) == 0)
+            rc = corio_timeout_exit(&to, corio_writer_drain(s->w));
+    }
+    if (rc < 0) s->failed = 1;
+    return rc;
+}
+
+/* ---- input -------------------------------------------------------------------- */
+
+/* Read more into the input buffer after writing the replies owed.
+ * Returns the count, 0 at end of stream, or a negative errno; on idle
+ * timeout sends 421 and returns -ETIMEDOUT. */
+static int fill(sess *s) {
+    int rc = flush(s);
+    if (rc < 0) return rc;
+    if (s->in_off > 0) {
+        memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
+        s->in_len -= s->in_off;
+        s->in_off = 0;
+    }
+    size_t room = s->in_cap - s->in_len;
+    if (room == 0) return -ENOBUFS; /* cannot happen: callers consume before the buffer fills */
+    corio_timeout to;
+    if ((rc = corio_timeout_enter(&to, s->cfg->timeout)) < 0) return rc;
+    ssize_t n = corio_reader_read(s->r, s->in + s->in_len, room);
+    rc = corio_timeout_exit(&to, n < 0 ? (int)n : 0);
+    if (rc == -ETIMEDOUT) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "421 4.4.2 %s Error: timeout exceeded", s->cfg->hostname);
+        push(s, msg);
+        flush(s);
+        s->done = 1;
+        return rc;
+    }
+    if (rc < 0) {
+        s->failed = 1;
+        return rc;
+    }
+    s->in_len += (size_t)n;
+    return (int)n;
+}
+
+/*
+ * The next command line, CR LF (or a bare LF) removed.  Returns 1 with
+ * *line / *len (a view into the input buffer, valid until the next call;
+ * the byte after it is overwritten with NUL), 2 for a line longer than
+ * the line limit (read to its end and dropped), 0 at end of stream, or a
+ * negative errno.
+ */
+static int next_line(sess *s, char **line, size_t *len) {
+    int overlong = 0;
+    for (;;) {
+        char *b = s->in + s->in_off;
+        size_t avail = s->in_len - s->in_off;
+        char *nl = memchr(b, '\n', avail);
+        if (nl) {
+            size_t l = (size_t)(nl - b);
+            s->in_off += l + 1;
+            if (overlong) return 2;
+            if (l + 1 > s->cfg->line_limit) return 2;
+            if (l > 0 && b[l - 1] == '\r') l--;
+            b[l] = 0;
+            *line = b;
+            *len = l;
+            return 1;
+        }
+        if (avail > s->cfg->line_limit) {
+            /* No end in sight: drop what we have (as aiosmtpd does) and
+             * keep reading until the line's end. */
+            overlong = 1;
+            s->in_off = s->in_len;
+        }
+        int rc = fill(s);
+        if (rc <= 0) return rc;
+    }
+}
+
+/* ---- hooks -------------------------------------------------------------------- */
+
+/* Run a hook's outcome into the reply: a failure becomes 451, a reply
+ * text without a valid code becomes 451 too (never send garbage).
+ * Returns the reply's code. */
+static int hook_done(sess *s, int rc, corio_smtp_reply *reply) {
+    (void)s;
+    if (rc < 0) {
+        corio_smtp_reply_set(reply, "451 4.3.0 Error: %s", corio_strerror(rc));
+        return 451;
+    }
+    int code = corio_smtp_reply_code(reply->text);
+    if (code < 0 || strpbrk(reply->text, "\n") != NULL) {
+        /* Multi-line replies must be "ddd-...\r\nddd ..." lines; only
+         * check that no bare LF or stray CR sneaks into the stream. */
+        const char *p = reply->text;
+        int ok = code >= 0;
+        while (ok && (p = strchr(p, '\n')) != NULL) {
+            if (p == reply->text || p[-1] != '\r' || corio_smtp_reply_code(p + 1) < 0) ok = 0;
+            p++;
+        }
+        if (!ok) {
+            corio_smtp_reply_set(reply, "451 4.3.0 Error: bad reply from handler");
+            return 451;
+        }
+    }
+    return code;
+}
+
+/* ---- commands ----------------------------------------------------------------- */
+
+static int is_2xx(int code) { return code >= 200 && code < 300; }
+
+static char *dup_str(const char *p) {
+    size_t n = strlen(p) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, p, n);
+    return d;
+}
+
+static void upcase(char *p) {
+    for (; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 32);
+}
+
+static int need_helo(sess *s, const char *which) {
+    if (s->pub.host_name) return 0;
+    char msg[64];
+    snprintf(msg, sizeof msg, "503 Error: send %s first", which);
+    push(s, msg);
+    return 1;
+}
+
+static int need_auth(sess *s) {
+    if (!s->cfg->auth_required || s->pub.authenticated) return 0;
+    push(s, "530 5.7.0 Authentication required");
+    return 1;
+}
+
+static void set_host(sess *s, const char *name) {
+    char *d = dup_str(name);
+    if (!d) {
+        s->failed = 1;
+        return;
+    }
+    free(s->host_name);
+    s->host_name = d;
+    s->pub.host_name = d;
+}
+
+static int auth_offered(sess *s) { return s->h->auth && (s->pub.tls || s->cfg->auth_plaintext); }
+
+static int cmd_helo(sess *s, const char *arg) {
+    if (!*arg) {
+        push(s, "501 Syntax: HELO hostname");
+        return 0;
+    }
+    env_reset(s);
+    s->pub.extended_smtp = 0;
+    corio_smtp_reply reply;
+    corio_smtp_reply_set(&reply, "250 %s", s->cfg->hostname);
+    int code = hook_done(s, s->h->helo ? s->h->helo(&s->pub, arg, &reply) : 0, &reply);
+    if (is_2xx(code)) set_host(s, arg);
+    push(s, reply.text);
+    return 0;
+}
+
+static int cmd_ehlo(sess *s, const char *arg) {
+    if (!*arg) {
+        push(s, "501 Syntax: EHLO hostname");
+        return 0;
+    }
+    env_reset(s);
+    s->pub.extended_smtp = 1;
+    corio_smtp_reply reply;
+    char size[40] = "SIZE";
+    if (s->cfg->data_limit != SIZE_MAX) snprintf(size, sizeof size, "SIZE %zu", s->cfg->data_limit);
+    snprintf(reply.text, sizeof reply.text, "250-%s\r\n250-%s\r\n250-8BITMIME\r\n%s250-PIPELINING\r\n%s250 HELP",
+             s->cfg->hostname, size, s->cfg->smtputf8 ? "250-SMTPUTF8\r\n" : "",
+             auth_offered(s) ? "250-AUTH LOGIN PLAIN\r\n" : "");
+    int code = hook_done(s, s->h->ehlo ? s->h->ehlo(&s->pub, arg, &reply) : 0, &reply);
+    if (is_2xx(code)) set_host(s, arg);
+    push(s, reply.text);
+    return 0;
+}
+
+/* MAIL and RCPT parameters: "KEY[=VALUE]" words (RFC 5321 4.1.2's
+ * esmtp-param, as aiosmtpd checks them: an alphanumeric key, a value
+ * after '=' when there is one). */
+typedef struct mail_params {
+    int body8, smtputf8, has_size, bad_body, smtputf8_arg, unknown;
+    size_t size;
+} mail_params;
+
+static int parse_params(char *params, mail_params *mp) {
+    memset(mp, 0, sizeof *mp);
+    char *save = NULL;
+    for (char *tok = strtok_r(params, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        char *key_end = eq ? eq : tok + strlen(tok);
+        if (key_end == tok) return -EINVAL;
+        for (char *k = tok; k < key_end; k++)
+            if (!((*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9'))) return -EINVAL;
+        if (eq && eq[1] == 0) return -EINVAL;
+        size_t kl = (size_t)(key_end - tok);
+        const char *val = eq ? eq + 1 : NULL;
+        if (kl == 4 && memcmp(tok, "BODY", 4) == 0) {
+            if (val && strcmp(val, "8BITMIME") == 0) mp->body8 = 1;
+            else if (!val || strcmp(val, "7BIT") != 0) mp->bad_body = 1;
+        } else if (kl == 8 && memcmp(tok, "SMTPUTF8", 8) == 0) {
+            if (val) mp->smtputf8_arg = 1;
+            mp->smtputf8 = 1;
+        } else if (kl == 4 && memcmp(tok, "SIZE", 4) == 0) {
+            if (!val) return -EINVAL;
+            size_t v = 0;
+            for (const char *d = val; *d; d++) {
+                if (*d < '0' || *d > '9') return -EINVAL;
+                v = v > (SIZE_MAX - 9) / 10 ? SIZE_MAX : v * 10 + (size_t)(*d - '0');
+            }
+            mp->has_size = 1;
+            mp->size = v;
+        } else {
+            mp->unknown = 1;
+        }
+    }
+    return 0;
+}
+
+static int cmd_mail(sess *s, const char *arg) {
+    if (need_helo(s, "HELO") || need_auth(s)) return 0;
+    const char *syntaxerr =
+        s->pub.extended_smtp ? "501 Syntax: MAIL FROM: <address> [SP <mail-parameters>]" : "501 Syntax: MAIL FROM: <address>";
+    char addr[CORIO_SMTP_COMMAND_SIZE_LIMIT + 64];
+    const char *params = NULL;
+    int rc = corio_smtp_parse_path(arg, "FROM:", addr, sizeof addr, &params);
+    if (rc == -EILSEQ || rc == -ENAMETOOLONG) {
+        push(s, "553 5.1.3 Error: malformed address");
+        return 0;
+    }
+    if (rc < 0) {
+        push(s, syntaxerr);
+        return 0;
+    }
+    if (!s->pub.extended_smtp && *params) {
+        push(s, syntaxerr);
+        return 0;
+    }
+    if (s->env.mail_from) {
+        push(s, "503 Error: nested MAIL command");
+        return 0;
+    }
+    char *opts = dup_str(params);
+    if (!opts) return -ENOMEM;
+    upcase(opts);
+    char *work = dup_str(opts);
+    if (!work) {
+        free(opts);
+        return -ENOMEM;
+    }
+    mail_params mp;
+    rc = parse_params(work, &mp);
+    free(work);
+    const char *err = NULL;
+    if (rc < 0) err = syntaxerr;
+    else if (mp.bad_body) err = "501 Error: BODY can only be one of 7BIT, 8BITMIME";
+    else if (mp.smtputf8_arg) err = "501 Error: SMTPUTF8 takes no arguments";
+    else if (mp.smtputf8 && !s->cfg->smtputf8) err = "501 Error: SMTPUTF8 disabled";
+    else if (mp.has_size && s->cfg->data_limit != SIZE_MAX && mp.size > s->cfg->data_limit)
+        err = "552 Error: message size exceeds fixed maximum message size";
+    else if (mp.unknown) err = "555 MAIL FROM parameters not recognized or not implemented";
+    if (err) {
+        free(opts);
+        push(s, err);
+        return 0;
+    }
+    corio_smtp_reply reply;
+    corio_smtp_reply_set(&reply, "250 OK");
+    int code = hook_done(s, s->h->mail ? s->h->mail(&s->pub, &s->env, addr, opts, &reply) : 0, &reply);
+    if (is_2xx(code)) {
+        s->env.mail_from = dup_str(addr);
+        s->env.mail_options = opts;
+        opts = NULL;
+        s->env.smtputf8 = mp.smtputf8;
+        s->env.body_8bitmime = mp.body8;
+        s->env.declared_size = mp.has_size ? mp.size : 0;
+        if (!s->env.mail_from) {
+            free(opts);
+            return -ENOMEM;
+        }
+    }
+    free(opts);
+    push(s, reply.text);
+    return 0;
+}
+
+static int cmd_rcpt(sess *s, const char *arg) {
+    if (need_helo(s, "HELO") || need_auth(s)) return 0;
+    if (!s->env.mail_from) {
+        push(s, "503 Error: need MAIL command");
+        return 0;
+    }
+    const char *syntaxerr =
+        s->pub.extended_smtp ? "501 Syntax: RCPT TO: <address> [SP <mail-parameters>]" : "501 Syntax: RCPT TO: <address>";
+    char addr[CORIO_SMTP_COMMAND_SIZE_LIMIT + 64];
+    const char *params = NULL;
+    int rc = corio_smtp_parse_path(arg, "TO:", addr, sizeof addr, &params);
+    if (rc == -EILSEQ || rc == -ENAMETOOLONG) {
+        push(s, "553 5.1.3 Error: malformed address");
+        return 0;
+    }
+    if (rc < 0 || !addr[0] || (!s->pub.extended_smtp && *params)) {
+        push(s, syntaxerr);
+        return 0;
+    }
+    char *opts = dup_str(params);
+    if (!opts) return -ENOMEM;
+    upcase(opts);
+    char *work = dup_str(opts);
+    if (!work) {
+        free(opts);
+        return -ENOMEM;
+    }
+    mail_params mp;
+    rc = parse_params(work, &mp);
+    int any = work[0] != 0;
+    free(work);
+    if (rc < 0) {
+        free(opts);
+        push(s, syntaxerr);
+        return 0;
+    }
+    if (any) {
+        free(opts);
+        push(s, "555 RCPT TO parameters not recognized or not implemented");
+        return 0;
+    }
+    if (s->env.rcpt_count >= MAX_RCPTS) {
+        free(opts);
+        push(s, "452 4.5.3 Error: too many recipients");
+        return 0;
+    }
+    corio_smtp_reply reply;
+    corio_smtp_reply_set(&reply, "250 OK");
+    int code = hook_done(s, s->h->rcpt ? s->h->rcpt(&s->pub, &s->env, addr, opts, &reply) : 0, &reply);
+    if (is_2xx(code)) {
+        corio_smtp_envelope *e = &s->env;
+        char **t = realloc(e->rcpt_tos, (e->rcpt_count + 1) * sizeof *t);
+        if (t) e->rcpt_tos = t;
+        char **o = realloc(e->rcpt_options, (e->rcpt_count + 1) * sizeof *o);
+        if (o) e->rcpt_options = o;
+        char *a = dup_str(addr);
+        if (!t || !o || !a) {
+            free(a);
+            free(opts);
+            return -ENOMEM;
+        }
+        e->rcpt_tos[e->rcpt_count] = a;
+        e->rcpt_options[e->rcpt_count] = opts;
+        e->rcpt_count++;
+        opts = NULL;
+    }
+    free(opts);
+    push(s, reply.text);
+    return 0;
+}
+
+/*
+ * Receive the message after 354.  Lines end at LF; the message ends at a
+ * line ".\r\n" that follows a CRLF (or starts the data): see the header
+ * on SMTP smuggling.  A leading dot is removed from every line.  Returns
+ * the DATA_* state, or a negative errno when the connection ended first.
+ */
+static int receive_data(sess *s) {
+    const cfg *c = s->cfg;
+    int state = DATA_NOMINAL;
+    int prev_crlf = 1;     /* the previous line ended with CRLF */
+    size_t cur = 0;        /* bytes of an over-long line already dropped */
+    int last_cr = 0;       /* ... of which the last was CR */
+    size_t total = 0;      /* content bytes so far */
+    smtp_buf *out = &s->content;
+    if (s->env.declared_size && s->env.declared_size <= c->data_limit) {
+        /* Trust SIZE= for a first allocation, up to 1 MiB: a client that
+         * lies costs us no more than that. */
+        size_t want = s->env.declared_size + 16;
+        if (smtp_buf_reserve(out, want < (1u << 20) ? want : (1u << 20)) < 0) return -ENOMEM;
+    }
+    for (;;) {
+        char *b = s->in + s->in_off;
+        size_t avail = s->in_len - s->in_off;
+        char *nl = memchr(b, '\n', avail);
+        if (!nl) {
+            if (avail > 0 && cur + avail > c->line_limit) {
+                /* An over-long line: drop it as it comes, so the buffer
+                 * never holds more than a line's worth. */
+                if (state == DATA_NOMINAL) smtp_buf_free(out);
+                state = state == DATA_NOMINAL ? DATA_TOO_LONG : state;
+                cur += avail;
+                last_cr = b[avail - 1] == '\r';
+                s->in_off = s->in_len;
+            }
+            int rc = fill(s);
+            if (rc < 0) return rc;
+            if (rc == 0) return -ECONNRESET; /* the client left mid-DATA */
+            continue;
+        }
+        size_t l = (size_t)(nl - b) + 1;
+        s->in_off += l;
+        if (cur == 0 && prev_crlf && l == 3 && b[0] == '.' && b[1] == '\r') return state;
+        int crlf = l >= 2 ? b[l - 2] == '\r' : last_cr;
+        if (cur) {
+            /* The end of an over-long line. */
+            cur = 0;
+            last_cr = 0;
+            prev_crlf = crlf;
+            continue;
+        }
+        prev_crlf = crlf;
+        if (state != DATA_NOMINAL) continue;
+        if (l > c->line_limit) {
+            state = DATA_TOO_LONG;
+            smtp_buf_free(out);
+            continue;
+        }
+        const char *src = b;
+        size_t n = l;
+        if (*src == '.') {
+            src++;
+            n--;
+        }
+        if (c->data_limit != SIZE_MAX && total + n > c->data_limit) {
+            state = DATA_TOO_MUCH;
+            smtp_buf_free(out);
+            continue;
+        }
+        if (smtp_buf_append(out, src, n) < 0) {
+            /* Out of memory for this message: answer as too much data
+             * (452 would be better, but the limit reply is what clients
+             * know) rather than dropping the connection. */
+            state = DATA_TOO_MUCH;
+            smtp_buf_free(out);
+            continue;
+        }
+        total += n;
+    }
+}
+
+static int cmd_data(sess *s, const char *arg) {
+    if (need_helo(s, "HELO") || need_auth(s)) return 0;
+    if (!s->env.rcpt_count) {
+        push(s, "503 Error: need RCPT command");
+        return 0;
+    }
+    if (*arg) {
+        push(s, "501 Syntax: DATA");
+        return 0;
+    }
+    push(s, "354 End data with <CR><LF>.<CR><LF>");
+    int state = receive_data(s);
+    if (state < 0) return state;
+    if (state == DATA_TOO_LONG) push(s, "500 Line too long (see RFC5321 4.5.3.1.6)");
+    else if (state == DATA_TOO_MUCH) push(s, "552 Error: Too much mail data");
+    else {
+        s->env.content = (unsigned char *)s->content.p;
+        s->env.content_len = s->content.len;
+        if (!s->env.content) s->env.content = (unsigned char *)""; /* an empty message */
+        corio_smtp_reply reply;
+        corio_smtp_reply_set(&reply, "250 OK");
+        hook_done(s, s->h->data ? s->h->data(&s->pub, &s->env, &reply) : 0, &reply);
+        push(s, reply.text);
+    }
+    env_reset(s);
+    return 0;
+}
+
+/* Read one AUTH response line (RFC 4954 4): base64, "=" for empty, "*"
+ * to abort.  Returns the decoded length, or -1 after pushing the error
+ * reply, or a negative errno (< -1) when the connection ended. */
+static long auth_response(sess *s, const char *challenge, unsigned char *out, size_t cap) {
+    push(s, challenge);
+    char *line;
+    size_t len;
+    int rc = next_line(s, &line, &len);
+    if (rc == 0) return -ECONNRESET;
+    if (rc < 0) return rc < -1 ? rc : -EIO;
+    if (rc == 2) {
+        push(s, "501 5.5.2 Can't decode base64");
+        return -1;
+    }
+    while (len && line[len - 1] == ' ') line[--len] = 0;
+    if (len == 1 && line[0] == '*') {
+        push(s, "501 5.7.0 Auth aborted");
+        return -1;
+    }
+    if (len == 1 && line[0] == '=') return 0;
+    long n = corio_smtp_base64_decode(line, len, out, cap);
+    if (n < 0) {
+        push(s, "501 5.5.2 Can't decode base64");
+        return -1;
+    }
+    return n;
+}
+
+static int cmd_auth(sess *s, char *arg) {
+    if (!s->h->auth) {
+        push(s, "500 Error: command \"AUTH\" not recognized");
+        return 0;
+    }
+    if (need_helo(s, "EHLO")) return 0;
+    if (!s->pub.extended_smtp) {
+        push(s, "500 Error: command 'AUTH' not recognized");
+        return 0;
+    }
+    if (!auth_offered(s)) {
+        push(s, "538 5.7.11 Encryption required for requested authentication mechanism");
+        return 0;
+    }
+    if (s->pub.authenticated) {
+        push(s, "503 Already authenticated");
+        return 0;
+    }
+    char *save = NULL;
+    char *mech = strtok_r(arg, " ", &save);
+    char *initial = mech ? strtok_r(NULL, " ", &save) : NULL;
+    if (!mech) {
+        push(s, "501 Not enough value");
+        return 0;
+    }
+    if (strtok_r(NULL, " ", &save)) {
+        push(s, "501 Too many values");
+        return 0;
+    }
+    upcase(mech);
+    int plain = strcmp(mech, "PLAIN") == 0;
+    if (!plain && strcmp(mech, "LOGIN") != 0) {
+        push(s, "504 5.5.4 Unrecognized authentication type");
+        return 0;
+    }
+    /* Decoded credentials fit in a command line's worth of base64. */
+    unsigned char a[1024], p[1024];
+    long alen = 0, plen = 0;
+    const char *login, *password;
+    if (plain) {
+        if (initial) {
+            alen = strcmp(initial, "=") == 0 ? 0 : corio_smtp_base64_decode(initial, strlen(initial), a, sizeof a - 1);
+            if (alen < 0) {
+                push(s, "501 5.5.2 Can't decode base64");
+                return 0;
+            }
+        } else if ((alen = auth_response(s, "334 ", a, sizeof a - 1)) < 0) {
+            return alen == -1 ? 0 : (int)alen;
+        }
+        /* authzid NUL authcid NUL passwd (RFC 4616); the authzid is ignored. */
+        unsigned char *n1 = memchr(a, 0, (size_t)alen);
+        unsigned char *n2 = n1 ? memchr(n1 + 1, 0, (size_t)(a + alen - n1 - 1)) : NULL;
+        if (!n2 || memchr(n2 + 1, 0, (size_t)(a + alen - n2 - 1))) {
+            push(s, "501 5.5.2 Can't split auth value");
+            return 0;
+        }
+        a[alen] = 0;
+        login = (const char *)n1 + 1;
+        password = (const char *)n2 + 1;
+        plen = (long)(a + alen - n2 - 1);
+        alen = (long)(n2 - n1 - 1);
+    } else {
+        if (initial) {
+            alen = corio_smtp_base64_decode(initial, strlen(initial), a, sizeof a - 1);
+            if (alen < 0) {
+                push(s, "501 5.5.2 Can't decode base64");
+                return 0;
+            }
+        } else if ((alen = auth_response(s, "334 VXNlcm5hbWU6", a, sizeof a - 1)) < 0) { /* "Username:" */
+            return alen == -1 ? 0 : (int)alen;
+        }
+        if ((plen = auth_response(s, "334 UGFzc3dvcmQ6", p, sizeof p - 1)) < 0) /* "Password:" */
+            return plen == -1 ? 0 : (int)plen;
+        a[alen] = 0;
+        p[plen] = 0;
+        login = (const char *)a;
+        password = (const char *)p;
+    }
+    corio_smtp_reply reply;
+    corio_smtp_reply_set(&reply, "535 5.7.8 Authentication credentials invalid");
+    int ok = s->h->auth(&s->pub, mech, login, (size_t)alen, password, (size_t)plen, &reply);
+    if (ok > 0) {
+        char *d = malloc((size_t)alen + 1);
+        if (!d) return -ENOMEM;
+        memcpy(d, login, (size_t)alen + 1);
+        free(s->login);
+        s->login = d;
+        s->pub.login = d;
+        s->pub.authenticated = 1;
+        if (!is_2xx(corio_smtp_reply_code(reply.text)) || corio_smtp_reply_code(reply.text) != 235)
+            corio_smtp_reply_set(&reply, "235 2.7.0 Authentication successful");
+    } else if (ok < 0) {
+        hook_done(s, ok, &reply);
+    } else if (hook_done(s, 0, &reply) == 235) {
+        corio_smtp_reply_set(&reply, "535 5.7.8 Authentication credentials invalid");
+    }
+    explicit_bzero(a, sizeof a);
+    explicit_bzero(p, sizeof p);
+    push(s, reply.text);
+    return 0;
+}
+
+static const char *const help_syntax[][2] = {
+    {"AUTH", "AUTH <mechanism>"},
+    {"DATA", "DATA"},
+    {"EHLO", "EHLO hostname"},
+    {"HELO", "HELO hostname"},
+    {"HELP", "HELP [command]"},
+    {"MAIL", "MAIL FROM: <address>"},
+    {"NOOP", "NOOP [ignored]"},
+    {"QUIT", "QUIT"},
+    {"RCPT", "RCPT TO: <address>"},
+    {"RSET", "RSET"},
+    {"VRFY", "VRFY <address>"},
+};
+
+static int cmd_help(sess *s, char *arg) {
+    if (need_auth(s)) return 0;
+    int code = 250;
+    if (*arg) {
+        upcase(arg);
+        for (size_t i = 0; i < sizeof help_syntax / sizeof help_syntax[0]; i++) {
+            if (strcmp(arg, help_syntax[i][0]) == 0) {
+                char msg[128];
+                int ext = s->pub.extended_smtp && (i == 5 || i == 8);
+                snprintf(msg, sizeof msg, "250 Syntax: %s%s", help_syntax[i][1], ext ? " [SP <mail-parameters>]" : "");
+                push(s, msg);
+                return 0;
+            }
+        }
+        code = 501;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "%d Supported commands: AUTH DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET VRFY", code);
+    push(s, msg);
+    return 0;
+}
+
+static int cmd_vrfy(sess *s, const char *arg) {
+    if (need_auth(s)) return 0;
+    if (!*arg) {
+        push(s, "501 Syntax: VRFY <address>");
+        return 0;
+    }
+    char addr[CORIO_SMTP_COMMAND_SIZE_LIMIT + 64];
+    char with_kw[CORIO_SMTP_COMMAND_SIZE_LIMIT + 80];
+    const char *params;
+    snprintf(with_kw, sizeof with_kw, "X:%s", arg);
+    if (corio_smtp_parse_path(with_kw, "X:", addr, sizeof addr, &params) < 0) {
+        char msg[CORIO_SMTP_COMMAND_SIZE_LIMIT + 64];
+        snprintf(msg, sizeof msg, "502 Could not VRFY %s", arg);
+        push(s, msg);
+        return 0;
+    }
+    corio_smtp_reply reply;
+    corio_smtp_reply_set(&reply, "252 Cannot VRFY user, but will accept message and attempt delivery");
+    hook_done(s, s->h->vrfy ? s->h->vrfy(&s->pub, addr, &reply) : 0, &reply);
+    push(s, reply.text);
+    return 0;
+}
+
+/* One command line.  Returns 0 to go on, a negative errno to end. */
+static int dispatch(sess *s, char *line, size_t len) {
+    if (len == 0) {
+        push(s, "500 Error: bad syntax");
+        return 0;
+    }
+    /* A NUL would cut the line short of what the client sent. */
+    if (memchr(line, 0, len)) {
+        push(s, "500 Error: bad syntax");
+        return 0;
+    }
+    char *sp = memchr(line, ' ', len);
+    size_t vlen = sp ? (size_t)(sp - line) : len;
+    char verb[16];
+    if (vlen == 0 || vlen >= sizeof verb) {
+        for (size_t i = 0; i < vlen; i++)
+            if ((unsigned char)line[i] >= 0x80) {
+                push(s, "500 Error: bad syntax");
+                return 0;
+            }
+        if (vlen == 0) {
+            push(s, "500 Error: bad syntax");
+            return 0;
+        }
+        vlen = 0; /* too long for any command: unknown */
+    }
+    for (size_t i = 0; i < vlen; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        if (ch >= 0x80) {
+            push(s, "500 Error: bad syntax");
+            return 0;
+        }
+        verb[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+    }
+    verb[vlen] = 0;
+    char *arg = sp ? sp + 1 : line + len;
+    /* aiosmtpd strips the argument of whitespace on both sides. */
+    while (*arg == ' ' || *arg == '\t') arg++;
+    char *end = line + len;
+    while (end > arg && (end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
+    if (!s->cfg->smtputf8)
+        for (char *p = arg; *p; p++)
+            if ((unsigned char)*p >= 0x80) {
+                push(s, "500 Error: strict ASCII mode");
+                return 0;
+            }
+    size_t max = s->pub.extended_smtp && strcmp(verb, "MAIL") == 0 ? s->cfg->mail_limit : s->cfg->cmd_limit;
+    if (len > max) {
+        push(s, "500 Command line too long");
+        return 0;
+    }
+    switch (vlen) {
+    case 4:
+        if (!memcmp(verb, "HELO", 4)) return cmd_helo(s, arg);
+        if (!memcmp(verb, "EHLO", 4)) return cmd_ehlo(s, arg);
+        if (!memcmp(verb, "MAIL", 4)) return cmd_mail(s, arg);
+        if (!memcmp(verb, "RCPT", 4)) return cmd_rcpt(s, arg);
+        if (!memcmp(verb, "DATA", 4)) return cmd_data(s, arg);
+        if (!memcmp(verb, "RSET", 4)) {
+            if (*arg) {
+                push(s, "501 Syntax: RSET");
+                return 0;
+            }
+            env_reset(s);
+            corio_smtp_reply reply;
+            corio_smtp_reply_set(&reply, "250 OK");
+            hook_done(s, s->h->rset ? s->h->rset(&s->pub, &reply) : 0, &reply);
+            push(s, reply.text);
+            return 0;
+        }
+        if (!memcmp(verb, "NOOP", 4)) {
+            corio_smtp_reply reply;
+            corio_smtp_reply_set(&reply, "250 OK");
+            hook_done(s, s->h->noop ? s->h->noop(&s->pub, arg, &reply) : 0, &reply);
+            push(s, reply.text);
+            return 0;
+        }
+        if (!memcmp(verb, "QUIT", 4)) {
+            if (*arg) {
+                push(s, "501 Syntax: QUIT");
+                return 0;
+            }
+            corio_smtp_reply reply;
+            corio_smtp_reply_set(&reply, "221 Bye");
+            hook_done(s, s->h->quit ? s->h->quit(&s->pub, &reply) : 0, &reply);
+            push(s, reply.text);
+            s->done = 1;
+            return 0;
+        }
+        if (!memcmp(verb, "VRFY", 4)) return cmd_vrfy(s, arg);
+        if (!memcmp(verb, "HELP", 4)) return cmd_help(s, arg);
+        if (!memcmp(verb, "AUTH", 4)) return cmd_auth(s, arg);
+        if (!memcmp(verb, "EXPN", 4)) {
+            push(s, "502 EXPN not implemented");
+            return 0;
+        }
+        break;
+    case 8:
+        if (!memcmp(verb, "STARTTLS", 8)) {
+            push(s, *arg ? "501 Syntax: STARTTLS" : "454 TLS not available");
+            return 0;
+        }
+        break;
+    }
+    if (--s->bogus < 1) {
+        push(s, "502 5.5.1 Too many unrecognized commands, goodbye.");
+        s->done = 1;
+        return 0;
+    }
+    char msg[64];
+    snprintf(msg, sizeof msg, "500 Error: command \"%s\" not recognized", vlen ? verb : "?");
+    push(s, msg);
+    return 0;
+}
+
+/* ---- a session ---------------------------------------------------------------- */
+
+static int session_run(sess *s) {
+    corio_smtp_reply reply;
+    corio_smtp_reply_set(&reply, "220 %s %s", s->cfg->hostname, s->cfg->ident);
+    int code = hook_done(s, s->h->connect ? s->h->connect(&s->pub, &reply) : 0, &reply);
+    push(s, reply.text);
+    if (!is_2xx(code)) return flush(s);
+    int rc = 0;
+    while (!s->done && !s->failed) {
+        char *line;
+        size_t len;
+        rc = next_line(s, &line, &len);
+        if (rc <= 0) break;
+        if (rc == 2) {
+            push(s, "500 Command line too long");
+            continue;
+        }
+        rc = dispatch(s, line, len);
+        if (rc < 0) break;
+    }
+    if (rc == -ETIMEDOUT) rc = 0; /* the 421 went out in fill() */
+    if (rc == -ENOMEM && !s->failed) {
+        push(s, "421 4.3.0 Error: out of memory, closing connection");
+        rc = 0;
+    }
+    int frc = flush(s);
+    if (rc == -ECONNRESET || rc == -EPIPE) rc = 0; /* a client leaving is not our error */
+    return rc < 0 ? rc : (frc == -ECONNRESET || frc == -EPIPE ? 0 : frc);
+}
+
+int corio_smtp_serve_stream(corio_reader *r, corio_writer *w, const char *peer, const corio_smtp_handler *handler,
+                            void *arg, const corio_smtp_server_opts *opts) {
+    if (!r || !w || !handler) return -EINVAL;
+    cfg c;
+    cfg_init(&c, opts);
+    sess *s = calloc(1, sizeof *s);
+    if (!s) return -ENOMEM;
+    s->h = handler;
+    s->cfg = &c;
+    s->r = r;
+    s->w = w;
+    s->bogus = BOGUS_LIMIT;
+    /* Room for a whole over-long line's detection plus a read. */
+    s->in_cap = c.line_limit * 2 + 2 > IN_BUF ? c.line_limit * 2 + 2 : IN_BUF;
+    s->in = malloc(s->in_cap);
+    if (!s->in) {
+        free(s);
+        return -ENOMEM;
+    }
+    if (peer) snprintf(s->peer, sizeof s->peer, "%s", peer);
+    else if (corio_writer_peername(w, s->peer, sizeof s->peer) < 0) snprintf(s->peer, sizeof s->peer, "unknown");
+    /* The address without its port: "1.2.3.4:5" and "[::1]:5" forms. */
+    snprintf(s->peer_ip, sizeof s->peer_ip, "%s", s->peer);
+    char *colon = strrchr(s->peer_ip, ':');
+    if (colon && strchr(s->peer_ip, '.') == NULL && s->peer_ip[0] != '[') colon = NULL; /* a bare IPv6 or a path */
+    if (colon) *colon = 0;
+    if (s->peer_ip[0] == '[') {
+        size_t n = strlen(s->peer_ip);
+        if (n >= 2 && s->peer_ip[n - 1] == ']') {
+            memmove(s->peer_ip, s->peer_ip + 1, n - 2);
+            s->peer_ip[n - 2] = 0;
+        }
+    }
+    s->pub.peer = s->peer;
+    s->pub.peer_ip = s->peer_ip;
+    s->pub.arg = arg;
+    s->pub.reader = r;
+    s->pub.writer = w;
+    int rc = session_run(s);
+    if (handler->disconnect) handler->disconnect(&s->pub);
+    env_reset(s);
+    smtp_buf_free(&s->out);
+    free(s->in);
+    free(s->host_name);
+    free(s->login);
+    free(s);
+    return rc;
+}
+
+/* ---- the listening server ----------------------------------------------------- */
+
+struct corio_smtp_server {
+    corio_server *srv;
+    const corio_smtp_handler *h;
+    void *arg;
+    corio_smtp_server_opts opts;
+};
+
+static int on_connection(corio_reader *r, corio_writer *w, void *arg) {
+    corio_smtp_server *s = arg;
+    return corio_smtp_serve_stream(r, w, NULL, s->h, s->arg, &s->opts);
+}
+
+int corio_smtp_server_start(const char *host, int port, const corio_smtp_handler *handler, void *arg,
+                            const corio_smtp_server_opts *opts, corio_smtp_server **out) {
+    if (!handler || !out) return -EINVAL;
+    *out = NULL;
+    corio_smtp_server *s = calloc(1, sizeof *s);
+    if (!s) return -ENOMEM;
+    s->h = handler;
+    s->arg = arg;
+    if (opts) s->opts = *opts;
+    corio_server_opts so = {0};
+    so.max_connections = s->opts.max_connections;
+    int rc = corio_start_server_opts(host, port, on_connection, s, &so, &s->srv);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int corio_smtp_server_port(const corio_smtp_server *s) { return s ? corio_server_port(s->srv) : -EINVAL; }
+
+size_t corio_smtp_server_connections(const corio_smtp_server *s) { return s ? corio_server_connections(s->srv) : 0; }
+
+int corio_smtp_server_close(corio_smtp_server *s, int abort_sessions) {
+    return s ? corio_server_close(s->srv, abort_sessions) : -EINVAL;
+}
+
+int corio_smtp_server_wait_closed(corio_smtp_server *s) { return s ? corio_server_wait_closed(s->srv) : -EINVAL; }
+
+int corio_smtp_server_free(corio_smtp_server *s) {
+    if (!s) return 0;
+    int rc = corio_server_free(s->srv);
+    if (rc < 0) return rc;
+    free(s);
+    return 0;
+}
