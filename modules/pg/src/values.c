@@ -1,0 +1,552 @@
+/*
+ * values.c - parameters to PostgreSQL's binary forms and results back:
+ * the typed getters and the text formatting of corio_pg_get_str.
+ *
+ * The binary forms are PostgreSQL's send/recv functions: integers and
+ * floats big-endian, dates as days and timestamps as microseconds since
+ * 2000-01-01, numeric as base-10000 digits.  Every length is checked
+ * before a byte is read, since the bytes come from the network.
+ */
+#include "pg_internal.h"
+#include "pg_values.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
+#define PG_EPOCH_DAYS 10957
+#define PG_EPOCH_US (INT64_C(946684800) * 1000000)
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil, exact for every int year). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d) {
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int days_in_month(int y, int m) {
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
+    return dm[m - 1];
+}
+
+int pg__encode_param(const corio_pg_param *p, unsigned char out[16], const char **why) {
+    uint32_t u32;
+    uint64_t u64;
+    switch (p->oid) {
+    case CORIO_PG_BOOL: out[0] = p->v.i != 0; return 1;
+    case CORIO_PG_INT2: {
+        uint16_t v = htobe16((uint16_t)p->v.i);
+        memcpy(out, &v, 2);
+        return 2;
+    }
+    case CORIO_PG_INT4: u32 = htobe32((uint32_t)p->v.i); memcpy(out, &u32, 4); return 4;
+    case CORIO_PG_INT8:
+    case CORIO_PG_TIME: u64 = htobe64((uint64_t)p->v.i); memcpy(out, &u64, 8); return 8;
+    case CORIO_PG_TIMESTAMP:
+    case CORIO_PG_TIMESTAMPTZ: {
+        int64_t us = p->v.i;
+        /* infinity stays infinity; anything else moves to PostgreSQL's epoch */
+        if (us != INT64_MAX && us != INT64_MIN) {
+            if (us < INT64_MIN + PG_EPOCH_US) {
+                *why = "timestamp out of range";
+                return -EINVAL;
+            }
+            us -= PG_EPOCH_US;
+        }
+        u64 = htobe64((uint64_t)us);
+        memcpy(out, &u64, 8);
+        return 8;
+    }
+    case CORIO_PG_FLOAT4: {
+        float f = (float)p->v.f;
+        memcpy(&u32, &f, 4);
+        u32 = htobe32(u32);
+        memcpy(out, &u32, 4);
+        return 4;
+    }
+    case CORIO_PG_FLOAT8: memcpy(&u64, &p->v.f, 8); u64 = htobe64(u64); memcpy(out, &u64, 8); return 8;
+    case CORIO_PG_DATE: {
+        const corio_pg_date *d = &p->v.d;
+        int32_t days;
+        if (d->year == INT32_MAX || d->year == INT32_MIN) {
+            days = d->year; /* 'infinity' / '-infinity' */
+        } else {
+            /* PostgreSQL's range: 4713 BC to 5874897 AD. */
+            if (d->month < 1 || d->month > 12 || d->day < 1 || d->day > days_in_month(d->year, d->month)) {
+                *why = "date: no such day (month 1..12, day within the month)";
+                return -EINVAL;
+            }
+            if (d->year < -4712 || d->year > 5874897) {
+                *why = "date out of range (4713 BC to 5874897 AD)";
+                return -EINVAL;
+            }
+            days = (int32_t)(days_from_civil(d->year, (unsigned)d->month, (unsigned)d->day) - PG_EPOCH_DAYS);
+        }
+        u32 = htobe32((uint32_t)days);
+        memcpy(out, &u32, 4);
+        return 4;
+    }
+    case CORIO_PG_UUID: memcpy(out, p->v.uuid, 16); return 16;
+    default: *why = "parameter of an unknown kind (make it with a corio_pg_* constructor)"; return -EINVAL;
+    }
+}
+
+const char *pg__type_name(uint32_t oid) {
+    switch (oid) {
+    case CORIO_PG_BOOL: return "boolean";
+    case CORIO_PG_BYTEA: return "bytea";
+    case CORIO_PG_NAME: return "name";
+    case CORIO_PG_INT8: return "bigint";
+    case CORIO_PG_INT2: return "smallint";
+    case CORIO_PG_INT4: return "integer";
+    case CORIO_PG_TEXT: return "text";
+    case CORIO_PG_OID: return "oid";
+    case CORIO_PG_JSON: return "json";
+    case CORIO_PG_FLOAT4: return "real";
+    case CORIO_PG_FLOAT8: return "double precision";
+    case CORIO_PG_UNKNOWN: return "unknown";
+    case CORIO_PG_BPCHAR: return "character";
+    case CORIO_PG_VARCHAR: return "character varying";
+    case CORIO_PG_DATE: return "date";
+    case CORIO_PG_TIME: return "time";
+    case CORIO_PG_TIMESTAMP: return "timestamp";
+    case CORIO_PG_TIMESTAMPTZ: return "timestamptz";
+    case CORIO_PG_NUMERIC: return "numeric";
+    case CORIO_PG_UUID: return "uuid";
+    case CORIO_PG_JSONB: return "jsonb";
+    default: return NULL;
+    }
+}
+
+/* ---- results ------------------------------------------------------------------ */
+
+void corio_pg_result_free(corio_pg_result *r) {
+    if (!r) return;
+    PQclear(r->res);
+    free(r);
+}
+
+int corio_pg_nrows(const corio_pg_result *r) { return r ? PQntuples(r->res) : -EINVAL; }
+int corio_pg_ncols(const corio_pg_result *r) { return r ? PQnfields(r->res) : -EINVAL; }
+
+const char *corio_pg_colname(const corio_pg_result *r, int col) {
+    if (!r || col < 0 || col >= PQnfields(r->res)) return "";
+    return PQfname(r->res, col);
+}
+
+uint32_t corio_pg_coltype(const corio_pg_result *r, int col) {
+    if (!r || col < 0 || col >= PQnfields(r->res)) return 0;
+    return PQftype(r->res, col);
+}
+
+int corio_pg_col(const corio_pg_result *r, const char *name) {
+    if (!r || !name) return -EINVAL;
+    /* Exact match: PQfnumber would fold case and parse quotes, which is
+     * surprising for a name taken from the query's own text. */
+    int n = PQnfields(r->res);
+    for (int i = 0; i < n; i++)
+        if (strcmp(PQfname(r->res, i), name) == 0) return i;
+    return -ENOENT;
+}
+
+int corio_pg_is_null(const corio_pg_result *r, int row, int col) {
+    if (!r || row < 0 || col < 0 || row >= PQntuples(r->res) || col >= PQnfields(r->res)) return -EINVAL;
+    return PQgetisnull(r->res, row, col);
+}
+
+const char *corio_pg_result_error(const corio_pg_result *r) { return r ? r->err : ""; }
+
+static int rerr(corio_pg_result *r, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Check row/col, NULL-ness and the type; on success *v and *len are the raw binary value. */
+static int cell(const corio_pg_result *cr, int row, int col, const uint32_t *ok, int nok, const char *want,
+                const char **v, int *len, uint32_t *oid) {
+    corio_pg_result *r = (corio_pg_result *)cr; /* the error text is scratch space */
+    if (!r) return -EINVAL;
+    if (row < 0 || row >= PQntuples(r->res) || col < 0 || col >= PQnfields(r->res))
+        return rerr(r, -EINVAL, "no cell at row %d, column %d (the result has %d rows and %d columns)", row, col,
+                    PQntuples(r->res), PQnfields(r->res));
+    uint32_t t = PQftype(r->res, col);
+    int i = 0;
+    while (i < nok && ok[i] != t) i++;
+    if (nok && i == nok) {
+        const char *tn = pg__type_name(t);
+        char tbuf[24];
+        if (!tn) {
+            snprintf(tbuf, sizeof tbuf, "type oid %u", t);
+            tn = tbuf;
+        }
+        return rerr(r, CORIO_PG_ETYPE, "column %d (\"%s\") is %s, not %s", col, PQfname(r->res, col), tn, want);
+    }
+    if (PQgetisnull(r->res, row, col))
+        return rerr(r, CORIO_PG_ENULL, "column %d (\"%s\") is NULL at row %d", col, PQfname(r->res, col), row);
+    *v = PQgetvalue(r->res, row, col);
+    *len = PQgetlength(r->res, row, col);
+    *oid = t;
+    r->err[0] = 0;
+    return 0;
+}
+
+static int badlen(const corio_pg_result *r, int col, int len) {
+    return rerr((corio_pg_result *)r, -EPROTO, "column %d: a value of %d bytes is malformed for its type", col, len);
+}
+
+static uint16_t be16(const char *p) { uint16_t v; memcpy(&v, p, 2); return be16toh(v); }
+static uint32_t be32(const char *p) { uint32_t v; memcpy(&v, p, 4); return be32toh(v); }
+static uint64_t be64(const char *p) { uint64_t v; memcpy(&v, p, 8); return be64toh(v); }
+
+int corio_pg_get_bool(const corio_pg_result *r, int row, int col, bool *out) {
+    static const uint32_t ok[] = {CORIO_PG_BOOL};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, 1, "boolean", &v, &len, &t);
+    if (rc < 0) return rc;
+    if (len != 1) return badlen(r, col, len);
+    if (out) *out = v[0] != 0;
+    return 0;
+}
+
+static int get_int(const corio_pg_result *r, int row, int col, int wide, int64_t *out) {
+    static const uint32_t ok[] = {CORIO_PG_INT2, CORIO_PG_INT4, CORIO_PG_INT8, CORIO_PG_OID};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, wide ? 4 : 2, wide ? "an integer (smallint, integer, bigint, oid)" : "smallint or integer",
+                  &v, &len, &t);
+    if (rc < 0) return rc;
+    switch (t) {
+    case CORIO_PG_INT2: if (len != 2) return badlen(r, col, len); *out = (int16_t)be16(v); break;
+    case CORIO_PG_INT4: if (len != 4) return badlen(r, col, len); *out = (int32_t)be32(v); break;
+    case CORIO_PG_OID: if (len != 4) return badlen(r, col, len); *out = be32(v); break;
+    default: if (len != 8) return badlen(r, col, len); *out = (int64_t)be64(v); break;
+    }
+    return 0;
+}
+
+int corio_pg_get_int32(const corio_pg_result *r, int row, int col, int32_t *out) {
+    int64_t v;
+    int rc = get_int(r, row, col, 0, &v);
+    if (rc == 0 && out) *out = (int32_t)v;
+    return rc;
+}
+
+int corio_pg_get_int64(const corio_pg_result *r, int row, int col, int64_t *out) {
+    int64_t v;
+    int rc = get_int(r, row, col, 1, &v);
+    if (rc == 0 && out) *out = v;
+    return rc;
+}
+
+int corio_pg_get_double(const corio_pg_result *r, int row, int col, double *out) {
+    static const uint32_t ok[] = {CORIO_PG_FLOAT4, CORIO_PG_FLOAT8, CORIO_PG_NUMERIC};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, 3, "real, double precision or numeric", &v, &len, &t);
+    if (rc < 0) return rc;
+    double d;
+    if (t == CORIO_PG_FLOAT4) {
+        if (len != 4) return badlen(r, col, len);
+        uint32_t u = be32(v);
+        float f;
+        memcpy(&f, &u, 4);
+        d = f;
+    } else if (t == CORIO_PG_FLOAT8) {
+        if (len != 8) return badlen(r, col, len);
+        uint64_t u = be64(v);
+        memcpy(&d, &u, 8);
+    } else {
+        /* numeric: through its text, the nearest double (strtod rounds correctly) */
+        char buf[512];
+        int n = corio_pg_get_str(r, row, col, buf, sizeof buf);
+        if (n < 0) return n;
+        if ((size_t)n >= sizeof buf) return rerr((corio_pg_result *)r, -ERANGE, "column %d: numeric too long for a double", col);
+        d = strtod(buf, NULL);
+    }
+    if (out) *out = d;
+    return 0;
+}
+
+int corio_pg_get_text(const corio_pg_result *r, int row, int col, const char **out, size_t *outlen) {
+    static const uint32_t ok[] = {CORIO_PG_TEXT, CORIO_PG_VARCHAR, CORIO_PG_BPCHAR, CORIO_PG_NAME,
+                                  CORIO_PG_JSON, CORIO_PG_JSONB, CORIO_PG_UNKNOWN};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, 7, "text (text, varchar, char, name, json, jsonb)", &v, &len, &t);
+    if (rc < 0) return rc;
+    if (t == CORIO_PG_JSONB) {
+        /* jsonb's binary form is a version byte (1) and the text */
+        if (len < 1 || v[0] != 1) return badlen(r, col, len);
+        v++, len--;
+    }
+    /* libpq ends every value with a NUL, so the text is a C string too */
+    if (out) *out = v;
+    if (outlen) *outlen = (size_t)len;
+    return 0;
+}
+
+int corio_pg_get_bytea(const corio_pg_result *r, int row, int col, const void **out, size_t *outlen) {
+    static const uint32_t ok[] = {CORIO_PG_BYTEA};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, 1, "bytea", &v, &len, &t);
+    if (rc < 0) return rc;
+    if (out) *out = v;
+    if (outlen) *outlen = (size_t)len;
+    return 0;
+}
+
+static void date_from_pg(int32_t days, corio_pg_date *d) {
+    if (days == INT32_MAX || days == INT32_MIN) {
+        d->year = days;
+        d->month = d->day = 0;
+        return;
+    }
+    civil_from_days((int64_t)days + PG_EPOCH_DAYS, &d->year, &d->month, &d->day);
+}
+
+int corio_pg_get_date(const corio_pg_result *r, int row, int col, corio_pg_date *out) {
+    static const uint32_t ok[] = {CORIO_PG_DATE};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, 1, "date", &v, &len, &t);
+    if (rc < 0) return rc;
+    if (len != 4) return badlen(r, col, len);
+    corio_pg_date d;
+    date_from_pg((int32_t)be32(v), &d);
+    if (out) *out = d;
+    return 0;
+}
+
+int corio_pg_get_time_us(const corio_pg_result *r, int row, int col, int64_t *out) {
+    static const uint32_t ok[] = {CORIO_PG_TIME};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, 1, "time", &v, &len, &t);
+    if (rc < 0) return rc;
+    if (len != 8) return badlen(r, col, len);
+    if (out) *out = (int64_t)be64(v);
+    return 0;
+}
+
+int corio_pg_get_timestamp_us(const corio_pg_result *r, int row, int col, int64_t *out) {
+    static const uint32_t ok[] = {CORIO_PG_TIMESTAMP, CORIO_PG_TIMESTAMPTZ};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, 2, "timestamp or timestamptz", &v, &len, &t);
+    if (rc < 0) return rc;
+    if (len != 8) return badlen(r, col, len);
+    int64_t us = (int64_t)be64(v);
+    /* PostgreSQL keeps timestamps within 294276 AD, so this never overflows */
+    if (us != INT64_MAX && us != INT64_MIN) us += PG_EPOCH_US;
+    if (out) *out = us;
+    return 0;
+}
+
+int corio_pg_get_uuid(const corio_pg_result *r, int row, int col, unsigned char out[16]) {
+    static const uint32_t ok[] = {CORIO_PG_UUID};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, 1, "uuid", &v, &len, &t);
+    if (rc < 0) return rc;
+    if (len != 16) return badlen(r, col, len);
+    if (out) memcpy(out, v, 16);
+    return 0;
+}
+
+/* ---- text forms ------------------------------------------------------------------ */
+
+/* A bounded appender: counts everything, writes what fits. */
+typedef struct sbuf {
+    char *p;
+    size_t cap, n;
+} sbuf;
+
+static void sb_putc(sbuf *b, char c) {
+    if (b->n + 1 < b->cap) b->p[b->n] = c;
+    b->n++;
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < n && i < (int)sizeof tmp - 1; i++) sb_putc(b, tmp[i]);
+}
+
+static void sb_date(sbuf *b, int32_t days) {
+    if (days == INT32_MAX) { sb_printf(b, "infinity"); return; }
+    if (days == INT32_MIN) { sb_printf(b, "-infinity"); return; }
+    corio_pg_date d;
+    date_from_pg(days, &d);
+    int bc = d.year <= 0;
+    sb_printf(b, "%04d-%02d-%02d%s", bc ? 1 - d.year : d.year, d.month, d.day, bc ? " BC" : "");
+}
+
+static void sb_time(sbuf *b, int64_t us) {
+    int64_t s = us / 1000000, frac = us % 1000000;
+    sb_printf(b, "%02d:%02d:%02d", (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
+    if (frac) {
+        char f[8];
+        snprintf(f, sizeof f, "%06d", (int)frac);
+        for (int i = 5; i > 0 && f[i] == '0'; i--) f[i] = 0; /* as PostgreSQL: no trailing zeros */
+        sb_printf(b, ".%s", f);
+    }
+}
+
+static void sb_timestamp(sbuf *b, int64_t us, int tz) {
+    if (us == INT64_MAX) { sb_printf(b, "infinity"); return; }
+    if (us == INT64_MIN) { sb_printf(b, "-infinity"); return; }
+    int64_t day = us / 86400000000LL, rem = us % 86400000000LL;
+    if (rem < 0) rem += 86400000000LL, day--;
+    corio_pg_date d;
+    date_from_pg((int32_t)day, &d);
+    int bc = d.year <= 0;
+    sb_printf(b, "%04d-%02d-%02d ", bc ? 1 - d.year : d.year, d.month, d.day);
+    sb_time(b, rem);
+    if (tz) sb_printf(b, "+00");
+    if (bc) sb_printf(b, " BC");
+}
+
+/* numeric's binary form: ndigits, weight, sign, dscale (int16 each), then
+ * ndigits base-10000 digits; the value is sum(digit[i] * 10000^(weight-i)). */
+static int sb_numeric(sbuf *b, const char *v, int len) {
+    if (len < 8) return -EPROTO;
+    int ndigits = (int16_t)be16(v), weight = (int16_t)be16(v + 2), dscale = (int16_t)be16(v + 6);
+    unsigned sign = be16(v + 4);
+    if (ndigits < 0 || dscale < 0 || len != 8 + 2 * ndigits) return -EPROTO;
+    if (sign == 0xC000) { sb_printf(b, "NaN"); return 0; }
+    if (sign == 0xD000) { sb_printf(b, "Infinity"); return 0; }
+    if (sign == 0xF000) { sb_printf(b, "-Infinity"); return 0; }
+    if (sign != 0 && sign != 0x4000) return -EPROTO;
+    const char *dg = v + 8;
+    for (int i = 0; i < ndigits; i++)
+        if (be16(dg + 2 * i) > 9999) return -EPROTO;
+    if (sign == 0x4000) sb_putc(b, '-');
+    /* integer part: digit groups 0..weight */
+    if (weight < 0) {
+        sb_putc(b, '0');
+    } else {
+        for (int i = 0; i <= weight; i++) {
+            int d = i < ndigits ? be16(dg + 2 * i) : 0;
+            if (i == 0) sb_printf(b, "%d", d);
+            else sb_printf(b, "%04d", d);
+        }
+    }
+    if (dscale > 0) {
+        sb_putc(b, '.');
+        int written = 0;
+        for (int i = weight + 1; written < dscale; i++) {
+            int d = (i >= 0 && i < ndigits) ? be16(dg + 2 * i) : 0;
+            char g[8];
+            snprintf(g, sizeof g, "%04d", d & 0xffff);
+            for (int k = 0; k < 4 && written < dscale; k++, written++) sb_putc(b, g[k]);
+        }
+    }
+    return 0;
+}
+
+int pg__format_value(uint32_t t, const char *v, int len, char *buf, size_t cap) {
+    sbuf b = {buf, cap, 0};
+    switch (t) {
+    case CORIO_PG_BOOL: if (len != 1) return -EPROTO; sb_putc(&b, v[0] ? 't' : 'f'); break;
+    case CORIO_PG_INT2: if (len != 2) return -EPROTO; sb_printf(&b, "%d", (int16_t)be16(v)); break;
+    case CORIO_PG_INT4: if (len != 4) return -EPROTO; sb_printf(&b, "%" PRId32, (int32_t)be32(v)); break;
+    case CORIO_PG_OID: if (len != 4) return -EPROTO; sb_printf(&b, "%" PRIu32, be32(v)); break;
+    case CORIO_PG_INT8: if (len != 8) return -EPROTO; sb_printf(&b, "%" PRId64, (int64_t)be64(v)); break;
+    case CORIO_PG_FLOAT4:
+    case CORIO_PG_FLOAT8: {
+        double d;
+        if (t == CORIO_PG_FLOAT4) {
+            if (len != 4) return -EPROTO;
+            uint32_t u = be32(v);
+            float f;
+            memcpy(&f, &u, 4);
+            d = f;
+        } else {
+            if (len != 8) return -EPROTO;
+            uint64_t u = be64(v);
+            memcpy(&d, &u, 8);
+        }
+        if (isnan(d)) sb_printf(&b, "NaN");
+        else if (isinf(d)) sb_printf(&b, d > 0 ? "Infinity" : "-Infinity");
+        else sb_printf(&b, "%.*g", t == CORIO_PG_FLOAT4 ? 9 : 17, d);
+        break;
+    }
+    case CORIO_PG_NUMERIC: if (sb_numeric(&b, v, len) < 0) return -EPROTO; break;
+    case CORIO_PG_TEXT: case CORIO_PG_VARCHAR: case CORIO_PG_BPCHAR: case CORIO_PG_NAME:
+    case CORIO_PG_JSON: case CORIO_PG_UNKNOWN:
+        for (int i = 0; i < len; i++) sb_putc(&b, v[i]);
+        break;
+    case CORIO_PG_JSONB:
+        if (len < 1 || v[0] != 1) return -EPROTO;
+        for (int i = 1; i < len; i++) sb_putc(&b, v[i]);
+        break;
+    case CORIO_PG_BYTEA:
+        sb_printf(&b, "\\x");
+        for (int i = 0; i < len; i++) sb_printf(&b, "%02x", (unsigned char)v[i]);
+        break;
+    case CORIO_PG_DATE: if (len != 4) return -EPROTO; sb_date(&b, (int32_t)be32(v)); break;
+    case CORIO_PG_TIME: {
+        if (len != 8) return -EPROTO;
+        int64_t us = (int64_t)be64(v);
+        if (us < 0 || us > 86400000000LL) return -EPROTO;
+        sb_time(&b, us);
+        break;
+    }
+    case CORIO_PG_TIMESTAMP:
+    case CORIO_PG_TIMESTAMPTZ: {
+        if (len != 8) return -EPROTO;
+        int64_t us = (int64_t)be64(v);
+        if (us != INT64_MAX && us != INT64_MIN) {
+            if (us > INT64_MAX - PG_EPOCH_US) return -EPROTO;
+            us += PG_EPOCH_US;
+        }
+        sb_timestamp(&b, us, t == CORIO_PG_TIMESTAMPTZ);
+        break;
+    }
+    case CORIO_PG_UUID:
+        if (len != 16) return -EPROTO;
+        for (int i = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10) sb_putc(&b, '-');
+            sb_printf(&b, "%02x", (unsigned char)v[i]);
+        }
+        break;
+    default: return CORIO_PG_ETYPE;
+    }
+    if (cap) buf[b.n < cap ? b.n : cap - 1] = 0;
+    return b.n > INT32_MAX ? -EOVERFLOW : (int)b.n;
+}
+
+int corio_pg_get_str(const corio_pg_result *r, int row, int col, char *buf, size_t cap) {
+    const char *v; int len; uint32_t t;
+    if (!buf && cap) return -EINVAL;
+    int rc = cell(r, row, col, NULL, 0, "", &v, &len, &t);
+    if (rc < 0) return rc;
+    rc = pg__format_value(t, v, len, buf, cap);
+    if (rc == CORIO_PG_ETYPE)
+        return rerr((corio_pg_result *)r, rc, "column %d (\"%s\"): type oid %u has no text form here (select it ::text)",
+                    col, PQfname(r->res, col), t);
+    if (rc == -EPROTO) return badlen(r, col, len);
+    return rc;
+}
