@@ -1,12 +1,18 @@
 /*
- * echo_client HOST PORT - send each line of stdin to an echo server and
- * print each line that comes back.
+ * echo_client [--tls] [--cafile FILE] [--insecure] HOST PORT - send each
+ * line of stdin to an echo server and print each line that comes back.
  *
  * Empty lines are sent too; a last line without a newline is sent with
  * one.  Each line is sent once the previous echo is printed, so the output
  * is the input, line by line.  At end of input the client shuts down its
  * writing side, waits for the server to close, and exits 0.  A connection
  * that fails or ends early is reported on stderr, exit status 1.
+ *
+ * --tls speaks TLS (when built with the corio-tls module), verifying the
+ * server's certificate against the system's CAs and its name against
+ * HOST; --cafile FILE trusts the CAs in FILE instead; --insecure verifies
+ * nothing (and says so on stderr).  A failed handshake prints its reason
+ * ("certificate verify failed: self-signed certificate") and exits 1.
  *
  *     reader, writer = await asyncio.open_connection(host, port)
  *     for line in sys.stdin:
@@ -18,24 +24,55 @@
  *     await writer.wait_closed()
  */
 #include <corio.h>
+#ifdef CORIO_HAVE_TLS
+#include <corio/tls.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct args {
     const char *host;
     int port;
+    int tls;            /* --tls, --cafile or --insecure given */
+    const char *cafile; /* --cafile */
+    int insecure;       /* --insecure */
 } args;
+
+#ifdef CORIO_HAVE_TLS
+static int open_tls(const args *a, corio_reader **r, corio_writer **w) {
+    corio_tls_ctx *ctx = corio_tls_ctx_new_client();
+    if (!ctx) return -errno;
+    int rc = 0;
+    if (a->insecure) {
+        fprintf(stderr, "echo_client: --insecure: the server's certificate is not verified\n");
+        rc = corio_tls_ctx_disable_verification(ctx);
+    } else if (a->cafile) {
+        rc = corio_tls_ctx_load_verify_locations(ctx, a->cafile, NULL);
+    }
+    if (rc == 0) rc = corio_open_tls_connection(a->host, a->port, ctx, NULL, r, w);
+    if (rc < 0)
+        fprintf(stderr, "echo_client: TLS to %s:%d failed: %s\n", a->host, a->port, corio_tls_last_error(NULL));
+    corio_tls_ctx_free(ctx); /* the connection keeps its own reference */
+    return rc;
+}
+#endif
 
 static int amain(void *arg) {
     const args *a = arg;
     corio_reader *r, *in;
     corio_writer *w, *in_w;
-    int rc = corio_open_connection(a->host, a->port, &r, &w);
-    if (rc < 0) {
+    int rc;
+#ifdef CORIO_HAVE_TLS
+    if (a->tls) {
+        if ((rc = open_tls(a, &r, &w)) < 0) return rc;
+    } else
+#endif
+    if ((rc = corio_open_connection(a->host, a->port, &r, &w)) < 0) {
         fprintf(stderr, "echo_client: cannot connect to %s:%d: %s\n", a->host, a->port, corio_strerror(rc));
         return rc;
     }
@@ -84,14 +121,36 @@ static int amain(void *arg) {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    args a = {0};
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--tls") == 0) {
+            a.tls = 1;
+        } else if (strcmp(argv[i], "--insecure") == 0) {
+            a.tls = a.insecure = 1;
+        } else if (strcmp(argv[i], "--cafile") == 0 && i + 1 < argc) {
+            a.tls = 1;
+            a.cafile = argv[++i];
+        } else {
+            argc = 0; /* unknown option: usage */
+            break;
+        }
+    }
     char *end = NULL;
-    long port = argc == 3 ? strtol(argv[2], &end, 10) : -1;
-    if (argc != 3 || !*argv[2] || *end || port < 1 || port > 65535) {
-        fprintf(stderr, "usage: echo_client HOST PORT   (PORT 1..65535)\n");
+    long port = argc - i == 2 ? strtol(argv[i + 1], &end, 10) : -1;
+    if (argc - i != 2 || !*argv[i + 1] || *end || port < 1 || port > 65535) {
+        fprintf(stderr, "usage: echo_client [--tls] [--cafile FILE] [--insecure] HOST PORT   (PORT 1..65535)\n");
         return 2;
     }
+#ifndef CORIO_HAVE_TLS
+    if (a.tls) {
+        fprintf(stderr, "echo_client: built without TLS (the corio-tls module)\n");
+        return 2;
+    }
+#endif
     int flags = fcntl(0, F_GETFL); /* the loop makes stdin non-blocking: restore it for the shell */
-    args a = {argv[1], (int)port};
+    a.host = argv[i];
+    a.port = (int)port;
     int rc = corio_run(amain, &a);
     if (flags >= 0) fcntl(0, F_SETFL, flags);
     return rc < 0 ? 1 : 0;

@@ -470,7 +470,7 @@ int corio_open_tls_connection_opts(const char *host, int port, corio_tls_ctx *ct
     corio_tls_start_opts o = {.borrow = 0};
     if (sopts) o.stream = *sopts;
     if ((rc = corio_start_tls(pr, pw, ctx, server_hostname ? server_hostname : host, &o, r, w)) < 0) {
-        corio_writer_abort(pw); /* mid-handshake: nothing worth flushing */
+        corio_writer_close(pw); /* the alert saying why still leaves, in the background */
         corio_reader_free(pr);
         corio_writer_free(pw);
     }
@@ -493,7 +493,7 @@ int corio_tls_serve(corio_reader *r, corio_writer *w, void *arg) {
     if (rc < 0) {
         s->handshake_failures++;
         snprintf(s->last_error, sizeof s->last_error, "%s", corio__tls_last);
-        corio_writer_abort(w); /* the server frees the plain handles */
+        corio_writer_close(w); /* after the alert; the server frees the plain handles */
         return rc;
     }
     s->handshakes++;
