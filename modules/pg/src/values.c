@@ -414,6 +414,7 @@ static void sb_time(sbuf *b, int64_t us) {
     }
 }
 
+/* us: since 2000-01-01 */
 static void sb_timestamp(sbuf *b, int64_t us, int tz) {
     if (us == INT64_MAX) { sb_printf(b, "infinity"); return; }
     if (us == INT64_MIN) { sb_printf(b, "-infinity"); return; }
@@ -517,12 +518,8 @@ int pg__format_value(uint32_t t, const char *v, int len, char *buf, size_t cap) 
     case CORIO_PG_TIMESTAMP:
     case CORIO_PG_TIMESTAMPTZ: {
         if (len != 8) return -EPROTO;
-        int64_t us = (int64_t)be64(v);
-        if (us != INT64_MAX && us != INT64_MIN) {
-            if (us > INT64_MAX - PG_EPOCH_US) return -EPROTO;
-            us += PG_EPOCH_US;
-        }
-        sb_timestamp(&b, us, t == CORIO_PG_TIMESTAMPTZ);
+        /* microseconds since 2000-01-01, PostgreSQL's epoch, as sb_timestamp takes them */
+        sb_timestamp(&b, (int64_t)be64(v), t == CORIO_PG_TIMESTAMPTZ);
         break;
     }
     case CORIO_PG_UUID:
