@@ -17,7 +17,7 @@
 #include <corio.h>
 #include <sys/mman.h>
 
-#include "switch.h" /* internal: corio__ctx_switch / corio__ctx_make (hidden symbols of libcorio.a) */
+#include "core/switch.h" /* internal: corio__ctx_switch / corio__ctx_make (hidden symbols of libcorio.a) */
 
 static void *main_ctx, *co_ctx;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what building and testing corio needs, if it is missing.
 # Debian 12: cmake, a C compiler, make, pkg-config, c-ares (the DNS
-# resolver src/dns.c drives from the loop), liburing (the io_uring backend), and nginx (a real web server
+# resolver src/io/dns.c drives from the loop), liburing (the io_uring backend), and nginx (a real web server
 # for tests/test_survey.c).  Idempotent and quiet when all is there.
 set -euo pipefail
 need=()

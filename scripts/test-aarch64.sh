@@ -13,7 +13,7 @@
 #       -DCMAKE_ASM_FLAGS=-mbranch-protection=standard
 #
 # qemu-user (7.2) accepts madvise(MADV_GUARD_INSTALL) but ignores it;
-# src/stack.c notices (its first guard must make a read fail with EFAULT)
+# src/core/stack.c notices (its first guard must make a read fail with EFAULT)
 # and falls back to mprotect, so the overflow test passes here too.
 set -eu
 

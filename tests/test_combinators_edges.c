@@ -12,9 +12,9 @@
  *    on the stack: -ENOMEM, nothing registered, nothing leaked.
  */
 #include "test.h"
-#include "internal.h" /* corio__list_empty, to see that nothing stays registered */
+#include "core/core.h" /* corio__list_empty, to see that nothing stays registered */
 
-/* From src/alloc.c: allow n more library allocations, then fail (-1: never). */
+/* From src/base/alloc.c: allow n more library allocations, then fail (-1: never). */
 void corio__test_fail_alloc_after(long n);
 
 static int ret_arg(void *arg) { return (int)(intptr_t)arg; }

@@ -343,7 +343,7 @@ static int greedy_main(void *arg) {
     char b[10];
     for (int i = 0; i < 5000; i++) CHECK_EQ(corio_read(sp[1], b, sizeof b), 10); /* never waits */
     /* The turn's budget made us yield every 256 reads (4096 units, 16 per
-     * system call: src/internal.h), and the ticker ran in each turn. */
+     * system call: src/core/core.h), and the ticker ran in each turn. */
     CHECK(ticks >= 5000 / 256 - 2);
     corio_cancel(t);
     corio_join(t);

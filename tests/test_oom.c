@@ -9,7 +9,7 @@
  */
 #include "test.h"
 
-/* From src/alloc.c: allow n more library allocations, then fail (-1: never). */
+/* From src/base/alloc.c: allow n more library allocations, then fail (-1: never). */
 void corio__test_fail_alloc_after(long n);
 
 #define MAX_STEPS 64 /* no call here needs more allocations than this */

@@ -5,9 +5,9 @@
  * of asyncio 3.13.
  */
 #include "test.h"
-#include "internal.h" /* loop->nheap: an infinite sleep arms no timer */
+#include "core/core.h" /* loop->nheap: an infinite sleep arms no timer */
 
-/* From src/alloc.c: allow n more library allocations, then fail (-1: never). */
+/* From src/base/alloc.c: allow n more library allocations, then fail (-1: never). */
 void corio__test_fail_alloc_after(long n);
 
 static int await_then_42(void *arg) {

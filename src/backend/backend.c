@@ -8,7 +8,7 @@
  * loop's life; corio_loop_backend() tells it and, in debug mode, the loop
  * logs why io_uring was not taken.
  */
-#include "internal.h"
+#include "backend.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +30,7 @@ struct corio__backend {
     int kind; /* first member of both backends' records */
 };
 
-struct corio__backend *corio__backend_new(corio_loop *loop) {
+static struct corio__backend *backend_new(corio_loop *loop) {
     const char *e = getenv("CORIO_BACKEND");
     bool want_epoll = e && strcmp(e, "epoll") == 0;
     bool want_uring = e && strcmp(e, "io_uring") == 0;
@@ -59,7 +59,47 @@ struct corio__backend *corio__backend_new(corio_loop *loop) {
     return corio__epoll_new();
 }
 
-void corio__backend_free(struct corio__backend *b) {
+/* The loop waits through these (core.h, loop->poller): it names no backend. */
+static int epoll_poll(corio_loop *loop, int64_t timeout_ns) { return corio__epoll_poll(loop, loop->backend, timeout_ns); }
+static void epoll_wakeup(corio_loop *loop) { corio__epoll_wakeup(loop->backend); }
+static const corio__poller epoll_poller = {epoll_poll, epoll_wakeup};
+#if CORIO_HAVE_URING
+static int uring_poll(corio_loop *loop, int64_t timeout_ns) { return corio__uring_poll(loop, loop->backend, timeout_ns); }
+static void uring_wakeup(corio_loop *loop) { corio__uring_wakeup(loop->backend); }
+static const corio__poller uring_poller = {uring_poll, uring_wakeup};
+#endif
+
+int corio__backend_loop_init(corio_loop *loop) {
+    loop->backend = backend_new(loop);
+    if (!loop->backend) return errno ? -errno : -ENOMEM;
+#if CORIO_HAVE_URING
+    loop->poller = loop->backend_kind == CORIO__BK_URING ? &uring_poller : &epoll_poller;
+#else
+    loop->poller = &epoll_poller;
+#endif
+    if (corio__unlikely(corio__debug_on)) /* which backend, and why not io_uring */
+        corio__log(CORIO_LOG_DEBUG, "loop %p: %s backend%s%s%s", (void *)loop, corio_loop_backend(loop),
+                   loop->backend_why ? " (io_uring not used: " : "", loop->backend_why ? loop->backend_why : "",
+                   loop->backend_why ? ")" : "");
+    return 0;
+}
+
+/* io_uring: operations still in the ring (a last send of a finished
+ * stream, those of the tasks just unwound) are reaped, so their owners are
+ * told and freed. */
+int corio__backend_loop_unwound(corio_loop *loop) {
+    if (corio__ring_on(loop) && !corio__cur_loop) {
+        corio__cur_loop = loop;
+        corio__uring_drain(loop);
+        corio__cur_loop = NULL;
+    }
+    return 0;
+}
+
+void corio__backend_loop_release(corio_loop *loop) {
+    corio__io_free(loop);
+    struct corio__backend *b = loop->backend;
+    loop->backend = NULL;
     if (!b) return;
     if (b->kind == CORIO__BK_URING)
         corio__uring_free(b);
@@ -67,21 +107,11 @@ void corio__backend_free(struct corio__backend *b) {
         corio__epoll_free(b);
 }
 
-int corio__backend_poll(corio_loop *loop, struct corio__backend *b, int64_t timeout_ns) {
-    return b->kind == CORIO__BK_URING ? corio__uring_poll(loop, b, timeout_ns) : corio__epoll_poll(loop, b, timeout_ns);
-}
-
 int corio__backend_ctl(corio_loop *loop, int op, int fd, uint32_t events, corio__fdstate *st) {
     if (loop->backend_kind == CORIO__BK_URING) return corio__uring_ctl(loop, op, fd, events, st);
     return corio__epoll_ctl(loop->backend, op, fd, events, st);
 }
 
-void corio__backend_wakeup(struct corio__backend *b) {
-    if (b->kind == CORIO__BK_URING)
-        corio__uring_wakeup(b);
-    else
-        corio__epoll_wakeup(b);
-}
 
 const char *corio_loop_backend(const corio_loop *loop) {
     if (!loop) return NULL;

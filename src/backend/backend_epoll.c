@@ -15,7 +15,7 @@
  * the handler never writes the wake-up eventfd and the loop sleeps on (a
  * SIGCHLD lost that way hung test_process under load).
  */
-#include "internal.h"
+#include "backend.h"
 
 #include <stdint.h>
 #include <sys/epoll.h>

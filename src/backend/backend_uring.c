@@ -29,7 +29,7 @@
  * operation's own completion before it returns, so the kernel never
  * touches that memory afterwards.
  */
-#include "internal.h"
+#include "backend.h"
 
 #if CORIO_HAVE_URING
 

@@ -3,7 +3,7 @@
  * test can make the N-th allocation fail (CORIO_FAIL_ALLOC_AFTER) and check
  * that each out-of-memory path returns -ENOMEM and leaks nothing.
  */
-#include "internal.h"
+#include "base.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /*
  * log.c - the one logger hook, debug mode, and the error strings.
  */
-#include "internal.h"
+#include "base.h"
 
 #include <stdarg.h>
 #include <stdio.h>

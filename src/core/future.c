@@ -7,7 +7,7 @@
  * schedules them with call_soon.  A task awaiting a future registers its
  * own wake-up node this way: no allocation per await.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <stdlib.h>
 
@@ -76,14 +76,9 @@ int corio__future_cancel_plain(corio_future *f) {
 
 int corio_future_cancel(corio_future *f) {
     if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_cancel: not a future");
-    switch (f->kind) {
-    case CORIO__FK_TASK:
-        return corio__task_cancel((corio_task *)f);
-    case CORIO__FK_GATHER:
-        return corio__gather_cancel(f);
-    default:
-        return corio__future_cancel_plain(f);
-    }
+    /* Tasks and gathers override cancel; the table (src/subsystems.c)
+     * keeps this layer from naming the ones above it. */
+    return corio__future_kinds[f->kind].cancel(f);
 }
 
 int corio_future_done(const corio_future *f) { return f && f->state != CORIO__PENDING; }

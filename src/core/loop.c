@@ -5,7 +5,7 @@
  * and bounded):
  *   1. Poll the backend for I/O.  It blocks until the next timer when
  *      nothing is ready; while work is ready it polls with a zero timeout
- *      only once the turn's budget is spent (internal.h,
+ *      only once the turn's budget is spent (core.h,
  *      CORIO__TURN_BUDGET), because a system call costs about 1 us here
  *      and asyncio's poll-per-iteration dominates a yield.  Every poll
  *      starts a turn with a fresh budget, which the poll's own work
@@ -23,7 +23,7 @@
  *   4. Run the flush list: writers send what this iteration queued (one
  *      send per connection per turn however many writes queued it).
  */
-#include "internal.h"
+#include "core.h"
 #include "switch.h"
 
 #include <stdlib.h>
@@ -94,9 +94,13 @@ corio_loop *corio_loop_new(void) {
     loop->stacks = corio__stack_pool_new();
     if (!loop->stacks) goto nomem;
     if (corio__ctx_sched_init(loop) < 0) goto nomem;
-    loop->backend = corio__backend_new(loop);
-    if (!loop->backend) {
-        int e = errno ? errno : ENOMEM;
+    for (size_t i = 0; i < corio__nsubsystems; i++) {
+        int (*init)(corio_loop *) = corio__subsystems[i].init;
+        int rc = init ? init(loop) : 0;
+        if (rc == 0) continue;
+        while (i-- > 0)
+            if (corio__subsystems[i].release) corio__subsystems[i].release(loop);
+        int e = -rc;
         corio__ctx_sched_free(loop);
         corio__stack_pool_free(loop->stacks);
         corio__free(loop);
@@ -108,10 +112,6 @@ corio_loop *corio_loop_new(void) {
     if (vc && *vc && strcmp(vc, "0") != 0) loop->virtual_clock = 1;
     loop->debug = corio__debug_on;          /* debug mode, per loop (debug.c) */
     loop->slow_ns = CORIO__NS_PER_S / 10;   /* asyncio's slow_callback_duration, 0.1 s */
-    if (corio__unlikely(loop->debug)) /* which backend, and why not io_uring */
-        corio__log(CORIO_LOG_DEBUG, "loop %p: %s backend%s%s%s", (void *)loop, corio_loop_backend(loop),
-                   loop->backend_why ? " (io_uring not used: " : "", loop->backend_why ? loop->backend_why : "",
-                   loop->backend_why ? ")" : "");
     return loop;
 nomem:
     if (loop) {
@@ -276,9 +276,10 @@ struct corio__tsnode {
     corio__tsnode *next;
     corio_callback cb;
     void *arg;
+    bool quiet; /* the library's own: close frees it without a report */
 };
 
-int corio_loop_call_soon_threadsafe(corio_loop *loop, corio_callback cb, void *arg) {
+static int post(corio_loop *loop, corio_callback cb, void *arg, bool quiet) {
     if (!loop || !cb) return -EINVAL;
     if (loop == corio__cur_loop) {
         /* From the loop's own thread: straight to the ready queue, after
@@ -292,6 +293,7 @@ int corio_loop_call_soon_threadsafe(corio_loop *loop, corio_callback cb, void *a
     n->next = NULL;
     n->cb = cb;
     n->arg = arg;
+    n->quiet = quiet;
     pthread_mutex_lock(&loop->ts_lock);
     bool first = loop->ts_head == NULL;
     if (loop->ts_tail)
@@ -302,9 +304,13 @@ int corio_loop_call_soon_threadsafe(corio_loop *loop, corio_callback cb, void *a
     atomic_store_explicit(&loop->ts_pending, 1, memory_order_relaxed);
     pthread_mutex_unlock(&loop->ts_lock);
     /* One wake-up per batch: later posts find the loop already woken. */
-    if (first) corio__backend_wakeup(loop->backend);
+    if (first) loop->poller->wakeup(loop);
     return 0;
 }
+
+int corio_loop_call_soon_threadsafe(corio_loop *loop, corio_callback cb, void *arg) { return post(loop, cb, arg, false); }
+
+int corio__loop_post_quiet(corio_loop *loop, corio_callback cb, void *arg) { return post(loop, cb, arg, true); }
 
 static void post_run(void *arg) {
     corio__tsnode *n = arg;
@@ -379,7 +385,7 @@ static void run_once(corio_loop *loop) {
             }
         }
         loop->budget = CORIO__TURN_BUDGET;
-        corio__backend_poll(loop, loop->backend, timeout);
+        loop->poller->poll(loop, timeout);
     } else if (loop->ring_unsubmitted || loop->budget <= 0) {
         /* Work is always ready: still look at I/O once a turn's worth of
          * it has run - and under io_uring, hand what this iteration queued
@@ -387,7 +393,7 @@ static void run_once(corio_loop *loop) {
          * what the poll runs itself (transports' hooks, completions) is
          * the turn's work too. */
         loop->budget = CORIO__TURN_BUDGET;
-        corio__backend_poll(loop, loop->backend, 0);
+        loop->poller->poll(loop, 0);
     }
     /* However much the poll ran, the ready batch gets a quarter turn. */
     if (corio__unlikely(loop->budget < CORIO__TURN_BUDGET / 4)) loop->budget = CORIO__TURN_BUDGET / 4;
@@ -540,20 +546,13 @@ int corio_loop_close(corio_loop *loop) {
         loop->stopping = 0;
         corio__cur_loop = NULL;
     }
-    /* io_uring: operations still in the ring (a last send of a finished
-     * stream, those of the tasks just unwound) are reaped, so their owners
-     * are told and freed. */
-    if (corio__ring_on(loop) && !corio__cur_loop) {
-        corio__cur_loop = loop;
-        corio__uring_drain(loop);
-        corio__cur_loop = NULL;
-    }
-    /* Once the tasks have unwound (a task cancelled in run_in_executor lets
-     * go of its job by itself): signal handlers are removed (asyncio's close
-     * does it), then executor work for this loop is dropped or waited for,
-     * before anything a job's result could reach is freed. */
-    corio__signal_loop_close(loop);
-    if (corio__executor_loop_close(loop)) dirty = 1;
+    /* Once the tasks have unwound, each subsystem stops handing work to
+     * the loop, in the table's order (src/subsystems.c): operations still
+     * in the io_uring ring are reaped, signal handlers removed (asyncio's
+     * close does it), executor work for this loop dropped or waited for -
+     * all before anything their results could reach is freed. */
+    for (size_t i = 0; i < corio__nsubsystems; i++)
+        if (corio__subsystems[i].unwound && corio__subsystems[i].unwound(loop)) dirty = 1;
     /* Scheduled callbacks: free the library's own, report the caller's.  Nodes
      * of tasks live on task stacks and go with them below. */
     corio__list_splice_back(&loop->ready, &loop->later);
@@ -607,7 +606,7 @@ int corio_loop_close(corio_loop *loop) {
     corio__loop_free_tasks(loop);
     for (corio__tsnode *n = loop->ts_head, *next; n; n = next) {
         next = n->next;
-        if (n->cb == corio__executor_drain) {
+        if (n->quiet) {
             corio__free(n);
             continue;
         }
@@ -616,14 +615,15 @@ int corio_loop_close(corio_loop *loop) {
         corio__free(n);
     }
     pthread_mutex_destroy(&loop->ts_lock);
-    corio__io_free(loop);
     while (loop->free_handles) {
         corio_handle *h = loop->free_handles;
         loop->free_handles = h->arg;
         corio__free(h);
     }
-    if (loop->ring_bufs) corio__proto_ring_free(loop);
-    corio__backend_free(loop->backend); /* first: ring operations may still point into stacks */
+    /* In reverse order; the poller goes last of them and before the stacks:
+     * ring operations may still point into stacks. */
+    for (size_t i = corio__nsubsystems; i-- > 0;)
+        if (corio__subsystems[i].release) corio__subsystems[i].release(loop);
     corio__stack_pool_free(loop->stacks);
     corio__ctx_sched_free(loop);
     corio__free(loop->heap);

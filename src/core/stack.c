@@ -18,7 +18,7 @@
  * touched pages, because a first touch costs 10-50 us here: reuse is what
  * makes spawn cheap.  Memory goes back to the system when the loop closes.
  */
-#include "internal.h"
+#include "core.h"
 #include "switch.h"
 
 #include <pthread.h>

@@ -16,7 +16,7 @@
 #ifndef CORIO_SWITCH_H
 #define CORIO_SWITCH_H
 
-#include "internal.h"
+#include "core.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)

@@ -16,7 +16,7 @@
  * does not undo.  Cancel requests are counted for timeout scopes
  * and task groups (cancelling / uncancel).
  */
-#include "internal.h"
+#include "core.h"
 #include "switch.h"
 
 #include <stdio.h>
@@ -289,7 +289,7 @@ int corio_yield(void) {
     return corio__suspend(t);
 }
 
-/* A yield forced by the budget (internal.h): the task goes to the loop's
+/* A yield forced by the budget (core.h): the task goes to the loop's
  * `later` queue, behind whatever becomes ready before the next turn. */
 int corio__yield_later(corio_task *t) {
     corio_loop *loop = t->loop;

@@ -7,7 +7,7 @@
  * the keys next to the pointer so that sifting compares without chasing
  * pointers.
  */
-#include "internal.h"
+#include "core.h"
 
 #include <stdint.h>
 

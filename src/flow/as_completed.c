@@ -4,7 +4,7 @@
  * from it, waiting on a future that the first arrival (or the deadline)
  * completes.
  */
-#include "internal.h"
+#include "flow.h"
 
 #include <float.h>
 

@@ -8,7 +8,7 @@
  * cancelling the waiting task cancels them (through the ordinary await
  * machinery) and gather then reports -ECANCELED.
  */
-#include "internal.h"
+#include "flow.h"
 
 #include <stdbool.h>
 

@@ -3,7 +3,7 @@
  * our own, so that cancelling the waiter cancels only the outer one.  The
  * inner future is told nothing and carries on.
  */
-#include "internal.h"
+#include "flow.h"
 
 typedef struct shield {
     corio_future outer;  /* what the caller awaits */

@@ -3,7 +3,7 @@
  * where C allows).  Each child carries a done-callback node of its own
  * (group_node in the task record), so a group allocates nothing.
  */
-#include "internal.h"
+#include "flow.h"
 
 /* enter() reads a struct that need not be initialised, to catch a second
  * enter of a scope that is still active.  The value read is only compared

@@ -8,7 +8,7 @@
  * -ETIMEDOUT.  A cancellation from elsewhere leaves the count higher and
  * passes through as -ECANCELED.  See corio/timeout.h for the model.
  */
-#include "internal.h"
+#include "flow.h"
 
 /* enter() reads a struct that need not be initialised, to catch a second
  * enter of a scope that is still active.  The value read is only compared

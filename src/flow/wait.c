@@ -4,7 +4,7 @@
  * asyncio works on set(fs), so a future passed twice counts once: it gets
  * one callback, one place in `done` or `pending`, and one in the count.
  */
-#include "internal.h"
+#include "flow.h"
 
 #include <float.h>
 

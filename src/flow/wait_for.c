@@ -6,7 +6,7 @@
  * timeout <= 0 cancels at once and waits for the cancellation to finish
  * (asyncio's _cancel_and_wait), so a task that has not started never runs.
  */
-#include "internal.h"
+#include "flow.h"
 
 typedef struct release_node {
     corio__node node;

@@ -29,7 +29,7 @@
  * tells the loop first (corio_close), so a descriptor number reused later
  * never inherits a stale registration.
  */
-#include "internal.h"
+#include "io.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>

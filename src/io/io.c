@@ -1,6 +1,7 @@
 /*
- * io.c - descriptors on the loop: the per-fd state, readiness waits, and
- * the I/O operations built on them (readiness model, epoll backend).
+ * io.c - the I/O operations on descriptors (read, recv, send, accept,
+ * connect, add_reader, forget, close), over the per-descriptor readiness
+ * state of the poll layer (backend/readiness.c).
  *
  * Each descriptor is registered with epoll once, edge-triggered for
  * IN | RDHUP, the first time the loop sees it; OUT joins the first time a
@@ -11,7 +12,8 @@
  * which shows the socket buffer was emptied and saves the EAGAIN call.
  * A waiting task is parked (corio__park): st->waiter[d] names it, and the
  * event unparks it with no future in between.  The streams' read path is
- * corio__recv_on (internal.h), the same rules inlined into the reader.
+ * corio__recv_on (io.h), the same rules inlined into the reader.  The
+ * per-descriptor state itself is the poll layer's (backend/readiness.c).
  *
  * Under the io_uring backend the operations are completion-based instead
  * (ring_io below): each is one ring entry, prepared on the task's stack and
@@ -24,7 +26,7 @@
  * callbacks is switched to level-triggered interest for just the
  * directions that have one, and back when they are removed.
  */
-#include "internal.h"
+#include "io.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -39,133 +41,6 @@
 
 
 
-
-/* States are allocated one by one and never move (handles and waiters point
- * into them); the table of pointers grows by doubling. */
-
-static corio__fdstate *fd_state(corio_loop *loop, int fd, int *err) {
-    if (fd < 0) {
-        *err = -EBADF;
-        return NULL;
-    }
-    if ((size_t)fd >= loop->nfds) {
-        size_t n = loop->nfds ? loop->nfds : 64;
-        while (n <= (size_t)fd) n *= 2;
-        corio__fdstate **a = corio__realloc(loop->fds, n * sizeof *a);
-        if (!a) {
-            *err = -ENOMEM;
-            return NULL;
-        }
-        memset(a + loop->nfds, 0, (n - loop->nfds) * sizeof *a);
-        loop->fds = a;
-        loop->nfds = n;
-    }
-    corio__fdstate *st = loop->fds[fd];
-    if (!st) {
-        if (!(st = corio__calloc(1, sizeof *st))) {
-            *err = -ENOMEM;
-            return NULL;
-        }
-        st->fd = fd;
-        corio__list_init(&st->ring_rearm.link);
-        loop->fds[fd] = st;
-    }
-    return st;
-}
-
-/* What to register: edge-triggered, or level-triggered for the directions
- * that have callbacks.  Edge-triggered interest leaves EPOLLOUT out until a
- * task first waits to write (want_out; a hook always has it): a socket is
- * writable nearly always, and with EPOLLOUT in the mask every read edge
- * also reports it - a wasted event per message.  Until then the fd is
- * taken as writable (ready[DIR_WRITE], set at registration); the first
- * EAGAIN or short write adds EPOLLOUT, one epoll_ctl per descriptor. */
-static uint32_t wanted(const corio__fdstate *st) {
-    if (st->hook) return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    if (!st->cb[DIR_READ] && !st->cb[DIR_WRITE])
-        return EPOLLIN | EPOLLRDHUP | EPOLLET | (st->want_out || st->waiter[DIR_WRITE] ? EPOLLOUT : 0);
-    uint32_t ev = EPOLLRDHUP;
-    if (st->cb[DIR_READ] || st->waiter[DIR_READ]) ev |= EPOLLIN;
-    if (st->cb[DIR_WRITE] || st->waiter[DIR_WRITE]) ev |= EPOLLOUT;
-    return ev;
-}
-
-static void set_nonblock(int fd) {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/* Bring the kernel's interest in line with the state.  0 or -errno. */
-static int sync_interest(corio_loop *loop, int fd, corio__fdstate *st) {
-    uint32_t ev = wanted(st);
-    if (st->interest == ev) return 0;
-    int rc;
-    if (st->interest == 0) {
-        set_nonblock(fd);
-        rc = corio__backend_ctl(loop, EPOLL_CTL_ADD, fd, ev, st);
-        if (rc == -EEXIST) rc = corio__backend_ctl(loop, EPOLL_CTL_MOD, fd, ev, st);
-        if (rc == 0) {
-            /* Nothing is known yet: try the system call first. */
-            st->ready[DIR_READ] = st->ready[DIR_WRITE] = true;
-            st->closed = false;
-            loop->nwatched++;
-        }
-    } else {
-        rc = corio__backend_ctl(loop, EPOLL_CTL_MOD, fd, ev, st);
-    }
-    if (rc == 0) st->interest = ev;
-    st->level = !(ev & EPOLLET);
-    return rc;
-}
-
-static void run_read_cb(void *arg) {
-    corio__fdstate *st = arg;
-    if (st->cb[DIR_READ]) st->cb[DIR_READ](st->cb_arg[DIR_READ]);
-}
-
-static void run_write_cb(void *arg) {
-    corio__fdstate *st = arg;
-    if (st->cb[DIR_WRITE]) st->cb[DIR_WRITE](st->cb_arg[DIR_WRITE]);
-}
-
-/* The callback side of an event (corio__io_event, internal.h): queue
- * direction d's callback unless it is already queued. */
-void corio__io_fire_cb(corio_loop *loop, corio__fdstate *st, int d) {
-    /* Level-triggered: queued once in every iteration the fd is ready. */
-    if (!corio__handle_pending(&st->cb_handle[d]))
-        corio_loop_call_soon(loop, &st->cb_handle[d], d ? run_write_cb : run_read_cb, st);
-}
-
-void corio__fd_resync(corio_loop *loop, corio__fdstate *st) {
-    if (corio__unlikely(st->interest && st->level)) sync_interest(loop, st->fd, st);
-}
-
-/* Wait for the next readiness edge in direction d.  0 or -errno. */
-int corio__fd_wait(corio_task *t, corio__fdstate *st, int d) {
-    if (st->waiter[d])
-        return corio__bad(-EBUSY, "fd %d: another task is already waiting to %s it", st->fd, d ? "write" : "read");
-    corio__fdwait w = {t, 0};
-    st->waiter[d] = &w;
-    int rc = 0;
-    /* An edge-triggered registration covers reads, and writes once a
-     * writer has waited: otherwise the interest needs updating. */
-    if (d == DIR_WRITE) st->want_out = true;
-    if (corio__unlikely(!st->interest || st->level || (d == DIR_WRITE && !(st->interest & EPOLLOUT)))) {
-        corio_loop *loop = t->loop;
-        if ((rc = sync_interest(loop, st->fd, st)) < 0) {
-            st->waiter[d] = NULL;
-            return rc;
-        }
-        /* Level-triggered registration reports readiness itself; an edge
-         * we cached may be stale, so wait for the kernel's word. */
-        if (st->level) st->ready[d] = false;
-    }
-    if (!st->ready[d]) rc = corio__park(t); /* the task dump finds it as st->waiter[d] */
-    st->waiter[d] = NULL;
-    if (rc == 0) rc = w.err;
-    corio__fd_resync(t->loop, st); /* a level-triggered registration drops this waiter's direction */
-    return rc;
-}
 
 /* ---- the io_uring path: one ring entry per operation ---------------------------- */
 
@@ -263,10 +138,10 @@ static int wait_public(int fd, int d) {
     if (fd < 0) return corio__bad(-EBADF, "corio_wait_%s: negative fd", d ? "writable" : "readable");
     if (corio__ring_on(t->loop)) return ring_poll(t, fd, d);
     int err = 0;
-    corio__fdstate *st = fd_state(t->loop, fd, &err);
+    corio__fdstate *st = corio__fd_state(t->loop, fd, &err);
     if (!st) return err;
     if (!st->interest) {
-        err = sync_interest(t->loop, fd, st);
+        err = corio__fd_sync(t->loop, fd, st);
         if (err == -EPERM) return 0; /* a regular file: epoll refuses it, and it is always ready */
         if (err < 0) return err;
     }
@@ -285,7 +160,7 @@ int corio_wait_writable(int fd) { return wait_public(fd, DIR_WRITE); }
  * believed ready in direction d; on EAGAIN forget the readiness and wait
  * for the next edge.  op returns >= 0 or -errno; *drained tells whether the
  * result showed the buffer empty (a short read) or full (a short write).
- * Each operation is charged to the turn's budget (internal.h): a task that
+ * Each operation is charged to the turn's budget (core.h): a task that
  * keeps finding its fd ready yields when the budget is spent, before the
  * system call, so that a cancellation met there loses no data.
  */
@@ -301,7 +176,7 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
         if (d == DIR_WRITE) return ring_io(t, fd, d, kind, ctx, false);
         /* One reader at a time, as under epoll (where the second finds the
          * first waiting): a read in the ring is that wait. */
-        corio__fdstate *st = fd_state(t->loop, fd, &err);
+        corio__fdstate *st = corio__fd_state(t->loop, fd, &err);
         if (!st) return err;
         if (st->ring_reading)
             return corio__bad(-EBUSY, "%s: fd %d: another task is already waiting to read it", name, fd);
@@ -314,9 +189,9 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
         st->ring_drained = r > 0 && (size_t)r < ctx->len;
         return r;
     }
-    corio__fdstate *st = fd_state(t->loop, fd, &err);
+    corio__fdstate *st = corio__fd_state(t->loop, fd, &err);
     if (!st) return err;
-    if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0 && err != -EPERM) return err;
+    if (!st->interest && (err = corio__fd_sync(t->loop, fd, st)) < 0 && err != -EPERM) return err;
     if (corio__unlikely((err = corio__budget_charge(t, CORIO__COST_SYSCALL)) < 0)) return err;
     for (;;) {
         if (st->ready[d] || !st->interest) {
@@ -425,12 +300,6 @@ ssize_t corio_recv(int fd, void *buf, size_t len, int flags) {
     return do_io(fd, DIR_READ, op_recv, OP_RECV, &x, "corio_recv");
 }
 
-corio__fdstate *corio__fd_watch(corio_loop *loop, int fd, int *err) {
-    corio__fdstate *st = fd_state(loop, fd, err);
-    if (st && !st->interest && (*err = sync_interest(loop, fd, st)) < 0) return NULL;
-    return st;
-}
-
 ssize_t corio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *addrlen) {
     rw_ctx x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .addrlen = addrlen};
     return do_io(fd, DIR_READ, op_recv, OP_RECVMSG, &x, "corio_recvfrom");
@@ -456,7 +325,7 @@ int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_connect: called outside a task");
     if (fd < 0 || !addr) return corio__bad(fd < 0 ? -EBADF : -EINVAL, "corio_connect: bad arguments");
-    set_nonblock(fd);
+    corio__set_nonblock(fd);
     if (corio__ring_on(t->loop)) {
         rw_ctx x = {.caddr = addr, .caddrlen = addrlen};
         ssize_t rc = ring_io(t, fd, DIR_WRITE, OP_CONNECT, &x, false);
@@ -467,10 +336,10 @@ int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
         if (errno != EINPROGRESS && errno != EINTR) return -errno;
     }
     int err = 0;
-    corio__fdstate *st = fd_state(t->loop, fd, &err);
+    corio__fdstate *st = corio__fd_state(t->loop, fd, &err);
     if (!st) return err;
     /* Registration reports the connection's outcome as the first write edge. */
-    if (!st->interest && (err = sync_interest(t->loop, fd, st)) < 0) return err;
+    if (!st->interest && (err = corio__fd_sync(t->loop, fd, st)) < 0) return err;
     st->ready[DIR_WRITE] = false;
     for (;;) {
         int rc = corio__fd_wait(t, st, DIR_WRITE);
@@ -495,13 +364,13 @@ static int set_cb(int fd, int d, corio_callback cb, void *arg) {
     if (!loop) return corio__bad(-EPERM, "corio_add_%s: no loop runs on this thread", d ? "writer" : "reader");
     if (!cb) return corio__bad(-EINVAL, "corio_add_%s: NULL callback", d ? "writer" : "reader");
     int err = 0;
-    corio__fdstate *st = fd_state(loop, fd, &err);
+    corio__fdstate *st = corio__fd_state(loop, fd, &err);
     if (!st) return err;
     corio_callback old = st->cb[d];
     void *old_arg = st->cb_arg[d];
     st->cb[d] = cb;
     st->cb_arg[d] = arg;
-    err = sync_interest(loop, fd, st);
+    err = corio__fd_sync(loop, fd, st);
     if (err < 0) {
         st->cb[d] = old;
         st->cb_arg[d] = old_arg;
@@ -517,17 +386,8 @@ static int clear_cb(int fd, int d) {
     corio__fdstate *st = loop->fds[fd];
     st->cb[d] = NULL;
     corio_handle_cancel(&st->cb_handle[d]);
-    int rc = sync_interest(loop, fd, st);
+    int rc = corio__fd_sync(loop, fd, st);
     return rc < 0 ? rc : 1;
-}
-
-int corio__io_hook(corio_loop *loop, int fd, void (*hook)(void *arg, uint32_t events), void *arg) {
-    int err = 0;
-    corio__fdstate *st = fd_state(loop, fd, &err);
-    if (!st) return err;
-    st->hook = hook;
-    st->hook_arg = arg;
-    return hook ? sync_interest(loop, fd, st) : 0;
 }
 
 int corio_add_reader(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_READ, cb, arg); }
@@ -574,21 +434,4 @@ int corio_close(int fd) {
     if (fd < 0) return -EBADF;
     if (corio__cur_loop) corio_forget_fd(fd);
     return close(fd) == 0 ? 0 : -errno;
-}
-
-void corio__io_free(corio_loop *loop) {
-    for (size_t fd = 0; fd < loop->nfds; fd++) {
-        corio__fdstate *st = loop->fds[fd];
-        if (!st) continue;
-        if (st->interest && (st->cb[0] || st->cb[1]))
-            corio__log(CORIO_LOG_WARNING, "loop closed with a reader/writer callback still on fd %zu", fd);
-        else if (st->interest && corio__unlikely(loop->debug)) /* debug mode: resources left open */
-            corio__log(CORIO_LOG_WARNING,
-                       "loop closed with fd %zu still registered (close it with corio_close or corio_forget_fd)", fd);
-        corio__list_remove(&st->ring_rearm.link);
-        corio__free(st);
-    }
-    corio__free(loop->fds);
-    loop->fds = NULL;
-    loop->nfds = 0;
 }

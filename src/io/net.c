@@ -7,7 +7,7 @@
  * descriptor.  Sockets that may already be known to the loop are closed
  * with corio_close.
  */
-#include "internal.h"
+#include "io.h"
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>

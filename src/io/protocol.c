@@ -51,7 +51,7 @@
  * its own transport from any callback; and it always comes after
  * connection_made, both being queued in order.
  */
-#include "internal.h"
+#include "io.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -414,7 +414,7 @@ static void fail(corio_transport *t, int err) {
 
 static int send_some(corio_transport *t, const void *p, size_t n) {
     ssize_t r = t->is_sock ? send(t->fd, p, n, MSG_NOSIGNAL) : corio__write_nosigpipe(t->fd, p, n);
-    corio__budget_spend(CORIO__COST_SYSCALL + (r > 0 ? CORIO__COST_BYTES(r) : 0)); /* the turn's work (internal.h) */
+    corio__budget_spend(CORIO__COST_SYSCALL + (r > 0 ? CORIO__COST_BYTES(r) : 0)); /* the turn's work (core.h) */
     if (r >= 0) return (int)(r > INT32_MAX ? INT32_MAX : r);
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
     return -errno;
@@ -496,7 +496,7 @@ static void start_reading(corio_transport *t);
  * An edge means "read until a short read": up to EDGE_READS reads now, the
  * rest in the next iteration, so one busy peer starves nobody; and no
  * more once it has spent a task step's budget or the turn's is spent
- * (internal.h), so that a poll that reports many busy transports still
+ * (core.h), so that a poll that reports many busy transports still
  * ends in time and a round of them stays short.  Debug mode
  * keeps the add_reader path, whose callbacks it times.
  */
@@ -1009,7 +1009,7 @@ int corio_transport_write(corio_transport *t, const void *data, size_t len) {
         if (len == 0) return 0;
         int rc = queue_append(t, data, len);
         if (rc < 0) return rc;
-        corio__budget_spend(1 + CORIO__COST_BYTES(len)); /* the copy: the turn's work (internal.h) */
+        corio__budget_spend(1 + CORIO__COST_BYTES(len)); /* the copy: the turn's work (core.h) */
         send_soon(t);
     } else {
         if (!wlen(t)) {

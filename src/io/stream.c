@@ -30,7 +30,7 @@
  * completion starts the next send with whatever was queued meanwhile.  So
  * a busy connection costs no system call of its own per write.
  */
-#include "internal.h"
+#include "io.h"
 
 #include <corio/transport.h>
 
@@ -450,7 +450,7 @@ static void settle(corio_reader *r) {
 
 /* A reader call is work for the turn even when the buffer serves it: a
  * task that finds lines waiting yields when the turn's budget is spent
- * (internal.h), as one that finds its socket always ready does.  Before
+ * (core.h), as one that finds its socket always ready does.  Before
  * anything is consumed, so a cancellation met there loses nothing. */
 static int reader_charge(void) {
     corio_task *t = corio__current();
@@ -547,7 +547,7 @@ __attribute__((noinline)) static ssize_t reader_read_slow(corio_reader *r, void 
 ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
     /* The hot case (an echo's every message): nothing buffered, a read of a
      * page or more, a socket whose readiness state is known on this epoll
-     * loop - one inlined read (corio__recv_on, internal.h).  Everything
+     * loop - one inlined read (corio__recv_on, io.h).  Everything
      * else, errors included, takes the general path. */
     if (corio__likely(r && buf && n >= DIRECT_READ_MIN && r->buf.start == r->buf.end && !r->err && !r->eof)) {
         /* Implied, so not tested: nothing pending (a view's bytes are

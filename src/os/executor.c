@@ -27,7 +27,7 @@
  * yet delivered: the executor's shutdown(WAIT) waits for the job's worker,
  * which must take exloop.mu to deliver.
  */
-#include "internal.h"
+#include "os.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -163,6 +163,10 @@ corio_executor *corio_executor_new(int nthreads) {
     return ex;
 }
 
+/* Hands finished jobs to the loop (below); posted quietly: the close hook
+ * has already dealt with the results of a post left at close. */
+static void corio__executor_drain(void *arg);
+
 /* Hand a finished (or dropped) job to its loop.  Worker or shutdown thread. */
 static void deliver(job *j) {
     exloop *xl = j->xl;
@@ -189,7 +193,7 @@ static void deliver(job *j) {
         /* Posted under xl->mu: the close hook takes it too, so the loop is
          * still alive here.  Without memory for the post the result would be
          * lost and its task would hang, so a worker waits for memory. */
-        while (corio_loop_call_soon_threadsafe(xl->loop, corio__executor_drain, xl) < 0) {
+        while (corio__loop_post_quiet(xl->loop, corio__executor_drain, xl) < 0) {
             struct timespec ms = {0, 1000000};
             nanosleep(&ms, NULL);
         }
@@ -332,7 +336,7 @@ int corio_set_default_executor(corio_executor *ex) {
 /* ---- from a task ------------------------------------------------------------- */
 
 /* The loop's side: hand every finished job to its task.  Loop thread. */
-void corio__executor_drain(void *arg) {
+static void corio__executor_drain(void *arg) {
     exloop *xl = arg;
     pthread_mutex_lock(&xl->mu);
     job *j = xl->done_head;

@@ -12,7 +12,7 @@
  * written goes unreported; open undoes its descriptor instead, and close
  * always closes.
  */
-#include "internal.h"
+#include "os.h"
 
 #include <fcntl.h>
 #include <limits.h>

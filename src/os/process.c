@@ -44,7 +44,7 @@
  * still has data queued (otherwise straight to its descriptor, with
  * SIGPIPE held back as for a raw pipe).
  */
-#include "internal.h"
+#include "os.h"
 
 #include "corio/process.h"
 

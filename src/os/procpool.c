@@ -11,7 +11,7 @@
  * Worker side: a forked copy of the program that runs worker_loop(): plain
  * blocking reads and writes on its end of the socket, never the loop.
  */
-#include "internal.h"
+#include "os.h"
 #include "corio/procpool.h"
 
 #include <fcntl.h>

@@ -26,7 +26,7 @@
  * dispositions, the per-signal user counts) is under `sig_mu` and only
  * touched outside signal context.
  */
-#include "internal.h"
+#include "os.h"
 
 #include <sched.h>
 #include <signal.h>

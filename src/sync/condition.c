@@ -7,7 +7,7 @@
  * before its wait returns, so notify() only marks waiters; the lock
  * decides who runs first.
  */
-#include "internal.h"
+#include "../core/core.h"
 
 /* Initialised: a lock and a linked waiter list (zeroed or destroyed: NULL). */
 static bool cond_ok(const corio_condition *c) { return c && c->lock && c->waiters.next; }

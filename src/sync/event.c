@@ -1,7 +1,7 @@
 /*
  * event.c - corio_event, a port of asyncio.Event (Python 3.13, locks.py).
  */
-#include "internal.h"
+#include "../core/core.h"
 
 /* Initialised: the waiter list is linked (zeroed or destroyed: NULL). */
 static bool event_ok(const corio_event *e) { return e && e->waiters.next; }

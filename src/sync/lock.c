@@ -7,7 +7,7 @@
  * as asyncio keeps the future in _waiters until the `finally` removes it;
  * the checks below rely on that to see wake-ups still in flight.
  */
-#include "internal.h"
+#include "../core/core.h"
 
 /* An initialised lock has a linked waiter list; a zeroed struct, or one
  * that corio_lock_destroy retired, has NULL links and is refused. */

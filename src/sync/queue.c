@@ -28,7 +28,7 @@
  * first put; the array grows by doubling (never beyond maxsize) and keeps
  * its size until corio_queue_destroy.
  */
-#include "internal.h"
+#include "../core/core.h"
 
 #include <string.h>
 

@@ -8,7 +8,7 @@
  * runs.  A waiter stays on the list until it runs again, so `locked` sees
  * both waiters still pending and wake-ups in flight.
  */
-#include "internal.h"
+#include "../core/core.h"
 
 #include <limits.h>
 

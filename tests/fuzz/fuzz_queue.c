@@ -16,7 +16,7 @@
  * lose nothing: the item is not taken, the queue is unchanged.  At the
  * end the queue is drained and must hold exactly the model's items.
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
  * the timer's deadline, the heap order holds, every unarmed timer's
  * index is SIZE_MAX.
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
