@@ -31,6 +31,7 @@
 #include "corio/process.h"
 #include "corio/file.h"
 #include "corio/debug.h"
+#include "corio/agen.h"
 
 #ifdef __cplusplus
 extern "C" {
