@@ -26,7 +26,7 @@ typedef struct rec {
     double data_delay;      /* the data hook sleeps this long first */
 } rec;
 
-static int rec_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_reply *reply) {
+static inline int rec_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_reply *reply) {
     rec *r = s->arg;
     (void)reply;
     if (r->data_delay > 0) {
@@ -48,7 +48,7 @@ static int rec_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_
     return 0;
 }
 
-static int rec_rcpt(corio_smtp_session *s, corio_smtp_envelope *env, const char *address, const char *params,
+static inline int rec_rcpt(corio_smtp_session *s, corio_smtp_envelope *env, const char *address, const char *params,
                     corio_smtp_reply *reply) {
     rec *r = s->arg;
     (void)env;
@@ -57,7 +57,7 @@ static int rec_rcpt(corio_smtp_session *s, corio_smtp_envelope *env, const char 
     return 0;
 }
 
-static int rec_auth(corio_smtp_session *s, const char *mech, const char *login, size_t ll, const char *password,
+static inline int rec_auth(corio_smtp_session *s, const char *mech, const char *login, size_t ll, const char *password,
                     size_t pl, corio_smtp_reply *reply) {
     (void)s;
     (void)mech;
@@ -65,9 +65,9 @@ static int rec_auth(corio_smtp_session *s, const char *mech, const char *login, 
     return ll == 4 && pl == 6 && memcmp(login, "user", 4) == 0 && memcmp(password, "secret", 6) == 0;
 }
 
-static void rec_disconnect(corio_smtp_session *s) { ((rec *)s->arg)->disconnects++; }
+static inline void rec_disconnect(corio_smtp_session *s) { ((rec *)s->arg)->disconnects++; }
 
-static void rec_free(rec *r) {
+static inline void rec_free(rec *r) {
     free(r->content);
     r->content = NULL;
 }
@@ -82,20 +82,20 @@ typedef struct raw {
     corio_writer *w;
 } raw;
 
-static int raw_open(raw *c, int port) { return corio_open_connection("127.0.0.1", port, &c->r, &c->w); }
+static inline int raw_open(raw *c, int port) { return corio_open_connection("127.0.0.1", port, &c->r, &c->w); }
 
-static void raw_close(raw *c) {
+static inline void raw_close(raw *c) {
     corio_stream_close(c->r, c->w);
     c->r = NULL;
     c->w = NULL;
 }
 
-static int raw_send(raw *c, const void *p, size_t n) { return corio_writer_write(c->w, p, n); }
-static int raw_sends(raw *c, const char *s) { return raw_send(c, s, strlen(s)); }
+static inline int raw_send(raw *c, const void *p, size_t n) { return corio_writer_write(c->w, p, n); }
+static inline int raw_sends(raw *c, const char *s) { return raw_send(c, s, strlen(s)); }
 
 /* One whole reply, lines joined by "\n" without CRLF, codes kept.
  * Returns the code, 0 at end of stream, or a negative errno. */
-static int raw_reply(raw *c, char *buf, size_t cap) {
+static inline int raw_reply(raw *c, char *buf, size_t cap) {
     size_t used = 0;
     buf[0] = 0;
     corio_timeout to;

@@ -16,8 +16,6 @@
  * complete lines the client sent (one write per batch, not per command).
  *
  * Differences from aiosmtpd, on purpose:
- *  - MAIL FROM:<> (the null reverse-path of bounces, RFC 5321 4.5.5) is
- *    accepted; aiosmtpd answers 501.
  *  - Within DATA the end of the message is only <CRLF>.<CRLF>: a "." line
  *    after a bare LF is data, not the end (SMTP smuggling: a relay that
  *    ends the message where the next hop does not can be made to carry a
