@@ -42,6 +42,8 @@
  * beyond it, closing is cheaper than reading. */
 #define DISCARD_MAX (256 * 1024)
 #define MAX_PARAMS 8
+#define LINGER_SECONDS 2.0       /* a closing connection waits this long for the client's end ... */
+#define LINGER_MAX (1024 * 1024) /* ... reading and dropping at most this much */
 
 /* ---- the Date field, formatted once a second per thread ----------------- */
 
@@ -144,6 +146,7 @@ struct corio_http_server {
     uint64_t requests;
     int shutting_down;
     int shut_down;    /* shutdown finished */
+    int forced;       /* the grace period ended: connections are being cancelled */
     corio_event done; /* set when shutting down and the last connection closed */
     corio_event stopped; /* set when shutdown completed */
 };
@@ -162,6 +165,7 @@ struct conn {
     corio_handle flush_h;
     int flush_sched;
     int idle;  /* waiting for the first byte of a request */
+    int peer_eof; /* the client closed its side */
     int started; /* its task has begun (a task cancelled before it starts never runs) */
     int err;   /* the connection's first error: stop */
     corio_http_header *hdrs;
@@ -522,7 +526,10 @@ int corio_http_start(corio_http_exchange *x, int status, int64_t length) {
     x->started = 1;
     x->length = length;
     x->bodiless = corio_http_status_bodiless(status);
-    if (!body_can_be_skipped(x) || c->srv->shutting_down) x->keep = 0;
+    /* A body still unread is skipped after the handler if it is small
+     * and known; otherwise the connection closes then (a client waiting
+     * for 100 Continue may never send it: close now). */
+    if (x->continue_pending || c->srv->shutting_down) x->keep = 0;
     if (length == CORIO_HTTP_CHUNKED && !x->bodiless) {
         if (x->req.minor_version >= 1) x->chunked = 1;
         else {
@@ -777,6 +784,7 @@ static int serve_conn(conn *c) {
             }
             ssize_t got = fill(c, deadline);
             c->idle = 0;
+            if (got == 0) c->peer_eof = 1;
             if (got > 0) {
                 if (head_begun <= 0) head_begun = corio_time();
                 continue;
@@ -818,8 +826,8 @@ static int serve_conn(conn *c) {
         free(x.extra);
         if (x.berr) x.keep = 0;
         if (x.keep && !x.bdone) {
-            /* Drop what is left of the body (small: body_can_be_skipped). */
-            if (corio_http_body_discard(&x) < 0) x.keep = 0;
+            /* Drop what is left of the body when that is cheap; else close. */
+            if (!body_can_be_skipped(&x) || corio_http_body_discard(&x) < 0) x.keep = 0;
         }
         if (c->err) {
             rc = c->err;
@@ -914,9 +922,22 @@ static int conn_main(void *arg) {
         c->w = w;
         serve_conn(c);
     }
+    /* Lingering close (nginx's lingering_close): when we end the
+     * connection while the client may still be sending (an error
+     * response, a body we did not read), closing with unread bytes would
+     * make the kernel send a reset, and the client could lose the response
+     * we just wrote.  So half-close, and read and drop what comes for a
+     * while, until the client closes too. */
+    corio_timeout to;
+    if (rc >= 0 && !c->peer_eof && !s->forced && corio_writer_can_write_eof(w) && corio_writer_write_eof(w) == 0 &&
+        corio_timeout_enter(&to, LINGER_SECONDS) == 0) {
+        size_t dropped = 0;
+        ssize_t g = 0;
+        while (dropped < LINGER_MAX && (g = corio_reader_read(r, c->in, c->in_cap)) > 0) dropped += (size_t)g;
+        corio_timeout_exit(&to, g < 0 ? (int)g : 0);
+    }
     /* Close: what is buffered is written, within io_timeout (a client
      * that never reads must not keep the task). */
-    corio_timeout to;
     if (corio_timeout_enter(&to, s->o.io_timeout) == 0) {
         int crc = corio_stream_close(r, w);
         corio_timeout_exit(&to, crc);
@@ -1044,6 +1065,7 @@ int corio_http_server_shutdown(corio_http_server *s, double grace) {
         }
         if (rc == -ETIMEDOUT) {
             /* Grace is over: cancel what is left and wait for it to close. */
+            s->forced = 1;
             for (conn *c = s->conns; c; c = c->next)
                 if (c->task && c->started) corio_cancel(c->task);
             rc = s->nconns ? corio_event_wait(&s->done) : 0;
