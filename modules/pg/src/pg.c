@@ -291,10 +291,10 @@ static int abort_query(corio_pg_conn *c, int why) {
     if (c->broken) return why;
     int done_fd = -1;
     int rc = start_cancel(c, &done_fd);
-    if (rc == 0 && c->mode == PG_PIPELINE && c->pl_pending > 0) {
+    if (rc == 0 && c->mode == PG_PIPELINE && (c->pl_pending > 0 || c->pl_unsynced > 0)) {
         /* results stop at a sync: make sure there is one after the last query */
         if (PQpipelineSync(c->pg) != 1) rc = conn_lost(c);
-        else c->pl_syncs++;
+        else c->pl_syncs++, c->pl_unsynced = 0;
     }
     if (rc == 0) rc = send_flush(c);
     if (rc == 0) rc = drain(c);
@@ -313,7 +313,7 @@ static int abort_query(corio_pg_conn *c, int why) {
     }
     if (c->mode == PG_STREAM) c->mode = PG_IDLE;
     if (c->mode == PG_PIPELINE && !c->broken) {
-        c->pl_pending = c->pl_syncs = 0;
+        c->pl_pending = c->pl_syncs = c->pl_unsynced = 0;
     }
     if (!c->err.message[0] || strcmp(c->err.sqlstate, "57014") == 0)
         set_err(c, "57014", why == -ETIMEDOUT ? "query timed out" : "query cancelled by the client", "", "");
@@ -1200,7 +1200,7 @@ int corio_pg_pipeline_begin(corio_pg_conn *c) {
     int rc = enter(c);
     if (rc < 0) return rc;
     if (!PQenterPipelineMode(c->pg)) rc = local_err(c, -EIO, PQerrorMessage(c->pg));
-    else c->mode = PG_PIPELINE, c->pl_pending = c->pl_syncs = c->pl_unflushed = 0;
+    else c->mode = PG_PIPELINE, c->pl_pending = c->pl_syncs = c->pl_unflushed = c->pl_unsynced = 0;
     leave(c);
     return rc;
 }
@@ -1228,7 +1228,7 @@ int corio_pg_pipeline_send(corio_pg_conn *c, const char *sql, const corio_pg_par
                                    n ? pp.formats : NULL, 1);
         free(pp.heap);
         if (!ok) rc = conn_lost(c);
-        else c->pl_pending++;
+        else c->pl_pending++, c->pl_unsynced++;
         if (rc == 0 && ++c->pl_unflushed >= PIPELINE_FLUSH_EVERY) {
             c->pl_unflushed = 0;
             rc = send_flush(c);
@@ -1243,7 +1243,7 @@ int corio_pg_pipeline_sync(corio_pg_conn *c) {
     int rc = pl_enter(c);
     if (rc < 0) return rc;
     if (PQpipelineSync(c->pg) != 1) rc = conn_lost(c);
-    else c->pl_syncs++, c->pl_unflushed = 0;
+    else c->pl_syncs++, c->pl_unflushed = 0, c->pl_unsynced = 0;
     if (rc == 0) rc = send_flush(c);
     if (rc == -ECANCELED) rc = abort_query(c, rc);
     c->busy = 0;
@@ -1258,10 +1258,12 @@ int corio_pg_pipeline_next(corio_pg_conn *c, corio_pg_result **out) {
         c->busy = 0;
         return -ENOMSG;
     }
-    if (c->pl_syncs == 0) {
-        /* nothing would come back before a sync: send one rather than hang */
-        if (PQpipelineSync(c->pg) != 1) rc = conn_lost(c);
-        else c->pl_syncs++;
+    if (c->pl_unsynced > 0) {
+        /* the server holds the answers to queries after the last sync until
+         * asked: a flush request (not a sync, which would end the implicit
+         * transaction) rather than waiting forever */
+        if (PQsendFlushRequest(c->pg) != 1) rc = conn_lost(c);
+        else c->pl_unsynced = 0;
         if (rc == 0) rc = send_flush(c);
     }
     PGresult *r = NULL;
@@ -1353,7 +1355,7 @@ int corio_pg_executemany(corio_pg_conn *c, const char *sql, const corio_pg_param
         int ok = PQsendQueryPrepared(c->pg, name, nparams, pp.values, pp.lengths, pp.formats, 1);
         free(pp.heap);
         if (!ok) err = conn_lost(c);
-        else c->pl_pending++;
+        else c->pl_pending++, c->pl_unsynced++;
         if (!err && ++c->pl_unflushed >= PIPELINE_FLUSH_EVERY) {
             c->pl_unflushed = 0;
             err = send_flush(c);

@@ -38,6 +38,7 @@ struct corio_pg_conn {
     int pl_pending;            /* pipeline: queries sent whose results were not read */
     int pl_syncs;              /* pipeline: syncs sent whose marker was not read */
     int pl_unflushed;          /* pipeline: queries queued since the last flush */
+    int pl_unsynced;           /* pipeline: queries sent since the last sync or flush request */
     int tx_depth;              /* begin() nesting: 1 = the transaction, more = savepoints */
     unsigned stmt_seq;         /* names of prepared statements */
     pg_cached lru;             /* sentinel of the statement cache */
