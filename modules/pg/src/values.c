@@ -119,6 +119,7 @@ const char *pg__type_name(uint32_t oid) {
     case CORIO_PG_BOOL: return "boolean";
     case CORIO_PG_BYTEA: return "bytea";
     case CORIO_PG_NAME: return "name";
+    case CORIO_PG_CHAR: return "\"char\"";
     case CORIO_PG_INT8: return "bigint";
     case CORIO_PG_INT2: return "smallint";
     case CORIO_PG_INT4: return "integer";
@@ -293,9 +294,9 @@ int corio_pg_get_double(const corio_pg_result *r, int row, int col, double *out)
 
 int corio_pg_get_text(const corio_pg_result *r, int row, int col, const char **out, size_t *outlen) {
     static const uint32_t ok[] = {CORIO_PG_TEXT, CORIO_PG_VARCHAR, CORIO_PG_BPCHAR, CORIO_PG_NAME,
-                                  CORIO_PG_JSON, CORIO_PG_JSONB, CORIO_PG_UNKNOWN};
+                                  CORIO_PG_JSON, CORIO_PG_JSONB, CORIO_PG_UNKNOWN, CORIO_PG_CHAR};
     const char *v; int len; uint32_t t;
-    int rc = cell(r, row, col, ok, 7, "text (text, varchar, char, name, json, jsonb)", &v, &len, &t);
+    int rc = cell(r, row, col, ok, 8, "text (text, varchar, char, name, json, jsonb)", &v, &len, &t);
     if (rc < 0) return rc;
     if (t == CORIO_PG_JSONB) {
         /* jsonb's binary form is a version byte (1) and the text */
@@ -496,7 +497,7 @@ int pg__format_value(uint32_t t, const char *v, int len, char *buf, size_t cap) 
     }
     case CORIO_PG_NUMERIC: if (sb_numeric(&b, v, len) < 0) return -EPROTO; break;
     case CORIO_PG_TEXT: case CORIO_PG_VARCHAR: case CORIO_PG_BPCHAR: case CORIO_PG_NAME:
-    case CORIO_PG_JSON: case CORIO_PG_UNKNOWN:
+    case CORIO_PG_JSON: case CORIO_PG_UNKNOWN: case CORIO_PG_CHAR:
         for (int i = 0; i < len; i++) sb_putc(&b, v[i]);
         break;
     case CORIO_PG_JSONB:

@@ -158,7 +158,7 @@ CORIO_API const corio_pg_error *corio_pg_last_error(const corio_pg_conn *c);
 
 /* PostgreSQL's type OIDs this module knows by name. */
 enum {
-    CORIO_PG_BOOL = 16, CORIO_PG_BYTEA = 17, CORIO_PG_NAME = 19, CORIO_PG_INT8 = 20,
+    CORIO_PG_BOOL = 16, CORIO_PG_BYTEA = 17, CORIO_PG_CHAR = 18, CORIO_PG_NAME = 19, CORIO_PG_INT8 = 20,
     CORIO_PG_INT2 = 21, CORIO_PG_INT4 = 23, CORIO_PG_TEXT = 25, CORIO_PG_OID = 26,
     CORIO_PG_JSON = 114, CORIO_PG_FLOAT4 = 700, CORIO_PG_FLOAT8 = 701, CORIO_PG_UNKNOWN = 705,
     CORIO_PG_BPCHAR = 1042, CORIO_PG_VARCHAR = 1043, CORIO_PG_DATE = 1082, CORIO_PG_TIME = 1083,
@@ -291,8 +291,8 @@ CORIO_API int corio_pg_is_null(const corio_pg_result *r, int row, int col);
  * allowed (int2 -> int32 -> int64, float4 -> double), narrowing never.
  * Pointers stored (text, bytea) point into the result and live as long as it.
  *   bool: bool.  int32: int2, int4.  int64: int2, int4, int8, oid.
- *   double: float4, float8.  text: text, varchar, bpchar, name, json,
- *   jsonb, unknown (len may be NULL).  bytea: bytea.  date: date.
+ *   double: float4, float8, numeric (through its text).  text: text,
+ *   varchar, bpchar, name, "char", json, jsonb, unknown (len may be NULL).  bytea: bytea.  date: date.
  *   time_us: time.  timestamp_us: timestamp, timestamptz.  uuid: uuid.
  * Infinite dates and timestamps come back as INT32/INT64 max and min.
  */
