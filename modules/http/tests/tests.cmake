@@ -11,3 +11,12 @@ foreach(name ${CORIO_HTTP_TESTS})
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77)
 endforeach()
+
+# examples/httpbin from the outside (python's http.client, raw sockets,
+# curl), every route; HTTPS too when the TLS module is built.
+find_program(CORIO_HTTP_PYTHON3 python3)
+if(CORIO_BUILD_EXAMPLES AND CORIO_HTTP_PYTHON3 AND NOT CMAKE_CROSSCOMPILING)
+  add_test(NAME test_httpbin COMMAND ${CORIO_HTTP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_httpbin.py
+           $<TARGET_FILE:httpbin>)
+  set_tests_properties(test_httpbin PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
+endif()

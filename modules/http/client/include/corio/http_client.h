@@ -114,7 +114,7 @@ typedef struct corio_http_session_opts {
     size_t limit_per_host;   /* per scheme/host/port; default 0 = no limit of its own */
     double keepalive_timeout; /* idle connections are closed after this; default 15 s (aiohttp's) */
     corio_http_timeouts timeout; /* the default of every request */
-    int max_redirects;       /* default 10; < 0: do not follow redirects */
+    int max_redirects;       /* default 10; < 0: none (the first redirect gives CORIO_HTTP_EREDIRECTS) */
     const char *user_agent;  /* default "corio-http/0.1" */
     /* HTTPS.  tls: a client context of the caller (borrowed: it must
      * outlive the session); NULL: the session makes one when first needed,
@@ -150,7 +150,9 @@ typedef struct corio_http_request_opts {
     int expect_continue;             /* send "Expect: 100-continue" and wait up to 1 s for the 100 */
     const char *auth_user;           /* Basic auth (replaces user:pass of the URL) */
     const char *auth_pass;
-    int max_redirects;               /* 0: the session's; < 0: do not follow */
+    int max_redirects;               /* 0: the session's; > 0: up to this many; < 0: none allowed
+                                        (a redirect gives CORIO_HTTP_EREDIRECTS, as aiohttp's 0) */
+    int no_redirects;                /* nonzero: do not follow; a 3xx is the response */
     int raw;                         /* nonzero: no Accept-Encoding, body bytes as sent */
     corio_http_timeouts timeout;     /* 0 fields: the session's */
 } corio_http_request_opts;
