@@ -17,6 +17,10 @@
 #include <string.h>
 #include <strings.h>
 
+#if CORIO_SMTP_HAVE_TLS
+#include <corio/tls.h>
+#endif
+
 /* Replies longer than this many lines are a misbehaving server. */
 #define MAX_REPLY_LINES 200
 
@@ -35,6 +39,10 @@ struct corio_smtp_client {
     smtp_buf text;     /* last reply's text, NUL-terminated */
     smtp_buf ext;      /* EHLO keywords: "KEYWORD\0params\0" pairs */
     int esmtp;         /* EHLO was accepted */
+    corio_tls_ctx *tls_ctx;  /* STARTTLS with this client context, NULL: never */
+    int require_tls;
+    int tls;           /* the connection runs over TLS */
+    char server_name[256]; /* the name the certificate must carry ("" : none given) */
 };
 
 int corio_smtp_client_code(const corio_smtp_client *c) { return c ? c->code : 0; }
@@ -155,12 +163,53 @@ int corio_smtp_client_has_ext(const corio_smtp_client *c, const char *ext) {
 
 /* ---- opening ------------------------------------------------------------------ */
 
+static int hello(corio_smtp_client *c);
+
+/*
+ * STARTTLS, then EHLO again (RFC 3207 4.2: what the server said before
+ * is forgotten).  The server must not have sent anything after its 220:
+ * such bytes did not come over TLS, and the handshake refuses them.
+ */
+static int starttls(corio_smtp_client *c) {
+#if CORIO_SMTP_HAVE_TLS
+    int rc = send_line(c, "STARTTLS");
+    if (rc < 0) return rc;
+    int code = read_reply(c);
+    if (code < 0) return code;
+    if (code != 220) return CORIO_SMTP_EREPLY;
+    corio_tls_start_opts o = {.buffered = CORIO_TLS_REJECT_BUFFERED};
+    corio_reader *tr;
+    corio_writer *tw;
+    rc = corio_start_tls(c->r, c->w, c->tls_ctx, c->server_name[0] ? c->server_name : NULL, &o, &tr, &tw);
+    if (rc < 0) return rc;
+    c->r = tr;
+    c->w = tw;
+    c->tls = 1;
+    c->esmtp = 0;
+    c->ext.len = 0;
+    return hello(c);
+#else
+    (void)c;
+    return -ENOTSUP;
+#endif
+}
+
 static int greet(corio_smtp_client *c) {
     int code = read_reply(c);
     if (code < 0) return code;
     if (code != 220) return CORIO_SMTP_EREPLY;
+    int rc = hello(c);
+    if (rc < 0 || !c->tls_ctx) return rc;
+    if (corio_smtp_client_has_ext(c, "STARTTLS")) return starttls(c);
+    return c->require_tls ? -ENOTSUP : 0;
+}
+
+/* EHLO, or HELO when EHLO is refused as unknown (5xx). */
+static int hello(corio_smtp_client *c) {
+    int code;
     if (!c->helo_only) {
-        if (send_line(c, "EHLO %s", c->local) < 0) return -EPIPE;
+        int rc = send_line(c, "EHLO %s", c->local);
+        if (rc < 0) return rc;
         code = read_reply(c);
         if (code < 0) return code;
         if (code == 250) {
@@ -191,6 +240,14 @@ int corio_smtp_client_open(corio_reader *r, corio_writer *w, const corio_smtp_cl
     c->timeout = opts && opts->timeout > 0 ? opts->timeout : 60.0;
     c->pipelining_off = opts && opts->no_pipelining;
     c->helo_only = opts && opts->helo_only;
+    c->tls_ctx = opts ? opts->tls_ctx : NULL;
+    c->require_tls = opts && opts->require_tls;
+    if (opts && opts->server_hostname) snprintf(c->server_name, sizeof c->server_name, "%s", opts->server_hostname);
+    if (c->tls_ctx && !CORIO_SMTP_HAVE_TLS) {
+        corio_smtp_client_free(c);
+        if (out) *out = NULL;
+        return -ENOTSUP;
+    }
     if (opts && opts->local_hostname && *opts->local_hostname)
         snprintf(c->local, sizeof c->local, "%s", opts->local_hostname);
     else
@@ -216,7 +273,10 @@ int corio_smtp_client_connect(const char *host, int port, const corio_smtp_clien
     if (rc < 0) return rc;
     rc = corio_timeout_exit(&to, corio_open_connection(host, port, &r, &w));
     if (rc < 0) return rc;
-    return corio_smtp_client_open(r, w, opts, out);
+    corio_smtp_client_opts o = {0};
+    if (opts) o = *opts;
+    if (!o.server_hostname) o.server_hostname = host; /* the certificate must name what we connected to */
+    return corio_smtp_client_open(r, w, &o, out);
 }
 
 /* ---- commands ----------------------------------------------------------------- */

@@ -31,6 +31,10 @@
 #include <string.h>
 #include <strings.h>
 
+#if CORIO_SMTP_HAVE_TLS
+#include <corio/tls.h>
+#endif
+
 /* RFC 5321 4.5.3.1.8 asks for at least 100 recipients; more than this
  * many is refused with 452 so one transaction cannot grow without bound. */
 #define MAX_RCPTS 1000
@@ -53,6 +57,8 @@ typedef struct cfg {
     int smtputf8;
     int auth_plaintext;
     int auth_required;
+    corio_tls_ctx *tls_ctx;
+    int require_starttls;
 } cfg;
 
 enum { DATA_NOMINAL, DATA_TOO_LONG, DATA_TOO_MUCH };
@@ -61,8 +67,10 @@ typedef struct sess {
     corio_smtp_session pub;
     const corio_smtp_handler *h;
     const cfg *cfg;
-    corio_reader *r;
+    corio_reader *r;     /* the stream in use: the connection's, or TLS over it */
     corio_writer *w;
+    corio_reader *tls_r; /* the TLS stream after STARTTLS (ours to close), else NULL */
+    corio_writer *tls_w;
     char *in;            /* input buffer, in_cap bytes */
     size_t in_off;       /* first unconsumed byte */
     size_t in_len;       /* bytes in the buffer */
@@ -96,6 +104,8 @@ static void cfg_init(cfg *c, const corio_smtp_server_opts *o) {
     c->smtputf8 = !o->disable_smtputf8;
     c->auth_plaintext = o->auth_allow_plaintext;
     c->auth_required = o->auth_required;
+    c->tls_ctx = o->tls_ctx;
+    c->require_starttls = o->require_starttls && o->tls_ctx;
     /* aiosmtpd lets MAIL grow by the room its parameters need:
      * " SIZE=<digits>" (26) and " SMTPUTF8" (10). */
     c->mail_limit = c->cmd_limit + (c->data_limit != SIZE_MAX ? 26 : 0) + (c->smtputf8 ? 10 : 0);
@@ -314,8 +324,9 @@ static int cmd_ehlo(sess *s, const char *arg) {
     corio_smtp_reply reply;
     char size[40] = "SIZE";
     if (s->cfg->data_limit != SIZE_MAX) snprintf(size, sizeof size, "SIZE %zu", s->cfg->data_limit);
-    snprintf(reply.text, sizeof reply.text, "250-%s\r\n250-%s\r\n250-8BITMIME\r\n%s250-PIPELINING\r\n%s250 HELP",
+    snprintf(reply.text, sizeof reply.text, "250-%s\r\n250-%s\r\n250-8BITMIME\r\n%s%s250-PIPELINING\r\n%s250 HELP",
              s->cfg->hostname, size, s->cfg->smtputf8 ? "250-SMTPUTF8\r\n" : "",
+             s->cfg->tls_ctx && !s->pub.tls ? "250-STARTTLS\r\n" : "",
              auth_offered(s) ? "250-AUTH LOGIN PLAIN\r\n" : "");
     int code = hook_done(s, s->h->ehlo ? s->h->ehlo(&s->pub, arg, &reply) : 0, &reply);
     if (is_2xx(code)) set_host(s, arg);
@@ -753,6 +764,7 @@ static const char *const help_syntax[][2] = {
     {"RCPT", "RCPT TO: <address>"},
     {"RSET", "RSET"},
     {"VRFY", "VRFY <address>"},
+    {"STARTTLS", "STARTTLS"},
 };
 
 static int cmd_help(sess *s, char *arg) {
@@ -761,6 +773,7 @@ static int cmd_help(sess *s, char *arg) {
     if (*arg) {
         upcase(arg);
         for (size_t i = 0; i < sizeof help_syntax / sizeof help_syntax[0]; i++) {
+            if (i == 11 && !s->cfg->tls_ctx) break; /* STARTTLS: only when offered */
             if (strcmp(arg, help_syntax[i][0]) == 0) {
                 char msg[128];
                 int ext = s->pub.extended_smtp && (i == 5 || i == 8);
@@ -772,7 +785,8 @@ static int cmd_help(sess *s, char *arg) {
         code = 501;
     }
     char msg[160];
-    snprintf(msg, sizeof msg, "%d Supported commands: AUTH DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET VRFY", code);
+    snprintf(msg, sizeof msg, "%d Supported commands: AUTH DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET %sVRFY", code,
+             s->cfg->tls_ctx ? "STARTTLS " : "");
     push(s, msg);
     return 0;
 }
@@ -798,6 +812,66 @@ static int cmd_vrfy(sess *s, const char *arg) {
     hook_done(s, s->h->vrfy ? s->h->vrfy(&s->pub, addr, &reply) : 0, &reply);
     push(s, reply.text);
     return 0;
+}
+
+/*
+ * STARTTLS (RFC 3207).  Whatever the client sent after the command and
+ * before the handshake is thrown away, from our buffer and the stream's
+ * (CVE-2011-0411: a man in the middle appends commands to the plaintext
+ * STARTTLS, and a server that reads them after the switch treats them as
+ * sent over TLS).  After the handshake the session starts over: no HELO
+ * name, no transaction, no AUTH.  A failed handshake ends the session.
+ */
+static int cmd_starttls(sess *s, const char *arg) {
+    if (*arg) {
+        push(s, "501 Syntax: STARTTLS");
+        return 0;
+    }
+    if (!s->cfg->tls_ctx) {
+        push(s, "454 TLS not available");
+        return 0;
+    }
+    if (s->pub.tls) {
+        push(s, "503 Error: TLS already active");
+        return 0;
+    }
+#if CORIO_SMTP_HAVE_TLS
+    push(s, "220 Ready to start TLS");
+    int rc = flush(s);
+    if (rc < 0) return rc;
+    s->in_off = s->in_len = 0;
+    corio_tls_start_opts o = {.buffered = CORIO_TLS_DISCARD_BUFFERED, .borrow = 1};
+    corio_reader *tr;
+    corio_writer *tw;
+    rc = corio_start_tls(s->r, s->w, s->cfg->tls_ctx, NULL, &o, &tr, &tw);
+    if (rc < 0) {
+        s->failed = 1; /* mid-handshake: nothing sensible can be written */
+        return rc;
+    }
+    s->r = s->tls_r = tr;
+    s->w = s->tls_w = tw;
+    s->pub.reader = tr;
+    s->pub.writer = tw;
+    s->pub.tls = 1;
+    env_reset(s);
+    free(s->host_name);
+    s->host_name = NULL;
+    s->pub.host_name = NULL;
+    s->pub.extended_smtp = 0;
+    s->pub.authenticated = 0;
+    free(s->login);
+    s->login = NULL;
+    s->pub.login = NULL;
+    return 0;
+#else
+    push(s, "454 TLS not available");
+    return 0;
+#endif
+}
+
+/* What may precede STARTTLS when it is required (aiosmtpd's list). */
+static int allowed_before_tls(const char *verb) {
+    return !strcmp(verb, "NOOP") || !strcmp(verb, "EHLO") || !strcmp(verb, "STARTTLS") || !strcmp(verb, "QUIT");
 }
 
 /* One command line.  Returns 0 to go on, a negative errno to end. */
@@ -851,6 +925,10 @@ static int dispatch(sess *s, char *line, size_t len) {
         push(s, "500 Command line too long");
         return 0;
     }
+    if (s->cfg->require_starttls && !s->pub.tls && !allowed_before_tls(verb)) {
+        push(s, "530 Must issue a STARTTLS command first");
+        return 0;
+    }
     switch (vlen) {
     case 4:
         if (!memcmp(verb, "HELO", 4)) return cmd_helo(s, arg);
@@ -898,10 +976,7 @@ static int dispatch(sess *s, char *line, size_t len) {
         }
         break;
     case 8:
-        if (!memcmp(verb, "STARTTLS", 8)) {
-            push(s, *arg ? "501 Syntax: STARTTLS" : "454 TLS not available");
-            return 0;
-        }
+        if (!memcmp(verb, "STARTTLS", 8)) return cmd_starttls(s, arg);
         break;
     }
     if (--s->bogus < 1) {
@@ -985,6 +1060,11 @@ int corio_smtp_serve_stream(corio_reader *r, corio_writer *w, const char *peer, 
     s->pub.reader = r;
     s->pub.writer = w;
     int rc = session_run(s);
+    if (s->tls_r) {
+        /* close_notify, then the connection under it (bounded by the TLS
+         * context's shutdown timeout); the caller still frees r and w. */
+        corio_stream_close(s->tls_r, s->tls_w);
+    }
     if (handler->disconnect) handler->disconnect(&s->pub);
     env_reset(s);
     smtp_buf_free(&s->out);
@@ -1013,6 +1093,7 @@ int corio_smtp_server_start(const char *host, int port, const corio_smtp_handler
                             const corio_smtp_server_opts *opts, corio_smtp_server **out) {
     if (!handler || !out) return -EINVAL;
     *out = NULL;
+    if (opts && opts->tls_ctx && !corio_smtp_has_tls()) return -ENOTSUP;
     corio_smtp_server *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     s->h = handler;
@@ -1028,6 +1109,8 @@ int corio_smtp_server_start(const char *host, int port, const corio_smtp_handler
     *out = s;
     return 0;
 }
+
+int corio_smtp_has_tls(void) { return CORIO_SMTP_HAVE_TLS; }
 
 int corio_smtp_server_port(const corio_smtp_server *s) { return s ? corio_server_port(s->srv) : -EINVAL; }
 

@@ -36,7 +36,14 @@
  * server is CORIO_SMTP_EREPLY, with the server's code and text kept in
  * the client (corio_smtp_client_code / corio_smtp_client_text).
  *
- * STARTTLS is not implemented yet (see the module's README).
+ * STARTTLS (RFC 3207) runs over corio-tls (corio/tls.h) when the module
+ * was built with it (corio_smtp_has_tls()): the server offers it when
+ * given a server context, the client uses it when given a client context.
+ * Plaintext the peer sent after STARTTLS and before the handshake is
+ * discarded by the server (a client's pipelined commands would otherwise
+ * be read as if they came over TLS: CVE-2011-0411) and refused by the
+ * client; after the handshake both sides forget what was said before
+ * (HELO name, EHLO extensions, AUTH).
  *
  * Errors are negative errno values plus the CORIO_SMTP_E* codes below.
  */
@@ -71,6 +78,8 @@ enum { CORIO_SMTP_EPROTO = -11302 };
 /* A reply being built: hooks find the default in text and may replace it
  * (corio_smtp_reply_set).  Lines are separated by CRLF; the last line
  * gets its CRLF from the server. */
+typedef struct corio_tls_ctx corio_tls_ctx; /* corio/tls.h */
+
 typedef struct corio_smtp_reply {
     char text[CORIO_SMTP_REPLY_MAX]; /* NUL-terminated, without the final CRLF */
 } corio_smtp_reply;
@@ -174,7 +183,12 @@ typedef struct corio_smtp_server_opts {
     int auth_allow_plaintext;  /* offer AUTH without TLS (default: only after STARTTLS, RFC 4954 4) */
     int auth_required;         /* MAIL, RCPT, DATA, VRFY, HELP need AUTH first (530) */
     size_t max_connections;    /* 0: no cap (corio_server_opts.max_connections) */
+    corio_tls_ctx *tls_ctx;    /* a server context: offer STARTTLS (borrowed; must outlive the server) */
+    int require_starttls;      /* before TLS only NOOP, EHLO, STARTTLS, QUIT (530 for the rest) */
 } corio_smtp_server_opts;
+
+/* 1 when the module was built with corio-tls (STARTTLS available), else 0. */
+CORIO_API int corio_smtp_has_tls(void);
 
 typedef struct corio_smtp_server corio_smtp_server; /* opaque */
 
@@ -231,6 +245,9 @@ typedef struct corio_smtp_client_opts {
     const char *local_hostname; /* the name we give in EHLO/HELO; default gethostname(), else "localhost" */
     int no_pipelining;          /* send one command at a time even when PIPELINING is offered */
     int helo_only;              /* say HELO, never EHLO */
+    corio_tls_ctx *tls_ctx;     /* a client context: say STARTTLS when the server offers it (borrowed) */
+    int require_tls;            /* with tls_ctx: fail with -ENOTSUP when the server does not offer STARTTLS */
+    const char *server_hostname;/* the name the certificate must have; default the host connected to */
 } corio_smtp_client_opts;
 
 typedef struct corio_smtp_client corio_smtp_client; /* opaque */
@@ -243,17 +260,22 @@ typedef struct corio_smtp_rcpt_result {
 
 /*
  * Connect to host:port, read the greeting, say EHLO (HELO if EHLO is
- * refused with 5xx).  Returns 0 with *out set, CORIO_SMTP_EREPLY when the
- * greeting or HELO is a refusal (the client is still returned in *out, when
- * out is not NULL, so that its code and text can be read: free it), a
- * connect error, -ETIMEDOUT, CORIO_SMTP_EPROTO.  SUSPENDS.
+ * refused with 5xx), and with opts->tls_ctx STARTTLS and EHLO again.
+ * Returns 0 with *out set, CORIO_SMTP_EREPLY when the greeting, HELO or
+ * STARTTLS is a refusal (the client is still returned in *out, when out is
+ * not NULL, so that its code and text can be read: free it), a connect
+ * error, -ETIMEDOUT, CORIO_SMTP_EPROTO, -ENOTSUP (require_tls and no
+ * STARTTLS offered, or a tls_ctx without corio-tls), a TLS error
+ * (CORIO_ETLS*, see corio/tls.h; -EPROTO when the server sent data before
+ * the handshake).  SUSPENDS.
  */
 CORIO_API int corio_smtp_client_connect(const char *host, int port, const corio_smtp_client_opts *opts,
                                         corio_smtp_client **out);
 
 /* As corio_smtp_client_connect over a stream the caller opened; the
  * client takes the stream (freeing the client closes it), also on
- * failure.  SUSPENDS. */
+ * failure.  STARTTLS checks the certificate against
+ * opts->server_hostname.  SUSPENDS. */
 CORIO_API int corio_smtp_client_open(corio_reader *r, corio_writer *w, const corio_smtp_client_opts *opts,
                                      corio_smtp_client **out);
 
