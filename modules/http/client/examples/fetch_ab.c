@@ -43,7 +43,7 @@ struct job {
 static int fetch(void *arg) {
     struct job *j = arg;
     corio_http_resp *r;
-    int rc = corio_http_request(j->s, "GET", j->url, NULL, &r);
+    int rc = corio_http_session_request(j->s, "GET", j->url, NULL, &r);
     if (rc < 0) {
         fprintf(stderr, "fetch_ab: request %d: %s\n", j->i, corio_http_client_errmsg());
         return rc;

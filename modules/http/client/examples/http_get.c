@@ -73,7 +73,7 @@ static int amain(void *arg) {
     }
     const char *method = a->method ? a->method : a->data ? "POST" : "GET";
     corio_http_resp *r = NULL;
-    int rc = corio_http_request(s, method, a->url, &ro, &r);
+    int rc = corio_http_session_request(s, method, a->url, &ro, &r);
     int exit_code = 2;
     int fd = -1;
     if (rc < 0) {

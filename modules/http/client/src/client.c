@@ -1178,11 +1178,11 @@ static int exchange(hc_req *q, corio_http_resp *r) {
 
 static int is_redirect(int st) { return st == 301 || st == 302 || st == 303 || st == 307 || st == 308; }
 
-int corio_http_request(corio_http_session *s, const char *method, const char *url, const corio_http_request_opts *opts,
+int corio_http_session_request(corio_http_session *s, const char *method, const char *url, const corio_http_request_opts *opts,
                        corio_http_resp **out) {
     static const corio_http_request_opts none;
     if (out) *out = NULL;
-    if (!s || !method || !url || !out) return fail(-EINVAL, "corio_http_request: NULL argument");
+    if (!s || !method || !url || !out) return fail(-EINVAL, "corio_http_session_request: NULL argument");
     if (!token_ok(method) || strlen(method) >= 32) return fail(-EINVAL, "method \"%.40s\" is not a token", method);
     if (s->closed) return fail(-ESHUTDOWN, "request");
     const corio_http_request_opts *o = opts ? opts : &none;

@@ -4,7 +4,7 @@
  *
  *     corio_http_session *s = corio_http_session_new(NULL);     // pool, defaults as aiohttp
  *     corio_http_resp *resp;
- *     int rc = corio_http_request(s, "GET", "http://127.0.0.1:8080/delay/1", NULL, &resp);  // SUSPENDS
+ *     int rc = corio_http_session_request(s, "GET", "http://127.0.0.1:8080/delay/1", NULL, &resp);  // SUSPENDS
  *     if (rc < 0) fprintf(stderr, "%s: %s\n", corio_http_client_strerror(rc), corio_http_client_errmsg());
  *     char *body; size_t len;
  *     rc = corio_http_resp_read_all(resp, 1 << 20, &body, &len);   // SUSPENDS; then the connection is pooled
@@ -28,7 +28,7 @@
  * PUT, DELETE, TRACE) with a body that can be sent again (none, memory,
  * a file).  Otherwise the error is returned.
  *
- * The response.  corio_http_request returns once the final response's
+ * The response.  corio_http_session_request returns once the final response's
  * head is in: status, reason, headers.  The body is then read in pieces
  * (corio_http_resp_read), whole with a limit (read_all) or discarded.
  * Bodies framed by Content-Length, chunked or by the end of the
@@ -194,7 +194,7 @@ CORIO_API unsigned long corio_http_session_opened(const corio_http_session *s);
  * left for the caller to free then, and corio_http_client_errmsg() says
  * what failed).  A final status of 400 or more is not an error.  SUSPENDS.
  */
-CORIO_API int corio_http_request(corio_http_session *s, const char *method, const char *url,
+CORIO_API int corio_http_session_request(corio_http_session *s, const char *method, const char *url,
                                  const corio_http_request_opts *opts, corio_http_resp **out);
 
 /* ---- responses ----------------------------------------------------------------- */
