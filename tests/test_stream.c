@@ -670,6 +670,44 @@ static int forever_main(void *arg) {
 
 static void test_serve_forever(void) { CHECK_EQ(test_run(forever_main, NULL, 0), 0); }
 
+/* corio_server_shutdown: one call closes, waits for the handlers (here
+ * cancelled) and frees; cancelled while waiting, it still finishes. */
+static int shutdown_task(void *arg) { return corio_server_shutdown(arg, 0); }
+
+static int shutdown_main(void *arg) {
+    (void)arg;
+    corio_server *srv;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, echo_handler, NULL, &srv), 0);
+    int port = corio_server_port(srv);
+    corio_reader *r;
+    corio_writer *w;
+    char buf[4];
+    CHECK_EQ(corio_open_connection("127.0.0.1", port, &r, &w), 0);
+    CHECK_EQ(corio_writer_write(w, "hi", 2), 0);
+    CHECK_EQ(corio_reader_readexactly(r, buf, 2, NULL), 0);
+    CHECK_EQ(corio_server_shutdown(srv, 1), 0);
+    CHECK_EQ(corio_reader_read(r, buf, sizeof buf), 0);
+    corio_stream_close(r, w);
+    CHECK_EQ(corio_open_connection("127.0.0.1", port, &r, &w), -ECONNREFUSED);
+    /* without cancelling the handlers: waits for the client to leave; the
+     * waiting task cancelled meanwhile cancels them and still frees */
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, echo_handler, NULL, &srv), 0);
+    CHECK_EQ(corio_open_connection("127.0.0.1", corio_server_port(srv), &r, &w), 0);
+    CHECK_EQ(corio_writer_write(w, "hi", 2), 0);
+    CHECK_EQ(corio_reader_readexactly(r, buf, 2, NULL), 0);
+    corio_task *t = corio_spawn(shutdown_task, srv);
+    yield_n(3);
+    CHECK(!corio_task_done(t));
+    corio_cancel(t);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_EQ(corio_reader_read(r, buf, sizeof buf), 0);
+    corio_stream_close(r, w);
+    CHECK_EQ(corio_server_shutdown(NULL, 0), 0);
+    return 0;
+}
+
+static void test_server_shutdown(void) { CHECK_EQ(test_run(shutdown_main, NULL, 0), 0); }
+
 /* ---- EMFILE on accept ---------------------------------------------------------------- */
 
 static int warnings;
@@ -1143,6 +1181,7 @@ int main(int argc, char **argv) {
     RUN_NET_TEST(test_half_close);
     RUN_NET_TEST(test_server);
     RUN_NET_TEST(test_serve_forever);
+    RUN_NET_TEST(test_server_shutdown);
     RUN_NET_TEST(test_emfile);
     if (!under_valgrind()) RUN_NET_TEST(test_10k_connections); /* minutes under valgrind */
     RUN_NET_TEST(test_echo_examples);

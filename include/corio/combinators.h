@@ -30,6 +30,15 @@ extern "C" {
  */
 CORIO_API int corio_gather(corio_future *const *futs, size_t n, int flags);
 
+/*
+ * asyncio.gather(*tasks): corio_gather over the tasks' futures, without a
+ * parallel array.  Same flags, returns and errors; -EINVAL for a NULL
+ * task.  Read each outcome with corio_task_result / corio_task_value (the
+ * caller's references are untouched: join or detach the tasks after).
+ * SUSPENDS.
+ */
+CORIO_API int corio_gather_tasks(corio_task *const *tasks, size_t n, int flags);
+
 /* corio_wait return_when values. */
 enum { CORIO_FIRST_COMPLETED = 1, CORIO_FIRST_EXCEPTION = 2, CORIO_ALL_COMPLETED = 3 };
 
@@ -51,6 +60,14 @@ enum { CORIO_FIRST_COMPLETED = 1, CORIO_FIRST_EXCEPTION = 2, CORIO_ALL_COMPLETED
  */
 CORIO_API int corio_wait(corio_future *const *futs, size_t n, int return_when, double timeout,
                          corio_future **done, corio_future **pending);
+
+/*
+ * asyncio.wait over tasks: corio_wait over their futures, with done and
+ * pending (each NULL or with room for n) filled with tasks.  Same returns
+ * and errors as corio_wait.  References are untouched.  SUSPENDS.
+ */
+CORIO_API int corio_wait_tasks(corio_task *const *tasks, size_t n, int return_when, double timeout,
+                               corio_task **done, corio_task **pending);
 
 /*
  * asyncio.wait_for.  SUSPENDS until f is done or `timeout` seconds pass

@@ -341,6 +341,16 @@ CORIO_API int corio_server_wait_closed(corio_server *s);
  */
 CORIO_API int corio_server_free(corio_server *s);
 
+/*
+ * Close, wait and release in one call (close + wait_closed + free): stop
+ * accepting, cancel the running handlers if cancel_handlers is nonzero,
+ * wait for every handler to finish, and free the server.  If the caller
+ * is cancelled while waiting, the handlers are cancelled, waited for, the
+ * server freed all the same, and -ECANCELED returned.  Returns 0 (NULL:
+ * 0).  The server must not be used afterwards.  SUSPENDS.
+ */
+CORIO_API int corio_server_shutdown(corio_server *s, int cancel_handlers);
+
 #ifdef __cplusplus
 }
 #endif

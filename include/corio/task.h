@@ -66,6 +66,26 @@ CORIO_API corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void 
  */
 CORIO_API int corio_join(corio_task *t);
 
+/*
+ * corio_join that also stores t's value in *value (may be NULL) when t
+ * succeeded: what it gave corio_task_set_value, or else fn's return value.
+ * Returns as corio_join, except that a task that set a value returns 0.
+ * SUSPENDS; gives up the caller's reference as corio_join.
+ */
+CORIO_API int corio_join_value(corio_task *t, intptr_t *value);
+
+/*
+ * From inside a task: the pointer-sized result its future will carry
+ * (asyncio's return value of any type), instead of fn's return value, when
+ * fn returns >= 0.  fn's return then says only success (>= 0) or error
+ * (< 0, which wins: the value is dropped).  Call it again to replace the
+ * value.  Returns 0, or -EPERM outside a task.  Does not suspend.
+ *
+ *     static int fetch(void *arg) { ...; return corio_task_set_value((intptr_t)body); }
+ *     intptr_t v; if (corio_join_value(t, &v) == 0) use((char *)v);
+ */
+CORIO_API int corio_task_set_value(intptr_t value);
+
 /* Give up the caller's reference without waiting.  0, or -EINVAL if already given up. */
 CORIO_API int corio_task_detach(corio_task *t);
 
@@ -100,10 +120,18 @@ CORIO_API int corio_task_done(const corio_task *t);
 CORIO_API int corio_task_cancelled(const corio_task *t);
 
 /*
- * t's outcome without waiting: its return value (>= 0), its error, or
- * -ECANCELED; -EINPROGRESS while it runs; -EINVAL for NULL.
+ * t's outcome without waiting: its return value (>= 0; 0 if it set a
+ * value with corio_task_set_value), its error, or -ECANCELED; -EINPROGRESS
+ * while it runs; -EINVAL for NULL.
  */
 CORIO_API int corio_task_result(const corio_task *t);
+
+/*
+ * t's outcome without waiting, with its value: 0 and *value (what it gave
+ * corio_task_set_value, or fn's return value) when it succeeded; its error,
+ * or -ECANCELED; -EINPROGRESS while it runs; -EINVAL for NULL arguments.
+ */
+CORIO_API int corio_task_value(const corio_task *t, intptr_t *value);
 
 /* t's future, for the combinators (gather, wait, ...) and done-callbacks.  Borrowed. */
 CORIO_API corio_future *corio_task_future(corio_task *t);

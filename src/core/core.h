@@ -140,6 +140,7 @@ enum {
     CORIO__TF_FINISHED = 4,  /* fn returned; stack released */
     CORIO__TF_RETRIEVED = 8, /* someone saw the outcome (debug.c: "never retrieved" report) */
     CORIO__TF_AGE_EXACT = 16,/* created_ns read live at the first step (debug mode), not the iteration's clock */
+    CORIO__TF_VALUE = 32,    /* corio_task_set_value was called: the future carries that value, not fn's return */
 };
 
 struct corio_task {
@@ -176,6 +177,7 @@ struct corio_task {
     const char *wait_tag;
     int64_t wait_arg;
     uint64_t created_iter;     /* loop->iterations at spawn: an age that costs no clock read */
+    intptr_t value;            /* corio_task_set_value's value (CORIO__TF_VALUE) */
 };
 
 /*

@@ -135,7 +135,8 @@ static void task_main(void *arg) {
     if (r == -ECANCELED)
         corio__future_complete(&t->fut, CORIO__CANCELLED, -ECANCELED, 0);
     else
-        corio__future_complete(&t->fut, CORIO__DONE, r < 0 ? r : 0, r < 0 ? 0 : r);
+        corio__future_complete(&t->fut, CORIO__DONE, r < 0 ? r : 0,
+                               r < 0 ? 0 : (t->flags & CORIO__TF_VALUE) ? t->value : r);
     corio__switch_to_sched(loop, t, true);
     abort(); /* a finished task is never resumed */
 }
@@ -381,7 +382,7 @@ int corio_task_uncancel(corio_task *t) {
 
 /* ---- joining and references -------------------------------------------------------------- */
 
-int corio_join(corio_task *t) {
+int corio_join_value(corio_task *t, intptr_t *value) {
     corio_task *me = corio__current();
     if (!task_ok(t)) return corio__bad(-EINVAL, "corio_join: not a task (already joined and freed?)");
     /* Self first: a task joining itself is a deadlock whoever holds the
@@ -392,10 +393,13 @@ int corio_join(corio_task *t) {
     if (t->loop != me->loop) return corio__bad(-EXDEV, "corio_join: the task belongs to another loop");
     t->crefs--; /* claimed now, so that a second joiner is refused while we wait */
     int rc = corio__await_tag(me, &t->fut, CORIO__WAIT_JOIN, 0);
-    if (rc == 0) rc = (int)t->fut.value;
+    if (rc == 0 && value) *value = t->fut.value;
+    if (rc == 0) rc = (t->flags & CORIO__TF_VALUE) ? 0 : (int)t->fut.value;
     corio__task_release(t);
     return rc;
 }
+
+int corio_join(corio_task *t) { return corio_join_value(t, NULL); }
 
 int corio_task_detach(corio_task *t) {
     if (!task_ok(t)) return corio__bad(-EINVAL, "corio_task_detach: not a task");
@@ -422,7 +426,20 @@ int corio_task_result(const corio_task *t) {
     if (!task_ok(t)) return -EINVAL;
     intptr_t v = 0;
     int rc = corio_future_result(&t->fut, &v);
-    return rc < 0 ? rc : (int)v;
+    return rc < 0 ? rc : (t->flags & CORIO__TF_VALUE) ? 0 : (int)v;
+}
+
+int corio_task_value(const corio_task *t, intptr_t *value) {
+    if (!task_ok(t) || !value) return corio__bad(-EINVAL, "corio_task_value: not a task, or NULL value");
+    return corio_future_result(&t->fut, value);
+}
+
+int corio_task_set_value(intptr_t value) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_task_set_value: called outside a task");
+    t->value = value;
+    t->flags |= CORIO__TF_VALUE;
+    return 0;
 }
 
 corio_future *corio_task_future(corio_task *t) { return t ? &t->fut : NULL; }

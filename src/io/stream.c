@@ -1421,6 +1421,21 @@ int corio_server_serve_forever(corio_server *s) {
     return 0;
 }
 
+int corio_server_shutdown(corio_server *s, int cancel_handlers) {
+    if (!s) return 0;
+    if (!corio__current()) return corio__bad(-EPERM, "corio_server_shutdown: called outside a task");
+    corio_server_close(s, cancel_handlers);
+    int rc = corio_server_wait_closed(s);
+    if (rc == -ECANCELED) {
+        /* The cancellation was delivered once: this wait runs to the end,
+         * with the handlers cancelled so that it is short. */
+        corio_server_close(s, 1);
+        while (corio_server_wait_closed(s) == -ECANCELED) {}
+    }
+    corio_server_free(s);
+    return rc;
+}
+
 int corio_server_free(corio_server *s) {
     if (!s) return 0;
     if (!s->closed || s->acceptor || !corio__list_empty(&s->conns))
