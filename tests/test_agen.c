@@ -539,6 +539,47 @@ static void test_release_closes_in_background(void) {
     test_run(release_main, NULL, 1);
 }
 
+/* A close that must wait: the closer is cancelled during the producer's
+ * cleanup (the producer's await gets the cancel, close returns it once
+ * the producer has returned), and a close reaching a producer that is
+ * busy elsewhere (cancelled at its yield, absorbing it) at its next yield. */
+static int slow_cleanup_gen(corio_agen *g, void *arg) {
+    int *cleanup_rc = arg;
+    int rc;
+    for (int i = 0; (rc = corio_agen_yield(g, i, NULL)) == 0; i++) {}
+    *cleanup_rc = corio_sleep(10);
+    return *cleanup_rc < 0 ? *cleanup_rc : rc;
+}
+static int closer(void *arg) { return corio_agen_close(arg); }
+static int close_waits_main(void *arg) {
+    (void)arg;
+    int cleanup_rc = 1;
+    corio_agen *g = corio_agen_new(slow_cleanup_gen, &cleanup_rc, NULL);
+    CHECK_EQ(corio_agen_next(g, NULL), 1);
+    corio_task *t = corio_spawn(closer, g);
+    CHECK_EQ(corio_sleep(1), 0);
+    CHECK_EQ(cleanup_rc, 1); /* still cleaning up */
+    corio_cancel(t);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_EQ(cleanup_rc, -ECANCELED);
+    CHECK(corio_agen_finished(g));
+    CHECK_EQ(corio_agen_release(g), 0);
+
+    struct absorb_args b = {0};
+    g = corio_agen_new(absorb_gen, &b, NULL);
+    CHECK_EQ(corio_agen_next(g, NULL), 1);
+    CHECK_EQ(corio_cancel(corio_agen_task(g)), 1);
+    CHECK_EQ(corio_yield(), 0); /* it resumed and sleeps */
+    CHECK_EQ(b.absorbed, 1);
+    CHECK_EQ(corio_agen_send(g, 5, NULL), -EBUSY);   /* no yield to send to */
+    CHECK_EQ(corio_agen_throw(g, -EIO, NULL), -EBUSY);
+    CHECK_EQ(corio_agen_close(g), 0);
+    CHECK_EQ(b.last_rc, CORIO_AGEN_CLOSED);
+    CHECK_EQ(corio_agen_release(g), 0);
+    return 0;
+}
+static void test_close_waits_for_cleanup(void) { test_run(close_waits_main, NULL, 1); }
+
 /* A producer released just before corio_run's main returns: the end of
  * corio_run cancels what is left (asyncio.run too cancels the tasks, its
  * finalisers' aclose included), so its yield or its cleanup's await gets
@@ -844,6 +885,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_throw_and_send);
     RUN_TEST(test_close_ignored);
     RUN_TEST(test_release_closes_in_background);
+    RUN_TEST(test_close_waits_for_cleanup);
     RUN_TEST(test_released_at_run_end);
     RUN_TEST(test_timeout_around_next);
     RUN_TEST(test_bad_calls);
