@@ -229,6 +229,12 @@ static int next_line(sess *s, char **line, size_t *len) {
 
 /* ---- hooks -------------------------------------------------------------------- */
 
+/* A fixed reply text (no formatting: most replies are constants). */
+static void reply_str(corio_smtp_reply *reply, const char *text) {
+    size_t n = strlen(text);
+    memcpy(reply->text, text, n + 1);
+}
+
 /* Run a hook's outcome into the reply: a failure becomes 451, a reply
  * text without a valid code becomes 451 too (never send garbage).
  * Returns the reply's code. */
@@ -249,7 +255,7 @@ static int hook_done(sess *s, int rc, corio_smtp_reply *reply) {
             p++;
         }
         if (!ok) {
-            corio_smtp_reply_set(reply, "451 4.3.0 Error: bad reply from handler");
+            reply_str(reply, "451 4.3.0 Error: bad reply from handler");
             return 451;
         }
     }
@@ -424,7 +430,7 @@ static int cmd_mail(sess *s, const char *arg) {
         return 0;
     }
     corio_smtp_reply reply;
-    corio_smtp_reply_set(&reply, "250 OK");
+    reply_str(&reply, "250 OK");
     int code = hook_done(s, s->h->mail ? s->h->mail(&s->pub, &s->env, addr, opts, &reply) : 0, &reply);
     if (is_2xx(code)) {
         s->env.mail_from = dup_str(addr);
@@ -490,7 +496,7 @@ static int cmd_rcpt(sess *s, const char *arg) {
         return 0;
     }
     corio_smtp_reply reply;
-    corio_smtp_reply_set(&reply, "250 OK");
+    reply_str(&reply, "250 OK");
     int code = hook_done(s, s->h->rcpt ? s->h->rcpt(&s->pub, &s->env, addr, opts, &reply) : 0, &reply);
     if (is_2xx(code)) {
         corio_smtp_envelope *e = &s->env;
@@ -533,6 +539,8 @@ static int receive_data(sess *s) {
          * lies costs us no more than that. */
         size_t want = s->env.declared_size + 16;
         if (smtp_buf_reserve(out, want < (1u << 20) ? want : (1u << 20)) < 0) return -ENOMEM;
+    } else if (smtp_buf_reserve(out, 4096) < 0) { /* most mail fits: no regrowth */
+        return -ENOMEM;
     }
     for (;;) {
         char *b = s->in + s->in_off;
@@ -614,7 +622,7 @@ static int cmd_data(sess *s, const char *arg) {
         s->env.content_len = s->content.len;
         if (!s->env.content) s->env.content = (unsigned char *)""; /* an empty message */
         corio_smtp_reply reply;
-        corio_smtp_reply_set(&reply, "250 OK");
+        reply_str(&reply, "250 OK");
         hook_done(s, s->h->data ? s->h->data(&s->pub, &s->env, &reply) : 0, &reply);
         push(s, reply.text);
     }
@@ -729,7 +737,7 @@ static int cmd_auth(sess *s, char *arg) {
         password = (const char *)p;
     }
     corio_smtp_reply reply;
-    corio_smtp_reply_set(&reply, "535 5.7.8 Authentication credentials invalid");
+    reply_str(&reply, "535 5.7.8 Authentication credentials invalid");
     int ok = s->h->auth(&s->pub, mech, login, (size_t)alen, password, (size_t)plen, &reply);
     if (ok > 0) {
         char *d = malloc((size_t)alen + 1);
@@ -740,11 +748,11 @@ static int cmd_auth(sess *s, char *arg) {
         s->pub.login = d;
         s->pub.authenticated = 1;
         if (!is_2xx(corio_smtp_reply_code(reply.text)) || corio_smtp_reply_code(reply.text) != 235)
-            corio_smtp_reply_set(&reply, "235 2.7.0 Authentication successful");
+            reply_str(&reply, "235 2.7.0 Authentication successful");
     } else if (ok < 0) {
         hook_done(s, ok, &reply);
     } else if (hook_done(s, 0, &reply) == 235) {
-        corio_smtp_reply_set(&reply, "535 5.7.8 Authentication credentials invalid");
+        reply_str(&reply, "535 5.7.8 Authentication credentials invalid");
     }
     explicit_bzero(a, sizeof a);
     explicit_bzero(p, sizeof p);
@@ -808,7 +816,7 @@ static int cmd_vrfy(sess *s, const char *arg) {
         return 0;
     }
     corio_smtp_reply reply;
-    corio_smtp_reply_set(&reply, "252 Cannot VRFY user, but will accept message and attempt delivery");
+    reply_str(&reply, "252 Cannot VRFY user, but will accept message and attempt delivery");
     hook_done(s, s->h->vrfy ? s->h->vrfy(&s->pub, addr, &reply) : 0, &reply);
     push(s, reply.text);
     return 0;
@@ -943,14 +951,14 @@ static int dispatch(sess *s, char *line, size_t len) {
             }
             env_reset(s);
             corio_smtp_reply reply;
-            corio_smtp_reply_set(&reply, "250 OK");
+            reply_str(&reply, "250 OK");
             hook_done(s, s->h->rset ? s->h->rset(&s->pub, &reply) : 0, &reply);
             push(s, reply.text);
             return 0;
         }
         if (!memcmp(verb, "NOOP", 4)) {
             corio_smtp_reply reply;
-            corio_smtp_reply_set(&reply, "250 OK");
+            reply_str(&reply, "250 OK");
             hook_done(s, s->h->noop ? s->h->noop(&s->pub, arg, &reply) : 0, &reply);
             push(s, reply.text);
             return 0;
@@ -961,7 +969,7 @@ static int dispatch(sess *s, char *line, size_t len) {
                 return 0;
             }
             corio_smtp_reply reply;
-            corio_smtp_reply_set(&reply, "221 Bye");
+            reply_str(&reply, "221 Bye");
             hook_done(s, s->h->quit ? s->h->quit(&s->pub, &reply) : 0, &reply);
             push(s, reply.text);
             s->done = 1;
@@ -1021,20 +1029,18 @@ static int session_run(sess *s) {
     return rc < 0 ? rc : (frc == -ECONNRESET || frc == -EPIPE ? 0 : frc);
 }
 
-int corio_smtp_serve_stream(corio_reader *r, corio_writer *w, const char *peer, const corio_smtp_handler *handler,
-                            void *arg, const corio_smtp_server_opts *opts) {
-    if (!r || !w || !handler) return -EINVAL;
-    cfg c;
-    cfg_init(&c, opts);
+static int serve(corio_reader *r, corio_writer *w, const char *peer, const corio_smtp_handler *handler, void *arg,
+                 const cfg *cp) {
+    const cfg *cfgp = cp;
     sess *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     s->h = handler;
-    s->cfg = &c;
+    s->cfg = cfgp;
     s->r = r;
     s->w = w;
     s->bogus = BOGUS_LIMIT;
     /* Room for a whole over-long line's detection plus a read. */
-    s->in_cap = c.line_limit * 2 + 2 > IN_BUF ? c.line_limit * 2 + 2 : IN_BUF;
+    s->in_cap = cfgp->line_limit * 2 + 2 > IN_BUF ? cfgp->line_limit * 2 + 2 : IN_BUF;
     s->in = malloc(s->in_cap);
     if (!s->in) {
         free(s);
@@ -1075,18 +1081,27 @@ int corio_smtp_serve_stream(corio_reader *r, corio_writer *w, const char *peer, 
     return rc;
 }
 
+int corio_smtp_serve_stream(corio_reader *r, corio_writer *w, const char *peer, const corio_smtp_handler *handler,
+                            void *arg, const corio_smtp_server_opts *opts) {
+    if (!r || !w || !handler) return -EINVAL;
+    if (opts && opts->tls_ctx && !corio_smtp_has_tls()) return -ENOTSUP;
+    cfg c;
+    cfg_init(&c, opts);
+    return serve(r, w, peer, handler, arg, &c);
+}
+
 /* ---- the listening server ----------------------------------------------------- */
 
 struct corio_smtp_server {
     corio_server *srv;
     const corio_smtp_handler *h;
     void *arg;
-    corio_smtp_server_opts opts;
+    cfg cfg;  /* resolved once: the host name is asked for once, not per connection */
 };
 
 static int on_connection(corio_reader *r, corio_writer *w, void *arg) {
     corio_smtp_server *s = arg;
-    return corio_smtp_serve_stream(r, w, NULL, s->h, s->arg, &s->opts);
+    return serve(r, w, NULL, s->h, s->arg, &s->cfg);
 }
 
 int corio_smtp_server_start(const char *host, int port, const corio_smtp_handler *handler, void *arg,
@@ -1098,9 +1113,9 @@ int corio_smtp_server_start(const char *host, int port, const corio_smtp_handler
     if (!s) return -ENOMEM;
     s->h = handler;
     s->arg = arg;
-    if (opts) s->opts = *opts;
+    cfg_init(&s->cfg, opts);
     corio_server_opts so = {0};
-    so.max_connections = s->opts.max_connections;
+    so.max_connections = opts ? opts->max_connections : 0;
     int rc = corio_start_server_opts(host, port, on_connection, s, &so, &s->srv);
     if (rc < 0) {
         free(s);
