@@ -580,6 +580,38 @@ static int close_waits_main(void *arg) {
 }
 static void test_close_waits_for_cleanup(void) { test_run(close_waits_main, NULL, 1); }
 
+/* An error the producer returns after its consumer released it reaches
+ * nobody: it is logged as a task's error never retrieved (asyncio logs "an
+ * error occurred during closing of asynchronous generator"). */
+static int logged_errors;
+static void count_log(int level, const char *msg, void *arg) {
+    (void)arg;
+    if (level >= CORIO_LOG_ERROR && strstr(msg, "never retrieved")) logged_errors++;
+}
+static int fail_on_close_gen(corio_agen *g, void *arg) {
+    (void)arg;
+    int rc = corio_agen_yield(g, 1, NULL);
+    return rc == CORIO_AGEN_CLOSED ? -EIO : rc;
+}
+static int released_error_main(void *arg) {
+    (void)arg;
+    corio_agen *g = corio_agen_new(fail_on_close_gen, NULL, NULL);
+    CHECK_EQ(corio_agen_next(g, NULL), 1);
+    corio_task *p = corio_agen_task(g);
+    CHECK_EQ(corio_task_ref(p), 0);
+    CHECK_EQ(corio_agen_release(g), 0);
+    WAIT_UNTIL(corio_task_done(p), 5);
+    CHECK_EQ(corio_task_detach(p), 0);
+    return 0;
+}
+static void test_error_after_release_is_logged(void) {
+    logged_errors = 0;
+    corio_log_set_handler(count_log, NULL);
+    test_run(released_error_main, NULL, 1);
+    corio_log_set_handler(NULL, NULL);
+    CHECK_EQ(logged_errors, 1);
+}
+
 /* A producer released just before corio_run's main returns: the end of
  * corio_run cancels what is left (asyncio.run too cancels the tasks, its
  * finalisers' aclose included), so its yield or its cleanup's await gets
@@ -886,6 +918,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_close_ignored);
     RUN_TEST(test_release_closes_in_background);
     RUN_TEST(test_close_waits_for_cleanup);
+    RUN_TEST(test_error_after_release_is_logged);
     RUN_TEST(test_released_at_run_end);
     RUN_TEST(test_timeout_around_next);
     RUN_TEST(test_bad_calls);
