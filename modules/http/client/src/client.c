@@ -1064,6 +1064,12 @@ static int read_head(corio_http_resp *r, hc_conn *c, double deadline, int stop_a
                 *nothing = 1;
                 return CORIO_HTTP_EDISCONNECTED;
             }
+            /* What came may already be malformed (a bare LF never ends the
+             * head as CRLF CRLF): say so rather than "disconnected". */
+            corio_http_response p;
+            corio_http_header h[HC_MAX_HEADERS];
+            int n = corio_http_parse_response(data, len, &p, h, HC_MAX_HEADERS);
+            if (n < 0 && n != CORIO_HTTP_EPARTIAL) return fail(n, "response head (%s)", p.error ? p.error : "invalid");
             return fail(CORIO_HTTP_EDISCONNECTED, "connection closed inside the response head");
         }
         if (rc == -ENOBUFS) return CORIO_HTTP_ETOOBIG;

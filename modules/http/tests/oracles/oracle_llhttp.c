@@ -16,6 +16,7 @@ static void app(char *dst, size_t cap, const char *at, size_t n) {
 
 static int on_url(llhttp_t *p, const char *at, size_t n) {
     struct oracle_msg *m = cur(p);
+    if (m->light) return 0;
     if (m->url_len + n < sizeof m->url) {
         memcpy(m->url + m->url_len, at, n);
         m->url_len += n;
@@ -24,6 +25,7 @@ static int on_url(llhttp_t *p, const char *at, size_t n) {
 }
 static int on_field(llhttp_t *p, const char *at, size_t n) {
     struct oracle_msg *m = cur(p);
+    if (m->light) return 0;
     if (m->field_state != 1) {
         if (m->nheaders == ORACLE_MAX_HEADERS) return -1;
         m->nheaders++;
@@ -36,6 +38,7 @@ static int on_field(llhttp_t *p, const char *at, size_t n) {
 }
 static int on_value(llhttp_t *p, const char *at, size_t n) {
     struct oracle_msg *m = cur(p);
+    if (m->light) return 0;
     m->field_state = 2;
     app(m->values[m->nheaders - 1], 1024, at, n);
     return 0;
@@ -51,6 +54,7 @@ static int on_headers_complete(llhttp_t *p) {
 }
 static int on_body(llhttp_t *p, const char *at, size_t n) {
     struct oracle_msg *m = cur(p);
+    if (m->light) return 0;
     if (m->body_len + n > m->body_cap) return -1;
     memcpy(m->body + m->body_len, at, n);
     m->body_len += n;
