@@ -1181,8 +1181,6 @@ int corio_pg_transaction(corio_pg_conn *c, enum corio_pg_isolation iso, int (*bo
     }
     if (rc < 0) {
         /* keep the body's error; the rollback's own error only if it had none to say */
-        corio_pg_error saved_state;
-        (void)saved_state;
         char st[6], *m = strdup(c->err.message), *d = strdup(c->err.detail), *h = strdup(c->err.hint);
         memcpy(st, c->err.sqlstate, sizeof st);
         corio_pg_rollback(c);

@@ -25,12 +25,22 @@ start)
     if ! "${as_user[@]}" "$bindir/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1; then
         echo "SKIP: initdb failed: $(tail -1 "$dir/initdb.log")" >&2; exit 77
     fi
+    # TLS as well, when openssl can make a throwaway certificate: clients
+    # choose with sslmode (the server takes both plain and TLS connections).
+    ssl_opts=""
+    if command -v openssl >/dev/null 2>&1 &&
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+            -keyout "$dir/server.key" -out "$dir/server.crt" >/dev/null 2>&1; then
+        chmod 600 "$dir/server.key"
+        [ ${#as_user[@]} -eq 0 ] || chown postgres: "$dir/server.key" "$dir/server.crt"
+        ssl_opts="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+    fi
     # A free port: the kernel picks one for a socket bound to port 0; a few
     # attempts in case another process takes it before postgres binds.
     for attempt in 1 2 3 4 5; do
         port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
         if "${as_user[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o \
-            "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 ${PG_SERVER_OPTS:-}" \
+            "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 $ssl_opts ${PG_SERVER_OPTS:-}" \
             start >"$dir/pg_ctl.log" 2>&1; then
             echo "$port"; exit 0
         fi

@@ -564,6 +564,43 @@ static int prepared_main(void *arg) {
 
 static void test_prepared(void) { test_run(prepared_main, NULL, 0); }
 
+/* ---- TLS: libpq's own sslmode over the loop's readiness ---------------------------------------- */
+
+static int tls_main(void *arg) {
+    (void)arg;
+    char dsn[320];
+    snprintf(dsn, sizeof dsn, "postgresql://postgres@localhost:%d/postgres?sslmode=require", pg_port);
+    corio_pg_conn *c = NULL;
+    char why[256] = "";
+    int rc = corio_pg_connect_ex(dsn, &(corio_pg_connect_opts){.errbuf = why, .errcap = sizeof why}, &c);
+    if (rc < 0 && strstr(why, "SSL")) {
+        printf("  SKIP: the test server has no TLS (%s)\n", why);
+        return 0;
+    }
+    CHECK_EQ(rc, 0);
+    if (!c) return -1;
+    char *v = NULL;
+    CHECK_EQ(corio_pg_fetchval_text(c, "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl", NULL, 0, &v), 0);
+    printf("  sslmode=require: %s\n", v ? v : "?");
+    CHECK(v && strncmp(v, "TLS", 3) == 0);
+    free(v);
+    /* a query big enough to take several TLS records, and a cancel */
+    corio_pg_result *r = NULL;
+    CHECK_EQ(corio_pg_fetch(c, "SELECT repeat('x', 100000) FROM generate_series(1, 20)", NULL, 0, &r), 20);
+    corio_pg_result_free(r);
+    corio_timeout to;
+    corio_timeout_enter(&to, 0.1);
+    rc = corio_pg_execute(c, "SELECT pg_sleep(10)", NULL, 0);
+    CHECK_EQ(corio_timeout_exit(&to, rc), -ETIMEDOUT);
+    int64_t n = 0;
+    CHECK_EQ(corio_pg_fetchval_int64(c, "SELECT 2", NULL, 0, &n), 0);
+    CHECK_EQ(n, 2);
+    corio_pg_close(c);
+    return 0;
+}
+
+static void test_tls(void) { test_run(tls_main, NULL, 0); }
+
 static void run_all(void) {
     RUN_NET_TEST(test_connect);
     RUN_NET_TEST(test_query);
@@ -572,6 +609,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_errors);
     RUN_NET_TEST(test_transactions);
     RUN_NET_TEST(test_prepared);
+    RUN_NET_TEST(test_tls);
 }
 
 int main(void) {
