@@ -453,6 +453,46 @@ static void test_throw_and_send(void) {
     test_run(throw_send_main, NULL, 1);
 }
 
+/* An error thrown in, beaten to the yield by a cancel of the producer in
+ * the same iteration: the cancel comes first, the error at the next yield. */
+static int throw_race_gen(corio_agen *g, void *arg) {
+    (void)arg;
+    for (int i = 0;; i++) {
+        int rc = corio_agen_yield(g, i, NULL);
+        if (rc == -ECANCELED) {
+            logf_("cancelled");
+            continue;
+        }
+        if (rc == -EDOM) {
+            logf_("EDOM");
+            rc = corio_agen_yield(g, 100, NULL);
+        }
+        if (rc < 0) return rc == CORIO_AGEN_CLOSED ? 0 : rc;
+    }
+}
+static int thrower(void *arg) {
+    intptr_t v = 0;
+    int rc = corio_agen_throw(arg, -EDOM, &v);
+    return rc == 1 ? (int)v : rc;
+}
+static int throw_race_main(void *arg) {
+    (void)arg;
+    corio_agen *g = corio_agen_new(throw_race_gen, NULL, NULL);
+    CHECK_EQ(corio_agen_next(g, NULL), 1);
+    corio_task *t = corio_spawn(thrower, g);
+    CHECK_EQ(corio_yield(), 0); /* the thrower wrote its request and woke the producer */
+    CHECK_EQ(corio_cancel(corio_agen_task(g)), 1);
+    CHECK_EQ(corio_join(t), 100);
+    CHECK_LOG("cancelled,EDOM");
+    CHECK_EQ(corio_agen_close(g), 0);
+    CHECK_EQ(corio_agen_release(g), 0);
+    return 0;
+}
+static void test_throw_beaten_by_cancel(void) {
+    log_reset();
+    test_run(throw_race_main, NULL, 1);
+}
+
 /* Python: aclose() -> RuntimeError "async generator ignored GeneratorExit",
  * ['exit ignored'], the generator stays at its yield: anext -> 1. */
 static int stubborn_gen(corio_agen *g, void *arg) {
@@ -729,6 +769,35 @@ static void test_bad_calls(void) {
     test_run(bad_main, NULL, 1);
 }
 
+/* Out of memory when the first request starts the producer (its task
+ * record, stack, or the callback watching it): -ENOMEM, the generator
+ * unchanged and usable, nothing leaked; the request succeeds once the
+ * allocations are allowed. */
+void corio__test_fail_alloc_after(long n); /* src/base/alloc.c: n more library allocations, then fail */
+static int oom_main(void *arg) {
+    (void)arg;
+    struct count_args a = {.n = 2};
+    corio_agen *g = corio_agen_new(count_gen, &a, NULL);
+    int n, rc = -ENOMEM;
+    for (n = 0; n < 64; n++) {
+        corio__test_fail_alloc_after(n);
+        rc = corio_agen_next(g, NULL);
+        corio__test_fail_alloc_after(-1);
+        if (rc != -ENOMEM) break;
+        CHECK(!corio_agen_finished(g));
+        CHECK(corio_agen_task(g) == NULL);
+    }
+    CHECK(n > 0);
+    CHECK_EQ(rc, 1);
+    CHECK_EQ(corio_agen_close(g), 0);
+    CHECK_EQ(corio_agen_release(g), 0);
+    return 0;
+}
+static void test_out_of_memory_at_start(void) {
+    log_reset();
+    test_run(oom_main, NULL, 1);
+}
+
 /* A generator of lines read from a pipe, on each backend: iterated to the
  * end (EOF), and a consumer cancelled while the producer waits in read. */
 struct pipe_args {
@@ -915,6 +984,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_producer_error);
     RUN_TEST(test_close_never_started_and_finished);
     RUN_TEST(test_throw_and_send);
+    RUN_TEST(test_throw_beaten_by_cancel);
     RUN_TEST(test_close_ignored);
     RUN_TEST(test_release_closes_in_background);
     RUN_TEST(test_close_waits_for_cleanup);
@@ -922,6 +992,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_released_at_run_end);
     RUN_TEST(test_timeout_around_next);
     RUN_TEST(test_bad_calls);
+    RUN_TEST(test_out_of_memory_at_start);
     RUN_TEST(test_random_schedules);
     net_warm_up();
     run_on_each_backend(pipe_on_backend);
