@@ -323,6 +323,25 @@ static int pipeline_main(void *arg) {
     }
     CHECK_EQ(bad, 0);
     CHECK_EQ(corio_pg_pipeline_next(c, NULL), -ENOMSG);
+    /* both directions full at once: 100 KB echoed per query, nothing read
+     * until the sync; the server stops reading while its answers wait, so
+     * our sends must keep reading answers to get anywhere */
+    int big = (int)pg_scale(300, 30);
+    char *payload = malloc(100001);
+    memset(payload, 'p', 100000);
+    payload[100000] = 0;
+    for (int i = 0; i < big; i++) CHECK_EQ(corio_pg_pipeline_send(c, "SELECT $1::text", CORIO_PG_ARGS(corio_pg_text(payload))), 0);
+    CHECK_EQ(corio_pg_pipeline_sync(c), 0);
+    bad = 0;
+    for (int i = 0; i < big; i++) {
+        corio_pg_result *r = NULL;
+        size_t len = 0;
+        const char *t = NULL;
+        if (corio_pg_pipeline_next(c, &r) != 1 || corio_pg_get_text(r, 0, 0, &t, &len) != 0 || len != 100000) bad++;
+        corio_pg_result_free(r);
+    }
+    CHECK_EQ(bad, 0);
+    free(payload);
     /* an error aborts the rest of its batch, and only that */
     CHECK_EQ(corio_pg_pipeline_send(c, "SELECT 1", NULL, 0), 0);
     CHECK_EQ(corio_pg_pipeline_send(c, "SELECT 1/0", NULL, 0), 0);
