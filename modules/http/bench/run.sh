@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# modules/http/bench/run.sh - corio-http against a floor and real servers,
+# GET / ("Hello, World!"), in ONE interleaved run: the server pinned to
+# CPU 0, wrk to CPU 1.
+#
+#   bash modules/http/bench/run.sh            R=3 rounds, T=5 s per wrk run
+#   R=5 T=10 bash modules/http/bench/run.sh
+#   SKIP_WRK=1 / SKIP_COUNTS=1                 only the counts / only wrk
+#
+# Servers: the floor (bench/floor.c: epoll, parses nothing, a fixed
+# response per "\r\n\r\n"), nginx (return 200, one worker, no access log),
+# h2o (one thread, a static file) and Node's http when installed, corio's
+# examples/httpbin on epoll and on io_uring.  Go net/http, aiohttp and
+# Tornado are not in Debian 12's default install here and are left out
+# (the script says so).  Loads: wrk keep-alive with 100 and 1,000
+# connections, and wrk with 16 requests pipelined per write (a Lua script).
+#
+# Counts that do not move with the machine's load, from a fixed-count
+# client (bench/load.c, 100 connections) at two run lengths, differenced:
+#   - system calls per request: the server under `strace -f -c`;
+#   - user-space instructions per request: under callgrind (epoll: corio
+#     does not get io_uring under Valgrind);
+#   - the parser alone: bench/parser_bench.c for corio, llhttp, http_parser;
+#   - memory per idle keep-alive connection: VmRSS growth over 2,000
+#     connections that did one request each.
+# Results go to modules/http/bench/out/ (raw lines) and stdout.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+ROOT=$PWD
+R=${R:-3}
+T=${T:-5}
+B=${BUILD:-$ROOT/build-http-bench}
+OUT=$ROOT/modules/http/bench/out
+mkdir -p "$OUT"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+cmake -S "${SRC:-.}" -B "$B" -DCMAKE_BUILD_TYPE=Release -DCORIO_BUILD_TESTS=ON >/dev/null
+cmake --build "$B" -j2 --target httpbin http_floor http_load http_parser_bench >/dev/null
+HB=$B/examples/httpbin
+FLOOR=$B/modules/http/http_floor
+LOAD=$B/modules/http/http_load
+PB=$B/modules/http/http_parser_bench
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+# ---- the servers: start_<name> PORT runs it pinned to CPU 0 in the background ----
+start_floor() { taskset -c 0 "$FLOOR" "$1" >/dev/null & }
+start_corio_epoll() { CORIO_BACKEND=epoll taskset -c 0 "$HB" "$1" >/dev/null & }
+start_corio_uring() { CORIO_BACKEND=io_uring taskset -c 0 "$HB" "$1" >/dev/null & }
+start_nginx() {
+  mkdir -p "$TMP/nginx"
+  cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1; daemon off; pid $TMP/nginx/nginx.pid; error_log $TMP/nginx/error.log;
+events { worker_connections 8192; }
+http { access_log off; client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx;
+  fastcgi_temp_path $TMP/nginx; uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
+  server { listen 127.0.0.1:$1 reuseport backlog=4096; keepalive_requests 1000000;
+    location / { default_type text/plain; return 200 "Hello, World!"; } } }
+EOF
+  taskset -c 0 nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >/dev/null 2>&1 &
+}
+start_h2o() {
+  mkdir -p "$TMP/h2o/www"
+  printf 'Hello, World!' >"$TMP/h2o/www/index.html"
+  cat >"$TMP/h2o/h2o.conf" <<EOF
+listen: {host: 127.0.0.1, port: $1}
+num-threads: 1
+access-log: /dev/null
+error-log: $TMP/h2o/error.log
+pid-file: $TMP/h2o/pid
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $TMP/h2o/www
+EOF
+  taskset -c 0 h2o -c "$TMP/h2o/h2o.conf" >/dev/null 2>&1 &
+}
+start_node() {
+  cat >"$TMP/server.js" <<'EOF'
+require('http').createServer((q, s) => { s.writeHead(200, {'Content-Type': 'text/plain'}); s.end('Hello, World!'); })
+  .listen(+process.argv[2], '127.0.0.1');
+EOF
+  taskset -c 0 node "$TMP/server.js" "$1" >/dev/null 2>&1 &
+}
+
+SERVERS=(floor nginx corio_epoll corio_uring)
+command -v h2o >/dev/null && SERVERS+=(h2o) || echo "# h2o not installed: left out"
+command -v node >/dev/null && SERVERS+=(node) || echo "# node not installed: left out"
+echo "# Go net/http, aiohttp, Tornado: not installed here (golang-go, python3-aiohttp, python3-tornado); left out"
+
+cat >"$TMP/pipe.lua" <<'EOF'
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/") end
+  req = table.concat(r)
+end
+request = function() return req end
+EOF
+
+RAW=$OUT/wrk_raw.txt
+if [ -z "${SKIP_WRK:-}" ] && command -v wrk >/dev/null; then
+  : >"$RAW"
+  ulimit -n 65536 || true
+  for rep in $(seq "$R"); do
+    n=${#SERVERS[@]}
+    for k in $(seq 0 $((n - 1))); do
+      s=${SERVERS[$(((k + rep) % n))]}
+      for load in c100 c1000 pipe16; do
+        port=$(free_port)
+        "start_$s" "$port"
+        pid=$!
+        if ! wait_port "$port"; then echo "$s did not start"; kill "$pid" 2>/dev/null; continue; fi
+        case $load in
+          c100) args=(-c100) ;;
+          c1000) args=(-c1000) ;;
+          pipe16) args=(-c100 -s "$TMP/pipe.lua") ;;
+        esac
+        rps=$(taskset -c 1 wrk -t1 "${args[@]}" -d"${T}s" "http://127.0.0.1:$port/" 2>&1 | awk '/Requests\/sec/ {print $2}')
+        echo "$rep $s $load ${rps:-0}" | tee -a "$RAW"
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        [ "$s" = nginx ] && { [ -f "$TMP/nginx/nginx.pid" ] && kill "$(cat "$TMP/nginx/nginx.pid")" 2>/dev/null || true; }
+        sleep 0.3
+      done
+    done
+  done
+  python3 - "$RAW" <<'EOF'
+import sys, statistics, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    rep, s, load, rps = line.split()
+    rows[(s, load)].append(float(rps))
+loads = ["c100", "c1000", "pipe16"]
+servers = sorted({s for s, _ in rows}, key=lambda s: ["floor", "nginx", "corio_epoll", "corio_uring", "h2o", "node"].index(s))
+med = {k: statistics.median(v) for k, v in rows.items()}
+print("| server | req/s, 100 conns | req/s, 1000 conns | req/s, pipelined x16 |")
+print("|---|---|---|---|")
+for s in servers:
+    cells = []
+    for l in loads:
+        v = med.get((s, l), 0)
+        f = med.get(("floor", l), 0) or 1
+        ng = med.get(("nginx", l), 0) or 1
+        cells.append("%s (%.2fx floor, %.2fx nginx)" % (format(int(v), ","), v / f, v / ng))
+    print("| %s | %s |" % (s, " | ".join(cells)))
+EOF
+fi
+
+if [ -z "${SKIP_COUNTS:-}" ]; then
+  N1=${N1:-20000}
+  N2=${N2:-60000}
+  echo "# counts: ($N2 - $N1) requests, 100 connections, differenced"
+  count_syscalls() { # name depth start-fn
+    local name=$1 depth=$2 fn=$3 tot=()
+    for n in "$N1" "$N2"; do
+      port=$(free_port)
+      if [ "$fn" = nginx ]; then
+        start_nginx "$port"; pid=$!; wait_port "$port"; sleep 0.2
+        npid=$(cat "$TMP/nginx/nginx.pid")
+        wpid=$(pgrep -P "$npid" | head -1)
+        strace -c -f -p "$wpid" -o "$TMP/st" & spid=$!
+        sleep 0.5
+        "$LOAD" "$port" 100 "$n" "$depth"
+        kill -INT "$spid"; wait "$spid" 2>/dev/null || true
+        kill "$npid"; wait "$pid" 2>/dev/null || true
+      else
+        case $fn in
+          floor) strace -c -f -o "$TMP/st" "$FLOOR" "$port" >/dev/null & ;;
+          corio) CORIO_BACKEND=${BACKEND:-epoll} strace -c -f -o "$TMP/st" "$HB" "$port" >/dev/null & ;;
+        esac
+        pid=$!
+        wait_port "$port"
+        "$LOAD" "$port" 100 "$n" "$depth"
+        # Signal the server, not strace: strace writes its table when its tracee exits.
+        kill -TERM "$(pgrep -P "$pid" | head -1)"; wait "$pid" 2>/dev/null || true
+      fi
+      tot+=("$(awk '/^-+ -+/ {f=1} f && $NF=="total" {print $(NF-2)}' "$TMP/st" | tail -1)")
+      cp "$TMP/st" "$OUT/strace_${name}_d${depth}_$n.txt"
+    done
+    python3 -c "print('syscalls/request %-22s depth %2s: %.3f' % ('$name', $depth, (${tot[1]} - ${tot[0]}) / ($N2 - $N1)))" | tee -a "$OUT/counts.txt"
+  }
+  count_instr() { # name depth exe...
+    local name=$1 depth=$2; shift 2
+    local tot=()
+    for n in "$N1" "$N2"; do
+      port=$(free_port)
+      valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$n" "$@" "$port" >/dev/null 2>"$TMP/vg.err" &
+      pid=$!
+      wait_port "$port"
+      "$LOAD" "$port" 100 "$n" "$depth"
+      kill -TERM "$(pgrep -P "$pid" | head -1 || echo "$pid")" 2>/dev/null || kill -TERM "$pid"
+      wait "$pid" 2>/dev/null || true
+      tot+=("$(callgrind_annotate "$TMP/cg.$n" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')")
+    done
+    python3 -c "print('instructions/request %-19s depth %2s: %.0f' % ('$name', $depth, (${tot[1]} - ${tot[0]}) / ($N2 - $N1)))" | tee -a "$OUT/counts.txt"
+  }
+  : >"$OUT/counts.txt"
+  for d in 1 16; do
+    count_syscalls floor "$d" floor
+    BACKEND=epoll count_syscalls corio_epoll "$d" corio
+    BACKEND=io_uring count_syscalls corio_uring "$d" corio
+    count_syscalls nginx "$d" nginx
+    count_instr floor "$d" "$FLOOR"
+    CORIO_BACKEND=epoll count_instr corio_epoll "$d" "$HB"
+  done
+  for p in corio llhttp http_parser; do
+    a=$(valgrind --tool=callgrind --callgrind-out-file="$TMP/p1" "$PB" "$p" 10000 2>/dev/null >/dev/null; callgrind_annotate "$TMP/p1" | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
+    b=$(valgrind --tool=callgrind --callgrind-out-file="$TMP/p2" "$PB" "$p" 110000 2>/dev/null >/dev/null; callgrind_annotate "$TMP/p2" | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
+    echo "parser alone, instructions/request (170-byte TechEmpower-style GET) $p: $(( (b - a) / 100000 ))" | tee -a "$OUT/counts.txt"
+  done
+  # memory per idle keep-alive connection
+  for s in corio_epoll corio_uring nginx floor; do
+    port=$(free_port)
+    "start_$s" "$port"; pid=$!
+    wait_port "$port"; sleep 0.2
+    target=$pid
+    [ "$s" = nginx ] && target=$(pgrep -P "$(cat "$TMP/nginx/nginx.pid")" | head -1)
+    python3 - "$port" "$target" "$s" <<'EOF' | tee -a "$OUT/counts.txt"
+import socket, sys, resource
+port, pid, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+def rss():
+    for l in open("/proc/%s/status" % pid):
+        if l.startswith("VmRSS:"): return int(l.split()[1])
+N = 2000
+socks = []
+def one():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    d = b""
+    while not d.endswith(b"Hello, World!"): d += s.recv(4096)
+    return s
+for _ in range(100): socks.append(one())
+before = rss()
+for _ in range(N): socks.append(one())
+after = rss()
+print("idle keep-alive connection, KiB %-12s: %.2f" % (name, (after - before) / N))
+EOF
+    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    [ "$s" = nginx ] && { kill "$(cat "$TMP/nginx/nginx.pid")" 2>/dev/null || true; }
+    sleep 0.3
+  done
+fi
+echo "# $(date -u +%FT%TZ) corio $(git -C "$ROOT" rev-parse --short HEAD)"
