@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,21 @@ static int pool_connect(corio_pg_pool *p, corio_pg_conn **out) {
         p->nopen++;
     }
     return rc;
+}
+
+/*
+ * Is an idle connection still alive?  Nothing should arrive on one: a
+ * server that shuts down or kills the session sends FATAL (which libpq
+ * files as a notice while idle) and closes, so a hang-up means dead, and
+ * anything readable is read to let libpq notice an end of file.
+ */
+static int idle_alive(corio_pg_conn *c) {
+    if (c->broken || !c->pg || PQstatus(c->pg) != CONNECTION_OK) return 0;
+    struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN | POLLRDHUP};
+    if (pfd.fd < 0) return 0;
+    if (poll(&pfd, 1, 0) <= 0) return 1;
+    if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return 0;
+    return PQconsumeInput(c->pg) && PQstatus(c->pg) == CONNECTION_OK;
 }
 
 static void pool_discard(corio_pg_pool *p, corio_pg_conn *c) {
@@ -96,7 +112,7 @@ int corio_pg_pool_acquire(corio_pg_pool *p, double timeout, corio_pg_conn **out)
             p->idle = c->pool_next;
             p->nidle--;
             c->pool_next = NULL;
-            if (!c->broken && PQconsumeInput(c->pg) && PQstatus(c->pg) == CONNECTION_OK) break;
+            if (idle_alive(c)) break;
             pool_discard(p, c);
             c = NULL;
         }

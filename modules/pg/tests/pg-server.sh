@@ -4,12 +4,14 @@
 #                            127.0.0.1 on a free port with its socket in DIR;
 #                            prints the port on stdout (exit 0), or the
 #                            reason it cannot on stderr (exit 77).
+#   pg-server.sh restart DIR restart it (fast shutdown: sessions are cut),
+#                            same port and settings.
 #   pg-server.sh stop DIR    stop it (fast shutdown) and remove DIR.
 # As root the server runs as the `postgres` user (postgres refuses root),
 # so DIR is handed to that user.  Extra server settings: PG_SERVER_OPTS.
 set -uo pipefail
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|restart|stop DIR" >&2; exit 2; }
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 as_user=()
 if [ "$(id -u)" -eq 0 ]; then
@@ -47,11 +49,14 @@ start)
     done
     echo "SKIP: postgres did not start: $(tail -2 "$dir/server.log" 2>/dev/null | tr '\n' ' ')" >&2
     exit 77 ;;
+restart)
+    "${as_user[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 30 restart >"$dir/pg_ctl.log" 2>&1
+    exit $? ;;
 stop)
     if [ -d "$dir/data" ]; then
         "${as_user[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
     fi
     rm -rf "$dir"
     exit 0 ;;
-*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+*) echo "usage: $0 start|restart|stop DIR" >&2; exit 2 ;;
 esac

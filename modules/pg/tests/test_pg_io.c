@@ -464,6 +464,13 @@ static int releaser(void *arg) {
     return corio_pg_pool_release(a[0], a[1]);
 }
 
+static int acquirer(void *arg) {
+    corio_pg_conn *c = NULL;
+    int rc = corio_pg_pool_acquire(arg, INFINITY, &c);
+    if (rc == 0) corio_pg_pool_release(arg, c);
+    return rc;
+}
+
 static int pool_main(void *arg) {
     (void)arg;
     corio_pg_pool *p = NULL;
@@ -478,6 +485,12 @@ static int pool_main(void *arg) {
     CHECK_EQ(corio_pg_pool_size(p), 3);
     CHECK_EQ(corio_pg_pool_acquire(p, 0.1, &d), -ETIMEDOUT);
     CHECK(d == NULL);
+    /* a waiting acquire cancelled takes nothing with it */
+    corio_task *w = corio_spawn(acquirer, p);
+    CHECK_EQ(corio_sleep(0.05), 0);
+    corio_cancel(w);
+    CHECK_EQ(corio_join(w), -ECANCELED);
+    CHECK_EQ(corio_pg_pool_size(p), 3);
     /* released in a transaction with session state: reset for the next */
     CHECK_EQ(corio_pg_execute(c, "SET application_name = 'dirty'", NULL, 0), 0);
     CHECK_EQ(corio_pg_begin(c, CORIO_PG_DEFAULT), 0);
@@ -545,6 +558,40 @@ static int pool_main(void *arg) {
 
 static void test_pool(void) { test_run(pool_main, NULL, 0); }
 
+/* ---- the server restarts ------------------------------------------------------------------------ */
+
+static int restart_main(void *arg) {
+    (void)arg;
+    corio_pg_pool *p = NULL;
+    CHECK_EQ(corio_pg_pool_new(pg_dsn, &(corio_pg_pool_opts){.min_size = 2, .max_size = 2}, &p), 0);
+    if (!p) return -1;
+    corio_pg_conn *held = NULL;
+    CHECK_EQ(corio_pg_pool_acquire(p, 5, &held), 0);
+    /* blocks the loop for the restart's second or two: fine in a test */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "%s restart %s", PG_SERVER_SH, pg_dir);
+    CHECK_EQ(system(cmd), 0);
+    /* the borrowed connection says clearly that its server went away */
+    CHECK_EQ(corio_pg_execute(held, "SELECT 1", NULL, 0), -ECONNRESET);
+    printf("  after a restart: %s\n", corio_pg_last_error(held)->message);
+    CHECK(corio_pg_last_error(held)->message[0] != 0);
+    CHECK_EQ(corio_pg_pool_release(p, held), 0);
+    /* and the pool recovers: the dead idle one is replaced on acquire */
+    for (int i = 0; i < 4; i++) {
+        corio_pg_conn *c = NULL;
+        int64_t v = 0;
+        CHECK_EQ(corio_pg_pool_acquire(p, 10, &c), 0);
+        if (c) {
+            CHECK_EQ(corio_pg_fetchval_int64(c, "SELECT 1", NULL, 0, &v), 0);
+            CHECK_EQ(corio_pg_pool_release(p, c), 0);
+        }
+    }
+    CHECK_EQ(corio_pg_pool_close(p), 0);
+    return 0;
+}
+
+static void test_restart(void) { test_run(restart_main, NULL, 0); }
+
 static void run_all(void) {
     RUN_NET_TEST(test_cancel);
     RUN_NET_TEST(test_terminate);
@@ -553,6 +600,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_pipeline);
     RUN_NET_TEST(test_notify);
     RUN_NET_TEST(test_pool);
+    RUN_NET_TEST(test_restart);
 }
 
 int main(void) {
