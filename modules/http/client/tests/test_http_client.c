@@ -611,6 +611,48 @@ CASE(t_errors) {
     return 0;
 }
 
+/* Idle connections close after keepalive_timeout; waiters for a closed
+ * session fail with -ESHUTDOWN. */
+struct waiter_job {
+    corio_http_session *s;
+    int rc;
+};
+static int waiting_request(void *arg) {
+    struct waiter_job *j = arg;
+    j->rc = fetch(j->s, "GET", U(hb_port, "/"), NULL, NULL, NULL);
+    return 0;
+}
+
+CASE(t_idle_and_close) {
+    (void)arg;
+    corio_http_session_opts so = {.keepalive_timeout = 0.2};
+    corio_http_session *s = corio_http_session_new(&so);
+    CHECK_EQ(fetch(s, "GET", U(hb_port, "/"), NULL, NULL, NULL), 200);
+    CHECK_EQ(corio_http_session_idle(s), 1);
+    WAIT_UNTIL(corio_http_session_connections(s) == 0, 5.0);
+    CHECK_EQ(corio_http_session_connections(s), 0);
+    CHECK_EQ(fetch(s, "GET", U(hb_port, "/"), NULL, NULL, NULL), 200);
+    CHECK_EQ(corio_http_session_opened(s), 2);
+    corio_http_session_close(s);
+
+    corio_http_session_opts one = {.limit = 1};
+    s = corio_http_session_new(&one);
+    corio_http_resp *held;
+    CHECK_EQ(corio_http_session_request(s, "GET", U(hb_port, "/"), NULL, &held), 0);
+    struct waiter_job j = {.s = s, .rc = 1};
+    corio_task *t = corio_spawn(waiting_request, &j);
+    yield_n(3); /* it is now queued for the one connection */
+    CHECK_EQ(j.rc, 1);
+    CHECK_EQ(corio_http_session_close(s), 0);
+    CHECK_EQ(corio_join(t), 0);
+    CHECK_EQ(j.rc, -ESHUTDOWN);
+    corio_http_resp *x; /* the held response keeps the closed session's memory */
+    CHECK_EQ(corio_http_session_request(s, "GET", U(hb_port, "/"), NULL, &x), -ESHUTDOWN);
+    CHECK(x == NULL);
+    corio_http_resp_free(held);
+    return 0;
+}
+
 #ifdef HAVE_TLS
 CASE(t_https) {
     (void)arg;
@@ -732,6 +774,7 @@ static void run_all(void) {
     RUN_NET_TEST(t_limit_per_host);
     RUN_NET_TEST(t_stale_connection);
     RUN_NET_TEST(t_errors);
+    RUN_NET_TEST(t_idle_and_close);
 #ifdef HAVE_TLS
     RUN_NET_TEST(t_https);
 #endif
