@@ -69,7 +69,7 @@ listen: {host: 127.0.0.1, port: $1}
 num-threads: 1
 access-log: /dev/null
 error-log: $TMP/h2o/error.log
-pid-file: $TMP/h2o/pid
+user: root
 hosts:
   default:
     paths:
@@ -112,7 +112,7 @@ if [ -z "${SKIP_WRK:-}" ] && command -v wrk >/dev/null; then
         port=$(free_port)
         "start_$s" "$port"
         pid=$!
-        if ! wait_port "$port"; then echo "$s did not start"; kill "$pid" 2>/dev/null; continue; fi
+        if ! wait_port "$port"; then echo "$s did not start"; kill "$pid" 2>/dev/null || true; continue; fi
         case $load in
           c100) args=(-c100) ;;
           c1000) args=(-c1000) ;;
@@ -158,7 +158,8 @@ if [ -z "${SKIP_COUNTS:-}" ]; then
     for n in "$N1" "$N2"; do
       port=$(free_port)
       if [ "$fn" = nginx ]; then
-        start_nginx "$port"; pid=$!; wait_port "$port"; sleep 0.2
+        start_nginx "$port"; pid=$!; wait_port "$port"
+        for _ in $(seq 50); do [ -s "$TMP/nginx/nginx.pid" ] && break; sleep 0.1; done
         npid=$(cat "$TMP/nginx/nginx.pid")
         wpid=$(pgrep -P "$npid" | head -1)
         strace -c -f -p "$wpid" -o "$TMP/st" & spid=$!
@@ -177,7 +178,7 @@ if [ -z "${SKIP_COUNTS:-}" ]; then
         # Signal the server, not strace: strace writes its table when its tracee exits.
         kill -TERM "$(pgrep -P "$pid" | head -1)"; wait "$pid" 2>/dev/null || true
       fi
-      tot+=("$(awk '/^-+ -+/ {f=1} f && $NF=="total" {print $(NF-2)}' "$TMP/st" | tail -1)")
+      tot+=("$(awk '$NF=="total" {print $4}' "$TMP/st" | tail -1)") # % time, seconds, usecs/call, CALLS
       cp "$TMP/st" "$OUT/strace_${name}_d${depth}_$n.txt"
     done
     python3 -c "print('syscalls/request %-22s depth %2s: %.3f' % ('$name', $depth, (${tot[1]} - ${tot[0]}) / ($N2 - $N1)))" | tee -a "$OUT/counts.txt"
@@ -216,6 +217,7 @@ if [ -z "${SKIP_COUNTS:-}" ]; then
     port=$(free_port)
     "start_$s" "$port"; pid=$!
     wait_port "$port"; sleep 0.2
+    [ "$s" = nginx ] && for _ in $(seq 50); do [ -s "$TMP/nginx/nginx.pid" ] && break; sleep 0.1; done
     target=$pid
     [ "$s" = nginx ] && target=$(pgrep -P "$(cat "$TMP/nginx/nginx.pid")" | head -1)
     python3 - "$port" "$target" "$s" <<'EOF' | tee -a "$OUT/counts.txt"

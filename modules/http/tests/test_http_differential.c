@@ -127,8 +127,8 @@ static int check_valid(const char *in, size_t len) {
 
 static const char *valid[] = {
     "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-    "GET /plaintext HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,*/*;q=0.8\r\n"
-    "Accept-Language: en-US,en;q=0.5\r\nConnection: keep-alive\r\nUser-Agent: Mozilla/5.0\r\n\r\n",
+    ("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,*/*;q=0.8\r\n"
+     "Accept-Language: en-US,en;q=0.5\r\nConnection: keep-alive\r\nUser-Agent: Mozilla/5.0\r\n\r\n"),
     "POST /echo?x=1&y=%20 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
     "PUT /a/b/c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext=val\r\n!\r\n0\r\n\r\n",
     "GET / HTTP/1.0\r\n\r\n",
