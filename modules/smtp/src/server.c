@@ -618,9 +618,12 @@ static int cmd_data(sess *s, const char *arg) {
     if (state == DATA_TOO_LONG) push(s, "500 Line too long (see RFC5321 4.5.3.1.6)");
     else if (state == DATA_TOO_MUCH) push(s, "552 Error: Too much mail data");
     else {
+        /* A NUL after the content, not counted: handlers may use string
+         * functions on it (the content itself may hold NULs). */
+        if (smtp_buf_reserve(&s->content, 1) < 0) return -ENOMEM;
+        s->content.p[s->content.len] = 0;
         s->env.content = (unsigned char *)s->content.p;
         s->env.content_len = s->content.len;
-        if (!s->env.content) s->env.content = (unsigned char *)""; /* an empty message */
         corio_smtp_reply reply;
         reply_str(&reply, "250 OK");
         hook_done(s, s->h->data ? s->h->data(&s->pub, &s->env, &reply) : 0, &reply);

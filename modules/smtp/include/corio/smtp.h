@@ -108,7 +108,8 @@ typedef struct corio_smtp_envelope {
     char **rcpt_tos;          /* rcpt_count accepted recipients, in order */
     char **rcpt_options;      /* each recipient's parameters, upper-cased, "" if none */
     size_t rcpt_count;
-    unsigned char *content;   /* DATA after dot-unstuffing, without the final ".": bytes as received */
+    unsigned char *content;   /* DATA after dot-unstuffing, without the final ".": bytes as received,
+                                 followed by a NUL not counted in content_len */
     size_t content_len;
 } corio_smtp_envelope;
 
