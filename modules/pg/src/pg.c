@@ -139,6 +139,37 @@ static int result_err(corio_pg_conn *c, const PGresult *r) {
     return code;
 }
 
+/* ---- the pipeline's ring of awaited results ---------------------------------------- */
+
+static int pl_push(corio_pg_conn *c, uint32_t v) {
+    if (c->pl_tail - c->pl_head == c->pl_cap) {
+        unsigned cap = c->pl_cap ? c->pl_cap * 2 : 256;
+        uint32_t *n = malloc(sizeof *n * cap);
+        if (!n) return -ENOMEM;
+        for (unsigned i = c->pl_head; i != c->pl_tail; i++) n[i & (cap - 1)] = c->pl_ring[i & (c->pl_cap - 1)];
+        free(c->pl_ring);
+        c->pl_ring = n;
+        c->pl_cap = cap;
+    }
+    c->pl_ring[c->pl_tail++ & (c->pl_cap - 1)] = v;
+    if (v == PL_QUERY) c->pl_pending++;
+    return 0;
+}
+
+/* What the next result answers (PL_QUERY when the ring is empty). */
+static uint32_t pl_pop(corio_pg_conn *c) {
+    if (c->pl_head == c->pl_tail) return PL_QUERY;
+    uint32_t v = c->pl_ring[c->pl_head++ & (c->pl_cap - 1)];
+    if (v == PL_QUERY && c->pl_pending > 0) c->pl_pending--;
+    return v;
+}
+
+static void pl_reset(corio_pg_conn *c) {
+    c->pl_head = c->pl_tail = 0;
+    c->pl_pending = c->pl_syncs = c->pl_unsynced = c->pl_unflushed = 0;
+    c->pl_prep_err = 0;
+}
+
 /* ---- waiting for libpq ------------------------------------------------------------ */
 
 /* While a task waits to write, input still has to be read, or a server
@@ -244,7 +275,7 @@ static int drain(corio_pg_conn *c) {
             if (!r) continue;
             ExecStatusType st = PQresultStatus(r);
             if (st == PGRES_PIPELINE_SYNC) c->pl_syncs--;
-            else if (c->pl_pending > 0) c->pl_pending--;
+            else pl_pop(c);
             if (st == PGRES_FATAL_ERROR && PQstatus(c->pg) == CONNECTION_BAD) {
                 PQclear(r);
                 return conn_lost(c);
@@ -313,7 +344,7 @@ static int abort_query(corio_pg_conn *c, int why) {
     }
     if (c->mode == PG_STREAM) c->mode = PG_IDLE;
     if (c->mode == PG_PIPELINE && !c->broken) {
-        c->pl_pending = c->pl_syncs = c->pl_unsynced = 0;
+        pl_reset(c);
     }
     if (!c->err.message[0] || strcmp(c->err.sqlstate, "57014") == 0)
         set_err(c, "57014", why == -ETIMEDOUT ? "query timed out" : "query cancelled by the client", "", "");
@@ -541,6 +572,7 @@ void corio_pg_close(corio_pg_conn *c) {
         /* non-blocking: PQfinish sends Terminate if the socket takes it, never waits */
         PQfinish(c->pg);
     }
+    free(c->pl_ring);
     free(c->err_msg);
     free(c->err_detail);
     free(c->err_hint);
@@ -700,6 +732,49 @@ static int is_stale_plan(const corio_pg_conn *c) {
            !strcmp(c->err.sqlstate, "26000");
 }
 
+/* A new cache entry (not yet in the list, not yet prepared), or NULL. */
+static pg_cached *cache_new(corio_pg_conn *c, const char *sql, const Oid *oids, int n, uint64_t h) {
+    pg_cached *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->sql = strdup(sql);
+    e->oids = n ? malloc(sizeof(Oid) * (size_t)n) : NULL;
+    if (!e->sql || (n && !e->oids)) {
+        free(e->sql), free(e->oids), free(e);
+        return NULL;
+    }
+    if (n) memcpy(e->oids, oids, sizeof(Oid) * (size_t)n);
+    e->n = n;
+    e->hash = h;
+    e->seq = ++c->stmt_seq;
+    snprintf(e->name, sizeof e->name, "corio_c%u", e->seq);
+    return e;
+}
+
+/* Free an entry never inserted. */
+static void cache_drop_new(pg_cached *e) {
+    free(e->sql);
+    free(e->oids);
+    free(e);
+}
+
+static void cache_insert(corio_pg_conn *c, pg_cached *e) {
+    e->next = c->lru.next;
+    e->prev = &c->lru;
+    c->lru.next->prev = e;
+    c->lru.next = e;
+    c->ncached++;
+}
+
+/* Forget the entry with this number (its prepare failed in a pipeline). */
+static void cache_forget_seq(corio_pg_conn *c, unsigned seq) {
+    for (pg_cached *e = c->lru.next; e != &c->lru; e = e->next)
+        if (e->seq == seq) {
+            cache_drop(e);
+            c->ncached--;
+            return;
+        }
+}
+
 /* Get a cached prepared statement for sql + types, preparing it (one round
  * trip) when missing.  0 with *e, or the error. */
 static int cache_get(corio_pg_conn *c, const char *sql, const Oid *oids, int n, pg_cached **out) {
@@ -722,18 +797,7 @@ static int cache_get(corio_pg_conn *c, const char *sql, const Oid *oids, int n, 
         if (rc == 0) rc = finish_one(c, NULL, 0);
         if (rc < 0 && (rc == -ECANCELED || rc == -ECONNRESET)) return rc;
     }
-    e = calloc(1, sizeof *e);
-    if (!e) return -ENOMEM;
-    e->sql = strdup(sql);
-    e->oids = n ? malloc(sizeof(Oid) * (size_t)n) : NULL;
-    if (!e->sql || (n && !e->oids)) {
-        free(e->sql), free(e->oids), free(e);
-        return -ENOMEM;
-    }
-    if (n) memcpy(e->oids, oids, sizeof(Oid) * (size_t)n);
-    e->n = n;
-    e->hash = h;
-    snprintf(e->name, sizeof e->name, "corio_c%u", ++c->stmt_seq);
+    if (!(e = cache_new(c, sql, oids, n, h))) return -ENOMEM;
     int rc = 0;
     if (!PQsendPrepare(c->pg, e->name, sql, n, oids)) rc = conn_lost(c);
     if (rc == 0) rc = send_flush(c);
@@ -742,11 +806,7 @@ static int cache_get(corio_pg_conn *c, const char *sql, const Oid *oids, int n, 
         free(e->sql), free(e->oids), free(e);
         return rc;
     }
-    e->next = c->lru.next;
-    e->prev = &c->lru;
-    c->lru.next->prev = e;
-    c->lru.next = e;
-    c->ncached++;
+    cache_insert(c, e);
     *out = e;
     return 0;
 }
@@ -780,9 +840,9 @@ static int send_query(corio_pg_conn *c, const char *sql, const corio_pg_param *p
     if (n == 0 && kind == Q_EXEC && !single_row) {
         /* the simple protocol: several statements allowed, as asyncpg's execute() */
         ok = PQsendQuery(c->pg, sql);
-    } else if (n == 0) {
-        ok = PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 1);
     } else {
+        /* fetches are prepared once and cached, with or without parameters
+         * (as asyncpg): the server then skips parsing and planning */
         pg_cached *e;
         rc = cache_get(c, sql, pp.oids, n, &e);
         if (rc < 0) {
@@ -803,7 +863,7 @@ static int run(corio_pg_conn *c, const char *sql, const corio_pg_param *p, int n
         int rc = send_query(c, sql, p, n, kind, 0);
         if (rc == 0) rc = finish_one(c, out, kind);
         if (rc == -ECANCELED) return abort_query(c, rc);
-        if (rc < 0 && n > 0 && attempt == 0 && is_stale_plan(c)) {
+        if (rc < 0 && (n > 0 || kind == Q_FETCH) && attempt == 0 && is_stale_plan(c)) {
             /* drop the stale entry; outside a transaction the retry is safe */
             Oid oids[16];
             if (n <= 16) {
@@ -1198,7 +1258,7 @@ int corio_pg_pipeline_begin(corio_pg_conn *c) {
     int rc = enter(c);
     if (rc < 0) return rc;
     if (!PQenterPipelineMode(c->pg)) rc = local_err(c, -EIO, PQerrorMessage(c->pg));
-    else c->mode = PG_PIPELINE, c->pl_pending = c->pl_syncs = c->pl_unflushed = c->pl_unsynced = 0;
+    else c->mode = PG_PIPELINE, pl_reset(c);
     leave(c);
     return rc;
 }
@@ -1219,14 +1279,28 @@ int corio_pg_pipeline_send(corio_pg_conn *c, const char *sql, const corio_pg_par
     if (!sql) rc = local_err(c, -EINVAL, "no SQL text");
     else rc = params_build(c, &pp, p, n);
     if (rc == 0) {
-        /* Unnamed statements: a cached prepare would need its own round
-         * trip, which is what the pipeline is there to avoid.  With
-         * parameters, the types travel with each query. */
-        int ok = PQsendQueryParams(c->pg, sql, n, n ? pp.oids : NULL, n ? pp.values : NULL, n ? pp.lengths : NULL,
-                                   n ? pp.formats : NULL, 1);
+        /* A cached prepared statement: Bind + Execute only, no parsing and
+         * planning on the server for each query.  A statement not cached
+         * yet is prepared inside the pipeline, ahead of its query, so it
+         * costs no round trip of its own.  With a full cache, an unnamed
+         * statement (a cached one would need a DEALLOCATE in the pipeline). */
+        uint64_t h = stmt_hash(sql, pp.oids, n);
+        pg_cached *e = cache_find(c, h, sql, pp.oids, n);
+        int ok = 1;
+        if (!e && c->ncached < STMT_CACHE_MAX) {
+            if (!(e = cache_new(c, sql, pp.oids, n, h))) rc = -ENOMEM;
+            else if (!(ok = PQsendPrepare(c->pg, e->name, sql, n, pp.oids))) cache_drop_new(e);
+            else if ((rc = pl_push(c, PL_PREP | e->seq)) < 0) cache_drop_new(e);
+            else cache_insert(c, e);
+        }
+        if (rc == 0 && ok) {
+            if (e) ok = PQsendQueryPrepared(c->pg, e->name, n, pp.values, pp.lengths, pp.formats, 1);
+            else ok = PQsendQueryParams(c->pg, sql, n, pp.oids, pp.values, pp.lengths, pp.formats, 1);
+        }
         free(pp.heap);
-        if (!ok) rc = conn_lost(c);
-        else c->pl_pending++, c->pl_unsynced++;
+        if (rc == 0 && !ok) rc = conn_lost(c);
+        if (rc == 0) rc = pl_push(c, PL_QUERY);
+        if (rc == 0) c->pl_unsynced++;
         if (rc == 0 && ++c->pl_unflushed >= PIPELINE_FLUSH_EVERY) {
             c->pl_unflushed = 0;
             rc = send_flush(c);
@@ -1274,15 +1348,39 @@ int corio_pg_pipeline_next(corio_pg_conn *c, corio_pg_result **out) {
             PQclear(r);
             continue;
         }
-        c->pl_pending--;
-        if (st == PGRES_PIPELINE_ABORTED) {
+        uint32_t what = pl_pop(c);
+        if (what & PL_PREP) {
+            /* a statement prepared in the pipeline: its query comes next and
+             * reports the prepare's error, if any, in place of "aborted" */
+            if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+                c->pl_prep_err = result_err(c, r);
+                cache_forget_seq(c, what & ~PL_PREP);
+            }
+            PQclear(r);
+            if (c->broken) rc = -ECONNRESET;
+            continue;
+        }
+        if (c->pl_prep_err && st == PGRES_PIPELINE_ABORTED) {
+            rc = c->pl_prep_err; /* the error is still the one recorded */
+            c->pl_prep_err = 0;
+            PQclear(r);
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+            c->pl_prep_err = 0;
             rc = local_err(c, CORIO_PG_EABORTED, "skipped: an earlier query of the pipeline failed");
             PQclear(r);
         } else if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+            c->pl_prep_err = 0;
             rc = result_err(c, r);
+            if (is_stale_plan(c)) /* forget every cached statement: rare, and they re-prepare */
+                while (c->lru.next != &c->lru) cache_drop(c->lru.next), c->ncached--;
             PQclear(r);
         } else {
-            snprintf(c->status, sizeof c->status, "%s", PQcmdStatus(r));
+            c->pl_prep_err = 0;
+            const char *tag = PQcmdStatus(r);
+            size_t tl = strlen(tag);
+            if (tl >= sizeof c->status) tl = sizeof c->status - 1;
+            memcpy(c->status, tag, tl);
+            c->status[tl] = 0;
             const char *t = PQcmdTuples(r);
             rc = st == PGRES_TUPLES_OK ? PQntuples(r) : (*t ? atoi(t) : 0);
             if (out) {
@@ -1353,7 +1451,7 @@ int corio_pg_executemany(corio_pg_conn *c, const char *sql, const corio_pg_param
         int ok = PQsendQueryPrepared(c->pg, name, nparams, pp.values, pp.lengths, pp.formats, 1);
         free(pp.heap);
         if (!ok) err = conn_lost(c);
-        else c->pl_pending++, c->pl_unsynced++;
+        else if ((err = pl_push(c, PL_QUERY)) == 0) c->pl_unsynced++;
         if (!err && ++c->pl_unflushed >= PIPELINE_FLUSH_EVERY) {
             c->pl_unflushed = 0;
             err = send_flush(c);

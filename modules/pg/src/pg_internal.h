@@ -15,11 +15,16 @@ typedef struct pg_cached {
     char *sql;                     /* the statement's text */
     uint32_t *oids;                /* its parameter types */
     int n;                         /* how many */
+    unsigned seq;                  /* N */
     char name[24];                 /* the server-side name ("corio_c<N>") */
 } pg_cached;
 
 /* What the connection is in the middle of, between calls. */
 enum { PG_IDLE = 0, PG_STREAM = 1, PG_PIPELINE = 2 };
+
+/* Entries of the pipeline's ring. */
+#define PL_QUERY 0u
+#define PL_PREP 0x80000000u
 
 struct corio_pg_stmt {
     corio_pg_conn *conn;              /* the connection it lives on (NULL once it closed) */
@@ -39,6 +44,10 @@ struct corio_pg_conn {
     int pl_syncs;              /* pipeline: syncs sent whose marker was not read */
     int pl_unflushed;          /* pipeline: queries queued since the last flush */
     int pl_unsynced;           /* pipeline: queries sent since the last sync or flush request */
+    uint32_t *pl_ring;         /* pipeline: what each awaited result answers, in order:
+                                  PL_QUERY, or PL_PREP | the cached statement's number */
+    unsigned pl_head, pl_tail, pl_cap; /* ring indexes (free running) and size (a power of 2) */
+    int pl_prep_err;           /* pipeline: the error of a failed prepare, for its query */
     int tx_depth;              /* begin() nesting: 1 = the transaction, more = savepoints */
     unsigned stmt_seq;         /* names of prepared statements */
     pg_cached lru;             /* sentinel of the statement cache */
