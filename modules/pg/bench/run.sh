@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One interleaved run of the pgbench workloads: corio-pg, asyncpg 0.27,
-# psycopg 3.1 (async), against one throwaway PostgreSQL 15, each workload
+# psycopg 3.1 (async) and Go pgx v4 (when Debian's golang-go and
+# golang-github-jackc-pgx-v4-dev are installed), against one throwaway
+# PostgreSQL 15, each workload
 # R rounds with the drivers taking turns, so that the machine's load hits
 # them alike.  Prints a Markdown table of the median queries/s per driver.
 #   bench/run.sh BUILD_DIR [SECONDS=3] [ROUNDS=3] [WORKLOADS...]
@@ -10,6 +12,12 @@ build=${1:?usage: run.sh BUILD_DIR [SECONDS] [ROUNDS] [WORKLOADS...]}
 secs=${2:-3}; rounds=${3:-3}; shift 3 2>/dev/null || shift $#
 workloads=${*:-pg_type generate_series large_object batch oneplusone nopipeline pipeline}
 bench=$build/modules/pg/bench/pg_bench
+pgx=""
+if command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/github.com/jackc/pgx/v4 ]; then
+    pgx=$build/modules/pg/bench/pgx_bench
+    (cd "$here/pgx" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=${GOCACHE:-/tmp/corio-pg-gocache} \
+        go build -o "$pgx" .) || pgx=""
+fi
 dir=$(mktemp -d /tmp/corio-pg-bench.XXXXXX)
 port=$("$here/../tests/pg-server.sh" start "$dir") || exit 1
 trap '"$here/../tests/pg-server.sh" stop "$dir"' EXIT
@@ -20,6 +28,7 @@ for w in $workloads; do
         "$bench" "$dsn" "$w" --duration "$secs" >>"$out"
         /usr/bin/python3 "$here/pg_bench.py" asyncpg "$dsn" "$w" --duration "$secs" >>"$out"
         /usr/bin/python3 "$here/pg_bench.py" psycopg "$dsn" "$w" --duration "$secs" >>"$out"
+        [ -z "$pgx" ] || "$pgx" "$dsn" "$w" --duration "$secs" >>"$out"
     done
 done
 /usr/bin/python3 - "$out" <<'PY'
@@ -28,12 +37,12 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 order = []
 for r in rows:
     if r["workload"] not in order: order.append(r["workload"])
-print("| workload | corio-pg q/s | asyncpg q/s | psycopg q/s | corio-pg / asyncpg | corio-pg p99 ms | asyncpg p99 ms |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| workload | corio-pg q/s | asyncpg q/s | psycopg q/s | pgx q/s | corio-pg / asyncpg | corio-pg p99 ms | asyncpg p99 ms | pgx p99 ms |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for w in order:
-    med = {d: statistics.median([r["qps"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "psycopg")}
-    p99 = {d: statistics.median([r["p99_ms"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg")}
+    med = {d: statistics.median([r["qps"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "psycopg", "pgx")}
+    p99 = {d: statistics.median([r["p99_ms"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "pgx")}
     ratio = med["corio-pg"] / med["asyncpg"] if med["asyncpg"] else float("nan")
-    print(f"| {w} | {med['corio-pg']:.0f} | {med['asyncpg']:.0f} | {med['psycopg']:.0f} | {ratio:.2f}x | {p99['corio-pg']:.1f} | {p99['asyncpg']:.1f} |")
+    print(f"| {w} | {med['corio-pg']:.0f} | {med['asyncpg']:.0f} | {med['psycopg']:.0f} | {med['pgx']:.0f} | {ratio:.2f}x | {p99['corio-pg']:.1f} | {p99['asyncpg']:.1f} | {p99['pgx']:.1f} |")
 PY
 rm -f "$out"
