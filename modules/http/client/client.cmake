@@ -74,3 +74,13 @@ if(CORIO_BUILD_BENCH)
   target_link_libraries(bench_http_client PRIVATE corio_http_static)
   set_target_properties(bench_http_client PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
 endif()
+
+# The URL parser and resolver on arbitrary bytes (the response path is
+# the parser's, fuzzed by the module's own targets).
+if(CORIO_BUILD_FUZZ)
+  add_executable(fuzz_http_url ${CORIO_HTTP_CLIENT_DIR}/fuzz/fuzz_http_url.c)
+  target_link_libraries(fuzz_http_url PRIVATE corio_http_static)
+  target_compile_options(fuzz_http_url PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+                         -fno-omit-frame-pointer -UNDEBUG)
+  target_link_options(fuzz_http_url PRIVATE -fsanitize=fuzzer,address,undefined)
+endif()

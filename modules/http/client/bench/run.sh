@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh [BUILD_DIR] [N] - the client benchmark: N (default 10000) small
 # GETs at 1, 10 and 100 in flight against one local nginx, corio's client
-# interleaved with aiohttp's, Node's fetch and libcurl's multi interface
+# interleaved with aiohttp's, Node's fetch, Go's net/http and libcurl's multi interface
 # (each skipped when missing), R=3 rounds.  Then, for corio at 1 and 100 in
 # flight: system calls per request (strace -c, the difference of an N and
 # a 2N run, so setup cancels out) and user-space instructions per request
@@ -33,15 +33,20 @@ curl_bin=
 if [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ]; then
     cc -O2 -o "$tmp/curl_multi" "$here/curl_multi.c" -lcurl && curl_bin=$tmp/curl_multi
 fi
+go_bin=
+if command -v go >/dev/null; then
+    (cd "$tmp" && HOME=${HOME:-$tmp} GOCACHE=$tmp/gocache go build -o "$tmp/go_client" "$here/go_client.go") && go_bin=$tmp/go_client
+fi
 aio=
 /usr/bin/python3 -c 'import aiohttp' 2>/dev/null && aio=/usr/bin/python3
 echo "# $(date -u +%Y-%m-%d) commit $(git -C "$root" rev-parse --short HEAD), nproc $(nproc), load $(cut -d' ' -f1 /proc/loadavg)"
 for round in 1 2 3; do
     for c in 1 10 100; do
         "$build/bench/bench_http_client" "$url" "$n" "$c"
-        [ -n "$curl_bin" ] && "$curl_bin" "$url" "$n" "$c"
-        [ -n "$aio" ] && $aio "$here/aiohttp_client.py" "$url" "$n" "$c"
-        command -v node >/dev/null && node "$here/node_client.mjs" "$url" "$n" "$c"
+        if [ -n "$curl_bin" ]; then "$curl_bin" "$url" "$n" "$c"; fi
+        if [ -n "$go_bin" ]; then "$go_bin" "$url" "$n" "$c"; fi
+        if [ -n "$aio" ]; then $aio "$here/aiohttp_client.py" "$url" "$n" "$c"; fi
+        if command -v node >/dev/null; then node "$here/node_client.mjs" "$url" "$n" "$c"; fi
     done
 done
 # Per request: (count at 2N - count at N) / N.
