@@ -29,10 +29,11 @@ static corio_future **futures_of(corio_task *const *tasks, size_t n, corio_futur
 
 int corio_gather_tasks(corio_task *const *tasks, size_t n, int flags) {
     if (!tasks && n) return corio__bad(-EINVAL, "corio_gather_tasks: NULL tasks");
+    if (n == 0) return corio_gather(NULL, 0, flags);
     corio_future *small[SMALL];
     int err = 0;
     corio_future **f = futures_of(tasks, n, small, &err);
-    if (!f && n) return err;
+    if (!f) return err;
     int rc = corio_gather(f, n, flags);
     if (f != small) corio__free(f);
     return rc;
