@@ -9,7 +9,7 @@ asyncpg has no pipeline API, so there it is a plain loop too).  Rows are
 fetched into Python objects as each driver does by default.  Prints one
 JSON line like pg_bench.c.
 """
-import asyncio, json, sys, time
+import asyncio, json, resource, sys, time
 
 QUERIES = {
     "pg_type": ("select typname, typnamespace, typowner, typlen, typbyval, typcategory, typispreferred, "
@@ -100,9 +100,12 @@ async def run(driver, dsn, workload, duration, concurrency):
             lat.extend([dt] * k)
         await close(c)
 
-    t0 = time.monotonic()
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    t0, cpu0 = time.monotonic(), cpu()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    secs = time.monotonic() - t0
+    secs, cpu_used = time.monotonic() - t0, cpu() - cpu0
     await teardown(admin)
     await close(admin)
     lat.sort()
@@ -111,7 +114,8 @@ async def run(driver, dsn, workload, duration, concurrency):
     print(json.dumps({"driver": driver, "workload": workload, "concurrency": concurrency, "queries": counts["q"],
                       "rows": counts["rows"], "seconds": round(secs, 3), "qps": round(counts["q"] / secs, 1),
                       "rows_per_s": round(counts["rows"] / secs, 1), "mean_ms": round(mean * 1e3, 3),
-                      "p99_ms": round(p99 * 1e3, 3)}))
+                      "p99_ms": round(p99 * 1e3, 3),
+                      "cpu_us_per_query": round(cpu_used * 1e6 / counts["q"], 2) if counts["q"] else 0}))
 
 
 def main():

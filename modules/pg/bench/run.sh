@@ -37,12 +37,12 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 order = []
 for r in rows:
     if r["workload"] not in order: order.append(r["workload"])
-print("| workload | corio-pg q/s | asyncpg q/s | psycopg q/s | pgx q/s | corio-pg / asyncpg | corio-pg p99 ms | asyncpg p99 ms | pgx p99 ms |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| workload | corio-pg q/s | asyncpg q/s | psycopg q/s | pgx q/s | corio-pg / asyncpg | client CPU µs/query: corio-pg | asyncpg | psycopg | pgx |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for w in order:
     med = {d: statistics.median([r["qps"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "psycopg", "pgx")}
-    p99 = {d: statistics.median([r["p99_ms"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "pgx")}
+    cpu = {d: statistics.median([r["cpu_us_per_query"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "psycopg", "pgx")}
     ratio = med["corio-pg"] / med["asyncpg"] if med["asyncpg"] else float("nan")
-    print(f"| {w} | {med['corio-pg']:.0f} | {med['asyncpg']:.0f} | {med['psycopg']:.0f} | {med['pgx']:.0f} | {ratio:.2f}x | {p99['corio-pg']:.1f} | {p99['asyncpg']:.1f} | {p99['pgx']:.1f} |")
+    print(f"| {w} | {med['corio-pg']:.0f} | {med['asyncpg']:.0f} | {med['psycopg']:.0f} | {med['pgx']:.0f} | {ratio:.2f}x | {cpu['corio-pg']:.1f} | {cpu['asyncpg']:.1f} | {cpu['psycopg']:.1f} | {cpu['pgx']:.1f} |")
 PY
 rm -f "$out"

@@ -830,7 +830,8 @@ static int enter(corio_pg_conn *c) {
 
 static void leave(corio_pg_conn *c) { c->busy = 0; }
 
-/* Send one query: cached prepared statement with parameters, or unnamed. */
+/* Send one query: the simple protocol for execute without parameters,
+ * else a cached prepared statement. */
 static int send_query(corio_pg_conn *c, const char *sql, const corio_pg_param *p, int n, int kind, int single_row) {
     if (!sql) return local_err(c, -EINVAL, "no SQL text");
     pq_params pp;

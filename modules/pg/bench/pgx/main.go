@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v4"
@@ -129,6 +130,12 @@ func main() {
 	queriesDone, rowsDone := 0, 0
 	end := time.Now().Add(time.Duration(duration * float64(time.Second)))
 	var wg sync.WaitGroup
+	cpu := func() float64 {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+	}
+	cpu0 := cpu()
 	start := time.Now()
 	for i := 0; i < concurrency; i++ {
 		wg.Add(1)
@@ -160,6 +167,7 @@ func main() {
 	}
 	wg.Wait()
 	secs := time.Since(start).Seconds()
+	cpuUsed := cpu() - cpu0
 	switch w {
 	case "large_object":
 		admin.Exec(ctx, "DROP TABLE _bytes")
@@ -178,6 +186,7 @@ func main() {
 	}
 	out, _ := json.Marshal(map[string]interface{}{"driver": "pgx", "workload": w, "concurrency": concurrency,
 		"queries": queriesDone, "rows": rowsDone, "seconds": secs, "qps": float64(queriesDone) / secs,
-		"rows_per_s": float64(rowsDone) / secs, "mean_ms": mean * 1e3, "p99_ms": p99 * 1e3})
+		"rows_per_s": float64(rowsDone) / secs, "mean_ms": mean * 1e3, "p99_ms": p99 * 1e3,
+		"cpu_us_per_query": cpuUsed * 1e6 / float64(queriesDone)})
 	fmt.Println(string(out))
 }

@@ -39,11 +39,15 @@
  * column (asyncpg does the same): the getters decode them, and
  * corio_pg_get_str formats any value as PostgreSQL's text would.
  *
- * Statements with parameters are prepared once per connection and cached
- * (100 statements, least recently used evicted, as asyncpg's
- * statement_cache_size); when the server says a cached plan is stale
- * (a table changed under it, or DISCARD ALL) the entry is dropped and,
- * outside a transaction, the call is retried once.
+ * Every statement run through the extended protocol (execute with
+ * parameters, fetch, streams, pipelines, executemany) is prepared once per
+ * connection and cached (100 statements, least recently used evicted, as
+ * asyncpg's statement_cache_size): the server parses and plans it once.
+ * The first use costs one extra round trip, except in a pipeline, where
+ * the prepare travels in the pipeline ahead of its query.  When the server
+ * says a cached plan is stale (a table changed under it, or DEALLOCATE /
+ * DISCARD ALL) the entry is dropped and, outside a transaction and a
+ * pipeline, the call is retried once.
  *
  * Errors are negative: an errno (-ECANCELED, -ETIMEDOUT, -ECONNRESET when
  * the server went away, -ENOMEM, -EINVAL, -EBUSY when another task is
