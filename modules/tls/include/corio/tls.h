@@ -269,7 +269,12 @@ CORIO_API int corio_tls_serve(corio_reader *r, corio_writer *w, void *s);
 
 /*
  * asyncio.start_server(..., ssl=ctx): corio_start_server_opts with
- * corio_tls_serve as the handler (opts may be NULL).  As that function.
+ * corio_tls_serve as the handler (opts may be NULL).  As that function;
+ * -EINVAL also when s has no server context or no handler.  The TLS
+ * streams take s->stream; opts->stream is replaced by the plain streams'
+ * settings the module needs (their water marks at the TLS low mark).
+ * The handshake runs on the handler's stack: keep handler_stack_size at
+ * 64 KiB or more (the default is 256 KiB).
  */
 CORIO_API int corio_start_tls_server(const char *host, int port, corio_tls_server *s,
                                      const corio_server_opts *opts, corio_server **out);
