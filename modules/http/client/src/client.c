@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,7 +535,6 @@ struct corio_http_resp {
     char *head;            /* the header block, copied */
     size_t head_len;
     corio_http_response p; /* views into head */
-    corio_http_header hdrs[HC_MAX_HEADERS];
     char *reason;
     char *url;
     /* body framing */
@@ -556,6 +556,10 @@ struct corio_http_resp {
     int z_init, z_end, raw_eof;
     hc_hist *hist;
     size_t nhist;
+    /* Last, and not zeroed at allocation: 4 KiB whose zeroing was a
+     * quarter of a small request's instructions (callgrind); the parser
+     * fills the entries it reports. */
+    corio_http_header hdrs[HC_MAX_HEADERS];
 };
 
 /* The end of the body: give the connection back. */
@@ -1219,7 +1223,8 @@ int corio_http_session_request(corio_http_session *s, const char *method, const 
     q.orig_tls = q.url.tls;
     q.orig_port = q.url.port;
     q.orig_host = strdup(q.url.host);
-    corio_http_resp *r = calloc(1, sizeof *r);
+    corio_http_resp *r = malloc(sizeof *r);
+    if (r) memset(r, 0, offsetof(corio_http_resp, hdrs));
     if (!q.orig_host || !r) {
         free(r);
         free(q.orig_host);

@@ -48,16 +48,19 @@ int hc_buf_add(hc_buf *b, const void *p, size_t n) {
 
 int hc_buf_str(hc_buf *b, const char *s) { return hc_buf_add(b, s, strlen(s)); }
 
-/* Append s[0..n), escaping what a URL cannot carry. */
+/* Append s[0..n), escaping what a URL cannot carry; runs of bytes that
+ * need no escape are appended whole (a URL is almost always one run). */
 static int add_requoted(hc_buf *b, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (url_ok(c)) {
-            if (hc_buf_add(b, &s[i], 1)) return -ENOMEM;
-        } else {
-            char e[3] = {'%', hexdig[c >> 4], hexdig[c & 15]};
-            if (hc_buf_add(b, e, 3)) return -ENOMEM;
-        }
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && url_ok((unsigned char)s[run])) run++;
+        if (run > i && hc_buf_add(b, s + i, run - i)) return -ENOMEM;
+        if (run == n) break;
+        unsigned char c = (unsigned char)s[run];
+        char e[3] = {'%', hexdig[c >> 4], hexdig[c & 15]};
+        if (hc_buf_add(b, e, 3)) return -ENOMEM;
+        i = run + 1;
     }
     return 0;
 }
