@@ -110,6 +110,8 @@ struct corio__op {
     corio__op_done done;  /* else called by the backend with the completion */
     int res;              /* the completion's result once !inflight */
     bool inflight;        /* the kernel may still touch the operation's memory */
+    bool bulk;            /* its completions carry bulk data (a transport's multishot recv): under
+                             load they wait behind the others (backend_uring.c, "Reaping") */
 };
 struct io_uring_sqe;
 typedef void (*corio__ring_prep_fn)(struct io_uring_sqe *sqe, void *ctx);
