@@ -47,7 +47,6 @@ static int amain(void *arg) {
     static const struct job jobs[] = {{"A", 2}, {"B", 3}, {"C", 4}};
     enum { N = sizeof jobs / sizeof jobs[0] };
     corio_task *tasks[N];
-    corio_future *futs[N];
     int L[N];
     int n = 0, rc = 0;
 
@@ -58,9 +57,8 @@ static int amain(void *arg) {
             rc = -errno;
             break;
         }
-        futs[n] = corio_task_future(tasks[n]);
     }
-    if (rc == 0) rc = corio_gather(futs, N, 0);
+    if (rc == 0) rc = corio_gather_tasks(tasks, N, 0);
 
     /* Release the tasks; after a successful gather each join returns at once. */
     for (int i = 0; i < n; i++) {

@@ -43,7 +43,6 @@ static int amain(void *arg) {
     enum { N = sizeof jobs / sizeof jobs[0] };
     double start = corio_time();
     corio_task *tasks[N];
-    corio_future *futs[N];
     int n = 0, rc = 0;
 
     for (; n < N; n++) {
@@ -52,16 +51,15 @@ static int amain(void *arg) {
             rc = -errno;
             break;
         }
-        futs[n] = corio_task_future(tasks[n]);
     }
 
     if (rc == 0) {
         /* Without collecting, the first error comes back at once... */
-        rc = corio_gather(futs, N, 0);
+        rc = corio_gather_tasks(tasks, N, 0);
         if (rc < 0 && rc != -ECANCELED)
             printf("%.1f s: gather failed: %s\n", corio_time() - start, corio_strerror(rc));
         /* ...and the other tasks keep running.  Collecting waits for all. */
-        if (rc != -ECANCELED) rc = corio_gather(futs, N, CORIO_GATHER_COLLECT);
+        if (rc != -ECANCELED) rc = corio_gather_tasks(tasks, N, CORIO_GATHER_COLLECT);
         if (rc == 0) printf("%.1f s: gather collected:\n", corio_time() - start);
     }
 
