@@ -17,6 +17,7 @@ PF=$BUILD/bench-postfix
 [ -x "$PF/usr/sbin/smtp-source" ] || { echo "run bench/run.sh once first (fetches smtp-source)"; exit 1; }
 export LD_LIBRARY_PATH=$PF/usr/lib/postfix
 OUT=$(mktemp -d)
+chmod 1777 "$OUT" # smtp-sink drops to nobody before callgrind writes its file
 trap 'rm -rf "$OUT"' EXIT
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -27,16 +28,19 @@ run() {
   local tool=$1 srv=$2 drv=$3 n=$4 port pid f
   port=$(free_port)
   f=$OUT/$tool.$srv.$drv.$n
-  local cmd
+  local cmd prefix=(env)
   case $srv in
     corio) cmd=("$SINK" "$port") ;;
     aiosmtpd) cmd=(/usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:$port -c aiosmtpd.handlers.Sink) ;;
-    postfix) cmd=("$PF/usr/sbin/smtp-sink" -u nobody 127.0.0.1:$port 1024) ;;
+    # As nobody from the start: smtp-sink run as root must drop to a user
+    # (-u), after which callgrind could no longer write its file.
+    postfix) cmd=("$PF/usr/sbin/smtp-sink" 127.0.0.1:$port 1024)
+             [ "$(id -u)" = 0 ] && prefix=(setpriv --reuid=nobody --regid=nogroup --clear-groups) ;;
   esac
   if [ "$tool" = callgrind ]; then
-    CORIO_BACKEND=epoll valgrind -q --tool=callgrind --callgrind-out-file="$f.%p" --trace-children=no "${cmd[@]}" >/dev/null 2>&1 &
+    CORIO_BACKEND=epoll "${prefix[@]}" valgrind -q --tool=callgrind --callgrind-out-file="$f.%p" --trace-children=no "${cmd[@]}" >/dev/null 2>&1 &
   else
-    CORIO_BACKEND=epoll strace -f -c -o "$f" "${cmd[@]}" >/dev/null 2>&1 &
+    CORIO_BACKEND=epoll strace -f -c -o "$f" "${prefix[@]}" "${cmd[@]}" >/dev/null 2>&1 &
   fi
   pid=$!
   wait_port "$port"

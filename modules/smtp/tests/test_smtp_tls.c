@@ -212,6 +212,8 @@ int main(void) {
 
 #else
 int main(void) {
+    (void)test_cases;
+    (void)test_failures;
     printf("SKIP: corio-smtp was built without corio-tls (no STARTTLS)\n");
     return 77;
 }
