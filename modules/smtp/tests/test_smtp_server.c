@@ -587,6 +587,30 @@ static int graceful_main(void *arg) {
     raw_close(&c);
     CHECK_EQ(corio_smtp_server_free(f.srv), 0);
     rec_free(&f.rec);
+
+    /* Closing with abort_sessions: an idle session and one mid-DATA end
+     * at once, their transactions dropped. */
+    fx g = {0};
+    if (fx_start(&g) < 0) return 1;
+    raw a, b;
+    CHECK_EQ(raw_open(&a, g.port), 0);
+    CHECK_EQ(raw_open(&b, g.port), 0);
+    EXPECT(&a, "220 mx.test corio SMTP");
+    EXPECT(&b, "220 mx.test corio SMTP");
+    raw_sends(&b, "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\nhalf");
+    EXPECT(&b, EHLO_REPLY);
+    EXPECT(&b, "250 OK");
+    EXPECT(&b, "250 OK");
+    EXPECT(&b, "354 End data with <CR><LF>.<CR><LF>");
+    CHECK_EQ(corio_smtp_server_close(g.srv, 1), 0);
+    CHECK_EQ(corio_smtp_server_wait_closed(g.srv), 0);
+    CHECK_EQ(g.rec.disconnects, 2);
+    CHECK_EQ(g.rec.messages, 0);
+    expect_eof(&a);
+    raw_close(&a);
+    raw_close(&b);
+    CHECK_EQ(corio_smtp_server_free(g.srv), 0);
+    rec_free(&g.rec);
     return 0;
 }
 static void test_graceful(void) { test_run(graceful_main, NULL, 0); }
