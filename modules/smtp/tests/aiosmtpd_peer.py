@@ -1,14 +1,16 @@
 """aiosmtpd as the real server our client is tested against.
 
-    /usr/bin/python3 aiosmtpd_peer.py DIR
+    /usr/bin/python3 aiosmtpd_peer.py DIR [CERT KEY]
 
 Listens on a free port of 127.0.0.1, prints "port N", and writes each
 message it receives to DIR/N.eml (content bytes as aiosmtpd hands them to
 a handler) and DIR/N.env (MAIL FROM, options, recipients, one per line).
-AUTH PLAIN/LOGIN without TLS accepts user/secret.  Ends when its standard
+AUTH PLAIN/LOGIN without TLS accepts user/secret.  With CERT and KEY it
+offers STARTTLS and AUTH only after it.  Ends when its standard
 input closes, so a test that dies leaves nothing running.
 """
 import asyncio
+import ssl
 import logging
 import os
 import sys
@@ -57,9 +59,13 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 async def main():
     handler = Recorder(sys.argv[1])
     loop = asyncio.get_running_loop()
+    tls = None
+    if len(sys.argv) > 3:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(sys.argv[2], sys.argv[3])
     server = await loop.create_server(
-        lambda: SMTP(handler, enable_SMTPUTF8=True, auth_require_tls=False, authenticator=authenticator,
-                     hostname="aiosmtpd.test"),
+        lambda: SMTP(handler, enable_SMTPUTF8=True, auth_require_tls=tls is not None, authenticator=authenticator,
+                     hostname="aiosmtpd.test", tls_context=tls),
         "127.0.0.1", 0)
     print("port", server.sockets[0].getsockname()[1], flush=True)
     done = asyncio.Event()

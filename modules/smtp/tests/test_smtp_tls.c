@@ -176,6 +176,69 @@ static void test_smtplib(void) {
     if (skipped) printf("SKIP test_smtplib: no /usr/bin/python3\n");
 }
 
+/* Our client's STARTTLS against aiosmtpd's (Python's ssl). */
+static int aiosmtpd_main(void *arg) {
+    int *skipped = arg;
+    char *const argv[] = {"python3", SMTP_TEST_SRC "/aiosmtpd_peer.py", dir, cert, key, NULL};
+    corio_process_opts po = {.stdin_mode = CORIO_STDIO_PIPE, .stdout_mode = CORIO_STDIO_PIPE};
+    corio_process *p;
+    if (corio_process_exec("/usr/bin/python3", argv, &po, &p) < 0) {
+        *skipped = 1;
+        return 0;
+    }
+    const char *line;
+    size_t len;
+    int port = 0;
+    corio_timeout to;
+    corio_timeout_enter(&to, 30);
+    int rc = corio_reader_readline(corio_process_stdout(p), &line, &len);
+    corio_timeout_exit(&to, rc);
+    if (rc == 0 && len > 5 && strncmp(line, "port ", 5) == 0) port = atoi(line + 5);
+    if (port > 0) {
+        corio_tls_ctx *cc = client_ctx();
+        corio_smtp_client *c;
+        /* Without TLS aiosmtpd offers no AUTH ... */
+        CHECK_EQ(corio_smtp_client_connect("127.0.0.1", port, NULL, &c), 0);
+        CHECK(corio_smtp_client_has_ext(c, "STARTTLS"));
+        CHECK_EQ(corio_smtp_client_auth(c, "user", "secret"), -ENOTSUP);
+        CHECK_EQ(corio_smtp_client_quit(c), 0);
+        corio_smtp_client_free(c);
+        /* ... and after STARTTLS it does. */
+        corio_smtp_client_opts o = {.tls_ctx = cc, .require_tls = 1, .server_hostname = "localhost"};
+        CHECK_EQ(corio_smtp_client_connect("127.0.0.1", port, &o, &c), 0);
+        CHECK(!corio_smtp_client_has_ext(c, "STARTTLS"));
+        CHECK_EQ(corio_smtp_client_auth(c, "user", "secret"), 0);
+        static const char m[] = "Subject: via aiosmtpd over TLS\r\n\r\n.dot\r\n";
+        CHECK_EQ(corio_smtp_client_send(c, "a@b", (const char *[]){"x@y"}, 1, m, sizeof m - 1, NULL), 0);
+        CHECK_EQ(corio_smtp_client_quit(c), 0);
+        corio_smtp_client_free(c);
+        corio_tls_ctx_free(cc);
+        char path[128], buf[256];
+        snprintf(path, sizeof path, "%s/1.eml", dir);
+        FILE *f = fopen(path, "rb");
+        CHECK(f != NULL);
+        if (f) {
+            len = fread(buf, 1, sizeof buf, f);
+            fclose(f);
+            CHECK_EQ(len, sizeof m - 1);
+            CHECK(memcmp(buf, m, sizeof m - 1) == 0);
+        }
+    } else {
+        *skipped = 1;
+    }
+    corio_process_close_stdin(p);
+    int code;
+    corio_timeout_enter(&to, 20);
+    corio_timeout_exit(&to, corio_process_wait(p, &code));
+    corio_process_free(p);
+    return 0;
+}
+static void test_aiosmtpd(void) {
+    int skipped = 0;
+    test_run(aiosmtpd_main, &skipped, 0);
+    if (skipped) printf("SKIP test_aiosmtpd: /usr/bin/python3 with aiosmtpd did not start\n");
+}
+
 static void run_all(void) {
     RUN_NET_TEST(test_client_server);
     RUN_NET_TEST(test_injection);
@@ -202,6 +265,7 @@ int main(void) {
         net_warm_up();
         run_on_each_backend(run_all);
         RUN_NET_TEST(test_smtplib);
+        RUN_NET_TEST(test_aiosmtpd);
         printf("%d cases, %d failed checks\n", test_cases, test_failures);
         rc = test_failures ? 1 : 0;
     }
