@@ -14,6 +14,8 @@
 #include "net_util.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -505,8 +507,46 @@ static void run_all(void) {
 
 static void test_server(void) { run_on_each_backend(run_all); }
 
+/* N loops on SO_REUSEPORT: each thread answers; one call stops them all. */
+static int setup_calls;
+static int count_setup(int index, void *arg) {
+    (void)index;
+    (void)arg;
+    __atomic_add_fetch(&setup_calls, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void test_cluster(void) {
+    corio_http_router *rt = router();
+    corio_http_server_opts o = {.router = rt};
+    corio_http_cluster *cl;
+    setup_calls = 0;
+    CHECK_EQ(corio_http_cluster_start(3, "127.0.0.1", 0, &o, count_setup, NULL, &cl), 0);
+    CHECK_EQ(__atomic_load_n(&setup_calls, __ATOMIC_RELAXED), 3);
+    int port = corio_http_cluster_port(cl);
+    CHECK(port > 0);
+    for (int i = 0; i < 30; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        static const char req[] = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        CHECK_EQ(send(fd, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)sizeof req - 1);
+        char buf[1024];
+        size_t len = 0;
+        ssize_t n;
+        while ((n = recv(fd, buf + len, sizeof buf - 1 - len, 0)) > 0) len += (size_t)n;
+        buf[len] = 0;
+        CHECK(strstr(buf, "HTTP/1.1 200 OK") == buf && strstr(buf, "Hello, World!"));
+        close(fd);
+    }
+    CHECK_EQ(corio_http_cluster_stop(cl, 1.0), 0);
+    corio_http_router_free(rt);
+}
+
 int main(void) {
     net_warm_up();
     RUN_NET_TEST(test_server);
+    RUN_NET_TEST(test_cluster);
     TEST_MAIN_END();
 }

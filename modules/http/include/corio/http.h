@@ -99,7 +99,8 @@ typedef struct corio_http_server_opts {
     size_t max_connections;     /* beyond, new clients wait in the listen backlog [0: no cap] */
     int backlog;                /* listen(2) backlog [1024] */
     int reuseport;              /* SO_REUSEPORT on the listener (set by the cluster) */
-    int listen_fd;              /* > 0: serve this listening socket instead of host:port */
+    int listen_fd;              /* > 0: serve this listening socket instead of host:port;
+                                   the server then owns it (closes it at shutdown) */
     corio_http_wrap_fn wrap;    /* per accepted connection (TLS); NULL: plain */
     void *wrap_arg;
     size_t stack_size;          /* each connection task's stack [the loop's default] */
