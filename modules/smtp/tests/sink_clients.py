@@ -190,7 +190,15 @@ def case_signal_waits_for_session(d):
     check(rc == 0, "exit after the last session: %r" % rc)
     eml, _ = s.files(1)
     check(eml == b"Subject: last\r\n\r\nstill delivered\r\n", "last message")
-    # New connections are refused meanwhile is implied by the exit.
+    # A second signal does not wait for an idle session.
+    s = Sink(d)
+    c = smtplib.SMTP("127.0.0.1", s.port)
+    c.ehlo()
+    s.p.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    check(s.p.poll() is None, "sink exited with a session open")
+    s.stop(signal.SIGINT)
+    c.close()
 
 
 def case_no_dir_and_usage():
