@@ -488,6 +488,63 @@ static void c_serve_stream(void) {
     free(p);
 }
 
+/* Garbage and broken clients: mutated requests in random pieces, clients
+ * that vanish mid-request or mid-body.  Afterwards the server still
+ * answers, and (checked by the harness) shuts down clean with nothing left. */
+static uint32_t grng = 12345;
+static uint32_t grand(uint32_t n) {
+    grng = grng * 1103515245u + 12345u;
+    return (grng >> 8) % n;
+}
+static int garbage_client(void *arg) {
+    (void)arg;
+    static const char *base[] = {
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789",
+        "POST /pieces HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+        "GET /sleep/5 HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+    };
+    char msg[512];
+    const char *b = base[grand(4)];
+    size_t len = strlen(b);
+    memcpy(msg, b, len);
+    int muts = (int)grand(4);
+    for (int i = 0; i < muts; i++) msg[grand((uint32_t)len)] = (char)grand(256);
+    corio_reader *r;
+    corio_writer *w;
+    if (connect_(&r, &w) < 0) return 0;
+    size_t pos = 0, cut = grand(3) == 0 ? grand((uint32_t)len) : len;
+    while (pos < cut) {
+        size_t piece = 1 + grand(40);
+        if (piece > cut - pos) piece = cut - pos;
+        corio_writer_write(w, msg + pos, piece);
+        pos += piece;
+        if (grand(3) == 0) corio_sleep(0.001);
+    }
+    if (grand(2)) {
+        char buf[4096];
+        corio_timeout to;
+        corio_timeout_enter(&to, 0.5);
+        ssize_t n = corio_reader_read(r, buf, sizeof buf);
+        corio_timeout_exit(&to, n < 0 ? (int)n : 0);
+    }
+    if (grand(2)) corio_writer_abort(w);
+    corio_stream_close(r, w);
+    return 0;
+}
+
+static void c_garbage(void) {
+    corio_task *t[64];
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 64; i++) t[i] = corio_spawn(garbage_client, NULL);
+        for (int i = 0; i < 64; i++) corio_join(t[i]);
+    }
+    struct resp *p = malloc(sizeof *p);
+    CHECK_EQ(exchange1("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 0, p), 0);
+    CHECK_EQ(p->status, 200);
+    free(p);
+}
+
 static void run_all(void) {
     corio_http_server_opts o = {0};
     run_case(c_basic, NULL);
@@ -503,6 +560,10 @@ static void run_all(void) {
     run_case(c_cap, &o);
     run_case(c_shutdown, NULL);
     run_case(c_serve_stream, NULL);
+    memset(&o, 0, sizeof o);
+    o.header_timeout = 1.0;
+    o.keepalive_timeout = 1.0;
+    run_case(c_garbage, &o);
 }
 
 static void test_server(void) { run_on_each_backend(run_all); }
