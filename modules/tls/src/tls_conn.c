@@ -449,6 +449,25 @@ static corio_stream_opts plain_opts(const corio_stream_opts *tls) {
     return o;
 }
 
+/* After a failed handshake: let the alert that says why leave, then close
+ * (bounded by the shutdown timeout).  We wait for the close rather than
+ * release the handles at once: a writer released while its last bytes sit
+ * on the loop's flush list was freed under the flush (seen by TSan in
+ * the core's flush_run), and waiting costs one socket close. */
+static void close_after_failure(corio_tls_ctx *ctx, corio_reader *r, corio_writer *w, int release) {
+    corio_writer_close(w);
+    corio_timeout to;
+    if (corio_timeout_enter(&to, ctx->shutdown_timeout) == 0 &&
+        corio_timeout_exit(&to, corio_writer_wait_closed(w)) == -ETIMEDOUT) {
+        corio_writer_abort(w);
+        corio_writer_wait_closed(w);
+    }
+    if (release) {
+        corio_reader_free(r);
+        corio_writer_free(w);
+    }
+}
+
 int corio_open_tls_connection_opts(const char *host, int port, corio_tls_ctx *ctx, const char *server_hostname,
                                    const corio_connect_opts *copts, const corio_stream_opts *sopts,
                                    corio_reader **r, corio_writer **w) {
@@ -470,9 +489,7 @@ int corio_open_tls_connection_opts(const char *host, int port, corio_tls_ctx *ct
     corio_tls_start_opts o = {.borrow = 0};
     if (sopts) o.stream = *sopts;
     if ((rc = corio_start_tls(pr, pw, ctx, server_hostname ? server_hostname : host, &o, r, w)) < 0) {
-        corio_writer_close(pw); /* the alert saying why still leaves, in the background */
-        corio_reader_free(pr);
-        corio_writer_free(pw);
+        close_after_failure(ctx, pr, pw, 1);
     }
     return rc;
 }
@@ -493,7 +510,7 @@ int corio_tls_serve(corio_reader *r, corio_writer *w, void *arg) {
     if (rc < 0) {
         s->handshake_failures++;
         snprintf(s->last_error, sizeof s->last_error, "%s", corio__tls_last);
-        corio_writer_close(w); /* after the alert; the server frees the plain handles */
+        close_after_failure(s->ctx, r, w, 0); /* the server frees the plain handles */
         return rc;
     }
     s->handshakes++;

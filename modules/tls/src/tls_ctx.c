@@ -22,7 +22,8 @@ void corio__tls_set_last(const char *fmt, const char *detail) {
     snprintf(corio__tls_last, sizeof corio__tls_last, fmt, detail ? detail : "");
 }
 
-/* OpenSSL's reason for the error at the head of its queue, or `fallback`. */
+/* Record `what` with OpenSSL's reason for its latest error as this
+ * thread's last error; CORIO_ETLS. */
 static int ssl_fail(const char *what) {
     unsigned long e = ERR_peek_last_error();
     const char *why = e ? ERR_reason_error_string(e) : NULL;
@@ -171,8 +172,8 @@ int corio_tls_ctx_load_verify_locations(corio_tls_ctx *ctx, const char *cafile, 
     pthread_mutex_lock(&ctx->lock);
     ctx->ca_loaded = 1;
     pthread_mutex_unlock(&ctx->lock);
-    if (ctx->server) /* the names of the CAs we accept, sent with the certificate request */
-        SSL_CTX_set_client_CA_list(ctx->ssl, cafile ? SSL_load_client_CA_file(cafile) : NULL);
+    if (ctx->server && cafile) /* the names of the CAs we accept, sent with the certificate request */
+        SSL_CTX_set_client_CA_list(ctx->ssl, SSL_load_client_CA_file(cafile));
     ERR_clear_error();
     return 0;
 }
