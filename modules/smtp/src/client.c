@@ -342,31 +342,50 @@ static int addr_ok(const char *a, int *nonascii) {
     return strlen(a) < 1000;
 }
 
-/* Write the content dot-stuffed (a '.' doubled at the start of every
- * line, after any LF, as smtplib quotes), with CRLF added when missing,
- * then the end "."  CRLF. */
-static int send_content(corio_smtp_client *c, const unsigned char *p, size_t len) {
+/* Write the content (iovcnt pieces, one message) dot-stuffed: a '.'
+ * doubled at the start of every line, after any LF, as smtplib quotes;
+ * then CRLF when the content does not end with one, and the end ".".
+ * Runs between line starts are copied whole into a staging buffer, which
+ * is written each time it fills. */
+static int send_content(corio_smtp_client *c, const struct iovec *iov, int iovcnt) {
     char *stage = malloc(STAGE + 8);
     if (!stage) return -ENOMEM;
-    size_t n = 0;
+    size_t n = 0, total = 0;
     int bol = 1, rc = 0;
-    for (size_t i = 0; i < len && rc == 0; i++) {
-        if (bol && p[i] == '.') stage[n++] = '.';
-        stage[n++] = (char)p[i];
-        bol = p[i] == '\n';
-        if (n >= STAGE) {
-            rc = send_raw(c, stage, n);
-            n = 0;
+    unsigned char last[2] = {0, 0}; /* the content's last two bytes */
+    for (int k = 0; k < iovcnt && rc == 0; k++) {
+        const unsigned char *p = iov[k].iov_base;
+        size_t len = iov[k].iov_len, i = 0;
+        while (i < len && rc == 0) {
+            if (n >= STAGE) {
+                rc = send_raw(c, stage, n);
+                n = 0;
+                continue;
+            }
+            if (bol && p[i] == '.') stage[n++] = '.';
+            bol = 0; /* this line's start is dealt with, even if the copy waits for room */
+            const unsigned char *nl = memchr(p + i, '\n', len - i);
+            size_t run = nl ? (size_t)(nl - (p + i)) + 1 : len - i;
+            if (run > STAGE - n) run = STAGE - n;
+            if (run == 0) continue; /* the dot filled the stage: flush first */
+            memcpy(stage + n, p + i, run);
+            n += run;
+            i += run;
+            bol = p[i - 1] == '\n';
+        }
+        total += len;
+        if (len >= 2) {
+            last[0] = p[len - 2];
+            last[1] = p[len - 1];
+        } else if (len == 1) {
+            last[0] = last[1];
+            last[1] = p[0];
         }
     }
     if (rc == 0) {
-        if (len < 2 || p[len - 2] != '\r' || p[len - 1] != '\n') {
-            if (len == 0) {
-                /* Nothing at all: the end marker alone. */
-            } else {
-                stage[n++] = '\r';
-                stage[n++] = '\n';
-            }
+        if (total > 0 && !(total >= 2 && last[0] == '\r' && last[1] == '\n')) {
+            stage[n++] = '\r';
+            stage[n++] = '\n';
         }
         stage[n++] = '.';
         stage[n++] = '\r';
@@ -397,15 +416,27 @@ static void record(corio_smtp_rcpt_result *res, int code, const char *text) {
 
 int corio_smtp_client_send(corio_smtp_client *c, const char *from, const char *const *rcpts, size_t n,
                            const void *content, size_t len, corio_smtp_rcpt_result *results) {
-    if (!c || !from || !rcpts || n == 0 || (!content && len)) return -EINVAL;
+    if (!content && len) return -EINVAL;
+    struct iovec iov = {.iov_base = (void *)(content ? content : ""), .iov_len = len};
+    return corio_smtp_client_sendv(c, from, rcpts, n, &iov, 1, results);
+}
+
+int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *const *rcpts, size_t n,
+                            const struct iovec *iov, int iovcnt, corio_smtp_rcpt_result *results) {
+    if (!c || !from || !rcpts || n == 0 || iovcnt < 0 || (!iov && iovcnt)) return -EINVAL;
+    size_t len = 0;
+    int eight = 0;
+    for (int k = 0; k < iovcnt; k++) {
+        if (!iov[k].iov_base && iov[k].iov_len) return -EINVAL;
+        const unsigned char *b = iov[k].iov_base;
+        for (size_t i = 0; i < iov[k].iov_len && !eight; i++) eight = b[i] >= 0x80;
+        len += iov[k].iov_len;
+    }
     int nonascii = 0;
     if (!addr_ok(from, &nonascii)) return -EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!rcpts[i] || !addr_ok(rcpts[i], &nonascii)) return -EINVAL;
     for (size_t i = 0; results && i < n; i++) record(&results[i], 0, "");
-    const unsigned char *body = content ? content : (const unsigned char *)"";
-    int eight = 0;
-    for (size_t i = 0; i < len && !eight; i++) eight = body[i] >= 0x80;
 
     char params[96] = "";
     size_t pl = 0;
@@ -507,7 +538,7 @@ int corio_smtp_client_send(corio_smtp_client *c, const char *from, const char *c
             return CORIO_SMTP_EREPLY;
         }
     }
-    if ((rc = send_content(c, body, len)) < 0) return rc;
+    if ((rc = send_content(c, iov, iovcnt)) < 0) return rc;
     int code = read_reply(c);
     if (code < 0) return code;
     return code == 250 ? 0 : CORIO_SMTP_EREPLY;

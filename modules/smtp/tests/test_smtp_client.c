@@ -84,6 +84,17 @@ static int roundtrip_main(void *arg) {
         snprintf(opts, sizeof opts, "SIZE=%zu%s", t->in_len, i == 4 ? " BODY=8BITMIME" : "");
         CHECK(strcmp(f.rec.mail_options, opts) == 0);
     }
+    /* The same message in pieces that split lines, line starts and CRLFs. */
+    static const char whole[] = "X-Peer: 127.0.0.1\r\nSubject: v\r\n\r\n.a\r\nb\n.c\r\n..d";
+    struct iovec iov[] = {{(void *)whole, 19}, {(void *)(whole + 19), 14}, {(void *)(whole + 33), 1},
+                          {(void *)(whole + 34), 3}, {(void *)(whole + 37), 1}, {(void *)(whole + 38), 0},
+                          {(void *)(whole + 38), sizeof whole - 1 - 38}};
+    CHECK_EQ(corio_smtp_client_sendv(c, "a@b", ONE, 1, iov, 7, NULL), 0);
+    CHECK_EQ(f.rec.content_len, sizeof whole - 1 + 2);
+    CHECK(memcmp(f.rec.content, whole, sizeof whole - 1) == 0 && memcmp(f.rec.content + sizeof whole - 1, "\r\n", 2) == 0);
+    struct iovec crlf[] = {{(void *)"x\r", 2}, {(void *)"\n", 1}};
+    CHECK_EQ(corio_smtp_client_sendv(c, "a@b", ONE, 1, crlf, 2, NULL), 0);
+    CHECK(f.rec.content_len == 3 && memcmp(f.rec.content, "x\r\n", 3) == 0);
     /* A UTF-8 address: SMTPUTF8 goes with it. */
     const char *u[] = {"\xc3\xa5sa@example.test"};
     CHECK_EQ(corio_smtp_client_send(c, "a@b", u, 1, "hi\r\n", 4, NULL), 0);
@@ -244,6 +255,11 @@ static int big_main(void *arg) {
     CHECK_EQ(corio_smtp_client_send(c, "a@b", ONE, 1, m, n, NULL), 0);
     CHECK_EQ(f.rec.content_len, n);
     CHECK(f.rec.content && memcmp(f.rec.content, m, n) == 0);
+    /* Every line a dot: the stuffing doubles it, across staging buffers. */
+    for (size_t j = 0; j < 300000; j += 3) memcpy(m + j, ".\r\n", 3);
+    CHECK_EQ(corio_smtp_client_send(c, "a@b", ONE, 1, m, 300000, NULL), 0);
+    CHECK_EQ(f.rec.content_len, 300000);
+    CHECK(f.rec.content && memcmp(f.rec.content, m, 300000) == 0);
     CHECK_EQ(corio_smtp_client_quit(c), 0);
     corio_smtp_client_free(c);
     free(m);

@@ -53,6 +53,7 @@
 #include <corio.h>
 
 #include <stddef.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -312,6 +313,15 @@ CORIO_API int corio_smtp_client_auth(corio_smtp_client *c, const char *user, con
  */
 CORIO_API int corio_smtp_client_send(corio_smtp_client *c, const char *from, const char *const *rcpts, size_t n,
                                      const void *content, size_t len, corio_smtp_rcpt_result *results);
+
+/*
+ * corio_smtp_client_send with the content in iovcnt pieces (one message,
+ * stuffed as a whole: a line may span pieces), so that a relay can add a
+ * header without copying the message.  Same returns; -EINVAL also for a
+ * NULL piece of non-zero length.  SUSPENDS.
+ */
+CORIO_API int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *const *rcpts, size_t n,
+                                      const struct iovec *iov, int iovcnt, corio_smtp_rcpt_result *results);
 
 /*
  * Send one command line (without CRLF, e.g. "NOOP", "VRFY <x>", "RSET")
