@@ -19,8 +19,10 @@ if command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/github.com/jackc/
         go build -o "$pgx" .) || pgx=""
 fi
 dir=$(mktemp -d /tmp/corio-pg-bench.XXXXXX)
-port=$("$here/../tests/pg-server.sh" start "$dir") || exit 1
-trap '"$here/../tests/pg-server.sh" stop "$dir"' EXIT
+# the server runs with the default environment whatever the drivers get
+# (GLIBC_TUNABLES, for instance: see the README)
+port=$(env -u GLIBC_TUNABLES "$here/../tests/pg-server.sh" start "$dir") || exit 1
+trap 'env -u GLIBC_TUNABLES "$here/../tests/pg-server.sh" stop "$dir"' EXIT
 dsn="postgresql://postgres@127.0.0.1:$port/postgres"
 out=$(mktemp)
 for w in $workloads; do
