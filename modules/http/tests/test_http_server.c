@@ -70,6 +70,19 @@ static int h_noresp(corio_http_exchange *x, void *arg) {
     return 0; /* the server answers 500 */
 }
 
+static char file_path[64];
+static size_t file_size;
+static int h_file(corio_http_exchange *x, void *arg) {
+    (void)arg;
+    int fd = open(file_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    /* "?chunked": the copy path (sendfile needs a declared length). */
+    int rc = corio_http_start(x, 200, corio_http_req(x)->query ? CORIO_HTTP_CHUNKED : (int64_t)file_size - 10);
+    if (!rc) rc = corio_http_write_file(x, fd, 10, file_size - 10);
+    close(fd);
+    return rc ? rc : corio_http_finish(x);
+}
+
 static corio_http_router *router(void) {
     corio_http_router *rt = corio_http_router_new();
     CHECK_EQ(corio_http_route(rt, "GET", "/", h_hello, NULL), 0);
@@ -78,6 +91,7 @@ static corio_http_router *router(void) {
     CHECK_EQ(corio_http_route(rt, "POST", "/pieces", h_pieces, NULL), 0);
     CHECK_EQ(corio_http_route(rt, "GET", "/items/{id}/x", h_item, NULL), 0);
     CHECK_EQ(corio_http_route(rt, "GET", "/noresp", h_noresp, NULL), 0);
+    CHECK_EQ(corio_http_route(rt, "GET", "/file", h_file, NULL), 0);
     CHECK_EQ(corio_http_route(rt, "GET", "bad", h_noresp, NULL), -EINVAL);
     CHECK_EQ(corio_http_route(rt, "GET", "/{x", h_noresp, NULL), -EINVAL);
     return rt;
@@ -545,6 +559,82 @@ static void c_garbage(void) {
     free(p);
 }
 
+/* A file body: sendfile on the plain socket (big enough to need several
+ * rounds of waiting for room), the stream's path through serve_stream. */
+static void c_file(void) {
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(connect_(&r, &w), 0);
+    corio_writer_write(w, "GET /file HTTP/1.1\r\nHost: a\r\n\r\n", strlen("GET /file HTTP/1.1\r\nHost: a\r\n\r\n"));
+    char head[1024];
+    size_t hl = 0;
+    while (hl < 4 || memcmp(head + hl - 4, "\r\n\r\n", 4)) CHECK_EQ(corio_reader_readexactly(r, head + hl++, 1, NULL), 0);
+    CHECK(!memcmp(head, "HTTP/1.1 200 OK", 15));
+    uint64_t h = FNV_INIT;
+    size_t got = 0;
+    char buf[65536];
+    corio_sleep(0.2); /* let the socket fill: sendfile meets EAGAIN */
+    while (got < file_size - 10) {
+        size_t want = file_size - 10 - got < sizeof buf ? file_size - 10 - got : sizeof buf;
+        ssize_t n = corio_reader_read(r, buf, want);
+        if (n <= 0) break;
+        h = fnv1a(h, buf, (size_t)n);
+        got += (size_t)n;
+    }
+    CHECK_EQ(got, file_size - 10);
+    uint64_t want_h = FNV_INIT;
+    for (size_t i = 10; i < file_size; i++) {
+        unsigned char c = (unsigned char)(i * 7 + i / 251);
+        want_h = fnv1a(want_h, &c, 1);
+    }
+    CHECK(h == want_h);
+    /* The same file chunked: pread through the stream. */
+    corio_writer_write(w, "GET /file?chunked HTTP/1.1\r\nHost: a\r\n\r\n", strlen("GET /file?chunked HTTP/1.1\r\nHost: a\r\n\r\n"));
+    hl = 0;
+    while (hl < 4 || memcmp(head + hl - 4, "\r\n\r\n", 4)) CHECK_EQ(corio_reader_readexactly(r, head + hl++, 1, NULL), 0);
+    CHECK(strstr(head, "Transfer-Encoding: chunked") != NULL);
+    corio_http_chunked d;
+    corio_http_chunked_init(&d);
+    h = FNV_INIT;
+    got = 0;
+    /* Nothing follows the body until we ask again: read in big pieces. */
+    for (int done = 0; !done;) {
+        ssize_t n = corio_reader_read(r, buf, sizeof buf);
+        if (n <= 0) break;
+        for (size_t off = 0; off < (size_t)n && !done;) {
+            size_t used, dl;
+            const char *data;
+            int rc = corio_http_chunked_feed(&d, buf + off, (size_t)n - off, &used, &data, &dl);
+            if (dl) {
+                h = fnv1a(h, data, dl);
+                got += dl;
+            }
+            off += used;
+            if (rc != 0) done = 1;
+        }
+    }
+    CHECK_EQ(got, file_size - 10);
+    CHECK(h == want_h);
+    /* the connection goes on */
+    corio_writer_write(w, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", strlen("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+    struct resp *p = malloc(sizeof *p);
+    CHECK_EQ(read_response(r, p, 0), 0);
+    CHECK_EQ(p->status, 200);
+    free(p);
+    corio_stream_close(r, w);
+}
+
+static void make_file(void) {
+    strcpy(file_path, "/tmp/corio-http-test-XXXXXX");
+    int fd = mkstemp(file_path);
+    file_size = 3 * 1024 * 1024 + 17;
+    unsigned char *b = malloc(file_size);
+    for (size_t i = 0; i < file_size; i++) b[i] = (unsigned char)(i * 7 + i / 251);
+    CHECK_EQ(write(fd, b, file_size), (ssize_t)file_size);
+    close(fd);
+    free(b);
+}
+
 static void run_all(void) {
     corio_http_server_opts o = {0};
     run_case(c_basic, NULL);
@@ -560,6 +650,7 @@ static void run_all(void) {
     run_case(c_cap, &o);
     run_case(c_shutdown, NULL);
     run_case(c_serve_stream, NULL);
+    run_case(c_file, NULL);
     memset(&o, 0, sizeof o);
     o.header_timeout = 1.0;
     o.keepalive_timeout = 1.0;
@@ -606,8 +697,10 @@ static void test_cluster(void) {
 }
 
 int main(void) {
+    make_file();
     net_warm_up();
     RUN_NET_TEST(test_server);
     RUN_NET_TEST(test_cluster);
+    unlink(file_path);
     TEST_MAIN_END();
 }

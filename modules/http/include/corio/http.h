@@ -245,9 +245,11 @@ CORIO_API int corio_http_start(corio_http_exchange *x, int status, int64_t lengt
 CORIO_API int corio_http_write(corio_http_exchange *x, const void *buf, size_t len);
 
 /*
- * len bytes of file fd from offset off as body (pread in 64 KiB pieces
- * through the stream: the stream may be TLS, so no sendfile(2) here).
- * As corio_http_write; -errno of pread.  SUSPENDS.
+ * len bytes of file fd from offset off as body.  With a declared length
+ * on a plain socket stream (not TLS, nothing queued) the kernel copies
+ * them with sendfile(2); otherwise they go through the stream in 64 KiB
+ * pread pieces (TLS, chunked, a socketpair transport).  -EIO when the
+ * file is shorter than len.  As corio_http_write otherwise.  SUSPENDS.
  */
 CORIO_API int corio_http_write_file(corio_http_exchange *x, int fd, off_t off, size_t len);
 
