@@ -360,7 +360,8 @@ static int conn_open(corio_http_session *s, hc_host *h, double deadline, hc_conn
  * A connection for key u: an idle one (unless fresh), else a new one when
  * the limits allow, else wait for one.  SUSPENDS.
  */
-static int pool_get(corio_http_session *s, const hc_url *u, int fresh, double deadline, hc_conn **out) {
+static int pool_get(corio_http_session *s, const hc_url *u, int fresh, int check_alive, double deadline,
+                    hc_conn **out) {
     hc_host *h = host_get(s, u);
     if (!h) return -ENOMEM;
     corio_timeout to;
@@ -376,7 +377,12 @@ static int pool_get(corio_http_session *s, const hc_url *u, int fresh, double de
             idle_remove(s, c);
             /* Past its keep-alive (the timer may not have run yet), or the
              * server already sent something (its close or garbage): drop it. */
-            if (now() - c->idle_since >= s->o.keepalive_timeout || corio_reader_buffered(c->r) > 0) {
+            /* A request that cannot be sent twice costs one more system
+             * call here: a server's close that already arrived is seen
+             * before the request goes out (idempotent ones are retried
+             * instead, and save the call). */
+            if (now() - c->idle_since >= s->o.keepalive_timeout || corio_reader_buffered(c->r) > 0 ||
+                (check_alive && corio_reader_at_eof(c->r))) {
                 conn_close(s, c, 1);
                 continue;
             }
@@ -1142,7 +1148,7 @@ static int exchange(hc_req *q, corio_http_resp *r) {
         hc_conn *c = NULL;
         double cdl = q->deadline;
         if (!isinf(q->connect_to) && now() + q->connect_to < cdl) cdl = now() + q->connect_to;
-        rc = pool_get(q->s, &q->url, attempt > 0, cdl, &c);
+        rc = pool_get(q->s, &q->url, attempt > 0, !retryable(q), cdl, &c);
         if (rc < 0) break;
         r->conn = c;
         r->tls = q->url.tls;

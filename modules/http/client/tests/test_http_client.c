@@ -555,8 +555,9 @@ CASE(t_limit_per_host) {
     return 0;
 }
 
-/* A kept-alive connection closed by the server just before reuse: a GET
- * is sent again on a new connection, a POST is not. */
+/* A kept-alive connection closed by the server before reuse: a GET is
+ * sent on it and, when the close comes back, again on a new connection;
+ * a POST checks the connection first. */
 CASE(t_stale_connection) {
     (void)arg;
     corio_http_session *s = corio_http_session_new(NULL);
@@ -569,10 +570,13 @@ CASE(t_stale_connection) {
     CHECK_EQ(corio_http_session_opened(s), 2);
     CHECK_EQ(fetch(s, "GET", U(odd_port, "/keepalive-then-close"), NULL, NULL, NULL), 200);
     corio_sleep(0.3);
+    /* A POST is never sent on a connection whose close already arrived:
+     * that one is checked first and replaced. */
     corio_http_request_opts po = {.body = "x", .body_len = 1};
-    int rc = fetch(s, "POST", U(odd_port, "/info"), &po, NULL, NULL);
-    CHECK(rc == CORIO_HTTP_EDISCONNECTED || rc == -ECONNRESET || rc == -EPIPE);
-    CHECK_EQ(corio_http_session_connections(s), 0);
+    CHECK_EQ(fetch(s, "POST", U(odd_port, "/info"), &po, &b, NULL), 200);
+    CHECK(b && !strncmp(b, "POST\n", 5));
+    free(b);
+    CHECK_EQ(corio_http_session_opened(s), 3);
     corio_http_session_close(s);
     return 0;
 }
