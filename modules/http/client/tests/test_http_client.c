@@ -676,6 +676,16 @@ CASE(t_https) {
     CHECK(b && !strcmp(b, "Hello, World!"));
     free(b);
     CHECK_EQ(fetch(s, "GET", url, NULL, NULL, NULL), 200);
+    /* POSTs check the pooled TLS connection for a close before using it */
+    char echo[128];
+    snprintf(echo, sizeof echo, "https://localhost:%d/echo", tls_port);
+    corio_http_request_opts po = {.body = "tls body", .body_len = 8};
+    for (int i = 0; i < 2; i++) {
+        size_t n = 0;
+        CHECK_EQ(fetch(s, "POST", echo, &po, &b, &n), 200);
+        CHECK(n == 8 && !memcmp(b, "tls body", 8));
+        free(b);
+    }
     CHECK_EQ(corio_http_session_opened(s), 1);
     corio_http_session_close(s);
     /* the system store does not know the test CA */
