@@ -2,7 +2,10 @@
 # modules/tls/bench/run.sh - the TLS echo benchmark: corio's
 # examples/tls_echo_server (CORIO_BACKEND=epoll and io_uring) against a
 # hand-written epoll + OpenSSL server (tls_floor.c: the same library, no
-# runtime), driven by one OpenSSL load client (tls_load.c).
+# runtime), Go's crypto/tls (echo_go_tls.go, GOMAXPROCS=1) and Python
+# asyncio streams with ssl (echo_asyncio_tls.py), driven by one OpenSSL
+# load client (tls_load.c).  nginx's stream module is not in Debian's
+# nginx-light, and is left out.
 #
 #   bash modules/tls/bench/run.sh          R=3 repetitions, T=2 s per timed run
 #   R=5 T=3 bash modules/tls/bench/run.sh
@@ -55,6 +58,9 @@ start_server() {
             "$CERTS/server.key" >"$log" 2>&1 &
         ;;
     floor) taskset -c 0 "$BUILD/modules/tls/bench/tls_floor" 0 "$CERTS/server.pem" "$CERTS/server.key" >"$log" 2>&1 & ;;
+    go) GOMAXPROCS=1 taskset -c 0 "$BUILD/echo_go_tls" 0 "$CERTS/server.pem" "$CERTS/server.key" >"$log" 2>&1 & ;;
+    asyncio) taskset -c 0 /usr/bin/python3 modules/tls/bench/echo_asyncio_tls.py 0 "$CERTS/server.pem" \
+                 "$CERTS/server.key" >"$log" 2>&1 & ;;
     esac
     SPID=$!
     for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.05; done
@@ -68,6 +74,13 @@ stop_server() {
 }
 
 servers=(corio-epoll corio-uring floor)
+# The peers, where they build: Go's crypto/tls (one core) and asyncio streams with ssl.
+if command -v go >/dev/null && (cd modules/tls/bench && GO111MODULE=off go build -o "$BUILD/echo_go_tls" echo_go_tls.go); then
+    servers+=(go)
+else
+    echo "Go TLS echo: not built, left out"
+fi
+servers+=(asyncio)
 for rep in $(seq "$R"); do
     for s in "${servers[@]}"; do
         start_server "$s"
@@ -89,12 +102,14 @@ for line in open(sys.argv[1]):
     key = (kv.get("mode", "echo"), kv["impl"])
     rows.setdefault(key, []).append(float(kv["per_s"]))
 print("\nmedians (per second):")
-print(f"{'':10} {'corio-epoll':>12} {'corio-uring':>12} {'floor':>12} {'epoll/floor':>12} {'uring/floor':>12}")
+print(f"{'':10} {'corio-epoll':>12} {'corio-uring':>12} {'floor':>12} {'epoll/floor':>12} {'uring/floor':>12}"
+      f" {'go':>12} {'asyncio':>12}")
 for mode in ("echo", "full", "resumed"):
-    m = {impl: statistics.median(rows.get((mode, impl), [0])) for impl in ("corio-epoll", "corio-uring", "floor")}
+    m = {impl: statistics.median(rows.get((mode, impl), [0]))
+         for impl in ("corio-epoll", "corio-uring", "floor", "go", "asyncio")}
     f = m["floor"] or 1
     print(f"{mode:10} {m['corio-epoll']:12.0f} {m['corio-uring']:12.0f} {m['floor']:12.0f} "
-          f"{m['corio-epoll']/f:12.2f} {m['corio-uring']/f:12.2f}")
+          f"{m['corio-epoll']/f:12.2f} {m['corio-uring']/f:12.2f} {m['go']:12.0f} {m['asyncio']:12.0f}")
 PY
 
 [ "${SKIP_PROFILE:-0}" = 1 ] && exit 0
