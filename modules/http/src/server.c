@@ -926,7 +926,8 @@ static int serve_conn(conn *c) {
                  : CORIO_HTTP_EPARTIAL;
         if (n == CORIO_HTTP_EPARTIAL) {
             if (have >= s->o.header_limit) {
-                reject(c, 431);
+                /* No end of the request line within the limit: the target is too long. */
+                reject(c, memchr(c->in + c->in_start, '\n', have) ? 431 : 414);
                 break;
             }
             if (s->shutting_down && !have) break;
@@ -994,6 +995,10 @@ static int serve_conn(conn *c) {
             break;
         }
         if (!x.keep || s->shutting_down) break;
+        /* A client that pipelines without reading must not make us buffer
+         * without bound (bodiless responses never pass through drain). */
+        if (c->out_len >= OUT_FLUSH_AT) flush_now(c);
+        if (corio_writer_buffered(c->w) > CORIO_STREAM_HIGH_WATER && drain(c) < 0) break;
     }
     flush_now(c);
     return rc ? rc : c->err;
