@@ -261,9 +261,11 @@ typedef struct corio_tls_server {
  * A stream handler (corio_stream_handler) that does the server handshake
  * on the plain connection, runs s->handler(tls_reader, tls_writer,
  * s->arg), then closes the TLS stream (close_notify) and returns.  A
- * failed handshake is counted, its reason stored and logged at debug
- * level, and the connection closed; other clients are unaffected.  Pass
- * it to corio_start_server with arg = s.  SUSPENDS (it is a handler).
+ * failed handshake is counted in s->handshake_failures with its reason in
+ * s->last_error, and the connection closed (after the alert that says
+ * why); other clients are unaffected.  Pass it to corio_start_server with
+ * arg = s.  Returns the handler's result, or the handshake's error.
+ * SUSPENDS (it is a handler).
  */
 CORIO_API int corio_tls_serve(corio_reader *r, corio_writer *w, void *s);
 
