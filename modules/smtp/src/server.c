@@ -244,20 +244,16 @@ static int hook_done(sess *s, int rc, corio_smtp_reply *reply) {
         corio_smtp_reply_set(reply, "451 4.3.0 Error: %s", corio_strerror(rc));
         return 451;
     }
+    /* A multi-line reply is "ddd-text\r\n...ddd text": every CR must start
+     * a CRLF followed by a code, so that a handler's text can never
+     * smuggle a line of its own making into the stream. */
     int code = corio_smtp_reply_code(reply->text);
-    if (code < 0 || strpbrk(reply->text, "\n") != NULL) {
-        /* Multi-line replies must be "ddd-...\r\nddd ..." lines; only
-         * check that no bare LF or stray CR sneaks into the stream. */
-        const char *p = reply->text;
-        int ok = code >= 0;
-        while (ok && (p = strchr(p, '\n')) != NULL) {
-            if (p == reply->text || p[-1] != '\r' || corio_smtp_reply_code(p + 1) < 0) ok = 0;
-            p++;
-        }
-        if (!ok) {
-            reply_str(reply, "451 4.3.0 Error: bad reply from handler");
-            return 451;
-        }
+    int ok = code >= 0;
+    for (const char *p = reply->text; ok && (p = strpbrk(p, "\r\n")) != NULL; p += 2)
+        if (p[0] != '\r' || p[1] != '\n' || corio_smtp_reply_code(p + 2) < 0) ok = 0;
+    if (!ok) {
+        reply_str(reply, "451 4.3.0 Error: bad reply from handler");
+        return 451;
     }
     return code;
 }

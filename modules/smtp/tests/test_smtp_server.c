@@ -532,6 +532,9 @@ static int refuse_mail(corio_smtp_session *s, corio_smtp_envelope *env, const ch
     (void)params;
     if (strcmp(address, "spam@x") == 0) corio_smtp_reply_set(reply, "550 5.7.1 Go away");
     if (strcmp(address, "broken@x") == 0) corio_smtp_reply_set(reply, "25 not a code");
+    if (strcmp(address, "lf@x") == 0) corio_smtp_reply_set(reply, "250 ok\n250 injected");
+    if (strcmp(address, "cr@x") == 0) corio_smtp_reply_set(reply, "250 ok\r250 injected");
+    if (strcmp(address, "multi@x") == 0) corio_smtp_reply_set(reply, "550-5.7.1 first\r\n550 5.7.1 second");
     return strcmp(address, "fail@x") == 0 ? -EIO : 0;
 }
 
@@ -545,12 +548,16 @@ static int hooks_main(void *arg) {
     raw c;
     CHECK_EQ(raw_open(&c, f.port), 0);
     EXPECT(&c, "220 mx.test corio SMTP");
-    raw_sends(&c, "EHLO c\r\nMAIL FROM:<spam@x>\r\nMAIL FROM:<fail@x>\r\nMAIL FROM:<broken@x>\r\nMAIL FROM:<ok@x>\r\n");
+    raw_sends(&c, "EHLO c\r\nMAIL FROM:<spam@x>\r\nMAIL FROM:<fail@x>\r\nMAIL FROM:<broken@x>\r\n");
     EXPECT(&c, EHLO_REPLY);
     EXPECT(&c, "550 5.7.1 Go away");
     char got[512];
     CHECK_EQ(raw_reply(&c, got, sizeof got), 451);
     EXPECT(&c, "451 4.3.0 Error: bad reply from handler");
+    raw_sends(&c, "MAIL FROM:<lf@x>\r\nMAIL FROM:<cr@x>\r\nMAIL FROM:<multi@x>\r\nMAIL FROM:<ok@x>\r\n");
+    EXPECT(&c, "451 4.3.0 Error: bad reply from handler");
+    EXPECT(&c, "451 4.3.0 Error: bad reply from handler");
+    EXPECT(&c, "550-5.7.1 first\n550 5.7.1 second");
     EXPECT(&c, "250 OK"); /* the refusals opened no transaction */
     raw_sends(&c, "RCPT TO:<x@y>\r\nDATA\r\nhi\r\n.\r\n");
     EXPECT(&c, "250 OK");
