@@ -763,6 +763,10 @@ int corio_http_write_file(corio_http_exchange *x, int fd, off_t off, size_t len)
     if (!x->started) return -EINVAL;
     if (x->finished) return -EALREADY;
     if (x->length >= 0 && x->written + len > (uint64_t)x->length) return -EMSGSIZE;
+    if (x->head || x->bodiless) {
+        x->written += len; /* HEAD: nothing to read or send */
+        return 0;
+    }
     int drc = send_file_direct(x, fd, off, len);
     if (drc <= 0) return drc;
     char *b = malloc(64 * 1024);
