@@ -121,6 +121,8 @@ typedef struct hc_waiter {
 struct corio_http_session {
     corio_http_session_opts o;
     char *ua;               /* User-Agent value */
+    corio_http_field *hdrs; /* default headers, copied: names and values in one block each */
+    size_t nhdrs;
     char *cafile;
     hc_host *hosts;
     hc_waiter *wq_head, *wq_tail;
@@ -431,6 +433,35 @@ static int pool_get(corio_http_session *s, const hc_url *u, int fresh, int check
 
 /* ---- sessions ------------------------------------------------------------------ */
 
+static int is_tchar(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int token_ok(const char *s) {
+    if (!s || !*s) return 0;
+    for (; *s; s++)
+        if (!is_tchar((unsigned char)*s)) return 0;
+    return 1;
+}
+
+/* A field value must not smuggle a line break or a NUL into the head. */
+static int value_ok(const char *s) {
+    if (!s) return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return 0;
+    }
+    return 1;
+}
+
+static void session_free_fields(corio_http_session *s) {
+    free(s->ua);
+    free(s->cafile);
+    free(s->hdrs);
+    free(s);
+}
+
+
 corio_http_session *corio_http_session_new(const corio_http_session_opts *opts) {
     corio_http_session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -447,20 +478,47 @@ corio_http_session *corio_http_session_new(const corio_http_session_opts *opts) 
     s->ua = strdup(s->o.user_agent ? s->o.user_agent : "corio-http/0.1");
     s->cafile = s->o.cafile ? strdup(s->o.cafile) : NULL;
     if (!s->ua || (s->o.cafile && !s->cafile)) {
-        free(s->ua);
-        free(s->cafile);
-        free(s);
+        session_free_fields(s);
         errno = ENOMEM;
         return NULL;
     }
-    for (const char *p = s->ua; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            free(s->ua);
-            free(s->cafile);
-            free(s);
-            errno = EINVAL;
+    if (!value_ok(s->ua)) {
+        session_free_fields(s);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (s->o.num_headers) {
+        size_t total = 0;
+        for (size_t i = 0; i < s->o.num_headers; i++) {
+            const corio_http_field *f = &s->o.headers[i];
+            if (!s->o.headers || !token_ok(f->name) || !value_ok(f->value) ||
+                corio_http_name_eq(f->name, strlen(f->name), "content-length") ||
+                corio_http_name_eq(f->name, strlen(f->name), "transfer-encoding")) {
+                session_free_fields(s);
+                errno = EINVAL;
+                return NULL;
+            }
+            total += strlen(f->name) + strlen(f->value) + 2;
+        }
+        /* one allocation: the array, then the strings */
+        s->hdrs = malloc(s->o.num_headers * sizeof *s->hdrs + total);
+        if (!s->hdrs) {
+            session_free_fields(s);
+            errno = ENOMEM;
             return NULL;
         }
+        char *p = (char *)(s->hdrs + s->o.num_headers);
+        for (size_t i = 0; i < s->o.num_headers; i++) {
+            size_t nl = strlen(s->o.headers[i].name) + 1, vl = strlen(s->o.headers[i].value) + 1;
+            s->hdrs[i].name = memcpy(p, s->o.headers[i].name, nl);
+            p += nl;
+            s->hdrs[i].value = memcpy(p, s->o.headers[i].value, vl);
+            p += vl;
+        }
+        s->nhdrs = s->o.num_headers;
+    }
+    s->o.headers = NULL;
+    s->o.num_headers = 0;
     s->o.user_agent = NULL;
     s->o.cafile = NULL;
     s->tls = s->o.tls;
@@ -480,6 +538,7 @@ static void session_unref(corio_http_session *s) {
 #endif
     free(s->ua);
     free(s->cafile);
+    free(s->hdrs);
     free(s);
 }
 
@@ -875,31 +934,20 @@ typedef struct hc_req {
     int max_redirects;
 } hc_req;
 
-static int is_tchar(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int token_ok(const char *s) {
-    if (!s || !*s) return 0;
-    for (; *s; s++)
-        if (!is_tchar((unsigned char)*s)) return 0;
-    return 1;
-}
-
-/* A field value must not smuggle a line break or a NUL into the head. */
-static int value_ok(const char *s) {
-    if (!s) return 0;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return 0;
-    }
-    return 1;
-}
-
-static const corio_http_field *user_header(const hc_req *q, const char *lower) {
+/* Whether the request's own fields include `name` (any case). */
+static int request_has(const hc_req *q, const char *name) {
     for (size_t i = 0; i < q->o->num_headers; i++)
-        if (corio_http_name_eq(q->o->headers[i].name, strlen(q->o->headers[i].name), lower)) return &q->o->headers[i];
-    return NULL;
+        if (!strcasecmp(q->o->headers[i].name, name)) return 1;
+    return 0;
+}
+
+/* Whether the request or the session gives `name`: then the client's own
+ * default for it is not sent. */
+static int user_header(const hc_req *q, const char *name) {
+    if (request_has(q, name)) return 1;
+    for (size_t i = 0; i < q->s->nhdrs; i++)
+        if (!strcasecmp(q->s->hdrs[i].name, name)) return 1;
+    return 0;
 }
 
 static int has_body(const hc_req *q) {
@@ -936,6 +984,16 @@ static int build_head(const hc_req *q, hc_buf *b) {
     if (!rc && q->keep_auth && !user_header(q, "authorization")) {
         if (q->o->auth_user) rc = hc_basic_auth(b, q->o->auth_user, q->o->auth_pass ? q->o->auth_pass : "");
         else if (q->url.user) rc = hc_basic_auth(b, q->url.user, q->url.pass ? q->url.pass : "");
+    }
+    for (size_t i = 0; !rc && i < q->s->nhdrs; i++) {
+        const corio_http_field *f = &q->s->hdrs[i];
+        if (request_has(q, f->name)) continue; /* the request's own replaces it */
+        if (!q->send_body && !strcasecmp(f->name, "content-type")) continue;
+        if (!q->keep_auth && corio_http_name_eq(f->name, strlen(f->name), "authorization")) continue;
+        rc = hc_buf_str(b, f->name);
+        if (!rc) rc = hc_buf_str(b, ": ");
+        if (!rc) rc = hc_buf_str(b, f->value);
+        if (!rc) rc = hc_buf_str(b, "\r\n");
     }
     for (size_t i = 0; !rc && i < q->o->num_headers; i++) {
         const corio_http_field *f = &q->o->headers[i];

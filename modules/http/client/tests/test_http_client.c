@@ -131,6 +131,29 @@ CASE(t_get_and_reuse) {
     return 0;
 }
 
+/* Session headers go with every request unless the request gives the
+ * same name; either replaces the client's own default. */
+CASE(t_session_headers) {
+    (void)arg;
+    corio_http_field sh[] = {{"X-Session", "1"}, {"Accept", "text/plain"}, {"X-Keep", "k"}};
+    corio_http_session_opts so = {.headers = sh, .num_headers = 3};
+    corio_http_session *s = corio_http_session_new(&so);
+    corio_http_field rh[] = {{"x-session", "2"}, {"X-Dup", "a"}, {"X-Dup", "b"}};
+    corio_http_request_opts o = {.headers = rh, .num_headers = 3};
+    char *b;
+    CHECK_EQ(fetch(s, "GET", U(hb_port, "/headers"), &o, &b, NULL), 200);
+    CHECK(b && strstr(b, "x-session: 2\n") && !strstr(b, "x-session: 1\n"));
+    CHECK(b && strstr(b, "accept: text/plain\n") && !strstr(b, "accept: */*"));
+    CHECK(b && strstr(b, "x-keep: k\n") && strstr(b, "x-dup: a\nx-dup: b\n"));
+    free(b);
+    corio_http_session_close(s);
+    corio_http_field bad[] = {{"Bad Name", "x"}};
+    corio_http_session_opts bo = {.headers = bad, .num_headers = 1};
+    errno = 0;
+    CHECK(corio_http_session_new(&bo) == NULL && errno == EINVAL);
+    return 0;
+}
+
 /* The server sees one connection for sequential requests. */
 CASE(t_reuse_server_side) {
     (void)arg;
@@ -778,6 +801,7 @@ static void t_examples(void) {
 static void run_all(void) {
     RUN_NET_TEST(t_get_and_reuse);
     RUN_NET_TEST(t_reuse_server_side);
+    RUN_NET_TEST(t_session_headers);
     RUN_NET_TEST(t_head_and_bodiless);
     RUN_NET_TEST(t_request_bodies);
     RUN_NET_TEST(t_chunked);

@@ -101,6 +101,12 @@ typedef struct corio_http_session corio_http_session; /* opaque */
 typedef struct corio_http_resp corio_http_resp;       /* opaque */
 typedef struct corio_tls_ctx corio_tls_ctx;           /* corio/tls.h */
 
+/* A header field or query parameter given to a request: NUL-terminated strings. */
+typedef struct corio_http_field {
+    const char *name;
+    const char *value;
+} corio_http_field;
+
 /* aiohttp's ClientTimeout, in seconds.  0 means the default; INFINITY none. */
 typedef struct corio_http_timeouts {
     double total;     /* the whole request, body included; default 300 (aiohttp's) */
@@ -116,6 +122,9 @@ typedef struct corio_http_session_opts {
     corio_http_timeouts timeout; /* the default of every request */
     int max_redirects;       /* default 10; < 0: none (the first redirect gives CORIO_HTTP_EREDIRECTS) */
     const char *user_agent;  /* default "corio-http/0.1" */
+    const corio_http_field *headers; /* sent with every request (copied), unless the request
+                                        gives a field of the same name (aiohttp's headers=) */
+    size_t num_headers;
     /* HTTPS.  tls: a client context of the caller (borrowed: it must
      * outlive the session); NULL: the session makes one when first needed,
      * verifying against the system store, or against cafile when set.
@@ -124,12 +133,6 @@ typedef struct corio_http_session_opts {
     const char *cafile;
     int insecure;
 } corio_http_session_opts;
-
-/* A header field or query parameter given to a request: NUL-terminated strings. */
-typedef struct corio_http_field {
-    const char *name;
-    const char *value;
-} corio_http_field;
 
 /* Per-request settings; zero-initialise (or pass NULL) for the defaults. */
 typedef struct corio_http_request_opts {
@@ -144,8 +147,9 @@ typedef struct corio_http_request_opts {
     const void *body;                /* from memory (borrowed until the request returns) */
     size_t body_len;
     corio_reader *body_stream;       /* read to its end (borrowed): chunked, or Content-Length
-                                        when body_stream_len >= 0.  Not sent twice */
-    int64_t body_stream_len;         /* -1 (set it!) when unknown; 0 is read as "unknown" too */
+                                        when body_stream_len > 0.  Not sent twice */
+    int64_t body_stream_len;         /* > 0: exactly this many bytes (the stream ending sooner
+                                        fails the request); 0 or -1: unknown, sent chunked */
     const char *body_file;           /* a file's contents, with Content-Length */
     int expect_continue;             /* send "Expect: 100-continue" and wait up to 1 s for the 100 */
     const char *auth_user;           /* Basic auth (replaces user:pass of the URL) */
@@ -160,9 +164,11 @@ typedef struct corio_http_request_opts {
 /* ---- sessions ------------------------------------------------------------------ */
 
 /*
- * A new session with its own (empty) pool.  opts may be NULL.  Returns the
- * session (the caller owns it: corio_http_session_close) or NULL with
- * errno ENOMEM / EINVAL.  Does not suspend.
+ * A new session with its own (empty) pool.  opts may be NULL; its strings
+ * and headers are copied.  Returns the session (the caller owns it:
+ * corio_http_session_close) or NULL with errno ENOMEM, or EINVAL (a
+ * header that is not a valid field, a control character in user_agent).
+ * Does not suspend.
  */
 CORIO_API corio_http_session *corio_http_session_new(const corio_http_session_opts *opts);
 
