@@ -34,8 +34,8 @@ typedef struct corio_queue {
     size_t maxsize;        /* 0 = unbounded */
     size_t unfinished;     /* items put and not yet task_done'd */
     corio_queue_cmp cmp;   /* PRIORITY only */
-    corio_list getters;    /* struct corio__waiter, FIFO */
-    corio_list putters;    /* struct corio__waiter, FIFO */
+    corio_list getters;    /* tasks blocked in get, FIFO (private records on their stacks) */
+    corio_list putters;    /* tasks blocked in put, FIFO (private records on their stacks) */
     corio_list joiners;    /* struct corio__waiter: tasks in corio_queue_join */
     int kind;              /* enum corio_queue_kind */
     int is_shutdown;       /* corio_queue_shutdown was called */

@@ -111,7 +111,8 @@ struct corio__op {
     int res;              /* the completion's result once !inflight */
     bool inflight;        /* the kernel may still touch the operation's memory */
     bool bulk;            /* its completions carry bulk data (a transport's multishot recv): under
-                             load they wait behind the others (backend_uring.c, "Reaping") */
+                             load they wait behind the others (backend_uring.c, "Reaping"); reset
+                             by corio__ring_sqe, set by the owner after it */
 };
 struct io_uring_sqe;
 typedef void (*corio__ring_prep_fn)(struct io_uring_sqe *sqe, void *ctx);
@@ -157,6 +158,60 @@ static inline void corio__io_event(corio_loop *loop, corio__fdstate *st, uint32_
     if (events & EPOLLOUT) corio__io_fire(loop, st, DIR_WRITE);
 }
 
+
+/*
+ * The readiness rules, once, for every operation on a descriptor under
+ * epoll (corio_read/recv/send/accept through io.c's do_io, the streams'
+ * inlined read through corio__recv_on): try the system call while the
+ * descriptor is believed ready in direction d; a short transfer (op sets
+ * *drained) means the kernel's buffer was emptied (or filled), so the next
+ * call waits for an edge first - unless the peer has closed (st->closed),
+ * when no edge would come; EAGAIN means wait for the next edge, then try
+ * again.  A descriptor that could not be registered (a regular file:
+ * st->interest 0) is tried once and never waited on.  Each attempt is
+ * charged to the turn's budget before it is made, so a task that always
+ * finds its descriptor ready yields there, losing nothing if cancelled.
+ * op returns >= 0 or -errno (-EAGAIN: not ready).  May suspend t.
+ */
+static inline __attribute__((always_inline)) ssize_t
+corio__ready_io(corio_task *t, corio__fdstate *st, int d, ssize_t (*op)(int fd, void *ctx, bool *drained), void *ctx) {
+    int rc;
+    if (corio__unlikely(!st->ready[d] && st->interest)) goto wait;
+    if (corio__unlikely((rc = corio__budget_charge(t, CORIO__COST_SYSCALL)) < 0)) return rc;
+    for (;;) {
+        bool drained = false;
+        ssize_t r = op(st->fd, ctx, &drained);
+        if (corio__likely(r > 0)) {
+            t->loop->budget -= CORIO__COST_BYTES(r);
+            /* (ready[] is not consulted for an unregistered descriptor) */
+            if (drained && !(d == DIR_READ && st->closed)) st->ready[d] = false;
+            return r;
+        }
+        if (r != -EAGAIN) return r; /* EOF, an error; nothing learnt about readiness */
+        if (!st->interest) return -EAGAIN; /* not pollable and not ready: nothing to wait on */
+        st->ready[d] = false;
+        st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
+    wait:
+        if (corio__likely(!st->waiter[d] && (st->interest & EPOLLET) && (d == DIR_READ || (st->interest & EPOLLOUT)))) {
+            /* Registered edge-triggered for d, nobody else waiting: park
+             * here, the edge unparks (the common case, inlined). */
+            corio__fdwait w = {t, 0};
+            st->waiter[d] = &w;
+            rc = corio__park(t);
+            st->waiter[d] = NULL;
+            /* An add_reader/add_writer meanwhile made the registration
+             * level-triggered for the directions with a waiter: bring it back. */
+            if (corio__unlikely(st->level)) corio__fd_resync(t->loop, st);
+            if (rc == 0) rc = w.err;
+            if (rc < 0) return rc;
+        } else {
+            rc = corio__fd_wait(t, st, d); /* registration changes, errors, another waiter */
+            if (rc < 0) return rc;
+            if (!st->ready[d] && st->interest) goto wait;
+        }
+        t->loop->budget -= CORIO__COST_SYSCALL; /* unparked by the edge: ready; no yield before the call */
+    }
+}
 
 /* The backend's subsystem hooks (src/subsystems.c): make the loop's
  * poller; at close reap what is still in the ring; free the descriptor

@@ -178,6 +178,7 @@ struct io_uring_sqe *corio__ring_sqe(corio_loop *loop, corio__op *op) {
     struct io_uring_sqe *sqe = get_sqe(loop, ring_of(loop));
     io_uring_sqe_set_data64(sqe, ud_make(op, UD_OP, 0));
     op->inflight = true;
+    op->bulk = false; /* the caller marks a bulk receive after this (ops live on stacks: set every field) */
     ring_of(loop)->ops_inflight++;
     return sqe;
 }

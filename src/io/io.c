@@ -192,23 +192,7 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
     corio__fdstate *st = corio__fd_state(t->loop, fd, &err);
     if (!st) return err;
     if (!st->interest && (err = corio__fd_sync(t->loop, fd, st)) < 0 && err != -EPERM) return err;
-    if (corio__unlikely((err = corio__budget_charge(t, CORIO__COST_SYSCALL)) < 0)) return err;
-    for (;;) {
-        if (st->ready[d] || !st->interest) {
-            bool drained = false;
-            ssize_t r = op(st->fd, ctx, &drained);
-            if (r > 0) t->loop->budget -= CORIO__COST_BYTES(r);
-            if (r != -EAGAIN) {
-                if (drained && st->interest && !(d == DIR_READ && st->closed)) st->ready[d] = false;
-                return r;
-            }
-            if (!st->interest) return -EAGAIN; /* not pollable and not ready: nothing to wait on */
-            st->ready[d] = false;
-            st->closed = false; /* EAGAIN: whatever closed, it was not this direction's stream */
-        }
-        int rc = corio__fd_wait(t, st, d);
-        if (rc < 0) return rc;
-    }
+    return corio__ready_io(t, st, d, op, ctx);
 }
 
 /* write(2) that cannot raise SIGPIPE (a pipe whose reader is gone gives

@@ -630,9 +630,9 @@ static void on_recv(corio__op *op, int res, unsigned flags);
 static void recv_arm(corio_transport *t) {
     assert(!t->rop.inflight && t->fd >= 0);
     t->rop.done = on_recv;
-    t->rop.bulk = true; /* under load its completions wait behind accepts and signals (backend_uring.c) */
     t->recv_cancelling = false;
     struct io_uring_sqe *sqe = corio__ring_sqe(t->loop, &t->rop);
+    t->rop.bulk = true; /* under load its completions wait behind accepts and signals (backend_uring.c) */
     io_uring_prep_recv_multishot(sqe, t->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = RING_BGID;
