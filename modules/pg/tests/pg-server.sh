@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 15 for the tests and the benchmark.
-#   pg-server.sh start DIR   initdb into DIR/data, start postgres on
+#   pg-server.sh start DIR [PID]
+#                            initdb into DIR/data, start postgres on
 #                            127.0.0.1 on a free port with its socket in DIR;
 #                            prints the port on stdout (exit 0), or the
-#                            reason it cannot on stderr (exit 77).
+#                            reason it cannot on stderr (exit 77).  With PID,
+#                            a watchdog stops the server once that process
+#                            is gone (a test killed by its time limit).
 #   pg-server.sh restart DIR restart it (fast shutdown: sessions are cut),
 #                            same port and settings.
 #   pg-server.sh stop DIR    stop it (fast shutdown) and remove DIR.
@@ -44,6 +47,11 @@ start)
         if "${as_user[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o \
             "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 $ssl_opts ${PG_SERVER_OPTS:-}" \
             start >"$dir/pg_ctl.log" 2>&1; then
+            if [ -n "${3:-}" ]; then
+                watched=$3 self=$0
+                setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" stop "$3"' \
+                    watchdog "$watched" "$self" "$dir" </dev/null >/dev/null 2>&1 &
+            fi
             echo "$port"; exit 0
         fi
     done

@@ -36,7 +36,9 @@ static void pg_server_start(void) {
         exit(1);
     }
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "%s start %s", PG_SERVER_SH, pg_dir);
+    /* our pid: the script's watchdog stops the server if we die without
+     * running atexit (a case's alarm, ctest's time limit) */
+    snprintf(cmd, sizeof cmd, "%s start %s %d", PG_SERVER_SH, pg_dir, (int)getpid());
     FILE *f = popen(cmd, "r");
     int port = 0;
     if (!f || fscanf(f, "%d", &port) != 1) port = 0;
