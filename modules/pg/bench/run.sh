@@ -21,7 +21,7 @@ fi
 dir=$(mktemp -d /tmp/corio-pg-bench.XXXXXX)
 # the server runs with the default environment whatever the drivers get
 # (GLIBC_TUNABLES, for instance: see the README)
-port=$(env -u GLIBC_TUNABLES "$here/../tests/pg-server.sh" start "$dir") || exit 1
+port=$(env -u GLIBC_TUNABLES "$here/../tests/pg-server.sh" start "$dir" $$) || exit 1
 trap 'env -u GLIBC_TUNABLES "$here/../tests/pg-server.sh" stop "$dir"' EXIT
 dsn="postgresql://postgres@127.0.0.1:$port/postgres"
 out=$(mktemp)

@@ -4,7 +4,7 @@
 set -uo pipefail
 exe=$1; server=$2
 dir=$(mktemp -d /tmp/corio-pg-ex.XXXXXX)
-port=$("$server" start "$dir") || { rc=$?; rm -rf "$dir"; [ $rc -eq 77 ] && exit 77; exit 1; }
+port=$("$server" start "$dir" $$) || { rc=$?; rm -rf "$dir"; [ $rc -eq 77 ] && exit 77; exit 1; }
 trap '"$server" stop "$dir"' EXIT
 fail=0
 out=$("$exe" "postgresql://postgres@127.0.0.1:$port/postgres" 2>&1); rc=$?
