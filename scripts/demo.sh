@@ -29,10 +29,30 @@ else
         name=$(basename "$src" .c)
         case " $all " in *" $name "*) ;; *) all="$all $name" ;; esac
     done
+    # The modules' examples, as scenes (each only if its module is built).
+    all="$all tls_echo_server httpbin smtp_sink"
 fi
 
-# The echo scenes drive the servers with echo_client.
-targets=$all
+# The echo scenes drive the servers with echo_client; the module scenes
+# have their own clients.  A module that is switched off (its dependency
+# missing) has no target: its scene says so and is skipped.
+targets=
+for n in $all; do
+    case $n in
+    tls_echo_server) targets="$targets $n echo_client" ;;
+    httpbin) targets="$targets $n fetch_ab http_get" ;;
+    smtp_sink) targets="$targets $n smtp_send" ;;
+    *) targets="$targets $n" ;;
+    esac
+done
+if [ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -DCORIO_BUILD_EXAMPLES=ON >/dev/null 2>&1; then
+    have=
+    for n in $targets; do
+        # a target cmake does not know (a module switched off) is left out
+        if cmake --build "$build" --target help 2>/dev/null | grep -q "\.\.\. $n\$"; then have="$have $n"; fi
+    done
+    targets=$have
+fi
 case " $all " in *" echo_server"* | *" echo_client "*) targets="$targets echo_client" ;; esac
 
 # Build quietly; show the build's output only if it fails.
@@ -134,6 +154,61 @@ scene_survey() {
     return $st
 }
 
+# TLS: certificates made for the scene, the echo server over TLS, the
+# echo client verifying it against the scene's CA.
+scene_tls() {
+    sh "$root/scripts/make-test-certs.sh" "$tmp/certs" >/dev/null 2>&1 || { echo "demo: openssl could not make certificates"; return 1; }
+    : >"$tmp/tls_echo_server.out"
+    $linebuf "$build/examples/tls_echo_server" 0 "$tmp/certs/server.pem" "$tmp/certs/server.key" >"$tmp/tls_echo_server.out" 2>&1 &
+    srv_pid=$!
+    srv_port=
+    for _ in $(seq 100); do
+        srv_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*$/\1/p' "$tmp/tls_echo_server.out" | head -n 1)
+        [ -n "$srv_port" ] && break
+        sleep 0.1
+    done
+    [ -n "$srv_port" ] || { echo "demo: tls_echo_server did not start"; cat "$tmp/tls_echo_server.out"; return 1; }
+    printf '$ printf "hello over TLS\\n" | echo_client --tls --cafile ca.pem localhost %s\n' "$srv_port"
+    printf 'hello over TLS\n' | timeout 10 "$build/examples/echo_client" --tls --cafile "$tmp/certs/ca.pem" localhost "$srv_port" || true
+    stop_server tls_echo_server
+}
+
+# HTTP: the httpbin server, one GET with http_get, and the seed's A/B test
+# (three requests to /delay/0.5 one after another, then all at once).
+scene_http() {
+    start_server httpbin || return 1
+    printf '$ http_get http://127.0.0.1:%s/\n' "$srv_port"
+    timeout 10 "$build/examples/http_get" "http://127.0.0.1:$srv_port/" || true
+    echo
+    printf '$ fetch_ab -n 3 http://127.0.0.1:%s/delay/0.5\n' "$srv_port"
+    timeout 20 "$build/examples/fetch_ab" -n 3 "http://127.0.0.1:$srv_port/delay/0.5" || true
+    stop_server httpbin
+}
+
+# SMTP: the sink keeps what smtp_send sends; the stored message is shown.
+scene_smtp() {
+    mkdir -p "$tmp/mail"
+    : >"$tmp/smtp_sink.out"
+    $linebuf "$build/examples/smtp_sink" -d "$tmp/mail" 0 >"$tmp/smtp_sink.out" 2>&1 &
+    srv_pid=$!
+    srv_port=
+    for _ in $(seq 100); do
+        srv_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/smtp_sink.out" | head -n 1)
+        [ -n "$srv_port" ] && break
+        sleep 0.1
+    done
+    [ -n "$srv_port" ] || { echo "demo: smtp_sink did not start"; return 1; }
+    printf '$ printf "Subject: build 42 failed\\n\\nsee the log\\n" | smtp_send 127.0.0.1 %s ci@example.com team@example.com\n' "$srv_port"
+    printf 'Subject: build 42 failed\n\nsee the log\n' |
+        timeout 10 "$build/examples/smtp_send" 127.0.0.1 "$srv_port" ci@example.com team@example.com || true
+    for f in "$tmp"/mail/*; do
+        [ -f "$f" ] || continue
+        printf -- '-- %s:\n' "$(basename "$f")"
+        sed 's/^/   | /' "$f"
+    done
+    stop_server smtp_sink
+}
+
 # A service that runs until a signal: SIGINT after a moment.
 scene_graceful() {
     $linebuf "$build/examples/graceful_shutdown" &
@@ -155,6 +230,9 @@ run_example() {
     chat_server) scene_chat ;;
     survey) scene_survey ;;
     graceful_shutdown) scene_graceful ;;
+    tls_echo_server) scene_tls ;;
+    httpbin) scene_http ;;
+    smtp_sink) scene_smtp ;;
     *) $linebuf "$build/examples/$1" ;;
     esac
 }
@@ -163,6 +241,10 @@ unset CORIO_VIRTUAL_CLOCK
 summary=
 failed=0
 for name in $all; do
+    case " $targets " in
+    *" $name "*) ;;
+    *) printf '\n== %s: not built here (its module is switched off), skipped\n' "$name"; continue ;;
+    esac
     printf '\n== %s  (examples/%s.c, docs/tutorial.md)\n' "$name" "$name"
     t0=$(date +%s%N)
     status=0

@@ -27,6 +27,6 @@ if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
         echo "deps: nginx-light did not install; tests/test_survey.c will skip its nginx part"
 fi
 # Each module installs what it needs (modules/<name>/deps.sh).
-for m in "$(dirname "$0")"/../modules/*/deps.sh; do
+for m in "$(dirname "$0")"/../modules/*/deps.sh "$(dirname "$0")"/../modules/*/*/deps.sh; do
     if [ -f "$m" ]; then bash "$m"; fi
 done

@@ -19,7 +19,7 @@ declare -A DIR=()   # where a target's corpus and regressions live
 MODULE_TARGETS=()
 # A module lists its targets in modules/<name>/fuzz/targets, one per line:
 # "name [max_len]"; its corpus is modules/<name>/fuzz/corpus/<target>/.
-for list in modules/*/fuzz/targets; do
+for list in modules/*/fuzz/targets modules/*/*/fuzz/targets; do
   [ -f "$list" ] || continue
   while read -r name len; do
     if [ -z "$name" ] || [ "${name#\#}" != "$name" ]; then continue; fi

@@ -133,6 +133,7 @@ typedef struct conn {
     bool reader_held, writer_held; /* handles not yet released */
     bool tclosed;      /* a supplied transport: its close (or abort) has been called */
     bool taborted;     /* ... and its abort */
+    bool flushing;     /* flush_run is writing: the record must outlive it */
     const corio_transport_ops *tops; /* a supplied transport (corio_stream_open_transport), else NULL */
     void *tctx;        /* its context, released with the connection */
     corio__fdstate *st; /* epoll, sockets: the fd's readiness state, once a read looked it up */
@@ -143,7 +144,7 @@ typedef struct conn {
 } conn;
 
 static void conn_maybe_free(conn *c) {
-    if (c->reader_held || c->writer_held || c->fd >= 0 || c->w.sending) return;
+    if (c->reader_held || c->writer_held || c->fd >= 0 || c->w.sending || c->flushing) return;
     if (c->tops) {
         if (!c->tclosed) {
             c->tclosed = true;
@@ -321,8 +322,17 @@ static void flush_run(corio__node *n) {
     c->w.coalesce = c->w.nqueued > 1;
     c->w.nqueued = 0;
     if (c->fd < 0 || c->w.watching) return;
+    /* With both handles released (a close in progress), writing the rest
+     * out may finish the close, which would free c under us: the record is
+     * kept until this function is done with it. */
+    c->flushing = true;
     on_writable(c);
-    if (c->fd >= 0 && bb_len(&c->w.buf)) {
+    c->flushing = false;
+    if (c->fd < 0) {
+        conn_maybe_free(c);
+        return;
+    }
+    if (bb_len(&c->w.buf)) {
         int rc = watch_writable(c);
         if (rc < 0) writer_fail(c, rc); /* nothing could ever send the rest */
     }

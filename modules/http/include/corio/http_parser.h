@@ -70,12 +70,12 @@ extern "C" {
 /* Outcomes other than success.  Each maps to a status a server answers
  * with (corio_http_error_status). */
 enum corio_http_error {
-    CORIO_HTTP_EPARTIAL = -11200, /* not an error: the message is incomplete, read more */
-    CORIO_HTTP_EBADMSG = -11201,  /* malformed: 400 and close */
-    CORIO_HTTP_ETOOMANY = -11202, /* more header fields than the caller's array: 431 */
-    CORIO_HTTP_EVERSION = -11203, /* not HTTP/1.x: 505 */
-    CORIO_HTTP_ECODING = -11204,  /* a transfer coding we do not decode: 501 */
-    CORIO_HTTP_ETOOBIG = -11205,  /* a length beyond what the caller allows: 413 (set by callers) */
+    CORIO_HTTP_EPARTIAL = -11500, /* not an error: the message is incomplete, read more */
+    CORIO_HTTP_EBADMSG = -11501,  /* malformed: 400 and close */
+    CORIO_HTTP_ETOOMANY = -11502, /* more header fields than the caller's array: 431 */
+    CORIO_HTTP_EVERSION = -11503, /* not HTTP/1.x: 505 */
+    CORIO_HTTP_ECODING = -11504,  /* a transfer coding we do not decode: 501 */
+    CORIO_HTTP_ETOOBIG = -11505,  /* a length beyond what the caller allows: 413 (set by callers) */
 };
 
 /* One header (or trailer) field: views into the parsed buffer.  value has
