@@ -148,8 +148,10 @@ flood() {
     [ "$rc" = 0 ] && [ -n "$LINE" ]
 }
 
-SERVERS=(echo_server echo_server_proto chat_server)
-BACKENDS=(epoll io_uring)
+# SERVERS="echo_server_proto" BACKENDS="io_uring" PROBES="proto" narrow a run.
+read -r -a SERVERS <<<"${SERVERS:-echo_server echo_server_proto chat_server}"
+read -r -a BACKENDS <<<"${BACKENDS:-epoll io_uring}"
+read -r -a PROBES <<<"${PROBES:-streams proto chat}"
 fmode() { case "$1" in chat*) echo "chat -R" ;; *) echo echo ;; esac; }
 declare -A FAILS
 
@@ -242,7 +244,7 @@ extra=$(((TRIES - R + R - 1) / R)) # short SIGTERM tries per repetition, so that
 COMBOS=()
 for s in "${SERVERS[@]}"; do for be in "${BACKENDS[@]}"; do COMBOS+=("$s $be"); done; done
 PCOMBOS=()
-for m in streams proto chat; do for be in "${BACKENDS[@]}"; do PCOMBOS+=("$m $be"); done; done
+for m in "${PROBES[@]}"; do for be in "${BACKENDS[@]}"; do PCOMBOS+=("$m $be"); done; done
 k=${#COMBOS[@]}
 started=$(date +%s)
 say "R=$R T=$T WARM=$WARM conns=$CONNS; $((R * (1 + extra))) SIGTERM tries per server x backend (kill limit $KILL_TIMEOUT s)"

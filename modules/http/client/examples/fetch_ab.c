@@ -73,10 +73,9 @@ static int amain(void *arg) {
     int *res = calloc((size_t)a->n, sizeof *res);
     struct job *jobs = calloc((size_t)a->n, sizeof *jobs);
     corio_task **tasks = calloc((size_t)a->n, sizeof *tasks);
-    corio_future **futs = calloc((size_t)a->n, sizeof *futs);
     corio_http_session *s = corio_http_session_new(NULL);
     int rc = 0;
-    if (!res || !jobs || !tasks || !futs || !s) {
+    if (!res || !jobs || !tasks || !s) {
         rc = -ENOMEM;
         goto out;
     }
@@ -103,10 +102,9 @@ static int amain(void *arg) {
             rc = -errno;
             break;
         }
-        futs[i] = corio_task_future(tasks[i]);
         spawned++;
     }
-    if (rc == 0) rc = corio_gather(futs, (size_t)spawned, 0);
+    if (rc == 0) rc = corio_gather_tasks(tasks, (size_t)spawned, 0);
     for (int i = 0; i < spawned; i++) {
         if (rc < 0) corio_cancel(tasks[i]);
         int r = corio_join(tasks[i]);
@@ -120,7 +118,6 @@ out:
     free(res);
     free(jobs);
     free(tasks);
-    free(futs);
     return rc < 0 ? 1 : 0;
 }
 
