@@ -595,9 +595,11 @@ static int threads_at_start, fds_at_start;
 /* Every executor was freed and every loop closed: each worker thread has
  * been joined, no descriptor is left open. */
 static void test_nothing_left(void) {
-    /* A joined thread may linger in /proc for a moment under qemu-user. */
-    for (int i = 0; i < 1000 && count_dir("/proc/self/task") != threads_at_start; i++) usleep(10000);
-    CHECK_EQ(count_dir("/proc/self/task"), threads_at_start);
+    /* A joined thread may linger in /proc for a moment under qemu-user,
+     * whose own helper threads also come and go there: what must not be
+     * is a thread more than at the start. */
+    for (int i = 0; i < 1000 && count_dir("/proc/self/task") > threads_at_start; i++) usleep(10000);
+    CHECK(count_dir("/proc/self/task") <= threads_at_start);
     CHECK_EQ(count_dir("/proc/self/fd"), fds_at_start);
 }
 

@@ -632,7 +632,11 @@ static void recv_arm(corio_transport *t) {
     t->rop.done = on_recv;
     t->recv_cancelling = false;
     struct io_uring_sqe *sqe = corio__ring_sqe(t->loop, &t->rop);
-    t->rop.bulk = true; /* under load its completions wait behind accepts and signals (backend_uring.c) */
+    /* Under load a transport's receives wait behind accepts, signals and
+     * fresh work (backend_uring.c, "Reaping") - once it has had data: a
+     * new connection's first request is handled at once, not behind the
+     * backlog of busy ones. */
+    t->rop.bulk = t->recv_ok;
     io_uring_prep_recv_multishot(sqe, t->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = RING_BGID;
@@ -747,6 +751,7 @@ static void on_recv(corio__op *op, int res, unsigned flags) {
     }
     if (res > 0) {
         t->recv_ok = true;
+        t->rop.bulk = true; /* its next completions are bulk data (recv_arm) */
     } else if (res == 0) {
         got_end(t, 1);
     } else if (res == -ENOBUFS) {

@@ -17,9 +17,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static int hb_port, odd_port, tls_port;
+static int hb_port, odd_port;
 static pid_t hb_pid, odd_pid, tls_pid;
-static char certdir[64];
+/* Used only when the TLS module is built (HAVE_TLS). */
+static __attribute__((unused)) int tls_port;
+static __attribute__((unused)) char certdir[64];
 
 /* Start argv as a server, read its "listening on 127.0.0.1:PORT" line. */
 static int start_server(char *const argv[], pid_t *pid) {
