@@ -141,7 +141,8 @@ struct corio_transport {
     bool dead;                 /* connection_lost has run: free the record once nothing is in the ring */
     bool rread;                /* io_uring: reads are a multishot recv into the loop's buffer ring */
     bool rwrite;               /* io_uring: writes are ring sends */
-    bool recv_ok;              /* the recv has completed successfully at least once (so -EINVAL is not "unsupported") */
+    bool recv_ok;              /* data has been received at least once (io_uring: so -EINVAL is not "unsupported";
+                                  both: after it, reads wait their turn under load) */
     bool recv_cancelling;      /* a cancel of the recv is in the ring */
     bool sending;              /* a send of ibuf is in the ring */
     bool hooked;               /* epoll: the fd's events come straight to on_edge (no add_reader/add_writer) */
@@ -510,10 +511,14 @@ static inline __attribute__((always_inline)) void edge_read(corio_transport *t, 
     int floor = loop->budget - CORIO__STEP_BUDGET; /* a hook spends no more than a task's step */
     if (floor < 0) floor = 0;
     for (int i = 0; i < EDGE_READS; i++) {
-        if (loop->budget <= floor) break;
+        /* A transport's first data is read at once whatever the turn has
+         * spent, so that a new client's request does not wait behind the
+         * busy connections (as its receives are not bulk under io_uring). */
+        if (loop->budget <= floor && t->recv_ok) break;
         loop->budget -= CORIO__COST_SYSCALL;
         ssize_t n = recv(t->fd, read_buf, sizeof read_buf, 0);
         if (n > 0) {
+            t->recv_ok = true;
             loop->budget -= CORIO__COST_BYTES(n);
             t->p->data_received(t, read_buf, (size_t)n, t->arg);
             if (!t->reading || t->fd < 0) return; /* paused or closed by the protocol */
