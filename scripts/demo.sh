@@ -77,20 +77,24 @@ command -v stdbuf >/dev/null 2>&1 && linebuf="stdbuf -oL"
 tmp=$(mktemp -d)
 trap 'rm -f "$log"; kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
-# start_server NAME: run examples/NAME on port 0 in the background; sets
-# srv_pid and srv_port (empty if it did not start within 10 s).
+# start_server NAME [ARG...]: run examples/NAME ARG... (default: port 0) in
+# the background; sets srv_pid and srv_port (empty if it did not start
+# within 10 s) from its "listening on 127.0.0.1:PORT" line.
 start_server() {
-    : >"$tmp/$1.out"
-    $linebuf "$build/examples/$1" 0 >"$tmp/$1.out" 2>&1 &
+    srv_name=$1
+    shift
+    [ $# -gt 0 ] || set -- 0
+    : >"$tmp/$srv_name.out"
+    $linebuf "$build/examples/$srv_name" "$@" >"$tmp/$srv_name.out" 2>&1 &
     srv_pid=$!
     srv_port=
     for _ in $(seq 100); do
-        srv_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/$1.out" | head -n 1)
+        srv_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*$/\1/p' "$tmp/$srv_name.out" | head -n 1)
         [ -n "$srv_port" ] && return 0
         kill -0 "$srv_pid" 2>/dev/null || break
         sleep 0.1
     done
-    echo "demo: $1 did not start" >&2
+    echo "demo: $srv_name did not start" >&2
     return 1
 }
 
@@ -158,16 +162,7 @@ scene_survey() {
 # echo client verifying it against the scene's CA.
 scene_tls() {
     sh "$root/scripts/make-test-certs.sh" "$tmp/certs" >/dev/null 2>&1 || { echo "demo: openssl could not make certificates"; return 1; }
-    : >"$tmp/tls_echo_server.out"
-    $linebuf "$build/examples/tls_echo_server" 0 "$tmp/certs/server.pem" "$tmp/certs/server.key" >"$tmp/tls_echo_server.out" 2>&1 &
-    srv_pid=$!
-    srv_port=
-    for _ in $(seq 100); do
-        srv_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\).*$/\1/p' "$tmp/tls_echo_server.out" | head -n 1)
-        [ -n "$srv_port" ] && break
-        sleep 0.1
-    done
-    [ -n "$srv_port" ] || { echo "demo: tls_echo_server did not start"; cat "$tmp/tls_echo_server.out"; return 1; }
+    start_server tls_echo_server 0 "$tmp/certs/server.pem" "$tmp/certs/server.key" || return 1
     printf '$ printf "hello over TLS\\n" | echo_client --tls --cafile ca.pem localhost %s\n' "$srv_port"
     printf 'hello over TLS\n' | timeout 10 "$build/examples/echo_client" --tls --cafile "$tmp/certs/ca.pem" localhost "$srv_port" || true
     stop_server tls_echo_server
@@ -188,16 +183,7 @@ scene_http() {
 # SMTP: the sink keeps what smtp_send sends; the stored message is shown.
 scene_smtp() {
     mkdir -p "$tmp/mail"
-    : >"$tmp/smtp_sink.out"
-    $linebuf "$build/examples/smtp_sink" -d "$tmp/mail" 0 >"$tmp/smtp_sink.out" 2>&1 &
-    srv_pid=$!
-    srv_port=
-    for _ in $(seq 100); do
-        srv_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/smtp_sink.out" | head -n 1)
-        [ -n "$srv_port" ] && break
-        sleep 0.1
-    done
-    [ -n "$srv_port" ] || { echo "demo: smtp_sink did not start"; return 1; }
+    start_server smtp_sink -d "$tmp/mail" 0 || return 1
     printf '$ printf "Subject: build 42 failed\\n\\nsee the log\\n" | smtp_send 127.0.0.1 %s ci@example.com team@example.com\n' "$srv_port"
     printf 'Subject: build 42 failed\n\nsee the log\n' |
         timeout 10 "$build/examples/smtp_send" 127.0.0.1 "$srv_port" ci@example.com team@example.com || true
