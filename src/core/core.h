@@ -96,6 +96,9 @@ static inline void corio__ready_push(corio_loop *loop, corio__node *n) {
 int64_t corio__loop_now(corio_loop *loop);
 /* Arm t for `when` (ns); 0 or -ENOMEM.  t->fire must be set and t unarmed. */
 int corio__timer_arm(corio_loop *loop, corio__timer *t, int64_t when);
+/* The timer heap's arity (timer.c; its sift-down is unrolled for 4): the
+ * parent of heap[i] is heap[(i - 1) / CORIO__TIMER_HEAP_ARITY]. */
+#define CORIO__TIMER_HEAP_ARITY 4
 int64_t corio__timer_next(corio_loop *loop);
 void corio__timer_run_due(corio_loop *loop, int64_t now);
 void corio__timer_disarm(corio_loop *loop, corio__timer *t);

@@ -35,7 +35,7 @@ static inline void place(corio__timer_ent *h, size_t i, corio__timer_ent e) {
 /* Move e up from the hole at i to where it belongs and put it there. */
 static void sift_up(corio__timer_ent *h, size_t i, corio__timer_ent e) {
     while (i > 0) {
-        size_t parent = (i - 1) / 4;
+        size_t parent = (i - 1) / CORIO__TIMER_HEAP_ARITY;
         if (!before(&e, &h[parent])) break;
         place(h, i, h[parent]);
         i = parent;

@@ -1,5 +1,5 @@
 /*
- * fuzz_lists - the intrusive list helpers of src/base/base.h (push_back,
+ * fuzz_lists - the intrusive list helpers of src/base/base.h and the ready queue of src/core/core.h (push_back,
  * push_front, remove, splice_back, and the loop's ready queue built on
  * them) against a model: an array of node ids per list.
  *
@@ -9,7 +9,7 @@
  * mirrored (n->next->prev == n), and a node in no list must point at
  * itself (so that a second remove is harmless, as documented).
  */
-#include "base/base.h"
+#include "core/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -85,7 +85,7 @@ static void check_heap(void) {
         if (e->t->index != i) FAIL("heap[%zu]: its timer says index %zu", i, e->t->index);
         if (e->t->when != e->when) FAIL("heap[%zu]: key %lld, timer %lld", i, (long long)e->when, (long long)e->t->when);
         if (i) {
-            corio__timer_ent *p = &loop->heap[(i - 1) / 2];
+            corio__timer_ent *p = &loop->heap[(i - 1) / CORIO__TIMER_HEAP_ARITY];
             if (e->when < p->when || (e->when == p->when && e->seq < p->seq)) FAIL("heap order broken at %zu", i);
         }
     }
