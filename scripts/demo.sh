@@ -46,10 +46,11 @@ for n in $all; do
     esac
 done
 if [ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -DCORIO_BUILD_EXAMPLES=ON >/dev/null 2>&1; then
+    # a target cmake does not know (a module switched off) is left out
+    known=$(cmake --build "$build" --target help 2>/dev/null)
     have=
     for n in $targets; do
-        # a target cmake does not know (a module switched off) is left out
-        if cmake --build "$build" --target help 2>/dev/null | grep -q "\.\.\. $n\$"; then have="$have $n"; fi
+        if printf '%s\n' "$known" | grep -q "\.\.\. $n\$"; then have="$have $n"; fi
     done
     targets=$have
 fi
