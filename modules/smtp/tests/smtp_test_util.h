@@ -133,4 +133,31 @@ static inline int raw_reply(raw *c, char *buf, size_t cap) {
         }                                                                                 \
     } while (0)
 
+/* A server on a free port of 127.0.0.1 recording what it receives (the
+ * rec handler unless the case sets its own), stopped and checked by fx_stop. */
+typedef struct fx {
+    rec rec;
+    corio_smtp_server *srv;
+    int port;
+    corio_smtp_server_opts opts;
+    corio_smtp_handler handler;
+} fx;
+
+static inline int fx_start(fx *f) {
+    if (!f->opts.hostname) f->opts.hostname = "mx.test";
+    if (!f->handler.data) f->handler = rec_handler;
+    int rc = corio_smtp_server_start("127.0.0.1", 0, &f->handler, &f->rec, &f->opts, &f->srv);
+    CHECK_EQ(rc, 0);
+    if (rc < 0) return rc;
+    f->port = corio_smtp_server_port(f->srv);
+    return 0;
+}
+
+static inline void fx_stop(fx *f) {
+    CHECK_EQ(corio_smtp_server_close(f->srv, 0), 0);
+    CHECK_EQ(corio_smtp_server_wait_closed(f->srv), 0);
+    CHECK_EQ(corio_smtp_server_free(f->srv), 0);
+    rec_free(&f->rec);
+}
+
 #endif

@@ -13,30 +13,6 @@
 #define SMTP_TEST_SRC "."
 #endif
 
-typedef struct fx {
-    rec rec;
-    corio_smtp_server *srv;
-    int port;
-    corio_smtp_server_opts opts;
-    corio_smtp_handler handler;
-} fx;
-
-static int fx_start(fx *f) {
-    if (!f->opts.hostname) f->opts.hostname = "mx.test";
-    if (!f->handler.data) f->handler = rec_handler;
-    int rc = corio_smtp_server_start("127.0.0.1", 0, &f->handler, &f->rec, &f->opts, &f->srv);
-    CHECK_EQ(rc, 0);
-    if (rc == 0) f->port = corio_smtp_server_port(f->srv);
-    return rc;
-}
-
-static void fx_stop(fx *f) {
-    corio_smtp_server_close(f->srv, 0);
-    CHECK_EQ(corio_smtp_server_wait_closed(f->srv), 0);
-    CHECK_EQ(corio_smtp_server_free(f->srv), 0);
-    rec_free(&f->rec);
-}
-
 static const char *ONE[] = {"x@y"};
 
 /* ---- round trips -------------------------------------------------------------- */

@@ -17,15 +17,15 @@
 
 static char dir[64], cert[128], key[128];
 
-typedef struct fx {
+typedef struct tls_fx {
     rec rec;
     corio_smtp_server *srv;
     int port;
     corio_smtp_server_opts opts;
     corio_tls_ctx *sctx;
-} fx;
+} tls_fx;
 
-static int fx_start(fx *f) {
+static int tls_fx_start(tls_fx *f) {
     f->sctx = corio_tls_ctx_new_server();
     CHECK(f->sctx != NULL);
     CHECK_EQ(corio_tls_ctx_load_cert_chain(f->sctx, cert, key), 0);
@@ -37,7 +37,7 @@ static int fx_start(fx *f) {
     return rc;
 }
 
-static void fx_stop(fx *f) {
+static void tls_fx_stop(tls_fx *f) {
     corio_smtp_server_close(f->srv, 0);
     CHECK_EQ(corio_smtp_server_wait_closed(f->srv), 0);
     CHECK_EQ(corio_smtp_server_free(f->srv), 0);
@@ -54,8 +54,8 @@ static corio_tls_ctx *client_ctx(void) {
 
 static int client_server_main(void *arg) {
     (void)arg;
-    fx f = {0};
-    if (fx_start(&f) < 0) return 1;
+    tls_fx f = {0};
+    if (tls_fx_start(&f) < 0) return 1;
     corio_tls_ctx *cc = client_ctx();
     corio_smtp_client_opts o = {.tls_ctx = cc, .require_tls = 1, .server_hostname = "localhost"};
     corio_smtp_client *c;
@@ -77,7 +77,7 @@ static int client_server_main(void *arg) {
     CHECK(c == NULL);
     corio_tls_ctx_free(cc);
     WAIT_UNTIL(corio_smtp_server_connections(f.srv) == 0, 20);
-    fx_stop(&f);
+    tls_fx_stop(&f);
     return 0;
 }
 static void test_client_server(void) { test_run(client_server_main, NULL, 0); }
@@ -86,8 +86,8 @@ static void test_client_server(void) { test_run(client_server_main, NULL, 0); }
  * handshake, the first reply must be the one to our EHLO. */
 static int injection_main(void *arg) {
     (void)arg;
-    fx f = {0};
-    if (fx_start(&f) < 0) return 1;
+    tls_fx f = {0};
+    if (tls_fx_start(&f) < 0) return 1;
     raw c;
     CHECK_EQ(raw_open(&c, f.port), 0);
     EXPECT(&c, "220 mx.test corio SMTP");
@@ -108,16 +108,16 @@ static int injection_main(void *arg) {
     EXPECT(&t, "221 Bye");
     raw_close(&t);
     corio_tls_ctx_free(cc);
-    fx_stop(&f);
+    tls_fx_stop(&f);
     return 0;
 }
 static void test_injection(void) { test_run(injection_main, NULL, 0); }
 
 static int require_main(void *arg) {
     (void)arg;
-    fx f = {0};
+    tls_fx f = {0};
     f.opts.require_starttls = 1;
-    if (fx_start(&f) < 0) return 1;
+    if (tls_fx_start(&f) < 0) return 1;
     corio_smtp_client *c;
     CHECK_EQ(corio_smtp_client_connect("127.0.0.1", f.port, NULL, &c), 0);
     CHECK(corio_smtp_client_has_ext(c, "STARTTLS"));
@@ -128,7 +128,7 @@ static int require_main(void *arg) {
     CHECK_EQ(corio_smtp_client_quit(c), 0);
     corio_smtp_client_free(c);
     CHECK_EQ(f.rec.messages, 0);
-    fx_stop(&f);
+    tls_fx_stop(&f);
 
     /* A client that requires TLS from a server that has none. */
     corio_smtp_server *plain;
@@ -149,8 +149,8 @@ static void test_require(void) { test_run(require_main, NULL, 0); }
 
 static int smtplib_main(void *arg) {
     int *skipped = arg;
-    fx f = {0};
-    if (fx_start(&f) < 0) return 1;
+    tls_fx f = {0};
+    if (tls_fx_start(&f) < 0) return 1;
     char port[16];
     snprintf(port, sizeof port, "%d", f.port);
     char *const argv[] = {"python3", SMTP_TEST_SRC "/starttls_smtplib.py", port, cert, NULL};
@@ -167,7 +167,7 @@ static int smtplib_main(void *arg) {
         CHECK_EQ(f.rec.messages, 1);
         CHECK(f.rec.content && strcmp(f.rec.content, "Subject: over TLS\r\n\r\n.dot\r\n") == 0);
     }
-    fx_stop(&f);
+    tls_fx_stop(&f);
     return 0;
 }
 static void test_smtplib(void) {
