@@ -351,8 +351,8 @@ static int lookup_dns(const char *host, int port, int family, corio_sockaddr *ou
 /*
  * One detached thread per lookup, which reports through an eventfd the
  * task waits on.  The job has two references, the thread's and the
- * task's; whichever side lets go last closes the eventfd and frees the
- * job.  So a cancelled task simply lets go, and a thread still blocked in
+ * task's; whichever side lets go last frees the job (and closes the
+ * eventfd, unless the task did when it read the answer).  So a cancelled task simply lets go, and a thread still blocked in
  * getaddrinfo after its task, or its loop, has gone touches nothing of
  * theirs.
  */
@@ -367,7 +367,7 @@ typedef struct gai_job {
 static void gai_job_put(gai_job *j) {
     if (atomic_fetch_sub(&j->refs, 1) != 1) return;
     if (j->res) freeaddrinfo(j->res);
-    close(j->efd);
+    if (j->efd >= 0) close(j->efd);
     free(j->host);
     free(j);
 }
@@ -423,7 +423,12 @@ static int lookup_thread(const char *host, int port, int family, corio_sockaddr 
             return rc;
         }
     }
+    /* The thread has written its one count and will not touch the eventfd
+     * again: close it now rather than whenever the thread lets go, so that
+     * the descriptor is gone when the lookup returns. */
     corio_forget_fd(j->efd);
+    close(j->efd);
+    j->efd = -1;
     rc = j->status;
     size_t k = 0;
     for (struct addrinfo *ai = rc == 0 ? j->res : NULL; ai && k < cap; ai = ai->ai_next) {

@@ -213,7 +213,7 @@ static int next_result(corio_pg_conn *c, PGresult **out) {
 /* A cancel request in flight.  Owned by its thread, which frees it. */
 typedef struct cancel_job {
     PGcancel *cancel; /* libpq's copy of the address and the secret key */
-    int fd;           /* our end of the socketpair: one byte when done */
+    int fd;           /* our end of the socketpair: closed when done */
 } cancel_job;
 
 static void *cancel_thread(void *arg) {
@@ -222,18 +222,18 @@ static void *cancel_thread(void *arg) {
     /* PQcancel connects, sends the 16-byte CancelRequest and waits until
      * the postmaster closes the connection, i.e. has passed the request
      * on: once this returns, a later query cannot be hit by it. */
-    char ok = (char)PQcancel(j->cancel, err, sizeof err);
+    (void)PQcancel(j->cancel, err, sizeof err);
     PQfreeCancel(j->cancel);
-    /* the waiting task may have given up and closed its end: no SIGPIPE */
-    ssize_t n = send(j->fd, &ok, 1, MSG_NOSIGNAL);
-    (void)n;
+    /* Closing our end is the signal: the waiter sees end-of-file only once
+     * this descriptor is gone, so a caller that counts its descriptors
+     * after the cancel never sees ours still open. */
     close(j->fd);
     free(j);
     return NULL;
 }
 
-/* Start a cancel request on a thread; *done_fd becomes readable when it was
- * delivered.  0 or a negative errno. */
+/* Start a cancel request on a thread; *done_fd reads end-of-file when it was
+ * delivered (the thread closed its end).  0 or a negative errno. */
 static int start_cancel(corio_pg_conn *c, int *done_fd) {
     cancel_job *j = calloc(1, sizeof *j);
     if (!j) return -ENOMEM;
