@@ -26,7 +26,7 @@ if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nginx-light >/dev/null ||
         echo "deps: nginx-light did not install; tests/test_survey.c will skip its nginx part"
 fi
-# Each module installs what it needs (modules/<name>/deps.sh).
-for m in "$(dirname "$0")"/../modules/*/deps.sh "$(dirname "$0")"/../modules/*/*/deps.sh; do
+# Each module and application installs what it needs (modules/<name>/deps.sh, apps/<name>/deps.sh).
+for m in "$(dirname "$0")"/../modules/*/deps.sh "$(dirname "$0")"/../modules/*/*/deps.sh "$(dirname "$0")"/../apps/*/deps.sh; do
     if [ -f "$m" ]; then bash "$m"; fi
 done

@@ -17,9 +17,9 @@ TARGETS=("$@")
 declare -A MAXLEN=([fuzz_stream_reader]=8192)
 declare -A DIR=()   # where a target's corpus and regressions live
 MODULE_TARGETS=()
-# A module lists its targets in modules/<name>/fuzz/targets, one per line:
+# A module (or an application in apps/) lists its targets in modules/<name>/fuzz/targets, one per line:
 # "name [max_len]"; its corpus is modules/<name>/fuzz/corpus/<target>/.
-for list in modules/*/fuzz/targets modules/*/*/fuzz/targets; do
+for list in modules/*/fuzz/targets modules/*/*/fuzz/targets apps/*/fuzz/targets; do
   [ -f "$list" ] || continue
   while read -r name len; do
     if [ -z "$name" ] || [ "${name#\#}" != "$name" ]; then continue; fi
