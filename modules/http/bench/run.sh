@@ -9,10 +9,11 @@
 #
 # Servers: the floor (bench/floor.c: epoll, parses nothing, a fixed
 # response per "\r\n\r\n"), nginx (return 200, one worker, no access log),
-# h2o (one thread, a static file) and Node's http when installed, corio's
-# examples/httpbin on epoll and on io_uring.  Go net/http, aiohttp and
-# Tornado are not in Debian 12's default install here and are left out
-# (the script says so).  Loads: wrk keep-alive with 100 and 1,000
+# h2o (one thread, a static file), Node's http, Go's net/http
+# (GOMAXPROCS=1), aiohttp.web and Tornado (Debian's python3-aiohttp and
+# python3-tornado, installed by this script when missing), corio's
+# examples/httpbin on epoll and on io_uring; every server pinned to CPU 0.
+# Loads: wrk keep-alive with 100 and 1,000
 # connections, and wrk with 16 requests pipelined per write (a Lua script).
 #
 # Counts that do not move with the machine's load, from a fixed-count
@@ -86,10 +87,70 @@ EOF
   taskset -c 0 node "$TMP/server.js" "$1" >/dev/null 2>&1 &
 }
 
+start_go() { GOMAXPROCS=1 taskset -c 0 "$TMP/goserver" "$1" >/dev/null 2>&1 & }
+start_aiohttp() {
+  cat >"$TMP/aiohttp_server.py" <<'EOF'
+import sys
+from aiohttp import web
+async def hello(request):
+    return web.Response(text="Hello, World!")
+app = web.Application()
+app.router.add_get("/", hello)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+EOF
+  taskset -c 0 /usr/bin/python3 "$TMP/aiohttp_server.py" "$1" >/dev/null 2>&1 &
+}
+start_tornado() {
+  cat >"$TMP/tornado_server.py" <<'EOF'
+import sys, asyncio, logging
+import tornado.web
+class Hello(tornado.web.RequestHandler):
+    def get(self):
+        self.set_header("Content-Type", "text/plain")
+        self.write("Hello, World!")
+async def main():
+    logging.getLogger("tornado.access").disabled = True
+    tornado.web.Application([(r"/", Hello)]).listen(int(sys.argv[1]), address="127.0.0.1")
+    await asyncio.Event().wait()
+asyncio.run(main())
+EOF
+  taskset -c 0 /usr/bin/python3 "$TMP/tornado_server.py" "$1" >/dev/null 2>&1 &
+}
+
+# The peers from Debian: Go, aiohttp and Tornado are installed here when
+# missing (a benchmark, not a test: nothing else needs them).
+apt_have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+for pkg in golang-go python3-aiohttp python3-tornado; do
+  apt_have "$pkg" || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 || echo "# $pkg did not install"
+done
+
 SERVERS=(floor nginx corio_epoll corio_uring)
 command -v h2o >/dev/null && SERVERS+=(h2o) || echo "# h2o not installed: left out"
 command -v node >/dev/null && SERVERS+=(node) || echo "# node not installed: left out"
-echo "# Go net/http, aiohttp, Tornado: not installed here (golang-go, python3-aiohttp, python3-tornado); left out"
+if command -v go >/dev/null; then
+  cat >"$TMP/goserver.go" <<'EOF'
+package main
+
+import (
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("Hello, World!"))
+	})
+	http.ListenAndServe("127.0.0.1:"+os.Args[1], nil)
+}
+EOF
+  if (cd "$TMP" && GO111MODULE=off GOCACHE="$TMP/gocache" go build -o goserver goserver.go) >/dev/null 2>&1; then SERVERS+=(go)
+  else echo "# Go net/http did not build: left out"; fi
+else
+  echo "# go not installed: left out"
+fi
+/usr/bin/python3 -c 'import aiohttp' 2>/dev/null && SERVERS+=(aiohttp) || echo "# aiohttp not installed: left out"
+/usr/bin/python3 -c 'import tornado' 2>/dev/null && SERVERS+=(tornado) || echo "# tornado not installed: left out"
 
 cat >"$TMP/pipe.lua" <<'EOF'
 init = function(args)
@@ -134,7 +195,7 @@ for line in open(sys.argv[1]):
     rep, s, load, rps = line.split()
     rows[(s, load)].append(float(rps))
 loads = ["c100", "c1000", "pipe16"]
-servers = sorted({s for s, _ in rows}, key=lambda s: ["floor", "nginx", "corio_epoll", "corio_uring", "h2o", "node"].index(s))
+servers = sorted({s for s, _ in rows}, key=lambda s: ["floor", "nginx", "corio_epoll", "corio_uring", "h2o", "node", "go", "aiohttp", "tornado"].index(s))
 med = {k: statistics.median(v) for k, v in rows.items()}
 print("| server | req/s, 100 conns | req/s, 1000 conns | req/s, pipelined x16 |")
 print("|---|---|---|---|")
