@@ -378,6 +378,26 @@ static int parse_params(char *params, mail_params *mp) {
     return 0;
 }
 
+/* The parameters after a MAIL FROM or RCPT TO path: *opts gets them
+ * upper-cased (owned by the caller, for the envelope), *mp what they say;
+ * *any (if not NULL) whether a parameter was left after parsing.  Returns
+ * 0, 1 when they do not parse (*opts still set), or -ENOMEM (nothing set). */
+static int take_params(const char *params, char **opts, mail_params *mp, int *any) {
+    char *o = dup_str(params);
+    if (!o) return -ENOMEM;
+    upcase(o);
+    char *work = dup_str(o);
+    if (!work) {
+        free(o);
+        return -ENOMEM;
+    }
+    int rc = parse_params(work, mp);
+    if (any) *any = work[0] != 0;
+    free(work);
+    *opts = o;
+    return rc < 0 ? 1 : 0;
+}
+
 static int cmd_mail(sess *s, const char *arg) {
     if (need_helo(s, "HELO") || need_auth(s)) return 0;
     const char *syntaxerr =
@@ -401,19 +421,11 @@ static int cmd_mail(sess *s, const char *arg) {
         push(s, "503 Error: nested MAIL command");
         return 0;
     }
-    char *opts = dup_str(params);
-    if (!opts) return -ENOMEM;
-    upcase(opts);
-    char *work = dup_str(opts);
-    if (!work) {
-        free(opts);
-        return -ENOMEM;
-    }
+    char *opts;
     mail_params mp;
-    rc = parse_params(work, &mp);
-    free(work);
+    if ((rc = take_params(params, &opts, &mp, NULL)) < 0) return rc;
     const char *err = NULL;
-    if (rc < 0) err = syntaxerr;
+    if (rc > 0) err = syntaxerr;
     else if (mp.bad_body) err = "501 Error: BODY can only be one of 7BIT, 8BITMIME";
     else if (mp.smtputf8_arg) err = "501 Error: SMTPUTF8 takes no arguments";
     else if (mp.smtputf8 && !s->cfg->smtputf8) err = "501 Error: SMTPUTF8 disabled";
@@ -464,19 +476,11 @@ static int cmd_rcpt(sess *s, const char *arg) {
         push(s, syntaxerr);
         return 0;
     }
-    char *opts = dup_str(params);
-    if (!opts) return -ENOMEM;
-    upcase(opts);
-    char *work = dup_str(opts);
-    if (!work) {
-        free(opts);
-        return -ENOMEM;
-    }
+    char *opts;
     mail_params mp;
-    rc = parse_params(work, &mp);
-    int any = work[0] != 0;
-    free(work);
-    if (rc < 0) {
+    int any;
+    if ((rc = take_params(params, &opts, &mp, &any)) < 0) return rc;
+    if (rc > 0) {
         free(opts);
         push(s, syntaxerr);
         return 0;
