@@ -58,14 +58,25 @@ static void xor_release(void *ctx) {
     free(x);
 }
 
+/* Nothing is buffered inside this transport: its end is the stream's below. */
+static int xor_at_eof(void *ctx) { return corio_reader_at_eof(((xor_tr *)ctx)->r); }
+
 static const corio_transport_ops xor_ops = {
+    .read = xor_read, .write = xor_write, .buffered = xor_buffered, .drain = xor_drain,
+    .write_eof = xor_write_eof, .close = xor_close, .abort = xor_abort, .wait_closed = xor_wait_closed,
+    .fd = xor_fd, .release = xor_release, .at_eof = xor_at_eof,
+};
+
+/* The same transport without at_eof: the end is known only once read. */
+static const corio_transport_ops xor_ops_no_at_eof = {
     .read = xor_read, .write = xor_write, .buffered = xor_buffered, .drain = xor_drain,
     .write_eof = xor_write_eof, .close = xor_close, .abort = xor_abort, .wait_closed = xor_wait_closed,
     .fd = xor_fd, .release = xor_release,
 };
 
-/* Open a xor stream over fd. */
-static int xor_open(int fd, int *released, const corio_stream_opts *o, corio_reader **r, corio_writer **w) {
+/* Open a xor stream over fd with the given operations. */
+static int xor_open_ops(const corio_transport_ops *ops, int fd, int *released, const corio_stream_opts *o,
+                        corio_reader **r, corio_writer **w) {
     xor_tr *x = calloc(1, sizeof *x);
     if (!x) return -ENOMEM;
     x->released = released;
@@ -74,9 +85,13 @@ static int xor_open(int fd, int *released, const corio_stream_opts *o, corio_rea
         free(x);
         return rc;
     }
-    rc = corio_stream_open_transport(&xor_ops, x, o, r, w);
+    rc = corio_stream_open_transport(ops, x, o, r, w);
     if (rc < 0) xor_release(x);
     return rc;
+}
+
+static int xor_open(int fd, int *released, const corio_stream_opts *o, corio_reader **r, corio_writer **w) {
+    return xor_open_ops(&xor_ops, fd, released, o, r, w);
 }
 
 /* ---- the peer: a xor stream too, echoing lines until EOF, then "bye" ---- */
@@ -275,11 +290,52 @@ static int release_main(void *arg) {
 
 static void test_release_and_abort(void) { test_run(release_main, NULL, 0); }
 
+/* at_eof over a transport: true once the peer's end has arrived and the
+ * reader's buffer is empty, with no read after the last byte; without the
+ * operation, only a read that meets the end makes it true. */
+static int at_eof_main(void *arg) {
+    (void)arg;
+    for (int with = 1; with >= 0; with--) {
+        int sv[2];
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+        int rel_a = 0, rel_b = 0;
+        corio_reader *ra, *rb;
+        corio_writer *wa, *wb;
+        CHECK_EQ(xor_open_ops(with ? &xor_ops : &xor_ops_no_at_eof, sv[0], &rel_a, NULL, &ra, &wa), 0);
+        CHECK_EQ(xor_open(sv[1], &rel_b, NULL, &rb, &wb), 0);
+        CHECK_EQ(corio_writer_write(wb, "end", 3), 0);
+        CHECK_EQ(corio_writer_drain(wb), 0);
+        char b[3];
+        CHECK_EQ(corio_reader_readexactly(ra, b, 3, NULL), 0);
+        CHECK(memcmp(b, "end", 3) == 0);
+        CHECK(!corio_reader_at_eof(ra)); /* the peer has not ended yet */
+        CHECK_EQ(corio_writer_write_eof(wb), 0);
+        yield_n(5);
+        if (with) {
+            WAIT_UNTIL(corio_reader_at_eof(ra), 5);
+            CHECK(corio_reader_at_eof(ra));
+            CHECK(corio_reader_at_eof(ra)); /* asking consumed nothing */
+        } else {
+            CHECK(!corio_reader_at_eof(ra));
+        }
+        char all[4];
+        CHECK_EQ(corio_reader_read_to_eof(ra, all, sizeof all), 0);
+        CHECK(corio_reader_at_eof(ra));
+        CHECK_EQ(corio_stream_close(ra, wa), 0);
+        CHECK_EQ(corio_stream_close(rb, wb), 0);
+        CHECK_EQ(rel_a + rel_b, 2);
+    }
+    return 0;
+}
+
+static void test_at_eof_over_transport(void) { test_run(at_eof_main, NULL, 0); }
+
 static void run_all(void) {
     RUN_NET_TEST(test_lines_over_transport);
     RUN_NET_TEST(test_cancelled_read_loses_nothing);
     RUN_NET_TEST(test_bulk_with_drain);
     RUN_NET_TEST(test_release_and_abort);
+    RUN_NET_TEST(test_at_eof_over_transport);
 }
 
 int main(void) {

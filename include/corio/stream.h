@@ -167,8 +167,9 @@ CORIO_API int corio_reader_readexactly(corio_reader *r, void *buf, size_t n, siz
 /* 1 when nothing is left buffered and the peer's end of stream has
  * arrived (asyncio at_eof), whether or not a read has met it yet: asks the
  * kernel without consuming anything (one system call) while the end has
- * not been read.  0 otherwise, and after a connection error.  Does not
- * suspend. */
+ * not been read (over a supplied transport, asks its at_eof operation,
+ * corio/transport.h; without one, only a read meets the end).  0
+ * otherwise, and after a connection error.  Does not suspend. */
 CORIO_API int corio_reader_at_eof(const corio_reader *r);
 
 /* Bytes received and not yet consumed. */

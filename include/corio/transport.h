@@ -48,6 +48,14 @@
  *               Optional.  As corio_writer_peername(); NULL: -ENOTCONN.
  *   release     Called once, when both handles of the stream have been
  *               released (after close): free ctx.  Never suspends.
+ *   at_eof      Optional.  1 if the transport already knows that the next
+ *               read would return 0 (the peer's end has arrived and
+ *               nothing is buffered inside the transport), else 0.  Never
+ *               suspends and consumes nothing.  corio_reader_at_eof() asks
+ *               it when the reader's own buffer is empty, so a reader over
+ *               the transport sees the end without another read.  NULL:
+ *               unknown, and at_eof becomes true only once a read has met
+ *               the end.
  *
  * Ownership: the stream owns ctx from a successful open until it calls
  * release.  On failure the caller keeps it.
@@ -79,6 +87,7 @@ typedef struct corio_transport_ops {
     int (*peername)(void *ctx, char *buf, size_t cap);
     int (*sockname)(void *ctx, char *buf, size_t cap);
     void (*release)(void *ctx);
+    int (*at_eof)(void *ctx); /* last: tables that predate it leave it NULL */
 } corio_transport_ops;
 
 /*

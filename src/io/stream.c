@@ -729,7 +729,10 @@ int corio_reader_at_eof(const corio_reader *r) {
     if (!r || bb_len(&r->buf) != r->pending) return 0; /* bytes left to read */
     if (r->eof) return 1;
     const conn *c = r->c;
-    if (r->err || c->fd < 0) return 0;
+    if (r->err) return 0;
+    /* A supplied transport knows its own end, if it can tell at all. */
+    if (c->tops) return c->tops->at_eof && c->tops->at_eof(c->tctx) == 1;
+    if (c->fd < 0) return 0;
     /* The pull reader learns of the end only when it reads; asyncio's
      * at_eof is true as soon as the peer's EOF has arrived.  So ask the
      * kernel, consuming nothing: a socket's peek reads 0 at the end, a
