@@ -9,6 +9,7 @@
 #define _GNU_SOURCE 1 /* pipe2 */
 #include "test.h"
 #include "net_util.h"
+#include "client_test_util.h"
 
 #include <corio/http_client.h>
 
@@ -73,35 +74,6 @@ static const char *U(int port, const char *path) {
     snprintf(b, 512, "http://127.0.0.1:%d%s", port, path);
     return b;
 }
-
-/* GET/any, read all: returns status or a negative code; body in *out (malloc'd) if asked. */
-static int fetch(corio_http_session *s, const char *method, const char *url, const corio_http_request_opts *o,
-                 char **out, size_t *len) {
-    if (out) *out = NULL; /* a failed fetch leaves NULL and 0: checks short-circuit */
-    if (len) *len = 0;
-    corio_http_resp *r;
-    int rc = corio_http_session_request(s, method, url, o, &r);
-    if (rc < 0) return rc;
-    char *b;
-    size_t n;
-    rc = corio_http_resp_read_all(r, 64u << 20, &b, &n);
-    if (rc == 0) {
-        rc = corio_http_resp_status(r);
-        if (out) {
-            *out = b;
-            if (len) *len = n;
-        } else {
-            free(b);
-        }
-    }
-    corio_http_resp_free(r);
-    return rc;
-}
-
-#define CASE(name)                                        \
-    static int name##_main(void *arg);                   \
-    static void name(void) { test_run(name##_main, NULL, 0); } \
-    static int name##_main(void *arg)
 
 /* ---- basics ---------------------------------------------------------------------- */
 

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE 1
 #include "test.h"
 #include "net_util.h"
+#include "client_test_util.h"
 
 #include <corio/http_client.h>
 
@@ -160,30 +161,6 @@ static const char *U(int tls, int port, const char *path) {
     snprintf(b, 256, "%s://%s:%d%s", tls ? "https" : "http", tls ? "localhost" : "127.0.0.1", port, path);
     return b;
 }
-
-static int fetch(corio_http_session *s, const char *method, const char *url, const corio_http_request_opts *o,
-                 char **out, size_t *len) {
-    if (out) *out = NULL; /* a failed fetch leaves NULL and 0: checks short-circuit */
-    if (len) *len = 0;
-    corio_http_resp *r;
-    int rc = corio_http_session_request(s, method, url, o, &r);
-    if (rc < 0) return rc;
-    char *b;
-    size_t n;
-    rc = corio_http_resp_read_all(r, 64u << 20, &b, &n);
-    if (rc == 0) {
-        rc = corio_http_resp_status(r);
-        if (out) *out = b, *len = n;
-        else free(b);
-    }
-    corio_http_resp_free(r);
-    return rc;
-}
-
-#define CASE(name)                                             \
-    static int name##_main(void *arg);                        \
-    static void name(void) { test_run(name##_main, NULL, 0); } \
-    static int name##_main(void *arg)
 
 static char hello[20000];
 
