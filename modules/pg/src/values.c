@@ -192,6 +192,11 @@ static int rerr(corio_pg_result *r, int code, const char *fmt, ...) {
 static int cell(const corio_pg_result *cr, int row, int col, const uint32_t *ok, int nok, const char *want,
                 const char **v, int *len, uint32_t *oid) {
     corio_pg_result *r = (corio_pg_result *)cr; /* the error text is scratch space */
+    /* set on every path: an optimising compiler cannot see that callers
+     * read them only after a 0 (-Wmaybe-uninitialized in Release builds) */
+    *v = NULL;
+    *len = 0;
+    *oid = 0;
     if (!r) return -EINVAL;
     if (row < 0 || row >= PQntuples(r->res) || col < 0 || col >= PQnfields(r->res))
         return rerr(r, -EINVAL, "no cell at row %d, column %d (the result has %d rows and %d columns)", row, col,
@@ -251,14 +256,14 @@ static int get_int(const corio_pg_result *r, int row, int col, int wide, int64_t
 }
 
 int corio_pg_get_int32(const corio_pg_result *r, int row, int col, int32_t *out) {
-    int64_t v;
+    int64_t v = 0;
     int rc = get_int(r, row, col, 0, &v);
     if (rc == 0 && out) *out = (int32_t)v;
     return rc;
 }
 
 int corio_pg_get_int64(const corio_pg_result *r, int row, int col, int64_t *out) {
-    int64_t v;
+    int64_t v = 0;
     int rc = get_int(r, row, col, 1, &v);
     if (rc == 0 && out) *out = v;
     return rc;
