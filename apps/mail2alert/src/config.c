@@ -462,6 +462,7 @@ int m2a_config_from_text(const char *text, size_t len, m2a_config *cfg, char *er
     if ((rc = get_double(root, "retry-for", 3600, &cfg->retry_for, err, cap)) < 0) goto out;
     if ((rc = get_double(root, "retry-max-delay", 300, &cfg->retry_max_delay, err, cap)) < 0) goto out;
     if ((rc = get_double(root, "retry-first-delay", 1, &cfg->retry_first_delay, err, cap)) < 0) goto out;
+    if ((rc = get_double(root, "groups-max-age", 30, &cfg->groups_max_age, err, cap)) < 0) goto out;
     rc = -EINVAL;
     const m2a_node *ms = m2a_node_get(root, "managers");
     if (ms && ms->type == M2A_SEQ) {

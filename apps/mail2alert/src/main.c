@@ -39,8 +39,6 @@
 
 /* The original fetches with aiohttp.Timeout(10). */
 #define HTTP_TIMEOUT 10.0
-/* Pipeline groups older than this are fetched again (the original's 30 s). */
-#define GROUPS_MAX_AGE 30.0
 /* Seconds the forwarding client waits for the next hop's each reply. */
 #define FORWARD_TIMEOUT 30.0
 /* At shutdown, sessions get this long to finish before they are cut. */
@@ -176,7 +174,7 @@ static int start_fetch(app *a, m2a_manager *m) {
 /* The groups a mail for m should use: a refresh is started when they are
  * old; only when there are none at all does the mail wait for it. */
 static void ensure_groups(app *a, m2a_manager *m) {
-    if (!m->fetch && corio_time() > m->groups_time + GROUPS_MAX_AGE) start_fetch(a, m);
+    if (!m->fetch && corio_time() > m->groups_time + a->cfg.groups_max_age) start_fetch(a, m);
     if (!m->groups && m->fetch) {
         fetch *f = m->fetch;
         f->refs++;

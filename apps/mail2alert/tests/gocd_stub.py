@@ -82,14 +82,21 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n).decode()
         if self.path == "/api/chat.postMessage":
             with lock:
-                state["slack"].append(dict(urllib.parse.parse_qsl(body)))
+                state["slack"].append(dict(urllib.parse.parse_qsl(body, keep_blank_values=True)))
             return self.send(200, b'{"ok": true}')
         self.send(404, b"not found", "text/plain")
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client dropping a kept-alive connection is not news
+
+
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    srv = Server(("127.0.0.1", port), Handler)
     srv.daemon_threads = True
     print("listening on 127.0.0.1:%d" % srv.server_address[1], flush=True)
     try:
