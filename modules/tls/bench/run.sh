@@ -10,6 +10,7 @@
 #   bash modules/tls/bench/run.sh          R=3 repetitions, T=2 s per timed run
 #   R=5 T=3 bash modules/tls/bench/run.sh
 #   SKIP_PROFILE=1 ...                     no callgrind / strace counts
+#   R=0 KINDS=tls SKIP_STRACE=1 ...        only corio's callgrind count (KINDS: tls floor plain)
 #
 # 1. builds Release into build-tls-bench/ (corio, corio-tls, the example,
 #    the floor, the load client, the core's plain echo_server and the
@@ -121,6 +122,7 @@ N2=${N2:-10000}
 # strcmp, called by OpenSSL as much as by us).
 by_object() {
     callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null | awk -v prog="$2" '
+        /PROGRAM TOTALS/ { next }   # the sum of the rest, not a part of it
         /^ *[0-9,]+ +/ { n = $1; gsub(",", "", n);
             if ($0 ~ /libssl|libcrypto/) ssl += n; else if (index($0, "[" prog "]")) own += n; else other += n }
         END { printf "%d %d %d\n", ssl, own, other }'
@@ -172,14 +174,14 @@ echo
 [ "${SKIP_CALLGRIND:-0}" = 1 ] ||
 echo "user-space instructions per message, callgrind, (N2 - N1) = $((N2 - N1)) messages, 100 connections:"
 [ "${SKIP_CALLGRIND:-0}" = 1 ] ||
-for kind in tls floor plain; do
+for kind in ${KINDS:-tls floor plain}; do
     read -r s1 p1 o1 < <(profile $kind "$N1")
     read -r s2 p2 o2 < <(profile $kind "$N2")
     d=$((N2 - N1))
     echo "$kind: libssl+libcrypto $(((s2 - s1) / d))  program $(((p2 - p1) / d))  libc and the rest $(((o2 - o1) / d))" |
         tee -a "$RAW"
 done
-if command -v strace >/dev/null; then
+if [ "${SKIP_STRACE:-0}" != 1 ] && command -v strace >/dev/null; then
     echo "system calls per message, strace -f -c:"
     for be in epoll io_uring; do
         for kind in tls plain; do

@@ -1,15 +1,21 @@
 /*
  * tls_conn.c - a TLS connection as a corio transport over a plain stream.
  *
- * OpenSSL is given one end of a BIO pair and never sees a descriptor.  We
- * hold the other end (`net`):
- *   - ciphertext that OpenSSL produced (handshake flights, records, alerts)
- *     is moved from `net` into the plain writer after every SSL call; the
- *     plain writer sends it at once or queues it (it never suspends);
- *   - when OpenSSL wants input, we read from the plain reader straight into
- *     the free space of `net` (BIO_nwrite0: no intermediate copy).  That
- *     read is the only place a TLS operation suspends, and the plain
- *     reader is cancel-safe, so a cancelled TLS read consumes nothing.
+ * OpenSSL is given a BIO of ours (bio_methods below) and never sees a
+ * descriptor:
+ *   - ciphertext that OpenSSL produces (handshake flights, records,
+ *     alerts) goes from OpenSSL's own record buffer straight into the
+ *     plain writer, one corio_writer_write per BIO write (a whole record,
+ *     or a whole flight: OpenSSL buffers a handshake flight itself); the
+ *     plain writer sends it at once or queues it, and never suspends, so
+ *     the BIO never asks OpenSSL to retry a write;
+ *   - ciphertext comes in through `in`: when `in` is empty and OpenSSL
+ *     holds nothing, the TLS read reads from the plain reader into `in`
+ *     (one read, straight from the kernel: the plain reader's reads of a
+ *     page or more bypass its own buffer), then SSL_read takes it from
+ *     there (read-ahead on: a whole record in one BIO read).  The plain
+ *     read is the only place a TLS operation suspends, and it is
+ *     cancel-safe, so a cancelled TLS read consumes nothing.
  * The plain stream runs over the descriptor transport of the loop's
  * backend (epoll readiness or io_uring completions); TLS does not care
  * which.
@@ -20,6 +26,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +34,20 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-/* Room in each direction of the BIO pair: four full records, so that a
- * large write leaves in a few moves and a read takes up to 64 KiB from
- * the plain reader at a time. */
-#define PAIR_BUF (64 * 1024)
+/* Ciphertext read from the plain reader at a time: two full records, so
+ * that a bulk transfer takes 32 KiB per system call and one record always
+ * fits. */
+#define IN_BUF (32 * 1024)
 #define SCRATCH (16 * 1024) /* one record's worth of plaintext */
+
+/* OpenSSL's error queue must be empty before an SSL call for
+ * SSL_get_error to be right.  Ours is emptied after every failure, but
+ * other code on this thread may leave entries: clear them then, and only
+ * then (clearing an empty queue costs more than the rest of a 1 KiB
+ * record's bookkeeping). */
+static inline void clear_errors(void) {
+    if (ERR_peek_error()) ERR_clear_error();
+}
 
 /* Record why c failed (first failure wins) and return code. */
 static int conn_fail(corio_tls_conn *c, int code, const char *text) {
@@ -62,27 +78,99 @@ static int ssl_call_failed(corio_tls_conn *c, int e) {
     return conn_fail(c, code, text);
 }
 
-/* Move the ciphertext OpenSSL produced into the plain writer.  Never
- * suspends.  0 or the plain writer's error. */
-static int flush_out(corio_tls_conn *c) {
-    char *p;
-    int n, rc = 0;
-    while ((n = BIO_nread0(c->net, &p)) > 0) {
-        if (rc == 0) rc = corio_writer_write(c->pw, p, (size_t)n);
-        BIO_nread(c->net, &p, n); /* consumed either way: after a failure nothing more can leave */
+/* ---- our BIO: OpenSSL's only way in and out ----------------------------------- */
+
+/* OpenSSL writes ciphertext: hand it to the plain writer (never suspends).
+ * Always taken whole: after the plain writer failed, the bytes are dropped
+ * and the failure kept in wr_err, which a TLS write or the handshake
+ * reports; a read that produced output (a ticket acknowledgement, a
+ * KeyUpdate answer) after our close is no reason to fail the read. */
+static int bio_write_ex(BIO *b, const char *data, size_t len, size_t *done) {
+    corio_tls_conn *c = BIO_get_data(b);
+    if (len && !c->wr_err) {
+        int rc = corio_writer_write(c->pw, data, len);
+        if (rc < 0) c->wr_err = rc;
     }
-    return rc;
+    *done = len;
+    return 1;
 }
 
-/* Read ciphertext from the plain reader into the pair.  SUSPENDS.  The
- * count, 0 at the peer's end of stream, or a negative errno (nothing
- * consumed when cancelled). */
+/* OpenSSL reads ciphertext: what `in` holds, else "retry" (WANT_READ).
+ * The retry flags are only set, never cleared: OpenSSL looks at them only
+ * after a read that returned nothing, which sets them, and our writes
+ * never ask for a retry. */
+static int bio_read_ex(BIO *b, char *out, size_t n, size_t *got) {
+    corio_tls_conn *c = BIO_get_data(b);
+    size_t have = c->in_end - c->in_start;
+    if (corio__tls_unlikely(!have)) {
+        BIO_set_retry_read(b);
+        *got = 0;
+        return 0;
+    }
+    if (n > have) n = have;
+    memcpy(out, c->in + c->in_start, n);
+    c->in_start += n;
+    *got = n;
+    return 1;
+}
+
+/* Called about ten times per record (OpenSSL asks whether kernel TLS is
+ * on, what is pending to write...): the only answer that is not "no" is
+ * that a flush succeeded, everything having been written already.  EOF
+ * is not reported here: feed_in sees it. */
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    (void)b;
+    (void)num;
+    (void)ptr;
+    return cmd == BIO_CTRL_FLUSH;
+}
+
+static BIO_METHOD *bio_methods;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static void bio_methods_make(void) {
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "corio plain stream");
+    if (m && (BIO_meth_set_write_ex(m, bio_write_ex) != 1 || BIO_meth_set_read_ex(m, bio_read_ex) != 1 ||
+              BIO_meth_set_ctrl(m, bio_ctrl) != 1)) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    bio_methods = m;
+}
+
+/* The table lives as long as the process; freed at exit so that leak
+ * checkers see nothing of ours. */
+__attribute__((destructor)) static void bio_methods_free(void) {
+    if (bio_methods) BIO_meth_free(bio_methods);
+    bio_methods = NULL;
+}
+
+/* A BIO that reads from c->in and writes to c->pw, or NULL (no memory). */
+static BIO *bio_new(corio_tls_conn *c) {
+    pthread_once(&bio_once, bio_methods_make);
+    BIO *b = bio_methods ? BIO_new(bio_methods) : NULL;
+    if (b) {
+        BIO_set_data(b, c);
+        BIO_set_init(b, 1);
+    }
+    return b;
+}
+
+/* Read ciphertext from the plain reader into `in`.  SUSPENDS.  The count,
+ * 0 at the peer's end of stream, or a negative errno (nothing consumed
+ * when cancelled). */
 static ssize_t feed_in(corio_tls_conn *c) {
-    char *p;
-    int room = BIO_nwrite0(c->net, &p);
-    if (room <= 0) return conn_fail(c, CORIO_ETLS, "TLS input buffer full without a complete record");
-    ssize_t m = corio_reader_read(c->pr, p, (size_t)room);
-    if (m > 0) BIO_nwrite(c->net, &p, (int)m);
+    if (c->in_start == c->in_end) {
+        c->in_start = c->in_end = 0;
+    } else if (c->in_start) { /* OpenSSL took part (it takes all it has room for): keep the rest first */
+        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+        c->in_end -= c->in_start;
+        c->in_start = 0;
+    }
+    size_t room = IN_BUF - c->in_end;
+    if (!room) return conn_fail(c, CORIO_ETLS, "TLS input buffer full without a complete record");
+    ssize_t m = corio_reader_read(c->pr, c->in + c->in_end, room);
+    if (m > 0) c->in_end += (size_t)m;
     return m;
 }
 
@@ -92,49 +180,48 @@ static ssize_t tls_read(void *vc, void *buf, size_t n) {
     corio_tls_conn *c = vc;
     if (c->shut_received) return 0;
     if (c->err) return c->err;
+    int cap = n > INT_MAX ? INT_MAX : (int)n;
+    /* Nothing in `in` and nothing in OpenSSL (no plaintext, no record
+     * read ahead): an SSL_read could only ask for more, so read first. */
+    int need = c->in_start == c->in_end && !SSL_has_pending(c->ssl);
     for (;;) {
-        ERR_clear_error();
-        int k = SSL_read(c->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
-        int e = k > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, k);
-        /* Reading may produce output (a ticket acknowledgement, a
-         * KeyUpdate answer); after our close it has nowhere to go, and
-         * that is no reason to fail the read. */
-        flush_out(c);
+        if (need) {
+            ssize_t m = feed_in(c);
+            if (m < 0) {
+                if (m != -ECANCELED && m != -ETIMEDOUT) conn_fail(c, (int)m, corio_strerror((int)m));
+                return m;
+            }
+            if (m == 0) {
+                if (c->ctx->ragged_eof_ok) {
+                    c->shut_received = 1;
+                    return 0;
+                }
+                return conn_fail(c, CORIO_ETLS_EOF,
+                                 "unexpected eof: the peer closed the connection without close_notify");
+            }
+        }
+        clear_errors();
+        int k = SSL_read(c->ssl, buf, cap);
         if (k > 0) return k;
+        int e = SSL_get_error(c->ssl, k);
         if (e == SSL_ERROR_ZERO_RETURN) {
             c->shut_received = 1;
             return 0;
         }
         if (e != SSL_ERROR_WANT_READ) return ssl_call_failed(c, e);
-        ssize_t m = feed_in(c);
-        if (m > 0) continue;
-        if (m < 0) {
-            if (m != -ECANCELED && m != -ETIMEDOUT) conn_fail(c, (int)m, corio_strerror((int)m));
-            return m;
-        }
-        if (c->ctx->ragged_eof_ok) {
-            c->shut_received = 1;
-            return 0;
-        }
-        return conn_fail(c, CORIO_ETLS_EOF, "unexpected eof: the peer closed the connection without close_notify");
+        need = 1;
     }
 }
 
-static int write_piece(corio_tls_conn *c, const void *p, size_t len) {
+static inline __attribute__((always_inline)) int write_piece(corio_tls_conn *c, const void *p, size_t len) {
     size_t off = 0;
     while (off < len) {
         size_t chunk = len - off > INT_MAX ? INT_MAX : len - off;
-        ERR_clear_error();
+        clear_errors();
         int k = SSL_write(c->ssl, (const char *)p + off, (int)chunk);
-        if (k > 0) {
-            off += (size_t)k;
-        } else {
-            int e = SSL_get_error(c->ssl, k);
-            if (e != SSL_ERROR_WANT_WRITE) return ssl_call_failed(c, e);
-        }
-        /* The pair holds four records: move them on before it fills. */
-        int rc = flush_out(c);
-        if (rc < 0) return conn_fail(c, rc, corio_strerror(rc));
+        if (c->wr_err) return conn_fail(c, c->wr_err, corio_strerror(c->wr_err));
+        if (k <= 0) return ssl_call_failed(c, SSL_get_error(c->ssl, k)); /* never WANT_WRITE: our BIO takes all */
+        off += (size_t)k;
     }
     return 0;
 }
@@ -143,6 +230,7 @@ static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {
     corio_tls_conn *c = vc;
     if (c->err) return c->err;
     if (c->shut_sent) return -ESHUTDOWN;
+    if (iovcnt == 1) return write_piece(c, iov[0].iov_base, iov[0].iov_len);
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
     /* Several small pieces (writelines) become one record, not one each:
@@ -163,10 +251,8 @@ static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {
     return 0;
 }
 
-static size_t tls_buffered(void *vc) {
-    corio_tls_conn *c = vc;
-    return corio_writer_buffered(c->pw) + BIO_ctrl_pending(c->net);
-}
+/* Nothing waits in this module: OpenSSL's output is in the plain writer. */
+static size_t tls_buffered(void *vc) { return corio_writer_buffered(((corio_tls_conn *)vc)->pw); }
 
 static int tls_drain(void *vc, size_t low) {
     corio_tls_conn *c = vc;
@@ -189,9 +275,8 @@ static void send_close_notify(corio_tls_conn *c) {
     if (c->shut_sent || c->err || !c->handshaken) return;
     c->shut_sent = 1;
     ERR_clear_error();
-    SSL_shutdown(c->ssl); /* returns 0: sent, the peer's not seen yet; we do not wait for it */
+    SSL_shutdown(c->ssl); /* returns 0: sent (through our BIO), the peer's not seen yet; we do not wait for it */
     ERR_clear_error();
-    flush_out(c);
 }
 
 static int tls_write_eof(void *vc) {
@@ -239,7 +324,7 @@ static int tls_sockname(void *vc, char *buf, size_t cap) {
 static void conn_free(corio_tls_conn *c) {
     c->magic = 0;
     if (c->ssl) SSL_free(c->ssl); /* frees OpenSSL's end of the pair */
-    if (c->net) BIO_free(c->net);
+    free(c->in);
     corio_tls_ctx_free(c->ctx);
     free(c->sess_key);
     free(c->server_name);
@@ -279,10 +364,10 @@ static int handshake(corio_tls_conn *c) {
     int rc = corio_timeout_enter(&to, c->ctx->handshake_timeout);
     if (rc < 0) return conn_fail(c, rc, "the handshake must run in a task");
     for (;;) {
-        ERR_clear_error();
+        clear_errors();
         int k = SSL_do_handshake(c->ssl);
         int e = k == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, k);
-        int frc = flush_out(c); /* our flight, or the alert that says why we stop */
+        int frc = c->wr_err; /* our flight, or the alert that says why we stop, left through our BIO */
         if (k == 1) {
             rc = 0;
             break;
@@ -344,13 +429,14 @@ static int conn_new(corio_tls_ctx *ctx, corio_reader *pr, corio_writer *pw, cons
     c->ctx = ctx;
     c->pr = pr;
     c->pw = pw;
-    BIO *inner = NULL;
-    if (!(c->ssl = SSL_new(ctx->ssl)) || BIO_new_bio_pair(&inner, PAIR_BUF, &c->net, PAIR_BUF) != 1) {
+    BIO *bio = NULL;
+    if (!(c->in = malloc(IN_BUF)) || !(c->ssl = SSL_new(ctx->ssl)) || !(bio = bio_new(c))) {
         conn_free(c);
         corio__tls_set_last("%s", "cannot create the TLS connection");
         return -ENOMEM;
     }
-    SSL_set_bio(c->ssl, inner, inner);
+    SSL_set_bio(c->ssl, bio, bio); /* one reference, now the SSL's */
+    SSL_set_read_ahead(c->ssl, 1);  /* a whole record (or more) per BIO read, not its header and then its body */
     SSL_set_app_data(c->ssl, c);
     if (ctx->server) {
         SSL_set_accept_state(c->ssl);

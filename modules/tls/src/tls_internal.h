@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #define CORIO__TLS_ERRLEN CORIO_TLS_ERRLEN
+#define corio__tls_unlikely(x) __builtin_expect(!!(x), 0)
 #define CORIO__TLS_SESSIONS 32 /* servers a client context remembers a session for */
 
 typedef struct sni_entry {
@@ -55,8 +56,10 @@ struct corio_tls_ctx {
 struct corio_tls_conn {
     uint64_t magic;          /* CORIO__TLS_MAGIC while alive */
     corio_tls_ctx *ctx;      /* one reference */
-    SSL *ssl;
-    BIO *net;                /* our end of the BIO pair: ciphertext in and out */
+    SSL *ssl;                /* its BIO is ours (tls_conn.c): reads from `in`, writes to pw */
+    unsigned char *in;       /* ciphertext read from the plain reader, not yet taken by OpenSSL */
+    size_t in_start, in_end; /* what `in` holds: [in_start, in_end) */
+    int wr_err;              /* the plain writer's first failure, seen by our BIO */
     corio_reader *pr;        /* the plain stream below */
     corio_writer *pw;
     int borrow;              /* pr/pw are not ours to free */
