@@ -213,28 +213,32 @@ static ssize_t tls_read(void *vc, void *buf, size_t n) {
     }
 }
 
-static inline __attribute__((always_inline)) int write_piece(corio_tls_conn *c, const void *p, size_t len) {
+/* After SSL_write returned k for a piece: 0, or why it failed. */
+static int write_result(corio_tls_conn *c, int k) {
+    if (c->wr_err) return conn_fail(c, c->wr_err, corio_strerror(c->wr_err));
+    if (k <= 0) return ssl_call_failed(c, SSL_get_error(c->ssl, k)); /* never WANT_WRITE: our BIO takes all */
+    return 0;
+}
+
+static int write_piece(corio_tls_conn *c, const void *p, size_t len) {
     size_t off = 0;
     while (off < len) {
         size_t chunk = len - off > INT_MAX ? INT_MAX : len - off;
         clear_errors();
         int k = SSL_write(c->ssl, (const char *)p + off, (int)chunk);
-        if (c->wr_err) return conn_fail(c, c->wr_err, corio_strerror(c->wr_err));
-        if (k <= 0) return ssl_call_failed(c, SSL_get_error(c->ssl, k)); /* never WANT_WRITE: our BIO takes all */
+        int rc = write_result(c, k);
+        if (rc < 0) return rc;
         off += (size_t)k;
     }
     return 0;
 }
 
-static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {
-    corio_tls_conn *c = vc;
-    if (c->err) return c->err;
-    if (c->shut_sent) return -ESHUTDOWN;
-    if (iovcnt == 1) return write_piece(c, iov[0].iov_base, iov[0].iov_len);
+/* Several pieces (writelines), or one too big for one SSL_write. */
+__attribute__((noinline)) static int write_pieces(corio_tls_conn *c, const struct iovec *iov, int iovcnt) {
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
-    /* Several small pieces (writelines) become one record, not one each:
-     * 22 bytes of framing per record and one encryption call. */
+    /* Several small pieces become one record, not one each: 22 bytes of
+     * framing per record and one encryption call. */
     if (iovcnt > 1 && total <= SCRATCH) {
         if (!c->scratch && !(c->scratch = malloc(SCRATCH))) return -ENOMEM;
         size_t at = 0;
@@ -249,6 +253,22 @@ static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {
         if (rc < 0) return rc;
     }
     return 0;
+}
+
+static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {
+    corio_tls_conn *c = vc;
+    if (c->err) return c->err;
+    if (c->shut_sent) return -ESHUTDOWN;
+    /* The common case, one piece of 1 to INT_MAX bytes: one SSL_write,
+     * which takes it all (our BIO never refuses). */
+    if (corio__tls_unlikely(iovcnt != 1 || iov[0].iov_len - 1 >= INT_MAX)) return write_pieces(c, iov, iovcnt);
+    clear_errors();
+    int k = SSL_write(c->ssl, iov[0].iov_base, (int)iov[0].iov_len);
+    if (corio__tls_likely(k == (int)iov[0].iov_len && !c->wr_err)) return 0;
+    int rc = write_result(c, k);
+    if (rc < 0) return rc;
+    /* Only part taken (OpenSSL returned early, which our contexts do not ask for): the rest. */
+    return write_piece(c, (const char *)iov[0].iov_base + k, iov[0].iov_len - (size_t)k);
 }
 
 /* Nothing waits in this module: OpenSSL's output is in the plain writer. */
@@ -311,6 +331,35 @@ static int tls_wait_closed(void *vc) {
     return rc;
 }
 
+/* 1 when the next read would return 0 without reading: the peer's
+ * close_notify has been read (records that arrived with the last data
+ * are decrypted here with SSL_peek, which returns plaintext without
+ * consuming it and never suspends), or, where ragged EOFs are allowed,
+ * the plain stream below is at its end with no ciphertext left.  0
+ * otherwise, and when the next read would be an error. */
+static int tls_at_eof(void *vc) {
+    corio_tls_conn *c = vc;
+    if (c->shut_received) return 1;
+    if (c->err) return 0;
+    if (c->in_start != c->in_end || SSL_has_pending(c->ssl)) {
+        char b;
+        clear_errors();
+        int k = SSL_peek(c->ssl, &b, 1);
+        if (k > 0) return 0; /* plaintext to read */
+        int e = SSL_get_error(c->ssl, k);
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            c->shut_received = 1;
+            return 1;
+        }
+        if (e != SSL_ERROR_WANT_READ) { /* a bad record: the next read reports it */
+            ssl_call_failed(c, e);
+            return 0;
+        }
+        if (SSL_has_pending(c->ssl)) return 0; /* part of a record: more is coming, or the end is an error */
+    }
+    return c->ctx->ragged_eof_ok && corio_reader_at_eof(c->pr);
+}
+
 static int tls_fd(void *vc) { return corio_writer_fd(((corio_tls_conn *)vc)->pw); }
 
 static int tls_peername(void *vc, char *buf, size_t cap) {
@@ -323,7 +372,7 @@ static int tls_sockname(void *vc, char *buf, size_t cap) {
 
 static void conn_free(corio_tls_conn *c) {
     c->magic = 0;
-    if (c->ssl) SSL_free(c->ssl); /* frees OpenSSL's end of the pair */
+    if (c->ssl) SSL_free(c->ssl); /* frees our BIO too (the SSL holds its one reference) */
     free(c->in);
     corio_tls_ctx_free(c->ctx);
     free(c->sess_key);
@@ -355,6 +404,7 @@ static const corio_transport_ops tls_ops = {
     .peername = tls_peername,
     .sockname = tls_sockname,
     .release = tls_release,
+    .at_eof = tls_at_eof,
 };
 
 /* ---- the handshake ------------------------------------------------------------ */

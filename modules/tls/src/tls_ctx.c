@@ -53,7 +53,8 @@ static SSL_CTX *new_ssl_ctx(int server) {
      * in the middle of application data; TLS 1.3 has none, and asyncio's
      * users never needed it. */
     SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* No partial writes: our BIO takes every record, so one SSL_write
+     * encrypts the whole piece (a record at a time) and returns. */
     if (server) SSL_CTX_set_session_id_context(s, (const unsigned char *)"corio", 5);
     return s;
 }

@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #define CORIO__TLS_ERRLEN CORIO_TLS_ERRLEN
+#define corio__tls_likely(x) __builtin_expect(!!(x), 1)
 #define corio__tls_unlikely(x) __builtin_expect(!!(x), 0)
 #define CORIO__TLS_SESSIONS 32 /* servers a client context remembers a session for */
 

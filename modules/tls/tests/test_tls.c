@@ -691,6 +691,87 @@ static int features_main(void *arg) {
 
 static void test_features(void) { test_run(features_main, NULL, 0); }
 
+/* ---- at_eof: the end seen without another read ------------------------------------- */
+
+/* One line, then close_notify and the socket's close (the server closes
+ * the TLS stream when the handler returns). */
+static int line_then_close_handler(corio_reader *r, corio_writer *w, void *arg) {
+    (void)r, (void)arg;
+    corio_writer_write(w, "hello\n", 6);
+    return corio_writer_drain(w);
+}
+
+static int at_eof_main(void *arg) {
+    (void)arg;
+    corio_reader *r;
+    corio_writer *w;
+    char buf[64];
+    const char *line;
+    size_t len;
+    server_fixture f;
+
+    /* close_notify: at_eof is 0 while the line is unread, 1 once it is,
+     * with the close_notify read (it arrived with the line) but not yet
+     * returned as the end; the read then returns 0 and at_eof stays 1. */
+    if (fixture_start(&f, server_ctx("server"), line_then_close_handler) == 0) {
+        corio_tls_ctx *ctx = client_ctx("ca.pem");
+        CHECK_EQ(corio_open_tls_connection("127.0.0.1", f.port, ctx, "localhost", &r, &w), 0);
+        CHECK_EQ(corio_reader_at_eof(r), 0);
+        corio_sleep(0.1); /* the line, close_notify and the FIN are all here now */
+        CHECK_EQ(corio_reader_at_eof(r), 0);
+        CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+        CHECK(len == 6 && memcmp(line, "hello\n", 6) == 0);
+        CHECK_EQ(corio_reader_at_eof(r), 1);
+        CHECK_EQ(corio_reader_read(r, buf, sizeof buf), 0);
+        CHECK_EQ(corio_reader_at_eof(r), 1);
+        CHECK_EQ(corio_stream_close(r, w), 0);
+        corio_tls_ctx_free(ctx);
+        fixture_stop(&f);
+    }
+
+    /* A close without close_notify: at the end when ragged EOFs are
+     * allowed (the plain stream below is at its end), never otherwise
+     * (the next read is an error, not the end). */
+    if (fixture_start(&f, server_ctx("server"), ragged_handler) == 0) {
+        for (int ok = 0; ok < 2; ok++) {
+            corio_tls_ctx *ctx = client_ctx("ca.pem");
+            CHECK_EQ(corio_tls_ctx_set_ragged_eof_ok(ctx, ok), 0);
+            CHECK_EQ(corio_open_tls_connection("127.0.0.1", f.port, ctx, "localhost", &r, &w), 0);
+            corio_sleep(0.2); /* "x", then the FIN */
+            CHECK_EQ(corio_reader_at_eof(r), 0);
+            CHECK_EQ(corio_reader_read(r, buf, sizeof buf), 1);
+            CHECK_EQ(corio_reader_at_eof(r), ok);
+            CHECK_EQ(corio_reader_read(r, buf, sizeof buf), ok ? 0 : CORIO_ETLS_EOF);
+            CHECK_EQ(corio_reader_at_eof(r), ok);
+            corio_stream_close(r, w);
+            corio_tls_ctx_free(ctx);
+        }
+        fixture_stop(&f);
+    }
+
+    /* A live connection, idle or with a line pending: 0, ragged EOFs
+     * allowed or not; the line is still read whole afterwards. */
+    if (fixture_start(&f, server_ctx("server"), echo_handler) == 0) {
+        corio_tls_ctx *ctx = client_ctx("ca.pem");
+        CHECK_EQ(corio_tls_ctx_set_ragged_eof_ok(ctx, 1), 0);
+        CHECK_EQ(corio_open_tls_connection("127.0.0.1", f.port, ctx, "localhost", &r, &w), 0);
+        CHECK_EQ(ping(r, w, "ping\n"), 0);
+        CHECK_EQ(corio_reader_at_eof(r), 0);
+        CHECK_EQ(corio_writer_write(w, "two\n", 4), 0);
+        corio_sleep(0.1);
+        CHECK_EQ(corio_reader_at_eof(r), 0);
+        CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+        CHECK(len == 4 && memcmp(line, "two\n", 4) == 0);
+        CHECK_EQ(corio_reader_at_eof(r), 0);
+        CHECK_EQ(corio_stream_close(r, w), 0);
+        corio_tls_ctx_free(ctx);
+        fixture_stop(&f);
+    }
+    return 0;
+}
+
+static void test_at_eof(void) { test_run(at_eof_main, NULL, 0); }
+
 /* ---- bulk: hashed on both sides ---------------------------------------------------- */
 
 static int bulk_echo_handler(corio_reader *r, corio_writer *w, void *arg) {
@@ -939,6 +1020,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_server_bad_input);
     RUN_NET_TEST(test_client_bad_server);
     RUN_NET_TEST(test_features);
+    RUN_NET_TEST(test_at_eof);
     RUN_NET_TEST(test_bulk_hashed);
     RUN_NET_TEST(test_cancel_mid_record);
     RUN_NET_TEST(test_start_tls);
