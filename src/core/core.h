@@ -46,6 +46,13 @@ struct corio_loop {
     int64_t now;               /* clock at the start of this iteration (ns) */
     int64_t vnow;              /* virtual clock (ns) when `virtual_clock` */
     struct corio_task *current;/* the task running now, or NULL */
+    /* The batch run_once is running (NULL between batches, in its `later`
+     * batch and in debug mode): a task that blocks takes the next node
+     * from it itself when that is a task's, and switches to that task
+     * without going through the scheduler (task.c, "hops"). */
+    corio_list *batch;
+    bool batch_last;           /* only the flush follows the batch in this iteration: a hop may start the next */
+    bool hopped;               /* ASan: the task resuming now was switched to by another task, not the scheduler */
     void *sched_sp;            /* the scheduler's saved stack pointer while a task runs */
     void *sched_ctx;           /* ucontext of the scheduler (portable switch only) */
     corio_list tasks;          /* every task record this loop owns */
@@ -63,8 +70,9 @@ struct corio_loop {
     uint64_t iterations;       /* loop turns so far */
     int budget;                /* work units left in this turn (CORIO__TURN_BUDGET at each poll) */
     int step_floor;            /* the running task yields when budget falls to this (CORIO__STEP_BUDGET) */
-    corio_handle *free_handles;/* recycled library handles, linked through arg */
-    size_t nfree_handles;
+    corio_handle *free_handles;/* library handles ready for reuse, linked through arg (loop.c) */
+    struct corio__handle_slab *handle_slabs; /* where they live: freed by corio_loop_close */
+    size_t nslab_handles;      /* handles in all the slabs */
     corio__fdstate **fds;      /* per-descriptor state, indexed by fd (io.c) */
     size_t nfds;               /* slots in fds */
     size_t nwatched;           /* descriptors registered with the backend */
@@ -111,6 +119,12 @@ static inline void corio__ready_remove(corio_loop *loop, corio__node *n) {
     }
 }
 
+/* loop.c: called by a task that blocks when loop->batch is empty: start
+ * the next iteration in place, as run_once would, if that iteration would
+ * only run the ready nodes (nothing to poll, flush, fire or take from
+ * other threads); the ready queue (not empty: the caller checks) then
+ * becomes loop->batch.  True if it did. */
+bool corio__loop_turn_inline(corio_loop *loop);
 /* loop.c: run the posts other threads made (called by the backend on a wake-up). */
 void corio__loop_take_posts(corio_loop *loop);
 /* Run the loop's flush list (loop->ring_flush) until it is empty: the end

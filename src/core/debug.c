@@ -23,6 +23,8 @@
 int corio_loop_set_debug(corio_loop *loop, int on) {
     if (!loop) return corio__bad(-EINVAL, "corio_loop_set_debug: NULL loop");
     loop->debug = on != 0;
+    /* The rest of this batch runs through run_batch, timed, not by hops (task.c). */
+    if (on) loop->batch = NULL;
     return 0;
 }
 

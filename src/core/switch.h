@@ -71,6 +71,19 @@ static inline void corio__switch_to_task(corio_loop *loop, corio_task *t) {
 #endif
 }
 
+#ifdef CORIO__ASAN
+/* A task resumes: ASan learns the bounds of the stack it came from, which
+ * are the scheduler's unless another task hopped to it (task.c). */
+static inline void corio__asan_resumed(corio_loop *loop, void *fake_stack) {
+    if (loop->hopped) {
+        loop->hopped = false;
+        __sanitizer_finish_switch_fiber(fake_stack, NULL, NULL);
+    } else {
+        __sanitizer_finish_switch_fiber(fake_stack, &loop->sched_stack_lo, &loop->sched_stack_size);
+    }
+}
+#endif
+
 /* Task -> scheduler.  `exiting`: the task will never run again. */
 static inline void corio__switch_to_sched(corio_loop *loop, corio_task *t, bool exiting) {
 #ifdef CORIO__ASAN
@@ -84,14 +97,46 @@ static inline void corio__switch_to_sched(corio_loop *loop, corio_task *t, bool 
 #endif
     corio__ctx_switch(&t->sp, loop->sched_sp);
 #ifdef CORIO__ASAN
-    __sanitizer_finish_switch_fiber(t->asan_fake_stack, &loop->sched_stack_lo, &loop->sched_stack_size);
+    corio__asan_resumed(loop, t->asan_fake_stack);
 #endif
+}
+
+/* Task -> task, the scheduler skipped (a hop, task.c). */
+static inline void corio__switch_task_to_task(corio_loop *loop, corio_task *t, corio_task *next) {
+#ifdef CORIO__ASAN
+    loop->hopped = true;
+    __sanitizer_start_switch_fiber(&t->asan_fake_stack, next->stack->lo, next->stack->size);
+#endif
+#ifdef CORIO__TSAN
+    __tsan_switch_to_fiber(next->tsan_fiber, 0);
+#endif
+    corio__ctx_switch(&t->sp, next->sp);
+#ifdef CORIO__ASAN
+    corio__asan_resumed(loop, t->asan_fake_stack);
+#else
+    (void)loop;
+#endif
+}
+
+/* A finished task t -> task: t is never resumed.  (What the switch saves
+ * still goes to t's record and stack, which stay mapped: ucontext needs
+ * the room.) */
+__attribute__((noreturn)) static inline void corio__switch_exit_to_task(corio_loop *loop, corio_task *t,
+                                                                        corio_task *next) {
+#ifdef CORIO__ASAN
+    loop->hopped = true;
+    __sanitizer_start_switch_fiber(NULL, next->stack->lo, next->stack->size);
+#else
+    (void)loop;
+#endif
+    corio__ctx_switch(&t->sp, next->sp);
+    __builtin_unreachable();
 }
 
 /* First thing a task does on its new stack. */
 static inline void corio__switch_first_entry(corio_loop *loop) {
 #ifdef CORIO__ASAN
-    __sanitizer_finish_switch_fiber(NULL, &loop->sched_stack_lo, &loop->sched_stack_size);
+    corio__asan_resumed(loop, NULL);
 #else
     (void)loop;
 #endif

@@ -98,15 +98,69 @@ static void task_retire(corio_task *t) {
     corio__task_release(t); /* the running reference */
 }
 
-static void task_wake(corio__node *n) {
-    corio_task *t = corio__container_of(n, corio_task, wake);
-    corio_loop *loop = t->loop;
+/* t's step starts: it may spend CORIO__STEP_BUDGET units before its I/O yields. */
+static inline void step_start(corio_loop *loop, corio_task *t) {
     loop->current = t;
     int floor = loop->budget - CORIO__STEP_BUDGET;
     loop->step_floor = floor > 0 ? floor : 0;
+}
+
+static void task_wake(corio__node *n) {
+    corio_task *t = corio__container_of(n, corio_task, wake);
+    corio_loop *loop = t->loop;
+    step_start(loop, t);
     corio__switch_to_task(loop, t);
+    /* Back from t, or from a task it hopped to (below), or one after that. */
+    corio_task *last = loop->current;
     loop->current = NULL;
-    if (t->flags & CORIO__TF_FINISHED) task_retire(t);
+    if (last->flags & CORIO__TF_FINISHED) task_retire(last);
+}
+
+/*
+ * Hops.  A task that blocks would switch to the scheduler, which would pop
+ * the next ready node and, when that is a task's, switch to it.  The task
+ * does it itself when it can: it takes the next node of the batch, charged
+ * to the budget as run_batch charges it, and switches straight to that
+ * task - one switch instead of two, and no return to the loop.  When the
+ * batch is empty it may start the next iteration itself
+ * (corio__loop_turn_inline: only when that iteration would just run the
+ * ready nodes).  The order is the scheduler's exactly: the same nodes run in
+ * the same order with the same budget; only the trips through run_batch
+ * are gone.  A yield between two tasks went from 156 instructions to 117
+ * (bench/corio_switch, callgrind).  A finishing task hops too, after
+ * giving its stack back (task_main).
+ */
+static inline corio_task *hop_next(corio_loop *loop) {
+    corio_list *b = loop->batch;
+    if (!b || loop->budget <= 0) return NULL;
+    assert(!loop->debug); /* debug mode times each step from run_batch: no batch to hop along */
+    corio__node *n = corio__container_of(b->next, corio__node, link);
+    if (&n->link == b) {
+        /* The batch is done.  The next iteration is started here only for
+         * a task: what else it would run runs from run_once, where the
+         * callers of run_once (corio_loop_close's drain, corio_run) look at
+         * the loop between iterations. */
+        n = corio__container_of(loop->ready.next, corio__node, link);
+        if (&n->link == &loop->ready || n->run != task_wake || !corio__loop_turn_inline(loop)) return NULL;
+    } else if (n->run != task_wake) {
+        return NULL;
+    }
+    loop->budget--;
+    corio__list_remove(&n->link);
+    loop->nready--;
+    return corio__container_of(n, corio_task, wake);
+}
+
+/* Suspend t: hop to the next task, or go back to the scheduler. */
+static inline void task_block(corio_task *t) {
+    corio_loop *loop = t->loop;
+    corio_task *next = hop_next(loop);
+    if (!next) {
+        corio__switch_to_sched(loop, t, false);
+        return;
+    }
+    step_start(loop, next);
+    if (next != t) corio__switch_task_to_task(loop, t, next); /* else t was next itself: it runs on */
 }
 
 static void task_main(void *arg) {
@@ -137,6 +191,18 @@ static void task_main(void *arg) {
     else
         corio__future_complete(&t->fut, CORIO__DONE, r < 0 ? r : 0,
                                r < 0 ? 0 : (t->flags & CORIO__TF_VALUE) ? t->value : r);
+#ifndef CORIO__TSAN /* TSan cannot destroy the fiber it runs on: there the scheduler retires the task */
+    corio_task *next = hop_next(loop);
+    if (next) {
+        assert(next != t);
+        /* The task retires itself and hops: giving its stack back to the
+         * pool is bookkeeping only, and nothing takes a stack before the
+         * switch has left this one. */
+        task_retire(t);
+        step_start(loop, next);
+        corio__switch_exit_to_task(loop, t, next);
+    }
+#endif
     corio__switch_to_sched(loop, t, true);
     abort(); /* a finished task is never resumed */
 }
@@ -226,7 +292,7 @@ corio_task *corio_spawn(corio_task_fn fn, void *arg) { return corio_spawn_opts(f
 /* ---- suspending ------------------------------------------------------------------- */
 
 int corio__suspend(corio_task *t) {
-    corio__switch_to_sched(t->loop, t, false);
+    task_block(t);
     if (corio__unlikely(t->must_cancel)) {
         t->must_cancel = false;
         return -ECANCELED;
@@ -244,7 +310,7 @@ int corio__park(corio_task *t) {
     } else {
         t->parked = true;
     }
-    corio__switch_to_sched(t->loop, t, false);
+    task_block(t);
     t->parked = false;
     if (corio__unlikely(t->park_cancelled | t->must_cancel)) {
         /* One -ECANCELED for the cancelled wait and any cancel that came
