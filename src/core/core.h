@@ -10,6 +10,8 @@
 
 #include "../base/base.h"
 
+#include <stdatomic.h>
+
 /* ---- stacks and context switch (stack.c, switch_*.S / switch_ucontext.c) ---- */
 
 typedef struct corio__stack {
@@ -119,12 +121,25 @@ static inline void corio__ready_remove(corio_loop *loop, corio__node *n) {
     }
 }
 
-/* loop.c: called by a task that blocks when loop->batch is empty: start
- * the next iteration in place, as run_once would, if that iteration would
- * only run the ready nodes (nothing to poll, flush, fire or take from
- * other threads); the ready queue (not empty: the caller checks) then
- * becomes loop->batch.  True if it did. */
-bool corio__loop_turn_inline(corio_loop *loop);
+bool corio__loop_no_timer_due(corio_loop *loop); /* loop.c */
+/*
+ * Called by a task that blocks when loop->batch is empty (task.c, hops):
+ * the end of run_once and the start of the next one, done in place when
+ * nothing but the ready nodes would happen there: no poll due (budget
+ * left, nothing unsubmitted), no posts from other threads, no timer due,
+ * nothing to flush, nothing in `later`, no stop.  run_once would then do
+ * exactly this: count the iteration and take the ready queue (not empty:
+ * the caller checks) as the batch.  True if it did.
+ */
+static inline bool corio__loop_turn_inline(corio_loop *loop) {
+    if (!loop->batch_last || loop->stopping || loop->budget <= 0 || loop->ring_unsubmitted ||
+        !corio__list_empty(&loop->later) || !corio__list_empty(&loop->ring_flush) ||
+        atomic_load_explicit(&loop->ts_pending, memory_order_relaxed) || (loop->nheap && !corio__loop_no_timer_due(loop)))
+        return false;
+    loop->iterations++;
+    corio__list_splice_back(loop->batch, &loop->ready);
+    return true;
+}
 /* loop.c: run the posts other threads made (called by the backend on a wake-up). */
 void corio__loop_take_posts(corio_loop *loop);
 /* Run the loop's flush list (loop->ring_flush) until it is empty: the end
@@ -138,7 +153,15 @@ enum { CORIO__PENDING = 0, CORIO__DONE = 1, CORIO__CANCELLED = 2 };
 enum { CORIO__FK_PLAIN = 0, CORIO__FK_TASK = 1, CORIO__FK_GATHER = 2 };
 #define CORIO__FUTURE_MAGIC 0xF07E
 
-void corio__future_init(corio_future *f, corio_loop *loop);
+static inline void corio__future_init(corio_future *f, corio_loop *loop) {
+    f->loop = loop;
+    corio__list_init(&f->callbacks);
+    f->value = 0;
+    f->err = 0;
+    f->state = CORIO__PENDING;
+    f->kind = CORIO__FK_PLAIN;
+    f->magic = CORIO__FUTURE_MAGIC;
+}
 /* Complete f and move its callbacks to the ready queue. */
 void corio__future_complete(corio_future *f, unsigned state, int err, intptr_t value);
 static inline bool corio__future_valid(const corio_future *f) { return f && f->magic == CORIO__FUTURE_MAGIC; }

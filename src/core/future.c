@@ -11,16 +11,6 @@
 
 #include <stdlib.h>
 
-void corio__future_init(corio_future *f, corio_loop *loop) {
-    f->loop = loop;
-    corio__list_init(&f->callbacks);
-    f->value = 0;
-    f->err = 0;
-    f->state = CORIO__PENDING;
-    f->kind = CORIO__FK_PLAIN;
-    f->magic = CORIO__FUTURE_MAGIC;
-}
-
 int corio_future_init(corio_future *f, corio_loop *loop) {
     if (!f) return corio__bad(-EINVAL, "corio_future_init: NULL future");
     if (!loop) loop = corio__cur_loop;

@@ -485,26 +485,11 @@ static void run_once(corio_loop *loop) {
     corio__loop_flush(loop);
 }
 
-/*
- * The end of run_once and the start of the next one, done by a task that
- * blocks when the batch is empty, when nothing but the ready nodes would
- * happen there: no poll due (budget left, nothing unsubmitted), no posts
- * from other threads, no timer due, nothing to flush, nothing in `later`,
- * no stop.  The order is the same as through run_once, which would do
- * exactly this: count the iteration and take the ready queue as the batch.
- */
-bool corio__loop_turn_inline(corio_loop *loop) {
-    if (!loop->batch_last || loop->stopping || loop->budget <= 0 || loop->ring_unsubmitted ||
-        !corio__list_empty(&loop->later) ||
-        !corio__list_empty(&loop->ring_flush) || atomic_load_explicit(&loop->ts_pending, memory_order_relaxed))
-        return false;
-    if (loop->nheap) {
-        loop->now = corio__loop_now(loop);
-        if (loop->heap[0].when <= loop->now) return false;
-    }
-    loop->iterations++;
-    corio__list_splice_back(loop->batch, &loop->ready);
-    return true;
+/* corio__loop_turn_inline's look at the timers: none due at the
+ * iteration's clock (read as run_once reads it). */
+bool corio__loop_no_timer_due(corio_loop *loop) {
+    loop->now = corio__loop_now(loop);
+    return loop->heap[0].when > loop->now;
 }
 
 void corio__loop_flush(corio_loop *loop) {

@@ -54,8 +54,10 @@ static void task_free_record(corio_task *t) {
      * exception was never retrieved"); one predictable branch per record. */
     if (corio__unlikely(t->fut.err) && !(t->flags & CORIO__TF_RETRIEVED)) corio__debug_task_freed(t, false);
     corio__list_remove(&t->link);
-    corio__free(t->name_heap);
-    t->name_heap = NULL;
+    if (corio__unlikely(t->name_heap != NULL)) {
+        corio__free(t->name_heap);
+        t->name_heap = NULL;
+    }
     t->fut.magic = 0; /* a stale pointer now fails corio__future_valid */
     t->next_free = loop->free_tasks;
     loop->free_tasks = t;
