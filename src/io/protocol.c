@@ -6,9 +6,9 @@
  * Under epoll, reading is an add_reader callback that reads once per
  * readiness report into a per-thread 64 KiB buffer and hands it to
  * data_received, so an idle connection holds no read buffer at all.
- * Writing is the stream writer's (stream.c): straight to the kernel when
- * nothing is queued, the rest queued and flushed by an add_writer
- * callback, with water marks.
+ * Writing is the write engine's (wq.c), as for stream writers: straight
+ * to the kernel when nothing is queued, the rest queued and flushed on
+ * the write edge, with water marks.
  *
  * Under io_uring a stream transport is completion-based, so a busy
  * connection costs no system call of its own:
@@ -26,10 +26,11 @@
  *     carry data that must neither be lost nor delivered while paused:
  *     they are copied aside (`held`) and delivered by a loop callback after
  *     resume_reading, before the recv is re-armed.
- *   - writing is stream.c's ring writer: write() appends to the queue, the
- *     transport goes on loop->ring_flush, and just before the loop's next
- *     submit the queue moves to an in-flight buffer sent in one entry; its
- *     completion sends the rest or the next queue.  Water marks count both.
+ *   - writing is the write engine's ring path (wq.c): write() appends to
+ *     the queue, which goes on loop->ring_flush, and just before the
+ *     loop's next submit moves to an in-flight buffer sent in one entry;
+ *     its completion sends the rest or the next queue.  Water marks count
+ *     both.
  *   - the record outlives every operation on it: connection_lost may come
  *     while the recv or a send cancelled by the close is still in the ring,
  *     so on_lost only marks it dead and the last completion frees it.
@@ -39,7 +40,7 @@
  * ring as streams do.
  *
  * Memory.  Write queues, sends in flight and held data live in transport
- * buffers (buf_grow): small ones from malloc, big ones mapped and, once
+ * buffers (the write engine's pool, wq.c): small ones from malloc, big ones mapped and, once
  * freed, kept in a small per-loop cache or unmapped, so that what a burst
  * of connections queued goes back to the system when they close.  With the flow-control pattern of protocol.h
  * (pause_reading from pause_writing) a connection queues at most the high
@@ -67,22 +68,6 @@
 #define ACCEPT_BATCH 64       /* accepts per readiness report: bounded work per loop turn */
 #define ACCEPT_BACKOFF 0.1    /* seconds to stop accepting after EMFILE & co */
 #define DGRAM_BATCH 16        /* datagrams per readiness report */
-#define WBUF_KEEP (256 * 1024) /* a write buffer bigger than this is freed once empty: do not keep a burst's memory */
-
-/* Transport buffers (see buf_grow): up to BUF_SMALL bytes from malloc,
- * bigger ones mapped in power-of-two sizes; a loop keeps freed mapped
- * buffers of up to WBUF_KEEP bytes for reuse, BUF_CACHE bytes in all. */
-#define BUF_SMALL (8 * 1024)
-#define BUF_MIN_SHIFT 14      /* the smallest mapped buffer: 16 KiB */
-#define BUF_CLASSES 5         /* cached sizes: 16, 32, 64, 128, 256 KiB (WBUF_KEEP) */
-#define BUF_CACHE (1024 * 1024)  /* what an idle loop may keep cached */
-/* ... and what each open transport adds to that while it lives: with 200
- * busy transports under io_uring, a 1 MiB cache sent most buffers back to
- * the kernel and mapped them again (first touches at 10-50 us a page
- * here), which halved a saturated echo's throughput (212 -> 372 MB/s with
- * room for them). */
-#define BUF_CACHE_PER_TRANSPORT (256 * 1024)
-
 /* The provided-buffer ring (io_uring).  128 x 16 KiB: a 16 KiB buffer holds
  * a typical message whole and a bulk transfer in few completions, and 128
  * of them cover 64 busy connections at two completions each per loop turn;
@@ -119,10 +104,7 @@ typedef struct proto_ring {
     unsigned used;                /* buffers filled since mem's pages were last given back (at most nbufs count) */
     corio__op cancel;             /* what every cancel entry completes to (ignored); its `inflight` means nothing,
                                      as several cancels may share it: the backend counts them one by one */
-    char *cache[BUF_CLASSES];     /* freed mapped buffers by size class, linked through their first bytes */
-    size_t cached;                /* bytes in cache */
-    unsigned ntransports;         /* stream transports of the loop not yet freed: the cache's cap grows with them */
-    size_t mapped;                /* bytes of mapped buffers: in use plus cached */
+    corio__wq_pool pool;          /* transport buffers (wq.c); its owners are the stream transports not yet freed */
 } proto_ring;
 
 struct corio_transport {
@@ -133,18 +115,13 @@ struct corio_transport {
     bool read_paused;          /* pause_reading */
     bool eof;                  /* EOF seen: no more reading */
     bool closing;              /* close/abort/failure began */
-    bool eof_pending, eof_sent;/* write_eof */
-    bool watching;             /* the writer callback is installed (epoll path) */
-    bool paused_w;             /* pause_writing was called, resume_writing not yet */
     bool lost_scheduled;
     bool leak;                 /* connection_lost runs from lost_h: the record cannot be freed */
     bool dead;                 /* connection_lost has run: free the record once nothing is in the ring */
     bool rread;                /* io_uring: reads are a multishot recv into the loop's buffer ring */
-    bool rwrite;               /* io_uring: writes are ring sends */
     bool recv_ok;              /* data has been received at least once (io_uring: so -EINVAL is not "unsupported";
                                   both: after it, reads wait their turn under load) */
     bool recv_cancelling;      /* a cancel of the recv is in the ring */
-    bool sending;              /* a send of ibuf is in the ring */
     bool hooked;               /* epoll: the fd's events come straight to on_edge (no add_reader/add_writer) */
     bool held_busy;            /* held_run's data_received reads `held`: free_held leaves it to held_run */
     int err;                   /* what connection_lost will report */
@@ -153,17 +130,11 @@ struct corio_transport {
     void *arg;
     corio_loop *loop;
     proto_ring *pl;            /* the loop's protocol state (loop->ring_bufs) */
-    char *wbuf;                /* write queue: wbuf[wstart..wend) */
-    size_t wstart, wend, wcap;
-    char *ibuf;                /* io_uring: what the send in flight reads, ibuf[istart..iend); untouched until it completes */
-    size_t istart, iend, icap;
+    corio__wq wq;              /* the write queue (wq.c): water marks, flush on either backend */
     char *held;                /* io_uring: data that completed after pause_reading, to deliver after resume:
                                   held[heldoff..nheld) */
     size_t heldoff, nheld, capheld;
-    size_t high, low;
     corio__op rop;             /* io_uring: the multishot recv */
-    corio__op sop;             /* io_uring: the send */
-    corio__node flush;         /* io_uring: in loop->ring_flush while the queue waits for the next submit */
     corio_handle made_h;       /* connection_made */
     corio_handle lost_h;       /* connection_lost, only when no library handle could be had */
     corio_handle held_h;       /* delivers `held` after resume_reading */
@@ -196,140 +167,18 @@ static proto_ring *proto_state(corio_loop *loop) {
     return pl;
 }
 
-/* ---- transport buffers ------------------------------------------------------------ */
+/* ---- transport buffers: the write engine's pool (wq.c) ----------------------------- */
 
-/*
- * Write queues, sends in flight and held data.  A buffer of up to
- * BUF_SMALL bytes comes from malloc: an idle connection keeps one, and
- * they are too small to matter.  A bigger one is mapped on its own, in a
- * power-of-two size, so that freeing it gives its pages back at once.
- * From malloc, the big buffers of a burst of connections lay among the
- * small records allocated between them, and glibc kept the heap they
- * freed: after an RST storm (4000 clients, 200 at a time, each sending
- * 64 KiB and resetting), echo_server_proto stayed at 10-14 MiB resident
- * under io_uring with 34 KiB of its heap in use (2.3 MiB under epoll,
- * which sends at once and queues little); now 3.4 MiB, the cache and all.
- * A freed mapped buffer of up to WBUF_KEEP bytes waits in the loop's
- * cache for the next use, up to BUF_CACHE bytes plus
- * BUF_CACHE_PER_TRANSPORT for each open transport: busy connections do
- * not map and unmap at every pause, and what a loop keeps once they are
- * gone is bounded (the cache is trimmed as each transport is freed).
- */
-static unsigned buf_class(size_t cap) {
-    unsigned c = 0;
-    while (((size_t)1 << (BUF_MIN_SHIFT + c)) < cap) c++;
-    return c;
-}
-
-/* A mapped buffer of cap bytes (a power of two above BUF_SMALL), from the cache if it has one. */
-static char *buf_map(proto_ring *pl, size_t cap) {
-    unsigned c = buf_class(cap);
-    if (c < BUF_CLASSES && pl->cache[c]) {
-        char *p = pl->cache[c];
-        memcpy(&pl->cache[c], p, sizeof(char *));
-        pl->cached -= cap;
-        return p;
-    }
-    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    pl->mapped += cap;
-    return p;
-}
-
-static size_t buf_cache_cap(const proto_ring *pl) {
-    return BUF_CACHE + (size_t)pl->ntransports * BUF_CACHE_PER_TRANSPORT;
-}
-
-/* Unmap cached buffers, the biggest first, until the cache fits its cap
- * (after a transport went: what a storm cached goes back when it ends). */
-static void buf_cache_trim(proto_ring *pl) {
-    for (unsigned c = BUF_CLASSES; c-- > 0 && pl->cached > buf_cache_cap(pl);) {
-        size_t cap = (size_t)1 << (BUF_MIN_SHIFT + c);
-        while (pl->cache[c] && pl->cached > buf_cache_cap(pl)) {
-            char *p = pl->cache[c];
-            memcpy(&pl->cache[c], p, sizeof(char *));
-            pl->cached -= cap;
-            munmap(p, cap);
-            pl->mapped -= cap;
-        }
-    }
-}
-
-/* Free a buffer of cap bytes, as buf_grow made it (NULL: nothing). */
-static void buf_free(proto_ring *pl, char *p, size_t cap) {
-    if (!p) return;
-    if (cap <= BUF_SMALL) {
-        corio__free(p);
-        return;
-    }
-    unsigned c = buf_class(cap);
-    if (c < BUF_CLASSES && pl->cached + cap <= buf_cache_cap(pl)) {
-        memcpy(p, &pl->cache[c], sizeof(char *));
-        pl->cache[c] = p;
-        pl->cached += cap;
-        return;
-    }
-    munmap(p, cap);
-    pl->mapped -= cap;
-}
-
-/*
- * realloc for transport buffers: make *p (*cap bytes, the first `keep` in
- * use) hold at least `need`, doubling from `first` bytes.  0, or -ENOMEM
- * with *p unchanged.
- */
 static int buf_grow(proto_ring *pl, char **p, size_t *cap, size_t keep, size_t need, size_t first) {
-    if (need > SIZE_MAX / 4) return -ENOMEM;
-    size_t ncap = *cap ? *cap : first;
-    while (ncap < need) ncap *= 2;
-    if (ncap <= BUF_SMALL) {
-        char *q = corio__realloc(*p, ncap);
-        if (!q) return -ENOMEM;
-        *p = q;
-        *cap = ncap;
-        return 0;
-    }
-    if (ncap < ((size_t)1 << BUF_MIN_SHIFT)) ncap = (size_t)1 << BUF_MIN_SHIFT; /* `first` need not be a power of two */
-    while (ncap & (ncap - 1)) ncap += ncap & -ncap;
-    char *q;
-    if (*cap > BUF_SMALL && buf_class(ncap) >= BUF_CLASSES) {
-        /* Too big for the cache: let the kernel move the pages rather than copy them. */
-        void *m = mremap(*p, *cap, ncap, MREMAP_MAYMOVE);
-        if (m == MAP_FAILED) return -ENOMEM;
-        pl->mapped += ncap - *cap;
-        *p = m;
-        *cap = ncap;
-        return 0;
-    }
-    q = buf_map(pl, ncap);
-    if (!q) return -ENOMEM;
-    if (keep) memcpy(q, *p, keep);
-    buf_free(pl, *p, *cap);
-    *p = q;
-    *cap = ncap;
-    return 0;
+    return corio__wq_buf_grow(&pl->pool, p, cap, keep, need, first);
 }
 
-static size_t wlen(const corio_transport *t) { return t->wend - t->wstart; }
-static size_t ilen(const corio_transport *t) { return t->iend - t->istart; }
-/* Bytes the kernel has not taken yet: queued plus the rest of a send in flight. */
-static size_t pending_w(const corio_transport *t) { return wlen(t) + ilen(t); }
+static void buf_free(proto_ring *pl, char *p, size_t cap) { corio__wq_buf_free(&pl->pool, p, cap); }
+
 static bool held_any(const corio_transport *t) { return t->nheld || t->held_end; }
 /* Reading should go on (or be started). */
 static bool want_read(const corio_transport *t) {
     return t->made && t->fd >= 0 && !t->read_paused && !t->eof && !t->closing;
-}
-
-static void free_wbuf(corio_transport *t) {
-    buf_free(t->pl, t->wbuf, t->wcap);
-    t->wbuf = NULL;
-    t->wstart = t->wend = t->wcap = 0;
-}
-
-static void free_ibuf(corio_transport *t) {
-    buf_free(t->pl, t->ibuf, t->icap);
-    t->ibuf = NULL;
-    t->istart = t->iend = t->icap = 0;
 }
 
 static void free_held(corio_transport *t) {
@@ -341,15 +190,14 @@ static void free_held(corio_transport *t) {
 static void ring_release(proto_ring *pr);
 
 static void maybe_free(corio_transport *t) {
-    if (!t->dead || t->leak || t->rop.inflight || t->sending) return;
+    if (!t->dead || t->leak || t->rop.inflight || corio__wq_busy(&t->wq)) return;
     proto_ring *pl = t->pl;
     bool reader = t->rread;
-    free_wbuf(t);
-    free_ibuf(t);
+    corio__wq_free(&t->wq);
     free_held(t);
     corio__free(t);
-    pl->ntransports--;
-    buf_cache_trim(pl);
+    pl->pool.nowners--;
+    corio__wq_pool_trim(&pl->pool);
     if (reader) {
         pl->nreaders--;
         ring_release(pl);
@@ -391,16 +239,14 @@ static void on_lost(void *arg) {
 /* Close the descriptor and schedule connection_lost (once). */
 static void finish(corio_transport *t) {
     t->closing = true;
+    corio__wq_drop(&t->wq); /* nothing more is sent; a send in flight keeps its buffer until it completes */
     if (t->fd >= 0) {
         corio_close(t->fd); /* removes both callbacks and cancels the ring's operations on it */
         t->fd = -1;
-        t->reading = t->watching = false;
+        t->reading = false;
     }
-    t->hooked = false; /* corio_close removed the hook */
+    t->hooked = t->wq.hooked = false; /* corio_close removed the hook */
     corio_handle_cancel(&t->edge_h);
-    corio__list_remove(&t->flush.link); /* the queue is dropped: nothing to send */
-    free_wbuf(t);
-    if (!t->sending) free_ibuf(t); /* else the kernel still reads it: freed with the record */
     drop_held(t);
     if (!t->lost_scheduled) {
         t->lost_scheduled = true;
@@ -413,52 +259,30 @@ static void fail(corio_transport *t, int err) {
     finish(t);
 }
 
-static int send_some(corio_transport *t, const void *p, size_t n) {
-    ssize_t r = t->is_sock ? send(t->fd, p, n, MSG_NOSIGNAL) : corio__write_nosigpipe(t->fd, p, n);
-    corio__budget_spend(CORIO__COST_SYSCALL + (r > 0 ? CORIO__COST_BYTES(r) : 0)); /* the turn's work (core.h) */
-    if (r >= 0) return (int)(r > INT32_MAX ? INT32_MAX : r);
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
-    return -errno;
+/* ---- the write queue's owner callbacks (wq.c) ---------------------------------------- */
+
+static corio_transport *wq_transport(corio__wq *q) { return corio__container_of(q, corio_transport, wq); }
+
+static void wq_pause(corio__wq *q) {
+    corio_transport *t = wq_transport(q);
+    if (t->p->pause_writing) t->p->pause_writing(t, t->arg);
 }
 
-static void on_writable(void *arg) {
-    corio_transport *t = arg;
-    while (wlen(t)) {
-        int n = send_some(t, t->wbuf + t->wstart, wlen(t));
-        if (n < 0) {
-            fail(t, n);
-            return;
-        }
-        if (n == 0) break;
-        t->wstart += (size_t)n;
-    }
-    if (wlen(t)) return;
-    t->wstart = t->wend = 0;
-    if (t->wcap > WBUF_KEEP) free_wbuf(t); /* do not keep a burst's memory */
-    if (t->watching) {
-        if (!t->hooked) corio_remove_writer(t->fd);
-        t->watching = false;
-    }
-    if (t->paused_w) {
-        t->paused_w = false;
-        if (t->p->resume_writing) t->p->resume_writing(t, t->arg);
-        /* Closed by the callback, or it queued more (and this callback is
-         * installed again): the half-close or close waits for that. */
-        if (t->fd < 0 || wlen(t)) return;
-    }
-    if (t->eof_pending && !t->eof_sent) {
-        t->eof_sent = true;
-        shutdown(t->fd, SHUT_WR);
-    }
-    if (t->closing) finish(t);
+/* Closed by the callback, or it queued more: the queue sees to both. */
+static void wq_resume(corio__wq *q) {
+    corio_transport *t = wq_transport(q);
+    if (t->p->resume_writing) t->p->resume_writing(t, t->arg);
 }
 
-static void check_low(corio_transport *t) {
-    if (t->paused_w && pending_w(t) <= t->low) {
-        t->paused_w = false;
-        if (t->p->resume_writing) t->p->resume_writing(t, t->arg);
-    }
-}
+static void wq_failed(corio__wq *q, int err) { fail(wq_transport(q), err); }
+static void wq_closed(corio__wq *q) { finish(wq_transport(q)); }
+
+/* A send cancelled by the close completed: the record may be freed now. */
+static void wq_released(corio__wq *q) { maybe_free(wq_transport(q)); }
+
+static const corio__wq_owner wq_owner = {
+    .pause = wq_pause, .resume = wq_resume, .failed = wq_failed, .closed = wq_closed, .released = wq_released,
+};
 
 /* End of stream: eof_received, and close unless the protocol keeps the transport. */
 static void got_eof(corio_transport *t) {
@@ -544,8 +368,8 @@ static void edge_read_cb(void *arg) {
 
 static void on_edge(void *arg, uint32_t events) {
     corio_transport *t = arg;
-    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && t->watching) {
-        on_writable(t);
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && t->wq.watching) {
+        corio__wq_send_now(&t->wq); /* the record outlives a close it finishes: connection_lost frees it, later */
         if (t->fd < 0) return;
     }
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && t->reading)
@@ -796,106 +620,13 @@ static void on_recv(corio__op *op, int res, unsigned flags) {
     if (!t->rop.inflight && want_read(t) && !held_any(t)) recv_arm(t);
 }
 
-static void on_sent(corio__op *op, int res, unsigned flags);
-
-static void send_submit(corio_transport *t) {
-    size_t n = ilen(t);
-    if (n > 0x7ffff000) n = 0x7ffff000; /* what one send takes at most (Linux's MAX_RW_COUNT) */
-    t->sop.done = on_sent;
-    struct io_uring_sqe *sqe = corio__ring_sqe(t->loop, &t->sop);
-    if (t->is_sock)
-        io_uring_prep_send(sqe, t->fd, t->ibuf + t->istart, n, MSG_NOSIGNAL);
-    else
-        io_uring_prep_write(sqe, t->fd, t->ibuf + t->istart, (unsigned)n, (uint64_t)-1);
-    t->sending = true;
-}
-
-/* Send everything queued in one entry, unless a send is in flight (its completion comes back here). */
-static void send_start(corio_transport *t) {
-    if (t->sending || !wlen(t) || t->fd < 0) return;
-    char *p = t->ibuf; /* empty: its storage takes the next queue */
-    size_t cap = t->icap;
-    t->ibuf = t->wbuf;
-    t->istart = t->wstart;
-    t->iend = t->wend;
-    t->icap = t->wcap;
-    t->wbuf = p;
-    t->wcap = cap;
-    t->wstart = t->wend = 0;
-    send_submit(t);
-}
-
-static void flush_run(corio__node *n) { send_start(corio__container_of(n, corio_transport, flush)); }
-
-/* Send at the loop's next submit, so that every write of this iteration goes in one send. */
-static void send_soon(corio_transport *t) {
-    if (t->sending || t->flush.link.next != &t->flush.link) return; /* sent by the completion / already listed */
-    t->flush.run = flush_run;
-    corio__list_push_back(&t->loop->ring_flush, &t->flush.link);
-    t->loop->ring_unsubmitted++; /* the loop polls (and so flushes) at the end of this iteration */
-}
-
-static void on_sent(corio__op *op, int res, unsigned flags) {
-    (void)flags;
-    corio_transport *t = corio__container_of(op, corio_transport, sop);
-    t->sending = false;
-    if (t->dead) {
-        maybe_free(t);
-        return;
-    }
-    if (t->fd < 0) { /* closed meanwhile (the close cancelled the send): nothing more to send */
-        free_ibuf(t);
-        return;
-    }
-    if (res < 0) {
-        if (res == -EAGAIN || res == -EINTR) {
-            send_submit(t);
-            return;
-        }
-        /* -ECANCELED with the descriptor still ours: someone closed it under us. */
-        fail(t, res == -ECANCELED ? -EBADF : res);
-        return;
-    }
-    t->istart += (size_t)res;
-    if (ilen(t)) {
-        send_submit(t); /* a short send: the rest first, in order */
-    } else {
-        t->istart = t->iend = 0;
-        send_start(t);
-    }
-    if (t->paused_w && pending_w(t) <= t->low) {
-        t->paused_w = false;
-        if (t->p->resume_writing) t->p->resume_writing(t, t->arg);
-        if (t->fd < 0) return; /* aborted by the callback */
-    }
-    if (t->sending || wlen(t)) return;
-    /* Everything is sent: an idle transport keeps one small buffer, not
-     * two (the queue takes the in-flight one's storage); then a pending
-     * half-close or close. */
-    if (!t->wbuf && t->icap <= WBUF_KEEP) {
-        t->wbuf = t->ibuf;
-        t->wcap = t->icap;
-        t->wstart = t->wend = 0;
-        t->ibuf = NULL;
-        t->icap = 0;
-    } else {
-        free_ibuf(t);
-    }
-    if (t->wcap > WBUF_KEEP) free_wbuf(t);
-    if (t->eof_pending && !t->eof_sent) {
-        t->eof_sent = true;
-        shutdown(t->fd, SHUT_WR);
-    }
-    if (t->closing) finish(t);
-}
-
 /* How a new transport reads and writes on this loop. */
 static void ring_setup(corio_transport *t) {
     if (!corio__ring_on(t->loop)) return;
     /* Pipes keep the direct write (with SIGPIPE blocked), as stream writers do:
      * a write the ring makes to a pipe without a reader would raise SIGPIPE. */
     if (!t->is_sock) return;
-    t->rwrite = true;
+    corio__wq_attach(&t->wq, t->fd, true, true, false);
     ring_bufs(t->loop, t->pl);
     t->rread = !t->pl->legacy;
     if (t->rread) t->pl->nreaders++; /* until the record is freed */
@@ -908,7 +639,6 @@ static void ring_release(proto_ring *pr) { (void)pr; }
 static void recv_arm(corio_transport *t) { (void)t; }
 static void recv_cancel(corio_transport *t) { (void)t; }
 static void schedule_held(corio_transport *t) { (void)t; }
-static void send_soon(corio_transport *t) { (void)t; }
 
 #endif
 
@@ -927,13 +657,13 @@ static void start_reading(corio_transport *t) {
     if (t->is_sock && !t->loop->debug && !corio__ring_on(t->loop)) {
         if (!t->hooked) {
             /* A write queued before (in connection_made) installed a writer callback: the hook takes over. */
-            if (t->watching) corio_remove_writer(t->fd);
+            if (t->wq.watching) corio_remove_writer(t->fd);
             int rc = corio__io_hook(t->loop, t->fd, on_edge, t);
             if (rc < 0) {
                 fail(t, rc);
                 return;
             }
-            t->hooked = true;
+            t->hooked = t->wq.hooked = true;
         }
         t->reading = true;
         /* Whatever came before the hook (or during a pause) gave its edge
@@ -961,7 +691,7 @@ int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_t
     corio_transport *t = corio__calloc(1, sizeof *t);
     if (!t) return -ENOMEM;
     t->pl = pl;
-    pl->ntransports++;
+    pl->pool.nowners++;
     int type = 0;
     socklen_t tl = sizeof type;
     t->fd = fd;
@@ -969,12 +699,11 @@ int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_t
     t->p = proto;
     t->arg = arg;
     t->loop = corio__cur_loop;
-    t->high = CORIO_STREAM_HIGH_WATER;
-    t->low = CORIO_STREAM_LOW_WATER;
+    corio__wq_init(&t->wq, &wq_owner, &pl->pool, CORIO_STREAM_HIGH_WATER, CORIO_STREAM_LOW_WATER);
+    corio__wq_attach(&t->wq, fd, t->is_sock, false, false);
     corio__list_init(&t->link);
-    corio__list_init(&t->flush.link);
     if (corio_call_soon(&t->made_h, on_made, t) < 0) {
-        pl->ntransports--;
+        pl->pool.nowners--;
         corio__free(t);
         return -ENOMEM;
     }
@@ -993,61 +722,29 @@ int corio_create_connection(const char *host, int port, const corio_protocol *pr
     return rc;
 }
 
-/* Append to the write queue.  0 or -ENOMEM. */
-static int queue_append(corio_transport *t, const char *data, size_t need) {
-    if (t->wcap - t->wend < need) {
-        if (t->wstart) {
-            memmove(t->wbuf, t->wbuf + t->wstart, wlen(t));
-            t->wend -= t->wstart;
-            t->wstart = 0;
-        }
-        /* 1 KiB first: small, as an idle connection keeps it. */
-        if (t->wcap - t->wend < need && buf_grow(t->pl, &t->wbuf, &t->wcap, t->wend, t->wend + need, 1024) < 0)
-            return -ENOMEM;
-    }
-    memcpy(t->wbuf + t->wend, data, need);
-    t->wend += need;
-    return 0;
+__attribute__((noinline)) static int transport_write_slow(corio_transport *t, const void *data, size_t len) {
+    if (!t || (!data && len)) return corio__bad(-EINVAL, "corio_transport_write: NULL");
+    if (t->err) return t->err;
+    if (t->closing || t->wq.eof_pending) return corio__bad(-ESHUTDOWN, "corio_transport_write: the transport is closed");
+    if (len == 0) return 0;
+    struct iovec iov = {(void *)data, len};
+    return corio__wq_write(&t->wq, &iov, 1, len);
 }
 
 int corio_transport_write(corio_transport *t, const void *data, size_t len) {
-    if (!t || (!data && len)) return corio__bad(-EINVAL, "corio_transport_write: NULL");
-    if (t->err) return t->err;
-    if (t->closing || t->eof_pending) return corio__bad(-ESHUTDOWN, "corio_transport_write: the transport is closed");
-    size_t done = 0;
-    if (t->rwrite) {
-        /* io_uring: queued, and sent with the iteration's other writes at the next submit. */
-        if (len == 0) return 0;
-        int rc = queue_append(t, data, len);
-        if (rc < 0) return rc;
-        corio__budget_spend(1 + CORIO__COST_BYTES(len)); /* the copy: the turn's work (core.h) */
-        send_soon(t);
-    } else {
-        if (!wlen(t)) {
-            while (done < len) {
-                int n = send_some(t, (const char *)data + done, len - done);
-                if (n < 0) {
-                    fail(t, n);
-                    return n;
-                }
-                if (n == 0) break;
-                done += (size_t)n;
-            }
-            if (done == len) return 0;
+    /* The hot case (an echo's every answer): a socket on a readiness loop
+     * with nothing queued, one send.  Open is implied by the queue's
+     * no_direct: a close, a failure (which drops the queue) or a
+     * half-close sets it.  Everything else takes the general path. */
+    if (corio__likely(t && data && len && !t->wq.no_direct && t->wq.start == t->wq.end)) {
+        ssize_t n = send(t->wq.fd, data, len, MSG_NOSIGNAL);
+        if (corio__likely(n == (ssize_t)len)) {
+            corio__budget_spend(CORIO__COST_SYSCALL + CORIO__COST_BYTES(len));
+            return 0;
         }
-        int rc = queue_append(t, (const char *)data + done, len - done);
-        if (rc < 0) return rc;
-        if (!t->watching) {
-            /* Hooked: the send buffer is full, and its next edge comes to on_edge. */
-            if (!t->hooked && (rc = corio_add_writer(t->fd, on_writable, t)) < 0) return rc;
-            t->watching = true;
-        }
+        return corio__wq_write_rest(&t->wq, data, len, n);
     }
-    if (!t->paused_w && pending_w(t) > t->high) {
-        t->paused_w = true;
-        if (t->p->pause_writing) t->p->pause_writing(t, t->arg);
-    }
-    return 0;
+    return transport_write_slow(t, data, len);
 }
 
 int corio_transport_write_eof(corio_transport *t) {
@@ -1055,13 +752,7 @@ int corio_transport_write_eof(corio_transport *t) {
     if (t->err) return t->err;
     if (t->closing) return -ESHUTDOWN;
     if (!t->is_sock) return -EOPNOTSUPP;
-    if (t->eof_pending) return 0;
-    t->eof_pending = true;
-    if (!pending_w(t)) {
-        t->eof_sent = true;
-        if (shutdown(t->fd, SHUT_WR) < 0) return -errno;
-    }
-    return 0;
+    return corio__wq_write_eof(&t->wq);
 }
 
 void corio_transport_close(corio_transport *t) {
@@ -1074,11 +765,7 @@ void corio_transport_close(corio_transport *t) {
         corio_remove_reader(t->fd);
         t->reading = false;
     }
-    if (t->rwrite) {
-        if (!t->sending && !wlen(t)) finish(t); /* else the send's completion finishes */
-    } else if (!wlen(t) || !t->watching) {
-        finish(t);
-    }
+    if (corio__wq_close(&t->wq)) finish(t); /* else the queue's `closed` finishes, once it is sent */
 }
 
 void corio_transport_abort(corio_transport *t) {
@@ -1103,21 +790,14 @@ void corio_transport_resume_reading(corio_transport *t) {
     if (t->made) start_reading(t);
 }
 
-size_t corio_transport_get_write_buffer_size(const corio_transport *t) { return t ? pending_w(t) : 0; }
+size_t corio_transport_get_write_buffer_size(const corio_transport *t) { return t ? corio__wq_pending(&t->wq) : 0; }
 
 int corio_transport_set_write_buffer_limits(corio_transport *t, size_t high, size_t low) {
     if (!t) return -EINVAL;
     if (!high) high = CORIO_STREAM_HIGH_WATER;
     if (!low) low = high / 4;
     if (low > high) return -EINVAL;
-    t->high = high;
-    t->low = low;
-    if (!t->paused_w && pending_w(t) > t->high) {
-        t->paused_w = true;
-        if (t->p->pause_writing) t->p->pause_writing(t, t->arg);
-    } else {
-        check_low(t);
-    }
+    corio__wq_set_limits(&t->wq, high, low);
     return 0;
 }
 
@@ -1320,13 +1000,7 @@ void corio__proto_ring_free(corio_loop *loop) {
     if (pr->registered) io_uring_unregister_buf_ring(corio__ring_get(loop), RING_BGID);
     ring_unmap(pr);
 #endif
-    for (unsigned c = 0; c < BUF_CLASSES; c++) {
-        while (pr->cache[c]) {
-            char *p = pr->cache[c];
-            memcpy(&pr->cache[c], p, sizeof(char *));
-            munmap(p, (size_t)1 << (BUF_MIN_SHIFT + c));
-        }
-    }
+    corio__wq_pool_free(&pr->pool);
     corio__free(pr);
     loop->ring_bufs = NULL;
 }
@@ -1337,8 +1011,8 @@ void corio__proto_ring_free(corio_loop *loop) {
 extern void corio__proto_test_mem(size_t *mapped, size_t *cached, size_t *ring_resident);
 void corio__proto_test_mem(size_t *mapped, size_t *cached, size_t *ring_resident) {
     proto_ring *pr = corio__cur_loop ? corio__cur_loop->ring_bufs : NULL;
-    *mapped = pr ? pr->mapped : 0;
-    *cached = pr ? pr->cached : 0;
+    *mapped = pr ? pr->pool.mapped : 0;
+    *cached = pr ? pr->pool.cached : 0;
     *ring_resident = 0;
     if (!pr || !pr->mem) return;
     size_t page = (size_t)sysconf(_SC_PAGESIZE), npages = pr->mem_size / page;

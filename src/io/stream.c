@@ -8,27 +8,17 @@
  * succeeds, which is what makes every reader call cancel-safe (corio_read
  * itself never delivers bytes to a cancelled caller).
  *
- * The writer is a transport's write side.  A write with nothing queued
- * goes straight to the kernel: a request's answer costs one send.  But a
- * connection written to more than once in one loop iteration (a chat
- * server's fan-out, a protocol that answers in pieces) is switched to
- * coalescing: its writes are copied to the queue and the connection goes
- * on the loop's flush list, which runs at the end of the iteration, so
- * everything the iteration wrote to it leaves in one send.  It goes back
- * to direct sends after an iteration that wrote to it once.  A big write
- * (WRITE_DIRECT_MIN) with nothing queued is always sent at once: copying
- * it would cost more than the call it could save.  What the kernel does
- * not take waits for an add_writer callback, so data is written whether
- * or not anyone calls drain.  Flow control is asyncio's: above high_water
- * the writer is "paused" and drain waits until the flush brings it down to
- * low_water.
- *
- * Under the io_uring backend the writer is completion-based instead: write()
- * appends to the queue and, when no send is in flight, hands the whole
- * queue to one ring send (the queue's storage moves to `inflight`, which
- * the kernel reads and nobody touches until the completion); the
- * completion starts the next send with whatever was queued meanwhile.  So
- * a busy connection costs no system call of its own per write.
+ * The writer is the write engine's (wq.c), as a protocol transport's: a
+ * write with nothing queued goes straight to the kernel, so a request's
+ * answer costs one send; a connection written to more than once in one
+ * loop iteration coalesces its writes into one send at the end of the
+ * iteration; what the kernel does not take is written on the write edge,
+ * whether or not anyone calls drain; under io_uring the queue goes to the
+ * kernel in one ring send, with no system call of its own.  Flow control
+ * is asyncio's: above high_water the writer is "paused" and drain waits
+ * until the flush brings it down to low_water.  The two hot cases of
+ * corio_writer_write (one send; a copy to a coalescing queue) are inlined
+ * here over the engine's fields.
  */
 #include "io.h"
 
@@ -47,10 +37,6 @@
 
 #define READ_CHUNK (64 * 1024) /* one read's room; also asyncio's default limit */
 #define DIRECT_READ_MIN 4096   /* corio_reader_read of this much or more bypasses an empty buffer */
-/* A write of this much or more with nothing queued is sent at once rather
- * than copied to the queue: a copy of 16 KiB costs about as much as the
- * system call that coalescing could save. */
-#define WRITE_DIRECT_MIN (16 * 1024)
 
 typedef struct bytebuf {
     char *p;
@@ -100,28 +86,8 @@ struct corio_reader {
 
 struct corio_writer {
     struct conn *c;
-    bytebuf buf;
-    size_t high, low;
-    int err;           /* the error that ended writing, 0 if none */
-    bool paused;       /* above high water: drain waits */
-    bool watching;     /* add_writer callback installed */
-    union {
-        struct {
-            bool closing;     /* close/abort called or writing failed (err set, fd closed) */
-            bool eof_pending; /* shutdown(SHUT_WR) once the buffer is written */
-            bool eof_sent;
-            bool indirect;    /* not a socket, or sends go through the ring: no direct send */
-        };
-        uint32_t no_direct;   /* any of the four: corio_writer_write's fast path is off */
-    };
-    _Static_assert(sizeof(bool) == 1, "four bools in no_direct");
-    bool coalesce;     /* written more than once in an iteration lately: queue, flush at its end */
-    unsigned nqueued;  /* writes in the queue since the last end-of-iteration flush */
-    uint64_t sent_iter; /* loop->iterations of the last direct send */
-    bool sending;      /* io_uring: a send of `inflight` is in the ring */
-    bytebuf inflight;  /* io_uring: what that send reads; untouched until its completion */
-    corio__op sop;     /* io_uring: the send */
-    corio__node flush; /* in loop->ring_flush while queued data waits for the end of the iteration */
+    corio__wq q;         /* the write queue (wq.c): water marks, closing, half-close, flush */
+    int err;             /* the error that ended writing, 0 if none */
     corio_list drainers; /* corio__waiter: tasks in drain */
     corio_list closers;  /* corio__waiter: tasks in wait_closed */
 };
@@ -129,11 +95,9 @@ struct corio_writer {
 typedef struct conn {
     int fd;            /* -1 once closed */
     bool is_sock;
-    bool ring;         /* io_uring loop and a socket: the writer sends through the ring */
     bool reader_held, writer_held; /* handles not yet released */
     bool tclosed;      /* a supplied transport: its close (or abort) has been called */
     bool taborted;     /* ... and its abort */
-    bool flushing;     /* flush_run is writing: the record must outlive it */
     const corio_transport_ops *tops; /* a supplied transport (corio_stream_open_transport), else NULL */
     void *tctx;        /* its context, released with the connection */
     corio__fdstate *st; /* epoll, sockets: the fd's readiness state, once a read looked it up */
@@ -144,7 +108,9 @@ typedef struct conn {
 } conn;
 
 static void conn_maybe_free(conn *c) {
-    if (c->reader_held || c->writer_held || c->fd >= 0 || c->w.sending || c->flushing) return;
+    /* A send in the ring still reads the queue's memory: its completion
+     * comes back here (the queue's `released`). */
+    if (c->reader_held || c->writer_held || c->fd >= 0 || corio__wq_busy(&c->w.q)) return;
     if (c->tops) {
         if (!c->tclosed) {
             c->tclosed = true;
@@ -152,10 +118,8 @@ static void conn_maybe_free(conn *c) {
         }
         c->tops->release(c->tctx);
     }
-    corio__list_remove(&c->w.flush.link);
     bb_free(&c->r.buf);
-    bb_free(&c->w.buf);
-    bb_free(&c->w.inflight);
+    corio__wq_free(&c->w.q);
     corio__free(c);
 }
 
@@ -169,33 +133,22 @@ static void wake_all(corio_list *l) {
 /* Close the descriptor now: whatever is queued is dropped. */
 static void finish_close(conn *c) {
     corio_writer *w = &c->w;
-    w->closing = true;
+    w->q.closing = true; /* before the transport's abort: nothing more is written from here */
     if (c->tops && !c->taborted) {
         c->taborted = true;
         if (c->tops->abort) c->tops->abort(c->tctx);
         else if (!c->tclosed) c->tops->close(c->tctx);
         c->tclosed = true;
     }
-    corio__list_remove(&w->flush.link); /* queued data is dropped: nothing to send */
+    corio__wq_drop(&w->q); /* queued data is dropped; a send in flight keeps its buffer until it completes */
     if (c->fd >= 0) {
-        if (w->watching && corio__cur_loop) corio_remove_writer(c->fd);
-        w->watching = false;
         corio_close(c->fd); /* wakes a reader waiting on it with -EBADF: it then sees EOF */
         c->fd = -1;
     }
-    bb_free(&w->buf);
-    w->paused = false;
     c->r.eof = true;
     wake_all(&w->drainers);
     wake_all(&w->closers);
     conn_maybe_free(c);
-}
-
-static int send_some(conn *c, const void *p, size_t n) {
-    ssize_t r = c->is_sock ? send(c->fd, p, n, MSG_NOSIGNAL) : corio__write_nosigpipe(c->fd, p, n);
-    if (r >= 0) return (int)(r > INT32_MAX ? INT32_MAX : r);
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
-    return -errno;
 }
 
 static void writer_fail(conn *c, int err) {
@@ -203,159 +156,18 @@ static void writer_fail(conn *c, int err) {
     finish_close(c);
 }
 
-/* What to do once the queue is empty: a pending half-close or close. */
-static void queue_empty(conn *c) {
-    corio_writer *w = &c->w;
-    if (w->watching) {
-        corio_remove_writer(c->fd);
-        w->watching = false;
-    }
-    if (w->buf.cap > 4 * READ_CHUNK) bb_free(&w->buf); /* do not keep a burst's memory */
-    if (w->inflight.cap > 4 * READ_CHUNK) bb_free(&w->inflight);
-    if (w->eof_pending && !w->eof_sent) {
-        w->eof_sent = true;
-        shutdown(c->fd, SHUT_WR);
-    }
-    if (w->closing) finish_close(c);
-}
+/* ---- the write queue's owner callbacks (wq.c) ------------------------------------- */
 
-/* The add_writer callback: flush as much as the kernel takes. */
-static void on_writable(void *arg) {
-    conn *c = arg;
-    corio_writer *w = &c->w;
-    while (bb_len(&w->buf)) {
-        int n = send_some(c, w->buf.p + w->buf.start, bb_len(&w->buf));
-        if (n < 0) {
-            writer_fail(c, n);
-            return;
-        }
-        if (n == 0) break;
-        bb_consume(&w->buf, (size_t)n);
-    }
-    if (w->paused && bb_len(&w->buf) <= w->low) {
-        w->paused = false;
-        wake_all(&w->drainers);
-    }
-    if (!bb_len(&w->buf)) queue_empty(c);
-}
+static conn *wq_conn(corio__wq *q) { return corio__container_of(q, corio_writer, q)->c; }
+static void wq_resume(corio__wq *q) { wake_all(&wq_conn(q)->w.drainers); }
+static void wq_failed(corio__wq *q, int err) { writer_fail(wq_conn(q), err); }
+static void wq_closed(corio__wq *q) { finish_close(wq_conn(q)); }
+/* A send cancelled by the close completed: the record may be freed now. */
+static void wq_released(corio__wq *q) { conn_maybe_free(wq_conn(q)); }
 
-/* ---- io_uring: the writer's sends go through the ring ----------------------- */
-
-/* Bytes not yet taken by the kernel: queued plus the rest of a send in flight. */
-static size_t w_pending(const corio_writer *w) { return bb_len(&w->buf) + bb_len(&w->inflight); }
-
-#if CORIO_HAVE_URING
-static void ring_send_done(corio__op *op, int res, unsigned flags);
-
-static void ring_send_submit(conn *c) {
-    corio_writer *w = &c->w;
-    size_t n = bb_len(&w->inflight);
-    if (n > 0x7ffff000) n = 0x7ffff000;
-    corio__op *op = &w->sop;
-    op->done = ring_send_done;
-    struct io_uring_sqe *sqe = corio__ring_sqe(corio__cur_loop, op);
-    io_uring_prep_send(sqe, c->fd, w->inflight.p + w->inflight.start, (unsigned)n, MSG_NOSIGNAL); /* c->ring: a socket */
-    w->sending = true;
-}
-
-/* Start a send of everything queued, if none is in flight. */
-static void ring_send_start(conn *c) {
-    corio_writer *w = &c->w;
-    if (w->sending || !bb_len(&w->buf) || c->fd < 0) return;
-    bytebuf t = w->inflight; /* empty: its storage is reused for the next queue */
-    w->inflight = w->buf;
-    w->buf = t;
-    w->buf.start = w->buf.end = 0;
-    ring_send_submit(c);
-}
-
-static void ring_send_done(corio__op *op, int res, unsigned flags) {
-    (void)flags;
-    corio_writer *w = corio__container_of(op, corio_writer, sop);
-    conn *c = w->c;
-    w->sending = false;
-    if (c->fd < 0) { /* closed meanwhile: the memory can go now */
-        conn_maybe_free(c);
-        return;
-    }
-    if (res < 0) {
-        if (res == -EAGAIN || res == -EINTR) {
-            ring_send_submit(c);
-            return;
-        }
-        writer_fail(c, res == -ECANCELED ? -EBADF : res);
-        return;
-    }
-    bb_consume(&w->inflight, (size_t)res);
-    if (bb_len(&w->inflight)) {
-        ring_send_submit(c); /* a short send: the rest first, in order */
-    } else if (!w->buf.p) {
-        /* Nothing was queued meanwhile: the queue takes the storage back,
-         * so an idle connection keeps one buffer, not two. */
-        w->buf = w->inflight;
-        memset(&w->inflight, 0, sizeof w->inflight);
-    } else {
-        ring_send_start(c);
-    }
-    if (w->paused && w_pending(w) <= w->low) {
-        w->paused = false;
-        wake_all(&w->drainers);
-    }
-    if (!w->sending) queue_empty(c);
-}
-
-static void ring_flush_run(corio__node *n) { ring_send_start(corio__container_of(n, corio_writer, flush)->c); }
-#endif
-
-/* Start watching for writability, to send what the kernel did not take. */
-static int watch_writable(conn *c) {
-    if (c->w.watching) return 0;
-    int rc = corio_add_writer(c->fd, on_writable, c);
-    if (rc == 0) c->w.watching = true;
-    return rc;
-}
-
-/* The end of the iteration (a readiness loop): send what it queued.  An
- * iteration that queued one write only goes back to direct sends. */
-static void flush_run(corio__node *n) {
-    conn *c = corio__container_of(n, corio_writer, flush)->c;
-    c->w.coalesce = c->w.nqueued > 1;
-    c->w.nqueued = 0;
-    if (c->fd < 0 || c->w.watching) return;
-    /* With both handles released (a close in progress), writing the rest
-     * out may finish the close, which would free c under us: the record is
-     * kept until this function is done with it. */
-    c->flushing = true;
-    on_writable(c);
-    c->flushing = false;
-    if (c->fd < 0) {
-        conn_maybe_free(c);
-        return;
-    }
-    if (bb_len(&c->w.buf)) {
-        int rc = watch_writable(c);
-        if (rc < 0) writer_fail(c, rc); /* nothing could ever send the rest */
-    }
-}
-
-/* Send what is queued at the end of this iteration (io_uring: at the
- * loop's next submit), so that every write of the iteration goes in one
- * send.  Nothing to do while a send is in flight or writability is
- * watched: that flush takes the new data too. */
-static void flush_soon(conn *c, corio_loop *loop) {
-    corio_writer *w = &c->w;
-    if (w->sending || w->watching || w->flush.link.next != &w->flush.link) return;
-#if CORIO_HAVE_URING
-    if (c->ring) {
-        w->flush.run = ring_flush_run;
-        corio__list_push_back(&loop->ring_flush, &w->flush.link);
-        loop->ring_unsubmitted++;
-        return;
-    }
-#endif
-    w->flush.run = flush_run;
-    corio__list_push_back(&loop->ring_flush, &w->flush.link);
-}
+static const corio__wq_owner wq_owner = {
+    .resume = wq_resume, .failed = wq_failed, .closed = wq_closed, .released = wq_released,
+};
 
 static int check_handle(const void *h, const char *fn) {
     if (!h) return corio__bad(-EINVAL, "%s: NULL", fn);
@@ -379,11 +191,11 @@ static conn *conn_new(const corio_stream_opts *opts, bool reader, bool writer) {
     c->r.limit = o->limit ? o->limit : CORIO_STREAM_LIMIT;
     c->r.chunk = 4096;
     c->w.c = c;
-    c->w.high = o->high_water ? o->high_water : CORIO_STREAM_HIGH_WATER;
-    c->w.low = o->low_water ? o->low_water : c->w.high / 4;
-    if (c->w.low > c->w.high) c->w.low = c->w.high;
+    size_t high = o->high_water ? o->high_water : CORIO_STREAM_HIGH_WATER;
+    size_t low = o->low_water ? o->low_water : high / 4;
+    if (low > high) low = high;
+    corio__wq_init(&c->w.q, &wq_owner, NULL, high, low);
     corio__list_init(&c->w.drainers);
-    corio__list_init(&c->w.flush.link);
     corio__list_init(&c->w.closers);
     return c;
 }
@@ -397,8 +209,10 @@ int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, c
     socklen_t tl = sizeof type;
     c->fd = fd;
     c->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
-    c->ring = c->is_sock && corio__cur_loop && corio__ring_on(corio__cur_loop);
-    c->w.indirect = !c->is_sock || c->ring;
+    /* io_uring sends for sockets; a pipe keeps the direct write (with
+     * SIGPIPE held back), which a ring write to a pipe without a reader
+     * would raise. */
+    corio__wq_attach(&c->w.q, fd, c->is_sock, c->is_sock && corio__cur_loop && corio__ring_on(corio__cur_loop), true);
     if (r) *r = &c->r;
     if (w) *w = &c->w;
     return 0;
@@ -412,8 +226,7 @@ int corio_stream_open_transport(const corio_transport_ops *ops, void *ctx, const
     conn *c = conn_new(opts, r != NULL, w != NULL);
     if (!c) return -ENOMEM;
     c->tops = ops;
-    c->tctx = ctx;
-    c->w.indirect = true; /* corio_writer_write's fast path is for descriptors */
+    c->tctx = ctx; /* the queue stays unattached: corio_writer_write's fast path is for descriptors */
     if (r) *r = &c->r;
     if (w) *w = &c->w;
     return 0;
@@ -756,7 +569,7 @@ void corio_reader_free(corio_reader *r) {
     /* A reader-only stream: no writer will ever close the descriptor, so
      * its release does.  (With a writer, the writer closes it: released
      * first, it is already closing; released later, it will.) */
-    if (!c->writer_held && !c->w.closing) finish_close(c);
+    if (!c->writer_held && !c->w.q.closing) finish_close(c);
     else conn_maybe_free(c);
 }
 
@@ -765,36 +578,7 @@ void corio_reader_free(corio_reader *r) {
 /* 0 if writing is allowed now, else the error to return. */
 static int writer_check_open(corio_writer *w, const char *fn) {
     if (w->err) return w->err;
-    if (w->closing || w->eof_pending || w->eof_sent) return corio__bad(-ESHUTDOWN, "%s: the writer is closed", fn);
-    return 0;
-}
-
-/* Send from iov what the kernel takes now, in one call: the bytes sent (0
- * when it takes none) or -errno. */
-static ssize_t send_iov(conn *c, const struct iovec *iov, int iovcnt) {
-    if (iovcnt == 1) return send_some(c, iov[0].iov_base, iov[0].iov_len);
-    if (!c->is_sock || iovcnt > IOV_MAX) return 0; /* all of it to the queue: the flush writes it */
-    struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-    ssize_t r = sendmsg(c->fd, &m, MSG_NOSIGNAL);
-    if (r >= 0) return r;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
-    return -errno;
-}
-
-/* Append iov's bytes after the first `skip` (of `total`) to the queue. */
-static int queue_iov(corio_writer *w, const struct iovec *iov, int iovcnt, size_t skip, size_t total) {
-    int rc = bb_reserve(&w->buf, total - skip);
-    if (rc < 0) return rc;
-    for (int i = 0; i < iovcnt; i++) {
-        size_t l = iov[i].iov_len;
-        if (skip >= l) {
-            skip -= l;
-            continue;
-        }
-        memcpy(w->buf.p + w->buf.end, (const char *)iov[i].iov_base + skip, l - skip);
-        w->buf.end += l - skip;
-        skip = 0;
-    }
+    if (w->q.closing || w->q.eof_pending || w->q.eof_sent) return corio__bad(-ESHUTDOWN, "%s: the writer is closed", fn);
     return 0;
 }
 
@@ -814,23 +598,23 @@ static int transport_put(corio_writer *w, const struct iovec *iov, int iovcnt) {
 static int transport_drain(corio_writer *w) {
     conn *c = w->c;
     if (w->err) return w->err;
-    if (w->closing) return -ESHUTDOWN;
-    if (!c->tops->drain || c->tops->buffered(c->tctx) <= w->high) return 0;
+    if (w->q.closing) return -ESHUTDOWN;
+    if (!c->tops->drain || c->tops->buffered(c->tctx) <= w->q.high) return 0;
     if (!corio__current()) return corio__bad(-EPERM, "corio_writer_drain: called outside a task");
-    return transport_result(w, c->tops->drain(c->tctx, w->low));
+    return transport_result(w, c->tops->drain(c->tctx, w->q.low));
 }
 
 static int transport_write_eof(corio_writer *w) {
     conn *c = w->c;
     if (!c->tops->write_eof) return -EOPNOTSUPP;
-    if (w->eof_sent) return 0;
-    w->eof_sent = true;
+    if (w->q.eof_sent) return 0;
+    w->q.eof_sent = true;
     return transport_result(w, c->tops->write_eof(c->tctx));
 }
 
 static int transport_close(corio_writer *w) {
     conn *c = w->c;
-    w->closing = true;
+    w->q.closing = true;
     c->r.eof = true; /* what the reader holds is still read; then the end */
     if (c->tclosed) return 0;
     c->tclosed = true;
@@ -848,43 +632,8 @@ static int transport_wait_closed(corio_writer *w) {
 /* Write `total` bytes (> 0) from iov to an open writer: sent at once when
  * big and nothing is queued, else queued for the end of the iteration. */
 static int writer_put(corio_writer *w, const struct iovec *iov, int iovcnt, size_t total) {
-    conn *c = w->c;
-    if (c->tops) return transport_put(w, iov, iovcnt);
-    corio_loop *loop = corio__cur_loop;
-    if (corio__unlikely(c->ring && !loop)) return corio__bad(-EPERM, "write: no loop runs to send through its ring");
-    size_t done = 0;
-    /* Straight to the kernel with nothing queued, unless the connection
-     * coalesces or was sent to already in this iteration (then it starts
-     * to); always when big, or when no loop runs that could flush. */
-    bool direct = !c->ring && !w_pending(w);
-    if (direct && loop && total < WRITE_DIRECT_MIN) {
-        if (w->sent_iter == loop->iterations) w->coalesce = true;
-        direct = !w->coalesce;
-    }
-    if (direct) {
-        ssize_t n = send_iov(c, iov, iovcnt);
-        if (n < 0) {
-            writer_fail(c, (int)n);
-            return (int)n;
-        }
-        corio__budget_spend(CORIO__COST_SYSCALL + CORIO__COST_BYTES(n));
-        if (loop) w->sent_iter = loop->iterations;
-        done = (size_t)n;
-        if (done == total) return 0;
-    } else {
-        corio__budget_spend(1 + CORIO__COST_BYTES(total));
-        w->nqueued++;
-    }
-    int rc = queue_iov(w, iov, iovcnt, done, total);
-    if (rc < 0) return rc;
-    if (direct || !loop) {
-        /* The kernel took what it could: send the rest when it has room. */
-        if ((rc = watch_writable(c)) < 0) return rc; /* queued, but nothing will flush it: tell the caller */
-    } else {
-        flush_soon(c, loop);
-    }
-    if (w_pending(w) > w->high) w->paused = true;
-    return 0;
+    if (w->c->tops) return transport_put(w, iov, iovcnt);
+    return corio__wq_write(&w->q, iov, iovcnt, total);
 }
 
 __attribute__((noinline)) static int writer_write_slow(corio_writer *w, const void *buf, size_t len) {
@@ -895,23 +644,6 @@ __attribute__((noinline)) static int writer_write_slow(corio_writer *w, const vo
     return writer_put(w, &iov, 1, len);
 }
 
-/* After the fast path's send took n of len bytes (n < len; -1 with errno):
- * fail the writer on an error, else queue the rest through the general path. */
-__attribute__((noinline)) static int writer_write_rest(corio_writer *w, const void *buf, size_t len, ssize_t n) {
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        int err = -errno;
-        writer_fail(w->c, err);
-        return err;
-    }
-    if (n < 0) n = 0;
-    struct iovec iov = {(void *)buf, len};
-    int rc = queue_iov(w, &iov, 1, (size_t)n, len);
-    if (rc < 0) return rc;
-    if ((rc = watch_writable(w->c)) < 0) return rc; /* queued, but nothing will flush it: tell the caller */
-    if (w_pending(w) > w->high) w->paused = true;
-    return 0;
-}
-
 int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
     /* The hot cases, for an open socket writer on a readiness loop and a
      * small write: with nothing queued, one send; on a coalescing
@@ -919,24 +651,25 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
      * means no error yet either: closing is set before the fd goes.
      * Everything else takes the general path. */
     corio_loop *loop = corio__cur_loop;
-    if (corio__likely(w && buf && len && len < WRITE_DIRECT_MIN && !w->no_direct && loop)) {
-        if (corio__likely(!w->coalesce && w->buf.start == w->buf.end && w->sent_iter != loop->iterations)) {
-            ssize_t n = send(w->c->fd, buf, len, MSG_NOSIGNAL);
-            if (corio__unlikely(n != (ssize_t)len)) return writer_write_rest(w, buf, len, n);
-            w->sent_iter = loop->iterations;
+    if (corio__likely(w && buf && len && len < CORIO__WQ_DIRECT_MIN && !w->q.no_direct && loop)) {
+        corio__wq *q = &w->q;
+        if (corio__likely(!q->coalesce && q->start == q->end && q->sent_iter != loop->iterations)) {
+            ssize_t n = send(q->fd, buf, len, MSG_NOSIGNAL);
+            if (corio__unlikely(n != (ssize_t)len)) return corio__wq_write_rest(q, buf, len, n);
+            q->sent_iter = loop->iterations;
             loop->budget -= CORIO__COST_SYSCALL + CORIO__COST_BYTES(len);
             return 0;
         }
-        if (w->coalesce && w->buf.cap - w->buf.end >= len) {
-            memcpy(w->buf.p + w->buf.end, buf, len);
-            w->buf.end += len;
-            w->nqueued++;
+        if (q->coalesce && q->cap - q->end >= len) {
+            memcpy(q->p + q->end, buf, len);
+            q->end += len;
+            q->nqueued++;
             loop->budget -= 1 + CORIO__COST_BYTES(len);
-            if (!w->watching && w->flush.link.next == &w->flush.link) {
-                w->flush.run = flush_run;
-                corio__list_push_back(&loop->ring_flush, &w->flush.link);
+            if (!q->watching && q->flush.link.next == &q->flush.link) {
+                q->flush.run = corio__wq_flush_run;
+                corio__list_push_back(&loop->ring_flush, &q->flush.link);
             }
-            if (corio__unlikely(bb_len(&w->buf) > w->high)) w->paused = true;
+            if (corio__unlikely(q->end - q->start > q->high)) q->paused = true; /* a stream's queue has no pause callback */
             return 0;
         }
     }
@@ -959,17 +692,14 @@ int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt
 __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
     if (check_handle(w, "corio_writer_drain")) return -EINVAL;
     if (w->c->tops) return transport_drain(w);
-    if (w->flush.link.next != &w->flush.link && w->flush.run == flush_run) {
-        /* A drain lets the data go now: what this iteration queued is
-         * offered to the kernel before drain returns, as with asyncio,
-         * whose writes never wait for the end of an iteration. */
-        corio__list_remove(&w->flush.link);
-        flush_run(&w->flush);
-    }
-    if (!w->paused && !w->err && w->c->fd >= 0) return 0; /* below high water: nothing to wait for */
+    /* A drain lets the data go now: what this iteration queued is offered
+     * to the kernel before drain returns, as with asyncio, whose writes
+     * never wait for the end of an iteration. */
+    corio__wq_kick(&w->q);
+    if (!w->q.paused && !w->err && w->c->fd >= 0) return 0; /* below high water: nothing to wait for */
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_writer_drain: called outside a task");
-    while (w->paused && !w->err && w->c->fd >= 0) {
+    while (w->q.paused && !w->err && w->c->fd >= 0) {
         corio__waiter wt;
         int rc = corio__waiter_wait(t, &w->drainers, &wt, NULL);
         if (rc < 0) return rc;
@@ -982,7 +712,7 @@ __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
 int corio_writer_drain(corio_writer *w) {
     /* The common case: below high water, nothing waiting for the end of
      * the iteration - nothing to do. */
-    if (corio__likely(w && !w->paused && !w->err && w->c->fd >= 0 && w->flush.link.next == &w->flush.link))
+    if (corio__likely(w && !w->q.paused && !w->err && w->c->fd >= 0 && w->q.flush.link.next == &w->q.flush.link))
         return 0;
     return writer_drain_slow(w);
 }
@@ -994,26 +724,18 @@ int corio_writer_can_write_eof(const corio_writer *w) {
 int corio_writer_write_eof(corio_writer *w) {
     if (check_handle(w, "corio_writer_write_eof")) return -EINVAL;
     if (w->err) return w->err;
-    if (w->closing) return -ESHUTDOWN;
+    if (w->q.closing) return -ESHUTDOWN;
     if (w->c->tops) return transport_write_eof(w);
     if (!w->c->is_sock) return -EOPNOTSUPP;
-    if (w->eof_pending || w->eof_sent) return 0;
-    w->eof_pending = true;
-    if (!w_pending(w)) {
-        w->eof_sent = true;
-        if (shutdown(w->c->fd, SHUT_WR) < 0) return -errno;
-    }
-    return 0;
+    return corio__wq_write_eof(&w->q);
 }
 
 int corio_writer_close(corio_writer *w) {
     if (check_handle(w, "corio_writer_close")) return -EINVAL;
-    if (w->closing) return 0;
+    if (w->q.closing) return 0;
     if (w->c->tops) return transport_close(w);
-    w->closing = true;
-    /* Queued data is flushed first, by the writer callback or the ring's send. */
-    bool ring_busy = w->sending || w->flush.link.next != &w->flush.link;
-    if (!ring_busy && (!bb_len(&w->buf) || !w->watching)) finish_close(w->c);
+    /* Queued data is flushed first: the queue's `closed` then finishes. */
+    if (corio__wq_close(&w->q)) finish_close(w->c);
     return 0;
 }
 
@@ -1023,7 +745,7 @@ void corio_writer_abort(corio_writer *w) {
     if (c->fd >= 0 || c->tops) finish_close(c); /* a transport's close may be under way: abort ends it */
 }
 
-int corio_writer_is_closing(const corio_writer *w) { return w && w->closing; }
+int corio_writer_is_closing(const corio_writer *w) { return w && w->q.closing; }
 
 int corio_writer_wait_closed(corio_writer *w) {
     if (check_handle(w, "corio_writer_wait_closed")) return -EINVAL;
@@ -1040,7 +762,7 @@ int corio_writer_wait_closed(corio_writer *w) {
 
 size_t corio_writer_buffered(const corio_writer *w) {
     if (!w) return 0;
-    return w->c->tops ? w->c->tops->buffered(w->c->tctx) : w_pending(w);
+    return w->c->tops ? w->c->tops->buffered(w->c->tctx) : corio__wq_pending(&w->q);
 }
 
 int corio_writer_peername(const corio_writer *w, char *buf, size_t cap) {
@@ -1064,7 +786,7 @@ int corio_writer_fd(const corio_writer *w) {
 void corio_writer_free(corio_writer *w) {
     if (!w) return;
     conn *c = w->c;
-    if (!w->closing) corio_writer_close(w);
+    if (!w->q.closing) corio_writer_close(w);
     c->writer_held = false;
     conn_maybe_free(c);
 }

@@ -33,6 +33,8 @@
  * stream.  A reader-only stream closes its descriptor only when released,
  * so fd[1] / fd[2] stay valid names for it; the stdin writer may close its
  * own at any time (close, a write error), so fd[0] is given up to it.
+ * The stdin writer is a stream writer, so its queue, water marks and
+ * flush are the io layer's write engine (io/wq.c), as for sockets.
  *
  * communicate.  One task, three level-triggered add_reader/add_writer
  * callbacks (stdin, stdout, stderr) that do the non-blocking system calls
@@ -42,7 +44,9 @@
  * Streams made over the pipes are taken over, not bypassed: what a reader
  * buffered comes first, and input goes through the stdin writer while it
  * still has data queued (otherwise straight to its descriptor, with
- * SIGPIPE held back as for a raw pipe).
+ * SIGPIPE held back as for a raw pipe).  That direct write needs no queue:
+ * the input stays in the caller's buffer, and how much of it was written
+ * (p->in_done) is what survives a cancellation.
  */
 #include "os.h"
 
@@ -655,9 +659,6 @@ struct comm {
     comm_stream s[3];
 };
 
-/* write(2) with SIGPIPE held back: a child that closed its stdin must give
- * us EPIPE, not kill us.  A SIGPIPE our write raised is consumed before the
- * mask is restored (unless one was already pending from elsewhere). */
 /* Room for `want` more bytes in b.  0 or -ENOMEM. */
 static int pbuf_reserve(pbuf *b, size_t want) {
     if (b->cap - b->len >= want) return 0;
