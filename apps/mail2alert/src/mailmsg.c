@@ -144,15 +144,125 @@ typedef struct upd {
     m2a_buf *out;
 } upd;
 
+/* Characters (UTF-8 code points) in n bytes: Python measures lines in str. */
+static size_t chars(const char *p, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)p[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* Fields Python's header registry parses as structured (refolded by
+ * their own grammar, which we do not reproduce: kept as they came). */
+static int structured(const char *name, size_t n) {
+    static const char *const names[] = {"to", "from", "cc", "bcc", "sender", "reply-to", "resent-to",
+                                        "resent-from", "resent-cc", "resent-bcc", "resent-sender", "resent-date",
+                                        "date", "orig-date", "message-id", "mime-version", "content-type",
+                                        "content-disposition", "content-transfer-encoding"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0) return 1;
+    return 0;
+}
+
+#define MAXLINE 78 /* EmailPolicy.max_line_length */
+
+/*
+ * Python rewrites an unstructured field (Subject, X-...) whose first line
+ * ("Name: " included) or any continuation line is longer than 78
+ * characters: unfolded, then split into words and whitespace runs, each
+ * appended while the line stays within 78, else a new line starts with
+ * the whitespace char taken from the end of the previous one.  Returns 1
+ * when it wrote the field that way, 0 when the field is to be kept as it
+ * came (short, structured, with encoded words, or a word that Python
+ * would turn into encoded words to fit), or -ENOMEM.
+ */
+static int refold(m2a_buf *o, const char *name, size_t nlen, const char *val, size_t l) {
+    if (structured(name, nlen)) return 0;
+    int longline = 0;
+    size_t first = 1;
+    for (const char *p = val, *e = val + l; p < e;) {
+        size_t body, n = line_at(p, e, &body);
+        if (chars(p, body) + (first ? nlen + 2 : 0) > MAXLINE) longline = 1;
+        first = 0;
+        p += n;
+    }
+    if (!longline || memmem(val, l, "=?", 2)) return 0;
+    for (size_t i = 0; i < l; i++) /* Python would write 8-bit fields as unknown-8bit encoded words */
+        if ((unsigned char)val[i] >= 0x80) return 0;
+    /* the unfolded value */
+    char *u = malloc(l + 1);
+    if (!u) return -ENOMEM;
+    size_t ul = 0;
+    for (size_t i = 0; i < l; i++)
+        if (val[i] != '\r' && val[i] != '\n') u[ul++] = val[i];
+    for (size_t i = 0, w = 0; i < ul; i = w) { /* no word may need encoded words to fit */
+        int ws = u[i] == ' ' || u[i] == '\t';
+        for (w = i; w < ul && (u[w] == ' ' || u[w] == '\t') == ws; w++) {
+        }
+        if (chars(u + i, w - i) + 1 > MAXLINE) {
+            free(u);
+            return 0;
+        }
+    }
+    /* The value as a whole first: on the first line if it fits there, else
+     * alone on the next line if it fits there. */
+    size_t whole = chars(u, ul);
+    if (whole + 1 <= MAXLINE) {
+        int r = 0;
+        if (m2a_buf_add(o, name, nlen) < 0 || m2a_buf_add(o, whole + nlen + 2 <= MAXLINE ? ": " : ":\r\n ", whole + nlen + 2 <= MAXLINE ? 2 : 4) < 0 ||
+            m2a_buf_add(o, u, ul) < 0 || m2a_buf_add(o, "\r\n", 2) < 0)
+            r = -ENOMEM;
+        free(u);
+        return r < 0 ? r : 1;
+    }
+    m2a_buf line = {0};
+    int rc = m2a_buf_add(&line, name, nlen) == 0 && m2a_buf_add(&line, ": ", 2) == 0 ? 0 : -ENOMEM;
+    size_t col = nlen + 2;
+    for (size_t i = 0, w = 0; i < ul && rc == 0; i = w) {
+        int ws = u[i] == ' ' || u[i] == '\t';
+        for (w = i; w < ul && (u[w] == ' ' || u[w] == '\t') == ws; w++) {
+        }
+        size_t tl = chars(u + i, w - i);
+        if (tl <= MAXLINE - (col < MAXLINE ? col : MAXLINE) && col <= MAXLINE) {
+            rc = m2a_buf_add(&line, u + i, w - i);
+            col += tl;
+            continue;
+        }
+        char steal = 0;
+        if (line.len && (line.p[line.len - 1] == ' ' || line.p[line.len - 1] == '\t')) {
+            steal = line.p[--line.len];
+            line.p[line.len] = 0;
+        }
+        if (!steal && !ws) { /* nowhere to break: Python gives up and appends */
+            rc = m2a_buf_add(&line, u + i, w - i);
+            col += tl;
+            continue;
+        }
+        if (rc == 0) rc = m2a_buf_add(o, line.p, line.len);
+        if (rc == 0) rc = m2a_buf_add(o, "\r\n", 2);
+        line.len = 0;
+        col = 0;
+        if (steal && rc == 0) rc = m2a_buf_add(&line, &steal, 1), col = 1;
+        if (rc == 0) rc = m2a_buf_add(&line, u + i, w - i);
+        col += tl;
+    }
+    if (rc == 0) rc = m2a_buf_add(o, line.p ? line.p : "", line.len);
+    if (rc == 0) rc = m2a_buf_add(o, "\r\n", 2);
+    free(line.p);
+    free(u);
+    return rc < 0 ? rc : 1;
+}
+
 static int keep_field(const char *name, size_t nlen, const char *val, size_t vlen, void *arg) {
     upd *u = arg;
     if ((nlen == 2 && strncasecmp(name, "To", 2) == 0) || (nlen == 4 && strncasecmp(name, "From", 4) == 0))
         return 0;
     while (vlen && (*val == ' ' || *val == '\t')) val++, vlen--;
-    if (m2a_buf_add(u->out, name, nlen) < 0 || m2a_buf_add(u->out, ": ", 2) < 0) return -ENOMEM;
     /* Python strips the value's final EOL and writes one CRLF. */
     size_t l = vlen;
     while (l && (val[l - 1] == '\r' || val[l - 1] == '\n')) l--;
+    int r = refold(u->out, name, nlen, val, l);
+    if (r != 0) return r < 0 ? r : 0;
+    if (m2a_buf_add(u->out, name, nlen) < 0 || m2a_buf_add(u->out, ": ", 2) < 0) return -ENOMEM;
     if (add_crlf(u->out, val, l) < 0 || m2a_buf_add(u->out, "\r\n", 2) < 0) return -ENOMEM;
     return 0;
 }

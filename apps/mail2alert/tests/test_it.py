@@ -506,6 +506,18 @@ def case_utf8(env):
     if got:
         want = python_update_mail_to_from(insert_xpeer(raw), ["cat@example.com"], "go@example.com")
         check(got[0][1] == want, "utf8: rewritten as Python would")
+    # A long GoCD subject on one line: refolded as Python refolds it.
+    sink.clear()
+    raw = (b"Subject: Stage [my-pipeline/1234/a-long-stage-name-for-the-functional-tests/1] is broken\r\n"
+           b"To: <mail2alert@example.com>\r\nX-Other: one two three four five six seven eight nine ten eleven twelve\r\n"
+           b"\r\nbody\r\n")
+    with m.client() as c:
+        c.sendmail("go@example.com", ["mail2alert@example.com"], raw)
+    got = sink.mails()
+    want = python_update_mail_to_from(insert_xpeer(raw), ["cat@example.com"], "go@example.com")
+    check(b"/1]\r\n is broken\r\n" in want, "long subject: Python refolds it")
+    check(len(got) == 1 and got[0][1] == want, "long subject: refolded as Python would")
+    sink.clear()
     # Raw UTF-8 (SMTPUTF8) subject and body, passed through.
     sink.clear()
     raw = "Subject: Grüße ✓\r\nFrom: ö@example.com\r\n\r\nGrüße\r\n".encode()

@@ -659,6 +659,26 @@ static void test_update_mail_to_from(void) {
     CHECK_EQ(m2a_update_to_from(nosep, strlen(nosep), many, 3, "f@x", &o), 0);
     CHECK_STR(o.p, "Subject: x\r\nTo: aaaaaaaaaaaaaaaaaaaa@example.com, bbbbbbbbbbbbbbbbbbbb@example.com,\r\n"
                    " cccccccccccccccccccc@example.com\r\nFrom: f@x\r\n\r\n");
+    /* Long unstructured fields are refolded as Python refolds them
+     * (expectations made by Python 3.11's email package). */
+    static const struct {
+        const char *in, *out;
+    } folds[] = {
+        {"Subject: Stage [customer-portal-backend-integration-tests/1234/functional-tests/1] failed\r\n\r\nb\r\n",
+         "Subject: Stage\r\n [customer-portal-backend-integration-tests/1234/functional-tests/1] failed\r\n"
+         "To: cat@example.com\r\nFrom: go@example.com\r\n\r\nb\r\n"},
+        {"Subject: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n\r\n",
+         "Subject:\r\n aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n"
+         "To: cat@example.com\r\nFrom: go@example.com\r\n\r\n"},
+        {"X-Long: w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  \r\n\r\n",
+         "X-Long: w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w  w\r\n  w  w  w  w  w  w  \r\n"
+         "To: cat@example.com\r\nFrom: go@example.com\r\n\r\n"},
+    };
+    const char *cat[] = {"cat@example.com"};
+    for (size_t i = 0; i < sizeof folds / sizeof folds[0]; i++) {
+        CHECK_EQ(m2a_update_to_from(folds[i].in, strlen(folds[i].in), cat, 1, "go@example.com", &o), 0);
+        CHECK_STR(o.p, folds[i].out);
+    }
     free(o.p);
 }
 
