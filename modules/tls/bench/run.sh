@@ -11,6 +11,7 @@
 #   R=5 T=3 bash modules/tls/bench/run.sh
 #   SKIP_PROFILE=1 ...                     no callgrind / strace counts
 #   R=0 KINDS=tls SKIP_STRACE=1 ...        only corio's callgrind count (KINDS: tls floor plain)
+#   R=0 KINDS= SKIP_STRACE=1 HS=1 ...      instructions per full / resumed handshake, corio and the floor
 #
 # 1. builds Release into build-tls-bench/ (corio, corio-tls, the example,
 #    the floor, the load client, the core's plain echo_server and the
@@ -128,8 +129,10 @@ by_object() {
         END { printf "%d %d %d\n", ssl, own, other }'
 }
 # profile KIND N: callgrind totals of the server for N messages
+# profile KIND N [MODE]: MODE full or resumed counts N handshakes (8 in
+# flight, each followed by a 1-byte echo) instead of N echo messages
 profile() {
-    local kind=$1 n=$2 cg="$OUT/cg.$1.$2"
+    local kind=$1 n=$2 mode=${3:-echo} cg="$OUT/cg.$1.$2.${3:-echo}"
     rm -f "$cg"
     case $kind in
     tls) valgrind --tool=callgrind --callgrind-out-file="$cg" "$BUILD/examples/tls_echo_server" 0 \
@@ -143,7 +146,8 @@ profile() {
     for _ in $(seq 300); do grep -q "listening on" "$OUT/server.log" && break; sleep 0.1; done
     PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$OUT/server.log")
     if [ "$kind" = plain ]; then "$BUILD/plain_load" -p "$PORT" -c 100 -i plain -n "$n" >/dev/null
-    else "$LOAD" -p "$PORT" -c 100 -i "$kind" -n "$n" >/dev/null; fi
+    elif [ "$mode" = echo ]; then "$LOAD" -p "$PORT" -c 100 -i "$kind" -n "$n" >/dev/null
+    else "$LOAD" -p "$PORT" -c 8 -H "$mode" -i "$kind" -n "$n" >/dev/null; fi
     kill -TERM "$SPID" 2>/dev/null || true
     wait "$SPID" 2>/dev/null || true
     case $kind in
@@ -174,13 +178,29 @@ echo
 [ "${SKIP_CALLGRIND:-0}" = 1 ] ||
 echo "user-space instructions per message, callgrind, (N2 - N1) = $((N2 - N1)) messages, 100 connections:"
 [ "${SKIP_CALLGRIND:-0}" = 1 ] ||
-for kind in ${KINDS:-tls floor plain}; do
+for kind in ${KINDS-tls floor plain}; do
     read -r s1 p1 o1 < <(profile $kind "$N1")
     read -r s2 p2 o2 < <(profile $kind "$N2")
     d=$((N2 - N1))
     echo "$kind: libssl+libcrypto $(((s2 - s1) / d))  program $(((p2 - p1) / d))  libc and the rest $(((o2 - o1) / d))" |
         tee -a "$RAW"
 done
+# Instructions per handshake, corio against the floor, with HS=1:
+# (count(H2) - count(H1)) / (H2 - H1) handshakes.
+if [ "${HS:-0}" = 1 ]; then
+    H1=${H1:-50}
+    H2=${H2:-250}
+    echo "user-space instructions per handshake, callgrind, (H2 - H1) = $((H2 - H1)) handshakes, 8 in flight:"
+    for mode in full resumed; do
+        for kind in tls floor; do
+            read -r s1 p1 o1 < <(profile $kind "$H1" $mode)
+            read -r s2 p2 o2 < <(profile $kind "$H2" $mode)
+            d=$((H2 - H1))
+            echo "$kind $mode: libssl+libcrypto $(((s2 - s1) / d))  program $(((p2 - p1) / d))  libc and the rest $(((o2 - o1) / d))  total $(((s2 + p2 + o2 - s1 - p1 - o1) / d))" |
+                tee -a "$RAW"
+        done
+    done
+fi
 if [ "${SKIP_STRACE:-0}" != 1 ] && command -v strace >/dev/null; then
     echo "system calls per message, strace -f -c:"
     for be in epoll io_uring; do

@@ -159,7 +159,7 @@ static BIO *bio_new(corio_tls_conn *c) {
 /* Read ciphertext from the plain reader into `in`.  SUSPENDS.  The count,
  * 0 at the peer's end of stream, or a negative errno (nothing consumed
  * when cancelled). */
-static ssize_t feed_in(corio_tls_conn *c) {
+static inline __attribute__((always_inline)) ssize_t feed_in(corio_tls_conn *c) {
     if (c->in_start == c->in_end) {
         c->in_start = c->in_end = 0;
     } else if (c->in_start) { /* OpenSSL took part (it takes all it has room for): keep the rest first */
