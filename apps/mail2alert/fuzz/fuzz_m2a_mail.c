@@ -1,10 +1,13 @@
 /*
  * fuzz_m2a_mail.c - the header surgery and subject decoding on any mail:
  * X-Peer insertion, To/From replacement (then done again on its own
- * output: the second pass must change nothing), Subject unfolding and
+ * output: the new fields end the header block both times), Subject unfolding and
  * RFC 2047 decoding, the GoCD subject parse with history, the body as
  * text, cctray and pipeline-groups parsing of the same bytes.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "m2a.h"
 
 #include <stdint.h>
@@ -21,14 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *c = (const char *)data;
     m2a_buf a = {0}, b = {0}, d = {0};
     const char *rcpts[] = {"cat@example.com", "dog@example.com"};
+    static const char fields[] = "To: cat@example.com, dog@example.com\r\nFrom: go@example.com\r\n\r\n";
     if (m2a_insert_xpeer(c, size, "127.0.0.1", &a) == 0 &&
         m2a_update_to_from(a.p, a.len, rcpts, 2, "go@example.com", &b) == 0 &&
         m2a_update_to_from(b.p, b.len, rcpts, 2, "go@example.com", &d) == 0) {
-        /* Idempotent once in shape (the original's round trip), unless the
-         * input had bytes the walk treats specially. */
-        if (d.len != b.len || memcmp(d.p, b.p, b.len) != 0) {
-            if (!memchr(c, '\r', size) && !memchr(c, ':', size)) abort();
-        }
+        /* Whatever came in, the new fields end the header block, once.
+         * (Not idempotent in general, as Python's rewrite is not: a field
+         * refolded to "Name:" + CRLF comes back as "Name: " + CRLF.) */
+        if (!memmem(b.p, b.len, fields, sizeof fields - 1) || !memmem(d.p, d.len, fields, sizeof fields - 1)) abort();
     }
     m2a_history h = {0};
     char *subject = m2a_header(c, size, "Subject");
