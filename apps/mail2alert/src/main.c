@@ -182,9 +182,12 @@ static int start_fetch(app *a, m2a_manager *m) {
 }
 
 /* The groups a mail for m should use: a refresh is started when they are
- * old; only when there are none at all does the mail wait for it. */
+ * old (or missing); only when there are none at all does the mail wait
+ * for it. */
 static void ensure_groups(app *a, m2a_manager *m) {
-    if (!m->fetch && corio_time() > m->groups_time + a->cfg.groups_max_age) start_fetch(a, m);
+    /* With no groups at all, every mail that needs them asks again (one
+     * fetch at a time), whatever the age of the last attempt. */
+    if (!m->fetch && (!m->groups || corio_time() > m->groups_time + a->cfg.groups_max_age)) start_fetch(a, m);
     if (!m->groups && m->fetch) {
         fetch *f = m->fetch;
         f->refs++;

@@ -603,9 +603,15 @@ def case_gocd_slow_and_down(stub):
                 check(e.smtp_code == 451, "no groups: 451 (%s)" % e.smtp_code)
             c.send_message(simple_msg("hello", [Address("X", "x", "example.com")]))
         check(len(sink.mails()) == 1, "no groups: other mail passes")
-        # When the API comes back, the same mail goes through.
+        # When the API comes back, the same mail goes through (a mail that
+        # needs groups asks for them again when there are none).
         stub.control("groups-status?code=200")
-        time.sleep(0.1)
+        sink.clear()
+        with m.client() as c:
+            c.send_message(simple_msg("Stage [my-pipeline/7/my-stage/1] is broken",
+                                      [Address("M", "mail2alert", "example.com")]))
+        got = sink.mails()
+        check(len(got) == 1 and "RCPT TO:<cat@example.com>" in got[0][0], "no groups: caught once the API is back")
     finally:
         check(m.stop() == 0, "no groups: exit 0")
         sink.remove()
