@@ -7,6 +7,8 @@ Prints "listening on 127.0.0.1:PORT" when ready.  Every message is written
 to DIR/NNNNNN.eml (content as received), DIR/NNNNNN.env (MAIL FROM, then
 RCPT TO lines, then "OPTIONS: <mail options>"), and appended to
 DIR/transcript.txt exactly as aiosmtpd's Debugging handler prints it.
+Recipients named tempfail* are refused once with 451, reject* always
+with 550.
 """
 import asyncio
 import io
@@ -23,6 +25,18 @@ class Handler:
     def __init__(self, d):
         self.dir = d
         self.n = 0
+        self.tempfailed = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # Test hooks: "tempfail..." is refused once with 451, "reject..." always with 550.
+        if address.startswith("tempfail") and address not in self.tempfailed:
+            self.tempfailed.add(address)
+            return "451 4.3.0 try again later"
+        if address.startswith("reject"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         out = io.StringIO()

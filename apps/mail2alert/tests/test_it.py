@@ -465,6 +465,20 @@ def case_remote_down_then_up(env):
     check("queued for retry" in m.logtext(), "down/up: queued for retry logged")
 
 
+def case_recipient_refusals(env):
+    sink, m = env["sink"], env["m2a"]
+    raw = b"Subject: refusals\r\n\r\nbody\r\n"
+    with m.client() as c:
+        c.sendmail("a@example.com", ["ok@example.com", "tempfail1@example.com", "reject1@example.com"], raw)
+    check(wait_for(lambda: len(sink.mails()) == 2, 20), "refusals: two deliveries")
+    envs = sorted(e for e, _ in sink.mails())
+    check(any("RCPT TO:<ok@example.com>\nOPTIONS" in e for e in envs), "refusals: ok@ at once")
+    check(any("RCPT TO:<tempfail1@example.com>\nOPTIONS" in e for e in envs), "refusals: the 451 one retried alone")
+    check(not any("reject1" in e for e in envs), "refusals: the 550 one not delivered")
+    check(wait_for(lambda: "Undelivered mail (recipients refused)" in m.logtext() and "reject1@example.com" in m.logtext(), 5),
+          "refusals: the 550 one logged at ERROR")
+
+
 def case_big_mail(env):
     sink, m = env["sink"], env["m2a"]
     line = b"0123456789abcdef" * 4 + b"\r\n"  # 66 bytes
@@ -542,7 +556,7 @@ def run_main_cases(stub):
     env = {"sink": sink, "m2a": m}
     try:
         for case in (case_pass, case_catch, case_catch_big, case_drop, case_backup, case_concurrent,
-                     case_remote_down_then_up, case_big_mail, case_utf8, case_dots):
+                     case_remote_down_then_up, case_recipient_refusals, case_big_mail, case_utf8, case_dots):
             sink.clear()
             before = len(failures)
             try:
