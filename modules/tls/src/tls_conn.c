@@ -114,10 +114,11 @@ static int bio_read_ex(BIO *b, char *out, size_t n, size_t *got) {
     return 1;
 }
 
-/* Called about ten times per record (OpenSSL asks whether kernel TLS is
- * on, what is pending to write...): the only answer that is not "no" is
- * that a flush succeeded, everything having been written already.  EOF
- * is not reported here: feed_in sees it. */
+/* Called a dozen times per echoed message (OpenSSL 3.0 asks whether
+ * kernel TLS is on about ten times per record it writes, twice per record
+ * it reads): the only answer that is not "no" is that a flush succeeded,
+ * everything having been written already.  EOF is not reported here:
+ * feed_in sees it. */
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
     (void)b;
     (void)num;

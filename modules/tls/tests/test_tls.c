@@ -16,6 +16,7 @@
 #include <corio/tls.h>
 
 #include <ftw.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 static char certs[64];  /* the temporary directory of the certificates */
@@ -701,6 +702,13 @@ static int line_then_close_handler(corio_reader *r, corio_writer *w, void *arg) 
     return corio_writer_drain(w);
 }
 
+/* 1 once the peer's FIN is in the socket below w: everything it sent
+ * before (the records, close_notify) has arrived. */
+static int peer_fin_arrived(corio_writer *w) {
+    struct pollfd p = {.fd = corio_writer_fd(w), .events = POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP));
+}
+
 static int at_eof_main(void *arg) {
     (void)arg;
     corio_reader *r;
@@ -717,7 +725,8 @@ static int at_eof_main(void *arg) {
         corio_tls_ctx *ctx = client_ctx("ca.pem");
         CHECK_EQ(corio_open_tls_connection("127.0.0.1", f.port, ctx, "localhost", &r, &w), 0);
         CHECK_EQ(corio_reader_at_eof(r), 0);
-        corio_sleep(0.1); /* the line, close_notify and the FIN are all here now */
+        WAIT_UNTIL(peer_fin_arrived(w), 10); /* the line, close_notify, then the FIN */
+        CHECK(peer_fin_arrived(w));
         CHECK_EQ(corio_reader_at_eof(r), 0);
         CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
         CHECK(len == 6 && memcmp(line, "hello\n", 6) == 0);
@@ -737,7 +746,8 @@ static int at_eof_main(void *arg) {
             corio_tls_ctx *ctx = client_ctx("ca.pem");
             CHECK_EQ(corio_tls_ctx_set_ragged_eof_ok(ctx, ok), 0);
             CHECK_EQ(corio_open_tls_connection("127.0.0.1", f.port, ctx, "localhost", &r, &w), 0);
-            corio_sleep(0.2); /* "x", then the FIN */
+            WAIT_UNTIL(peer_fin_arrived(w), 10); /* "x", then the FIN */
+            CHECK(peer_fin_arrived(w));
             CHECK_EQ(corio_reader_at_eof(r), 0);
             CHECK_EQ(corio_reader_read(r, buf, sizeof buf), 1);
             CHECK_EQ(corio_reader_at_eof(r), ok);

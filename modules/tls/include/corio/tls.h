@@ -13,11 +13,16 @@
  *
  * A TLS connection is read and written with the same corio_reader_* and
  * corio_writer_* calls as a plain one (readline, readuntil, readexactly,
- * limits, cancel-safety, drain, write_eof, close, wait_closed): the module
- * is a transport (corio/transport.h) over a plain corio stream.  OpenSSL
- * never touches the descriptor: it works on memory buffers, and the bytes
- * move through the plain stream's reader and writer, so TLS behaves the
- * same on the epoll and io_uring backends.
+ * limits, cancel-safety, drain, write_eof, close, wait_closed, at_eof):
+ * the module is a transport (corio/transport.h) over a plain corio stream.
+ * OpenSSL never touches the descriptor: it reads and writes through the
+ * module's own BIO, and the bytes move through the plain stream's reader
+ * and writer, so TLS behaves the same on the epoll and io_uring backends.
+ * corio_reader_at_eof() on a TLS reader is 1 once the peer's close_notify
+ * has been read and every byte before it consumed (or, with ragged EOFs
+ * allowed, once the plain stream below has ended with no ciphertext
+ * left); a close_notify still in the kernel's buffer is seen by the next
+ * read.
  *
  * Errors: negative errno values as everywhere in corio, plus the
  * CORIO_ETLS* codes below; corio_tls_strerror() names every code, and
