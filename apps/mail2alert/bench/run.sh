@@ -12,7 +12,9 @@
 # mail2alert@example.com that the original's test configuration rewrites
 # to cat@example.com (the gocd manager, its pipeline-groups rule, the
 # header surgery); the next hop is examples/smtp_sink, the GoCD API
-# tests/gocd_stub.py.  Both programs log at WARNING.  Besides mails per
+# tests/gocd_stub.py.  Both programs log at WARNING.  "corio" replies 250
+# after the first forwarding attempt (the default, as the original);
+# "corio-rf" runs with reply-first: true (250 first, forwarding after).  Besides mails per
 # second the table gives each program's CPU time per 1000 mails (user +
 # system from /proc/PID/stat), which a loaded machine disturbs much less.
 set -euo pipefail
@@ -21,6 +23,8 @@ ROUNDS=${ROUNDS:-3}
 N=${N:-10000}
 N_PY=${N_PY:-1000}
 SESSIONS=${SESSIONS:-"1 10"}
+# corio-rf: ours with "reply-first: true" (250 before forwarding)
+IMPLS=${IMPLS:-"corio corio-rf original"}
 HERE=$(cd "$(dirname "$0")" && pwd)
 M2A=$BUILD/examples/mail2alert
 SINK=$BUILD/examples/smtp_sink
@@ -46,8 +50,9 @@ trap 'kill $SG $SR 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 wait_port "$G"; wait_port "$R"
 HZ=$(getconf CLK_TCK)
 
-config() { # PORT -> configuration file
+config() { # PORT [extra line] -> configuration file
   cat > "$WORK/conf-$1.yml" <<YML
+${2:-}
 local-smtp: 127.0.0.1:$1
 remote-smtp: 127.0.0.1:$R
 managers:
@@ -83,10 +88,11 @@ YML
 declare -A RATE CPU
 for r in $(seq "$ROUNDS"); do
   for s in $SESSIONS; do
-    for impl in corio original; do
+    for impl in $IMPLS; do
       P=$(free_port)
-      export MAIL2ALERT_CONFIGURATION=$(config "$P") LOGLEVEL=WARNING
-      if [ $impl = corio ]; then
+      extra=""; [ $impl = corio-rf ] && extra="reply-first: true"
+      export MAIL2ALERT_CONFIGURATION=$(config "$P" "$extra") LOGLEVEL=WARNING
+      if [ $impl != original ]; then
         "$M2A" --serve 2>"$WORK/$impl.log" & PID=$!; n=$N
       else
         /usr/bin/python3 "$HERE/run_original.py" "$ORIGINAL" >/dev/null 2>"$WORK/$impl.log" & PID=$!; n=$N_PY
@@ -99,7 +105,7 @@ for r in $(seq "$ROUNDS"); do
       c1=$(cpu_ticks $PID)
       # The original does not exit on SIGINT (aiosmtpd's controller thread
       # lives on): it is killed.
-      if [ $impl = corio ]; then kill -INT $PID; else kill -KILL $PID; fi
+      if [ $impl != original ]; then kill -INT $PID; else kill -KILL $PID; fi
       wait $PID 2>/dev/null || true
       rate=$(echo "$out" | sed -n 's/.*: \([0-9]*\) msg\/s/\1/p')
       cpu=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN{printf "%.1f", t / hz * 1000 / n * 1000}')
@@ -112,10 +118,12 @@ done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 echo
-echo "| senders | corio mail2alert mails/s | original mails/s | ratio | CPU ms/1000 mails corio | original | ratio |"
-echo "|---|---|---|---|---|---|---|"
+echo "| senders | program | mails/s | vs original | CPU ms/1000 mails | vs original |"
+echo "|---|---|---|---|---|---|"
 for s in $SESSIONS; do
-  a=$(echo "${RATE[corio,$s]}" | median); b=$(echo "${RATE[original,$s]}" | median)
-  ca=$(echo "${CPU[corio,$s]}" | median); cb=$(echo "${CPU[original,$s]}" | median)
-  echo "| $s | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.1fx", a/b}') | $ca | $cb | $(awk -v a="$ca" -v b="$cb" 'BEGIN{printf "%.1fx", b/a}') |"
+  b=$(echo "${RATE[original,$s]:-0}" | median); cb=$(echo "${CPU[original,$s]:-0}" | median)
+  for impl in $IMPLS; do
+    a=$(echo "${RATE[$impl,$s]}" | median); ca=$(echo "${CPU[$impl,$s]}" | median)
+    echo "| $s | $impl | $a | $(awk -v a="$a" -v b="$b" 'BEGIN{if (b > 0) printf "%.1fx", a/b; else print "-"}') | $ca | $(awk -v a="$ca" -v b="$cb" 'BEGIN{if (a > 0) printf "%.1fx", b/a; else print "-"}') |"
+  done
 done

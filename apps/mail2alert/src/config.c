@@ -463,6 +463,23 @@ int m2a_config_from_text(const char *text, size_t len, m2a_config *cfg, char *er
     if ((rc = get_double(root, "retry-max-delay", 300, &cfg->retry_max_delay, err, cap)) < 0) goto out;
     if ((rc = get_double(root, "retry-first-delay", 1, &cfg->retry_first_delay, err, cap)) < 0) goto out;
     if ((rc = get_double(root, "groups-max-age", 30, &cfg->groups_max_age, err, cap)) < 0) goto out;
+    const m2a_node *rf = m2a_node_get(root, "reply-first");
+    if (rf && rf->type == M2A_STR) {
+        /* YAML 1.1 booleans as PyYAML reads them */
+        static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
+        static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+        int v = -1;
+        for (size_t i = 0; i < 9; i++) {
+            if (!strcmp(rf->str, yes[i])) v = 1;
+            if (!strcmp(rf->str, no[i])) v = 0;
+        }
+        if (v < 0) {
+            snprintf(err, cap, "reply-first: expected true or false");
+            rc = -EINVAL;
+            goto out;
+        }
+        cfg->reply_first = v;
+    }
     rc = -EINVAL;
     const m2a_node *ms = m2a_node_get(root, "managers");
     if (ms && ms->type == M2A_SEQ) {

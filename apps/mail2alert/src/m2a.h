@@ -120,6 +120,7 @@ typedef struct m2a_config {
     double retry_max_delay; /* retry-max-delay: longest pause between tries, default 300 */
     double retry_first_delay; /* retry-first-delay: default 1 */
     double groups_max_age;    /* groups-max-age: pipeline groups older are fetched again, default 30 */
+    int reply_first;          /* reply-first: 250 before the first forwarding attempt, default false */
     m2a_manager *managers;
     size_t n_managers;
 } m2a_config;

@@ -67,6 +67,8 @@ typedef struct job {
     m2a_strv rcpts;
     m2a_buf data;
     double started;   /* loop time of the first attempt */
+    int immediate;    /* reply-first: the retry task makes the first attempt at once */
+    int attempting;   /* an attempt is in progress (shutdown lets it finish) */
     struct job *next; /* the retry list */
     corio_task *task; /* its retry task */
 } job;
@@ -498,23 +500,30 @@ static int retry_task(void *arg) {
     job *j = arg;
     app *a = j->a;
     double delay = a->cfg.retry_first_delay;
+    int first = j->immediate;
     for (;;) {
-        double deadline = j->started + a->cfg.retry_for;
-        double left = deadline - corio_time();
-        if (left <= 0) {
-            give_up(j, "retried too long");
-            break;
+        if (!first) {
+            double deadline = j->started + a->cfg.retry_for;
+            double left = deadline - corio_time();
+            if (left <= 0) {
+                give_up(j, "retried too long");
+                break;
+            }
+            if (corio_sleep(delay < left ? delay : left) < 0) {
+                give_up(j, "shutting down");
+                break;
+            }
+            if (corio_time() >= deadline) {
+                give_up(j, "retried too long");
+                break;
+            }
+            m2a_log(M2A_INFO, "Retrying mail from %s (%zu recipients)", j->from, j->rcpts.n);
         }
-        if (corio_sleep(delay < left ? delay : left) < 0) {
-            give_up(j, "shutting down");
-            break;
-        }
-        if (corio_time() >= deadline) {
-            give_up(j, "retried too long");
-            break;
-        }
-        m2a_log(M2A_INFO, "Retrying mail from %s (%zu recipients)", j->from, j->rcpts.n);
+        j->attempting = 1;
         int rc = deliver(j);
+        j->attempting = 0;
+        if (first && rc > 0) m2a_log(M2A_WARNING, "Mail from %s queued for retry", j->from);
+        first = j->immediate = 0;
         if (rc == -ECANCELED) {
             give_up(j, "shutting down");
             break;
@@ -587,6 +596,19 @@ static int on_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_r
     memset(&rcpts, 0, sizeof rcpts);
     memset(&data, 0, sizeof data);
     j->started = corio_time();
+    if (a->cfg.reply_first) { /* 250 now; the retry task makes the first attempt */
+        j->immediate = 1;
+        j->task = corio_spawn(retry_task, j);
+        if (!j->task) {
+            give_up(j, "could not start forwarding");
+            job_free(j);
+            goto out;
+        }
+        corio_task_detach(j->task);
+        j->next = a->retrying;
+        a->retrying = j;
+        goto out;
+    }
     rc = deliver(j);
     if (rc <= 0) { /* done, or the session was cut: its client did not see 250 */
         job_free(j);
@@ -683,6 +705,13 @@ static int serve_main(void *arg) {
     corio_smtp_server_free(a->srv);
     a->srv = NULL;
     /* Mails still waiting for a retry: logged and spooled by their tasks. */
+    /* Attempts in progress (reply-first mails) finish first. */
+    double end = corio_time() + SHUTDOWN_GRACE;
+    for (;;) {
+        int busy = 0;
+        for (job *j = a->retrying; j; j = j->next) busy |= j->attempting || j->immediate;
+        if (!busy || corio_time() > end || corio_sleep(0.01) < 0) break;
+    }
     if (a->retrying) {
         size_t n = 0;
         for (job *j = a->retrying; j; j = j->next) n++, corio_cancel(j->task);

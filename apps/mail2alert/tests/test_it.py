@@ -682,6 +682,41 @@ def case_shutdown_spools(stub):
     print("%s case_shutdown_spools" % ("ok  " if not failures else "FAIL"), flush=True)
 
 
+def case_reply_first(stub):
+    """reply-first: true: 250 before forwarding; every mail still arrives once,
+    and a SIGTERM right after the last 250 still delivers what is in flight."""
+    sink = Sink().start()
+    m = M2A(stub.port, sink.port, extra="reply-first: true")
+    n = 100
+    errors = []
+
+    def send(i):
+        try:
+            msg = simple_msg("Stage [my-pipeline/%d/my-stage/1] is broken" % i if i % 2 else "plain %d" % i,
+                             [Address("M", "mail2alert" if i % 2 else "x%d" % i, "example.com")])
+            msg["Message-ID"] = "<r%d@test>" % i
+            with m.client() as c:
+                c.send_message(msg)
+        except Exception as e:
+            errors.append(repr(e))
+
+    try:
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        rc = m.stop()
+    check(not errors, "reply-first: every send got 250 (%r)" % errors[:2])
+    check(rc == 0, "reply-first: exit 0")
+    got = sink.mails()
+    ids = [re.search(rb"Message-ID: <r(\d+)@test>", d).group(1) for _, d in got]
+    check(len(ids) == n and len(set(ids)) == n, "reply-first: %d of %d arrived, each once" % (len(set(ids)), n))
+    sink.remove()
+    print("%s case_reply_first" % ("ok  " if not failures else "FAIL"), flush=True)
+
+
 def case_selftest_and_cli(stub):
     d = tempfile.mkdtemp(prefix="m2a-cfg-")
     cfg = os.path.join(d, "configuration.yml")
@@ -723,6 +758,7 @@ def main():
         case_gocd_slow_and_down(stub)
         case_slack(stub)
         case_shutdown_spools(stub)
+        case_reply_first(stub)
     finally:
         stub.stop()
     print("%d failed checks" % len(failures))
