@@ -885,6 +885,55 @@ static int threadsafe_order_main(void *arg) {
 }
 static void test_threadsafe_order_on_own_thread(void) { CHECK_EQ(test_run(threadsafe_order_main, NULL, 0), 0); }
 
+/* Tasks that only yield must not keep the loop from polling: two of them
+ * spin while a third waits for a pipe that a fourth writes after 10 ms.
+ * (The loop once restored a quarter turn's budget every iteration instead
+ * of after a poll, and two yielding tasks then starved every descriptor
+ * for good.) */
+static volatile int spin_done;
+static long spin_count;
+static int spin_pipe[2];
+static int spin_yielder(void *a) {
+    (void)a;
+    while (!spin_done) {
+        if (corio_yield() < 0) break;
+        spin_count++;
+    }
+    return 0;
+}
+static int spin_reader(void *a) {
+    (void)a;
+    int rc = corio_wait_readable(spin_pipe[0]);
+    spin_done = 1;
+    return rc;
+}
+static int spin_writer(void *a) {
+    (void)a;
+    CHECK_EQ(corio_sleep(0.01), 0);
+    CHECK_EQ(write(spin_pipe[1], "x", 1), 1);
+    return 0;
+}
+static int yielders_main(void *arg) {
+    (void)arg;
+    spin_done = 0;
+    spin_count = 0;
+    CHECK_EQ(pipe(spin_pipe), 0);
+    double t0 = corio_time();
+    corio_task *r = corio_spawn(spin_reader, NULL), *w = corio_spawn(spin_writer, NULL);
+    corio_task *y1 = corio_spawn(spin_yielder, NULL), *y2 = corio_spawn(spin_yielder, NULL);
+    CHECK_EQ(corio_join(r), 0);
+    CHECK_EQ(corio_join(w), 0);
+    CHECK_EQ(corio_join(y1), 0);
+    CHECK_EQ(corio_join(y2), 0);
+    CHECK(corio_time() - t0 < 2.0);
+    CHECK(spin_count > 0);
+    corio_forget_fd(spin_pipe[0]);
+    close(spin_pipe[0]);
+    close(spin_pipe[1]);
+    return 0;
+}
+static void test_yielders_do_not_starve_io(void) { CHECK_EQ(test_run(yielders_main, NULL, 0), 0); }
+
 int main(void) {
     RUN_TEST(test_new_close);
     RUN_TEST(test_close_not_empty);
@@ -906,5 +955,6 @@ int main(void) {
     RUN_TEST(test_nested_run);
     RUN_TEST(test_loops_in_two_threads);
     RUN_TEST(test_threadsafe_order_on_own_thread);
+    RUN_TEST(test_yielders_do_not_starve_io);
     TEST_MAIN_END();
 }
