@@ -31,7 +31,7 @@ else
         case " $all " in *" $name "*) ;; *) all="$all $name" ;; esac
     done
     # The modules' examples, as scenes (each only if its module is built).
-    all="$all tls_echo_server httpbin smtp_sink"
+    all="$all tls_echo_server httpbin smtp_sink mail2alert"
 fi
 
 # The echo scenes drive the servers with echo_client; the module scenes
@@ -43,6 +43,7 @@ for n in $all; do
     tls_echo_server) targets="$targets $n echo_client" ;;
     httpbin) targets="$targets $n fetch_ab http_get" ;;
     smtp_sink) targets="$targets $n smtp_send" ;;
+    mail2alert) targets="$targets $n smtp_sink smtp_send" ;;
     *) targets="$targets $n" ;;
     esac
 done
@@ -197,6 +198,54 @@ scene_smtp() {
     stop_server smtp_sink
 }
 
+# mail2alert between smtp_send and smtp_sink: a mail from go@example.com
+# about a backup goes to the two addresses of the rule (To: rewritten), a
+# mail nobody wants goes on unchanged (only X-Peer added).
+scene_mail2alert() {
+    mkdir -p "$tmp/m2a"
+    start_server smtp_sink -d "$tmp/m2a" 0 || return 1
+    m2a_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$tmp/configuration.yml" <<EOF
+local-smtp: 127.0.0.1:$m2a_port
+remote-smtp: 127.0.0.1:$srv_port
+managers:
+  - name: mail
+    messages-we-want: {from: go@example.com}
+    rules:
+      - actions: [mailto:sys@example.com, mailto:op@example.com]
+        filter: {function: mail.in_subject, args: [server, backup]}
+EOF
+    printf -- '-- configuration.yml:\n'
+    sed 's/^/   | /' "$tmp/configuration.yml"
+    LOGLEVEL=INFO MAIL2ALERT_CONFIGURATION="$tmp/configuration.yml" \
+        $linebuf "$build/examples/mail2alert" --serve >"$tmp/mail2alert.out" 2>&1 &
+    m2a_pid=$!
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$m2a_port") 2>/dev/null && break
+        sleep 0.1
+    done
+    printf '$ printf "Subject: Server backup done\\n\\nall well\\n" | smtp_send 127.0.0.1 %s go@example.com alerts@example.com\n' "$m2a_port"
+    printf 'Subject: Server backup done\n\nall well\n' |
+        timeout 10 "$build/examples/smtp_send" 127.0.0.1 "$m2a_port" go@example.com alerts@example.com || true
+    printf '$ printf "Subject: lunch\\n\\nat noon\\n" | smtp_send 127.0.0.1 %s bob@example.com team@example.com\n' "$m2a_port"
+    printf 'Subject: lunch\n\nat noon\n' |
+        timeout 10 "$build/examples/smtp_send" 127.0.0.1 "$m2a_port" bob@example.com team@example.com || true
+    kill -INT "$m2a_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$m2a_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$m2a_pid" 2>/dev/null || true
+    st=0
+    wait "$m2a_pid" 2>/dev/null || st=$?
+    for f in "$tmp"/m2a/*; do
+        [ -f "$f" ] || continue
+        printf -- '-- what arrived at the sink, %s:\n' "$(basename "$f")"
+        sed 's/^/   | /' "$f"
+    done
+    printf -- '-- what mail2alert logged:\n'
+    sed 's/^/   | /' "$tmp/mail2alert.out"
+    stop_server smtp_sink
+    return $st
+}
+
 # A service that runs until a signal: SIGINT after a moment.
 scene_graceful() {
     $linebuf "$build/examples/graceful_shutdown" &
@@ -220,7 +269,7 @@ scene_graceful() {
 is_scene() {
     case $1 in
     echo_server | echo_server_proto | echo_client | chat_server | survey | graceful_shutdown) return 0 ;;
-    tls_echo_server | httpbin | smtp_sink) return 0 ;;
+    tls_echo_server | httpbin | smtp_sink | mail2alert) return 0 ;;
     *) return 1 ;;
     esac
 }
@@ -259,6 +308,7 @@ run_example() {
     tls_echo_server) scene_tls ;;
     httpbin) scene_http ;;
     smtp_sink) scene_smtp ;;
+    mail2alert) scene_mail2alert ;;
     esac
 }
 
@@ -273,7 +323,10 @@ for name in $all; do
     *" $name "*) ;;
     *) printf '\n== %s: not built here (its module is switched off), skipped\n' "$name"; continue ;;
     esac
-    printf '\n== %s  (examples/%s.c, docs/tutorial.md)\n' "$name" "$name"
+    case $name in
+    mail2alert) printf '\n== %s  (apps/mail2alert, its README)\n' "$name" ;;
+    *) printf '\n== %s  (examples/%s.c, docs/tutorial.md)\n' "$name" "$name" ;;
+    esac
     status=0
     if is_scene "$name"; then
         t0=$(date +%s%N)
