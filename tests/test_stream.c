@@ -443,6 +443,39 @@ static int queue_main(void *arg) {
 
 static void test_write_queue_then_close(void) { CHECK_EQ(test_run(queue_main, NULL, 0), 0); }
 
+/* Both handles released with data still queued: the write queue sends it
+ * and then closes, from the end of the iteration (coalesced small writes),
+ * the writability callback (a full socket) or the ring's completion, and
+ * the record is freed from inside that flush - after which the flush must
+ * not touch it (ASan and valgrind watch this).  Every byte arrives, then
+ * the end. */
+static int release_queued_main(void *arg) {
+    (void)arg;
+    for (int big = 0; big < 2; big++) {
+        corio_reader *r;
+        corio_writer *w;
+        int peer;
+        pair_stream(NULL, &r, &w, &peer);
+        corio_task *t = big ? NULL : corio_spawn(reader_count, &peer);
+        char kib[1024];
+        int n = big ? 4096 : 8; /* 4 MiB: more than the socket buffers take */
+        for (int i = 0; i < n; i++) {
+            memset(kib, (unsigned char)i, sizeof kib);
+            CHECK_EQ(corio_writer_write(w, kib, sizeof kib), 0);
+        }
+        CHECK(big || corio_writer_buffered(w) > 0 || strcmp(corio_loop_backend(corio_loop_current()), "epoll") == 0);
+        CHECK_EQ(corio_writer_close(w), 0);
+        corio_writer_free(w);
+        corio_reader_free(r);
+        if (big) t = corio_spawn(reader_count, &peer); /* room only now: the rest goes on the write edge */
+        CHECK_EQ(corio_join(t), n);
+        corio_close(peer);
+    }
+    return 0;
+}
+
+static void test_release_while_queued(void) { CHECK_EQ(test_run(release_queued_main, NULL, 0), 0); }
+
 /* ---- TCP: server, bulk transfer, reset, half-close ---------------------------------- */
 
 /* Hash everything until EOF, then answer with the count and the hash. */
@@ -1176,6 +1209,7 @@ int main(int argc, char **argv) {
     RUN_NET_TEST(test_water_marks);
     RUN_NET_TEST(test_drain_cancel);
     RUN_NET_TEST(test_write_queue_then_close);
+    RUN_NET_TEST(test_release_while_queued);
     RUN_NET_TEST(test_bulk);
     RUN_NET_TEST(test_reset);
     RUN_NET_TEST(test_half_close);

@@ -711,8 +711,10 @@ __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
 
 int corio_writer_drain(corio_writer *w) {
     /* The common case: below high water, nothing waiting for the end of
-     * the iteration - nothing to do. */
-    if (corio__likely(w && !w->q.paused && !w->err && w->c->fd >= 0 && w->q.flush.link.next == &w->q.flush.link))
+     * the iteration - nothing to do.  An open queue implies no error: a
+     * failure drops it (its fd goes to -1, as the connection's does); a
+     * stream over a supplied transport has none and takes the general path. */
+    if (corio__likely(w && !w->q.paused && w->q.fd >= 0 && w->q.flush.link.next == &w->q.flush.link))
         return 0;
     return writer_drain_slow(w);
 }
