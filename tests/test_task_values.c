@@ -1,6 +1,6 @@
 /* Tasks that return pointer-sized values (corio_task_set_value,
- * corio_join_value, corio_task_value), and gather / wait directly over
- * tasks (corio_gather_tasks, corio_wait_tasks). */
+ * corio_join_value, corio_task_value), and gather / wait / as_completed directly over
+ * tasks (corio_gather_tasks, corio_wait_tasks, corio_as_completed_init_tasks). */
 #include "test.h"
 
 static int give_string(void *arg) {
@@ -127,11 +127,48 @@ static int wait_main(void *arg) {
 
 static void test_wait_tasks(void) { test_run(wait_main, NULL, 1); }
 
+/* as_completed over tasks: tasks in finishing order, a deadline for the rest */
+static int ac_main(void *arg) {
+    (void)arg;
+    corio_task *ts[4];
+    for (intptr_t i = 0; i < 3; i++) ts[i] = corio_spawn(give_string, (void *)(2 - i)); /* finish in reverse */
+    ts[3] = corio_spawn(sleeper, NULL);
+    corio_as_completed it;
+    CHECK_EQ(corio_as_completed_init_tasks(&it, ts, 4, 0.5), 0);
+    const char *want[] = {"zero", "one", "two"};
+    for (int i = 0; i < 3; i++) {
+        corio_task *t = NULL;
+        CHECK_EQ(corio_as_completed_next_task(&it, &t), 1);
+        CHECK(t == ts[2 - i]);
+        intptr_t v = 0;
+        CHECK_EQ(corio_task_value(t, &v), 0);
+        CHECK(strcmp((const char *)v, want[i]) == 0);
+    }
+    corio_task *t = NULL;
+    CHECK_EQ(corio_as_completed_next_task(&it, &t), -ETIMEDOUT); /* the sleeper runs on */
+    CHECK(!corio_task_done(ts[3]));
+    CHECK_EQ(corio_as_completed_close(&it), 0);
+    corio_cancel(ts[3]);
+    CHECK_EQ(corio_join(ts[3]), -ECANCELED);
+    for (int i = 0; i < 3; i++) CHECK_EQ(corio_join(ts[i]), 0);
+    /* none, a NULL task, a NULL out */
+    CHECK_EQ(corio_as_completed_init_tasks(&it, NULL, 0, INFINITY), 0);
+    CHECK_EQ(corio_as_completed_next_task(&it, &t), 0);
+    CHECK_EQ(corio_as_completed_close(&it), 0);
+    corio_task *nul[1] = {NULL};
+    CHECK_EQ(corio_as_completed_init_tasks(&it, nul, 1, INFINITY), -EINVAL);
+    CHECK_EQ(corio_as_completed_next_task(&it, NULL), -EINVAL);
+    return 0;
+}
+
+static void test_as_completed_tasks(void) { test_run(ac_main, NULL, 1); }
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     RUN_TEST(test_values);
     RUN_TEST(test_set_value_outside_a_task);
     RUN_TEST(test_gather_tasks);
     RUN_TEST(test_wait_tasks);
+    RUN_TEST(test_as_completed_tasks);
     TEST_MAIN_END();
 }

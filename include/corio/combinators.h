@@ -1,5 +1,6 @@
 /*
- * corio/combinators.h - gather, wait, wait_for, as_completed, shield.
+ * corio/combinators.h - gather, wait, wait_for, as_completed, shield
+ * (gather, wait and as_completed also directly over tasks).
  *
  * Each takes futures; pass a task with corio_task_future(t).  The
  * combinators borrow the futures: the caller keeps them (and the tasks
@@ -130,6 +131,22 @@ CORIO_API int corio_as_completed_init(corio_as_completed *it, corio_future *cons
  * outside a task.
  */
 CORIO_API int corio_as_completed_next(corio_as_completed *it, corio_future **out);
+
+/*
+ * asyncio.as_completed over tasks: corio_as_completed_init over the tasks'
+ * futures, without a parallel array; -EINVAL for a NULL task.  The
+ * caller's references are untouched (join or detach the tasks after).
+ * Does not suspend; pair with corio_as_completed_close().
+ */
+CORIO_API int corio_as_completed_init_tasks(corio_as_completed *it, corio_task *const *tasks, size_t n,
+                                            double timeout);
+
+/*
+ * corio_as_completed_next for an iteration over tasks: the next task to
+ * finish in *out (read its outcome with corio_task_result or
+ * corio_task_value).  Same returns as corio_as_completed_next.  SUSPENDS.
+ */
+CORIO_API int corio_as_completed_next_task(corio_as_completed *it, corio_task **out);
 
 /* End the iteration (at any point) and free its memory.  0 or -EINVAL. */
 CORIO_API int corio_as_completed_close(corio_as_completed *it);

@@ -1,7 +1,8 @@
 /*
- * tasks.c - gather and wait directly over tasks: the common case of
- * asyncio.gather(*tasks) without a parallel array of futures.  Each call
- * lends the tasks' futures to the future-based combinator.
+ * tasks.c - gather, wait and as_completed directly over tasks: the
+ * common case of asyncio.gather(*tasks) without a parallel array of
+ * futures.  Each call lends the tasks' futures to the future-based
+ * combinator.
  */
 #include "flow.h"
 
@@ -67,5 +68,26 @@ int corio_wait_tasks(corio_task *const *tasks, size_t n, int return_when, double
     }
     corio__free(fd);
     if (f != small) corio__free(f);
+    return rc;
+}
+
+int corio_as_completed_init_tasks(corio_as_completed *it, corio_task *const *tasks, size_t n, double timeout) {
+    if (!it || (n && !tasks)) return corio__bad(-EINVAL, "corio_as_completed_init_tasks: bad arguments");
+    if (n == 0) return corio_as_completed_init(it, NULL, 0, timeout);
+    corio_future *small[SMALL];
+    int err = 0;
+    corio_future **f = futures_of(tasks, n, small, &err);
+    if (!f) return err;
+    /* the iteration keeps its own pointer to each future: the array goes */
+    int rc = corio_as_completed_init(it, f, n, timeout);
+    if (f != small) corio__free(f);
+    return rc;
+}
+
+int corio_as_completed_next_task(corio_as_completed *it, corio_task **out) {
+    if (!out) return corio__bad(-EINVAL, "corio_as_completed_next_task: NULL out");
+    corio_future *f = NULL;
+    int rc = corio_as_completed_next(it, &f);
+    if (rc == 1) *out = corio_future_task(f);
     return rc;
 }
