@@ -323,9 +323,11 @@ for name in $all; do
     *" $name "*) ;;
     *) printf '\n== %s: not built here (its module is switched off), skipped\n' "$name"; continue ;;
     esac
+    # where its source is: examples/, a module's examples/, or apps/
+    src=$(cd "$root" && ls examples/"$name".c modules/*/examples/"$name".c modules/*/*/examples/"$name".c 2>/dev/null | head -n 1)
     case $name in
     mail2alert) printf '\n== %s  (apps/mail2alert, its README)\n' "$name" ;;
-    *) printf '\n== %s  (examples/%s.c, docs/tutorial.md)\n' "$name" "$name" ;;
+    *) printf '\n== %s  (%s, docs/tutorial.md)\n' "$name" "${src:-examples/$name.c}" ;;
     esac
     status=0
     if is_scene "$name"; then
