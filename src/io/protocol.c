@@ -169,9 +169,11 @@ static proto_ring *proto_state(corio_loop *loop) {
 
 /* ---- transport buffers: the write engine's pool (wq.c) ----------------------------- */
 
+#if CORIO_HAVE_URING /* only the ring's held receives grow a buffer here */
 static int buf_grow(proto_ring *pl, char **p, size_t *cap, size_t keep, size_t need, size_t first) {
     return corio__wq_buf_grow(&pl->pool, p, cap, keep, need, first);
 }
+#endif
 
 static void buf_free(proto_ring *pl, char *p, size_t cap) { corio__wq_buf_free(&pl->pool, p, cap); }
 
