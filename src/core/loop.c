@@ -145,6 +145,17 @@ typedef struct corio__handle_slab {
 static void handle_run(corio__node *n);
 static void handle_fire(corio__timer *t);
 
+/* The fields a handle keeps through every reuse: its node's run, its
+ * timer's fire, its loop; unlinked and unarmed. */
+static inline void handle_init_fixed(corio_handle *h, corio_loop *loop) {
+    corio__list_init(&h->node.link);
+    h->node.run = handle_run;
+    h->timer.index = SIZE_MAX;
+    h->timer.fire = handle_fire;
+    h->timer.when = 0;
+    h->loop = loop;
+}
+
 /* Add a slab's handles to the free list: 0 or -ENOMEM. */
 static __attribute__((noinline)) int handle_slab_new(corio_loop *loop) {
     size_t n = loop->nslab_handles < HANDLE_SLAB_MIN   ? HANDLE_SLAB_MIN
@@ -158,12 +169,7 @@ static __attribute__((noinline)) int handle_slab_new(corio_loop *loop) {
     /* What stays the same through every reuse is set once here. */
     for (size_t i = n; i-- > 0;) {
         corio_handle *h = &s->h[i];
-        corio__list_init(&h->node.link);
-        h->node.run = handle_run;
-        h->timer.index = SIZE_MAX;
-        h->timer.fire = handle_fire;
-        h->timer.when = 0;
-        h->loop = loop;
+        handle_init_fixed(h, loop);
         h->state = 0;
         h->cb = NULL;
         h->arg = loop->free_handles;
@@ -217,12 +223,7 @@ static corio_handle *handle_prepare(corio_loop *loop, corio_handle *h, corio_cal
             return NULL;
         }
         h->state = 0;
-        corio__list_init(&h->node.link);
-        h->node.run = handle_run;
-        h->timer.index = SIZE_MAX;
-        h->timer.fire = handle_fire;
-        h->timer.when = 0;
-        h->loop = loop;
+        handle_init_fixed(h, loop);
     } else {
         if (corio__unlikely(!loop->free_handles) && handle_slab_new(loop) < 0) {
             *err = -ENOMEM;
