@@ -2,8 +2,10 @@
  * flood.c - the overload client of bench/overload: CONNS connections to
  * 127.0.0.1:PORT that each write as fast as the server takes it and read
  * everything the server sends back, so the server never runs out of work.
- * Single-threaded, non-blocking, epoll (level-triggered); one helper thread
- * only waits for the server's exit (-k) so that its time is exact.
+ * One non-blocking epoll loop (level-triggered) for the load; the accept
+ * probes (-a) run in a thread of their own, as a new client is a program of
+ * its own; one more thread only waits for the server's exit (-k) so that
+ * its time is exact.
  *
  *   flood -p PORT -m echo|chat -t SECS [-c CONNS] [-w WARM] [-s CHUNK] [-L LINE]
  *         [-r RATE] [-R] [-a GAP_MS [-A PROBE_TIMEOUT]] [-k PID [-K KILL_TIMEOUT]]
@@ -49,7 +51,9 @@
  *   name=overload mode=... label=... conns=... secs=... rx_MBps=... tx_MBps=...
  *   [rx_lines_per_s= tx_lines_per_s=] closed=... [reopened=...] [probes=...
  *   probe_p50_ms=... probe_p99_ms=... probe_max_ms=... probe_timeouts=...
- *   probe_ms=a,b,...] [sigterm_ms=... after_unload=...]
+ *   probe_ms=a,b,...] [loop_p50_ms=... loop_max_ms=...] [sigterm_ms=... after_unload=...]
+ * (loop_*: the load loop's own iterations in the window, how long an event
+ * waits in the load client itself.)
  * (closed= counts what the server closed before the SIGTERM.)  Exit 1 on a
  * setup error (cannot connect, a batch not served within 10 s), else 0.
  */
@@ -76,8 +80,6 @@
 #define BATCH 64
 #define RBUF (64 * 1024)
 #define MAXPROBES 100000
-#define TAG_PROBE 0xfffffff0u
-#define TAG_RECV 0xfffffff1u
 
 typedef struct conn {
     int fd;
@@ -228,137 +230,85 @@ static void on_read(int i) {
 
 /* ---- accept probes -------------------------------------------------------------- */
 
+/* The probes run in their own thread, with blocking waits (poll), apart from
+ * the load's loop: a new client is its own program, and what is measured is
+ * how long the SERVER takes to answer it.  Handled inside the load's loop, a
+ * probe would also wait for that loop's iterations (two of them: connected,
+ * then echoed) - several ms each when the server is fast enough to keep 200
+ * connections' 64 KiB writes and reads busy - and the fastest server would
+ * look the slowest (bench/overload/README, "Probes").  The thread shares the
+ * load's CPU (the process is pinned); it sleeps between probes, so the
+ * scheduler runs it as soon as its socket wakes it. */
+
 static double gap_ms = -1, probe_timeout = 5.0;
-static int probe_active, probe_fd = -1, probe_sent, recv_fd = -1, recv_up;
-static unsigned probe_no;
-static double probe_t0, next_probe;
 static double samples[MAXPROBES];
 static int nsamples, ntimeouts;
-static char marker[32];
-static size_t marker_len;
-static char carry[64];
-static size_t carry_len;
+static _Atomic int probe_window;   /* 1 while probes may start (the counted window) */
+static _Atomic int probe_finished; /* the probe thread has ended its last probe */
 
-static void drop_fd(int *fd) {
-    if (*fd < 0) return;
-    epoll_ctl(ep, EPOLL_CTL_DEL, *fd, NULL);
-    close(*fd);
-    *fd = -1;
+/* Wait (until `until`) for fd to report `ev`; 0, or -1 on a timeout. */
+static int wait_for(int fd, short ev, double until) {
+    for (;;) {
+        double left = until - now();
+        if (left <= 0) return -1;
+        struct pollfd p = {.fd = fd, .events = ev};
+        int r = poll(&p, 1, (int)(left * 1000) + 1);
+        if (r > 0) return 0;
+        if (r < 0 && errno != EINTR) return -1;
+    }
 }
 
-/* The probe is over: its latency in ms, or a failure (timeout, refused,
+/* One probe: its latency in ms, or -1 for a failure (timeout, refused,
  * closed by the server), which counts as probe_timeout. */
-static void probe_end(double ms, int failed) {
-    if (failed) ms = probe_timeout * 1000;
-    if (nsamples < MAXPROBES) samples[nsamples++] = ms;
-    ntimeouts += failed;
-    drop_fd(&probe_fd);
-    drop_fd(&recv_fd);
-    probe_active = 0;
-    next_probe = now() + gap_ms / 1000.0;
+static double probe_once(unsigned no) {
+    char marker[32], msg[64];
+    snprintf(marker, sizeof marker, "~probe%u~", no);
+    double t0 = now(), until = t0 + probe_timeout, ms = -1;
+    int rfd = -1, sfd = -1;
+    if (chat) { /* the receiver first: it must be in the room before the line is read */
+        if ((rfd = sock_connect()) < 0 || wait_for(rfd, POLLOUT, until) < 0 || connect_wait(rfd, 0) < 0) goto out;
+    }
+    if ((sfd = sock_connect()) < 0 || wait_for(sfd, POLLOUT, until) < 0 || connect_wait(sfd, 0) < 0) goto out;
+    int n = chat ? snprintf(msg, sizeof msg, "%s\n", marker) : snprintf(msg, sizeof msg, "%-63s", marker);
+    if (send(sfd, msg, (size_t)n, MSG_NOSIGNAL) != n) goto out;
+    if (chat) {
+        if (read_until(rfd, marker, until - now()) == 0) ms = (now() - t0) * 1000;
+    } else {
+        char b[256];
+        if (wait_for(sfd, POLLIN, until) == 0 && recv(sfd, b, sizeof b, MSG_DONTWAIT) > 0)
+            ms = (now() - t0) * 1000; /* the first byte back */
+    }
+out:
+    if (sfd >= 0) close(sfd);
+    if (rfd >= 0) close(rfd);
+    return ms;
 }
 
-static int probe_connect(uint32_t tag) {
-    int fd = sock_connect();
-    if (fd < 0) return -1;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = tag};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
-    return fd;
+static void *probe_thread(void *arg) {
+    (void)arg;
+    unsigned no = 0;
+    while (!atomic_load(&probe_window) && !atomic_load(&probe_finished)) usleep(1000);
+    while (atomic_load(&probe_window)) {
+        double ms = probe_once(++no);
+        int failed = ms < 0;
+        if (failed) ms = probe_timeout * 1000;
+        if (nsamples < MAXPROBES) samples[nsamples++] = ms;
+        ntimeouts += failed;
+        usleep((useconds_t)(gap_ms * 1000));
+    }
+    atomic_store(&probe_finished, 1);
+    return NULL;
 }
 
-static void probe_start_sender(void) {
-    if ((probe_fd = probe_connect(TAG_PROBE)) < 0) probe_end(0, 1);
-}
+/* The load loop's iterations in the counted window (s): how long an event
+ * waits in the load client itself. */
+#define MAXLOOPS 1000000
+static double *loop_gaps;
+static int nloop;
 
-/* echo: one new client.  chat: first the receiving client (it must be in
- * the room before the sender's line is read), then, once the kernel has
- * connected it, the sending client. */
-static void probe_start(void) {
-    probe_no++;
-    probe_t0 = now();
-    probe_active = 1;
-    probe_sent = 0;
-    recv_up = 0;
-    carry_len = 0;
-    marker_len = (size_t)snprintf(marker, sizeof marker, "~probe%u~", probe_no);
-    if (!chat) {
-        probe_start_sender();
-        return;
-    }
-    if ((recv_fd = probe_connect(TAG_RECV)) < 0) probe_end(0, 1);
-}
-
-static int connect_error(int fd) {
-    int err = 0;
-    socklen_t l = sizeof err;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
-    return err;
-}
-
-static void probe_event(uint32_t events) {
-    if (!probe_sent) {
-        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-        char msg[64];
-        int n;
-        if (chat)
-            n = snprintf(msg, sizeof msg, "%s\n", marker);
-        else
-            n = snprintf(msg, sizeof msg, "%-63s", marker);
-        if (connect_error(probe_fd) || send(probe_fd, msg, (size_t)n, MSG_NOSIGNAL) != n) {
-            probe_end(0, 1);
-            return;
-        }
-        probe_sent = 1;
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TAG_PROBE};
-        epoll_ctl(ep, EPOLL_CTL_MOD, probe_fd, &ev);
-        return;
-    }
-    if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
-    ssize_t r = recv(probe_fd, rbuf, sizeof rbuf, MSG_DONTWAIT);
-    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    if (r <= 0) {
-        probe_end(0, 1);
-        return;
-    }
-    if (!chat) probe_end((now() - probe_t0) * 1000, 0); /* echo: the first byte back */
-    /* chat: what the sending client receives (the others' lines) is dropped */
-}
-
-/* chat: the receiving probe client; looks for the current probe's line. */
-static void recv_event(uint32_t events) {
-    if (!recv_up) {
-        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-        if (connect_error(recv_fd)) {
-            probe_end(0, 1);
-            return;
-        }
-        recv_up = 1;
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TAG_RECV};
-        epoll_ctl(ep, EPOLL_CTL_MOD, recv_fd, &ev);
-        probe_start_sender();
-        return;
-    }
-    if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
-    ssize_t r = recv(recv_fd, rbuf, sizeof rbuf, MSG_DONTWAIT);
-    if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    if (r <= 0) { /* kicked (too far behind) or closed */
-        probe_end(0, 1);
-        return;
-    }
-    if (probe_sent) {
-        /* the marker may straddle two reads: look in (carry + head of this read), then in this read */
-        char both[2 * sizeof carry];
-        size_t h = (size_t)r < sizeof carry ? (size_t)r : sizeof carry;
-        memcpy(both, carry, carry_len);
-        memcpy(both + carry_len, rbuf, h);
-        if (memmem(both, carry_len + h, marker, marker_len) || memmem(rbuf, (size_t)r, marker, marker_len)) {
-            probe_end((now() - probe_t0) * 1000, 0);
-            return;
-        }
-    }
-    size_t keep = (size_t)r < sizeof carry - 1 ? (size_t)r : sizeof carry - 1;
-    memcpy(carry, rbuf + r - keep, keep);
-    carry_len = keep;
+static void loop_note(double dt) { /* the load loop's thread only */
+    if (!loop_gaps) loop_gaps = malloc(MAXLOOPS * sizeof *loop_gaps);
+    if (loop_gaps && nloop < MAXLOOPS) loop_gaps[nloop++] = dt;
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -497,27 +447,24 @@ int main(int argc, char **argv) {
     double t0 = now(), t_warm = t0 + warm, t_end = t_warm + secs, t_kill = 0;
     t_now = t_rate0 = t0;
     loading = 1;
-    next_probe = t_warm;
+    pthread_t prober;
+    if (gap_ms >= 0 && pthread_create(&prober, NULL, probe_thread, NULL) != 0) die("pthread_create");
     enum { WARM, WINDOW, PROBE_TAIL, KILLING, DONE } phase = WARM;
     int sigterm_failed = 0;
-    double sigterm_ms = -1;
+    double sigterm_ms = -1, t_prev = t0;
     struct epoll_event evs[BATCH];
     while (phase != DONE) {
         int n = epoll_wait(ep, evs, BATCH, 10);
         if (n < 0 && errno != EINTR) die("epoll_wait");
-        double t = t_now = now();
+        t_now = now();
         for (int k = 0; k < n; k++) {
             uint32_t tag = evs[k].data.u32, e = evs[k].events;
-            if (tag == TAG_PROBE) {
-                if (probe_fd >= 0) probe_event(e);
-            } else if (tag == TAG_RECV) {
-                if (recv_fd >= 0) recv_event(e);
-            } else {
-                if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_read((int)tag);
-                if ((e & EPOLLOUT) && cs[tag].open) on_write((int)tag);
-            }
+            if (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_read((int)tag);
+            if ((e & EPOLLOUT) && cs[tag].open) on_write((int)tag);
         }
-        t = now();
+        double t = now();
+        if (phase == WINDOW) loop_note(t - t_prev);
+        t_prev = t;
         if (pidfd >= 0 && phase < KILLING && atomic_load(&exit_time) != 0) {
             fprintf(stderr, "flood (%s): the server exited before it was signalled\n", label);
             sigterm_failed = 1;
@@ -526,20 +473,20 @@ int main(int argc, char **argv) {
         }
         switch (phase) {
         case WARM:
-            if (t >= t_warm) phase = WINDOW, counting = 1;
+            if (t >= t_warm) {
+                phase = WINDOW, counting = 1;
+                atomic_store(&probe_window, 1);
+            }
             break;
         case WINDOW:
             if (t >= t_end) {
                 counting = 0;
                 phase = PROBE_TAIL;
+                atomic_store(&probe_window, 0);
             }
             /* fall through */
         case PROBE_TAIL:
-            if (gap_ms >= 0) {
-                if (probe_active && t - probe_t0 > probe_timeout) probe_end(0, 1);
-                if (!probe_active && phase == WINDOW && t >= next_probe) probe_start();
-            }
-            if (phase == PROBE_TAIL && !probe_active) {
+            if (phase == PROBE_TAIL && (gap_ms < 0 || atomic_load(&probe_finished))) {
                 if (pidfd < 0) {
                     phase = DONE;
                 } else {
@@ -565,14 +512,17 @@ int main(int argc, char **argv) {
         case DONE: break;
         }
     }
+    if (gap_ms >= 0) {
+        atomic_store(&probe_window, 0);
+        atomic_store(&probe_finished, 1);
+        pthread_join(prober, NULL);
+    }
     if (t_kill == 0) closed_at_kill = closed;
     for (int i = 0; i < nconns; i++)
         if (cs[i].open) {
             close(cs[i].fd);
             cs[i].open = 0;
         }
-    if (probe_fd >= 0) close(probe_fd);
-    if (recv_fd >= 0) close(recv_fd);
 
     const char *after = "-";
     if (sigterm_failed && t_kill > 0) { /* the load is off: does it exit now? */
@@ -598,6 +548,10 @@ int main(int argc, char **argv) {
                ntimeouts);
         for (int k = 0; k < nsamples; k++) printf("%s%.2f", k ? "," : "", samples[k]);
         if (!nsamples) printf("-");
+    }
+    if (nloop) {
+        qsort(loop_gaps, (size_t)nloop, sizeof *loop_gaps, cmp_d);
+        printf(" loop_p50_ms=%.2f loop_max_ms=%.2f", pct(loop_gaps, nloop, 0.5) * 1000, loop_gaps[nloop - 1] * 1000);
     }
     if (pidfd >= 0) {
         if (t_kill == 0)

@@ -72,7 +72,7 @@ def main():
             if "=" in line:
                 k, v = line.rstrip("\n").split("=", 1)
                 meta[k] = v
-    servers = ["echo_server", "echo_server_proto", "chat_server"]
+    servers = ["echo_server", "echo_server_proto", "chat_server", "raw_epoll_fair", "raw_epoll"]
     backends = ["epoll", "io_uring"]
 
     sig = defaultdict(list)       # (server, backend) -> ms, inf for a failure

@@ -9,7 +9,7 @@
 #                                          measure another corio tree (e.g. a git worktree of an
 #                                          older commit) with this folder's load client and probe
 #
-# The load (bench/overload/flood.c, one single-threaded epoll client): 200
+# The load (bench/overload/flood.c, one epoll client; its probes run in a thread of their own): 200
 # connections, all connected before the load starts, each writing 64 KiB
 # whenever its socket takes it and reading (and dropping) everything that
 # comes back, so the server never runs out of work.  For the chat server the
@@ -23,7 +23,9 @@
 # examples/echo_server_proto (protocol callbacks), examples/chat_server (line
 # chat), each with CORIO_BACKEND=epoll and CORIO_BACKEND=io_uring, and
 # bench/overload/probe_server.c (-m streams|proto|chat: the same three
-# servers with a clock inside).  What is measured:
+# servers with a clock inside); and the floor, bench/echo/raw_epoll.c (a
+# hand-written epoll echo server, epoll only), under the same load.  What is
+# measured:
 #   1. SIGTERM latency: kill(SIGTERM) to the process's exit (a pidfd in the
 #      load client), the load still on.  TRIES per server x backend: one at
 #      the end of each "main" run (below) and the others in short runs
@@ -109,6 +111,19 @@ fi
 gcc -O2 -std=c17 -Wall -Wextra -pthread -o "$BUILD/overload/flood" "$HERE/flood.c" >>"$LOG" 2>&1
 FLOOD="$BUILD/overload/flood"
 EX="$BUILD/examples"
+# The floor: bench/echo's hand-written edge-triggered epoll echo server, no
+# runtime, under the same load: what the kernel and the load client alone
+# cost a new client.  raw_epoll_fair (the default) reads each connection at
+# most once a round; raw_epoll reads each until it runs dry, and under this
+# load never returns to accept (SERVERS=raw_epoll shows it).
+gcc -O2 -std=c17 -Wall -Wextra -o "$BUILD/overload/raw_epoll" "$ROOT/bench/echo/raw_epoll.c" >>"$LOG" 2>&1
+server_cmd() {
+    case "$1" in
+    raw_epoll) echo "$BUILD/overload/raw_epoll" ;;
+    raw_epoll_fair) echo "$BUILD/overload/raw_epoll fair" ;;
+    *) echo "$EX/$1" ;;
+    esac
+}
 
 if [ "$(nproc)" -ge 2 ]; then SPIN=(taskset -c 0) CPIN=(taskset -c 1); else SPIN=() CPIN=(); fi
 
@@ -149,7 +164,7 @@ flood() {
 }
 
 # SERVERS="echo_server_proto" BACKENDS="io_uring" PROBES="proto" narrow a run.
-read -r -a SERVERS <<<"${SERVERS:-echo_server echo_server_proto chat_server}"
+read -r -a SERVERS <<<"${SERVERS:-echo_server echo_server_proto chat_server raw_epoll_fair}"
 read -r -a BACKENDS <<<"${BACKENDS:-epoll io_uring}"
 read -r -a PROBES <<<"${PROBES:-streams proto chat}"
 fmode() { case "$1" in chat*) echo "chat -R" ;; *) echo echo ;; esac; }
@@ -158,7 +173,7 @@ declare -A FAILS
 # main REP SERVER BACKEND: throughput + accept probes + one SIGTERM try.
 main_run() {
     local rep="$1" s="$2" be="$3" line
-    start_server "$be" "$EX/$s"
+    start_server "$be" $(server_cmd "$s")
     if [ -z "$PORT" ]; then
         say "FAILED: $s ($be) did not listen"
         reap "$SPID"
@@ -185,7 +200,7 @@ sigterm_try() {
         echo "rep=$rep kind=sigterm server=$s backend=$be skipped=1" >>"$RAW"
         return 0
     fi
-    start_server "$be" "$EX/$s"
+    start_server "$be" $(server_cmd "$s")
     if [ -z "$PORT" ]; then
         say "FAILED: $s ($be) did not listen"
         reap "$SPID"
@@ -242,10 +257,14 @@ probe_run() {
 extra=$(((TRIES - R + R - 1) / R)) # short SIGTERM tries per repetition, so that R * (1 + extra) >= TRIES
 [ "$extra" -ge 0 ] || extra=0
 COMBOS=()
-for s in "${SERVERS[@]}"; do for be in "${BACKENDS[@]}"; do COMBOS+=("$s $be"); done; done
+for s in "${SERVERS[@]}"; do for be in "${BACKENDS[@]}"; do
+    case "$s" in raw_epoll*) [ "$be" = epoll ] || continue ;; esac # the floor has one backend
+    COMBOS+=("$s $be")
+done; done
 PCOMBOS=()
 for m in "${PROBES[@]}"; do for be in "${BACKENDS[@]}"; do PCOMBOS+=("$m $be"); done; done
 k=${#COMBOS[@]}
+kp=${#PCOMBOS[@]}
 started=$(date +%s)
 say "R=$R T=$T WARM=$WARM conns=$CONNS; $((R * (1 + extra))) SIGTERM tries per server x backend (kill limit $KILL_TIMEOUT s)"
 for rep in $(seq 1 "$R"); do
@@ -254,8 +273,8 @@ for rep in $(seq 1 "$R"); do
         read -r s be <<<"${COMBOS[$(((i + rep - 1) % k))]}"
         main_run "$rep" "$s" "$be"
     done
-    for ((i = 0; i < k; i++)); do
-        read -r m be <<<"${PCOMBOS[$(((i + rep - 1) % k))]}"
+    for ((i = 0; i < kp; i++)); do
+        read -r m be <<<"${PCOMBOS[$(((i + rep - 1) % kp))]}"
         probe_run "$rep" "$m" "$be"
     done
     for ((j = 0; j < extra; j++)); do
