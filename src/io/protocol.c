@@ -314,7 +314,7 @@ static void on_readable(void *arg) {
     got_eof(t);
 }
 
-static void start_reading(corio_transport *t);
+static void start_reading(corio_transport *t, bool made);
 
 /*
  * epoll, outside debug mode: the transport owns its descriptor's events
@@ -559,7 +559,7 @@ static void held_run(void *arg) {
         got_end(t, end);
         return;
     }
-    start_reading(t);
+    start_reading(t, false);
 }
 
 static void schedule_held(corio_transport *t) {
@@ -611,7 +611,7 @@ static void on_recv(corio__op *op, int res, unsigned flags) {
         pr->legacy = true;
         t->rread = false;
         pr->nreaders--;
-        start_reading(t);
+        start_reading(t, false);
         return;
     } else if (res != -ECANCELED) { /* -ECANCELED: our pause or close */
         got_end(t, res);
@@ -646,7 +646,9 @@ static void schedule_held(corio_transport *t) { (void)t; }
 
 /* ---- transports ---------------------------------------------------------------- */
 
-static void start_reading(corio_transport *t) {
+/* made: called by on_made, right after connection_made (nowhere else may a
+ * read run data_received from inside a call of the protocol's). */
+static void start_reading(corio_transport *t, bool made) {
     if (!want_read(t)) return;
     if (t->rread) {
         if (held_any(t))
@@ -668,8 +670,19 @@ static void start_reading(corio_transport *t) {
             t->hooked = t->wq.hooked = true;
         }
         t->reading = true;
-        /* Whatever came before the hook (or during a pause) gave its edge
-         * already: look once in the next iteration. */
+        if (made) {
+            /* A new connection's first bytes have usually come with it (a
+             * client sends as soon as it is connected): read them now, in
+             * on_made right after connection_made, not in the next
+             * iteration.  Under load an iteration is a round of the busy
+             * connections, and a new client's request waited for one round
+             * more.  (Were nothing there yet, the hook's edge reports it; a
+             * socket drained here gives no stale edge: epoll re-checks.) */
+            edge_read(t, false);
+            return;
+        }
+        /* Whatever came during a pause gave its edge already: look once in
+         * the next iteration. */
         if (!corio__handle_pending(&t->edge_h)) corio_call_soon(&t->edge_h, edge_read_cb, t);
         return;
     }
@@ -681,7 +694,7 @@ static void on_made(void *arg) {
     corio_transport *t = arg;
     t->made = true;
     if (t->p->connection_made) t->p->connection_made(t, t->arg);
-    start_reading(t);
+    start_reading(t, true);
 }
 
 int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_transport **out) {
@@ -789,7 +802,7 @@ void corio_transport_pause_reading(corio_transport *t) {
 void corio_transport_resume_reading(corio_transport *t) {
     if (!t || !t->read_paused) return;
     t->read_paused = false;
-    if (t->made) start_reading(t);
+    if (t->made) start_reading(t, false);
 }
 
 size_t corio_transport_get_write_buffer_size(const corio_transport *t) { return t ? corio__wq_pending(&t->wq) : 0; }
