@@ -23,8 +23,11 @@ ROUNDS=${ROUNDS:-3}
 N=${N:-10000}
 N_PY=${N_PY:-1000}
 SESSIONS=${SESSIONS:-"1 10"}
-# corio-rf: ours with "reply-first: true" (250 before forwarding)
+# corio-rf: ours with "reply-first: true" (250 before forwarding);
+# base: another build of ours (BASE=path/to/examples/mail2alert), to
+# compare two commits in the same interleaved run.
 IMPLS=${IMPLS:-"corio corio-rf original"}
+BASE=${BASE:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 M2A=$BUILD/examples/mail2alert
 SINK=$BUILD/examples/smtp_sink
@@ -92,7 +95,9 @@ for r in $(seq "$ROUNDS"); do
       P=$(free_port)
       extra=""; [ $impl = corio-rf ] && extra="reply-first: true"
       export MAIL2ALERT_CONFIGURATION=$(config "$P" "$extra") LOGLEVEL=WARNING
-      if [ $impl != original ]; then
+      if [ $impl = base ]; then
+        "$BASE" --serve 2>"$WORK/$impl.log" & PID=$!; n=$N
+      elif [ $impl != original ]; then
         "$M2A" --serve 2>"$WORK/$impl.log" & PID=$!; n=$N
       else
         /usr/bin/python3 "$HERE/run_original.py" "$ORIGINAL" >/dev/null 2>"$WORK/$impl.log" & PID=$!; n=$N_PY

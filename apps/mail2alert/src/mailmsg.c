@@ -41,8 +41,12 @@ int m2a_buf_adds(m2a_buf *b, const char *s) { return m2a_buf_add(b, s, strlen(s)
 /* The line at p (end e): its length without the EOL in *body and with it
  * returned.  EOLs as Python's splitlines on bytes: \r\n, \r, \n. */
 static size_t line_at(const char *p, const char *e, size_t *body) {
-    const char *q = p;
-    while (q < e && *q != '\n' && *q != '\r') q++;
+    /* Two memchr scans (vectorised in libc) instead of a byte loop: every
+     * header walk and body copy of every mail goes through here. */
+    const char *nl = memchr(p, '\n', (size_t)(e - p));
+    const char *lim = nl ? nl : e;
+    const char *q = memchr(p, '\r', (size_t)(lim - p));
+    if (!q) q = lim;
     *body = (size_t)(q - p);
     if (q < e && *q == '\r') q++, q = (q < e && *q == '\n') ? q + 1 : q;
     else if (q < e) q++;
@@ -128,16 +132,22 @@ static int walk_headers(const char *c, size_t len, field_fn fn, void *arg, size_
     return 0;
 }
 
-/* Append text with every EOL made CRLF. */
+/* Append text with every EOL made CRLF.  Lines that already end in CRLF
+ * (nearly all, in mail that came over SMTP) are copied as one run. */
 static int add_crlf(m2a_buf *o, const char *p, size_t n) {
-    const char *e = p + n;
+    const char *e = p + n, *run = p;
     while (p < e) {
         size_t body, l = line_at(p, e, &body);
-        if (m2a_buf_add(o, p, body) < 0) return -ENOMEM;
+        if (l == body + 2) { /* line_at takes "\r\n" as one EOL, so this is CRLF */
+            p += l;
+            continue;
+        }
+        if (m2a_buf_add(o, run, (size_t)(p - run)) < 0 || m2a_buf_add(o, p, body) < 0) return -ENOMEM;
         if (l > body && m2a_buf_add(o, "\r\n", 2) < 0) return -ENOMEM;
         p += l;
+        run = p;
     }
-    return 0;
+    return m2a_buf_add(o, run, (size_t)(p - run));
 }
 
 typedef struct upd {
@@ -181,7 +191,8 @@ static int refold(m2a_buf *o, const char *name, size_t nlen, const char *val, si
     size_t first = 1;
     for (const char *p = val, *e = val + l; p < e;) {
         size_t body, n = line_at(p, e, &body);
-        if (chars(p, body) + (first ? nlen + 2 : 0) > MAXLINE) longline = 1;
+        size_t lead = first ? nlen + 2 : 0; /* characters never outnumber bytes: count only when it matters */
+        if (body + lead > MAXLINE && chars(p, body) + lead > MAXLINE) longline = 1;
         first = 0;
         p += n;
     }

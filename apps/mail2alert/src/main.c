@@ -473,6 +473,12 @@ again:
         char why[512];
         snprintf(why, sizeof why, "refused: %d %s", corio_smtp_client_code(c), corio_smtp_client_text(c));
         give_up(j, why);
+    } else if (rc == -ENOTSUP) {
+        /* A UTF-8 address and a next hop without SMTPUTF8: no retry can
+         * change that (corio-smtp refuses before sending anything). */
+        char why[512];
+        snprintf(why, sizeof why, "not sent: %s", corio_smtp_client_text(c));
+        give_up(j, why);
     } else {
         m2a_log(M2A_WARNING, "forwarding to %s:%d failed: %s", a->cfg.remote_host, a->cfg.remote_port,
                 rc == CORIO_SMTP_EREPLY ? corio_smtp_client_text(c) : corio_strerror(rc));
@@ -481,7 +487,8 @@ again:
     free(res);
     /* A connection that answered (accepted or refused) is kept for the
      * next mail; one that failed is closed. */
-    if (rc == 0 || rc == CORIO_SMTP_ERECIPIENTS || (rc == CORIO_SMTP_EREPLY && corio_smtp_client_code(c) != 421))
+    if (rc == 0 || rc == CORIO_SMTP_ERECIPIENTS || rc == -ENOTSUP ||
+        (rc == CORIO_SMTP_EREPLY && corio_smtp_client_code(c) != 421))
         pool_put(a, c);
     else
         corio_smtp_client_free(c);

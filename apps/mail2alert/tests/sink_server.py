@@ -57,13 +57,16 @@ class Handler:
 
 
 class UTF8Controller(Controller):
+    utf8 = True
+
     def factory(self):
-        return SMTP(self.handler, enable_SMTPUTF8=True)
+        return SMTP(self.handler, enable_SMTPUTF8=self.utf8)
 
 
 def main():
     port, d = int(sys.argv[1]), sys.argv[2]
     ctl = UTF8Controller(Handler(d), hostname="127.0.0.1", port=port)
+    ctl.utf8 = "no-smtputf8" not in sys.argv[3:]
     ctl.start()
     print("listening on 127.0.0.1:%d" % port, flush=True)
     stop = [False]

@@ -89,13 +89,14 @@ def wait_port(port, secs=10.0):
 class Sink:
     """aiosmtpd on a port, writing what it gets into a directory."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, extra=()):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="m2a-sink-")
         self.p = None
+        self.extra = list(extra)
 
     def start(self):
-        self.p = start_listening([PY, os.path.join(HERE, "sink_server.py"), str(self.port), self.dir])
+        self.p = start_listening([PY, os.path.join(HERE, "sink_server.py"), str(self.port), self.dir] + self.extra)
         return self
 
     def stop(self):
@@ -682,6 +683,37 @@ def case_shutdown_spools(stub):
     print("%s case_shutdown_spools" % ("ok  " if not failures else "FAIL"), flush=True)
 
 
+def case_no_smtputf8(stub):
+    """A next hop without SMTPUTF8: a mail with a UTF-8 address is given up
+    at once (ERROR, spooled), never sent; an 8-bit mail with ASCII addresses
+    still goes, with BODY=8BITMIME (aiosmtpd offers 8BITMIME)."""
+    spool = tempfile.mkdtemp(prefix="m2a-spool-")
+    sink = Sink(extra=["no-smtputf8"]).start()
+    m = M2A(stub.port, sink.port, extra="spool-dir: %s" % spool)
+    try:
+        raw = "Subject: Grüße\r\n\r\nGrüße\r\n".encode()
+        with m.client() as c:
+            c.sendmail("a@example.com", ["ü@example.com"], raw, mail_options=["SMTPUTF8"])
+            c.sendmail("a@example.com", ["x@example.com"], raw)
+            c.sendmail("a@example.com", ["y@example.com"], b"Subject: seven\r\n\r\nbits\r\n")
+        check(wait_for(lambda: len(sink.mails()) == 2, 20), "no SMTPUTF8: the ASCII-addressed mails arrive")
+        got = sink.mails()
+        check(len(got) == 2 and "OPTIONS: SIZE=%d BODY=8BITMIME\n" % (len(raw) + 19) in got[0][0],
+              "no SMTPUTF8: 8-bit content declared BODY=8BITMIME (%r)" % (got[0][0] if got else None))
+        check(len(got) == 2 and "BODY=" not in got[1][0], "no SMTPUTF8: 7-bit content without BODY=")
+    finally:
+        rc = m.stop()
+        sink.stop()
+    check(rc == 0, "no SMTPUTF8: exit 0")
+    files = sorted(os.listdir(spool))
+    check(len(files) == 2, "no SMTPUTF8: the UTF-8 mail is spooled (%r)" % files)
+    check("does not offer SMTPUTF8" in m.logtext(), "no SMTPUTF8: logged at ERROR")
+    check("queued for retry" not in m.logtext(), "no SMTPUTF8: not retried")
+    sink.remove()
+    shutil.rmtree(spool, ignore_errors=True)
+    print("%s case_no_smtputf8" % ("ok  " if not failures else "FAIL"), flush=True)
+
+
 def case_reply_first(stub):
     """reply-first: true: 250 before forwarding; every mail still arrives once,
     and a SIGTERM right after the last 250 still delivers what is in flight."""
@@ -758,6 +790,7 @@ def main():
         case_gocd_slow_and_down(stub)
         case_slack(stub)
         case_shutdown_spools(stub)
+        case_no_smtputf8(stub)
         case_reply_first(stub)
     finally:
         stub.stop()

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct corio_smtp_client {
     double timeout;
     int pipelining_off;
     int helo_only;
+    int body_8bitmime; /* declare BODY=8BITMIME whenever offered, not only for 8-bit content */
     char local[256];   /* our name for EHLO/HELO */
     int code;          /* last reply's code */
     smtp_buf text;     /* last reply's text, NUL-terminated */
@@ -240,6 +242,7 @@ int corio_smtp_client_open(corio_reader *r, corio_writer *w, const corio_smtp_cl
     c->timeout = opts && opts->timeout > 0 ? opts->timeout : 60.0;
     c->pipelining_off = opts && opts->no_pipelining;
     c->helo_only = opts && opts->helo_only;
+    c->body_8bitmime = opts && opts->body_8bitmime;
     c->tls_ctx = opts ? opts->tls_ctx : NULL;
     c->require_tls = opts && opts->require_tls;
     if (opts && opts->server_hostname) snprintf(c->server_name, sizeof c->server_name, "%s", opts->server_hostname);
@@ -408,6 +411,21 @@ static void reset_keep(corio_smtp_client *c) {
     }
 }
 
+/* 1 when a byte of p[0..n) is >= 0x80; eight bytes at a time, since
+ * every message is scanned whole when it is 7-bit. */
+static int has_8bit(const void *p, size_t n) {
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        if (w & UINT64_C(0x8080808080808080)) return 1;
+    }
+    for (; i < n; i++)
+        if (b[i] >= 0x80) return 1;
+    return 0;
+}
+
 static void record(corio_smtp_rcpt_result *res, int code, const char *text) {
     if (!res) return;
     res->code = code > 0 ? code : 0;
@@ -428,24 +446,35 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
     int eight = 0;
     for (int k = 0; k < iovcnt; k++) {
         if (!iov[k].iov_base && iov[k].iov_len) return -EINVAL;
-        const unsigned char *b = iov[k].iov_base;
-        for (size_t i = 0; i < iov[k].iov_len && !eight; i++) eight = b[i] >= 0x80;
+        if (!eight) eight = has_8bit(iov[k].iov_base, iov[k].iov_len);
         len += iov[k].iov_len;
     }
     int nonascii = 0;
     if (!addr_ok(from, &nonascii)) return -EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!rcpts[i] || !addr_ok(rcpts[i], &nonascii)) return -EINVAL;
+    /* A UTF-8 address cannot go to a server that did not offer SMTPUTF8:
+     * refuse before sending anything, as smtplib's send_message and
+     * aiosmtplib do (SMTPNotSupportedError). */
+    int utf8_ok = c->esmtp && corio_smtp_client_has_ext(c, "SMTPUTF8");
+    if (nonascii && !utf8_ok) {
+        c->code = 0;
+        set_text(c, "an address is not ASCII and the server does not offer SMTPUTF8", 63, 0);
+        return -ENOTSUP;
+    }
     for (size_t i = 0; results && i < n; i++) record(&results[i], 0, "");
 
+    /* BODY=8BITMIME only where the server offers it, and then for 8-bit
+     * content (or always, when the caller asked); 8-bit content to a
+     * server without 8BITMIME goes as it is, as smtplib's sendmail sends
+     * its bytes (see corio_smtp_client_send). */
     char params[96] = "";
     size_t pl = 0;
     if (c->esmtp && corio_smtp_client_has_ext(c, "SIZE"))
         pl += (size_t)snprintf(params + pl, sizeof params - pl, " SIZE=%zu", len);
-    if (c->esmtp && eight && corio_smtp_client_has_ext(c, "8BITMIME"))
+    if (c->esmtp && (eight || c->body_8bitmime) && corio_smtp_client_has_ext(c, "8BITMIME"))
         pl += (size_t)snprintf(params + pl, sizeof params - pl, " BODY=8BITMIME");
-    if (c->esmtp && nonascii && corio_smtp_client_has_ext(c, "SMTPUTF8"))
-        pl += (size_t)snprintf(params + pl, sizeof params - pl, " SMTPUTF8");
+    if (nonascii) pl += (size_t)snprintf(params + pl, sizeof params - pl, " SMTPUTF8");
 
     int pipe = c->esmtp && !c->pipelining_off && corio_smtp_client_has_ext(c, "PIPELINING");
     int rc;

@@ -174,10 +174,37 @@ static int helo_auth_main(void *arg) {
     CHECK(!corio_smtp_client_has_ext(c, "SIZE"));
     CHECK_EQ(corio_smtp_client_send(c, "a@b", ONE, 1, "via HELO\r\n", 10, NULL), 0);
     CHECK(strcmp(f.rec.mail_options, "") == 0);
+    /* No 8BITMIME offered: 8-bit content goes as it is (smtplib's sendmail
+     * does the same), without BODY=; a UTF-8 address is refused before
+     * anything is sent (smtplib's SMTPNotSupportedError). */
+    CHECK_EQ(corio_smtp_client_send(c, "a@b", ONE, 1, "k\xc3\xa4se\r\n", 7, NULL), 0);
+    CHECK(strcmp(f.rec.mail_options, "") == 0);
+    CHECK(f.rec.content_len == 7 && memcmp(f.rec.content, "k\xc3\xa4se\r\n", 7) == 0);
+    const char *u8[] = {"\xc3\xa5sa@example.test"};
+    CHECK_EQ(corio_smtp_client_send(c, "a@b", u8, 1, "hi\r\n", 4, NULL), -ENOTSUP);
+    CHECK(strstr(corio_smtp_client_text(c), "SMTPUTF8") != NULL);
+    CHECK_EQ(f.rec.messages, 2);
+    CHECK_EQ(corio_smtp_client_command(c, "NOOP"), 250); /* the connection is still in step */
     CHECK_EQ(corio_smtp_client_auth(c, "user", "secret"), -ENOTSUP);
     CHECK_EQ(corio_smtp_client_quit(c), 0);
     corio_smtp_client_free(c);
     fx_stop(&f);
+
+    /* EHLO without SMTPUTF8: a UTF-8 sender is refused the same way; with
+     * body_8bitmime, 7-bit content is declared 8BITMIME too. */
+    fx h = {0};
+    h.opts.disable_smtputf8 = 1;
+    if (fx_start(&h) < 0) return 1;
+    corio_smtp_client_opts ho = {.body_8bitmime = 1};
+    CHECK_EQ(corio_smtp_client_connect("127.0.0.1", h.port, &ho, &c), 0);
+    CHECK(corio_smtp_client_has_ext(c, "8BITMIME") && !corio_smtp_client_has_ext(c, "SMTPUTF8"));
+    CHECK_EQ(corio_smtp_client_send(c, "\xc3\xa5sa@example.test", ONE, 1, "hi\r\n", 4, NULL), -ENOTSUP);
+    CHECK_EQ(corio_smtp_client_send(c, "a@b", ONE, 1, "hi\r\n", 4, NULL), 0);
+    CHECK(strcmp(h.rec.mail_options, "SIZE=4 BODY=8BITMIME") == 0);
+    CHECK_EQ(h.rec.messages, 1);
+    CHECK_EQ(corio_smtp_client_quit(c), 0);
+    corio_smtp_client_free(c);
+    fx_stop(&h);
 
     fx g = {0};
     g.opts.auth_allow_plaintext = 1;
@@ -409,10 +436,33 @@ static int aiosmtpd_main(void *arg) {
     CHECK_EQ(corio_smtp_client_command(c, "MAIL FROM:<a@b> FOO=1"), 555);
     CHECK(strcmp(corio_smtp_client_text(c), "MAIL FROM parameters not recognized or not implemented") == 0);
     CHECK_EQ(corio_smtp_client_command(c, "RSET"), 250);
+    /* 7-bit content: no BODY=; a UTF-8 recipient: SMTPUTF8 (aiosmtpd's
+     * handler sees both in mail_options). */
+    const char *u8[] = {"\xc3\xa5sa@example.test"};
+    CHECK_EQ(corio_smtp_client_send(c, "a@b", ONE, 1, "seven\r\n", 7, NULL), 0);
+    CHECK_EQ(corio_smtp_client_send(c, "a@b", u8, 1, "k\xc3\xa4se\r\n", 7, NULL), 0);
+    CHECK_EQ(corio_smtp_client_quit(c), 0);
+    corio_smtp_client_free(c);
+    /* Asked for: BODY=8BITMIME on 7-bit content too. */
+    corio_smtp_client_opts bo = {.body_8bitmime = 1};
+    CHECK_EQ(corio_smtp_client_connect("127.0.0.1", port, &bo, &c), 0);
+    CHECK_EQ(corio_smtp_client_send(c, "a@b", ONE, 1, "seven\r\n", 7, NULL), 0);
     CHECK_EQ(corio_smtp_client_quit(c), 0);
     corio_smtp_client_free(c);
 
     char path[128], buf[512];
+    static const char *const want_env[] = {
+        "MAIL FROM:<a@b> SIZE=7\nRCPT TO:<x@y>\n",
+        "MAIL FROM:<a@b> SIZE=7 BODY=8BITMIME SMTPUTF8\nRCPT TO:<\xc3\xa5sa@example.test>\n",
+        "MAIL FROM:<a@b> SIZE=7 BODY=8BITMIME\nRCPT TO:<x@y>\n",
+    };
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%d.env", peer_dir, i + 2);
+        CHECK_EQ(read_file(path, buf, sizeof buf - 1, &len), 0);
+        buf[len] = 0;
+        if (strcmp(buf, want_env[i]) != 0) fprintf(stderr, "aiosmtpd envelope %d: %s", i + 2, buf);
+        CHECK(strcmp(buf, want_env[i]) == 0);
+    }
     snprintf(path, sizeof path, "%s/1.eml", peer_dir);
     CHECK_EQ(read_file(path, buf, sizeof buf, &len), 0);
     CHECK_EQ(len, sizeof m1 - 1);

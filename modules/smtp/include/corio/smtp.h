@@ -250,6 +250,8 @@ typedef struct corio_smtp_client_opts {
     corio_tls_ctx *tls_ctx;     /* a client context: say STARTTLS when the server offers it (borrowed) */
     int require_tls;            /* with tls_ctx: fail with -ENOTSUP when the server does not offer STARTTLS */
     const char *server_hostname;/* the name the certificate must have; default the host connected to */
+    int body_8bitmime;          /* 1: say BODY=8BITMIME on every message when the server offers 8BITMIME
+                                 * (as aiosmtplib's send_message); 0: only for content with 8-bit bytes */
 } corio_smtp_client_opts;
 
 typedef struct corio_smtp_client corio_smtp_client; /* opaque */
@@ -298,18 +300,31 @@ CORIO_API const char *corio_smtp_client_ext(const corio_smtp_client *c, const ch
 CORIO_API int corio_smtp_client_auth(corio_smtp_client *c, const char *user, const char *password);
 
 /*
- * Send one message: MAIL FROM:<from> (with SIZE= when the server offers
- * SIZE, BODY=8BITMIME when the content has 8-bit bytes and the server
- * offers it, SMTPUTF8 when an address is not ASCII), RCPT TO for each of
- * the n recipients, DATA, the content dot-stuffed and ended with
- * <CRLF>.<CRLF> (a CRLF is added when the content does not end with one).
- * With PIPELINING, MAIL, the RCPTs and DATA go in one write.  results
- * (may be NULL) receives each recipient's reply.  Returns 0 when the
- * message was accepted for at least one recipient (check results for the
- * others); CORIO_SMTP_ERECIPIENTS when all were refused;
+ * Send one message: MAIL FROM:<from>, RCPT TO for each of the n
+ * recipients, DATA, the content dot-stuffed and ended with <CRLF>.<CRLF>
+ * (a CRLF is added when the content does not end with one).  With
+ * PIPELINING, MAIL, the RCPTs and DATA go in one write.  MAIL's
+ * parameters (only after EHLO, only those the server offered):
+ *   - SIZE=<content length> when SIZE is offered (as smtplib);
+ *   - BODY=8BITMIME when 8BITMIME is offered and the content has a byte
+ *     >= 0x80, or opts.body_8bitmime is set.  smtplib's sendmail declares
+ *     it only when the caller passes it, aiosmtplib's send_message
+ *     whenever it is offered; we look at the bytes, so a caller never
+ *     has to, and 7-bit mail is declared as what it is (RFC 6152: the
+ *     parameter says the content may hold 8-bit data).  8-bit content to
+ *     a server that does not offer 8BITMIME is sent as it is, as
+ *     smtplib's sendmail sends bytes (no conversion to 7 bit);
+ *   - SMTPUTF8 when an address is not ASCII.  Such an address to a
+ *     server that does not offer SMTPUTF8 (or answered HELO) is refused
+ *     with -ENOTSUP before anything is sent, as smtplib and aiosmtplib
+ *     raise SMTPNotSupportedError (the client's text says why; code 0).
+ * results (may be NULL) receives each recipient's reply.  Returns 0 when
+ * the message was accepted for at least one recipient (check results for
+ * the others); CORIO_SMTP_ERECIPIENTS when all were refused;
  * CORIO_SMTP_EREPLY when MAIL, DATA or the end of data was refused (the
- * transaction is reset with RSET); -EINVAL for bad arguments (n == 0, an
- * address with CR, LF or '>'); a connection error.  SUSPENDS.
+ * transaction is reset with RSET); -ENOTSUP (SMTPUTF8, above); -EINVAL
+ * for bad arguments (n == 0, an address with CR, LF or '>'); a connection
+ * error.  SUSPENDS.
  */
 CORIO_API int corio_smtp_client_send(corio_smtp_client *c, const char *from, const char *const *rcpts, size_t n,
                                      const void *content, size_t len, corio_smtp_rcpt_result *results);
