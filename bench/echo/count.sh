@@ -8,6 +8,8 @@
 #   bash bench/echo/count.sh BUILD                 every server, both counts, both backends
 #   KINDS=callgrind SERVERS=echo_server_proto BACKENDS=epoll bash bench/echo/count.sh BUILD
 #   N1=20000 N2=60000 (the defaults)
+#   KEEP=DIR keeps each run's raw output there (callgrind files for
+#   callgrind_annotate, strace tables), named SERVER_BACKEND_N.KIND
 #
 # BUILD is a Release build directory with the examples (echo_server,
 # echo_server_proto).  Callgrind runs on epoll only unless BACKENDS says
@@ -51,6 +53,7 @@ count() {
     fi
     kill -TERM "$child" 2>/dev/null
     wait "$spid" 2>/dev/null
+    [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$f" "$KEEP/${srv}_${bk}_$n.$kind"
     if [ "$kind" = strace ]; then
         awk '$NF == "total" {print $4}' "$f"
     else

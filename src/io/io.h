@@ -62,16 +62,19 @@ struct corio__wq {
             bool eof_pending;  /* shutdown(SHUT_WR) once the queue is sent */
             bool eof_sent;
             bool indirect;     /* not a socket, or sends go through the ring: no direct send */
+            bool coalesce;     /* written more than once in an iteration lately: queue, flush at its end */
+            bool paused;       /* above high water, not yet back to low water */
+            bool unused;       /* the owner writes elsewhere (a stream over a supplied transport) */
+            bool zero_;        /* always false */
         };
-        uint32_t no_direct;    /* any of the four: an owner's inline direct send is off */
+        uint32_t no_direct;    /* any of the first four: an owner's inline direct send is off */
+        uint64_t flags;        /* all eight at once: the streams' fast paths test several in one load */
     };
     bool is_sock;
     bool ring;                 /* sends go through the io_uring ring */
     bool coalesce_ok;          /* the owner allows coalescing (see wq.c) */
-    bool coalesce;             /* written more than once in an iteration lately: queue, flush at its end */
     bool watching;             /* waiting for writability (add_writer, or the owner's hook) */
     bool hooked;               /* the owner holds the fd's events: it calls corio__wq_send_now on the write edge */
-    bool paused;               /* above high water, not yet back to low water */
     bool sending;              /* io_uring: a send of ip is in the ring */
     unsigned nqueued;          /* writes queued since the last end-of-iteration flush */
     uint64_t sent_iter;        /* loop->iterations of the last direct send */
@@ -82,7 +85,13 @@ struct corio__wq {
     const corio__wq_owner *owner;
     corio__wq_pool *pool;      /* NULL: malloc */
 };
-_Static_assert(sizeof(bool) == 1, "four bools in no_direct");
+_Static_assert(sizeof(bool) == 1, "four bools in no_direct, eight in flags");
+
+/* The `flags` word with only the named flags set, for masks: a constant
+ * at -O1 and up, whatever the byte order. */
+#define CORIO__WQ_FLAGS(...) (((union { \
+    struct { bool closing, eof_pending, eof_sent, indirect, coalesce, paused, unused, zero_; }; \
+    uint64_t flags; }){{__VA_ARGS__}}).flags)
 
 /* Bytes the kernel has not taken yet: queued plus the rest of a send in flight. */
 static inline size_t corio__wq_pending(const corio__wq *q) { return q->end - q->start + q->iend - q->istart; }

@@ -80,9 +80,16 @@ struct corio_reader {
     size_t limit;
     size_t chunk;    /* room to offer the next read: 4 KiB, doubling up to 64 KiB while reads fill it,
                         so an idle connection holds a small buffer and a busy one reads in big gulps */
-    int err;         /* sticky connection error, 0 if none */
-    bool eof;        /* read returned 0, or the descriptor was closed */
+    union {
+        struct {
+            int err;     /* sticky connection error, 0 if none */
+            bool eof;    /* read returned 0, or the descriptor was closed */
+            bool zero_[3]; /* always false: `ended` is err and eof */
+        };
+        uint64_t ended;  /* err or eof: the read fast path tests both at once */
+    };
 };
+_Static_assert(sizeof(int) == 4 && sizeof(bool) == 1, "err and eof fill `ended`");
 
 struct corio_writer {
     struct conn *c;
@@ -226,7 +233,8 @@ int corio_stream_open_transport(const corio_transport_ops *ops, void *ctx, const
     conn *c = conn_new(opts, r != NULL, w != NULL);
     if (!c) return -ENOMEM;
     c->tops = ops;
-    c->tctx = ctx; /* the queue stays unattached: corio_writer_write's fast path is for descriptors */
+    c->tctx = ctx;
+    c->w.q.unused = true; /* the queue stays unattached: the writer's fast paths are for descriptors */
     if (r) *r = &c->r;
     if (w) *w = &c->w;
     return 0;
@@ -372,14 +380,17 @@ ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
      * page or more, a socket whose readiness state is known on this epoll
      * loop - one inlined read (corio__recv_on, io.h).  Everything
      * else, errors included, takes the general path. */
-    if (corio__likely(r && buf && n >= DIRECT_READ_MIN && r->buf.start == r->buf.end && !r->err && !r->eof)) {
-        /* Implied, so not tested: nothing pending (a view's bytes are
-         * still buffered), the fd open (closing it sets eof), st
-         * registered (corio__recv_on re-registers it if not). */
-        conn *c = r->c;
-        corio_loop *loop = corio__cur_loop;
+    corio_loop *loop = corio__cur_loop;
+    if (corio__likely(r && n >= DIRECT_READ_MIN && buf && !(r->buf.end | r->ended) && loop)) {
+        /* An empty buffer has end 0 (bb_consume, bb_free), so end alone
+         * says "nothing buffered".  Implied, so not tested: nothing
+         * pending (a view's bytes are still buffered), the fd open
+         * (closing it sets eof), st registered (corio__recv_on
+         * re-registers it if not).  The reader sits in its connection:
+         * no load for c. */
+        conn *c = corio__container_of(r, conn, r);
         corio_task *t;
-        if (corio__likely(loop && loop->serial == c->st_loop && (t = loop->current))) {
+        if (corio__likely(loop->serial == c->st_loop && (t = loop->current))) {
             ssize_t k = corio__recv_on(t, c->st, buf, n);
             return k > 0 ? k : direct_read_end(r, k);
         }
@@ -651,17 +662,25 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
      * means no error yet either: closing is set before the fd goes.
      * Everything else takes the general path. */
     corio_loop *loop = corio__cur_loop;
-    if (corio__likely(w && buf && len && len < CORIO__WQ_DIRECT_MIN && !w->q.no_direct && loop)) {
+    if (corio__likely(w && buf && len && len < CORIO__WQ_DIRECT_MIN && loop)) {
         corio__wq *q = &w->q;
-        if (corio__likely(!q->coalesce && q->start == q->end && q->sent_iter != loop->iterations)) {
-            ssize_t n = send(q->fd, buf, len, MSG_NOSIGNAL);
-            if (corio__unlikely(n != (ssize_t)len)) return corio__wq_write_rest(q, buf, len, n);
+        /* No flag at all: open, a socket on a readiness loop, not
+         * coalescing, not paused, not a supplied transport's. */
+        if (corio__likely(!q->flags && q->start == q->end && q->sent_iter != loop->iterations)) {
+            /* Noted and charged before the call, so that nothing but its
+             * check follows it: a short send is a send of this iteration
+             * too (as corio__wq_write counts it), and a failed one ends
+             * the writer. */
             q->sent_iter = loop->iterations;
             loop->budget -= CORIO__COST_SYSCALL + CORIO__COST_BYTES(len);
+            ssize_t n = send(q->fd, buf, len, MSG_NOSIGNAL);
+            if (corio__unlikely(n != (ssize_t)len)) return corio__wq_write_rest(q, buf, len, n);
             return 0;
         }
-        if (q->coalesce && q->cap - q->end >= len) {
-            memcpy(q->p + q->end, buf, len);
+        if (q->coalesce && !q->no_direct && q->cap - q->end >= len) {
+            /* The bookkeeping first, the copy last: nothing is live
+             * across the call but what its return needs. */
+            char *to = q->p + q->end;
             q->end += len;
             q->nqueued++;
             loop->budget -= 1 + CORIO__COST_BYTES(len);
@@ -670,6 +689,7 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
                 corio__list_push_back(&loop->ring_flush, &q->flush.link);
             }
             if (corio__unlikely(q->end - q->start > q->high)) q->paused = true; /* a stream's queue has no pause callback */
+            memcpy(to, buf, len);
             return 0;
         }
     }
@@ -711,10 +731,12 @@ __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
 
 int corio_writer_drain(corio_writer *w) {
     /* The common case: below high water, nothing waiting for the end of
-     * the iteration - nothing to do.  An open queue implies no error: a
-     * failure drops it (its fd goes to -1, as the connection's does); a
-     * stream over a supplied transport has none and takes the general path. */
-    if (corio__likely(w && !w->q.paused && w->q.fd >= 0 && w->q.flush.link.next == &w->q.flush.link))
+     * the iteration - nothing to do.  A queue not closing is open and has
+     * no error: a failure or a close drops it (its fd goes to -1, as the
+     * connection's does) and marks it closing first; a stream over a
+     * supplied transport does not use it and takes the general path. */
+    if (corio__likely(w && !(w->q.flags & CORIO__WQ_FLAGS(.closing = true, .paused = true, .unused = true)) &&
+                      w->q.flush.link.next == &w->q.flush.link))
         return 0;
     return writer_drain_slow(w);
 }
