@@ -268,6 +268,40 @@ static int server_main(void *arg) {
 
 static void test_server(void) { CHECK_EQ(test_run(server_main, NULL, 0), 0); }
 
+/* More clients in the backlog than one batch of accepts (64) takes: on
+ * epoll the listener's edge is reported once, so the rest must be taken up
+ * without another edge; every one is served. */
+#define BACKLOG_CLIENTS 150
+static int backlog_main(void *arg) {
+    (void)arg;
+    nserver_states = 0;
+    srv_half_close = false;
+    corio_proto_server *srv;
+    corio_proto_server_opts o = {.listen = {.backlog = 512}};
+    CHECK_EQ(corio_create_server("127.0.0.1", 0, &echo_proto, make_state, NULL, &o, &srv), 0);
+    corio_sockaddr addr;
+    CHECK_EQ(corio_resolve("127.0.0.1", corio_proto_server_port(srv), AF_INET, 0, &addr, 1), 1);
+    int c[BACKLOG_CLIENTS];
+    for (int i = 0; i < BACKLOG_CLIENTS; i++) { /* no yield: all wait in the backlog before the first accept */
+        c[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        CHECK(c[i] >= 0);
+        CHECK(connect(c[i], &addr.u.sa, addr.len) == 0 || errno == EINPROGRESS);
+    }
+    WAIT_UNTIL(corio_proto_server_connections(srv) == BACKLOG_CLIENTS, 10);
+    CHECK_EQ(corio_proto_server_connections(srv), BACKLOG_CLIENTS);
+    char buf[8];
+    for (int i = 0; i < BACKLOG_CLIENTS; i++) {
+        CHECK_EQ(corio_write_all(c[i], "x", 1), 1);
+        CHECK_EQ(corio_read(c[i], buf, sizeof buf), 1);
+        corio_close(c[i]);
+    }
+    WAIT_UNTIL(corio_proto_server_connections(srv) == 0, 10);
+    corio_proto_server_close(srv, 0);
+    return 0;
+}
+
+static void test_accept_backlog(void) { CHECK_EQ(test_run(backlog_main, NULL, 0), 0); }
+
 static bool under_valgrind(void) {
     const char *p = getenv("LD_PRELOAD");
     return p && strstr(p, "vgpreload");
@@ -973,6 +1007,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_flow_control);
     RUN_NET_TEST(test_server);
     RUN_NET_TEST(test_emfile);
+    RUN_NET_TEST(test_accept_backlog);
     RUN_NET_TEST(test_dgram);
     RUN_NET_TEST(test_bulk);
     RUN_NET_TEST(test_bulk_tiny_ring);
