@@ -188,6 +188,13 @@ static double cpu_seconds(void) {
     return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* Minor page faults so far: pages the heap gave back and took again. */
+static long minor_faults(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -204,10 +211,12 @@ static int amain(void *arg) {
     }
     corio_task **ts = calloc((size_t)b->concurrency, sizeof *ts);
     double t0 = corio_time(), cpu0 = cpu_seconds();
+    long flt0 = minor_faults();
     b->end = t0 + b->duration;
     for (int i = 0; i < b->concurrency; i++) ts[i] = corio_spawn(worker, b);
     for (int i = 0; i < b->concurrency; i++) corio_join(ts[i]);
     double secs = corio_time() - t0, cpu = cpu_seconds() - cpu0;
+    long flt = minor_faults() - flt0;
     free(ts);
     teardown(c, b->workload);
     corio_pg_close(c);
@@ -219,9 +228,9 @@ static int amain(void *arg) {
     double p99 = b->nlat ? b->lat[(long)((b->nlat - 1) * 0.99)] : 0;
     printf("{\"driver\": \"corio-pg\", \"workload\": \"%s\", \"concurrency\": %d, \"queries\": %ld, \"rows\": %ld, "
            "\"seconds\": %.3f, \"qps\": %.1f, \"rows_per_s\": %.1f, \"mean_ms\": %.3f, \"p99_ms\": %.3f, "
-           "\"cpu_us_per_query\": %.2f}\n",
+           "\"cpu_us_per_query\": %.2f, \"minflt_per_query\": %.3f}\n",
            b->workload, b->concurrency, b->done, b->rows, secs, b->done / secs, b->rows / secs, mean * 1e3, p99 * 1e3,
-           b->done ? cpu * 1e6 / b->done : 0);
+           b->done ? cpu * 1e6 / b->done : 0, b->done ? (double)flt / b->done : 0);
     return 0;
 }
 

@@ -103,9 +103,11 @@ async def run(driver, dsn, workload, duration, concurrency):
     def cpu():
         r = resource.getrusage(resource.RUSAGE_SELF)
         return r.ru_utime + r.ru_stime
-    t0, cpu0 = time.monotonic(), cpu()
+    def minflt():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    t0, cpu0, flt0 = time.monotonic(), cpu(), minflt()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    secs, cpu_used = time.monotonic() - t0, cpu() - cpu0
+    secs, cpu_used, flt = time.monotonic() - t0, cpu() - cpu0, minflt() - flt0
     await teardown(admin)
     await close(admin)
     lat.sort()
@@ -115,7 +117,8 @@ async def run(driver, dsn, workload, duration, concurrency):
                       "rows": counts["rows"], "seconds": round(secs, 3), "qps": round(counts["q"] / secs, 1),
                       "rows_per_s": round(counts["rows"] / secs, 1), "mean_ms": round(mean * 1e3, 3),
                       "p99_ms": round(p99 * 1e3, 3),
-                      "cpu_us_per_query": round(cpu_used * 1e6 / counts["q"], 2) if counts["q"] else 0}))
+                      "cpu_us_per_query": round(cpu_used * 1e6 / counts["q"], 2) if counts["q"] else 0,
+                      "minflt_per_query": round(flt / counts["q"], 3) if counts["q"] else 0}))
 
 
 def main():

@@ -39,12 +39,15 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 order = []
 for r in rows:
     if r["workload"] not in order: order.append(r["workload"])
-print("| workload | corio-pg q/s | asyncpg q/s | psycopg q/s | pgx q/s | corio-pg / asyncpg | client CPU µs/query: corio-pg | asyncpg | psycopg | pgx |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+drivers = ("corio-pg", "asyncpg", "psycopg", "pgx")
+print("| workload | corio-pg q/s | asyncpg q/s | psycopg q/s | pgx q/s | corio-pg / asyncpg | client CPU µs/query: corio-pg | asyncpg | psycopg | pgx | minor faults/query: corio-pg | asyncpg | psycopg | pgx |")
+print("|---|" + "---:|" * 14)
 for w in order:
     med = {d: statistics.median([r["qps"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "psycopg", "pgx")}
     cpu = {d: statistics.median([r["cpu_us_per_query"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "psycopg", "pgx")}
+    flt = {d: statistics.median([r.get("minflt_per_query", 0) for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in drivers}
     ratio = med["corio-pg"] / med["asyncpg"] if med["asyncpg"] else float("nan")
-    print(f"| {w} | {med['corio-pg']:.0f} | {med['asyncpg']:.0f} | {med['psycopg']:.0f} | {med['pgx']:.0f} | {ratio:.2f}x | {cpu['corio-pg']:.1f} | {cpu['asyncpg']:.1f} | {cpu['psycopg']:.1f} | {cpu['pgx']:.1f} |")
+    print(f"| {w} | {med['corio-pg']:.0f} | {med['asyncpg']:.0f} | {med['psycopg']:.0f} | {med['pgx']:.0f} | {ratio:.2f}x | {cpu['corio-pg']:.1f} | {cpu['asyncpg']:.1f} | {cpu['psycopg']:.1f} | {cpu['pgx']:.1f} | "
+          + " | ".join(f"{flt[d]:.2f}" for d in drivers) + " |")
 PY
 rm -f "$out"

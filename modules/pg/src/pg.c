@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -418,6 +419,8 @@ static int resolve_hosts(const char *hosts, char **hostaddr, const char **failed
     return 0;
 }
 
+static void rows_free(pg_rows *w);
+
 static corio_pg_conn *conn_new(void) {
     corio_pg_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -572,6 +575,11 @@ void corio_pg_close(corio_pg_conn *c) {
         /* non-blocking: PQfinish sends Terminate if the socket takes it, never waits */
         PQfinish(c->pg);
     }
+    if (c->home) {
+        if (c->collect) rows_free(c->collect);
+        rows_free(atomic_exchange(&c->home->spare, NULL));
+        pg__home_unref(c->home); /* results still out keep it */
+    }
     free(c->pl_ring);
     free(c->err_msg);
     free(c->err_detail);
@@ -677,6 +685,83 @@ static pg_cached *cache_find(corio_pg_conn *c, uint64_t h, const char *sql, cons
     return NULL;
 }
 
+/* ---- big results in buffers of our own (see pg_rows) ------------------------------- */
+
+static void rows_free(pg_rows *w) {
+    if (!w) return;
+    free(w->cells);
+    free(w->data);
+    free(w);
+}
+
+void pg__rows_release(pg_home *h, pg_rows *w) {
+    if (!w) return;
+    if (w->cellcap * sizeof(pg_cell) + w->cap > PG_SPARE_MAX) {
+        rows_free(w);
+        return;
+    }
+    /* keep the newest: the next big result is most likely its like */
+    rows_free(atomic_exchange(&h->spare, w));
+}
+
+void pg__home_unref(pg_home *h) {
+    if (h && atomic_fetch_sub(&h->refs, 1) == 1) {
+        rows_free(atomic_exchange(&h->spare, NULL));
+        free(h);
+    }
+}
+
+/* Buffers for the big result about to be fetched: the connection's spare
+ * ones, emptied, or new.  NULL when out of memory. */
+static pg_rows *rows_take(corio_pg_conn *c) {
+    if (!c->home) {
+        if (!(c->home = calloc(1, sizeof *c->home))) return NULL;
+        atomic_init(&c->home->refs, 1);
+        atomic_init(&c->home->spare, NULL);
+    }
+    pg_rows *w = atomic_exchange(&c->home->spare, NULL);
+    if (!w) w = calloc(1, sizeof *w);
+    if (w) w->ncells = w->len = 0, w->nrows = 0;
+    return w;
+}
+
+/* Copy one row (a single-row PGresult) to the end of w.  0 or -ENOMEM. */
+static int rows_add(pg_rows *w, const PGresult *r) {
+    int nf = PQnfields(r);
+    if (w->nrows == INT_MAX) return -ENOMEM;
+    if (w->ncells + (size_t)nf > w->cellcap) {
+        size_t cap = w->cellcap ? w->cellcap : 256;
+        while (cap < w->ncells + (size_t)nf) cap *= 2;
+        pg_cell *n = realloc(w->cells, cap * sizeof *n);
+        if (!n) return -ENOMEM;
+        w->cells = n, w->cellcap = cap;
+    }
+    for (int j = 0; j < nf; j++) {
+        pg_cell *cl = &w->cells[w->ncells++];
+        if (PQgetisnull(r, 0, j)) {
+            cl->off = 0, cl->len = -1;
+            continue;
+        }
+        int len = PQgetlength(r, 0, j);
+        if (w->len + (size_t)len + 1 > w->cap) {
+            size_t cap = w->cap ? w->cap : 4096;
+            while (cap < w->len + (size_t)len + 1) cap *= 2;
+            char *n = realloc(w->data, cap);
+            if (!n) {
+                w->ncells--;
+                return -ENOMEM;
+            }
+            w->data = n, w->cap = cap;
+        }
+        memcpy(w->data + w->len, PQgetvalue(r, 0, j), (size_t)len);
+        w->data[w->len + (size_t)len] = 0; /* text values read as C strings */
+        cl->off = w->len, cl->len = len;
+        w->len += (size_t)len + 1;
+    }
+    w->nrows++;
+    return 0;
+}
+
 /* Wait for the end of a query that gives one result; keep it in *out (may
  * be NULL to discard).  0 or the error. */
 static int finish_one(corio_pg_conn *c, PGresult **out, int tuples_expected) {
@@ -710,6 +795,9 @@ static int finish_one(corio_pg_conn *c, PGresult **out, int tuples_expected) {
                     else if (!PQconsumeInput(c->pg)) return conn_lost(c);
                 }
             }
+        } else if (st == PGRES_SINGLE_TUPLE && c->collect) {
+            if (!err && (rc = rows_add(c->collect, r)) < 0) err = local_err(c, rc, "out of memory for the rows");
+            PQclear(r);
         } else {
             snprintf(c->status, sizeof c->status, "%s", PQcmdStatus(r));
             PQclear(keep);
@@ -851,6 +939,16 @@ static int send_query(corio_pg_conn *c, const char *sql, const corio_pg_param *p
             return rc;
         }
         ok = PQsendQueryPrepared(c->pg, e->name, n, pp.values, pp.lengths, pp.formats, 1);
+        c->fetch_seq = e->seq;
+        if (ok && kind == Q_FETCH && !single_row && e->big) {
+            /* its last result was big: row by row into buffers that stay (pg_rows) */
+            if (!c->collect && !(c->collect = rows_take(c))) {
+                free(pp.heap);
+                return local_err(c, -ENOMEM, "out of memory");
+            }
+            c->collect->ncells = c->collect->len = 0, c->collect->nrows = 0;
+            single_row = 1;
+        }
     }
     free(pp.heap);
     if (!ok) return conn_lost(c);
@@ -904,8 +1002,23 @@ static corio_pg_result *wrap(PGresult *r) {
         return NULL;
     }
     w->res = r;
+    w->rows = NULL;
+    w->home = NULL;
+    w->nrows = PQntuples(r);
+    w->ncols = PQnfields(r);
     w->err[0] = 0;
     return w;
+}
+
+/* After a fetch: mark its cached statement big or not for the next time. */
+static void note_size(corio_pg_conn *c, const PGresult *r, const pg_rows *w) {
+    pg_cached *e = c->lru.next;
+    if (e == &c->lru || e->seq != c->fetch_seq) return;
+    if (w) {
+        if (w->ncells * sizeof(pg_cell) + w->len < PG_BIG_RESULT / 2) e->big = 0;
+    } else if (r && PQresultMemorySize(r) >= PG_BIG_RESULT) {
+        e->big = 1;
+    }
 }
 
 int corio_pg_fetch(corio_pg_conn *c, const char *sql, const corio_pg_param *params, int nparams,
@@ -915,15 +1028,37 @@ int corio_pg_fetch(corio_pg_conn *c, const char *sql, const corio_pg_param *para
     if (rc < 0) return rc;
     PGresult *r = NULL;
     rc = run(c, sql, params, nparams, Q_FETCH, &r);
+    pg_rows *w = c->collect;
+    c->collect = NULL;
     if (rc == 0) {
         if (!r) r = PQmakeEmptyPGresult(c->pg, PGRES_TUPLES_OK);
-        rc = PQntuples(r);
-        if (out) {
-            if (!(*out = wrap(r))) rc = -ENOMEM;
+        note_size(c, r, w);
+        if (!r) {
+            rc = -ENOMEM;
+        } else if (w) {
+            rc = w->nrows;
+            corio_pg_result *res = out ? wrap(r) : NULL;
+            if (res) {
+                res->rows = w, res->home = c->home;
+                res->nrows = w->nrows;
+                atomic_fetch_add(&c->home->refs, 1);
+                w = NULL;
+                *out = res;
+            } else if (out) {
+                rc = -ENOMEM;
+            } else {
+                PQclear(r);
+            }
         } else {
-            PQclear(r);
+            rc = PQntuples(r);
+            if (out) {
+                if (!(*out = wrap(r))) rc = -ENOMEM;
+            } else {
+                PQclear(r);
+            }
         }
     }
+    if (w) pg__rows_release(c->home, w);
     leave(c);
     return rc;
 }

@@ -147,11 +147,15 @@ const char *pg__type_name(uint32_t oid) {
 void corio_pg_result_free(corio_pg_result *r) {
     if (!r) return;
     PQclear(r->res);
+    if (r->home) {
+        pg__rows_release(r->home, r->rows);
+        pg__home_unref(r->home);
+    }
     free(r);
 }
 
-int corio_pg_nrows(const corio_pg_result *r) { return r ? PQntuples(r->res) : -EINVAL; }
-int corio_pg_ncols(const corio_pg_result *r) { return r ? PQnfields(r->res) : -EINVAL; }
+int corio_pg_nrows(const corio_pg_result *r) { return r ? r->nrows : -EINVAL; }
+int corio_pg_ncols(const corio_pg_result *r) { return r ? r->ncols : -EINVAL; }
 
 const char *corio_pg_colname(const corio_pg_result *r, int col) {
     if (!r || col < 0 || col >= PQnfields(r->res)) return "";
@@ -174,8 +178,8 @@ int corio_pg_col(const corio_pg_result *r, const char *name) {
 }
 
 int corio_pg_is_null(const corio_pg_result *r, int row, int col) {
-    if (!r || row < 0 || col < 0 || row >= PQntuples(r->res) || col >= PQnfields(r->res)) return -EINVAL;
-    return PQgetisnull(r->res, row, col);
+    if (!r || row < 0 || col < 0 || row >= r->nrows || col >= r->ncols) return -EINVAL;
+    return pg__isnull(r, row, col);
 }
 
 const char *corio_pg_result_error(const corio_pg_result *r) { return r ? r->err : ""; }
@@ -198,9 +202,9 @@ static int cell(const corio_pg_result *cr, int row, int col, const uint32_t *ok,
     *len = 0;
     *oid = 0;
     if (!r) return -EINVAL;
-    if (row < 0 || row >= PQntuples(r->res) || col < 0 || col >= PQnfields(r->res))
+    if (row < 0 || row >= r->nrows || col < 0 || col >= r->ncols)
         return rerr(r, -EINVAL, "no cell at row %d, column %d (the result has %d rows and %d columns)", row, col,
-                    PQntuples(r->res), PQnfields(r->res));
+                    r->nrows, r->ncols);
     uint32_t t = PQftype(r->res, col);
     int i = 0;
     while (i < nok && ok[i] != t) i++;
@@ -213,10 +217,9 @@ static int cell(const corio_pg_result *cr, int row, int col, const uint32_t *ok,
         }
         return rerr(r, CORIO_PG_ETYPE, "column %d (\"%s\") is %s, not %s", col, PQfname(r->res, col), tn, want);
     }
-    if (PQgetisnull(r->res, row, col))
+    if (pg__isnull(r, row, col))
         return rerr(r, CORIO_PG_ENULL, "column %d (\"%s\") is NULL at row %d", col, PQfname(r->res, col), row);
-    *v = PQgetvalue(r->res, row, col);
-    *len = PQgetlength(r->res, row, col);
+    *v = pg__value(r, row, col, len);
     *oid = t;
     r->err[0] = 0;
     return 0;

@@ -389,6 +389,80 @@ static int getters_main(void *arg) {
 
 static void test_getters(void) { test_run(getters_main, NULL, 0); }
 
+/* ---- big results: fetched row by row into the connection's own buffers ---------------- */
+
+/* Check a result of big_sql: row i has i, NULL on odd i, and 'x' * (i % 300). */
+static int check_big(corio_pg_result *r, int n) {
+    CHECK_EQ(corio_pg_nrows(r), n);
+    CHECK_EQ(corio_pg_ncols(r), 3);
+    CHECK(strcmp(corio_pg_colname(r, 2), "s") == 0);
+    for (int i = 0; i < n; i += 97) {
+        int32_t v = -1;
+        CHECK_EQ(corio_pg_get_int32(r, i, 0, &v), 0);
+        CHECK_EQ(v, i);
+        CHECK_EQ(corio_pg_is_null(r, i, 1), i % 2);
+        if (i % 2) CHECK_EQ(corio_pg_get_int32(r, i, 1, &v), CORIO_PG_ENULL);
+        const char *s = NULL;
+        size_t len = 0;
+        CHECK_EQ(corio_pg_get_text(r, i, 2, &s, &len), 0);
+        CHECK_EQ(len, (size_t)(i % 300));
+        CHECK_EQ(strlen(s), len); /* text still reads as a C string */
+    }
+    CHECK_EQ(corio_pg_get_int32(r, n, 0, &(int32_t){0}), -EINVAL);
+    return 0;
+}
+
+static int big_main(void *arg) {
+    (void)arg;
+    corio_pg_conn *c = pg_conn();
+    if (!c) return -1;
+    const char *sql = "SELECT i, CASE WHEN i % 2 = 1 THEN NULL ELSE i END AS n, repeat('x', i % 300) AS s "
+                      "FROM generate_series(0, $1 - 1) AS i";
+    corio_pg_result *r[4] = {0};
+    /* the first is a PGresult over the threshold, which marks the statement:
+     * the next ones come row by row, and keep coming right */
+    for (int k = 0; k < 4; k++) {
+        CHECK_EQ(corio_pg_fetch(c, sql, CORIO_PG_ARGS(corio_pg_int4(5000)), &r[k]), 5000);
+        CHECK_EQ(check_big(r[k], 5000), 0);
+    }
+    corio_pg_result_free(r[1]);
+    corio_pg_result_free(r[2]);
+    /* small again: back to a PGresult; zero rows too */
+    CHECK_EQ(corio_pg_fetch(c, sql, CORIO_PG_ARGS(corio_pg_int4(3)), &r[1]), 3);
+    CHECK_EQ(check_big(r[1], 3), 0);
+    corio_pg_result_free(r[1]);
+    CHECK_EQ(corio_pg_fetch(c, sql, CORIO_PG_ARGS(corio_pg_int4(5000)), NULL), 5000);
+    CHECK_EQ(corio_pg_fetch(c, sql, CORIO_PG_ARGS(corio_pg_int4(0)), &r[1]), 0);
+    corio_pg_result_free(r[1]);
+    /* an error in the middle of the rows: the rows are dropped, the
+     * connection goes on */
+    for (int k = 0; k < 2; k++) {
+        corio_pg_result *e = NULL;
+        int rc = corio_pg_fetch(c, "SELECT i, repeat('y', 100) AS s, 1 / (4000 - i) AS d FROM generate_series(0, $1) AS i",
+                                CORIO_PG_ARGS(corio_pg_int4(k ? 5000 : 3000)), &e);
+        if (k == 0) {
+            CHECK_EQ(rc, 3001);
+            corio_pg_result_free(e);
+        } else {
+            CHECK(rc < 0);
+            CHECK(e == NULL);
+            CHECK(strcmp(corio_pg_last_error(c)->sqlstate, "22012") == 0);
+        }
+    }
+    int64_t v = 0;
+    CHECK_EQ(corio_pg_fetchval_int64(c, "SELECT 7::int8", NULL, 0, &v), 0);
+    CHECK_EQ(v, 7);
+    /* results outlive their connection */
+    corio_pg_close(c);
+    CHECK_EQ(check_big(r[0], 5000), 0);
+    CHECK_EQ(check_big(r[3], 5000), 0);
+    corio_pg_result_free(r[0]);
+    corio_pg_result_free(r[3]);
+    return 0;
+}
+
+static void test_big(void) { test_run(big_main, NULL, 0); }
+
 /* ---- errors ------------------------------------------------------------------------------- */
 
 static int errors_main(void *arg) {
@@ -606,6 +680,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_query);
     RUN_NET_TEST(test_types);
     RUN_NET_TEST(test_getters);
+    RUN_NET_TEST(test_big);
     RUN_NET_TEST(test_errors);
     RUN_NET_TEST(test_transactions);
     RUN_NET_TEST(test_prepared);

@@ -135,7 +135,12 @@ func main() {
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 	}
-	cpu0 := cpu()
+	minflt := func() int64 {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return int64(ru.Minflt)
+	}
+	cpu0, flt0 := cpu(), minflt()
 	start := time.Now()
 	for i := 0; i < concurrency; i++ {
 		wg.Add(1)
@@ -167,7 +172,7 @@ func main() {
 	}
 	wg.Wait()
 	secs := time.Since(start).Seconds()
-	cpuUsed := cpu() - cpu0
+	cpuUsed, flt := cpu()-cpu0, minflt()-flt0
 	switch w {
 	case "large_object":
 		admin.Exec(ctx, "DROP TABLE _bytes")
@@ -187,6 +192,7 @@ func main() {
 	out, _ := json.Marshal(map[string]interface{}{"driver": "pgx", "workload": w, "concurrency": concurrency,
 		"queries": queriesDone, "rows": rowsDone, "seconds": secs, "qps": float64(queriesDone) / secs,
 		"rows_per_s": float64(rowsDone) / secs, "mean_ms": mean * 1e3, "p99_ms": p99 * 1e3,
-		"cpu_us_per_query": cpuUsed * 1e6 / float64(queriesDone)})
+		"cpu_us_per_query": cpuUsed * 1e6 / float64(queriesDone),
+		"minflt_per_query": float64(flt) / float64(queriesDone)})
 	fmt.Println(string(out))
 }

@@ -250,6 +250,14 @@ CORIO_API const char *corio_pg_command_status(const corio_pg_conn *c);
  * result the caller frees with corio_pg_result_free (also when it has no
  * row).  Returns the number of rows, or a negative error (*out NULL).
  * SUSPENDS.
+ *
+ * Memory: once a statement's result took 64 KiB or more, the next fetches
+ * of that statement on this connection read it row by row (libpq's
+ * single-row mode) into buffers of corio-pg that the connection keeps for
+ * its next big result (up to 4 MiB per connection), instead of one big
+ * PGresult freed at once (glibc would give that memory back to the kernel
+ * and fault it in again on the next query).  A result may outlive its
+ * connection, and may be freed on another thread.
  */
 CORIO_API int corio_pg_fetch(corio_pg_conn *c, const char *sql, const corio_pg_param *params, int nparams,
                    corio_pg_result **out);
