@@ -6,6 +6,9 @@
 #   bash modules/http/bench/run.sh            R=3 rounds, T=5 s per wrk run
 #   R=5 T=10 bash modules/http/bench/run.sh
 #   SKIP_WRK=1 / SKIP_COUNTS=1                 only the counts / only wrk
+#   ONLY="nginx corio_epoll"                   these servers only
+#   LOADS="c100 c1000 l100 l1000"              these loads only (default
+#                                              c100 c1000 pipe16)
 #
 # Servers: the floor (bench/floor.c: epoll, parses nothing, a fixed
 # response per "\r\n\r\n"), nginx (return 200, one worker, no access log),
@@ -13,14 +16,24 @@
 # (GOMAXPROCS=1), aiohttp.web and Tornado (Debian's python3-aiohttp and
 # python3-tornado, installed by this script when missing), corio's
 # examples/httpbin on epoll and on io_uring; every server pinned to CPU 0.
-# Loads: wrk keep-alive with 100 and 1,000
-# connections, and wrk with 16 requests pipelined per write (a Lua script).
+# Loads: wrk keep-alive with 100 and 1,000 connections (c100, c1000), wrk
+# with 16 requests pipelined per write (pipe16, a Lua script), and the
+# lighter client bench/load.c keep-alive with 100 and 1,000 connections
+# (l100, l1000: one epoll loop, no latency statistics).
+#
+# Beside requests/s, every run records the server's CPU per request (user
+# and system time of the server process, nginx's worker, over the run,
+# divided by the requests the client counted), the server's use of CPU 0,
+# CPU 0's idle share and the client's use of CPU 1: when the server's core
+# idles, the client is the limit and requests/s cannot rank the servers,
+# while CPU per request still can.
 #
 # Counts that do not move with the machine's load, from a fixed-count
 # client (bench/load.c, 100 connections) at two run lengths, differenced:
 #   - system calls per request: the server under `strace -f -c`;
 #   - user-space instructions per request: under callgrind (epoll: corio
-#     does not get io_uring under Valgrind);
+#     does not get io_uring under Valgrind), nginx too (master_process off,
+#     so its one process is the worker);
 #   - the parser alone: bench/parser_bench.c for corio, llhttp, http_parser;
 #   - memory per idle keep-alive connection: VmRSS growth over 2,000
 #     connections that did one request each.
@@ -50,17 +63,17 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 start_floor() { taskset -c 0 "$FLOOR" "$1" >/dev/null & }
 start_corio_epoll() { CORIO_BACKEND=epoll taskset -c 0 "$HB" "$1" >/dev/null & }
 start_corio_uring() { CORIO_BACKEND=io_uring taskset -c 0 "$HB" "$1" >/dev/null & }
-start_nginx() {
+start_nginx() { # PORT [extra main directives] [nostart: only write the config]
   mkdir -p "$TMP/nginx"
   cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1; daemon off; pid $TMP/nginx/nginx.pid; error_log $TMP/nginx/error.log;
+${2:-} worker_processes 1; daemon off; pid $TMP/nginx/nginx.pid; error_log $TMP/nginx/error.log;
 events { worker_connections 8192; }
 http { access_log off; client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx;
   fastcgi_temp_path $TMP/nginx; uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
   server { listen 127.0.0.1:$1 reuseport backlog=4096; keepalive_requests 1000000;
     location / { default_type text/plain; return 200 "Hello, World!"; } } }
 EOF
-  taskset -c 0 nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >/dev/null 2>&1 &
+  [ -n "${3:-}" ] || { taskset -c 0 nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >/dev/null 2>&1 & }
 }
 start_h2o() {
   mkdir -p "$TMP/h2o/www"
@@ -161,26 +174,61 @@ end
 request = function() return req end
 EOF
 
+# Server CPU per request: the server's utime and stime (/proc/PID/stat,
+# every thread; nginx: its one worker) over a wrk run, divided by the
+# requests wrk counted, and the idle share of CPU 0 (the server's core) in
+# that time.  Requests/s alone cannot rank servers when the load generator
+# is the limit (an idle share above zero says it was); CPU per request can.
+# Clock ticks (CLK_TCK, 100/s): a 5 s run at 70,000 requests/s resolves
+# about 0.03 us/request.
+server_pid() { # the process whose CPU is the server's: nginx's worker
+  if [ "$1" = nginx ]; then
+    for _ in $(seq 50); do [ -s "$TMP/nginx/nginx.pid" ] && break; sleep 0.1; done
+    for _ in $(seq 50); do w=$(pgrep -P "$(cat "$TMP/nginx/nginx.pid")" | head -1) && [ -n "$w" ] && { echo "$w"; return; }; sleep 0.1; done
+  fi
+  echo "$2"
+}
+ticks() { local f; read -r -a f < <(sed 's/.*) //' "/proc/$1/stat"); echo "${f[11]} ${f[12]}"; } # utime stime
+cpu0() { awk '$1 == "cpu0" {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat; }           # all, idle+iowait
 RAW=$OUT/wrk_raw.txt
+read -r -a LOADS <<<"${LOADS:-c100 c1000 pipe16}"
+[ -n "${ONLY:-}" ] && read -r -a SERVERS <<<"$ONLY"
 if [ -z "${SKIP_WRK:-}" ] && command -v wrk >/dev/null; then
   : >"$RAW"
   ulimit -n 65536 || true
+  echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RAW"
   for rep in $(seq "$R"); do
     n=${#SERVERS[@]}
     for k in $(seq 0 $((n - 1))); do
       s=${SERVERS[$(((k + rep) % n))]}
-      for load in c100 c1000 pipe16; do
+      for load in "${LOADS[@]}"; do
         port=$(free_port)
         "start_$s" "$port"
         pid=$!
         if ! wait_port "$port"; then echo "$s did not start"; kill "$pid" 2>/dev/null || true; continue; fi
+        spid=$(server_pid "$s" "$pid")
+        # c100, c1000, pipe16: wrk; l100, l1000: bench/load.c, the lighter client.
         case $load in
           c100) args=(-c100) ;;
           c1000) args=(-c1000) ;;
           pipe16) args=(-c100 -s "$TMP/pipe.lua") ;;
+          l100) args=(100) ;;
+          l1000) args=(1000) ;;
         esac
-        rps=$(taskset -c 1 wrk -t1 "${args[@]}" -d"${T}s" "http://127.0.0.1:$port/" 2>&1 | awk '/Requests\/sec/ {print $2}')
-        echo "$rep $s $load ${rps:-0}" | tee -a "$RAW"
+        read -r u0 s0 < <(ticks "$spid")
+        read -r a0 i0 < <(cpu0)
+        if [ "${load:0:1}" = l ]; then
+          out=$(taskset -c 1 /usr/bin/time -f "CLIENT-CPU %U %S" "$LOAD" -d "$T" "$port" "${args[@]}" 2>&1 || true)
+        else
+          out=$(taskset -c 1 /usr/bin/time -f "CLIENT-CPU %U %S" wrk -t1 "${args[@]}" -d"${T}s" "http://127.0.0.1:$port/" 2>&1)
+        fi
+        read -r u1 s1 < <(ticks "$spid")
+        read -r a1 i1 < <(cpu0)
+        rps=$(awk '/Requests\/sec/ {print $2} /^requests / {print $6}' <<<"$out")
+        nreq=$(awk '/requests in/ {print $1} /^requests / {print $2}' <<<"$out")
+        ccpu=$(awk '/^CLIENT-CPU/ {printf "%d", ($2 + $3) * 100 / '"$T"'}' <<<"$out")
+        # rep server load req/s requests server-user-ticks server-sys-ticks cpu0-idle-% wrk-cpu-%
+        echo "$rep $s $load ${rps:-0} ${nreq:-0} $((u1 - u0)) $((s1 - s0)) $(( (i1 - i0) * 100 / ((a1 - a0) > 0 ? (a1 - a0) : 1) )) ${ccpu:-0}" | tee -a "$RAW"
         kill -TERM "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
         [ "$s" = nginx ] && { [ -f "$TMP/nginx/nginx.pid" ] && kill "$(cat "$TMP/nginx/nginx.pid")" 2>/dev/null || true; }
@@ -188,24 +236,50 @@ if [ -z "${SKIP_WRK:-}" ] && command -v wrk >/dev/null; then
       done
     done
   done
-  python3 - "$RAW" <<'EOF'
+  echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RAW"
+  python3 - "$RAW" "$(getconf CLK_TCK)" <<'EOF'
 import sys, statistics, collections
+hz = float(sys.argv[2])
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    rep, s, load, rps = line.split()
-    rows[(s, load)].append(float(rps))
-loads = ["c100", "c1000", "pipe16"]
-servers = sorted({s for s, _ in rows}, key=lambda s: ["floor", "nginx", "corio_epoll", "corio_uring", "h2o", "node", "go", "aiohttp", "tornado"].index(s))
-med = {k: statistics.median(v) for k, v in rows.items()}
-print("| server | req/s, 100 conns | req/s, 1000 conns | req/s, pipelined x16 |")
-print("|---|---|---|---|")
+    if line.startswith("#"): continue
+    f = line.split()
+    rows[(f[1], f[2])].append([float(x) for x in f[3:]] + [0.0] * (9 - len(f)))
+order = ["floor", "nginx", "corio_epoll", "corio_uring", "h2o", "node", "go", "aiohttp", "tornado"]
+loads = [l for l in ["c100", "c1000", "pipe16", "l100", "l1000"] if any(k[1] == l for k in rows)]
+servers = sorted({s for s, _ in rows}, key=order.index)
+med = {k: statistics.median(r[0] for r in v) for k, v in rows.items()}
+def us(r, i):  # microseconds of server CPU per request in one run
+    return r[i] / hz * 1e6 / r[1] if r[1] else 0.0
+print("| server | " + " | ".join("req/s, %s" % l for l in loads) + " |")
+print("|---" * (len(loads) + 1) + "|")
 for s in servers:
     cells = []
     for l in loads:
         v = med.get((s, l), 0)
-        f = med.get(("floor", l), 0) or 1
-        ng = med.get(("nginx", l), 0) or 1
-        cells.append("%s (%.2fx floor, %.2fx nginx)" % (format(int(v), ","), v / f, v / ng))
+        f = med.get(("floor", l), 0)
+        ng = med.get(("nginx", l), 0)
+        rel = ["%.2fx %s" % (v / x, name) for x, name in ((f, "floor"), (ng, "nginx")) if x and name != s]
+        cells.append(format(int(v), ",") + (" (%s)" % ", ".join(rel) if rel else ""))
+    print("| %s | %s |" % (s, " | ".join(cells)))
+print()
+print("server CPU us/request, user+sys, medians of the runs [the server's use of CPU 0 %, CPU 0 idle %, wrk's use of CPU 1 %]")
+print("| server | " + " | ".join(loads) + " |")
+print("|---" * (len(loads) + 1) + "|")
+for s in servers:
+    cells = []
+    for l in loads:
+        v = rows.get((s, l))
+        if not v:
+            cells.append("-")
+            continue
+        u = statistics.median(us(r, 2) for r in v)
+        y = statistics.median(us(r, 3) for r in v)
+        t = statistics.median(us(r, 2) + us(r, 3) for r in v)
+        idle = statistics.median(r[4] for r in v)
+        busy = statistics.median((us(r, 2) + us(r, 3)) * r[0] / 1e4 for r in v)
+        wrk = statistics.median(r[5] for r in v)
+        cells.append("%.2f + %.2f = %.2f [%d%%, %d%%, %d%%]" % (u, y, t, busy, idle, wrk))
     print("| %s | %s |" % (s, " | ".join(cells)))
 EOF
 fi
@@ -249,7 +323,14 @@ if [ -z "${SKIP_COUNTS:-}" ]; then
     local tot=()
     for n in "$N1" "$N2"; do
       port=$(free_port)
-      valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$n" "$@" "$port" >/dev/null 2>"$TMP/vg.err" &
+      if [ "$1" = nginx ]; then # its one process in the foreground, so callgrind sees the worker
+        start_nginx "$port" 'master_process off;' nostart
+        set -- nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx"
+      else
+        set -- "$@" "$port"
+      fi
+      valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$n" "$@" >/dev/null 2>"$TMP/vg.err" &
+      [ "$1" = nginx ] || set -- "${@:1:$#-1}"
       pid=$!
       wait_port "$port"
       "$LOAD" "$port" 100 "$n" "$depth"
@@ -267,6 +348,7 @@ if [ -z "${SKIP_COUNTS:-}" ]; then
     count_syscalls nginx "$d" nginx
     count_instr floor "$d" "$FLOOR"
     CORIO_BACKEND=epoll count_instr corio_epoll "$d" "$HB"
+    count_instr nginx "$d" nginx
   done
   for p in corio llhttp http_parser; do
     a=$(valgrind --tool=callgrind --callgrind-out-file="$TMP/p1" "$PB" "$p" 10000 2>/dev/null >/dev/null; callgrind_annotate "$TMP/p1" | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')

@@ -180,6 +180,10 @@ struct conn {
     int started; /* its task has begun (a task cancelled before it starts never runs) */
     int err;   /* the connection's first error: stop */
     corio_http_header *hdrs;
+    /* The handler's added fields, kept from one exchange to the next so
+     * that a response with a Content-Type costs no malloc and free. */
+    char *extra;
+    size_t extra_cap;
 };
 
 typedef struct {
@@ -540,15 +544,35 @@ static int valid_field_text(const char *s) {
     return 1;
 }
 
+/* Append "name: value\r\n" to x's fields, name already checked: the
+ * value's length, or -EINVAL for a control character in it (CR, LF...). */
+static int add_field(corio_http_exchange *x, const char *name, size_t nl, const char *value) {
+    size_t vl = 0;
+    /* Length and check in one pass: this runs for every Content-Type. */
+    for (unsigned char ch; (ch = (unsigned char)value[vl]) != 0; vl++)
+        if (ch < 0x20 && ch != '\t') return -EINVAL;
+    if (buf_reserve(&x->extra, &x->extra_cap, x->extra_len + nl + vl + 4) < 0) return -ENOMEM;
+    char *o = x->extra + x->extra_len;
+    memcpy(o, name, nl);
+    o += nl;
+    *o++ = ':';
+    *o++ = ' ';
+    memcpy(o, value, vl);
+    o += vl;
+    *o++ = '\r';
+    *o++ = '\n';
+    x->extra_len = (size_t)(o - x->extra);
+    return 0;
+}
+
 int corio_http_add_header(corio_http_exchange *x, const char *name, const char *value) {
     if (!x || !name || !value || !*name) return -EINVAL;
     if (x->started) return -EALREADY;
-    size_t nl = strlen(name), vl = strlen(value);
+    size_t nl = strlen(name);
     for (size_t i = 0; i < nl; i++) {
         unsigned char ch = (unsigned char)name[i];
         if (ch <= ' ' || ch == ':' || ch >= 0x7f) return -EINVAL;
     }
-    if (!valid_field_text(value)) return -EINVAL;
     /* The framing and connection fields are the server's (by length first:
      * this runs for every field a handler adds). */
     switch (nl) {
@@ -570,16 +594,7 @@ int corio_http_add_header(corio_http_exchange *x, const char *name, const char *
     default:
         break;
     }
-    if (buf_reserve(&x->extra, &x->extra_cap, x->extra_len + nl + vl + 4) < 0) return -ENOMEM;
-    memcpy(x->extra + x->extra_len, name, nl);
-    x->extra_len += nl;
-    memcpy(x->extra + x->extra_len, ": ", 2);
-    x->extra_len += 2;
-    memcpy(x->extra + x->extra_len, value, vl);
-    x->extra_len += vl;
-    memcpy(x->extra + x->extra_len, "\r\n", 2);
-    x->extra_len += 2;
-    return 0;
+    return add_field(x, name, nl, value);
 }
 
 void corio_http_close_after(corio_http_exchange *x) {
@@ -814,7 +829,8 @@ int corio_http_finish(corio_http_exchange *x) {
 int corio_http_respond(corio_http_exchange *x, int status, const char *content_type, const void *body, size_t len) {
     if (!x || (!body && len)) return -EINVAL;
     if (content_type) {
-        int rc = corio_http_add_header(x, "Content-Type", content_type);
+        if (x->started) return -EALREADY;
+        int rc = add_field(x, "Content-Type", 12, content_type); /* a name known to be valid */
         if (rc < 0) return rc;
     }
     int rc = corio_http_start(x, status, (int64_t)len);
@@ -966,6 +982,8 @@ static int serve_conn(conn *c) {
         head_begun = -1; /* the next wait is a keep-alive one */
         c->in_start += (size_t)n;
         x.c = c;
+        x.extra = c->extra;
+        x.extra_cap = c->extra_cap;
         x.keep = x.req.body.keep_alive;
         x.head = method_is(&x.req, "HEAD");
         x.bkind = x.req.body.kind;
@@ -988,7 +1006,13 @@ static int serve_conn(conn *c) {
                 corio_http_finish(&x);
             }
         }
-        free(x.extra);
+        c->extra = x.extra;
+        c->extra_cap = x.extra_cap;
+        if (c->extra_cap > 4096) { /* a handler's long fields: not kept while idle */
+            free(c->extra);
+            c->extra = NULL;
+            c->extra_cap = 0;
+        }
         if (x.berr) x.keep = 0;
         if (x.keep && !x.bdone) {
             /* Drop what is left of the body when that is cheap; else close. */
@@ -1048,6 +1072,7 @@ static void conn_fini(conn *c) {
     free(c->in);
     free(c->out);
     free(c->hdrs);
+    free(c->extra);
 }
 
 int corio_http_serve_stream(corio_http_server *s, corio_reader *r, corio_writer *w) {
