@@ -588,9 +588,11 @@ static int on_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_r
         m2a_log(M2A_INFO, "Dropping email.");
         goto out;
     }
-    char list[2048];
-    list_repr(&rcpts, list, sizeof list);
-    m2a_log(M2A_INFO, "Sending mail to %s", list);
+    if (m2a_log_level() <= M2A_INFO) { /* the list is formatted only when it is logged */
+        char list[2048];
+        list_repr(&rcpts, list, sizeof list);
+        m2a_log(M2A_INFO, "Sending mail to %s", list);
+    }
     job *j = calloc(1, sizeof *j);
     if (!j || !(j->from = strdup(env->mail_from))) {
         free(j);

@@ -411,6 +411,19 @@ static void reset_keep(corio_smtp_client *c) {
     }
 }
 
+/* n in decimal at out (room for 20 digits); returns the digit count.
+ * MAIL's line is built without printf: it is on every message's path. */
+static size_t fmt_size(char *out, size_t n) {
+    char tmp[24];
+    size_t k = 0;
+    do {
+        tmp[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    for (size_t i = 0; i < k; i++) out[i] = tmp[k - 1 - i];
+    return k;
+}
+
 /* 1 when a byte of p[0..n) is >= 0x80; eight bytes at a time, since
  * every message is scanned whole when it is 7-bit. */
 static int has_8bit(const void *p, size_t n) {
@@ -470,11 +483,19 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
      * its bytes (see corio_smtp_client_send). */
     char params[96] = "";
     size_t pl = 0;
-    if (c->esmtp && corio_smtp_client_has_ext(c, "SIZE"))
-        pl += (size_t)snprintf(params + pl, sizeof params - pl, " SIZE=%zu", len);
-    if (c->esmtp && (eight || c->body_8bitmime) && corio_smtp_client_has_ext(c, "8BITMIME"))
-        pl += (size_t)snprintf(params + pl, sizeof params - pl, " BODY=8BITMIME");
-    if (nonascii) pl += (size_t)snprintf(params + pl, sizeof params - pl, " SMTPUTF8");
+    if (c->esmtp && corio_smtp_client_has_ext(c, "SIZE")) {
+        memcpy(params, " SIZE=", 6);
+        pl = 6 + fmt_size(params + 6, len);
+    }
+    if (c->esmtp && (eight || c->body_8bitmime) && corio_smtp_client_has_ext(c, "8BITMIME")) {
+        memcpy(params + pl, " BODY=8BITMIME", 14);
+        pl += 14;
+    }
+    if (nonascii) {
+        memcpy(params + pl, " SMTPUTF8", 9);
+        pl += 9;
+    }
+    params[pl] = 0;
 
     int pipe = c->esmtp && !c->pipelining_off && corio_smtp_client_has_ext(c, "PIPELINING");
     int rc;
@@ -482,13 +503,15 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
         /* MAIL, every RCPT and DATA in one write (RFC 2920 3.1: DATA
          * ends the group), then their replies in order. */
         smtp_buf b = {0};
-        rc = 0;
-        char line[1100];
-        int k = snprintf(line, sizeof line, "MAIL FROM:<%s>%s\r\n", from, params);
-        rc |= smtp_buf_append(&b, line, (size_t)k);
+        rc = smtp_buf_append(&b, "MAIL FROM:<", 11);
+        rc |= smtp_buf_append(&b, from, strlen(from));
+        rc |= smtp_buf_append(&b, ">", 1);
+        rc |= smtp_buf_append(&b, params, pl);
+        rc |= smtp_buf_append(&b, "\r\n", 2);
         for (size_t i = 0; i < n; i++) {
-            k = snprintf(line, sizeof line, "RCPT TO:<%s>\r\n", rcpts[i]);
-            rc |= smtp_buf_append(&b, line, (size_t)k);
+            rc |= smtp_buf_append(&b, "RCPT TO:<", 9);
+            rc |= smtp_buf_append(&b, rcpts[i], strlen(rcpts[i]));
+            rc |= smtp_buf_append(&b, ">\r\n", 3);
         }
         rc |= smtp_buf_append(&b, "DATA\r\n", 6);
         if (rc < 0) {
