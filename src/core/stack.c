@@ -74,6 +74,7 @@ typedef struct size_class {
 } size_class;
 
 struct corio__stack_pool {
+    corio__stack_cache dflt;   /* first: the default size's cache, used inline (core.h) */
     size_class classes[MAX_CLASSES];
     size_t nclasses;
     chunk *chunks;           /* every mapping, for munmap at the end */
@@ -213,6 +214,7 @@ static bool guard_chunk(chunk *c, size_t g, size_t slot) {
 
 corio__stack_pool *corio__stack_pool_new(void) {
     corio__stack_pool *p = corio__calloc(1, sizeof *p);
+    if (p) p->dflt.size = DEFAULT_STACK;
     return p;
 }
 
@@ -253,10 +255,12 @@ static corio__stack *carve(corio__stack_pool *p, chunk *c) {
 }
 
 corio__stack *corio__stack_get(corio__stack_pool *p, size_t size) {
-    /* Fast path: the default size is always class 0 once it was used. */
-    if (size == 0 && p->nclasses && p->classes[0].size == DEFAULT_STACK && p->classes[0].free) {
-        corio__stack *st = p->classes[0].free;
-        p->classes[0].free = st->next_free;
+    /* Cached stacks of the default size are all in p->dflt (core.h's
+     * corio__stack_take looks there first; this is for a size asked for
+     * explicitly). */
+    if ((size == 0 || size == p->dflt.size) && p->dflt.free) {
+        corio__stack *st = p->dflt.free;
+        p->dflt.free = st->next_free;
         return st;
     }
     size_t pg = page();
@@ -299,9 +303,9 @@ corio__stack *corio__stack_get(corio__stack_pool *p, size_t size) {
 }
 
 void corio__stack_put(corio__stack_pool *p, corio__stack *st) {
-    if (p->nclasses && p->classes[0].size == st->size) {
-        st->next_free = p->classes[0].free;
-        p->classes[0].free = st;
+    if (st->size == p->dflt.size) {
+        st->next_free = p->dflt.free;
+        p->dflt.free = st;
         return;
     }
     for (size_t i = 0; i < p->nclasses; i++)
