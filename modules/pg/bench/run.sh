@@ -9,6 +9,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: run.sh BUILD_DIR [SECONDS] [ROUNDS] [WORKLOADS...]}
+build=$(cd "$build" && pwd) || exit 1 # absolute: go build runs in another folder
 secs=${2:-3}; rounds=${3:-3}; shift 3 2>/dev/null || shift $#
 workloads=${*:-pg_type generate_series large_object batch oneplusone nopipeline pipeline}
 bench=$build/modules/pg/bench/pg_bench

@@ -738,11 +738,11 @@ static int rows_add(pg_rows *w, const PGresult *r) {
     }
     for (int j = 0; j < nf; j++) {
         pg_cell *cl = &w->cells[w->ncells++];
-        if (PQgetisnull(r, 0, j)) {
+        int len = PQgetlength(r, 0, j);
+        if (len == 0 && PQgetisnull(r, 0, j)) { /* a NULL has length 0 */
             cl->off = 0, cl->len = -1;
             continue;
         }
-        int len = PQgetlength(r, 0, j);
         if (w->len + (size_t)len + 1 > w->cap) {
             size_t cap = w->cap ? w->cap : 4096;
             while (cap < w->len + (size_t)len + 1) cap *= 2;

@@ -193,7 +193,7 @@ static int rerr(corio_pg_result *r, int code, const char *fmt, ...) {
 }
 
 /* Check row/col, NULL-ness and the type; on success *v and *len are the raw binary value. */
-static int cell(const corio_pg_result *cr, int row, int col, const uint32_t *ok, int nok, const char *want,
+static inline int cell(const corio_pg_result *cr, int row, int col, const uint32_t *ok, int nok, const char *want,
                 const char **v, int *len, uint32_t *oid) {
     corio_pg_result *r = (corio_pg_result *)cr; /* the error text is scratch space */
     /* set on every path: an optimising compiler cannot see that callers
