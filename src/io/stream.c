@@ -394,6 +394,16 @@ ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
             ssize_t k = corio__recv_on(t, c->st, buf, n);
             return k > 0 ? k : direct_read_end(r, k);
         }
+        /* A stream over a supplied transport (a TLS stream's every read):
+         * the general path's work without its tests - a turn's charge
+         * (before the read, so a cancellation there loses nothing), one
+         * ops->read, what its result means. */
+        if (c->tops && (t = loop->current)) {
+            int crc = corio__budget_charge(t, 1);
+            if (crc < 0) return crc;
+            ssize_t k = c->tops->read(c->tctx, buf, n);
+            return k > 0 ? k : direct_read_end(r, k);
+        }
     }
     return reader_read_slow(r, buf, n);
 }
@@ -647,12 +657,25 @@ static int writer_put(corio_writer *w, const struct iovec *iov, int iovcnt, size
     return corio__wq_write(&w->q, iov, iovcnt, total);
 }
 
+
 __attribute__((noinline)) static int writer_write_slow(corio_writer *w, const void *buf, size_t len) {
     if (check_handle(w, "corio_writer_write") || (!buf && len)) return -EINVAL;
     int rc = writer_check_open(w, "corio_writer_write");
     if (rc < 0 || len == 0) return rc;
     struct iovec iov = {(void *)buf, len};
     return writer_put(w, &iov, 1, len);
+}
+
+/* A writer over a supplied transport, a piece of len > 0 bytes (a TLS
+ * stream's every write): when open, the transport's write with one piece.
+ * Closing and half-closing are the queue's flags here too; an error the
+ * transport reported sticks in err. */
+__attribute__((noinline)) static int writer_write_transport(corio_writer *w, const void *buf, size_t len) {
+    if (corio__unlikely(w->err || (w->q.flags & CORIO__WQ_FLAGS(.closing = true, .eof_pending = true, .eof_sent = true))))
+        return writer_write_slow(w, buf, len);
+    struct iovec iov = {(void *)buf, len};
+    corio__budget_spend(1);
+    return transport_result(w, w->c->tops->write(w->c->tctx, &iov, 1));
 }
 
 int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
@@ -692,6 +715,7 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
             memcpy(to, buf, len);
             return 0;
         }
+        if (q->unused) return writer_write_transport(w, buf, len);
     }
     return writer_write_slow(w, buf, len);
 }
@@ -707,6 +731,13 @@ int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt
     int rc = writer_check_open(w, "corio_writer_writelines");
     if (rc < 0 || total == 0) return rc;
     return writer_put(w, iov, iovcnt, total);
+}
+
+/* A drain over a supplied transport: below high water (a TLS stream's
+ * every drain), one ops->buffered; else the general path. */
+__attribute__((noinline)) static int writer_drain_transport(corio_writer *w) {
+    if (!w->err && !w->q.closing && w->c->tops->buffered(w->c->tctx) <= w->q.high) return 0;
+    return transport_drain(w);
 }
 
 __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
@@ -738,6 +769,7 @@ int corio_writer_drain(corio_writer *w) {
     if (corio__likely(w && !(w->q.flags & CORIO__WQ_FLAGS(.closing = true, .paused = true, .unused = true)) &&
                       w->q.flush.link.next == &w->q.flush.link))
         return 0;
+    if (w && w->q.unused) return writer_drain_transport(w);
     return writer_drain_slow(w);
 }
 

@@ -86,12 +86,12 @@ static int ssl_call_failed(corio_tls_conn *c, int e) {
  * reports; a read that produced output (a ticket acknowledgement, a
  * KeyUpdate answer) after our close is no reason to fail the read. */
 static int bio_write_ex(BIO *b, const char *data, size_t len, size_t *done) {
+    *done = len; /* first: only c is needed after the write */
     corio_tls_conn *c = BIO_get_data(b);
     if (len && !c->wr_err) {
         int rc = corio_writer_write(c->pw, data, len);
-        if (rc < 0) c->wr_err = rc;
+        if (corio__tls_unlikely(rc < 0)) c->wr_err = rc;
     }
-    *done = len;
     return 1;
 }
 
