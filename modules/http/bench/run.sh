@@ -237,9 +237,9 @@ if [ -z "${SKIP_WRK:-}" ] && command -v wrk >/dev/null; then
     done
   done
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RAW"
-  python3 - "$RAW" "$(getconf CLK_TCK)" <<'EOF'
+  python3 - "$RAW" "$(getconf CLK_TCK)" "$T" <<'EOF'
 import sys, statistics, collections
-hz = float(sys.argv[2])
+hz, secs = float(sys.argv[2]), float(sys.argv[3])
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     if line.startswith("#"): continue
@@ -263,7 +263,7 @@ for s in servers:
         cells.append(format(int(v), ",") + (" (%s)" % ", ".join(rel) if rel else ""))
     print("| %s | %s |" % (s, " | ".join(cells)))
 print()
-print("server CPU us/request, user+sys, medians of the runs [the server's use of CPU 0 %, CPU 0 idle %, wrk's use of CPU 1 %]")
+print("server CPU us/request, user+sys, medians of the runs [the server's use of CPU 0 %, CPU 0 idle %, the client's use of CPU 1 %, the client's CPU us/request]")
 print("| server | " + " | ".join(loads) + " |")
 print("|---" * (len(loads) + 1) + "|")
 for s in servers:
@@ -279,7 +279,8 @@ for s in servers:
         idle = statistics.median(r[4] for r in v)
         busy = statistics.median((us(r, 2) + us(r, 3)) * r[0] / 1e4 for r in v)
         wrk = statistics.median(r[5] for r in v)
-        cells.append("%.2f + %.2f = %.2f [%d%%, %d%%, %d%%]" % (u, y, t, busy, idle, wrk))
+        cus = statistics.median(r[5] / 100 * secs * 1e6 / r[1] if r[1] else 0 for r in v)
+        cells.append("%.2f + %.2f = %.2f [%d%%, %d%%, %d%%, %.1f]" % (u, y, t, busy, idle, wrk, cus))
     print("| %s | %s |" % (s, " | ".join(cells)))
 EOF
 fi
