@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,7 +197,6 @@ typedef struct {
 struct corio_http_exchange {
     conn *c;
     corio_http_request req;
-    param params[MAX_PARAMS];
     int nparams;
     /* request body */
     corio_http_body_kind bkind;
@@ -214,7 +214,12 @@ struct corio_http_exchange {
     int keep;        /* the connection persists after this exchange */
     char *extra;     /* fields added by the handler */
     size_t extra_len, extra_cap;
+    /* Last: only params[0..nparams) is ever read, so a new exchange
+     * clears the fields before it and not these 256 bytes (the task's
+     * stack is cold with many connections: every line written costs). */
+    param params[MAX_PARAMS];
 };
+#define EXCHANGE_CLEAR(x) memset((x), 0, offsetof(corio_http_exchange, params))
 
 static int buf_reserve(char **b, size_t *cap, size_t need) {
     if (need <= *cap) return 0;
@@ -941,7 +946,7 @@ static int serve_conn(conn *c) {
         int n = CORIO_HTTP_EPARTIAL;
         size_t have = c->in_len - c->in_start;
         corio_http_exchange x;
-        memset(&x, 0, sizeof x);
+        EXCHANGE_CLEAR(&x);
         n = have ? corio_http_parse_request(c->in + c->in_start, have, &x.req, c->hdrs, s->o.max_headers)
                  : CORIO_HTTP_EPARTIAL;
         if (n == CORIO_HTTP_EPARTIAL) {
