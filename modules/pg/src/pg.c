@@ -419,7 +419,6 @@ static int resolve_hosts(const char *hosts, char **hostaddr, const char **failed
     return 0;
 }
 
-static void rows_free(pg_rows *w);
 
 static corio_pg_conn *conn_new(void) {
     corio_pg_conn *c = calloc(1, sizeof *c);
@@ -576,8 +575,8 @@ void corio_pg_close(corio_pg_conn *c) {
         PQfinish(c->pg);
     }
     if (c->home) {
-        if (c->collect) rows_free(c->collect);
-        rows_free(atomic_exchange(&c->home->spare, NULL));
+        if (c->collect) pg__rows_free(c->collect);
+        pg__rows_free(atomic_exchange(&c->home->spare, NULL));
         pg__home_unref(c->home); /* results still out keep it */
     }
     free(c->pl_ring);
@@ -686,30 +685,6 @@ static pg_cached *cache_find(corio_pg_conn *c, uint64_t h, const char *sql, cons
 }
 
 /* ---- big results in buffers of our own (see pg_rows) ------------------------------- */
-
-static void rows_free(pg_rows *w) {
-    if (!w) return;
-    free(w->cells);
-    free(w->data);
-    free(w);
-}
-
-void pg__rows_release(pg_home *h, pg_rows *w) {
-    if (!w) return;
-    if (w->cellcap * sizeof(pg_cell) + w->cap > PG_SPARE_MAX) {
-        rows_free(w);
-        return;
-    }
-    /* keep the newest: the next big result is most likely its like */
-    rows_free(atomic_exchange(&h->spare, w));
-}
-
-void pg__home_unref(pg_home *h) {
-    if (h && atomic_fetch_sub(&h->refs, 1) == 1) {
-        rows_free(atomic_exchange(&h->spare, NULL));
-        free(h);
-    }
-}
 
 /* Buffers for the big result about to be fetched: the connection's spare
  * ones, emptied, or new.  NULL when out of memory. */

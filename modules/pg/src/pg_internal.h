@@ -61,6 +61,8 @@ typedef struct pg_home {
  * when it trims: results under this size do not make it trim. */
 #define PG_BIG_RESULT ((size_t)64 << 10)
 
+/* Free a pg_rows and its buffers (NULL: nothing). */
+void pg__rows_free(pg_rows *rows);
 /* Give a pg_rows back to its home (or free it), and let go of the home. */
 void pg__rows_release(pg_home *h, pg_rows *rows);
 void pg__home_unref(pg_home *h);

@@ -556,3 +556,29 @@ int corio_pg_get_str(const corio_pg_result *r, int row, int col, char *buf, size
     if (rc == -EPROTO) return badlen(r, col, len);
     return rc;
 }
+
+/* ---- big results' buffers (pg_rows): freed with their result, kept by their home ------- */
+
+void pg__rows_free(pg_rows *w) {
+    if (!w) return;
+    free(w->cells);
+    free(w->data);
+    free(w);
+}
+
+void pg__rows_release(pg_home *h, pg_rows *w) {
+    if (!w) return;
+    if (w->cellcap * sizeof(pg_cell) + w->cap > PG_SPARE_MAX) {
+        pg__rows_free(w);
+        return;
+    }
+    /* keep the newest: the next big result is most likely its like */
+    pg__rows_free(atomic_exchange(&h->spare, w));
+}
+
+void pg__home_unref(pg_home *h) {
+    if (h && atomic_fetch_sub(&h->refs, 1) == 1) {
+        pg__rows_free(atomic_exchange(&h->spare, NULL));
+        free(h);
+    }
+}
