@@ -234,11 +234,11 @@ static void on_read(int i) {
  * the load's loop: a new client is its own program, and what is measured is
  * how long the SERVER takes to answer it.  Handled inside the load's loop, a
  * probe would also wait for that loop's iterations (two of them: connected,
- * then echoed) - several ms each when the server is fast enough to keep 200
- * connections' 64 KiB writes and reads busy - and the fastest server would
- * look the slowest (bench/overload/README, "Probes").  The thread shares the
- * load's CPU (the process is pinned); it sleeps between probes, so the
- * scheduler runs it as soon as its socket wakes it. */
+ * then echoed).  Those are short in practice (loop_p50_ms ~0.03 ms in the
+ * runs of 2026-12-06) but reach 10-20 ms when the load's process is
+ * preempted (loop_max_ms), and that is not the server's latency.  The thread
+ * shares the load's CPU (the process is pinned); it sleeps between probes,
+ * so the scheduler runs it as soon as its socket wakes it. */
 
 static double gap_ms = -1, probe_timeout = 5.0;
 static double samples[MAXPROBES];

@@ -657,7 +657,6 @@ static int writer_put(corio_writer *w, const struct iovec *iov, int iovcnt, size
     return corio__wq_write(&w->q, iov, iovcnt, total);
 }
 
-
 __attribute__((noinline)) static int writer_write_slow(corio_writer *w, const void *buf, size_t len) {
     if (check_handle(w, "corio_writer_write") || (!buf && len)) return -EINVAL;
     int rc = writer_check_open(w, "corio_writer_write");
