@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The same workloads as pg_bench.c, with asyncpg or psycopg 3 (async).
 
-    pg_bench.py asyncpg|psycopg DSN WORKLOAD [--duration S] [--concurrency N]
+    pg_bench.py asyncpg|psycopg DSN WORKLOAD [--duration S] [--concurrency N] [--queries N]
 
 Workloads are MagicStack/pgbench's queries/1,2,3,6,7 (same SQL and
 arguments) and pipeline/nopipeline (SELECT 1+1 over one connection;
@@ -37,7 +37,7 @@ def psql(q):  # psycopg takes %s placeholders
     return re.sub(r"\$\d+", "%s", q)
 
 
-async def run(driver, dsn, workload, duration, concurrency):
+async def run(driver, dsn, workload, duration, concurrency, queries=0):
     sql, args = QUERIES[workload]
     if driver == "asyncpg":
         import asyncpg
@@ -90,7 +90,7 @@ async def run(driver, dsn, workload, duration, concurrency):
 
     async def worker():
         c = await connect()
-        while time.monotonic() < end:
+        while (counts["q"] < queries) if queries else (time.monotonic() < end):
             t0 = time.monotonic()
             rows = await one(c)
             dt = time.monotonic() - t0
@@ -125,7 +125,8 @@ def main():
     a = sys.argv[1:]
     driver, dsn, workload = a[0], a[1], a[2]
     opts = dict(zip(a[3::2], a[4::2]))
-    asyncio.run(run(driver, dsn, workload, float(opts.get("--duration", 5)), int(opts.get("--concurrency", 10))))
+    asyncio.run(run(driver, dsn, workload, float(opts.get("--duration", 5)), int(opts.get("--concurrency", 10)),
+                    int(opts.get("--queries", 0))))
 
 
 main()

@@ -700,7 +700,11 @@ static pg_rows *rows_take(corio_pg_conn *c) {
     return w;
 }
 
-/* Copy one row (a single-row PGresult) to the end of w.  0 or -ENOMEM. */
+/* Copy one row (a single-row PGresult) to the end of w.  0 or -ENOMEM.
+ * Two passes over the columns: the lengths first (so the data buffer is
+ * checked and grown once per row, not once per value), then the values,
+ * each copied with libpq's terminating 0 (libpq ends every value with one,
+ * binary ones too), so text values read as C strings. */
 static int rows_add(pg_rows *w, const PGresult *r) {
     int nf = PQnfields(r);
     if (w->nrows == INT_MAX) return -ENOMEM;
@@ -711,28 +715,34 @@ static int rows_add(pg_rows *w, const PGresult *r) {
         if (!n) return -ENOMEM;
         w->cells = n, w->cellcap = cap;
     }
+    pg_cell *cl = w->cells + w->ncells;
+    size_t need = 0;
     for (int j = 0; j < nf; j++) {
-        pg_cell *cl = &w->cells[w->ncells++];
         int len = PQgetlength(r, 0, j);
-        if (len == 0 && PQgetisnull(r, 0, j)) { /* a NULL has length 0 */
-            cl->off = 0, cl->len = -1;
+        if (len == 0 && PQgetisnull(r, 0, j)) len = -1; /* a NULL has length 0 */
+        cl[j].len = len;
+        need += (size_t)len + 1; /* a NULL adds 0 */
+    }
+    if (w->len + need > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < w->len + need) cap *= 2;
+        char *n = realloc(w->data, cap);
+        if (!n) return -ENOMEM;
+        w->data = n, w->cap = cap;
+    }
+    size_t off = w->len;
+    for (int j = 0; j < nf; j++) {
+        int len = cl[j].len;
+        if (len < 0) {
+            cl[j].off = 0;
             continue;
         }
-        if (w->len + (size_t)len + 1 > w->cap) {
-            size_t cap = w->cap ? w->cap : 4096;
-            while (cap < w->len + (size_t)len + 1) cap *= 2;
-            char *n = realloc(w->data, cap);
-            if (!n) {
-                w->ncells--;
-                return -ENOMEM;
-            }
-            w->data = n, w->cap = cap;
-        }
-        memcpy(w->data + w->len, PQgetvalue(r, 0, j), (size_t)len);
-        w->data[w->len + (size_t)len] = 0; /* text values read as C strings */
-        cl->off = w->len, cl->len = len;
-        w->len += (size_t)len + 1;
+        memcpy(w->data + off, PQgetvalue(r, 0, j), (size_t)len + 1);
+        cl[j].off = off;
+        off += (size_t)len + 1;
     }
+    w->len = off;
+    w->ncells += (size_t)nf;
     w->nrows++;
     return 0;
 }
@@ -971,7 +981,8 @@ int corio_pg_execute(corio_pg_conn *c, const char *sql, const corio_pg_param *pa
 }
 
 static corio_pg_result *wrap(PGresult *r) {
-    corio_pg_result *w = malloc(sizeof *w);
+    int ncols = PQnfields(r);
+    corio_pg_result *w = malloc(sizeof *w + sizeof w->types[0] * (size_t)(ncols > 0 ? ncols : 0));
     if (!w) {
         PQclear(r);
         return NULL;
@@ -980,8 +991,9 @@ static corio_pg_result *wrap(PGresult *r) {
     w->rows = NULL;
     w->home = NULL;
     w->nrows = PQntuples(r);
-    w->ncols = PQnfields(r);
+    w->ncols = ncols;
     w->err[0] = 0;
+    for (int j = 0; j < ncols; j++) w->types[j] = PQftype(r, j);
     return w;
 }
 

@@ -118,6 +118,7 @@ struct corio_pg_result {
     pg_home *home;  /* where rows go back to */
     int nrows, ncols;
     char err[200];  /* why the last getter failed */
+    uint32_t types[]; /* the columns' types (ncols), read once: every getter checks one */
 };
 
 static inline int pg__isnull(const corio_pg_result *r, int row, int col) {
@@ -125,13 +126,17 @@ static inline int pg__isnull(const corio_pg_result *r, int row, int col) {
     return PQgetisnull(r->res, row, col);
 }
 
-static inline const char *pg__value(const corio_pg_result *r, int row, int col, int *len) {
+/* The cell's value and length, or NULL for an SQL NULL (row and col checked
+ * by the caller).  In a PGresult a NULL has length 0: PQgetisnull is asked
+ * only then, one libpq call fewer for every other value. */
+static inline const char *pg__cell(const corio_pg_result *r, int row, int col, int *len) {
     if (r->rows) {
         const pg_cell *c = &r->rows->cells[(size_t)row * (size_t)r->ncols + (size_t)col];
-        *len = c->len < 0 ? 0 : c->len;
-        return r->rows->data + c->off;
+        *len = c->len;
+        return c->len < 0 ? NULL : r->rows->data + c->off;
     }
     *len = PQgetlength(r->res, row, col);
+    if (*len == 0 && PQgetisnull(r->res, row, col)) return NULL;
     return PQgetvalue(r->res, row, col);
 }
 

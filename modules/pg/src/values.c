@@ -163,8 +163,8 @@ const char *corio_pg_colname(const corio_pg_result *r, int col) {
 }
 
 uint32_t corio_pg_coltype(const corio_pg_result *r, int col) {
-    if (!r || col < 0 || col >= PQnfields(r->res)) return 0;
-    return PQftype(r->res, col);
+    if (!r || col < 0 || col >= r->ncols) return 0;
+    return r->types[col];
 }
 
 int corio_pg_col(const corio_pg_result *r, const char *name) {
@@ -205,7 +205,7 @@ static inline int cell(const corio_pg_result *cr, int row, int col, const uint32
     if (row < 0 || row >= r->nrows || col < 0 || col >= r->ncols)
         return rerr(r, -EINVAL, "no cell at row %d, column %d (the result has %d rows and %d columns)", row, col,
                     r->nrows, r->ncols);
-    uint32_t t = PQftype(r->res, col);
+    uint32_t t = r->types[col];
     int i = 0;
     while (i < nok && ok[i] != t) i++;
     if (nok && i == nok) {
@@ -217,9 +217,12 @@ static inline int cell(const corio_pg_result *cr, int row, int col, const uint32
         }
         return rerr(r, CORIO_PG_ETYPE, "column %d (\"%s\") is %s, not %s", col, PQfname(r->res, col), tn, want);
     }
-    if (pg__isnull(r, row, col))
+    const char *p = pg__cell(r, row, col, len);
+    if (!p) {
+        *len = 0;
         return rerr(r, CORIO_PG_ENULL, "column %d (\"%s\") is NULL at row %d", col, PQfname(r->res, col), row);
-    *v = pg__value(r, row, col, len);
+    }
+    *v = p;
     *oid = t;
     r->err[0] = 0;
     return 0;
