@@ -6,7 +6,8 @@
  * end.  Small limits (a 64-byte command, a 128-byte line, 512 bytes of
  * data) make the over-limit paths reachable within the fuzzer's input
  * size.  Half the inputs run with AUTH allowed in the clear and required,
- * so the AUTH and 530 paths are reached too (chosen by the first byte).
+ * so the AUTH and 530 paths are reached too, and half with CHUNKING
+ * offered, so that BDAT's chunks are read (both chosen by the first byte).
  */
 #include <corio.h>
 #include <corio/smtp.h>
@@ -65,6 +66,7 @@ static int amain(void *arg) {
         o.auth_allow_plaintext = 1;
         o.auth_required = 1;
     }
+    o.chunking = (in->data[0] & 2) != 0; /* BDAT: its own reading of the input */
     corio_smtp_serve_stream(sr, sw, "fuzz:1", &h, NULL, &o);
     corio_stream_close(sr, sw);
     corio_join(t);

@@ -1,7 +1,8 @@
 /*
  * client.c - the SMTP client (smtplib / aiosmtplib): connect, EHLO with
  * HELO fallback, AUTH PLAIN/LOGIN, one envelope at a time with
- * dot-stuffing and PIPELINING when the server offers it.
+ * dot-stuffing, PIPELINING and CHUNKING (BDAT) when the server offers
+ * them.
  *
  * Every wait for the server is bounded by the client's timeout; replies
  * are read line by line from the stream's reader (its 64 KiB line limit
@@ -34,6 +35,7 @@ struct corio_smtp_client {
     corio_writer *w;
     double timeout;
     int pipelining_off;
+    int chunking_off;  /* DATA even when CHUNKING is offered */
     int helo_only;
     int body_8bitmime; /* declare BODY=8BITMIME whenever offered, not only for 8-bit content */
     char local[256];   /* our name for EHLO/HELO */
@@ -110,6 +112,26 @@ static int send_raw(corio_smtp_client *c, const void *p, size_t n) {
     int rc = corio_writer_write(c->w, p, n);
     if (rc < 0) return rc;
     if (corio_writer_buffered(c->w) == 0) return 0;
+    corio_timeout to;
+    if ((rc = corio_timeout_enter(&to, c->timeout)) < 0) return rc;
+    return corio_timeout_exit(&to, corio_writer_drain(c->w));
+}
+
+/* head, then the content's pieces, then tail (tail_len may be 0) in one
+ * write (one sendmsg when nothing is queued); waits while the writer
+ * holds more than its high water mark, as send_raw. */
+static int send_pieces(corio_smtp_client *c, const void *head, size_t head_len, const struct iovec *iov, int iovcnt,
+                       const void *tail, size_t tail_len) {
+    struct iovec small[8], *v = small;
+    if (iovcnt > 6 && !(v = malloc(((size_t)iovcnt + 2) * sizeof *v))) return -ENOMEM;
+    int k = 0;
+    v[k++] = (struct iovec){.iov_base = (void *)head, .iov_len = head_len};
+    for (int i = 0; i < iovcnt; i++)
+        if (iov[i].iov_len) v[k++] = iov[i];
+    if (tail_len) v[k++] = (struct iovec){.iov_base = (void *)tail, .iov_len = tail_len};
+    int rc = corio_writer_writelines(c->w, v, k);
+    if (v != small) free(v);
+    if (rc < 0 || corio_writer_buffered(c->w) == 0) return rc;
     corio_timeout to;
     if ((rc = corio_timeout_enter(&to, c->timeout)) < 0) return rc;
     return corio_timeout_exit(&to, corio_writer_drain(c->w));
@@ -241,6 +263,7 @@ int corio_smtp_client_open(corio_reader *r, corio_writer *w, const corio_smtp_cl
     c->w = w;
     c->timeout = opts && opts->timeout > 0 ? opts->timeout : 60.0;
     c->pipelining_off = opts && opts->no_pipelining;
+    c->chunking_off = opts && opts->no_chunking;
     c->helo_only = opts && opts->helo_only;
     c->body_8bitmime = opts && opts->body_8bitmime;
     c->tls_ctx = opts ? opts->tls_ctx : NULL;
@@ -498,6 +521,21 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
     params[pl] = 0;
 
     int pipe = c->esmtp && !c->pipelining_off && corio_smtp_client_has_ext(c, "PIPELINING");
+    /* BDAT sends the content as it is, with the CRLF that DATA's end would
+     * add: the server gets the same bytes either way. */
+    int chunk = c->esmtp && !c->chunking_off && corio_smtp_client_has_ext(c, "CHUNKING");
+    unsigned char last[2] = {0, 0};
+    for (int k = 0; k < iovcnt; k++) {
+        const unsigned char *p = iov[k].iov_base;
+        size_t l = iov[k].iov_len;
+        if (l >= 2) last[0] = p[l - 2], last[1] = p[l - 1];
+        else if (l == 1) last[0] = last[1], last[1] = p[0];
+    }
+    size_t add_crlf = len > 0 && !(len >= 2 && last[0] == '\r' && last[1] == '\n') ? 2 : 0;
+    char bdat[48] = "BDAT ";
+    size_t bl = 5 + fmt_size(bdat + 5, len + add_crlf);
+    memcpy(bdat + bl, " LAST\r\n", 8);
+    bl += 7;
     int rc;
     if (pipe) {
         /* MAIL, every RCPT and DATA in one write (RFC 2920 3.1: DATA
@@ -513,12 +551,17 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
             rc |= smtp_buf_append(&b, rcpts[i], strlen(rcpts[i]));
             rc |= smtp_buf_append(&b, ">\r\n", 3);
         }
-        rc |= smtp_buf_append(&b, "DATA\r\n", 6);
+        if (chunk)
+            rc |= smtp_buf_append(&b, bdat, bl);
+        else
+            rc |= smtp_buf_append(&b, "DATA\r\n", 6);
         if (rc < 0) {
             smtp_buf_free(&b);
             return -ENOMEM;
         }
-        rc = send_raw(c, b.p, b.len);
+        /* With BDAT the content goes in the same write: the whole message
+         * is one round trip. */
+        rc = chunk ? send_pieces(c, b.p, b.len, iov, iovcnt, "\r\n", add_crlf) : send_raw(c, b.p, b.len);
         smtp_buf_free(&b);
         if (rc < 0) return rc;
         int mail = read_reply(c);
@@ -544,11 +587,22 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
             c->code = mail_code;
             if (mail_text) set_text(c, mail_text, strlen(mail_text), 0);
             free(mail_text);
-            if (data == 354) send_raw(c, ".\r\n", 3), read_reply(c);
+            if (!chunk && data == 354) send_raw(c, ".\r\n", 3), read_reply(c);
             reset_keep(c);
             return CORIO_SMTP_EREPLY;
         }
         free(mail_text);
+        if (chunk) {
+            /* data is BDAT's reply: the end of data's, or a refusal of a
+             * transaction without recipients (its chunk dropped). */
+            if (ok == 0) {
+                reset_keep(c);
+                return CORIO_SMTP_ERECIPIENTS;
+            }
+            if (data == 250) return 0;
+            reset_keep(c);
+            return CORIO_SMTP_EREPLY;
+        }
         if (data == 354 && ok == 0) {
             /* Nothing to deliver to: end the (empty) message at once. */
             if ((rc = send_raw(c, ".\r\n", 3)) < 0) return rc;
@@ -582,6 +636,13 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
         if (ok == 0) {
             reset_keep(c);
             return CORIO_SMTP_ERECIPIENTS;
+        }
+        if (chunk) {
+            if ((rc = send_pieces(c, bdat, bl, iov, iovcnt, "\r\n", add_crlf)) < 0) return rc;
+            if ((code = read_reply(c)) < 0) return code;
+            if (code == 250) return 0;
+            reset_keep(c); /* RFC 3030: a refused BDAT leaves the transaction for RSET to clear */
+            return CORIO_SMTP_EREPLY;
         }
         if ((rc = send_line(c, "DATA")) < 0) return rc;
         if ((code = read_reply(c)) < 0) return code;

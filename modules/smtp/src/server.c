@@ -59,6 +59,7 @@ typedef struct cfg {
     int auth_required;
     corio_tls_ctx *tls_ctx;
     int require_starttls;
+    int chunking;        /* offer CHUNKING and take BDAT */
 } cfg;
 
 enum { DATA_NOMINAL, DATA_TOO_LONG, DATA_TOO_MUCH };
@@ -83,6 +84,7 @@ typedef struct sess {
     char *host_name;     /* malloc'd */
     char *login;         /* malloc'd */
     int bogus;           /* unknown commands left before goodbye */
+    int bdat;            /* this transaction's content came by BDAT so far (DATA may not follow) */
     int done;            /* QUIT, goodbye or timeout: end the session */
     int failed;          /* the connection failed: nothing more can be written */
 } sess;
@@ -106,6 +108,7 @@ static void cfg_init(cfg *c, const corio_smtp_server_opts *o) {
     c->auth_required = o->auth_required;
     c->tls_ctx = o->tls_ctx;
     c->require_starttls = o->require_starttls && o->tls_ctx;
+    c->chunking = o->chunking;
     /* aiosmtpd lets MAIL grow by the room its parameters need:
      * " SIZE=<digits>" (26) and " SMTPUTF8" (10). */
     c->mail_limit = c->cmd_limit + (c->data_limit != SIZE_MAX ? 26 : 0) + (c->smtputf8 ? 10 : 0);
@@ -125,6 +128,7 @@ static void env_reset(sess *s) {
     free(e->rcpt_options);
     memset(e, 0, sizeof *e);
     smtp_buf_free(&s->content);
+    s->bdat = 0;
 }
 
 /* ---- output ------------------------------------------------------------------- */
@@ -326,9 +330,9 @@ static int cmd_ehlo(sess *s, const char *arg) {
     corio_smtp_reply reply;
     char size[40] = "SIZE";
     if (s->cfg->data_limit != SIZE_MAX) snprintf(size, sizeof size, "SIZE %zu", s->cfg->data_limit);
-    snprintf(reply.text, sizeof reply.text, "250-%s\r\n250-%s\r\n250-8BITMIME\r\n%s%s250-PIPELINING\r\n%s250 HELP",
+    snprintf(reply.text, sizeof reply.text, "250-%s\r\n250-%s\r\n250-8BITMIME\r\n%s%s250-PIPELINING\r\n%s%s250 HELP",
              s->cfg->hostname, size, s->cfg->smtputf8 ? "250-SMTPUTF8\r\n" : "",
-             s->cfg->tls_ctx && !s->pub.tls ? "250-STARTTLS\r\n" : "",
+             s->cfg->tls_ctx && !s->pub.tls ? "250-STARTTLS\r\n" : "", s->cfg->chunking ? "250-CHUNKING\r\n" : "",
              auth_offered(s) ? "250-AUTH LOGIN PLAIN\r\n" : "");
     int code = hook_done(s, s->h->ehlo ? s->h->ehlo(&s->pub, arg, &reply) : 0, &reply);
     if (is_2xx(code)) set_host(s, arg);
@@ -463,6 +467,10 @@ static int cmd_rcpt(sess *s, const char *arg) {
         push(s, "503 Error: need MAIL command");
         return 0;
     }
+    if (s->bdat) {
+        push(s, "503 5.5.1 Error: RCPT after BDAT");
+        return 0;
+    }
     const char *syntaxerr =
         s->pub.extended_smtp ? "501 Syntax: RCPT TO: <address> [SP <mail-parameters>]" : "501 Syntax: RCPT TO: <address>";
     char addr[CORIO_SMTP_COMMAND_SIZE_LIMIT + 64];
@@ -516,6 +524,22 @@ static int cmd_rcpt(sess *s, const char *arg) {
         opts = NULL;
     }
     free(opts);
+    push(s, reply.text);
+    return 0;
+}
+
+/* The transaction's content is complete: hand it to the data hook and
+ * queue its reply.  0, or -ENOMEM. */
+static int deliver(sess *s) {
+    /* A NUL after the content, not counted: handlers may use string
+     * functions on it (the content itself may hold NULs). */
+    if (smtp_buf_reserve(&s->content, 1) < 0) return -ENOMEM;
+    s->content.p[s->content.len] = 0;
+    s->env.content = (unsigned char *)s->content.p;
+    s->env.content_len = s->content.len;
+    corio_smtp_reply reply;
+    reply_str(&reply, "250 OK");
+    hook_done(s, s->h->data ? s->h->data(&s->pub, &s->env, &reply) : 0, &reply);
     push(s, reply.text);
     return 0;
 }
@@ -612,25 +636,114 @@ static int cmd_data(sess *s, const char *arg) {
         push(s, "501 Syntax: DATA");
         return 0;
     }
+    if (s->bdat) {
+        /* RFC 3030 2: DATA and BDAT are not mixed in one transaction. */
+        push(s, "503 5.5.1 Error: DATA after BDAT");
+        return 0;
+    }
     push(s, "354 End data with <CR><LF>.<CR><LF>");
     int state = receive_data(s);
     if (state < 0) return state;
     if (state == DATA_TOO_LONG) push(s, "500 Line too long (see RFC5321 4.5.3.1.6)");
     else if (state == DATA_TOO_MUCH) push(s, "552 Error: Too much mail data");
-    else {
-        /* A NUL after the content, not counted: handlers may use string
-         * functions on it (the content itself may hold NULs). */
-        if (smtp_buf_reserve(&s->content, 1) < 0) return -ENOMEM;
-        s->content.p[s->content.len] = 0;
-        s->env.content = (unsigned char *)s->content.p;
-        s->env.content_len = s->content.len;
-        corio_smtp_reply reply;
-        reply_str(&reply, "250 OK");
-        hook_done(s, s->h->data ? s->h->data(&s->pub, &s->env, &reply) : 0, &reply);
-        push(s, reply.text);
-    }
+    else if ((state = deliver(s)) < 0)
+        return state;
     env_reset(s);
     return 0;
+}
+
+/*
+ * BDAT (RFC 3030): "BDAT <size> [LAST]" followed by exactly size octets,
+ * taken as they are (no dot-stuffing, no line limit).  The octets are
+ * always read, even when the command is refused, so that they are never
+ * taken for commands; only a size that cannot be read as a number (where
+ * the chunk ends is then unknown) ends the session.  A refused chunk ends
+ * the transaction: the BDATs a pipelining client sent after it find no
+ * MAIL and are refused (503) with their octets read and dropped, as RFC
+ * 3030 2 asks.  After the last chunk the data hook gets the envelope with
+ * the content, exactly as after DATA.
+ */
+static int cmd_bdat(sess *s, const char *arg) {
+    size_t size = 0, digits = 0;
+    const char *p = arg;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        if (size > (SIZE_MAX - 9) / 10) {
+            digits = 0; /* more than we can count: where the chunk ends is unknown */
+            break;
+        }
+        size = size * 10 + (size_t)(*p - '0');
+    }
+    int last = 0;
+    if (digits && *p == ' ') {
+        while (*p == ' ') p++;
+        if (strcasecmp(p, "LAST") == 0) {
+            last = 1;
+            p += 4;
+        }
+    }
+    if (!digits || *p) {
+        push(s, "501 5.5.4 Syntax: BDAT count [LAST]");
+        s->done = 1;
+        return 0;
+    }
+    const char *err = NULL;
+    char msg[64];
+    if (s->cfg->require_starttls && !s->pub.tls) err = "530 Must issue a STARTTLS command first";
+    else if (!s->pub.host_name) err = "503 Error: send HELO first";
+    else if (s->cfg->auth_required && !s->pub.authenticated) err = "530 5.7.0 Authentication required";
+    else if (!s->env.mail_from) err = "503 Error: need MAIL command";
+    else if (!s->env.rcpt_count) err = "503 Error: need RCPT command";
+    if (s->cfg->data_limit != SIZE_MAX && size > s->cfg->data_limit) {
+        /* A chunk bigger than any message we take is not read: it could
+         * never be delivered, and reading it would let a client hold the
+         * session for as long as it likes.  Where it ends is then unknown,
+         * so the session ends (its transaction dropped). */
+        push(s, err ? err : "552 5.3.4 Error: message size exceeds fixed maximum message size");
+        env_reset(s);
+        s->done = 1;
+        return 0;
+    }
+    int too_much = !err && s->cfg->data_limit != SIZE_MAX && size > s->cfg->data_limit - s->content.len;
+    int keep = !err && !too_much;
+    /* The chunk: from the input buffer, then from the stream.  The
+     * content grows as octets come (a size announced is not allocated
+     * ahead: a client that never sends them costs nothing). */
+    size_t left = size;
+    while (left > 0) {
+        size_t avail = s->in_len - s->in_off;
+        if (avail == 0) {
+            int rc = fill(s);
+            if (rc < 0) return rc;
+            if (rc == 0) return -ECONNRESET; /* the client left mid-chunk */
+            continue;
+        }
+        size_t n = avail < left ? avail : left;
+        if (keep && smtp_buf_append(&s->content, s->in + s->in_off, n) < 0) {
+            /* Out of memory for this message: as too much data, like DATA. */
+            too_much = 1;
+            keep = 0;
+        }
+        s->in_off += n;
+        left -= n;
+    }
+    if (err) {
+        push(s, err);
+        return 0;
+    }
+    if (too_much) {
+        env_reset(s);
+        push(s, "552 5.3.4 Error: message size exceeds fixed maximum message size");
+        return 0;
+    }
+    s->bdat = 1;
+    if (!last) {
+        snprintf(msg, sizeof msg, "250 2.0.0 OK: %zu octets received", size);
+        push(s, msg);
+        return 0;
+    }
+    int rc = deliver(s);
+    env_reset(s);
+    return rc < 0 ? rc : 0;
 }
 
 /* Read one AUTH response line (RFC 4954 4): base64, "=" for empty, "*"
@@ -776,6 +889,7 @@ static const char *const help_syntax[][2] = {
     {"RSET", "RSET"},
     {"VRFY", "VRFY <address>"},
     {"STARTTLS", "STARTTLS"},
+    {"BDAT", "BDAT count [LAST]"},
 };
 
 static int cmd_help(sess *s, char *arg) {
@@ -784,7 +898,8 @@ static int cmd_help(sess *s, char *arg) {
     if (*arg) {
         upcase(arg);
         for (size_t i = 0; i < sizeof help_syntax / sizeof help_syntax[0]; i++) {
-            if (i == 11 && !s->cfg->tls_ctx) break; /* STARTTLS: only when offered */
+            if (i == 11 && !s->cfg->tls_ctx) continue; /* STARTTLS: only when offered */
+            if (i == 12 && !s->cfg->chunking) continue; /* BDAT: likewise */
             if (strcmp(arg, help_syntax[i][0]) == 0) {
                 char msg[128];
                 int ext = s->pub.extended_smtp && (i == 5 || i == 8);
@@ -796,8 +911,8 @@ static int cmd_help(sess *s, char *arg) {
         code = 501;
     }
     char msg[160];
-    snprintf(msg, sizeof msg, "%d Supported commands: AUTH DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET %sVRFY", code,
-             s->cfg->tls_ctx ? "STARTTLS " : "");
+    snprintf(msg, sizeof msg, "%d Supported commands: AUTH %sDATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET %sVRFY", code,
+             s->cfg->chunking ? "BDAT " : "", s->cfg->tls_ctx ? "STARTTLS " : "");
     push(s, msg);
     return 0;
 }
@@ -931,6 +1046,8 @@ static int dispatch(sess *s, char *line, size_t len) {
                 push(s, "500 Error: strict ASCII mode");
                 return 0;
             }
+    /* BDAT first: whatever is refused, its chunk must still be read. */
+    if (vlen == 4 && s->cfg->chunking && !memcmp(verb, "BDAT", 4)) return cmd_bdat(s, arg);
     size_t max = s->pub.extended_smtp && strcmp(verb, "MAIL") == 0 ? s->cfg->mail_limit : s->cfg->cmd_limit;
     if (len > max) {
         push(s, "500 Command line too long");

@@ -37,9 +37,15 @@ static const rt_case rt_cases[] = {
     {S("\r\n.\r\n"), S("\r\n.\r\n")},
 };
 
+/* The round trip and refusal cases run four ways: bit 0 of the mode
+ * turns PIPELINING off in the client, bit 1 has the server offer CHUNKING
+ * (so that the client sends BDAT). */
+enum { MODE_NO_PIPE = 1, MODE_CHUNKING = 2 };
+
 static int roundtrip_main(void *arg) {
-    int no_pipe = *(int *)arg;
+    int mode = *(int *)arg, no_pipe = mode & MODE_NO_PIPE;
     fx f = {0};
+    f.opts.chunking = (mode & MODE_CHUNKING) != 0;
     if (fx_start(&f) < 0) return 1;
     corio_smtp_client_opts o = {.no_pipelining = no_pipe, .local_hostname = "client.test"};
     corio_smtp_client *c;
@@ -75,6 +81,35 @@ static int roundtrip_main(void *arg) {
     const char *u[] = {"\xc3\xa5sa@example.test"};
     CHECK_EQ(corio_smtp_client_send(c, "a@b", u, 1, "hi\r\n", 4, NULL), 0);
     CHECK(strcmp(f.rec.mail_options, "SIZE=4 SMTPUTF8") == 0);
+    /* A 5000-byte line: too long for DATA (500, RFC 5321's limit), taken
+     * as it is by BDAT - which tells which of the two the client used. */
+    size_t ll = 5002;
+    char *longl = malloc(ll);
+    CHECK(longl != NULL);
+    if (!longl) return 1;
+    memset(longl, 'a', ll - 2);
+    memcpy(longl + ll - 2, "\r\n", 2);
+    int was = f.rec.messages;
+    CHECK_EQ(corio_smtp_client_send(c, "a@b", ONE, 1, longl, ll, NULL), f.opts.chunking ? 0 : CORIO_SMTP_EREPLY);
+    CHECK_EQ(f.rec.messages, was + (f.opts.chunking ? 1 : 0));
+    if (f.opts.chunking) {
+        CHECK(f.rec.content_len == ll && memcmp(f.rec.content, longl, ll) == 0);
+        /* opts.no_chunking: DATA although CHUNKING is offered. */
+        corio_smtp_client_opts o2 = o;
+        o2.no_chunking = 1;
+        corio_smtp_client *d;
+        CHECK_EQ(corio_smtp_client_connect("127.0.0.1", f.port, &o2, &d), 0);
+        CHECK(corio_smtp_client_has_ext(d, "CHUNKING"));
+        CHECK_EQ(corio_smtp_client_send(d, "a@b", ONE, 1, longl, ll, NULL), CORIO_SMTP_EREPLY);
+        CHECK_EQ(corio_smtp_client_code(d), 500);
+        CHECK_EQ(corio_smtp_client_send(d, "a@b", ONE, 1, ".x", 2, NULL), 0);
+        CHECK(f.rec.content_len == 4 && memcmp(f.rec.content, ".x\r\n", 4) == 0);
+        CHECK_EQ(corio_smtp_client_quit(d), 0);
+        corio_smtp_client_free(d);
+    } else {
+        CHECK_EQ(corio_smtp_client_code(c), 500);
+    }
+    free(longl);
     CHECK_EQ(corio_smtp_client_command(c, "NOOP"), 250);
     CHECK_EQ(corio_smtp_client_command(c, "VRFY <a@b>"), 252);
     CHECK_EQ(corio_smtp_client_command(c, "BAD\r\nQUIT"), -EINVAL);
@@ -85,12 +120,20 @@ static int roundtrip_main(void *arg) {
     return 0;
 }
 static void test_roundtrip(void) {
-    int no = 0;
-    test_run(roundtrip_main, &no, 0);
+    int mode = 0;
+    test_run(roundtrip_main, &mode, 0);
 }
 static void test_roundtrip_no_pipelining(void) {
-    int yes = 1;
-    test_run(roundtrip_main, &yes, 0);
+    int mode = MODE_NO_PIPE;
+    test_run(roundtrip_main, &mode, 0);
+}
+static void test_roundtrip_bdat(void) {
+    int mode = MODE_CHUNKING;
+    test_run(roundtrip_main, &mode, 0);
+}
+static void test_roundtrip_bdat_no_pipelining(void) {
+    int mode = MODE_CHUNKING | MODE_NO_PIPE;
+    test_run(roundtrip_main, &mode, 0);
 }
 
 /* ---- refusals ----------------------------------------------------------------- */
@@ -105,8 +148,9 @@ static int refuse_mail(corio_smtp_session *s, corio_smtp_envelope *env, const ch
 }
 
 static int refusals_main(void *arg) {
-    int no_pipe = *(int *)arg;
+    int mode = *(int *)arg, no_pipe = mode & MODE_NO_PIPE;
     fx f = {0};
+    f.opts.chunking = (mode & MODE_CHUNKING) != 0;
     f.handler = rec_handler;
     f.handler.mail = refuse_mail;
     f.rec.reject_rcpt = 1;
@@ -148,12 +192,20 @@ static int refusals_main(void *arg) {
     return 0;
 }
 static void test_refusals(void) {
-    int no = 0;
-    test_run(refusals_main, &no, 0);
+    int mode = 0;
+    test_run(refusals_main, &mode, 0);
 }
 static void test_refusals_no_pipelining(void) {
-    int yes = 1;
-    test_run(refusals_main, &yes, 0);
+    int mode = MODE_NO_PIPE;
+    test_run(refusals_main, &mode, 0);
+}
+static void test_refusals_bdat(void) {
+    int mode = MODE_CHUNKING;
+    test_run(refusals_main, &mode, 0);
+}
+static void test_refusals_bdat_no_pipelining(void) {
+    int mode = MODE_CHUNKING | MODE_NO_PIPE;
+    test_run(refusals_main, &mode, 0);
 }
 
 static int refuse_ehlo(corio_smtp_session *s, const char *hostname, corio_smtp_reply *reply) {
@@ -228,8 +280,8 @@ static void test_helo_auth(void) { test_run(helo_auth_main, NULL, 0); }
 /* ---- size and concurrency ----------------------------------------------------- */
 
 static int big_main(void *arg) {
-    (void)arg;
     fx f = {0};
+    f.opts.chunking = arg != NULL; /* the same by BDAT: one chunk of 10 MiB */
     if (fx_start(&f) < 0) return 1;
     const char *e = getenv("CORIO_TEST_BULK_MIB");
     size_t mib = e && *e ? (size_t)atoi(e) : 10;
@@ -270,6 +322,7 @@ static int big_main(void *arg) {
     return 0;
 }
 static void test_big(void) { test_run(big_main, NULL, 0); }
+static void test_big_bdat(void) { test_run(big_main, (void *)1, 0); }
 
 #define SENDERS 50
 #define PER_SENDER 4
@@ -417,6 +470,7 @@ static int aiosmtpd_main(void *arg) {
     CHECK_EQ(corio_smtp_client_connect("127.0.0.1", port, NULL, &c), 0);
     CHECK(corio_smtp_client_has_ext(c, "SIZE"));
     CHECK(!corio_smtp_client_has_ext(c, "PIPELINING")); /* aiosmtpd has none: one command at a time */
+    CHECK(!corio_smtp_client_has_ext(c, "CHUNKING"));   /* nor CHUNKING: the client says DATA */
     CHECK_EQ(corio_smtp_client_auth(c, "user", "wrong"), CORIO_SMTP_EREPLY);
     CHECK_EQ(corio_smtp_client_code(c), 535);
     CHECK_EQ(corio_smtp_client_auth(c, "user", "secret"), 0);
@@ -498,8 +552,13 @@ static void run_all(void) {
     RUN_NET_TEST(test_roundtrip_no_pipelining);
     RUN_NET_TEST(test_refusals);
     RUN_NET_TEST(test_refusals_no_pipelining);
+    RUN_NET_TEST(test_roundtrip_bdat);
+    RUN_NET_TEST(test_roundtrip_bdat_no_pipelining);
+    RUN_NET_TEST(test_refusals_bdat);
+    RUN_NET_TEST(test_refusals_bdat_no_pipelining);
     RUN_NET_TEST(test_helo_auth);
     RUN_NET_TEST(test_big);
+    RUN_NET_TEST(test_big_bdat);
     RUN_NET_TEST(test_concurrent);
     RUN_NET_TEST(test_bad_servers);
 }

@@ -628,6 +628,187 @@ static void test_parse(void) {
     CHECK_EQ(corio_smtp_reply_code("650 OK"), -EINVAL);
 }
 
+/* ---- CHUNKING (RFC 3030) ------------------------------------------------------ */
+
+static const char *EHLO_CHUNKING =
+    "250-mx.test\n250-SIZE 33554432\n250-8BITMIME\n250-SMTPUTF8\n250-PIPELINING\n250-CHUNKING\n250 HELP";
+
+static int bdat_main(void *arg) {
+    (void)arg;
+    fx f = {0};
+    f.opts.chunking = 1;
+    f.rec.reject_rcpt = 1;
+    if (fx_start(&f) < 0) return 1;
+    raw c;
+    CHECK_EQ(raw_open(&c, f.port), 0);
+    EXPECT(&c, "220 mx.test corio SMTP");
+    raw_sends(&c, "EHLO c\r\n");
+    EXPECT(&c, EHLO_CHUNKING);
+    raw_sends(&c, "HELP\r\n");
+    EXPECT(&c, "250 Supported commands: AUTH BDAT DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET VRFY");
+    raw_sends(&c, "HELP bdat\r\n");
+    EXPECT(&c, "250 Syntax: BDAT count [LAST]");
+    /* Chunks in separate writes: exact octets, no dot-unstuffing, CRLF
+     * and bare LF and "." lines are data, a chunk may end mid-line. */
+    raw_sends(&c, "MAIL FROM:<a@b>\r\n");
+    EXPECT(&c, "250 OK");
+    raw_sends(&c, "RCPT TO:<x@y>\r\n");
+    EXPECT(&c, "250 OK");
+    raw_sends(&c, "BDAT 9\r\n..dot\r\n.\r");
+    EXPECT(&c, "250 2.0.0 OK: 9 octets received");
+    raw_sends(&c, "bdat 0\r\n");
+    EXPECT(&c, "250 2.0.0 OK: 0 octets received");
+    raw_sends(&c, "BDAT 6 last\r\n\nx\ny\r\n");
+    EXPECT(&c, "250 OK");
+    CHECK_EQ(f.rec.messages, 1);
+    CHECK_EQ(f.rec.content_len, 15);
+    CHECK(memcmp(f.rec.content, "..dot\r\n.\r\nx\ny\r\n", 15) == 0);
+    CHECK(strcmp(f.rec.from, "a@b") == 0);
+    /* Pipelined: two transactions, BDAT and DATA, a refused recipient,
+     * and QUIT in one write; one write of replies. */
+    raw_sends(&c, "MAIL FROM:<q@r> SIZE=5\r\nRCPT TO:<bad@t>\r\nRCPT TO:<s@t>\r\nBDAT 5 LAST\r\nhi\r\n."
+                  "MAIL FROM:<u@v>\r\nRCPT TO:<w@x>\r\nDATA\r\n");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "550 5.1.1 No such user: bad@t");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    CHECK_EQ(f.rec.messages, 2);
+    CHECK(memcmp(f.rec.content, "hi\r\n.", 5) == 0 && f.rec.content_len == 5);
+    CHECK_EQ(f.rec.nrcpt, 1);
+    CHECK(strcmp(f.rec.mail_options, "SIZE=5") == 0);
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "354 End data with <CR><LF>.<CR><LF>");
+    raw_sends(&c, "..same bytes\r\n.\r\n");
+    EXPECT(&c, "250 OK");
+    CHECK(strcmp(f.rec.content, ".same bytes\r\n") == 0);
+    /* The same message by DATA and by BDAT reaches the handler alike. */
+    raw_sends(&c, "MAIL FROM:<u@v>\r\nRCPT TO:<w@x>\r\nBDAT 13 LAST\r\n.same bytes\r\n");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    CHECK_EQ(f.rec.messages, 4);
+    CHECK(strcmp(f.rec.content, ".same bytes\r\n") == 0);
+    raw_sends(&c, "QUIT\r\n");
+    EXPECT(&c, "221 Bye");
+    expect_eof(&c);
+    raw_close(&c);
+    fx_stop(&f);
+    return 0;
+}
+static void test_bdat(void) { test_run(bdat_main, NULL, 0); }
+
+/* Bad BDAT input: the right codes, the chunk always read (never taken
+ * for commands), nothing delivered that should not be, nothing lost. */
+static int bdat_errors_main(void *arg) {
+    (void)arg;
+    fx f = {0};
+    f.opts.chunking = 1;
+    f.opts.data_size_limit = 100;
+    if (fx_start(&f) < 0) return 1;
+    raw c;
+    CHECK_EQ(raw_open(&c, f.port), 0);
+    EXPECT(&c, "220 mx.test corio SMTP");
+    /* Before HELO, before MAIL, before RCPT: 503, the chunk dropped (its
+     * "QUIT" is data, not a command). */
+    raw_sends(&c, "BDAT 6\r\nQUIT\r\n");
+    EXPECT(&c, "503 Error: send HELO first");
+    raw_sends(&c, "EHLO c\r\n");
+    EXPECT(&c, "250-mx.test\n250-SIZE 100\n250-8BITMIME\n250-SMTPUTF8\n250-PIPELINING\n250-CHUNKING\n250 HELP");
+    raw_sends(&c, "BDAT 6 LAST\r\nQUIT\r\n");
+    EXPECT(&c, "503 Error: need MAIL command");
+    raw_sends(&c, "MAIL FROM:<a@b>\r\nBDAT 6 LAST\r\nQUIT\r\n");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "503 Error: need RCPT command");
+    /* Over the size limit (across chunks): 552, the transaction ended; a
+     * pipelined BDAT after it is refused with its chunk dropped. */
+    raw_sends(&c, "RCPT TO:<x@y>\r\nBDAT 60\r\n");
+    char big[200];
+    memset(big, 'z', sizeof big);
+    raw_send(&c, big, 60);
+    raw_sends(&c, "BDAT 60\r\n");
+    raw_send(&c, big, 60);
+    raw_sends(&c, "BDAT 4 LAST\r\nQUIT");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 2.0.0 OK: 60 octets received");
+    EXPECT(&c, "552 5.3.4 Error: message size exceeds fixed maximum message size");
+    EXPECT(&c, "503 Error: need MAIL command");
+    CHECK_EQ(f.rec.messages, 0);
+    /* A chunk that looks like a command is data. */
+    raw_sends(&c, "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 5 LAST\r\nRSET\r\n");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    CHECK_EQ(f.rec.messages, 1);
+    CHECK(strcmp(f.rec.content, "RSET\r") == 0);
+    EXPECT(&c, "500 Error: bad syntax"); /* the LF after the 5 octets: an empty command line */
+    /* DATA after BDAT in one transaction: 503; RCPT after BDAT too; RSET clears. */
+    raw_sends(&c, "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 2\r\nabDATA\r\nRCPT TO:<z@y>\r\nRSET\r\n");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 2.0.0 OK: 2 octets received");
+    EXPECT(&c, "503 5.5.1 Error: DATA after BDAT");
+    EXPECT(&c, "503 5.5.1 Error: RCPT after BDAT");
+    EXPECT(&c, "250 OK");
+    /* Missing LAST: nothing delivered until it comes; QUIT drops it. */
+    raw_sends(&c, "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 3\r\nabcQUIT\r\n");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 2.0.0 OK: 3 octets received");
+    EXPECT(&c, "221 Bye");
+    expect_eof(&c);
+    raw_close(&c);
+    CHECK_EQ(f.rec.messages, 1);
+    /* A count that is not a number (or too big to be one): 501 and the
+     * connection closed, since where the chunk ends is unknown. */
+    int sessions = 1;
+    const char *bad[] = {"BDAT\r\n", "BDAT x\r\n", "BDAT 5 FIRST\r\n", "BDAT -1\r\n",
+                         "BDAT 99999999999999999999999 LAST\r\n", "BDAT 5 LAST x\r\n",
+                         /* a count over the size limit: its chunk is never read */
+                         "BDAT 101 LAST\r\n", "BDAT 99999999999 LAST\r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ(raw_open(&c, f.port), 0);
+        sessions++;
+        EXPECT(&c, "220 mx.test corio SMTP");
+        raw_sends(&c, "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\n");
+        char got[2048];
+        raw_reply(&c, got, sizeof got);
+        EXPECT(&c, "250 OK");
+        EXPECT(&c, "250 OK");
+        raw_sends(&c, bad[i]);
+        EXPECT(&c, i < 6 ? "501 5.5.4 Syntax: BDAT count [LAST]"
+                         : "552 5.3.4 Error: message size exceeds fixed maximum message size");
+        expect_eof(&c);
+        raw_close(&c);
+    }
+    /* A count beyond what comes, then the client leaves: nothing
+     * delivered, the session ends cleanly. */
+    CHECK_EQ(raw_open(&c, f.port), 0);
+    sessions++;
+    EXPECT(&c, "220 mx.test corio SMTP");
+    raw_sends(&c, "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 50 LAST\r\nonly this");
+    char got[2048];
+    raw_reply(&c, got, sizeof got);
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    raw_close(&c);
+    WAIT_UNTIL(f.rec.disconnects == sessions, 5);
+    CHECK_EQ(f.rec.disconnects, sessions);
+    CHECK_EQ(f.rec.messages, 1);
+    /* Without opts.chunking BDAT is an unknown command, as in aiosmtpd. */
+    fx g = {0};
+    if (fx_start(&g) < 0) return 1;
+    CHECK_EQ(raw_open(&c, g.port), 0);
+    EXPECT(&c, "220 mx.test corio SMTP");
+    raw_sends(&c, "BDAT 1 LAST\r\n");
+    EXPECT(&c, "500 Error: command \"BDAT\" not recognized");
+    raw_close(&c);
+    fx_stop(&g);
+    fx_stop(&f);
+    return 0;
+}
+static void test_bdat_errors(void) { test_run(bdat_errors_main, NULL, 0); }
+
 static void run_all(void) {
     RUN_NET_TEST(test_transcript);
     RUN_NET_TEST(test_mail_errors);
@@ -640,6 +821,8 @@ static void run_all(void) {
     RUN_NET_TEST(test_auth);
     RUN_NET_TEST(test_hooks);
     RUN_NET_TEST(test_graceful);
+    RUN_NET_TEST(test_bdat);
+    RUN_NET_TEST(test_bdat_errors);
 }
 
 int main(void) {
