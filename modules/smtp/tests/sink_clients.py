@@ -1,5 +1,5 @@
 """examples/smtp_sink driven by real clients: Python's smtplib, aiosmtplib
-(python3-aiosmtplib) and swaks when installed.  Checks the files it writes
+(python3-aiosmtplib), swaks when installed, and BDAT by hand.  Checks the files it writes
 byte for byte, numbering, concurrency, and its exit on SIGINT / SIGTERM.
 
     /usr/bin/python3 sink_clients.py path/to/smtp_sink
@@ -155,6 +155,40 @@ def case_aiosmtplib(d):
     s.stop()
 
 
+def case_bdat(d):
+    """BDAT (smtp_sink offers CHUNKING): the .eml holds the chunks' octets,
+    the same file DATA gives for the same message."""
+    import socket
+    s = Sink(d)
+    msg = b"Subject: chunks\r\n\r\n.dot line\r\n..two\r\nbare\nLF\r\n"
+    with smtplib.SMTP("127.0.0.1", s.port) as c:
+        code, ehlo = c.ehlo("client")
+        check(b"CHUNKING" in ehlo.upper(), "EHLO offers CHUNKING: %r" % ehlo)
+        check(c.sendmail("a@example.com", ["b@example.com"], msg) == {}, "DATA message")
+    with socket.create_connection(("127.0.0.1", s.port), timeout=20) as k:
+        f = k.makefile("rb")
+        def reply():
+            lines = []
+            while True:
+                line = f.readline()
+                lines.append(line)
+                if len(line) < 4 or line[3:4] == b" ":
+                    return b"".join(lines)
+        reply()
+        # Pipelined: EHLO, MAIL, RCPT and two chunks that split a line.
+        k.sendall(b"EHLO client\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                  b"BDAT 20\r\n" + msg[:20] + b"BDAT %d LAST\r\n" % (len(msg) - 20) + msg[20:] + b"QUIT\r\n")
+        got = [reply() for _ in range(6)]
+        check(got[1:] == [b"250 OK\r\n", b"250 OK\r\n", b"250 2.0.0 OK: 20 octets received\r\n", b"250 OK\r\n",
+                          b"221 Bye\r\n"], "BDAT replies %r" % got[1:])
+    eml1, env1 = s.files(1)
+    eml2, env2 = s.files(2)
+    check(eml1 == msg, "DATA eml %r" % eml1)
+    check(eml2 == msg, "BDAT eml %r" % eml2)
+    check(env1 == env2 == b"MAIL FROM:<a@example.com>\nRCPT TO:<b@example.com>\n", "BDAT env %r" % env2)
+    s.stop()
+
+
 def case_swaks(d):
     if not shutil.which("swaks"):
         print("SKIP swaks: not installed")
@@ -215,7 +249,7 @@ def main():
     if not os.access(SINK, os.X_OK):
         print("SKIP: %s not built" % SINK)
         sys.exit(77)
-    for case in (case_smtplib, case_concurrent, case_aiosmtplib, case_swaks, case_signal_waits_for_session):
+    for case in (case_smtplib, case_concurrent, case_aiosmtplib, case_bdat, case_swaks, case_signal_waits_for_session):
         d = tempfile.mkdtemp(prefix="corio-sink-")
         try:
             case(d)
