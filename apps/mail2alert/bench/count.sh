@@ -8,7 +8,11 @@
 #
 # BACKEND=io_uring counts mail2alert's system calls on io_uring (callgrind
 # always sees epoll: valgrind cannot follow the ring); TOOLS=strace or
-# TOOLS=callgrind runs one of the two.
+# TOOLS=callgrind runs one of the two.  TOOLS=perf counts system calls and
+# io_uring_enter calls with perf's syscall tracepoints instead of strace,
+# which slows each call enough to change how many waits find their reply
+# already there (so on io_uring its count is higher than an unobserved
+# run's); run it a few times, the count moves with the machine's load.
 set -euo pipefail
 BUILD=${1:-build}
 N1=${N1:-200}
@@ -46,6 +50,9 @@ YML
   export MAIL2ALERT_CONFIGURATION=$WORK/conf.yml LOGLEVEL=ERROR CORIO_BACKEND=${BACKEND:-epoll}
   if [ "$tool" = callgrind ]; then
     valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" "$M2A" --serve 2>/dev/null & PID=$!
+  elif [ "$tool" = perf ]; then
+    perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter -o "$WORK/st.out" \
+      "$M2A" --serve 2>/dev/null & PID=$!
   else
     strace -f -c -o "$WORK/st.out" "$M2A" --serve 2>/dev/null & PID=$!
   fi
@@ -53,10 +60,12 @@ YML
   "$LOAD" 127.0.0.1 "$P" "$SESSIONS" "$n" >/dev/null
   # strace's child is the program; SIGINT goes to it (strace would detach).
   local target=$PID
-  [ "$tool" = strace ] && target=$(pgrep -P $PID)
+  [ "$tool" != callgrind ] && target=$(pgrep -P $PID)
   kill -INT "$target"; wait $PID || true
   if [ "$tool" = callgrind ]; then
     awk '/^totals:/ {print $2}' "$WORK/cg.out"
+  elif [ "$tool" = perf ]; then
+    awk -F, '/raw_syscalls/ {a=$1} /io_uring_enter/ {b=$1} END {print a "," b}' "$WORK/st.out"
   else
     awk '/total$/ {print $4}' "$WORK/st.out"
   fi
@@ -69,4 +78,9 @@ fi
 if [[ " $TOOLS " == *" strace "* ]]; then
   s1=$(run strace "$N1"); s2=$(run strace "$N2")
   awk -v a="$s1" -v b="$s2" -v n=$((N2 - N1)) -v be="${BACKEND:-epoll}" 'BEGIN{printf "system calls per mail (%s): %.1f\n", be, (b - a) / n}'
+fi
+if [[ " $TOOLS " == *" perf "* ]]; then
+  p1=$(run perf "$N1"); p2=$(run perf "$N2")
+  awk -v a="$p1" -v b="$p2" -v n=$((N2 - N1)) -v be="${BACKEND:-epoll}" 'BEGIN{split(a, x, ","); split(b, y, ",");
+    printf "system calls per mail (%s, perf): %.2f, of which io_uring_enter %.2f\n", be, (y[1] - x[1]) / n, (y[2] - x[2]) / n}'
 fi
