@@ -14,6 +14,8 @@
 #include "pg_values.h"
 
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -196,12 +198,33 @@ static int send_flush(corio_pg_conn *c) {
     }
 }
 
+/* Wait until there is input for PQconsumeInput: the socket is readable, or
+ * OpenSSL holds a whole TLS record it read ahead (see tls_read_ahead), which
+ * the socket's readiness would not show.  A partial record buffered there
+ * needs the rest from the socket: SSL_peek says which (it decrypts a whole
+ * record without taking it; on a partial one it finds the socket empty and
+ * says "want read").  0 or a negative errno. */
+static int wait_input(corio_pg_conn *c) {
+    /* asked each time: libpq frees its SSL when the connection drops */
+    SSL *ssl = c->tls && c->pg ? PQsslStruct(c->pg, "OpenSSL") : NULL;
+    if (ssl && SSL_has_pending(ssl)) {
+        char b;
+        ERR_clear_error();
+        int n = SSL_peek(ssl, &b, 1);
+        int e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, n);
+        ERR_clear_error();
+        /* a whole record, or a failure PQconsumeInput will report */
+        if (e != SSL_ERROR_WANT_READ) return 0;
+    }
+    return corio_wait_readable(c->fd);
+}
+
 /* Wait until libpq has a whole result and take it (NULL: the end of the
  * current query's results).  0, or a negative errno (-ECANCELED,
  * -ECONNRESET). */
 static int next_result(corio_pg_conn *c, PGresult **out) {
     while (PQisBusy(c->pg)) {
-        int rc = corio_wait_readable(c->fd);
+        int rc = wait_input(c);
         if (rc < 0) return rc;
         if (!PQconsumeInput(c->pg)) return conn_lost(c);
     }
@@ -300,7 +323,7 @@ static int drain(corio_pg_conn *c) {
                 if (n > 0) {
                     PQfreemem(buf);
                 } else if (n == 0) {
-                    if ((rc = corio_wait_readable(c->fd)) < 0) return rc;
+                    if ((rc = wait_input(c)) < 0) return rc;
                     if (!PQconsumeInput(c->pg)) return conn_lost(c);
                 } else {
                     break;
@@ -431,6 +454,19 @@ static corio_pg_conn *conn_new(void) {
     return c;
 }
 
+/* Over TLS, let OpenSSL read ahead: without it every record costs two
+ * recv calls (its 5-byte header, then its body), and the server sends a big
+ * result in records of 8 KB, so a 64 KB result took 16 recv calls and as
+ * many trips through the loop; with it one recv takes what the socket has,
+ * up to OpenSSL's buffer.  Records read ahead are invisible to the socket's
+ * readiness: every wait for input goes through wait_input.  libpq only
+ * reads through SSL_read, so this changes nothing else for it. */
+static void tls_read_ahead(corio_pg_conn *c) {
+    SSL *ssl = PQsslInUse(c->pg) ? PQsslStruct(c->pg, "OpenSSL") : NULL;
+    c->tls = ssl != NULL;
+    if (ssl) SSL_set_read_ahead(ssl, 1);
+}
+
 /* Drive PQconnectPoll until the connection is made or fails. */
 static int connect_poll(corio_pg_conn *c) {
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
@@ -438,6 +474,7 @@ static int connect_poll(corio_pg_conn *c) {
         int fd = PQsocket(c->pg);
         if (st == PGRES_POLLING_OK) {
             c->fd = fd;
+            tls_read_ahead(c);
             return 0;
         }
         if (st == PGRES_POLLING_FAILED || fd < 0) return CORIO_PG_ECONNECT;
@@ -776,7 +813,7 @@ static int finish_one(corio_pg_conn *c, PGresult **out, int tuples_expected) {
                 while ((n = PQgetCopyData(c->pg, &b, 1)) != -1) {
                     if (n > 0) PQfreemem(b);
                     else if (n == -2) break;
-                    else if ((rc = corio_wait_readable(c->fd)) < 0) return rc;
+                    else if ((rc = wait_input(c)) < 0) return rc;
                     else if (!PQconsumeInput(c->pg)) return conn_lost(c);
                 }
             }
@@ -1737,7 +1774,7 @@ int64_t corio_pg_copy_to(corio_pg_conn *c, const char *sql, int (*write)(void *a
                 break;
             }
         } else if (got == 0) {
-            if ((rc = corio_wait_readable(c->fd)) < 0) n = rc;
+            if ((rc = wait_input(c)) < 0) n = rc;
             else if (!PQconsumeInput(c->pg)) n = conn_lost(c);
         } else {
             PGresult *res = NULL;
@@ -1786,7 +1823,7 @@ int corio_pg_wait_notify(corio_pg_conn *c, double timeout, corio_pg_notify **out
             if ((rc = corio_timeout_enter(&to, timeout)) < 0) break;
             scoped = 1;
         }
-        if ((rc = corio_wait_readable(c->fd)) < 0) break;
+        if ((rc = wait_input(c)) < 0) break;
         if (!PQconsumeInput(c->pg)) {
             rc = conn_lost(c);
             break;

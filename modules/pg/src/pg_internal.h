@@ -85,6 +85,7 @@ struct corio_pg_stmt {
 struct corio_pg_conn {
     PGconn *pg;                /* libpq's connection */
     int fd;                    /* PQsocket as last read */
+    int tls;                   /* 1: over TLS, OpenSSL reading ahead (see wait_input) */
     int broken;                /* 1 once the server went away or a cancel failed */
     int busy;                  /* 1 while a task is inside a call on it */
     int mode;                  /* PG_IDLE, PG_STREAM or PG_PIPELINE */

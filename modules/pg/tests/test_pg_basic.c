@@ -669,6 +669,35 @@ static int tls_main(void *arg) {
     int64_t n = 0;
     CHECK_EQ(corio_pg_fetchval_int64(c, "SELECT 2", NULL, 0, &n), 0);
     CHECK_EQ(n, 2);
+    /* OpenSSL reads ahead (several records per recv): a record it holds
+     * must be read without waiting for the socket, which has nothing more.
+     * Many small rows in many records, twice (the second row by row), and
+     * notifications sent back to back by another connection, in two
+     * records that arrive together: the second must not wait for the
+     * timeout. */
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ(corio_pg_fetch(c, "SELECT i, repeat('y', i % 50) AS s FROM generate_series(1, $1) AS i",
+                                CORIO_PG_ARGS(corio_pg_int4(20000)), &r), 20000);
+        int64_t last = 0;
+        CHECK_EQ(corio_pg_get_int64(r, 19999, 0, &last), 0);
+        CHECK_EQ(last, 20000);
+        corio_pg_result_free(r);
+    }
+    corio_pg_conn *c2 = NULL;
+    CHECK_EQ(corio_pg_connect(dsn, &c2), 0);
+    CHECK_EQ(corio_pg_execute(c, "LISTEN corio_tls", NULL, 0), 0);
+    for (int round = 0; round < 3 && c2; round++) {
+        CHECK_EQ(corio_pg_execute(c2, "NOTIFY corio_tls, 'a'", NULL, 0), 0);
+        CHECK_EQ(corio_pg_execute(c2, "NOTIFY corio_tls, 'b'", NULL, 0), 0);
+        corio_sleep(0.05); /* both records on the socket before the first wait */
+        for (int k = 0; k < 2; k++) {
+            corio_pg_notify *m = NULL;
+            CHECK_EQ(corio_pg_wait_notify(c, 5.0, &m), 0);
+            CHECK(m && strcmp(m->payload, k ? "b" : "a") == 0);
+            corio_pg_notify_free(m);
+        }
+    }
+    corio_pg_close(c2);
     corio_pg_close(c);
     return 0;
 }
