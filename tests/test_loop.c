@@ -483,6 +483,63 @@ static void test_equal_deadlines_fifo(void) {
     close_clean(l);
 }
 
+/* Many timers with deadlines that repeat, near and beyond a few seconds
+ * (the loop keeps near deadlines in a wheel in front of its heap), some
+ * cancelled before the run and some by an earlier callback: they fire in
+ * (deadline, order armed) order, each not before its deadline. */
+#define MODEL_N 3000
+static corio_handle model_h[MODEL_N];
+static int model_k[MODEL_N], model_victim[MODEL_N];
+static int model_by_order(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return model_k[x] != model_k[y] ? (model_k[x] > model_k[y]) - (model_k[x] < model_k[y]) : (x > y) - (x < y);
+}
+static void model_fire(void *arg) {
+    int i = (int)(intptr_t)arg;
+    push(arg);
+    if (model_victim[i] >= 0) corio_handle_cancel(&model_h[model_victim[i]]);
+}
+
+static void test_timer_model(void) {
+    corio_loop *l = new_loop(1);
+    reset();
+    double t0 = corio_loop_time(l), q = 0.00125;
+    uint32_t r = 12345;
+    static int cancelled[MODEL_N], order[MODEL_N];
+    for (int i = 0; i < MODEL_N; i++) {
+        r = r * 1103515245u + 12345u;
+        model_k[i] = (int)((r >> 8) % 4000u); /* up to 5 s ahead */
+        if (i % 7 == 3) model_k[i] = model_k[i - 1]; /* equal deadlines */
+        model_victim[i] = -1;
+        cancelled[i] = 0;
+        order[i] = i;
+        CHECK_EQ(corio_loop_call_at(l, &model_h[i], t0 + q * model_k[i], model_fire, (void *)(intptr_t)i), 0);
+    }
+    for (int i = 0; i < MODEL_N; i += 4) {
+        CHECK_EQ(corio_handle_cancel(&model_h[i]), 1);
+        cancelled[i] = 1;
+    }
+    qsort(order, MODEL_N, sizeof order[0], model_by_order);
+    /* Every 5th timer that will fire cancels one that fires after it. */
+    for (int p = 0; p + 9 < MODEL_N; p += 5)
+        if (!cancelled[order[p]]) model_victim[order[p]] = order[p + 9];
+    int expect[MODEL_N], nexp = 0;
+    for (int p = 0; p < MODEL_N; p++) {
+        int i = order[p];
+        if (cancelled[i]) continue;
+        expect[nexp++] = i;
+        if (model_victim[i] >= 0) cancelled[model_victim[i]] = 1;
+    }
+    run_until_stop_at(l, t0 + 10);
+    CHECK_EQ(nlg, nexp);
+    for (int j = 0; j < nlg && j < nexp; j++) {
+        CHECK_EQ(lg[j], expect[j]);
+        CHECK(lg_time[j] >= t0 + q * model_k[lg[j]] - 1e-6);
+        if (j) CHECK(lg_time[j] >= lg_time[j - 1]);
+    }
+    close_clean(l);
+}
+
 /* ---- cancelling handles ---------------------------------------------------- */
 
 static corio_handle ch[4];
@@ -944,6 +1001,7 @@ int main(void) {
     RUN_TEST(test_call_soon_fifo);
     RUN_TEST(test_call_later_order);
     RUN_TEST(test_equal_deadlines_fifo);
+    RUN_TEST(test_timer_model);
     RUN_TEST(test_cancel_handles);
     RUN_TEST(test_cancel_keeps_iteration);
     RUN_TEST(test_huge_and_negative_delays);

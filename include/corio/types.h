@@ -44,10 +44,13 @@ typedef struct corio__node {
     void (*run)(struct corio__node *n);  /* what to do when it is this node's turn */
 } corio__node;
 
-/* An entry of a loop's timer heap (private). */
+/* A loop's timer (private; its size is part of corio_handle's, so a change
+ * here is an ABI change: 48 bytes on 64-bit targets since the timer wheel). */
 typedef struct corio__timer {
     int64_t when;                          /* deadline, loop clock, nanoseconds */
-    size_t index;                          /* position in the heap; SIZE_MAX when not armed */
+    size_t index;                          /* position in the heap, a tag bit in the wheel; SIZE_MAX when not armed */
+    uint64_t seq;                          /* when it was armed: FIFO among equal deadlines */
+    struct corio__timer *wnext, **wpprev;  /* in a slot of the timer wheel: its list */
     void (*fire)(struct corio__timer *t);  /* called when the deadline has passed */
 } corio__timer;
 

@@ -59,7 +59,9 @@ void corio__stack_overflow_handler_install(void);
 
 /* ---- the loop ---------------------------------------------------------------- */
 
-typedef struct corio__timer_ent { int64_t when; uint64_t seq; corio__timer *t; } corio__timer_ent;
+/* A timer heap entry: the deadline beside the timer, so that sifting
+ * compares without chasing pointers (ties, rare, compare t->seq). */
+typedef struct corio__timer_ent { int64_t when; corio__timer *t; } corio__timer_ent;
 typedef struct corio__fdstate corio__fdstate; /* io.c */
 typedef struct corio__tsnode corio__tsnode;   /* loop.c: a call_soon_threadsafe post */
 
@@ -68,8 +70,11 @@ struct corio_loop {
     corio_list later;          /* nodes that spent their step's budget: run after `ready` (loop.c) */
     uint64_t serial;           /* unique in the process, never reused (a freed loop's address may be) */
     size_t nready;             /* nodes in `ready` */
-    corio__timer_ent *heap;    /* min-heap by (when, seq) */
-    size_t nheap, capheap;
+    corio__timer_ent *heap;    /* min-heap by (when, t->seq); inside heap_mem (timer.c) */
+    void *heap_mem;            /* its allocation */
+    size_t nheap, capheap;     /* capheap >= ntimers: a wheel bucket moves in without allocating */
+    size_t ntimers;            /* armed timers: the heap's and the wheel's */
+    struct corio__wheel *wheel;/* near deadlines, unsorted by slot (timer.c); NULL until used */
     uint64_t timer_seq;        /* FIFO order among equal deadlines */
     int64_t now;               /* clock at the start of this iteration (ns) */
     int64_t vnow;              /* virtual clock (ns) when `virtual_clock` */
@@ -138,6 +143,10 @@ int corio__timer_arm(corio_loop *loop, corio__timer *t, int64_t when);
 int64_t corio__timer_next(corio_loop *loop);
 void corio__timer_run_due(corio_loop *loop, int64_t now);
 void corio__timer_disarm(corio_loop *loop, corio__timer *t);
+/* Some armed timer (NULL when none): for closing a loop. */
+corio__timer *corio__timer_any(corio_loop *loop);
+/* Free the timer structures (the loop's close; no timer armed). */
+void corio__timer_free(corio_loop *loop);
 static inline bool corio__timer_armed(const corio__timer *t) { return t->index != SIZE_MAX; }
 /* Unlink a node that may sit in the ready queue. */
 static inline void corio__ready_remove(corio_loop *loop, corio__node *n) {
@@ -162,7 +171,7 @@ static inline bool corio__loop_turn_inline(corio_loop *loop) {
     return loop->batch_last && !loop->stopping && loop->budget > 0 && !loop->ring_unsubmitted &&
            corio__list_empty(&loop->later) && corio__list_empty(&loop->ring_flush) &&
            !atomic_load_explicit(&loop->ts_pending, memory_order_relaxed) &&
-           (!loop->nheap || corio__loop_no_timer_due(loop));
+           (!loop->ntimers || corio__loop_no_timer_due(loop));
 }
 /* loop.c: run the posts other threads made (called by the backend on a wake-up). */
 void corio__loop_take_posts(corio_loop *loop);

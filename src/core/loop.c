@@ -430,7 +430,7 @@ static void run_once(corio_loop *loop) {
     if (loop->nready == 0 && !loop->stopping) {
         /* Nothing to run: block until I/O or the next timer. */
         int64_t timeout = -1;
-        if (loop->nheap && corio__timer_next(loop) != INT64_MAX) { /* INT64_MAX: "never" */
+        if (loop->ntimers && corio__timer_next(loop) != INT64_MAX) { /* INT64_MAX: "never" */
             int64_t next = corio__timer_next(loop), now = corio__loop_now(loop);
             timeout = next > now ? next - now : 0;
             if (loop->virtual_clock && timeout > 0) {
@@ -457,7 +457,7 @@ static void run_once(corio_loop *loop) {
     if (corio__unlikely(atomic_load_explicit(&loop->ts_pending, memory_order_relaxed))) corio__loop_take_posts(loop);
 
     /* The clock is read only when there are timers to compare it with. */
-    if (loop->nheap) {
+    if (loop->ntimers) {
         loop->now = corio__loop_now(loop);
         corio__timer_run_due(loop, loop->now);
     }
@@ -490,7 +490,7 @@ static void run_once(corio_loop *loop) {
  * iteration's clock (read as run_once reads it). */
 bool corio__loop_no_timer_due(corio_loop *loop) {
     loop->now = corio__loop_now(loop);
-    return loop->heap[0].when > loop->now;
+    return corio__timer_next(loop) > loop->now;
 }
 
 void corio__loop_flush(corio_loop *loop) {
@@ -640,8 +640,7 @@ int corio_loop_close(corio_loop *loop) {
             corio__future_cb_free_node(n);
         }
     }
-    while (loop->nheap) {
-        corio__timer *t = loop->heap[loop->nheap - 1].t;
+    for (corio__timer *t; (t = corio__timer_any(loop));) {
         corio__timer_disarm(loop, t);
         if (t->fire == handle_fire) {
             corio_handle *h = corio__container_of(t, corio_handle, timer);
@@ -692,7 +691,7 @@ int corio_loop_close(corio_loop *loop) {
     handle_slabs_free(loop);
     corio__stack_pool_free(loop->stacks);
     corio__ctx_sched_free(loop);
-    corio__free(loop->heap);
+    corio__timer_free(loop);
     corio__free(loop);
     return dirty ? -ENOTEMPTY : 0;
 }

@@ -23,9 +23,10 @@
 #include "core.h"
 
 #include <stdint.h>
+#include <string.h>
 
 static inline bool before(const corio__timer_ent *a, const corio__timer_ent *b) {
-    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+    return a->when < b->when || (corio__unlikely(a->when == b->when) && a->t->seq < b->t->seq);
 }
 
 static inline void place(corio__timer_ent *h, size_t i, corio__timer_ent e) {
@@ -53,13 +54,14 @@ static void remove_at(corio_loop *loop, size_t i) {
     /* The hole goes down along the smallest child until it is a leaf:
      * first through the levels where all four children exist. */
     while (4 * i + 4 < n) {
-        /* The winner is kept as its offset among the children: an index
-         * from a pointer difference is a division by the entry's size. */
-        size_t c = 4 * i + 1;
-        const corio__timer_ent *k = &h[c];
-        size_t a = before(&k[1], &k[0]), b = 2 + (size_t)before(&k[3], &k[2]);
-        size_t m = c + (before(&k[b], &k[a]) ? b : a);
-        place(h, i, h[m]);
+        /* With 16-byte entries an index from a pointer difference is a
+         * shift, so the winner is tracked as a pointer. */
+        const corio__timer_ent *k = &h[4 * i + 1];
+        const corio__timer_ent *x = before(&k[1], &k[0]) ? &k[1] : &k[0];
+        const corio__timer_ent *y = before(&k[3], &k[2]) ? &k[3] : &k[2];
+        const corio__timer_ent *z = before(y, x) ? y : x;
+        size_t m = (size_t)(z - h);
+        place(h, i, *z);
         i = m;
     }
     /* Then at most one node with one to three children, whose children are leaves. */
@@ -74,38 +76,191 @@ static void remove_at(corio_loop *loop, size_t i) {
     sift_up(h, i, last);
 }
 
+/* Room for twice the entries (or more), heap[1] on a 64-byte boundary.
+ * realloc keeps the contents: large blocks move by remapping pages, and
+ * their offset in the page, hence the alignment, mostly stays; when it
+ * does not, the entries are moved to the new boundary. */
+static int grow(corio_loop *loop, size_t need) {
+    size_t cap = loop->capheap ? loop->capheap * 2 : 64;
+    while (cap < need) cap *= 2;
+    size_t old_off = loop->heap_mem ? (size_t)((char *)loop->heap - (char *)loop->heap_mem) : 0;
+    char *mem = corio__realloc(loop->heap_mem, cap * sizeof(corio__timer_ent) + 64 + 63);
+    if (!mem) return -ENOMEM;
+    uintptr_t line = ((uintptr_t)mem + 63) & ~(uintptr_t)63;
+    corio__timer_ent *h = (corio__timer_ent *)(line + 64 - sizeof(corio__timer_ent));
+    size_t off = (size_t)((char *)h - mem);
+    if (loop->nheap && off != old_off) memmove(h, mem + old_off, loop->nheap * sizeof *h);
+    loop->heap_mem = mem;
+    loop->heap = h;
+    loop->capheap = cap;
+    return 0;
+}
+
+static void heap_push(corio_loop *loop, corio__timer *t) {
+    sift_up(loop->heap, loop->nheap++, (corio__timer_ent){t->when, t});
+}
+
+/* ---- the wheel ---------------------------------------------------------------- */
+
+/* 2^17 ns (131 us) slots, 16,384 of them: 2.1 s ahead.  A slot's timers
+ * are what the heap holds at a time, so its width is a trade: narrower
+ * slots make a smaller heap but more slot changes when timers are sparse.
+ * The wheel is allocated when first used: 130 KiB, touched as the cursor
+ * goes round. */
+#define WHEEL_SHIFT 17
+#define WHEEL_NS ((int64_t)1 << WHEEL_SHIFT)
+#define WHEEL_SLOTS 16384u
+#define WHEEL_SPAN ((uint64_t)WHEEL_SLOTS << WHEEL_SHIFT)
+#define WHEEL_WORDS (WHEEL_SLOTS / 64)
+/* corio__timer.index of a timer in the wheel. */
+#define WHEEL_TAG ((size_t)1 << (sizeof(size_t) * 8 - 2))
+
+struct corio__wheel {
+    int64_t cursor;                     /* start of the earliest slot not moved to the heap */
+    uint64_t summary[WHEEL_WORDS / 64]; /* bit w: bits[w] is not 0 */
+    uint64_t bits[WHEEL_WORDS];         /* bit s: slot s holds timers */
+    corio__timer *slot[WHEEL_SLOTS];   /* lists through wnext/wpprev, in no order */
+};
+
+static inline unsigned slot_of(int64_t when) { return (unsigned)((uint64_t)when >> WHEEL_SHIFT) & (WHEEL_SLOTS - 1); }
+
+static inline void bit_set(struct corio__wheel *w, unsigned s) {
+    w->bits[s / 64] |= (uint64_t)1 << (s % 64);
+    w->summary[s / 4096] |= (uint64_t)1 << (s / 64 % 64);
+}
+
+static inline void bit_clear(struct corio__wheel *w, unsigned s) {
+    if (!(w->bits[s / 64] &= ~((uint64_t)1 << (s % 64)))) w->summary[s / 4096] &= ~((uint64_t)1 << (s / 64 % 64));
+}
+
+/* The first slot holding timers at or after s, going round (the wheel is not empty). */
+static unsigned next_slot(const struct corio__wheel *w, unsigned s) {
+    uint64_t word = w->bits[s / 64] & (~(uint64_t)0 << (s % 64));
+    if (word) return s / 64 * 64 + (unsigned)__builtin_ctzll(word);
+    /* Then the words after s's, by the summary, going round. */
+    unsigned wi = s / 64 + 1;
+    for (unsigned k = 0; k <= WHEEL_WORDS / 64; k++) {
+        wi %= WHEEL_WORDS;
+        uint64_t sum = w->summary[wi / 64] & (~(uint64_t)0 << (wi % 64));
+        if (sum) {
+            wi = wi / 64 * 64 + (unsigned)__builtin_ctzll(sum);
+            return wi * 64 + (unsigned)__builtin_ctzll(w->bits[wi]);
+        }
+        wi = (wi / 64 + 1) * 64;
+    }
+    assert(0 && "timer wheel bits out of step with the timer counts");
+    return s;
+}
+
+/* Put t in the wheel if its deadline is within reach: true if it went there. */
+static bool wheel_add(corio_loop *loop, corio__timer *t) {
+    struct corio__wheel *w = loop->wheel;
+    if (corio__unlikely(!w)) {
+        w = corio__calloc(1, sizeof *w);
+        if (!w) return false; /* the heap takes it */
+        loop->wheel = w;
+    }
+    int64_t when = t->when;
+    /* "Never" and other deadlines near the clock's end stay in the heap,
+     * so the cursor never runs past INT64_MAX. */
+    if (when > INT64_MAX - (int64_t)WHEEL_SPAN) return false;
+    /* An empty wheel (every armed timer is in the heap) starts at the new
+     * deadline's slot. */
+    if (loop->ntimers == loop->nheap) w->cursor = (int64_t)((uint64_t)when & ~(uint64_t)(WHEEL_NS - 1));
+    if (when < w->cursor || (uint64_t)when - (uint64_t)w->cursor >= WHEEL_SPAN) return false;
+    unsigned s = slot_of(when);
+    corio__timer **head = &w->slot[s];
+    if (!*head) bit_set(w, s);
+    else (*head)->wpprev = &t->wnext;
+    t->wnext = *head;
+    t->wpprev = head;
+    *head = t;
+    t->index = WHEEL_TAG;
+    return true;
+}
+
+static void wheel_remove(corio_loop *loop, corio__timer *t) {
+    struct corio__wheel *w = loop->wheel;
+    if (t->wnext) t->wnext->wpprev = t->wpprev;
+    *t->wpprev = t->wnext;
+    unsigned s = slot_of(t->when);
+    if (!w->slot[s]) bit_clear(w, s);
+}
+
+/* Move the earliest slot's timers into the heap (room is there: capheap >= ntimers). */
+static void wheel_take(corio_loop *loop) {
+    struct corio__wheel *w = loop->wheel;
+    unsigned s0 = slot_of(w->cursor), s = next_slot(w, s0);
+    int64_t start = w->cursor + (int64_t)((s - s0) & (WHEEL_SLOTS - 1)) * WHEEL_NS;
+    for (corio__timer *t = w->slot[s]; t; t = t->wnext) heap_push(loop, t);
+    w->slot[s] = NULL;
+    bit_clear(w, s);
+    w->cursor = start + WHEEL_NS;
+}
+
 /* Returns 0 or -ENOMEM (then t stays unarmed). */
 int corio__timer_arm(corio_loop *loop, corio__timer *t, int64_t when) {
     assert(!corio__timer_armed(t));
-    if (corio__unlikely(loop->nheap == loop->capheap)) {
-        size_t cap = loop->capheap ? loop->capheap * 2 : 64;
-        corio__timer_ent *h = corio__realloc(loop->heap, cap * sizeof *h);
-        if (!h) return -ENOMEM;
-        loop->heap = h;
-        loop->capheap = cap;
+    if (corio__unlikely(loop->ntimers == loop->capheap)) {
+        int rc = grow(loop, loop->ntimers + 1);
+        if (rc < 0) return rc;
     }
     t->when = when;
-    corio__timer_ent e = {when, loop->timer_seq++, t};
-    sift_up(loop->heap, loop->nheap++, e);
+    t->seq = loop->timer_seq++;
+    if (!wheel_add(loop, t)) heap_push(loop, t);
+    loop->ntimers++;
     return 0;
+}
+
+/* Make heap[0] the earliest timer: move slots in while the wheel may hold earlier ones. */
+static inline void settle(corio_loop *loop) {
+    /* The wheel holds the armed timers that the heap does not. */
+    while (loop->ntimers != loop->nheap && (!loop->nheap || loop->heap[0].when >= loop->wheel->cursor))
+        wheel_take(loop);
+}
+
+corio__timer *corio__timer_any(corio_loop *loop) {
+    if (!loop->ntimers) return NULL;
+    settle(loop);
+    return loop->heap[loop->nheap - 1].t;
+}
+
+void corio__timer_free(corio_loop *loop) {
+    assert(!loop->ntimers);
+    corio__free(loop->wheel);
+    corio__free(loop->heap_mem);
+    loop->wheel = NULL;
+    loop->heap_mem = NULL;
+    loop->heap = NULL;
+    loop->nheap = loop->capheap = 0;
 }
 
 void corio__timer_disarm(corio_loop *loop, corio__timer *t) {
     size_t i = t->index;
     if (i == SIZE_MAX) return;
-    assert(i < loop->nheap && loop->heap[i].t == t);
     t->index = SIZE_MAX;
+    loop->ntimers--;
+    if (i & WHEEL_TAG) {
+        wheel_remove(loop, t);
+        return;
+    }
+    assert(i < loop->nheap && loop->heap[i].t == t);
     remove_at(loop, i);
 }
 
 /* The earliest deadline, or INT64_MAX when no timer is armed. */
-int64_t corio__timer_next(corio_loop *loop) { return loop->nheap ? loop->heap[0].when : INT64_MAX; }
+int64_t corio__timer_next(corio_loop *loop) {
+    if (!loop->ntimers) return INT64_MAX;
+    settle(loop);
+    return loop->heap[0].when;
+}
 
 /* Fire every timer due at `now`, earliest first. */
 void corio__timer_run_due(corio_loop *loop, int64_t now) {
-    while (loop->nheap && loop->heap[0].when <= now) {
+    while (corio__timer_next(loop) <= now) {
         corio__timer *t = loop->heap[0].t;
         t->index = SIZE_MAX;
+        loop->ntimers--;
         remove_at(loop, 0);
         t->fire(t);
     }
