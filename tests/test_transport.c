@@ -330,12 +330,281 @@ static int at_eof_main(void *arg) {
 
 static void test_at_eof_over_transport(void) { test_run(at_eof_main, NULL, 0); }
 
+
+/* ---- corio_stream_push_transport: a transport layered onto an open stream ---- */
+
+/* Push a xor transport onto r / w; its release counts in *released. */
+static int xor_push(corio_reader *r, corio_writer *w, int *released) {
+    xor_tr *x = calloc(1, sizeof *x);
+    if (!x) return -ENOMEM;
+    x->released = released;
+    int rc = corio_stream_push_transport(r, w, &xor_ops, x, &x->r, &x->w);
+    if (rc < 0) free(x);
+    return rc;
+}
+
+static void xor_bytes(char *out, const char *in, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = (char)(in[i] ^ KEY);
+}
+
+/* The bytes our side queued before the push: PUSH_BULK of the pattern
+ * (more than the socket takes, so a send is in flight under io_uring and
+ * the write watch is on under epoll), then "q2". */
+#define PUSH_BULK (2u << 20)
+
+/* The peer, plain: reads the queued bytes (plain), then "up\n" (xor),
+ * answers "bye\n" (xor) and closes. */
+static int push_peer(void *arg) {
+    int fd = (int)(intptr_t)arg;
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_stream_open(fd, NULL, &r, &w), 0);
+    char x[8];
+    xor_bytes(x, "held\n", 5);
+    /* a plain line and, in the same write, the first transport bytes: the
+     * reader above holds them when the transport is pushed */
+    CHECK_EQ(corio_writer_write(w, "PLAIN\n", 6), 0);
+    CHECK_EQ(corio_writer_write(w, x, 5), 0);
+    CHECK_EQ(corio_writer_drain(w), 0);
+    corio_sleep(0.05); /* the other side queues its bulk, which waits for us */
+    static char buf[64 * 1024];
+    size_t total = 0;
+    bool same = true;
+    while (total < PUSH_BULK) {
+        size_t want = PUSH_BULK - total < sizeof buf ? PUSH_BULK - total : sizeof buf;
+        ssize_t k = corio_reader_read(r, buf, want);
+        CHECK(k > 0);
+        if (k <= 0) break;
+        for (ssize_t i = 0; i < k; i++) same &= (unsigned char)buf[i] == pat[(total + (size_t)i) % PAT_LEN];
+        total += (size_t)k;
+    }
+    CHECK(same);
+    CHECK_EQ(corio_reader_readexactly(r, buf, 5, NULL), 0);
+    CHECK(memcmp(buf, "q2", 2) == 0); /* queued last before the push: still plain */
+    xor_bytes(x, "up\n", 3);
+    CHECK(memcmp(buf + 2, x, 3) == 0); /* written after it: through the transport */
+    xor_bytes(x, "bye\n", 4);
+    CHECK_EQ(corio_writer_write(w, x, 4), 0);
+    char rest[8];
+    CHECK_EQ(corio_reader_read_to_eof(r, rest, sizeof rest), 0); /* our close arrives, nothing more */
+    CHECK_EQ(corio_stream_close(r, w), 0);
+    return 0;
+}
+
+static int push_main(void *arg) {
+    (void)arg;
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    corio_task *peer = corio_spawn(push_peer, (void *)(intptr_t)sv[1]);
+    corio_stream_opts o = {.limit = 1000, .high_water = 4096, .low_water = 100};
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_stream_open(sv[0], &o, &r, &w), 0);
+    const char *line;
+    size_t len;
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 6 && memcmp(line, "PLAIN\n", 6) == 0);
+    WAIT_UNTIL(corio_reader_buffered(r) == 5, 5);
+    CHECK_EQ(corio_reader_buffered(r), 5);
+    /* queued: the bulk (in flight or watched), then a piece behind it */
+    for (size_t off = 0; off < PUSH_BULK;) {
+        size_t at = off % PAT_LEN, m = PUSH_BULK - off < PAT_LEN - at ? PUSH_BULK - off : PAT_LEN - at;
+        CHECK_EQ(corio_writer_write(w, pat + at, m), 0);
+        off += m;
+    }
+    yield_n(3); /* io_uring: the queue goes into the ring */
+    CHECK_EQ(corio_writer_write(w, "q2", 2), 0);
+    CHECK(corio_writer_buffered(w) > 0);
+    int rel = 0;
+    CHECK_EQ(xor_push(r, w, &rel), 0);
+    CHECK(corio_writer_transport(w) != NULL);
+    CHECK(corio_reader_transport(r) == corio_writer_transport(w));
+    CHECK_EQ(corio_writer_fd(w), sv[0]); /* through the transport's fd */
+    CHECK_EQ(corio_reader_limit(r), 1000); /* limits and marks kept */
+    size_t high = 0, low = 0;
+    corio_writer_get_write_buffer_limits(w, &high, &low);
+    CHECK(high == 4096 && low == 100);
+    CHECK_EQ(corio_reader_buffered(r), 0); /* what r held went below */
+    CHECK(corio_writer_buffered(w) > 0);  /* ... as did the queue: the transport's buffered is below's */
+    /* the held bytes are read first, through the transport */
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 5 && memcmp(line, "held\n", 5) == 0);
+    CHECK_EQ(corio_writer_write(w, "up\n", 3), 0);
+    CHECK_EQ(corio_writer_drain(w), 0);
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 4 && memcmp(line, "bye\n", 4) == 0);
+    CHECK_EQ(rel, 0);
+    CHECK_EQ(corio_stream_close(r, w), 0); /* ops->close, which closes below; then release */
+    CHECK_EQ(rel, 1);
+    CHECK_EQ(corio_join(peer), 0);
+    return 0;
+}
+
+static void test_push_keeps_bytes(void) { test_run(push_main, NULL, 0); }
+
+static int drain_task(void *arg) { return corio_writer_drain(arg); }
+static int wait_closed_task(void *arg) { return corio_writer_wait_closed(arg); }
+
+/* Refusals: nothing changes, and the stream works on. */
+static int push_busy_main(void *arg) {
+    (void)arg;
+    int sv[2], sv2[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv2), 0);
+    corio_stream_opts o = {.high_water = 1024};
+    corio_reader *r, *pr, *r2;
+    corio_writer *w, *pw, *w2;
+    CHECK_EQ(corio_stream_open(sv[0], &o, &r, &w), 0);
+    CHECK_EQ(corio_stream_open(sv[1], NULL, &pr, &pw), 0);
+    CHECK_EQ(corio_stream_open(sv2[0], NULL, &r2, &w2), 0);
+    int rel = 0;
+    corio_reader *br;
+    corio_writer *bw;
+    /* misuse */
+    CHECK_EQ(corio_stream_push_transport(r, w2, &xor_ops, NULL, &br, &bw), -EINVAL);
+    CHECK_EQ(corio_stream_push_transport(NULL, w, &xor_ops, NULL, &br, &bw), -EINVAL);
+    CHECK_EQ(corio_stream_push_transport(r, w, NULL, NULL, &br, &bw), -EINVAL);
+    CHECK_EQ(corio_stream_push_transport(r, w, &xor_ops, NULL, NULL, &bw), -EINVAL);
+    corio_transport_ops bad = xor_ops;
+    bad.read = NULL;
+    CHECK_EQ(corio_stream_push_transport(r, w, &bad, NULL, &br, &bw), -EINVAL);
+    /* a read suspended on r */
+    corio_task *t = corio_spawn(reader_task, r);
+    yield_n(5);
+    CHECK(!corio_task_done(t));
+    CHECK_EQ(xor_push(r, w, &rel), -EBUSY);
+    CHECK_EQ(corio_writer_write(pw, "line\n", 5), 0);
+    CHECK_EQ(corio_join(t), 0);
+    /* a drain waiting (above high water: the peer does not read) */
+    static char big[1 << 20];
+    CHECK_EQ(corio_writer_write(w, big, sizeof big), 0);
+    t = corio_spawn(drain_task, w);
+    yield_n(5);
+    CHECK(!corio_task_done(t));
+    CHECK_EQ(xor_push(r, w, &rel), -EBUSY);
+    corio_cancel(t);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    /* a wait_closed waiting */
+    t = corio_spawn(wait_closed_task, w);
+    yield_n(2);
+    CHECK(!corio_task_done(t));
+    CHECK_EQ(xor_push(r, w, &rel), -EBUSY);
+    corio_cancel(t);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    /* nothing waits: the push is taken, the bytes queued before it go first */
+    CHECK_EQ(xor_push(r, w, &rel), 0);
+    CHECK_EQ(corio_writer_write(w, "x", 1), 0);
+    static char got[(1 << 20) + 1];
+    CHECK_EQ(corio_reader_readexactly(pr, got, sizeof got, NULL), 0);
+    CHECK(got[sizeof got - 1] == ('x' ^ KEY));
+    /* a writer closing, half-closed or failed: refused */
+    CHECK_EQ(corio_writer_write_eof(w2), 0);
+    CHECK_EQ(xor_push(r2, w2, &rel), -EBUSY);
+    corio_writer_close(w2);
+    CHECK_EQ(xor_push(r2, w2, &rel), -EBUSY);
+    CHECK_EQ(corio_stream_close(r2, w2), 0);
+    close(sv2[1]);
+    CHECK_EQ(corio_stream_close(r, w), 0);
+    CHECK_EQ(rel, 1);
+    CHECK_EQ(corio_stream_close(pr, pw), 0);
+    return 0;
+}
+
+static void test_push_busy(void) { test_run(push_busy_main, NULL, 0); }
+
+/* A transport pushed onto a stream over a transport (xor over xor: the
+ * bytes leave plain), and released without a close: both releases run,
+ * the upper first. */
+static int push_stack_main(void *arg) {
+    (void)arg;
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    int rel_low = 0, rel_up = 0;
+    corio_reader *r, *pr;
+    corio_writer *w, *pw;
+    CHECK_EQ(xor_open(sv[0], &rel_low, NULL, &r, &w), 0);
+    CHECK_EQ(corio_stream_open(sv[1], NULL, &pr, &pw), 0);
+    char x[8];
+    xor_bytes(x, "one\n", 4);
+    CHECK_EQ(corio_writer_write(pw, x, 4), 0);
+    CHECK_EQ(corio_writer_write(pw, "two\n", 4), 0); /* xor twice: plain */
+    const char *line;
+    size_t len;
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 4 && memcmp(line, "one\n", 4) == 0);
+    WAIT_UNTIL(corio_reader_buffered(r) == 4, 5);
+    CHECK_EQ(xor_push(r, w, &rel_up), 0);
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 4 && memcmp(line, "two\n", 4) == 0);
+    CHECK_EQ(corio_writer_write(w, "three\n", 6), 0);
+    CHECK_EQ(corio_writer_drain(w), 0);
+    CHECK_EQ(corio_reader_readline(pr, &line, &len), 0);
+    CHECK(len == 6 && memcmp(line, "three\n", 6) == 0);
+    corio_reader_free(r);
+    CHECK_EQ(rel_up + rel_low, 0);
+    corio_writer_free(w); /* closes (ops->close), then releases each layer */
+    CHECK_EQ(rel_up, 1);
+    CHECK_EQ(rel_low, 1);
+    char rest[4];
+    CHECK_EQ(corio_reader_read_to_eof(pr, rest, sizeof rest), 0);
+    CHECK_EQ(corio_stream_close(pr, pw), 0);
+    return 0;
+}
+
+static void test_push_onto_transport(void) { test_run(push_stack_main, NULL, 0); }
+
+/* A server's handler pushes a transport onto the handles it was given and
+ * returns: the server closes and releases them, which closes the
+ * transport and the stream below. */
+static int push_server_released;
+
+static int push_handler(corio_reader *r, corio_writer *w, void *arg) {
+    (void)arg;
+    const char *line;
+    size_t len;
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 6 && memcmp(line, "START\n", 6) == 0);
+    CHECK_EQ(xor_push(r, w, &push_server_released), 0);
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK_EQ(corio_writer_write(w, line, len), 0);
+    return 0;
+}
+
+static int push_server_main(void *arg) {
+    (void)arg;
+    push_server_released = 0;
+    corio_server *s;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, push_handler, NULL, &s), 0);
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_open_connection("127.0.0.1", corio_server_port(s), &r, &w), 0);
+    char msg[16] = "START\n";
+    xor_bytes(msg + 6, "hi\n", 3);
+    CHECK_EQ(corio_writer_write(w, msg, 9), 0);
+    char back[3], x[3];
+    CHECK_EQ(corio_reader_readexactly(r, back, 3, NULL), 0);
+    xor_bytes(x, "hi\n", 3);
+    CHECK(memcmp(back, x, 3) == 0);
+    char rest[4];
+    CHECK_EQ(corio_reader_read_to_eof(r, rest, sizeof rest), 0); /* the server closed */
+    CHECK_EQ(corio_stream_close(r, w), 0);
+    CHECK_EQ(corio_server_shutdown(s, 0), 0);
+    CHECK_EQ(push_server_released, 1);
+    return 0;
+}
+
+static void test_push_in_server_handler(void) { test_run(push_server_main, NULL, 0); }
+
 static void run_all(void) {
     RUN_NET_TEST(test_lines_over_transport);
     RUN_NET_TEST(test_cancelled_read_loses_nothing);
     RUN_NET_TEST(test_bulk_with_drain);
     RUN_NET_TEST(test_release_and_abort);
     RUN_NET_TEST(test_at_eof_over_transport);
+    RUN_NET_TEST(test_push_keeps_bytes);
+    RUN_NET_TEST(test_push_busy);
+    RUN_NET_TEST(test_push_onto_transport);
+    RUN_NET_TEST(test_push_in_server_handler);
 }
 
 int main(void) {

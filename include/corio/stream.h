@@ -178,6 +178,10 @@ CORIO_API size_t corio_reader_buffered(const corio_reader *r);
 /* The line limit in force. */
 CORIO_API size_t corio_reader_limit(const corio_reader *r);
 
+/* Set the reader's limit (0: the default, CORIO_STREAM_LIMIT) for the
+ * calls that follow.  0, or -EINVAL for NULL.  Does not suspend. */
+CORIO_API int corio_reader_set_limit(corio_reader *r, size_t limit);
+
 /* Release the reader handle (see Ownership).  NULL is ignored.  Does not suspend. */
 CORIO_API void corio_reader_free(corio_reader *r);
 
@@ -243,6 +247,16 @@ CORIO_API int corio_writer_is_closing(const corio_writer *w);
  * SUSPENDS until closed.
  */
 CORIO_API int corio_writer_wait_closed(corio_writer *w);
+
+/*
+ * asyncio transport.set_write_buffer_limits(high, low): new water marks
+ * for drain (0: the default high, CORIO_STREAM_HIGH_WATER; low 0: high/4).
+ * A drain waiting is resumed if the buffer is now at or below low.  0, or
+ * -EINVAL (NULL, low above high).  Does not suspend.
+ */
+CORIO_API int corio_writer_set_write_buffer_limits(corio_writer *w, size_t high, size_t low);
+/* asyncio transport.get_write_buffer_limits(): the writer's marks (0 for NULL). */
+CORIO_API void corio_writer_get_write_buffer_limits(const corio_writer *w, size_t *high, size_t *low);
 
 /* Bytes queued and not yet written (asyncio transport.get_write_buffer_size). */
 CORIO_API size_t corio_writer_buffered(const corio_writer *w);

@@ -103,8 +103,39 @@ typedef struct corio_transport_ops {
 CORIO_API int corio_stream_open_transport(const corio_transport_ops *ops, void *ctx,
                                           const corio_stream_opts *opts, corio_reader **r, corio_writer **w);
 
-/* The ctx a stream was opened over with corio_stream_open_transport(), or
- * NULL for a stream over the descriptor transport. */
+/*
+ * Layer a transport onto an open stream in place (what asyncio's
+ * StreamWriter.start_tls does under the same reader and writer).  The
+ * stream's current byte path - its descriptor with its readiness or ring
+ * state (or the transport it ran over), the bytes r holds and has not
+ * handed out, the bytes w has queued, a ring send in flight - moves to a
+ * new reader and writer stored in *below_r / *below_w, which read those
+ * held bytes first and send the queued ones first.  r and w then run over
+ * ops/ctx (as corio_stream_open_transport), keeping their limits and
+ * water marks, with empty buffers; a view r returned earlier is released
+ * as by the next call on r.  The moved writer keeps the marks w had
+ * (corio_writer_set_write_buffer_limits changes them).
+ *
+ * Ownership: the stream owns ctx from then on (ops->release when r and w
+ * are both released, after ops->close), and ctx owns *below_r / *below_w:
+ * it releases them from its release (and closes them from its close and
+ * abort).  Handles a server gave its handler stay the server's: it closes
+ * and releases r and w when the handler returns, which closes the
+ * transport, which closes the stream below.
+ *
+ * Returns 0; -EINVAL (NULL, not the two held handles of one stream, a
+ * required operation missing), -EBUSY (a task is suspended in a read on
+ * r, a drain or wait_closed on w, or in the transport's read or drain; w
+ * is closing, half-closed, closed or failed), -ENOMEM, or an error from
+ * moving the write watch; on failure nothing has changed and ctx stays
+ * the caller's.  Never suspends and calls no operation.
+ */
+CORIO_API int corio_stream_push_transport(corio_reader *r, corio_writer *w, const corio_transport_ops *ops, void *ctx,
+                                          corio_reader **below_r, corio_writer **below_w);
+
+/* The ctx a stream was opened over with corio_stream_open_transport() or
+ * pushed onto it with corio_stream_push_transport(), or NULL for a stream
+ * over the descriptor transport. */
 CORIO_API void *corio_writer_transport(const corio_writer *w);
 CORIO_API void *corio_reader_transport(const corio_reader *r);
 

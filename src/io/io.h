@@ -84,6 +84,7 @@ struct corio__wq {
     corio__node flush;         /* in loop->ring_flush while queued data waits for the end of the iteration */
     const corio__wq_owner *owner;
     corio__wq_pool *pool;      /* NULL: malloc */
+    corio__wq *moved;          /* io_uring: the queue a send in flight here was moved to (corio__wq_move) */
 };
 _Static_assert(sizeof(bool) == 1, "four bools in no_direct, eight in flags");
 
@@ -125,6 +126,15 @@ void corio__wq_drop(corio__wq *q);
 static inline bool corio__wq_busy(const corio__wq *q) { return q->sending; }
 /* Free the buffers (not busy). */
 void corio__wq_free(corio__wq *q);
+/* Move src's whole state - queued bytes, a send in flight, the flush
+ * list entry, the write watch, flags and water marks - to dst (set up by
+ * corio__wq_init, never attached), and leave src empty and unattached
+ * with its owner, pool and water marks.  A send in flight stays in src's
+ * record (the kernel reports it there): its completion goes on to dst,
+ * and src stays busy (corio__wq_busy) until then, when its owner's
+ * `released` runs.  The queue must not be hooked.  0, or -errno from
+ * moving the write watch, nothing changed. */
+int corio__wq_move(corio__wq *dst, corio__wq *src);
 /* New water marks, with pause or resume as they imply. */
 void corio__wq_set_limits(corio__wq *q, size_t high, size_t low);
 

@@ -105,6 +105,8 @@ typedef struct conn {
     bool reader_held, writer_held; /* handles not yet released */
     bool tclosed;      /* a supplied transport: its close (or abort) has been called */
     bool taborted;     /* ... and its abort */
+    bool treading;     /* a task is in the transport's read */
+    bool tdraining;    /* ... in its drain */
     const corio_transport_ops *tops; /* a supplied transport (corio_stream_open_transport), else NULL */
     void *tctx;        /* its context, released with the connection */
     corio__fdstate *st; /* epoll, sockets: the fd's readiness state, once a read looked it up */
@@ -243,6 +245,67 @@ int corio_stream_open_transport(const corio_transport_ops *ops, void *ctx, const
 void *corio_writer_transport(const corio_writer *w) { return w ? w->c->tctx : NULL; }
 void *corio_reader_transport(const corio_reader *r) { return r ? r->c->tctx : NULL; }
 
+static void settle(corio_reader *r);
+
+/* A task is suspended in a read on c's byte path: parked for readiness
+ * (epoll), with a read in the ring (io_uring), or in the transport's read. */
+static bool read_parked(const conn *c) {
+    if (c->tops) return c->treading;
+    corio_loop *loop = corio__cur_loop;
+    if (c->fd < 0 || !loop || (size_t)c->fd >= loop->nfds || !loop->fds[c->fd]) return false;
+    const corio__fdstate *st = loop->fds[c->fd];
+    return st->waiter[DIR_READ] || st->ring_reading;
+}
+
+int corio_stream_push_transport(corio_reader *r, corio_writer *w, const corio_transport_ops *ops, void *ctx,
+                                corio_reader **below_r, corio_writer **below_w) {
+    if (!r || !w || r->c != w->c || !below_r || !below_w)
+        return corio__bad(-EINVAL, "corio_stream_push_transport: not the two handles of one stream");
+    if (!ops || !ops->read || !ops->write || !ops->buffered || !ops->close || !ops->release)
+        return corio__bad(-EINVAL, "corio_stream_push_transport: read, write, buffered, close and release are required");
+    conn *c = r->c;
+    if (!c->reader_held || !c->writer_held)
+        return corio__bad(-EINVAL, "corio_stream_push_transport: a handle was released");
+    if (w->err || w->q.closing || w->q.eof_pending || w->q.eof_sent || c->tclosed || (c->fd < 0 && !c->tops))
+        return corio__bad(-EBUSY, "corio_stream_push_transport: the writer is closing, closed or failed");
+    if (read_parked(c) || c->tdraining || !corio__list_empty(&w->drainers) || !corio__list_empty(&w->closers))
+        return corio__bad(-EBUSY, "corio_stream_push_transport: a task waits on the stream");
+    settle(r); /* a view handed out earlier is done with, as at the next call on r */
+    conn *b = conn_new(NULL, true, true);
+    if (!b) return -ENOMEM;
+    int rc = corio__wq_move(&b->w.q, &w->q);
+    if (rc < 0) {
+        corio__wq_free(&b->w.q);
+        corio__free(b);
+        return rc;
+    }
+    /* The byte path goes below: descriptor (and its readiness state) or transport, the bytes held. */
+    b->fd = c->fd;
+    b->is_sock = c->is_sock;
+    b->tops = c->tops;
+    b->tctx = c->tctx;
+    b->st = c->st;
+    b->st_loop = c->st_loop;
+    b->r.buf = r->buf;
+    b->r.limit = r->limit;
+    b->r.chunk = r->chunk;
+    b->r.ended = r->ended;
+    /* r and w start again over ops/ctx, with their limits and marks. */
+    c->fd = -1;
+    c->is_sock = false;
+    c->tops = ops;
+    c->tctx = ctx;
+    c->st = NULL;
+    c->st_loop = 0;
+    memset(&r->buf, 0, sizeof r->buf);
+    r->ended = 0;
+    r->chunk = 4096;
+    w->q.unused = true; /* the queue stays unattached: the writer's fast paths are for descriptors */
+    *below_r = &b->r;
+    *below_w = &b->w;
+    return 0;
+}
+
 int corio_open_connection_opts(const char *host, int port, const corio_connect_opts *copts,
                                const corio_stream_opts *sopts, corio_reader **r, corio_writer **w) {
     if (!r || !w) return corio__bad(-EINVAL, "corio_open_connection: NULL out pointer");
@@ -306,7 +369,12 @@ static ssize_t conn_read(conn *c, void *buf, size_t n) {
         }
         return corio_recv(c->fd, buf, n, 0);
     }
-    if (c->tops) return c->tops->read(c->tctx, buf, n);
+    if (c->tops) {
+        c->treading = true;
+        ssize_t k = c->tops->read(c->tctx, buf, n);
+        c->treading = false;
+        return k;
+    }
     return corio_read(c->fd, buf, n);
 }
 
@@ -401,7 +469,9 @@ ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
         if (c->tops && (t = loop->current)) {
             int crc = corio__budget_charge(t, 1);
             if (crc < 0) return crc;
+            c->treading = true;
             ssize_t k = c->tops->read(c->tctx, buf, n);
+            c->treading = false;
             return k > 0 ? k : direct_read_end(r, k);
         }
     }
@@ -583,6 +653,12 @@ size_t corio_reader_buffered(const corio_reader *r) { return r ? bb_len(&r->buf)
 
 size_t corio_reader_limit(const corio_reader *r) { return r ? r->limit : 0; }
 
+int corio_reader_set_limit(corio_reader *r, size_t limit) {
+    if (!r) return -EINVAL;
+    r->limit = limit ? limit : CORIO_STREAM_LIMIT;
+    return 0;
+}
+
 void corio_reader_free(corio_reader *r) {
     if (!r) return;
     conn *c = r->c;
@@ -622,7 +698,10 @@ static int transport_drain(corio_writer *w) {
     if (w->q.closing) return -ESHUTDOWN;
     if (!c->tops->drain || c->tops->buffered(c->tctx) <= w->q.high) return 0;
     if (!corio__current()) return corio__bad(-EPERM, "corio_writer_drain: called outside a task");
-    return transport_result(w, c->tops->drain(c->tctx, w->q.low));
+    c->tdraining = true;
+    int rc = c->tops->drain(c->tctx, w->q.low);
+    c->tdraining = false;
+    return transport_result(w, rc);
 }
 
 static int transport_write_eof(corio_writer *w) {
@@ -813,6 +892,20 @@ int corio_writer_wait_closed(corio_writer *w) {
         if (rc < 0) return rc;
     }
     return w->err;
+}
+
+int corio_writer_set_write_buffer_limits(corio_writer *w, size_t high, size_t low) {
+    if (!w) return -EINVAL;
+    if (!high) high = CORIO_STREAM_HIGH_WATER;
+    if (!low) low = high / 4;
+    if (low > high) return corio__bad(-EINVAL, "corio_writer_set_write_buffer_limits: low above high");
+    corio__wq_set_limits(&w->q, high, low); /* resumes the drainers if it falls to low water */
+    return 0;
+}
+
+void corio_writer_get_write_buffer_limits(const corio_writer *w, size_t *high, size_t *low) {
+    if (high) *high = w ? w->q.high : 0;
+    if (low) *low = w ? w->q.low : 0;
 }
 
 size_t corio_writer_buffered(const corio_writer *w) {

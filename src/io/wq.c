@@ -413,6 +413,18 @@ static void ring_sent(corio__op *op, int res, unsigned flags) {
 }
 
 static void ring_flush_run(corio__node *n) { ring_start(corio__container_of(n, corio__wq, flush)); }
+
+/* The completion of a send that was in flight when its queue moved
+ * (corio__wq_move): the kernel reports it on the old record, the new
+ * queue takes it; the old one is idle from then on. */
+static void ring_sent_moved(corio__op *op, int res, unsigned flags) {
+    corio__wq *src = corio__container_of(op, corio__wq, sop);
+    corio__wq *dst = src->moved;
+    src->moved = NULL;
+    src->sending = false;
+    ring_sent(&dst->sop, res, flags);
+    if (src->owner->released) src->owner->released(src);
+}
 #endif
 
 /* Send what is queued at the end of this iteration (io_uring: at the
@@ -524,6 +536,43 @@ void corio__wq_free(corio__wq *q) {
     corio__list_remove(&q->flush.link);
     free_queue(q);
     free_inflight(q);
+}
+
+int corio__wq_move(corio__wq *dst, corio__wq *src) {
+    if (src->watching && !src->hooked && src->fd >= 0) {
+        /* add_writer replaces the callback's argument: the one step that can fail, first. */
+        int rc = corio_add_writer(src->fd, on_writable, dst);
+        if (rc < 0) return rc;
+    }
+    /* src may itself stand in for a queue moved earlier, its send still
+     * in flight: that send stays src's business, not dst's. */
+    corio__wq *forward = src->moved;
+    bool sending = src->sending;
+    corio__op sop = src->sop;
+    corio_list dst_link = dst->flush.link;
+    *dst = *src;
+    dst->flush.link = dst_link;
+    if (forward) {
+        dst->sending = false;
+        dst->moved = NULL;
+    }
+    memset(&dst->sop, 0, sizeof dst->sop); /* the kernel knows src's record only */
+    if (src->flush.link.next != &src->flush.link) { /* dst takes src's place on the flush list */
+        corio__list_push_front(&src->flush.link, &dst->flush.link);
+        corio__list_remove(&src->flush.link);
+    }
+    corio__wq_init(src, src->owner, src->pool, src->high, src->low);
+#if CORIO_HAVE_URING
+    if (sending) {
+        src->sending = true;
+        src->sop = sop;
+        src->sop.done = ring_sent_moved;
+        src->moved = forward ? forward : dst;
+    }
+#else
+    (void)sending, (void)sop, (void)forward;
+#endif
+    return 0;
 }
 
 void corio__wq_set_limits(corio__wq *q, size_t high, size_t low) {

@@ -113,14 +113,14 @@ typedef struct server_part {
  * (written on the plain stream under its TLS one). */
 static int server_side(void *arg) {
     server_part *s = arg;
-    corio_reader *tr;
-    corio_writer *tw;
-    corio_tls_start_opts o = {.borrow = 1};
-    if (corio_start_tls(s->r, s->w, server_ctx, NULL, &o, &tr, &tw) < 0) return -1;
-    corio_writer_write(s->w, s->in->data + 1, s->in->len - 1);
-    corio_writer_write_eof(s->w);
-    corio_reader_free(tr);
-    corio_writer_free(tw); /* borrowed: the plain handles stay ours */
+    if (corio_start_tls(s->r, s->w, server_ctx, NULL, NULL, NULL, NULL) < 0) return -1;
+    /* s->r / s->w speak TLS now: the input goes straight to the socket
+     * under them, after the server's last flight has left. */
+    int fd = corio_writer_fd(s->w);
+    corio_sleep(0);
+    corio_sleep(0);
+    if (fd >= 0 && s->in->len > 1 && write(fd, s->in->data + 1, s->in->len - 1) < 0) return 0;
+    if (fd >= 0) shutdown(fd, SHUT_WR);
     return 0;
 }
 

@@ -383,6 +383,8 @@ static void conn_free(corio_tls_conn *c) {
     free(c);
 }
 
+/* The stream above was released: the plain handles under it are ours,
+ * unless borrowed (start_borrowed). */
 static void tls_release(void *vc) {
     corio_tls_conn *c = vc;
     if (!c->borrow) {
@@ -537,10 +539,27 @@ static int conn_new(corio_tls_ctx *ctx, corio_reader *pr, corio_writer *pw, cons
     return 0;
 }
 
+/* The older form (opts->borrow): new handles *tr / *tw over a TLS
+ * connection that borrows the plain r / w, which stay the caller's and
+ * plain; on failure nothing is left but r / w, mid-handshake. */
+static int start_borrowed(corio_tls_conn *c, const corio_tls_start_opts *opts, corio_reader **tr, corio_writer **tw) {
+    c->borrow = 1;
+    int rc = handshake(c);
+    if (rc < 0) {
+        conn_free(c);
+        return rc;
+    }
+    if ((rc = corio_stream_open_transport(&tls_ops, c, &opts->stream, tr, tw)) < 0) {
+        corio__tls_set_last("%s", "cannot open the TLS stream");
+        conn_free(c);
+    }
+    return rc;
+}
+
 int corio_start_tls(corio_reader *r, corio_writer *w, corio_tls_ctx *ctx, const char *server_hostname,
                     const corio_tls_start_opts *opts, corio_reader **tr, corio_writer **tw) {
     corio__tls_set_last("%s", "");
-    if (!r || !w || !ctx || !tr || !tw) {
+    if (!r || !w || !ctx) {
         corio__tls_set_last("%s", "corio_start_tls: a NULL argument");
         return -EINVAL;
     }
@@ -562,28 +581,28 @@ int corio_start_tls(corio_reader *r, corio_writer *w, corio_tls_ctx *ctx, const 
     corio_tls_conn *c;
     int rc = conn_new(ctx, r, w, server_hostname, &c);
     if (rc < 0) return rc;
-    c->borrow = opts->borrow;
-    if ((rc = handshake(c)) < 0) {
+    if (opts->borrow && tr && tw) return start_borrowed(c, opts, tr, tw);
+    /* r/w's byte path (with what r holds: the peer's first flight may
+     * have come with the command) goes under the TLS connection. */
+    if ((rc = corio_stream_push_transport(r, w, &tls_ops, c, &c->pr, &c->pw)) < 0) {
+        corio__tls_set_last("%s", rc == -EBUSY ? "corio_start_tls: a task waits on the stream, or it is closing"
+                                                : "corio_start_tls: cannot layer TLS onto the stream");
         conn_free(c);
         return rc;
     }
-    if ((rc = corio_stream_open_transport(&tls_ops, c, &opts->stream, tr, tw)) < 0) {
-        corio__tls_set_last("%s", "cannot open the TLS stream");
-        conn_free(c);
-        return rc;
-    }
-    return 0;
-}
-
-/* The plain stream under a TLS one: its writer's marks equal to the TLS
- * writer's low mark, so that the plain writer's drain waits exactly until
- * the TLS writer's low mark is reached (see tls_drain). */
-static corio_stream_opts plain_opts(const corio_stream_opts *tls) {
-    size_t high = tls && tls->high_water ? tls->high_water : CORIO_STREAM_HIGH_WATER;
-    size_t low = tls && tls->low_water ? tls->low_water : high / 4;
-    if (low == 0) low = 1;
-    corio_stream_opts o = {.limit = 0, .high_water = low, .low_water = low};
-    return o;
+    /* The TLS stream's settings, where given.  The plain writer's marks
+     * both at the TLS low mark, so that its drain waits exactly until the
+     * TLS writer's low mark is reached (see tls_drain). */
+    if (opts->stream.limit) corio_reader_set_limit(r, opts->stream.limit);
+    if (opts->stream.high_water || opts->stream.low_water)
+        corio_writer_set_write_buffer_limits(w, opts->stream.high_water, opts->stream.low_water);
+    size_t high, low;
+    corio_writer_get_write_buffer_limits(w, &high, &low);
+    corio_writer_set_write_buffer_limits(c->pw, low ? low : 1, low ? low : 1);
+    if (tr) *tr = r;
+    if (tw) *tw = w;
+    /* On failure r/w now report it (c->err), as asyncio closes the transport. */
+    return handshake(c);
 }
 
 /* After a failed handshake: let the alert that says why leave, then close
@@ -613,22 +632,22 @@ int corio_open_tls_connection_opts(const char *host, int port, corio_tls_ctx *ct
         corio__tls_set_last("%s", "corio_open_tls_connection: a NULL argument or a server context");
         return -EINVAL;
     }
-    corio_stream_opts po = plain_opts(sopts);
     corio_reader *pr;
     corio_writer *pw;
-    int rc = corio_open_connection_opts(host, port, copts, &po, &pr, &pw);
+    int rc = corio_open_connection_opts(host, port, copts, sopts, &pr, &pw); /* the TLS stream's settings: kept */
     if (rc < 0) {
         char text[CORIO__TLS_ERRLEN];
         snprintf(text, sizeof text, "cannot connect to %s:%d: %s", host, port, corio_strerror(rc));
         corio__tls_set_last("%s", text);
         return rc;
     }
-    corio_tls_start_opts o = {.borrow = 0};
-    if (sopts) o.stream = *sopts;
-    if ((rc = corio_start_tls(pr, pw, ctx, server_hostname ? server_hostname : host, &o, r, w)) < 0) {
+    if ((rc = corio_start_tls(pr, pw, ctx, server_hostname ? server_hostname : host, NULL, NULL, NULL)) < 0) {
         close_after_failure(ctx, pr, pw, 1);
+        return rc;
     }
-    return rc;
+    *r = pr;
+    *w = pw;
+    return 0;
 }
 
 int corio_open_tls_connection(const char *host, int port, corio_tls_ctx *ctx, const char *server_hostname,
@@ -640,19 +659,19 @@ int corio_open_tls_connection(const char *host, int port, corio_tls_ctx *ctx, co
 
 int corio_tls_serve(corio_reader *r, corio_writer *w, void *arg) {
     corio_tls_server *s = arg;
-    corio_tls_start_opts o = {.stream = s->stream, .borrow = 1};
-    corio_reader *tr;
-    corio_writer *tw;
-    int rc = corio_start_tls(r, w, s->ctx, NULL, &o, &tr, &tw);
+    corio_tls_start_opts o = {.stream = s->stream};
+    int rc = corio_start_tls(r, w, s->ctx, NULL, &o, NULL, NULL);
     if (rc < 0) {
         s->handshake_failures++;
         snprintf(s->last_error, sizeof s->last_error, "%s", corio__tls_last);
-        close_after_failure(s->ctx, r, w, 0); /* the server frees the plain handles */
+        close_after_failure(s->ctx, r, w, 0); /* the server releases the handles */
         return rc;
     }
     s->handshakes++;
-    rc = s->handler(tr, tw, s->arg);
-    int crc = corio_stream_close(tr, tw);
+    rc = s->handler(r, w, s->arg);
+    /* close_notify after what the handler wrote; the server releases r and w. */
+    corio_writer_close(w);
+    int crc = corio_writer_wait_closed(w);
     return rc < 0 ? rc : crc;
 }
 
@@ -661,8 +680,8 @@ int corio_start_tls_server(const char *host, int port, corio_tls_server *s, cons
     if (!s || !s->ctx || !s->handler || !s->ctx->server) return -EINVAL;
     corio_server_opts o = {0};
     if (opts) o = *opts;
-    /* The plain streams: marks derived from the TLS streams' (plain_opts). */
-    o.stream = plain_opts(&s->stream);
+    /* The streams become the TLS ones in place: they take the TLS settings. */
+    o.stream = s->stream;
     return corio_start_server_opts(host, port, corio_tls_serve, s, &o, out);
 }
 

@@ -61,9 +61,9 @@ struct corio_tls_conn {
     unsigned char *in;       /* ciphertext read from the plain reader, not yet taken by OpenSSL */
     size_t in_start, in_end; /* what `in` holds: [in_start, in_end) */
     int wr_err;              /* the plain writer's first failure, seen by our BIO */
-    corio_reader *pr;        /* the plain stream below */
+    corio_reader *pr;        /* the plain stream below (ours: released with us, unless borrowed) */
     corio_writer *pw;
-    int borrow;              /* pr/pw are not ours to free */
+    int borrow;              /* pr/pw are not ours to free (corio_start_tls's older form) */
     int err;                 /* first fatal error (sticky), 0 while healthy */
     int handshaken;          /* the handshake completed */
     int shut_sent;           /* close_notify sent */

@@ -949,7 +949,9 @@ static void test_cancel_mid_record(void) { test_run(cancel_main, NULL, 0); }
 
 /* ---- start_tls after a plain exchange ------------------------------------------------ */
 
-static int starttls_mode; /* 0: ClientHello buffered with the command; 1: discard injected; 2: reject */
+/* 0: ClientHello buffered with the command; 1: discard injected; 2: reject;
+ * 3: as 0, but the client checks a name the certificate does not have */
+static int starttls_mode;
 static int starttls_result;
 
 static int starttls_server(corio_reader *r, corio_writer *w, void *arg) {
@@ -959,43 +961,56 @@ static int starttls_server(corio_reader *r, corio_writer *w, void *arg) {
     size_t len;
     if (corio_reader_readline(r, &line, &len) < 0 || len != 9 || memcmp(line, "STARTTLS\n", 9) != 0) return -1;
     CHECK(corio_reader_buffered(r) > 0); /* the ClientHello (mode 0) or the injected bytes */
-    if (starttls_mode) corio_writer_write(w, "GO\n", 3);
-    corio_tls_start_opts o = {.borrow = 1};
+    bool injected = starttls_mode == 1 || starttls_mode == 2;
+    if (injected) corio_writer_write(w, "GO\n", 3);
+    corio_tls_start_opts o = {0};
     o.buffered = starttls_mode == 1 ? CORIO_TLS_DISCARD_BUFFERED : starttls_mode == 2 ? CORIO_TLS_REJECT_BUFFERED : 0;
-    corio_reader *tr;
-    corio_writer *tw;
-    starttls_result = corio_start_tls(r, w, ctx, NULL, &o, &tr, &tw);
+    starttls_result = corio_start_tls(r, w, ctx, NULL, &o, NULL, NULL);
     if (starttls_result < 0) return starttls_result;
-    int rc = echo_handler(tr, tw, NULL);
-    corio_stream_close(tr, tw);
-    return rc;
+    CHECK(corio_tls_writer_conn(w) != NULL); /* in place: r and w speak TLS; the server closes them */
+    return echo_handler(r, w, NULL);
 }
 
 static int starttls_main(void *arg) {
     (void)arg;
     corio_tls_ctx *sctx = server_ctx("server");
     corio_tls_ctx *ctx = client_ctx("ca.pem");
-    for (starttls_mode = 0; starttls_mode < 3; starttls_mode++) {
+    for (starttls_mode = 0; starttls_mode < 4; starttls_mode++) {
         corio_server *s;
         int port = plain_server(starttls_server, sctx, &s);
         corio_reader *r, *tr;
         corio_writer *w, *tw;
         starttls_result = 1;
+        bool injected = starttls_mode == 1 || starttls_mode == 2;
         CHECK_EQ(corio_open_connection("127.0.0.1", port, &r, &w), 0);
-        CHECK_EQ(corio_writer_write(w, starttls_mode ? "STARTTLS\nINJECTED" : "STARTTLS\n", starttls_mode ? 17 : 9),
-                 0);
-        if (starttls_mode) {
+        /* no drain: the command may still be queued (io_uring) when the
+         * upgrade moves the queue under TLS; it leaves first, plain */
+        CHECK_EQ(corio_writer_write(w, injected ? "STARTTLS\nINJECTED" : "STARTTLS\n", injected ? 17 : 9), 0);
+        if (injected) {
             const char *line;
             size_t len;
             CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
             CHECK(len == 3 && memcmp(line, "GO\n", 3) == 0);
         }
-        int rc = corio_start_tls(r, w, ctx, "localhost", NULL, &tr, &tw);
-        if (starttls_mode < 2) {
+        tr = NULL;
+        tw = NULL;
+        int rc = corio_start_tls(r, w, ctx, starttls_mode == 3 ? "wrong.example" : "localhost", NULL, &tr, &tw);
+        if (starttls_mode == 3) {
+            /* the handshake failed after the upgrade: r and w report it */
+            CHECK_EQ(rc, CORIO_ETLS_VERIFY);
+            CHECK(strstr(corio_tls_last_error(w), "certificate verify failed") != NULL);
+            char b[4];
+            CHECK_EQ(corio_reader_read(r, b, sizeof b), CORIO_ETLS_VERIFY);
+            CHECK(corio_writer_write(w, "x", 1) < 0);
+            corio_stream_close(r, w);
+            WAIT_UNTIL(starttls_result != 1, 5);
+            CHECK(starttls_result < 0); /* the server saw the alert */
+        } else if (starttls_mode < 2) {
             CHECK_EQ(rc, 0);
+            CHECK(tr == r && tw == w); /* in place: the same handles */
             if (rc == 0) {
                 CHECK_EQ(ping(tr, tw, "ping\n"), 0);
-                CHECK_EQ(corio_stream_close(tr, tw), 0); /* closes and frees r and w too */
+                CHECK_EQ(corio_stream_close(tr, tw), 0); /* r and w: close_notify, then the connection */
             }
             CHECK_EQ(starttls_result, 0);
         } else {

@@ -199,7 +199,9 @@ CORIO_API int corio_tls_ctx_set_timeouts(corio_tls_ctx *ctx, double handshake, d
 
 /* Options of corio_start_tls; zero-initialise, zero means default. */
 typedef struct corio_tls_start_opts {
-    corio_stream_opts stream; /* limits and water marks of the TLS reader/writer */
+    /* The TLS reader's limit and writer's water marks; a field left 0
+     * keeps what r / w had. */
+    corio_stream_opts stream;
     /* Plaintext already buffered in the plain reader when the handshake
      * starts: 0 (default) takes it as the first TLS bytes (nothing lost);
      * CORIO_TLS_DISCARD_BUFFERED drops it; CORIO_TLS_REJECT_BUFFERED fails
@@ -207,29 +209,43 @@ typedef struct corio_tls_start_opts {
      * bytes that arrived before the upgrade are not protected by TLS and
      * must not be read as if they were (the CVE-2011-0411 injection). */
     int buffered;
-    /* Nonzero: the TLS stream borrows r and w (closing it closes them, but
-     * releasing it does not free them): for a server handler's handles,
-     * which the server frees.  0: it owns them once corio_start_tls
-     * succeeds. */
+    /* 0 (default): the upgrade is in place, see corio_start_tls.
+     * Nonzero, with tr and tw given: the older form - *tr / *tw are new
+     * handles over the TLS session that borrow r and w (closing them
+     * closes r and w, releasing them does not free r and w, which stay
+     * plain and the caller's; on a failed handshake r and w are left
+     * mid-handshake, to close).  Kept for code written before the
+     * in-place upgrade; new code should not set it. */
     int borrow;
 } corio_tls_start_opts;
 
 enum { CORIO_TLS_DISCARD_BUFFERED = 1, CORIO_TLS_REJECT_BUFFERED = 2 };
 
 /*
- * Upgrade a plain connection (r, w: a reader and writer over one
- * connection) to TLS: the handshake as a client (with a client context:
- * server_hostname is sent by SNI and checked against the certificate;
- * NULL only with verification disabled) or as a server (server context;
- * server_hostname ignored).  On success *tr / *tw are a new reader and
- * writer over the TLS session, r and w belong to it (see opts->borrow),
- * and the caller must use only *tr / *tw from now on.  On failure r and w
- * are still the caller's, open, but the connection is mid-handshake:
- * close them.  Returns 0, -ETIMEDOUT (the handshake timeout),
- * -ECANCELED, CORIO_ETLS_VERIFY, CORIO_ETLS, -ECONNRESET / CORIO_ETLS_EOF
- * (the peer closed during the handshake), -EPROTO (REJECT_BUFFERED),
- * -EINVAL, -ENOMEM.  corio_tls_last_error(NULL) then says why.  SUSPENDS
- * until the handshake is done.
+ * Upgrade a plain connection in place (asyncio StreamWriter.start_tls): r
+ * and w, the reader and writer of one stream, speak TLS from then on,
+ * the handshake run as a client (a client context: server_hostname is
+ * sent by SNI and checked against the certificate; NULL only with
+ * verification disabled) or as a server (a server context;
+ * server_hostname ignored).  The plain byte path moves under the TLS
+ * connection (corio_stream_push_transport): bytes r held and had not
+ * handed out are the first ciphertext read (unless opts->buffered says
+ * otherwise), bytes w had queued are sent before the first flight.  tr /
+ * tw may be NULL; when given they are set to r / w (callers written for
+ * separate TLS handles keep working: they are the same handles; but see
+ * opts->borrow).  Whoever
+ * owned r and w still does, and closes them as before: the close sends
+ * close_notify, then closes the connection.
+ *
+ * Returns 0; before anything changed (r and w still plain and usable):
+ * -EINVAL, -EPROTO (REJECT_BUFFERED), -EBUSY (another task waits on r or
+ * w, or w is closing or failed), -ENOMEM; after the upgrade, when the
+ * handshake failed: -ETIMEDOUT (the handshake timeout), -ECANCELED,
+ * CORIO_ETLS_VERIFY, CORIO_ETLS, -ECONNRESET / CORIO_ETLS_EOF (the peer
+ * closed during the handshake) - then r and w report that error on every
+ * call (as asyncio closes the transport) and corio_tls_last_error(w)
+ * says why; close or release them as usual.  corio_tls_last_error(NULL)
+ * says why in every case.  SUSPENDS until the handshake is done.
  */
 CORIO_API int corio_start_tls(corio_reader *r, corio_writer *w, corio_tls_ctx *ctx, const char *server_hostname,
                               const corio_tls_start_opts *opts, corio_reader **tr, corio_writer **tw);
@@ -264,8 +280,10 @@ typedef struct corio_tls_server {
 
 /*
  * A stream handler (corio_stream_handler) that does the server handshake
- * on the plain connection, runs s->handler(tls_reader, tls_writer,
- * s->arg), then closes the TLS stream (close_notify) and returns.  A
+ * on the plain connection (corio_start_tls: r and w become TLS in place),
+ * runs s->handler(r, w, s->arg), then closes the TLS stream
+ * (close_notify) and waits for the close; the caller (the server)
+ * releases r and w.  A
  * failed handshake is counted in s->handshake_failures with its reason in
  * s->last_error, and the connection closed (after the alert that says
  * why); other clients are unaffected.  Pass it to corio_start_server with
@@ -278,8 +296,7 @@ CORIO_API int corio_tls_serve(corio_reader *r, corio_writer *w, void *s);
  * asyncio.start_server(..., ssl=ctx): corio_start_server_opts with
  * corio_tls_serve as the handler (opts may be NULL).  As that function;
  * -EINVAL also when s has no server context or no handler.  The TLS
- * streams take s->stream; opts->stream is replaced by the plain streams'
- * settings the module needs (their water marks at the TLS low mark).
+ * streams take s->stream (opts->stream is replaced by it).
  * The handshake runs on the handler's stack: keep handler_stack_size at
  * 64 KiB or more (the default is 256 KiB).
  */
