@@ -117,24 +117,49 @@ static int send_raw(corio_smtp_client *c, const void *p, size_t n) {
     return corio_timeout_exit(&to, corio_writer_drain(c->w));
 }
 
-/* head, then the content's pieces, then tail (tail_len may be 0) in one
- * write (one sendmsg when nothing is queued); waits while the writer
- * holds more than its high water mark, as send_raw. */
+/* head, then the content's pieces, then tail (tail_len may be 0).  The
+ * head and the content's first STAGE bytes go in one write (a message of
+ * usual size: one sendmsg); the rest follows STAGE bytes at a time, each
+ * piece waited for with its own timeout, as DATA's staging: a big message
+ * on a slow link is bounded per piece, not as a whole (60 s for 30 MiB
+ * would fail where DATA succeeds), and the writer never holds a copy of
+ * more than a piece beyond its high water mark. */
 static int send_pieces(corio_smtp_client *c, const void *head, size_t head_len, const struct iovec *iov, int iovcnt,
                        const void *tail, size_t tail_len) {
     struct iovec small[8], *v = small;
     if (iovcnt > 6 && !(v = malloc(((size_t)iovcnt + 2) * sizeof *v))) return -ENOMEM;
-    int k = 0;
+    int k = 0, i = 0;
+    size_t off = 0, budget = STAGE;
     v[k++] = (struct iovec){.iov_base = (void *)head, .iov_len = head_len};
-    for (int i = 0; i < iovcnt; i++)
-        if (iov[i].iov_len) v[k++] = iov[i];
-    if (tail_len) v[k++] = (struct iovec){.iov_base = (void *)tail, .iov_len = tail_len};
+    for (; i < iovcnt && budget > 0; i++) {
+        size_t l = iov[i].iov_len;
+        if (l == 0) continue;
+        size_t take = l < budget ? l : budget;
+        v[k++] = (struct iovec){.iov_base = iov[i].iov_base, .iov_len = take};
+        budget -= take;
+        if (take < l) {
+            off = take; /* this piece goes on below */
+            break;
+        }
+    }
+    int all = i == iovcnt;
+    if (all && tail_len) v[k++] = (struct iovec){.iov_base = (void *)tail, .iov_len = tail_len};
     int rc = corio_writer_writelines(c->w, v, k);
     if (v != small) free(v);
-    if (rc < 0 || corio_writer_buffered(c->w) == 0) return rc;
-    corio_timeout to;
-    if ((rc = corio_timeout_enter(&to, c->timeout)) < 0) return rc;
-    return corio_timeout_exit(&to, corio_writer_drain(c->w));
+    if (rc == 0 && corio_writer_buffered(c->w) > 0) {
+        corio_timeout to;
+        if ((rc = corio_timeout_enter(&to, c->timeout)) == 0) rc = corio_timeout_exit(&to, corio_writer_drain(c->w));
+    }
+    if (rc < 0 || all) return rc;
+    for (; i < iovcnt; i++, off = 0) {
+        const char *p = iov[i].iov_base;
+        for (size_t l = iov[i].iov_len; off < l;) {
+            size_t n = l - off < STAGE ? l - off : STAGE;
+            if ((rc = send_raw(c, p + off, n)) < 0) return rc;
+            off += n;
+        }
+    }
+    return tail_len ? send_raw(c, tail, tail_len) : 0;
 }
 
 static int send_line(corio_smtp_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -652,6 +652,24 @@ static int cmd_data(sess *s, const char *arg) {
     return 0;
 }
 
+/* Read and drop n octets of input (a refused chunk).  0, or a negative
+ * errno when the connection ended or went idle first. */
+static int skip(sess *s, size_t n) {
+    while (n > 0) {
+        size_t avail = s->in_len - s->in_off;
+        if (avail == 0) {
+            int rc = fill(s);
+            if (rc < 0) return rc;
+            if (rc == 0) return -ECONNRESET;
+            continue;
+        }
+        size_t k = avail < n ? avail : n;
+        s->in_off += k;
+        n -= k;
+    }
+    return 0;
+}
+
 /*
  * BDAT (RFC 3030): "BDAT <size> [LAST]" followed by exactly size octets,
  * taken as they are (no dot-stuffing, no line limit).  The octets are
@@ -662,11 +680,20 @@ static int cmd_data(sess *s, const char *arg) {
  * MAIL and are refused (503) with their octets read and dropped, as RFC
  * 3030 2 asks.  After the last chunk the data hook gets the envelope with
  * the content, exactly as after DATA.
+ *
+ * p / n: the line after "BDAT", as the client sent it (the words may be
+ * separated by spaces or tabs, as Postfix reads them; a NUL or anything
+ * else is a syntax error).  Without opts.chunking BDAT is an unknown
+ * command, as in aiosmtpd, but its chunk is still skipped: a client that
+ * sends BDAT anyway (a misconfigured relay) must not have its message's
+ * lines run as commands here - MAIL, RCPT and DATA lines in a message
+ * would become mail of somebody else's making.
  */
-static int cmd_bdat(sess *s, const char *arg) {
+static int cmd_bdat(sess *s, const char *p, size_t n) {
+    const char *end = p + n;
     size_t size = 0, digits = 0;
-    const char *p = arg;
-    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    for (; p < end && *p >= '0' && *p <= '9'; p++, digits++) {
         if (size > (SIZE_MAX - 9) / 10) {
             digits = 0; /* more than we can count: where the chunk ends is unknown */
             break;
@@ -674,14 +701,31 @@ static int cmd_bdat(sess *s, const char *arg) {
         size = size * 10 + (size_t)(*p - '0');
     }
     int last = 0;
-    if (digits && *p == ' ') {
-        while (*p == ' ') p++;
-        if (strcasecmp(p, "LAST") == 0) {
-            last = 1;
-            p += 4;
-        }
+    const char *q = p;
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    if (digits && p > q && end - p >= 4 && strncasecmp(p, "LAST", 4) == 0) {
+        last = 1;
+        p += 4;
+        while (p < end && (*p == ' ' || *p == '\t')) p++;
     }
-    if (!digits || *p) {
+    int bad = !digits || p != end;
+    if (!s->cfg->chunking) {
+        if (s->cfg->require_starttls && !s->pub.tls) {
+            push(s, "530 Must issue a STARTTLS command first");
+        } else if (--s->bogus < 1) {
+            push(s, "502 5.5.1 Too many unrecognized commands, goodbye.");
+            s->done = 1;
+            return 0;
+        } else {
+            push(s, "500 Error: command \"BDAT\" not recognized");
+        }
+        if (bad || (s->cfg->data_limit != SIZE_MAX && size > s->cfg->data_limit)) {
+            s->done = 1; /* where its chunk ends is unknown, or it is more than we read */
+            return 0;
+        }
+        return skip(s, size);
+    }
+    if (bad) {
         push(s, "501 5.5.4 Syntax: BDAT count [LAST]");
         s->done = 1;
         return 0;
@@ -693,16 +737,12 @@ static int cmd_bdat(sess *s, const char *arg) {
     else if (s->cfg->auth_required && !s->pub.authenticated) err = "530 5.7.0 Authentication required";
     else if (!s->env.mail_from) err = "503 Error: need MAIL command";
     else if (!s->env.rcpt_count) err = "503 Error: need RCPT command";
-    if (s->cfg->data_limit != SIZE_MAX && size > s->cfg->data_limit) {
-        /* A chunk bigger than any message we take is not read: it could
-         * never be delivered, and reading it would let a client hold the
-         * session for as long as it likes.  Where it ends is then unknown,
-         * so the session ends (its transaction dropped). */
-        push(s, err ? err : "552 5.3.4 Error: message size exceeds fixed maximum message size");
-        env_reset(s);
-        s->done = 1;
-        return 0;
-    }
+    /* A chunk over the size limit (alone or with the chunks before it) is
+     * read and dropped like any refused chunk, as Postfix does: RFC 3030
+     * has the server read every chunk, and a pipelining client that sent
+     * it behind a MAIL refused for its SIZE= must find the session still
+     * there.  Reading it costs no memory, and holds the session no longer
+     * than commands could, the idle timeout applying to every read. */
     int too_much = !err && s->cfg->data_limit != SIZE_MAX && size > s->cfg->data_limit - s->content.len;
     int keep = !err && !too_much;
     /* The chunk: from the input buffer, then from the stream.  The
@@ -717,14 +757,14 @@ static int cmd_bdat(sess *s, const char *arg) {
             if (rc == 0) return -ECONNRESET; /* the client left mid-chunk */
             continue;
         }
-        size_t n = avail < left ? avail : left;
-        if (keep && smtp_buf_append(&s->content, s->in + s->in_off, n) < 0) {
+        size_t k = avail < left ? avail : left;
+        if (keep && smtp_buf_append(&s->content, s->in + s->in_off, k) < 0) {
             /* Out of memory for this message: as too much data, like DATA. */
             too_much = 1;
             keep = 0;
         }
-        s->in_off += n;
-        left -= n;
+        s->in_off += k;
+        left -= k;
     }
     if (err) {
         push(s, err);
@@ -1006,6 +1046,11 @@ static int dispatch(sess *s, char *line, size_t len) {
         push(s, "500 Error: bad syntax");
         return 0;
     }
+    /* BDAT before any other check: whatever is refused (a NUL or 8-bit
+     * byte in its line, CHUNKING not offered), its chunk must not be
+     * taken for commands. */
+    if (len >= 4 && strncasecmp(line, "BDAT", 4) == 0 && (len == 4 || line[4] == ' ' || line[4] == '\t'))
+        return cmd_bdat(s, line + 4, len - 4);
     /* A NUL would cut the line short of what the client sent. */
     if (memchr(line, 0, len)) {
         push(s, "500 Error: bad syntax");
@@ -1046,8 +1091,6 @@ static int dispatch(sess *s, char *line, size_t len) {
                 push(s, "500 Error: strict ASCII mode");
                 return 0;
             }
-    /* BDAT first: whatever is refused, its chunk must still be read. */
-    if (vlen == 4 && s->cfg->chunking && !memcmp(verb, "BDAT", 4)) return cmd_bdat(s, arg);
     size_t max = s->pub.extended_smtp && strcmp(verb, "MAIL") == 0 ? s->cfg->mail_limit : s->cfg->cmd_limit;
     if (len > max) {
         push(s, "500 Command line too long");

@@ -7,6 +7,7 @@
  */
 #include "smtp_test_util.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #ifndef SMTP_TEST_SRC
@@ -432,6 +433,69 @@ static int bad_servers_main(void *arg) {
 }
 static void test_bad_servers(void) { test_run(bad_servers_main, NULL, 0); }
 
+/* A server that offers PIPELINING and CHUNKING and then reads slowly
+ * (64 KiB every 20 ms): arg is the byte count of the batch to read. */
+static int slow_reader(corio_reader *r, corio_writer *w, void *arg) {
+    size_t want = *(size_t *)arg;
+    const char *line;
+    size_t len;
+    /* Small socket buffers on both sides: the kernel cannot soak up the
+     * message, so the client's writes wait on this reader's pace. */
+    corio_setsockopt_int(corio_writer_fd(w), SOL_SOCKET, SO_RCVBUF, 65536);
+    corio_writer_write(w, "220 slow\r\n", 10);
+    if (corio_reader_readline(r, &line, &len) < 0 || len == 0) return 0;
+    corio_writer_write(w, "250-slow\r\n250-PIPELINING\r\n250 CHUNKING\r\n", 40);
+    char *buf = malloc(65536);
+    if (!buf) return -ENOMEM;
+    while (want > 0) {
+        ssize_t n = corio_reader_read(r, buf, want < 65536 ? want : 65536);
+        if (n <= 0) break;
+        want -= (size_t)n;
+        corio_sleep(0.02);
+    }
+    free(buf);
+    if (want == 0) corio_writer_write(w, "250 OK\r\n250 OK\r\n250 OK\r\n", 24);
+    if (corio_reader_readline(r, &line, &len) == 0 && len > 0) corio_writer_write(w, "221 Bye\r\n", 9);
+    corio_writer_drain(w);
+    return 0;
+}
+
+/* A big message over a slow link: the client's timeout bounds each
+ * piece, as with DATA, not the whole chunk (8 MiB at 3.2 MiB/s takes
+ * seconds; the timeout is 1 s). */
+static int slow_bdat_main(void *arg) {
+    (void)arg;
+    const char *e = getenv("CORIO_TEST_BULK_MIB");
+    size_t n = (e && *e && atoi(e) > 0 && atoi(e) < 8 ? (size_t)atoi(e) : 8) << 20;
+    char *m = malloc(n);
+    CHECK(m != NULL);
+    if (!m) return 1;
+    memset(m, 'a', n);
+    memcpy(m + n - 2, "\r\n", 2);
+    char head[96];
+    size_t want = (size_t)snprintf(head, sizeof head, "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT %zu LAST\r\n", n) + n;
+    corio_server *srv;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, slow_reader, &want, &srv), 0);
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_open_connection("127.0.0.1", corio_server_port(srv), &r, &w), 0);
+    CHECK_EQ(corio_setsockopt_int(corio_writer_fd(w), SOL_SOCKET, SO_SNDBUF, 65536), 0);
+    corio_smtp_client_opts o = {.timeout = 1};
+    corio_smtp_client *c = NULL;
+    CHECK_EQ(corio_smtp_client_open(r, w, &o, &c), 0);
+    double t0 = corio_time();
+    CHECK_EQ(corio_smtp_client_send(c, "a@b", ONE, 1, m, n, NULL), 0);
+    if (n >= (8u << 20)) CHECK(corio_time() - t0 > 1); /* the case is what it says: longer than the timeout */
+    CHECK_EQ(corio_smtp_client_quit(c), 0);
+    corio_smtp_client_free(c);
+    free(m);
+    corio_server_close(srv, 1);
+    corio_server_wait_closed(srv);
+    corio_server_free(srv);
+    return 0;
+}
+static void test_slow_bdat(void) { test_run(slow_bdat_main, NULL, 0); }
+
 /* ---- aiosmtpd ----------------------------------------------------------------- */
 
 static char peer_dir[64];
@@ -561,6 +625,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_big_bdat);
     RUN_NET_TEST(test_concurrent);
     RUN_NET_TEST(test_bad_servers);
+    RUN_NET_TEST(test_slow_bdat);
 }
 
 int main(void) {

@@ -763,9 +763,7 @@ static int bdat_errors_main(void *arg) {
      * connection closed, since where the chunk ends is unknown. */
     int sessions = 1;
     const char *bad[] = {"BDAT\r\n", "BDAT x\r\n", "BDAT 5 FIRST\r\n", "BDAT -1\r\n",
-                         "BDAT 99999999999999999999999 LAST\r\n", "BDAT 5 LAST x\r\n",
-                         /* a count over the size limit: its chunk is never read */
-                         "BDAT 101 LAST\r\n", "BDAT 99999999999 LAST\r\n"};
+                         "BDAT 99999999999999999999999 LAST\r\n", "BDAT 5 LAST x\r\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_EQ(raw_open(&c, f.port), 0);
         sessions++;
@@ -776,11 +774,34 @@ static int bdat_errors_main(void *arg) {
         EXPECT(&c, "250 OK");
         EXPECT(&c, "250 OK");
         raw_sends(&c, bad[i]);
-        EXPECT(&c, i < 6 ? "501 5.5.4 Syntax: BDAT count [LAST]"
-                         : "552 5.3.4 Error: message size exceeds fixed maximum message size");
+        EXPECT(&c, "501 5.5.4 Syntax: BDAT count [LAST]");
         expect_eof(&c);
         raw_close(&c);
     }
+    /* A count over the size limit: refused, its chunk read and dropped
+     * (RFC 3030), the session kept - also for a pipelining client whose
+     * MAIL was refused for its SIZE=. */
+    CHECK_EQ(raw_open(&c, f.port), 0);
+    sessions++;
+    EXPECT(&c, "220 mx.test corio SMTP");
+    raw_sends(&c, "EHLO c\r\nMAIL FROM:<a@b> SIZE=101\r\nRCPT TO:<x@y>\r\nBDAT 101 LAST\r\n");
+    memset(big, 'z', sizeof big);
+    raw_send(&c, big, 101);
+    raw_sends(&c, "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 101 LAST\r\n");
+    raw_send(&c, big, 101);
+    raw_sends(&c, "NOOP\r\n");
+    char ehlo[2048];
+    raw_reply(&c, ehlo, sizeof ehlo);
+    EXPECT(&c, "552 Error: message size exceeds fixed maximum message size");
+    EXPECT(&c, "503 Error: need MAIL command");
+    EXPECT(&c, "503 Error: need MAIL command");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "552 5.3.4 Error: message size exceeds fixed maximum message size");
+    EXPECT(&c, "250 OK");
+    /* A count beyond any size: read until the client leaves. */
+    raw_sends(&c, "BDAT 99999999999 LAST\r\nQUIT\r\n");
+    raw_close(&c);
     /* A count beyond what comes, then the client leaves: nothing
      * delivered, the session ends cleanly. */
     CHECK_EQ(raw_open(&c, f.port), 0);
@@ -809,6 +830,124 @@ static int bdat_errors_main(void *arg) {
 }
 static void test_bdat_errors(void) { test_run(bdat_errors_main, NULL, 0); }
 
+/* Hostile BDAT lines and chunks: words split by tabs, a NUL in the line,
+ * a count with a sign or glued to LAST, BDAT where CHUNKING is not
+ * offered (its chunk must not run as commands), a chunk in many small
+ * writes across the input buffer's end with commands behind it, and a
+ * client that goes quiet mid-chunk (the idle timeout still ends it). */
+static int bdat_hostile_main(void *arg) {
+    (void)arg;
+    fx f = {0};
+    f.opts.chunking = 1;
+    f.opts.timeout = 0.5;
+    if (fx_start(&f) < 0) return 1;
+    raw c;
+    char got[2048];
+    CHECK_EQ(raw_open(&c, f.port), 0);
+    EXPECT(&c, "220 mx.test corio SMTP");
+    raw_sends(&c, "EHLO c\r\n");
+    raw_reply(&c, got, sizeof got);
+    /* Tabs between the words, lower case, spaces at the end. */
+    raw_sends(&c, "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nbdat\t4\tlast \t\r\nQUIT");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    CHECK_EQ(f.rec.messages, 1);
+    CHECK(f.rec.content_len == 4 && memcmp(f.rec.content, "QUIT", 4) == 0);
+    /* A chunk of 100000 octets (three times the input buffer) in writes
+     * of 1000, the last with two commands behind it. */
+    size_t big = 100000;
+    char *chunk = malloc(big + 32);
+    CHECK(chunk != NULL);
+    if (!chunk) return 1;
+    static const char pattern[] = "MAIL FROM:<e@v>\r\n.\r\n";
+    for (size_t i = 0; i < big; i++) chunk[i] = pattern[i % (sizeof pattern - 1)];
+    memcpy(chunk + big, "NOOP\r\nRSET\r\n", 12);
+    raw_sends(&c, "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 000100000 LAST\r\n");
+    for (size_t off = 0; off < big + 12; off += 1000) {
+        raw_send(&c, chunk + off, big + 12 - off < 1000 ? big + 12 - off : 1000);
+        corio_writer_drain(c.w);
+    }
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    CHECK_EQ(f.rec.messages, 2);
+    CHECK(f.rec.content_len == big && memcmp(f.rec.content, chunk, big) == 0);
+    free(chunk);
+    /* Gone quiet mid-chunk: 421 after the idle timeout, nothing delivered. */
+    raw_sends(&c, "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 50 LAST\r\nonly this");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "421 4.4.2 mx.test Error: timeout exceeded");
+    expect_eof(&c);
+    raw_close(&c);
+    CHECK_EQ(f.rec.messages, 2);
+    /* Lines that are no BDAT command: 501 and the connection closed (a NUL
+     * or an 8-bit byte in the line too, never "bad syntax" with the chunk
+     * then read as commands). */
+    static const struct {
+        const char *line;
+        size_t len;
+    } bad[] = {
+#define BAD(s) {s, sizeof s - 1}
+        BAD("BDAT +5 LAST\r\n"), BAD("BDAT 5LAST\r\n"), BAD("BDAT 0x5 LAST\r\n"), BAD("BDAT 5 LAST\tx\r\n"),
+        BAD("BDAT 5 LAST\0\r\n"), BAD("BDAT 5\0 LAST\r\n"), BAD("BDAT 5 L\xc3\x84ST\r\n"),
+        BAD("BDAT 18446744073709551616 LAST\r\n"),
+#undef BAD
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ(raw_open(&c, f.port), 0);
+        EXPECT(&c, "220 mx.test corio SMTP");
+        raw_sends(&c, "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\n");
+        raw_reply(&c, got, sizeof got);
+        EXPECT(&c, "250 OK");
+        EXPECT(&c, "250 OK");
+        raw_send(&c, bad[i].line, bad[i].len);
+        raw_sends(&c, "NOOP\r\n");
+        EXPECT(&c, "501 5.5.4 Syntax: BDAT count [LAST]");
+        expect_eof(&c);
+        raw_close(&c);
+    }
+    CHECK_EQ(f.rec.messages, 2);
+    fx_stop(&f);
+    /* CHUNKING not offered: BDAT is unknown (500, as aiosmtpd), but its
+     * chunk - here a whole transaction's commands - is skipped, not run. */
+    fx g = {0};
+    if (fx_start(&g) < 0) return 1;
+    CHECK_EQ(raw_open(&c, g.port), 0);
+    EXPECT(&c, "220 mx.test corio SMTP");
+    raw_sends(&c, "EHLO c\r\n");
+    EXPECT(&c, EHLO_REPLY);
+    const char *smuggled = "MAIL FROM:<e@v>\r\nRCPT TO:<x@y>\r\nDATA\r\nevil\r\n.\r\n";
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "BDAT %zu LAST\r\n", strlen(smuggled));
+    raw_sends(&c, cmd);
+    raw_sends(&c, smuggled);
+    raw_sends(&c, "NOOP\r\n");
+    EXPECT(&c, "500 Error: command \"BDAT\" not recognized");
+    EXPECT(&c, "250 OK");
+    CHECK_EQ(g.rec.messages, 0);
+    /* One whose count cannot be read: the session ends. */
+    raw_sends(&c, "BDAT\tx\r\nNOOP\r\n");
+    EXPECT(&c, "500 Error: command \"BDAT\" not recognized");
+    expect_eof(&c);
+    raw_close(&c);
+    /* Still counted as an unknown command: the fifth one says goodbye. */
+    CHECK_EQ(raw_open(&c, g.port), 0);
+    EXPECT(&c, "220 mx.test corio SMTP");
+    raw_sends(&c, "XX\r\nXX\r\nXX\r\nXX\r\nBDAT 4\r\nNOOP\r\n");
+    for (int i = 0; i < 4; i++) EXPECT(&c, "500 Error: command \"XX\" not recognized");
+    EXPECT(&c, "502 5.5.1 Too many unrecognized commands, goodbye.");
+    expect_eof(&c);
+    raw_close(&c);
+    CHECK_EQ(g.rec.messages, 0);
+    fx_stop(&g);
+    return 0;
+}
+static void test_bdat_hostile(void) { test_run(bdat_hostile_main, NULL, 0); }
+
 static void run_all(void) {
     RUN_NET_TEST(test_transcript);
     RUN_NET_TEST(test_mail_errors);
@@ -823,6 +962,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_graceful);
     RUN_NET_TEST(test_bdat);
     RUN_NET_TEST(test_bdat_errors);
+    RUN_NET_TEST(test_bdat_hostile);
 }
 
 int main(void) {

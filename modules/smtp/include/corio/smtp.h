@@ -195,7 +195,8 @@ typedef struct corio_smtp_server_opts {
      * a pipelining client sends MAIL, RCPT..., BDAT and the content in one
      * write and has one round trip per message, where DATA costs two - so
      * examples/smtp_sink turns it on.  The data hook gets the same
-     * envelope and content either way. */
+     * envelope and content either way.  Without it BDAT is an unknown
+     * command (500) whose chunk is still skipped, never run as commands. */
     int chunking;
 } corio_smtp_server_opts;
 
