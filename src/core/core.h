@@ -14,9 +14,13 @@
 
 /* ---- stacks and context switch (stack.c, switch_*.S / switch_ucontext.c) ---- */
 
+/* A stack's descriptor sits in the top CORIO__STACK_DESC_ROOM bytes of
+ * the stack itself (stack.c), and a task's record just below it (task.c):
+ * the stack's top page, touched by the task's first frames anyway, holds
+ * both, so an idle task costs one page fault rather than one and a bit. */
 typedef struct corio__stack {
     void *lo;        /* lowest usable byte (just above the guard page) */
-    size_t size;     /* usable bytes */
+    size_t size;     /* bytes from lo to the slot's end, the descriptor included */
     struct corio__stack *next_free; /* cache link */
     struct corio__stack_pool *pool;
     unsigned valgrind_id;
@@ -54,6 +58,7 @@ static inline void corio__stack_give(corio__stack_pool *p, corio__stack *st) {
     corio__stack_put(p, st);
 }
 size_t corio__stack_default_size(void);
+#define CORIO__STACK_DESC_ROOM 64 /* >= sizeof(corio__stack), a cache line */
 /* Install the guard-page SIGSEGV reporter and this thread's alternate signal stack. */
 void corio__stack_overflow_handler_install(void);
 
@@ -90,7 +95,6 @@ struct corio_loop {
     void *sched_ctx;           /* ucontext of the scheduler (portable switch only) */
     corio_list tasks;          /* every task record this loop owns */
     size_t ntasks_live;        /* tasks not finished */
-    struct corio_task *free_tasks; /* recycled task records */
     corio__stack_pool *stacks; /* stack cache */
     struct corio__backend *backend; /* poller: epoll or io_uring (backend.c chooses) */
     const struct corio__poller *poller; /* ... and how the loop waits in it (set by the backend's init hook) */
@@ -226,7 +230,6 @@ struct corio_task {
     void *arg;
     corio_future *waiting_on;  /* asyncio's _fut_waiter */
     corio_list link;           /* loop->tasks */
-    struct corio_task *next_free;
     corio_list group_link;     /* in its task group's children */
     corio__node group_node;    /* done-callback for the group */
     struct corio_taskgroup *group;

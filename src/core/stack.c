@@ -61,7 +61,6 @@ typedef struct chunk {
     bool guarded;            /* every slot's guard was installed at creation */
     char *base;              /* the mapping */
     size_t len;
-    corio__stack *stacks;    /* descriptors, one per slot */
     size_t nslots, used;     /* slots carved so far */
     size_t stack_size;       /* usable bytes per slot */
 } chunk;
@@ -222,8 +221,6 @@ static chunk *chunk_new(corio__stack_pool *p, size_t size, size_t nslots) {
     size_t g = GUARD_PAGES * page(), slot = g + size;
     chunk *c = corio__calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->stacks = corio__calloc(nslots, sizeof *c->stacks);
-    if (!c->stacks) goto fail;
     c->len = slot * nslots;
     c->base = mmap(NULL, c->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
                    -1, 0);
@@ -235,7 +232,6 @@ static chunk *chunk_new(corio__stack_pool *p, size_t size, size_t nslots) {
     p->chunks = c;
     return c;
 fail:
-    corio__free(c->stacks);
     corio__free(c);
     return NULL;
 }
@@ -243,8 +239,10 @@ fail:
 static corio__stack *carve(corio__stack_pool *p, chunk *c) {
     size_t g = GUARD_PAGES * page(), slot = g + c->stack_size;
     char *s = c->base + slot * c->used;
-    corio__stack *st = &c->stacks[c->used++];
+    c->used++;
     if (!c->guarded) guard(s, g);
+    /* The descriptor goes in the stack's top bytes (core.h). */
+    corio__stack *st = (corio__stack *)(s + slot - CORIO__STACK_DESC_ROOM);
     st->lo = s + g;
     st->size = c->stack_size;
     st->pool = p;
@@ -323,10 +321,11 @@ void corio__stack_pool_free(corio__stack_pool *p) {
     for (chunk *c = p->chunks, *n; c; c = n) {
         n = c->next;
 #ifdef CORIO__VALGRIND
-        for (size_t i = 0; i < c->used; i++) VALGRIND_STACK_DEREGISTER(c->stacks[i].valgrind_id);
+        size_t slot = GUARD_PAGES * page() + c->stack_size;
+        for (size_t i = 0; i < c->used; i++)
+            VALGRIND_STACK_DEREGISTER(((corio__stack *)(c->base + (i + 1) * slot - CORIO__STACK_DESC_ROOM))->valgrind_id);
 #endif
         munmap(c->base, c->len);
-        corio__free(c->stacks);
         corio__free(c);
     }
     corio__free(p);

@@ -48,6 +48,21 @@ static void task_wake(corio__node *n);
 
 /* ---- records -------------------------------------------------------------------- */
 
+/*
+ * A task's record lives at the top of its own stack, just below the
+ * stack's descriptor (core.h): no allocation of its own, and the page the
+ * task's first frames touch holds it, so a million idle tasks fault a
+ * million pages, not 1.09 million.  The price: the stack stays with the
+ * record, so a finished task that is still referenced (not yet joined or
+ * detached) keeps its stack - the pages it touched, typically one or two -
+ * until its last reference goes; then stack and record go back to the
+ * loop's cache together.
+ */
+#define TASK_ROOM ((sizeof(corio_task) + 63) / 64 * 64)
+_Static_assert(sizeof(corio__stack) <= CORIO__STACK_DESC_ROOM, "stack descriptor room");
+
+static inline corio__stack *task_home(corio_task *t) { return (corio__stack *)(void *)((char *)t + TASK_ROOM); }
+
 static void task_free_record(corio_task *t) {
     corio_loop *loop = t->loop;
     /* An error nobody read is reported here (asyncio's "Task
@@ -59,8 +74,7 @@ static void task_free_record(corio_task *t) {
         t->name_heap = NULL;
     }
     t->fut.magic = 0; /* a stale pointer now fails corio__future_valid */
-    t->next_free = loop->free_tasks;
-    loop->free_tasks = t;
+    corio__stack_give(loop->stacks, task_home(t));
 }
 
 void corio__task_release(corio_task *t) {
@@ -77,22 +91,15 @@ void corio__loop_free_tasks(corio_loop *loop) {
 #endif
         corio__list_remove(&t->link);
         corio__free(t->name_heap);
-        corio__free(t);
+        /* The record is in its stack, unmapped with the loop's stacks. */
     }
-    for (corio_task *t = loop->free_tasks, *n; t; t = n) {
-        n = t->next_free;
-        corio__free(t);
-    }
-    loop->free_tasks = NULL;
 }
 
 /* ---- running ---------------------------------------------------------------------- */
 
 /* Bookkeeping once a task's function has returned and it left its stack for good. */
 static void task_retire(corio_task *t) {
-    corio_loop *loop = t->loop;
-    corio__stack_give(loop->stacks, t->stack);
-    t->stack = NULL;
+    t->stack = NULL; /* given back with the record (task_free_record) */
 #ifdef CORIO__TSAN
     __tsan_destroy_fiber(t->tsan_fiber);
     t->tsan_fiber = NULL;
@@ -236,20 +243,13 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
         corio__bad(0, "corio_spawn: NULL %s", loop ? "function" : "loop");
         return NULL;
     }
-    corio_task *t = loop->free_tasks;
-    if (t) {
-        loop->free_tasks = t->next_free;
-    } else if (!(t = corio__malloc(sizeof *t))) {
+    corio__stack *st = corio__stack_take(loop->stacks, opts ? opts->stack_size : 0);
+    if (!st) {
         errno = ENOMEM;
         return NULL;
     }
-    t->stack = corio__stack_take(loop->stacks, opts ? opts->stack_size : 0);
-    if (!t->stack) {
-        t->next_free = loop->free_tasks;
-        loop->free_tasks = t;
-        errno = ENOMEM;
-        return NULL;
-    }
+    corio_task *t = (corio_task *)(void *)((char *)st - TASK_ROOM);
+    t->stack = st;
     t->name_heap = NULL;
     t->name[0] = 0;
     t->id = 0;
@@ -259,9 +259,7 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
         if (len > 0 && len < sizeof t->name) {
             memcpy(t->name, opts->name, len + 1);
         } else if (!(t->name_heap = corio__malloc(len + 1))) {
-            corio__stack_give(loop->stacks, t->stack);
-            t->next_free = loop->free_tasks;
-            loop->free_tasks = t;
+            corio__stack_give(loop->stacks, st);
             errno = ENOMEM;
             return NULL;
         } else {
@@ -292,7 +290,7 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
 #else
     t->tsan_fiber = NULL;
 #endif
-    t->sp = corio__ctx_make(t->stack->lo, t->stack->size, task_main, t);
+    t->sp = corio__ctx_make(st->lo, (size_t)((char *)t - (char *)st->lo), task_main, t);
     t->wake.run = task_wake;
     corio__list_push_back(&loop->tasks, &t->link);
     loop->ntasks_live++;
