@@ -107,6 +107,7 @@ typedef struct conn {
     bool taborted;     /* ... and its abort */
     bool treading;     /* a task is in the transport's read */
     bool tdraining;    /* ... in its drain */
+    bool first_direct; /* io_uring, accepted: the first read tries recv() before the ring */
     const corio_transport_ops *tops; /* a supplied transport (corio_stream_open_transport), else NULL */
     void *tctx;        /* its context, released with the connection */
     corio__fdstate *st; /* epoll, sockets: the fd's readiness state, once a read looked it up */
@@ -286,6 +287,8 @@ int corio_stream_push_transport(corio_reader *r, corio_writer *w, const corio_tr
     b->tctx = c->tctx;
     b->st = c->st;
     b->st_loop = c->st_loop;
+    b->first_direct = c->first_direct; /* a first read not yet made goes below with the descriptor */
+    c->first_direct = false;
     b->r.buf = r->buf;
     b->r.limit = r->limit;
     b->r.chunk = r->chunk;
@@ -366,6 +369,17 @@ static ssize_t conn_read(conn *c, void *buf, size_t n) {
                 c->st_loop = t->loop->serial;
                 return corio__recv_on(t, c->st, buf, n);
             }
+        }
+        if (corio__unlikely(c->first_direct) && !(t && t->must_cancel)) {
+            /* A client that just connected has usually sent its request
+             * already: take it now rather than a ring receive submitted at
+             * the next poll and reaped one later - two iterations, each
+             * behind every busy connection's turn. */
+            c->first_direct = false;
+            ssize_t k = recv(c->fd, buf, n, MSG_DONTWAIT);
+            if (k > 0 && t) t->loop->budget -= CORIO__COST_BYTES(k);
+            if (k >= 0) return k;
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -errno;
         }
         return corio_recv(c->fd, buf, n, 0);
     }
@@ -1011,12 +1025,13 @@ static void conn_done(corio_future *f, void *arg) {
     server_check_idle(s);
 }
 
-static void start_conn(corio_server *s, int fd) {
+static void start_conn(corio_server *s, int fd, bool ring) {
     server_conn *sc = corio__calloc(1, sizeof *sc);
     if (!sc) goto fail;
     sc->srv = s;
     if (corio_stream_open(fd, &s->sopts, &sc->r, &sc->w) < 0) goto fail;
     fd = -1; /* the connection owns it now */
+    sc->r->c->first_direct = ring;
     corio_task_opts to = {.stack_size = s->handler_stack};
     sc->task = corio_spawn_opts(conn_main, sc, &to);
     if (!sc->task) goto fail;
@@ -1040,6 +1055,19 @@ fail:
     corio__free(sc);
 }
 
+/* A new client: refused at the connection limit, else given a handler task. */
+static void serve_accepted(corio_server *s, int fd, bool ring) {
+    if (s->max_conns && s->nconns >= s->max_conns) {
+        /* A clear refusal: the client sees its connection closed at
+         * once, and the clients already here are unaffected. */
+        corio__log(CORIO_LOG_DEBUG, "server: connection limit %zu reached; refused a client", s->max_conns);
+        close(fd);
+        return;
+    }
+    corio_set_nodelay(fd, 1); /* fails harmlessly on a Unix socket */
+    start_conn(s, fd, ring);
+}
+
 /*
  * io_uring: one multishot accept serves the whole life of the acceptor
  * task: each completion carries a new connection, queued here until the
@@ -1053,6 +1081,7 @@ typedef struct accept_multi {
     int err;              /* how the multishot ended, 0 while armed or not started */
     bool leaving;         /* the task is going: close what still arrives */
     corio_future *wake;   /* the task's wait, if it waits */
+    corio_server *srv;    /* whose connections these are */
 } accept_multi;
 
 #if CORIO_HAVE_URING
@@ -1060,8 +1089,15 @@ static void accept_multi_done(corio__op *op, int res, unsigned flags) {
     (void)flags;
     accept_multi *am = corio__container_of(op, accept_multi, op);
     if (res >= 0) {
-        if (am->leaving) {
+        if (am->leaving || am->srv->closed) {
             close(res);
+        } else if (!am->n) {
+            /* Served from the completion: the handler runs in this
+             * iteration's batch, not two iterations later behind the
+             * acceptor's own wake-up (asyncio's accept callback creates
+             * the handler's task at once, too). */
+            serve_accepted(am->srv, res, true);
+            return;
         } else if (am->n == am->cap) {
             size_t cap = am->cap ? am->cap * 2 : 16;
             int *p = corio__realloc(am->fds, cap * sizeof *p);
@@ -1136,7 +1172,7 @@ static int accept_main(void *arg) {
     corio_server *s = arg;
     int logged = 0;
 #if CORIO_HAVE_URING
-    accept_multi am = {0};
+    accept_multi am = {.srv = s};
     bool ring = corio__ring_on(corio__cur_loop);
 #endif
     while (!s->closed) {
@@ -1147,15 +1183,11 @@ static int accept_main(void *arg) {
 #endif
         if (fd >= 0) {
             logged = 0;
-            if (s->max_conns && s->nconns >= s->max_conns) {
-                /* A clear refusal: the client sees its connection closed at
-                 * once, and the clients already here are unaffected. */
-                corio__log(CORIO_LOG_DEBUG, "server: connection limit %zu reached; refused a client", s->max_conns);
-                close(fd);
-                continue;
-            }
-            corio_set_nodelay(fd, 1); /* fails harmlessly on a Unix socket */
-            start_conn(s, fd);
+#if CORIO_HAVE_URING
+            serve_accepted(s, fd, ring);
+#else
+            serve_accepted(s, fd, false);
+#endif
             continue;
         }
         if (fd == -ECANCELED || fd == -EBADF || fd == -EINVAL || s->closed) break;
