@@ -302,6 +302,40 @@ static int backlog_main(void *arg) {
 
 static void test_accept_backlog(void) { CHECK_EQ(test_run(backlog_main, NULL, 0), 0); }
 
+/* The factory closes the server (on its first client): listening stops,
+ * but that client is served like one that was already connected (asyncio's
+ * Server.close), and the server is freed only once the accept is done with
+ * it (AddressSanitizer and valgrind check that). */
+static corio_proto_server *closing_srv;
+static void *closing_factory(void *arg) {
+    if (closing_srv) {
+        corio_proto_server_close(closing_srv, 0);
+        closing_srv = NULL;
+    }
+    return make_state(arg);
+}
+
+static int factory_close_main(void *arg) {
+    (void)arg;
+    nserver_states = 0;
+    srv_half_close = false;
+    CHECK_EQ(corio_create_server("127.0.0.1", 0, &echo_proto, closing_factory, NULL, NULL, &closing_srv), 0);
+    int port = corio_proto_server_port(closing_srv);
+    int fd = corio_tcp_connect("127.0.0.1", port);
+    CHECK(fd >= 0);
+    CHECK_EQ(corio_write_all(fd, "hi", 2), 2);
+    char buf[8];
+    CHECK_EQ(corio_read(fd, buf, sizeof buf), 2);
+    CHECK(closing_srv == NULL);
+    CHECK_EQ(corio_tcp_connect("127.0.0.1", port), -ECONNREFUSED);
+    corio_close(fd);
+    WAIT_UNTIL(server_states[0].lost, 10);
+    CHECK_EQ(server_states[0].made, 1);
+    return 0;
+}
+
+static void test_factory_closes_server(void) { CHECK_EQ(test_run(factory_close_main, NULL, 0), 0); }
+
 static bool under_valgrind(void) {
     const char *p = getenv("LD_PRELOAD");
     return p && strstr(p, "vgpreload");
@@ -1008,6 +1042,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_server);
     RUN_NET_TEST(test_emfile);
     RUN_NET_TEST(test_accept_backlog);
+    RUN_NET_TEST(test_factory_closes_server);
     RUN_NET_TEST(test_dgram);
     RUN_NET_TEST(test_bulk);
     RUN_NET_TEST(test_bulk_tiny_ring);

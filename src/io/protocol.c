@@ -154,6 +154,8 @@ struct corio_proto_server {
     corio_handle more_h;       /* epoll hook: accepting goes on in the next iteration */
     bool hooked;               /* epoll: the listener's edges come to on_accept_edge */
     bool warned;               /* EMFILE logged once per episode */
+    bool in_factory;           /* the user's factory runs: a close there frees late */
+    bool close_late;           /* ... and it closed the server */
 };
 
 static void ignore_done(corio__op *op, int res, unsigned flags) { (void)op, (void)res, (void)flags; }
@@ -888,17 +890,28 @@ static bool accept_batch(corio_proto_server *s) {
             continue;
         }
         corio_set_nodelay(fd, 1);
-        void *carg = s->factory ? s->factory(s->factory_arg) : s->factory_arg;
+        void *carg = s->factory_arg;
+        if (s->factory) {
+            s->in_factory = true;
+            carg = s->factory(s->factory_arg);
+            s->in_factory = false;
+        }
         corio_transport *t;
         if (corio_transport_open(fd, s->p, carg, &t) < 0) {
             corio__log(CORIO_LOG_WARNING, "server: out of memory for a new connection; closed it");
             close(fd);
-            continue;
+        } else if (!s->close_late) {
+            t->srv = s;
+            corio__list_push_back(&s->conns, &t->link);
+            s->nconns++;
         }
-        t->srv = s;
-        corio__list_push_back(&s->conns, &t->link);
-        s->nconns++;
-        if (s->lfd < 0) return true; /* closed from a callback? (none runs here, but be safe) */
+        if (s->close_late) {
+            /* The factory closed the server: this connection is served like
+             * those already open (asyncio's close stops listening only),
+             * and the server is freed now that nothing here reads it. */
+            corio__free(s);
+            return true;
+        }
     }
     return false;
 }
@@ -961,6 +974,10 @@ void corio_proto_server_close(corio_proto_server *s, int abort_connections) {
         corio__list_remove(&t->link);
         t->srv = NULL;
         if (abort_connections) corio_transport_abort(t);
+    }
+    if (s->in_factory) {
+        s->close_late = true; /* accept_batch frees it when the factory returns */
+        return;
     }
     corio__free(s);
 }
