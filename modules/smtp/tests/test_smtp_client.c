@@ -496,6 +496,48 @@ static int slow_bdat_main(void *arg) {
 }
 static void test_slow_bdat(void) { test_run(slow_bdat_main, NULL, 0); }
 
+/* A server that offers PIPELINING and CHUNKING, takes MAIL, answers the
+ * first RCPT 421 and closes, with the rest of the batch unanswered. */
+static int closer(corio_reader *r, corio_writer *w, void *arg) {
+    (void)arg;
+    const char *line;
+    size_t len;
+    corio_writer_write(w, "220 closer\r\n", 12);
+    if (corio_reader_readline(r, &line, &len) < 0 || len == 0) return 0;
+    corio_writer_write(w, "250-closer\r\n250-PIPELINING\r\n250 CHUNKING\r\n", 42);
+    if (corio_reader_readline(r, &line, &len) < 0 || len == 0) return 0;
+    corio_writer_write(w, "250 OK\r\n421 4.3.0 going away\r\n", 30);
+    corio_writer_drain(w);
+    return 0;
+}
+
+/* The server leaves mid-batch: the client returns the connection's error
+ * at once (no hang), the recipient's 421 recorded, the 421 kept as the
+ * client's last reply. */
+static int closer_main(void *arg) {
+    (void)arg;
+    corio_server *srv;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, closer, NULL, &srv), 0);
+    corio_smtp_client_opts o = {.timeout = 5};
+    corio_smtp_client *c = NULL;
+    CHECK_EQ(corio_smtp_client_connect("127.0.0.1", corio_server_port(srv), &o, &c), 0);
+    const char *two[] = {"x@y", "z@y"};
+    corio_smtp_rcpt_result res[2];
+    double t0 = corio_time();
+    int rc = corio_smtp_client_send(c, "a@b", two, 2, "m\r\n", 3, res);
+    CHECK(rc < 0 && rc != -ETIMEDOUT);
+    CHECK(corio_time() - t0 < 4);
+    CHECK_EQ(res[0].code, 421);
+    CHECK_EQ(res[1].code, 0);
+    CHECK_EQ(corio_smtp_client_code(c), 421);
+    corio_smtp_client_free(c);
+    corio_server_close(srv, 1);
+    corio_server_wait_closed(srv);
+    corio_server_free(srv);
+    return 0;
+}
+static void test_closer(void) { test_run(closer_main, NULL, 0); }
+
 /* ---- aiosmtpd ----------------------------------------------------------------- */
 
 static char peer_dir[64];
@@ -626,6 +668,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_concurrent);
     RUN_NET_TEST(test_bad_servers);
     RUN_NET_TEST(test_slow_bdat);
+    RUN_NET_TEST(test_closer);
 }
 
 int main(void) {

@@ -113,6 +113,44 @@ static int injection_main(void *arg) {
 }
 static void test_injection(void) { test_run(injection_main, NULL, 0); }
 
+/* STARTTLS in the middle of a BDAT transaction: the chunks before it are
+ * forgotten with the rest of the transaction, and the plaintext pipelined
+ * behind STARTTLS (a BDAT with its chunk) is discarded, not delivered. */
+static int bdat_starttls_main(void *arg) {
+    (void)arg;
+    tls_fx f = {0};
+    f.opts.chunking = 1;
+    if (tls_fx_start(&f) < 0) return 1;
+    raw c;
+    char got[2048];
+    CHECK_EQ(raw_open(&c, f.port), 0);
+    EXPECT(&c, "220 mx.test corio SMTP");
+    raw_sends(&c, "EHLO c\r\n");
+    raw_reply(&c, got, sizeof got);
+    raw_sends(&c, "MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 3\r\nabcSTARTTLS\r\nBDAT 4 LAST\r\nevil");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 OK");
+    EXPECT(&c, "250 2.0.0 OK: 3 octets received");
+    EXPECT(&c, "220 Ready to start TLS");
+    corio_tls_ctx *cc = client_ctx();
+    raw t;
+    CHECK_EQ(corio_start_tls(c.r, c.w, cc, "localhost", NULL, &t.r, &t.w), 0);
+    raw_sends(&t, "EHLO c\r\nBDAT 2 LAST\r\nxyMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nBDAT 2 LAST\r\nxyQUIT\r\n");
+    raw_reply(&t, got, sizeof got);
+    EXPECT(&t, "503 Error: need MAIL command");
+    EXPECT(&t, "250 OK");
+    EXPECT(&t, "250 OK");
+    EXPECT(&t, "250 OK");
+    EXPECT(&t, "221 Bye");
+    CHECK_EQ(f.rec.messages, 1);
+    CHECK(f.rec.content_len == 2 && memcmp(f.rec.content, "xy", 2) == 0);
+    raw_close(&t);
+    corio_tls_ctx_free(cc);
+    tls_fx_stop(&f);
+    return 0;
+}
+static void test_bdat_starttls(void) { test_run(bdat_starttls_main, NULL, 0); }
+
 static int require_main(void *arg) {
     (void)arg;
     tls_fx f = {0};
@@ -242,6 +280,7 @@ static void test_aiosmtpd(void) {
 static void run_all(void) {
     RUN_NET_TEST(test_client_server);
     RUN_NET_TEST(test_injection);
+    RUN_NET_TEST(test_bdat_starttls);
     RUN_NET_TEST(test_require);
 }
 
