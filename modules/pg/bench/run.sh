@@ -41,14 +41,19 @@ order = []
 for r in rows:
     if r["workload"] not in order: order.append(r["workload"])
 drivers = ("corio-pg", "asyncpg", "psycopg", "pgx")
-print("| workload | corio-pg q/s | asyncpg q/s | psycopg q/s | pgx q/s | corio-pg / asyncpg | client CPU µs/query: corio-pg | asyncpg | psycopg | pgx | minor faults/query: corio-pg | asyncpg | psycopg | pgx |")
-print("|---|" + "---:|" * 14)
+def wins(w):
+    # round by round (the drivers take turns, so round i of each ran close in time)
+    a = [r["cpu_us_per_query"] for r in rows if r["workload"] == w and r["driver"] == "corio-pg"]
+    b = [r["cpu_us_per_query"] for r in rows if r["workload"] == w and r["driver"] == "asyncpg"]
+    return f"{sum(x < y for x, y in zip(a, b))} of {min(len(a), len(b))}"
+print("| workload | corio-pg q/s | asyncpg q/s | psycopg q/s | pgx q/s | corio-pg / asyncpg | client CPU µs/query: corio-pg | asyncpg | psycopg | pgx | minor faults/query: corio-pg | asyncpg | psycopg | pgx | rounds corio-pg used less CPU than asyncpg |")
+print("|---|" + "---:|" * 15)
 for w in order:
     med = {d: statistics.median([r["qps"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "psycopg", "pgx")}
     cpu = {d: statistics.median([r["cpu_us_per_query"] for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in ("corio-pg", "asyncpg", "psycopg", "pgx")}
     flt = {d: statistics.median([r.get("minflt_per_query", 0) for r in rows if r["workload"] == w and r["driver"] == d] or [0]) for d in drivers}
     ratio = med["corio-pg"] / med["asyncpg"] if med["asyncpg"] else float("nan")
     print(f"| {w} | {med['corio-pg']:.0f} | {med['asyncpg']:.0f} | {med['psycopg']:.0f} | {med['pgx']:.0f} | {ratio:.2f}x | {cpu['corio-pg']:.1f} | {cpu['asyncpg']:.1f} | {cpu['psycopg']:.1f} | {cpu['pgx']:.1f} | "
-          + " | ".join(f"{flt[d]:.2f}" for d in drivers) + " |")
+          + " | ".join(f"{flt[d]:.2f}" for d in drivers) + " | " + wins(w) + " |")
 PY
 rm -f "$out"
