@@ -70,7 +70,7 @@ typedef struct sess {
     const cfg *cfg;
     corio_reader *r;     /* the stream in use: the connection's, or TLS over it */
     corio_writer *w;
-    corio_reader *tls_r; /* the TLS stream after STARTTLS (ours to close), else NULL */
+    corio_reader *tls_r; /* r and w once STARTTLS upgraded them in place (ours to close), else NULL */
     corio_writer *tls_w;
     char *in;            /* input buffer, in_cap bytes */
     size_t in_off;       /* first unconsumed byte */
@@ -1006,7 +1006,7 @@ static int cmd_starttls(sess *s, const char *arg) {
     int rc = flush(s);
     if (rc < 0) return rc;
     s->in_off = s->in_len = 0;
-    corio_tls_start_opts o = {.buffered = CORIO_TLS_DISCARD_BUFFERED, .borrow = 1};
+    corio_tls_start_opts o = {.buffered = CORIO_TLS_DISCARD_BUFFERED};
     corio_reader *tr;
     corio_writer *tw;
     rc = corio_start_tls(s->r, s->w, s->cfg->tls_ctx, NULL, &o, &tr, &tw);
@@ -1230,9 +1230,11 @@ static int serve(corio_reader *r, corio_writer *w, const char *peer, const corio
     s->pub.writer = w;
     int rc = session_run(s);
     if (s->tls_r) {
-        /* close_notify, then the connection under it (bounded by the TLS
-         * context's shutdown timeout); the caller still frees r and w. */
-        corio_stream_close(s->tls_r, s->tls_w);
+        /* r and w speak TLS since STARTTLS (upgraded in place): close_notify,
+         * then the connection under it (bounded by the TLS context's
+         * shutdown timeout); the caller still frees r and w. */
+        corio_writer_close(s->tls_w);
+        corio_writer_wait_closed(s->tls_w);
     }
     if (handler->disconnect) handler->disconnect(&s->pub);
     env_reset(s);
