@@ -257,7 +257,9 @@ int64_t corio__timer_next(corio_loop *loop) {
 
 /* Fire every timer due at `now`, earliest first. */
 void corio__timer_run_due(corio_loop *loop, int64_t now) {
-    while (corio__timer_next(loop) <= now) {
+    /* ntimers first: with none armed the next deadline is INT64_MAX, which
+     * a `now` of INT64_MAX would take for a due timer. */
+    while (loop->ntimers && corio__timer_next(loop) <= now) {
         corio__timer *t = loop->heap[0].t;
         t->index = SIZE_MAX;
         loop->ntimers--;

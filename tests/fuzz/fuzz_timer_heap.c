@@ -1,5 +1,6 @@
 /*
- * fuzz_timer_heap - the loop's timer heap (src/timer.c: corio__timer_arm,
+ * fuzz_timer_heap - the loop's timers (src/core/timer.c: a wheel of near
+ * deadlines in front of a 4-ary heap; corio__timer_arm,
  * corio__timer_disarm, corio__timer_run_due, corio__timer_next) on a real
  * loop, against a reference model that scans an array linearly.
  *
@@ -15,9 +16,10 @@
  * fires at most once and every due one fires; nothing fires early;
  * corio__timer_next is the model's minimum; -ENOMEM leaves the timer
  * unarmed and the heap unchanged; and after every step the heap is
- * consistent: every entry's timer points back at its index, keys match
- * the timer's deadline, the heap order holds, every unarmed timer's
- * index is SIZE_MAX.
+ * consistent: every heap entry's timer points back at its index, keys
+ * match the timer's deadline, the heap order holds, an armed timer is in
+ * the heap or marked as in the wheel, the counts agree with the model,
+ * every unarmed timer's index is SIZE_MAX.
  */
 #include "core/core.h"
 
@@ -26,6 +28,9 @@
 #include <string.h>
 
 CORIO_API void corio__test_fail_alloc_after(long n);
+
+/* timer.c's mark for a timer in the wheel (its index); the wheel itself is private there. */
+#define WHEEL_TAG ((size_t)1 << (sizeof(size_t) * 8 - 2))
 
 #define NT 160 /* enough to push the heap array past its first 64 and 128 slots */
 
@@ -86,21 +91,26 @@ static void check_heap(void) {
         if (e->t->when != e->when) FAIL("heap[%zu]: key %lld, timer %lld", i, (long long)e->when, (long long)e->t->when);
         if (i) {
             corio__timer_ent *p = &loop->heap[(i - 1) / CORIO__TIMER_HEAP_ARITY];
-            if (e->when < p->when || (e->when == p->when && e->seq < p->seq)) FAIL("heap order broken at %zu", i);
+            if (e->when < p->when || (e->when == p->when && e->t->seq < p->t->seq)) FAIL("heap order broken at %zu", i);
         }
     }
-    if (loop->nheap > loop->capheap) FAIL("nheap %zu > capheap %zu", loop->nheap, loop->capheap);
+    if (loop->nheap > loop->ntimers) FAIL("nheap %zu > ntimers %zu", loop->nheap, loop->ntimers);
+    if (loop->ntimers > loop->capheap) FAIL("ntimers %zu > capheap %zu", loop->ntimers, loop->capheap);
     for (int i = 0; i < NT; i++) {
         ftimer *f = &timers[i];
         if (f->armed) {
             armed++;
-            if (f->t.index >= loop->nheap || loop->heap[f->t.index].t != &f->t) FAIL("armed timer %d: index %zu does not point back", i, f->t.index);
+            if (f->t.index == WHEEL_TAG) {
+                if (loop->ntimers == loop->nheap) FAIL("armed timer %d is in the wheel, which the counts say is empty", i);
+            } else if (f->t.index >= loop->nheap || loop->heap[f->t.index].t != &f->t) {
+                FAIL("armed timer %d: index %zu does not point back", i, f->t.index);
+            }
             if (f->t.when != f->when) FAIL("timer %d: when %lld, model %lld", i, (long long)f->t.when, (long long)f->when);
         } else if (f->t.index != SIZE_MAX) {
             FAIL("unarmed timer %d has index %zu", i, f->t.index);
         }
     }
-    if (armed != loop->nheap) FAIL("%zu timers in the heap, model %zu", loop->nheap, armed);
+    if (armed != loop->ntimers) FAIL("%zu timers armed, model %zu", loop->ntimers, armed);
     int64_t next = corio__timer_next(loop);
     ftimer *m = mmin();
     if (next != (m ? m->when : INT64_MAX)) FAIL("next %lld, model %lld", (long long)next, (long long)(m ? m->when : INT64_MAX));
@@ -113,11 +123,11 @@ static void do_disarm(ftimer *f) {
 
 static void do_arm(ftimer *f, int64_t when) {
     if (f->armed) do_disarm(f);
-    size_t n = loop->nheap, cap = loop->capheap;
+    size_t n = loop->ntimers, cap = loop->capheap;
     int rc = corio__timer_arm(loop, &f->t, when);
     if (rc == -ENOMEM) {
         if (n != cap) FAIL("arm: -ENOMEM with room in the heap (%zu of %zu)", n, cap);
-        if (loop->nheap != n || f->t.index != SIZE_MAX) FAIL("arm: -ENOMEM changed the heap");
+        if (loop->ntimers != n || f->t.index != SIZE_MAX) FAIL("arm: -ENOMEM changed the timers");
         return;
     }
     if (rc != 0) FAIL("arm: %d", rc);
@@ -171,10 +181,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         timers[i].t.fire = on_fire;
         timers[i].id = i;
     }
-    /* A fresh heap array for each input, so growth is exercised every time. */
-    corio__free(loop->heap);
-    loop->heap = NULL;
-    loop->nheap = loop->capheap = 0;
+    /* A fresh heap array and wheel for each input, so growth and the
+     * wheel's first use are exercised every time (every timer was disarmed
+     * at the end of the last input). */
+    corio__timer_free(loop);
     loop->timer_seq = 0;
     unsigned runs = 0;
     while (left) {
