@@ -234,6 +234,11 @@ static int next_result(corio_pg_conn *c, PGresult **out) {
 
 /* ---- cancellation --------------------------------------------------------------- */
 
+/* Seconds the cleanup of a cancelled query waits for the server (pg.h,
+ * "Cancellation"). */
+#define PG_ABORT_GRACE 5.0
+#define PG_ABORT_GRACE_TEXT "5"
+
 /* A cancel request in flight.  Owned by its thread, which frees it. */
 typedef struct cancel_job {
     PGcancel *cancel; /* libpq's copy of the address and the secret key */
@@ -351,11 +356,29 @@ static int abort_query(corio_pg_conn *c, int why) {
         if (PQpipelineSync(c->pg) != 1) rc = conn_lost(c);
         else c->pl_syncs++, c->pl_unsynced = 0;
     }
+    /* The server answers a cancel within milliseconds; when nothing comes
+     * back for PG_ABORT_GRACE seconds the network is taken to be gone (a
+     * cut: no FIN, no RST, so no error would ever come either) and the
+     * connection is closed, rather than the caller's timeout turning into
+     * a wait for ever. */
+    corio_timeout grace;
+    int grc = rc == 0 ? corio_timeout_enter(&grace, PG_ABORT_GRACE) : -1;
+    if (rc == 0 && grc < 0) rc = grc;
     if (rc == 0) rc = send_flush(c);
     if (rc == 0) rc = drain(c);
     if (done_fd >= 0) {
         if (rc == 0) rc = corio_wait_readable(done_fd);
         corio_close(done_fd);
+    }
+    if (grc == 0) rc = corio_timeout_exit(&grace, rc);
+    if (rc == -ETIMEDOUT && !c->broken) {
+        set_err(c, "", "the server did not answer the cancel request within " PG_ABORT_GRACE_TEXT
+                " s (network gone?); the connection is closed", "", "");
+        c->broken = 1;
+        if (c->fd >= 0) corio_forget_fd(c->fd);
+        PQfinish(c->pg);
+        c->pg = NULL;
+        c->fd = -1;
     }
     if (rc < 0 && !c->broken) {
         /* cancelled twice, or the server went away: nothing left to trust */

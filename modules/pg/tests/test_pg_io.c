@@ -4,7 +4,8 @@
  * backend killed mid-query, COPY both ways (100,000 rows), 1,000,000 rows
  * streamed in flat memory, pipelines and executemany, LISTEN/NOTIFY, the
  * pool (limits, timeouts, reset on release, dead connections replaced,
- * close waiting for borrowers), one connection refused to two tasks.
+ * close waiting for borrowers), one connection refused to two tasks, a
+ * network cut (a proxy that goes silent) under a query's timeout.
  * Runs on each backend.
  */
 #include "pg_test.h"
@@ -124,6 +125,113 @@ static int terminate_main(void *arg) {
 }
 
 static void test_terminate(void) { test_run(terminate_main, NULL, 0); }
+
+/* ---- a network cut -------------------------------------------------------------------------- */
+
+/* A TCP proxy in front of the server that can stop forwarding without
+ * closing anything: what a pulled cable or a dropped route looks like to
+ * both ends (no FIN, no RST, no error: just silence). */
+#define CUT_FDS 8
+typedef struct cut_proxy {
+    int lfd, port;
+    bool cut;
+    int fds[CUT_FDS];
+    int nfds;
+    corio_task *pipes[CUT_FDS];
+    int npipes;
+} cut_proxy;
+
+typedef struct cut_pipe {
+    cut_proxy *p;
+    int from, to;
+} cut_pipe;
+
+static int cut_pipe_main(void *arg) {
+    cut_pipe *a = arg;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = corio_read(a->from, buf, sizeof buf);
+        if (n <= 0) break;
+        if (a->p->cut) continue; /* dropped on the way */
+        if (corio_write_all(a->to, buf, (size_t)n) != n) break;
+    }
+    free(a);
+    return 0;
+}
+
+static void cut_pipe_start(cut_proxy *p, int from, int to) {
+    cut_pipe *a = malloc(sizeof *a);
+    *a = (cut_pipe){p, from, to};
+    p->pipes[p->npipes++] = corio_spawn(cut_pipe_main, a);
+}
+
+static int cut_proxy_main(void *arg) {
+    cut_proxy *p = arg;
+    while (p->nfds + 2 <= CUT_FDS) {
+        int c = corio_accept(p->lfd, NULL, NULL);
+        if (c < 0) break;
+        int s = corio_tcp_connect("127.0.0.1", pg_port);
+        if (s < 0) {
+            corio_close(c);
+            continue;
+        }
+        p->fds[p->nfds++] = c;
+        p->fds[p->nfds++] = s;
+        cut_pipe_start(p, c, s);
+        cut_pipe_start(p, s, c);
+    }
+    return 0;
+}
+
+static int cut_main(void *arg) {
+    (void)arg;
+    cut_proxy p = {.lfd = corio_tcp_listen("127.0.0.1", 0, 16)};
+    CHECK(p.lfd >= 0);
+    p.port = corio_local_port(p.lfd);
+    corio_task *acceptor = corio_spawn(cut_proxy_main, &p);
+    char dsn[256];
+    snprintf(dsn, sizeof dsn, "postgresql://postgres@127.0.0.1:%d/postgres", p.port);
+    corio_pg_conn *c = NULL;
+    CHECK_EQ(corio_pg_connect(dsn, &c), 0);
+    int64_t v = 0;
+    CHECK_EQ(corio_pg_fetchval_int64(c, "SELECT 5", NULL, 0, &v), 0);
+    CHECK_EQ(v, 5);
+
+    /* The network goes silent: the query's timeout still ends the call,
+     * after the cancel's grace, and the connection is closed with a reason
+     * instead of waiting for ever for an answer that cannot come. */
+    p.cut = true;
+    double t0 = corio_time();
+    corio_timeout to;
+    corio_timeout_enter(&to, 0.2);
+    int rc = corio_pg_execute(c, "SELECT 1", NULL, 0);
+    rc = corio_timeout_exit(&to, rc);
+    double took = corio_time() - t0;
+    printf("  network cut: %s after %.2f s: %s\n", corio_strerror(rc), took, corio_pg_last_error(c)->message);
+    CHECK_EQ(rc, -ETIMEDOUT);
+    CHECK(took < 10.0);
+    CHECK(!corio_pg_is_ok(c));
+    CHECK(strstr(corio_pg_last_error(c)->message, "closed") != NULL);
+    CHECK_EQ(corio_pg_execute(c, "SELECT 1", NULL, 0), -ECONNRESET);
+    corio_pg_close(c);
+
+    /* Take the proxy down (still dropping everything: nothing is written to
+     * a socket being shut down), then a new, direct connection works. */
+    corio_cancel(acceptor);
+    corio_join(acceptor);
+    for (int i = 0; i < p.nfds; i++) shutdown(p.fds[i], SHUT_RDWR);
+    for (int i = 0; i < p.npipes; i++) corio_join(p.pipes[i]);
+    for (int i = 0; i < p.nfds; i++) corio_close(p.fds[i]);
+    corio_close(p.lfd);
+    c = pg_conn();
+    CHECK(c != NULL);
+    CHECK_EQ(corio_pg_fetchval_int64(c, "SELECT 6", NULL, 0, &v), 0);
+    CHECK_EQ(v, 6);
+    corio_pg_close(c);
+    return 0;
+}
+
+static void test_network_cut(void) { test_run(cut_main, NULL, 0); }
 
 /* ---- COPY --------------------------------------------------------------------------------- */
 
@@ -601,6 +709,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_notify);
     RUN_NET_TEST(test_pool);
     RUN_NET_TEST(test_restart);
+    RUN_NET_TEST(test_network_cut);
 }
 
 int main(void) {

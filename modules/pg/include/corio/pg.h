@@ -61,6 +61,10 @@
  * again, and returns -ECANCELED (-ETIMEDOUT from the scope's exit); the
  * connection stays usable.  A second cancellation during that wait gives
  * up: the connection is closed and marked broken (-ECONNRESET afterwards).
+ * So does a server that has not answered within 5 seconds (a network cut
+ * sends no FIN and no RST, so nothing else would end the wait): the call
+ * still returns -ECANCELED / -ETIMEDOUT, about 5 s after the cancel, and
+ * corio_pg_last_error says why the connection was closed.
  *
  * Functions marked SUSPENDS must be called from a task.  A connection is
  * used by one task at a time (-EBUSY otherwise); use a pool to share.
