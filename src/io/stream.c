@@ -1070,14 +1070,16 @@ static void serve_accepted(corio_server *s, int fd, bool ring) {
 
 /*
  * io_uring: one multishot accept serves the whole life of the acceptor
- * task: each completion carries a new connection, queued here until the
- * task takes it.  The record lives on the acceptor's stack, so the task
- * withdraws the accept and waits for its last completion before leaving.
+ * task: each completion carries a new connection, served from the
+ * completion itself (its handler runs in this iteration's batch, not two
+ * iterations later behind the acceptor's own wake-up; asyncio's accept
+ * callback creates the handler's task at once, too).  The acceptor only
+ * re-arms the accept when it ends and backs off on EMFILE & co.  The
+ * record lives on the acceptor's stack, so the task withdraws the accept
+ * and waits for its last completion before leaving.
  */
 typedef struct accept_multi {
     corio__op op;
-    int *fds;             /* accepted, not yet taken: fds[0..n) */
-    size_t n, cap;
     int err;              /* how the multishot ended, 0 while armed or not started */
     bool leaving;         /* the task is going: close what still arrives */
     corio_future *wake;   /* the task's wait, if it waits */
@@ -1089,43 +1091,22 @@ static void accept_multi_done(corio__op *op, int res, unsigned flags) {
     (void)flags;
     accept_multi *am = corio__container_of(op, accept_multi, op);
     if (res >= 0) {
-        if (am->leaving || am->srv->closed) {
+        if (am->leaving || am->srv->closed)
             close(res);
-        } else if (!am->n) {
-            /* Served from the completion: the handler runs in this
-             * iteration's batch, not two iterations later behind the
-             * acceptor's own wake-up (asyncio's accept callback creates
-             * the handler's task at once, too). */
+        else
             serve_accepted(am->srv, res, true);
-            return;
-        } else if (am->n == am->cap) {
-            size_t cap = am->cap ? am->cap * 2 : 16;
-            int *p = corio__realloc(am->fds, cap * sizeof *p);
-            if (p) {
-                am->fds = p;
-                am->cap = cap;
-                am->fds[am->n++] = res;
-            } else {
-                corio__log(CORIO_LOG_WARNING, "server: out of memory for a new connection; closed it");
-                close(res);
-            }
-        } else {
-            am->fds[am->n++] = res;
-        }
+        if (op->inflight) return; /* more to come: the acceptor sleeps on */
     } else if (!op->inflight) {
         am->err = res;
     }
     if (am->wake && am->wake->state == CORIO__PENDING) corio__future_complete(am->wake, CORIO__DONE, 0, 0);
 }
 
-/* The next accepted descriptor, or -errno (the multishot ended with it, or the task was cancelled). */
+/* Keep the multishot accept armed; returns -errno when it ended with an
+ * error (or the task was cancelled).  Never returns a descriptor: each one
+ * is served from its completion. */
 static int accept_multi_next(corio_task *t, int lfd, accept_multi *am) {
     for (;;) {
-        if (am->n) {
-            int fd = am->fds[0];
-            memmove(am->fds, am->fds + 1, --am->n * sizeof *am->fds);
-            return fd;
-        }
         if (!am->op.inflight) {
             if (am->err) {
                 int e = am->err == -ECANCELED ? -EBADF : am->err;
@@ -1163,8 +1144,6 @@ static void accept_multi_end(corio_task *t, accept_multi *am) {
         }
         if (cancelled) t->must_cancel = true;
     }
-    for (size_t i = 0; i < am->n; i++) close(am->fds[i]);
-    corio__free(am->fds);
 }
 #endif
 

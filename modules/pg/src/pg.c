@@ -371,18 +371,13 @@ static int abort_query(corio_pg_conn *c, int why) {
         corio_close(done_fd);
     }
     if (grc == 0) rc = corio_timeout_exit(&grace, rc);
-    if (rc == -ETIMEDOUT && !c->broken) {
-        set_err(c, "", "the server did not answer the cancel request within " PG_ABORT_GRACE_TEXT
-                " s (network gone?); the connection is closed", "", "");
-        c->broken = 1;
-        if (c->fd >= 0) corio_forget_fd(c->fd);
-        PQfinish(c->pg);
-        c->pg = NULL;
-        c->fd = -1;
-    }
     if (rc < 0 && !c->broken) {
-        /* cancelled twice, or the server went away: nothing left to trust */
-        set_err(c, "", "the query was abandoned while being cancelled; the connection is closed", "", "");
+        /* no answer, cancelled twice, or the server went away: nothing left to trust */
+        set_err(c, "",
+                grc == 0 && rc == -ETIMEDOUT ? "the server did not answer the cancel request within " PG_ABORT_GRACE_TEXT
+                                               " s (network gone?); the connection is closed"
+                                             : "the query was abandoned while being cancelled; the connection is closed",
+                "", "");
         c->broken = 1;
         if (c->fd >= 0) corio_forget_fd(c->fd);
         PQfinish(c->pg);
