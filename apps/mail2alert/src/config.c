@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -51,25 +52,80 @@ static const char *level_name(int level) {
     }
 }
 
+/* Deferred lines (m2a_log_defer). */
+static char log_buf[16384];
+static size_t log_len;
+static void (*log_wake)(void *);
+static void *log_wake_arg;
+
+static void write_stderr(const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* as fwrite on stderr: a log that cannot be written is not an error */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void m2a_log_flush(void) {
+    size_t n = log_len;
+    log_len = 0;
+    write_stderr(log_buf, n);
+}
+
+void m2a_log_defer(void (*wake)(void *), void *arg) {
+    m2a_log_flush();
+    log_wake = wake;
+    log_wake_arg = arg;
+}
+
 void m2a_log(int level, const char *fmt, ...) {
     if (level < log_level) return;
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    struct tm tm;
-    localtime_r(&tv.tv_sec, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+    /* The seconds' text is made once per second, not per line (localtime
+     * and strftime were a third of a logged mail's log line). */
+    static time_t stamp_sec = (time_t)-1;
+    static char stamp[32];
+    if (tv.tv_sec != stamp_sec) {
+        struct tm tm;
+        localtime_r(&tv.tv_sec, &tm);
+        strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+        stamp_sec = tv.tv_sec;
+    }
     /* One write per line, so lines of concurrent mails do not mix. */
     char line[4096];
-    int n = snprintf(line, sizeof line, "%s,%03d:%s:root:", stamp, (int)(tv.tv_usec / 1000), level_name(level));
+    size_t sl = strlen(stamp), ms = (size_t)(tv.tv_usec / 1000);
+    const char *ln = level_name(level);
+    size_t ll = strlen(ln);
+    memcpy(line, stamp, sl);
+    size_t n = sl;
+    line[n++] = ',';
+    line[n++] = (char)('0' + ms / 100);
+    line[n++] = (char)('0' + ms / 10 % 10);
+    line[n++] = (char)('0' + ms % 10);
+    line[n++] = ':';
+    memcpy(line + n, ln, ll);
+    n += ll;
+    memcpy(line + n, ":root:", 6);
+    n += 6;
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof line) n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    int m = vsnprintf(line + n, sizeof line - n, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n >= sizeof line - 1) n = (int)sizeof line - 2;
+    if (m < 0) return;
+    n += (size_t)m;
+    if (n >= sizeof line - 1) n = sizeof line - 2;
     line[n++] = '\n';
-    fwrite(line, 1, (size_t)n, stderr);
+    if (!log_wake) {
+        write_stderr(line, n);
+        return;
+    }
+    if (log_len + n > sizeof log_buf) m2a_log_flush();
+    if (log_len == 0) log_wake(log_wake_arg);
+    memcpy(log_buf + log_len, line, n);
+    log_len += n;
 }
 
 /* ---- expandvars ----------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ---- logging (Python's logging.basicConfig format) ------------------------------ */
 
@@ -24,6 +25,15 @@ void m2a_log_set_level(int level);
 int m2a_log_level(void);
 /* "%(asctime)s:%(levelname)s:%(name)s:%(message)s" on stderr, name "root". */
 void m2a_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Deferred logging: with wake set, m2a_log appends its line to a buffer
+ * (each line whole) and calls wake(arg) when the buffer was empty; the
+ * owner calls m2a_log_flush() soon after (the server does it from a task
+ * of its own, once the mail's task has sent what it had to send, so the
+ * write is off the mail's path).  A line that does not fit flushes the
+ * buffer first.  m2a_log_defer(NULL, NULL) flushes and turns it off. */
+void m2a_log_defer(void (*wake)(void *), void *arg);
+/* Write the buffered lines to stderr (one write).  Does not suspend. */
+void m2a_log_flush(void);
 
 /* ---- a YAML document as a tree ------------------------------------------------- */
 
@@ -142,8 +152,18 @@ typedef struct m2a_buf {
     char *p;
     size_t len, cap;
 } m2a_buf;
-int m2a_buf_add(m2a_buf *b, const void *p, size_t n);
-int m2a_buf_adds(m2a_buf *b, const char *s);
+/* Append n bytes (and keep a NUL after them): 0 or -ENOMEM.  Inline, since
+ * the header surgery appends a few bytes at a time; m2a_buf_grow is the
+ * slow path that makes room first. */
+int m2a_buf_grow(m2a_buf *b, const void *p, size_t n);
+static inline int m2a_buf_add(m2a_buf *b, const void *p, size_t n) {
+    if (b->len + n + 1 > b->cap) return m2a_buf_grow(b, p, n);
+    if (n) memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
+static inline int m2a_buf_adds(m2a_buf *b, const char *s) { return m2a_buf_add(b, s, strlen(s)); }
 
 /* Insert "X-Peer: <ip>" + EOL before the first empty line of content
  * (the header/body separator; with that line's EOL), at the end if none.

@@ -18,25 +18,28 @@
 #include <string.h>
 #include <strings.h>
 
-int m2a_buf_add(m2a_buf *b, const void *p, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) {
-            if (cap > SIZE_MAX / 2) return -ENOMEM;
-            cap *= 2;
-        }
-        char *q = realloc(b->p, cap);
-        if (!q) return -ENOMEM;
-        b->p = q;
-        b->cap = cap;
+/* Room for n more bytes and the NUL: 0 or -ENOMEM. */
+static int reserve(m2a_buf *b, size_t n) {
+    if (b->len + n + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1) {
+        if (cap > SIZE_MAX / 2) return -ENOMEM;
+        cap *= 2;
     }
+    char *q = realloc(b->p, cap);
+    if (!q) return -ENOMEM;
+    b->p = q;
+    b->cap = cap;
+    return 0;
+}
+
+int m2a_buf_grow(m2a_buf *b, const void *p, size_t n) {
+    if (reserve(b, n) < 0) return -ENOMEM;
     if (n) memcpy(b->p + b->len, p, n);
     b->len += n;
     b->p[b->len] = 0;
     return 0;
 }
-
-int m2a_buf_adds(m2a_buf *b, const char *s) { return m2a_buf_add(b, s, strlen(s)); }
 
 /* The line at p (end e): its length without the EOL in *body and with it
  * returned.  EOLs as Python's splitlines on bytes: \r\n, \r, \n. */
@@ -68,7 +71,9 @@ int m2a_insert_xpeer(const char *c, size_t len, const char *ip, m2a_buf *out) {
         eol_len = line_at(p, e, &body);
         eol = p;
     }
-    int rc = m2a_buf_add(out, c, (size_t)(p - c));
+    /* One allocation for the whole mail rather than a doubling series. */
+    int rc = reserve(out, len + strlen(ip) + 16);
+    if (rc == 0) rc = m2a_buf_add(out, c, (size_t)(p - c));
     if (rc == 0) rc = m2a_buf_adds(out, "X-Peer: ");
     if (rc == 0) rc = m2a_buf_adds(out, ip);
     if (rc == 0) rc = m2a_buf_add(out, eol, eol_len);
@@ -186,7 +191,6 @@ static int structured(const char *name, size_t n) {
  * would turn into encoded words to fit), or -ENOMEM.
  */
 static int refold(m2a_buf *o, const char *name, size_t nlen, const char *val, size_t l) {
-    if (structured(name, nlen)) return 0;
     int longline = 0;
     size_t first = 1;
     for (const char *p = val, *e = val + l; p < e;) {
@@ -196,7 +200,9 @@ static int refold(m2a_buf *o, const char *name, size_t nlen, const char *val, si
         first = 0;
         p += n;
     }
-    if (!longline || memmem(val, l, "=?", 2)) return 0;
+    /* The structured names are looked up only for a long field: that
+     * lookup per field was a tenth of the header surgery. */
+    if (!longline || structured(name, nlen) || memmem(val, l, "=?", 2)) return 0;
     for (size_t i = 0; i < l; i++) /* Python would write 8-bit fields as unknown-8bit encoded words */
         if ((unsigned char)val[i] >= 0x80) return 0;
     /* the unfolded value */
@@ -304,7 +310,10 @@ static int add_address_field(m2a_buf *o, const char *name, const char *const *v,
 int m2a_update_to_from(const char *c, size_t len, const char *const *rcpts, size_t n, const char *from,
                        m2a_buf *out) {
     out->len = 0;
-    if (m2a_buf_add(out, "", 0) < 0) return -ENOMEM;
+    /* The mail, its To and From and a little for line ends made CRLF. */
+    size_t guess = len + 256;
+    for (size_t i = 0; i < n; i++) guess += strlen(rcpts[i]) + 4;
+    if (reserve(out, guess + strlen(from)) < 0 || m2a_buf_add(out, "", 0) < 0) return -ENOMEM;
     upd u = {out};
     size_t body_off;
     int sep;

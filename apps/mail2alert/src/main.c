@@ -657,12 +657,38 @@ static void on_signal(int signum, void *arg) {
 
 static int wait_closed_task(void *arg) { return corio_smtp_server_wait_closed(arg); }
 
+/* The log writer: lines logged while a mail is handled (the GoCD
+ * history's WARNING on every alert of a broken pipeline) are written
+ * once the mail's task has suspended, i.e. after its forward is sent,
+ * while the next hop works, instead of before the forward. */
+typedef struct log_writer {
+    corio_event ready;
+    int stop;
+} log_writer;
+
+static void log_wake(void *arg) { corio_event_set(&((log_writer *)arg)->ready); }
+
+static int log_task(void *arg) {
+    log_writer *w = arg;
+    while (!w->stop && corio_event_wait(&w->ready) == 0) {
+        corio_event_clear(&w->ready);
+        m2a_log_flush();
+    }
+    m2a_log_defer(NULL, NULL);
+    return 0;
+}
+
 static int serve_main(void *arg) {
     app *a = arg;
     corio_event_init(&a->stop);
     corio_event_init(&a->idle);
     corio_event_set(&a->idle);
     int rc = 0;
+    /* Static: the writer outlives this frame if the join below is cut short. */
+    static log_writer lw;
+    lw.stop = 0;
+    corio_event_init(&lw.ready);
+    corio_task *lt = NULL;
     a->http = corio_http_session_new(NULL);
     if (!a->http) {
         m2a_log(M2A_CRITICAL, "cannot make an HTTP session: %s", strerror(errno));
@@ -671,6 +697,8 @@ static int serve_main(void *arg) {
     }
     corio_add_signal_handler(SIGINT, on_signal, a);
     corio_add_signal_handler(SIGTERM, on_signal, a);
+    lt = corio_spawn(log_task, &lw);
+    if (lt) m2a_log_defer(log_wake, &lw);
     for (size_t i = 0; i < a->cfg.n_managers; i++) {
         m2a_manager *m = &a->cfg.managers[i];
         m2a_log(M2A_INFO, "Started <class 'mail2alert.plugin.%s.Manager'>", m->name);
@@ -731,6 +759,12 @@ static int serve_main(void *arg) {
     /* Fetches and Slack posts end by their own 10 s timeouts. */
     corio_event_wait(&a->idle);
 out:
+    if (lt) {
+        lw.stop = 1;
+        corio_event_set(&lw.ready);
+        corio_join(lt);
+    }
+    corio_event_destroy(&lw.ready);
     corio_remove_signal_handler(SIGINT);
     corio_remove_signal_handler(SIGTERM);
     if (a->http) corio_http_session_close(a->http);

@@ -25,6 +25,21 @@
 const char *const m2a_event_names[M2A_NEVENTS] = {"BREAKS", "CANCELLED", "FAILS", "FIXED", "PASSES"};
 
 static pcre2_code *subject_rx;
+/* Made once and reused by every mail (one loop thread): a match data
+ * block per mail was a malloc and a free.  The pattern is JIT-compiled
+ * when the library can (the interpreter was a tenth of each mail's
+ * instructions); the JIT's stack is on the heap, since a task's stack
+ * has no room for the 32 KiB it takes from the machine stack by default. */
+static pcre2_match_data *subject_md;
+static pcre2_match_context *subject_mc;
+static pcre2_jit_stack *subject_js;
+/* The JIT's vector search loads whole aligned blocks around the subject,
+ * some bytes before its start and after its end (harmless, within the
+ * page, but uninitialised heap to valgrind): the subject is matched in a
+ * copy with PAD zeroed bytes on either side. */
+#define PAD 64
+static char *subject_copy;
+static size_t subject_cap;
 
 int m2a_init(void) {
     if (subject_rx) return 0;
@@ -33,11 +48,37 @@ int m2a_init(void) {
     /* The gocd plugin's pattern, searched (not anchored at the start). */
     subject_rx = pcre2_compile((PCRE2_SPTR) "Stage \\[([^/]+)/[^/]+/([^/]+)/[^/]+\\] (.+)$", PCRE2_ZERO_TERMINATED,
                                PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ec, &off, NULL);
-    return subject_rx ? 0 : -EINVAL;
+    if (!subject_rx) return -EINVAL;
+    subject_md = pcre2_match_data_create_from_pattern(subject_rx, NULL);
+    subject_mc = pcre2_match_context_create(NULL);
+    if (!subject_md || !subject_mc) {
+        m2a_fini();
+        return -ENOMEM;
+    }
+    /* Without JIT (a platform pcre2 does not support, or no executable
+     * memory) pcre2_match interprets, as before. */
+    if (pcre2_jit_compile(subject_rx, PCRE2_JIT_COMPLETE) == 0) {
+        subject_js = pcre2_jit_stack_create(32 * 1024, 512 * 1024, NULL);
+        if (!subject_js) {
+            m2a_fini();
+            return -ENOMEM;
+        }
+        pcre2_jit_stack_assign(subject_mc, NULL, subject_js);
+    }
+    return 0;
 }
 
 void m2a_fini(void) {
+    pcre2_match_data_free(subject_md);
+    pcre2_match_context_free(subject_mc);
+    pcre2_jit_stack_free(subject_js);
     pcre2_code_free(subject_rx);
+    free(subject_copy);
+    subject_copy = NULL;
+    subject_cap = 0;
+    subject_md = NULL;
+    subject_mc = NULL;
+    subject_js = NULL;
     subject_rx = NULL;
 }
 
@@ -147,24 +188,38 @@ int m2a_gocd_parse(const char *subject, m2a_history *history, m2a_msg *msg) {
     msg->pipeline = NULL;
     msg->event = M2A_EV_NONE;
     if (m2a_init() < 0) return -EINVAL;
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(subject_rx, NULL);
-    if (!md) return -ENOMEM;
-    int rc = pcre2_match(subject_rx, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md, NULL);
+    pcre2_match_data *md = subject_md;
+    size_t len = strlen(subject);
+    if (len + 2 * PAD > subject_cap) {
+        size_t cap = len + 2 * PAD < 1024 ? 1024 : len + 2 * PAD;
+        char *p = calloc(1, cap); /* zeroed: the pads stay defined */
+        if (!p) return -ENOMEM;
+        free(subject_copy);
+        subject_copy = p;
+        subject_cap = cap;
+    }
+    memcpy(subject_copy + PAD, subject, len);
+    memset(subject_copy + PAD + len, 0, PAD);
+    int rc = pcre2_match(subject_rx, (PCRE2_SPTR)(subject_copy + PAD), len, 0, 0, md, subject_mc);
     if (rc < 4) {
         m2a_log(M2A_WARNING, "Unable to parse message: subject %s", subject);
-        pcre2_match_data_free(md);
         return 0;
     }
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-    msg->pipeline = strndup(subject + ov[2], ov[3] - ov[2]);
-    char *stage = strndup(subject + ov[4], ov[5] - ov[4]);
+    size_t pl = ov[3] - ov[2], sgl = ov[5] - ov[4];
+    /* "pipeline/stage", the history's key; the pipeline is its first part. */
+    char *key = malloc(pl + sgl + 2);
+    msg->pipeline = key ? strndup(subject + ov[2], pl) : NULL;
     const char *st = subject + ov[6];
     size_t sl = ov[7] - ov[6];
-    pcre2_match_data_free(md);
-    if (!msg->pipeline || !stage) {
-        free(stage);
+    if (!msg->pipeline) {
+        free(key);
         return -ENOMEM;
     }
+    memcpy(key, subject + ov[2], pl);
+    key[pl] = '/';
+    memcpy(key + pl + 1, subject + ov[4], sgl);
+    key[pl + 1 + sgl] = 0;
     /* str.strip(): ASCII whitespace is what a subject carries. */
     while (sl && isspace((unsigned char)*st)) st++, sl--;
     while (sl && isspace((unsigned char)st[sl - 1])) sl--;
@@ -181,17 +236,9 @@ int m2a_gocd_parse(const char *subject, m2a_history *history, m2a_msg *msg) {
         if (strlen(map[i].text) == sl && memcmp(map[i].text, st, sl) == 0) ev = map[i].ev;
     if (ev == M2A_EV_NONE) {
         m2a_log(M2A_WARNING, "No event found in subject %s", subject);
-        free(stage);
+        free(key);
         return 0;
     }
-    size_t kl = strlen(msg->pipeline) + strlen(stage) + 2;
-    char *key = malloc(kl);
-    if (!key) {
-        free(stage);
-        return -ENOMEM;
-    }
-    snprintf(key, kl, "%s/%s", msg->pipeline, stage);
-    free(stage);
     int prev = m2a_history_get(history, key);
     int expected = m2a_state_after(m2a_state_of_event(ev), prev);
     if (prev == M2A_STATE_UNKNOWN || expected == ev) {

@@ -42,6 +42,7 @@ struct corio_smtp_client {
     int code;          /* last reply's code */
     smtp_buf text;     /* last reply's text, NUL-terminated */
     smtp_buf ext;      /* EHLO keywords: "KEYWORD\0params\0" pairs */
+    unsigned offers;   /* OFFERS_* of ext, looked up once per EHLO rather than per message */
     int esmtp;         /* EHLO was accepted */
     corio_tls_ctx *tls_ctx;  /* STARTTLS with this client context, NULL: never */
     int require_tls;
@@ -174,9 +175,19 @@ static int send_line(corio_smtp_client *c, const char *fmt, ...) {
     return send_raw(c, buf, (size_t)n + 2);
 }
 
+enum { OFFERS_SIZE = 1, OFFERS_8BITMIME = 2, OFFERS_SMTPUTF8 = 4, OFFERS_PIPELINING = 8, OFFERS_CHUNKING = 16 };
+
+static void note_offers(corio_smtp_client *c) {
+    static const char *const names[] = {"SIZE", "8BITMIME", "SMTPUTF8", "PIPELINING", "CHUNKING"};
+    c->offers = 0;
+    for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (corio_smtp_client_has_ext(c, names[i])) c->offers |= 1u << i;
+}
+
 /* Remember the EHLO reply's keywords (every line but the first). */
 static int parse_ehlo(corio_smtp_client *c) {
     c->ext.len = 0;
+    c->offers = 0;
     const char *p = c->text.p ? strchr(c->text.p, '\n') : NULL;
     while (p) {
         p++;
@@ -192,6 +203,7 @@ static int parse_ehlo(corio_smtp_client *c) {
         if (smtp_buf_append(&c->ext, p + po, n - po) < 0 || smtp_buf_append(&c->ext, "", 1) < 0) return -ENOMEM;
         p = eol;
     }
+    note_offers(c);
     return 0;
 }
 
@@ -236,6 +248,7 @@ static int starttls(corio_smtp_client *c) {
     c->tls = 1;
     c->esmtp = 0;
     c->ext.len = 0;
+    c->offers = 0;
     return hello(c);
 #else
     (void)c;
@@ -517,7 +530,7 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
     /* A UTF-8 address cannot go to a server that did not offer SMTPUTF8:
      * refuse before sending anything, as smtplib's send_message and
      * aiosmtplib do (SMTPNotSupportedError). */
-    int utf8_ok = c->esmtp && corio_smtp_client_has_ext(c, "SMTPUTF8");
+    int utf8_ok = c->esmtp && (c->offers & OFFERS_SMTPUTF8);
     if (nonascii && !utf8_ok) {
         c->code = 0;
         set_text(c, "an address is not ASCII and the server does not offer SMTPUTF8", 63, 0);
@@ -531,11 +544,11 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
      * its bytes (see corio_smtp_client_send). */
     char params[96] = "";
     size_t pl = 0;
-    if (c->esmtp && corio_smtp_client_has_ext(c, "SIZE")) {
+    if (c->esmtp && (c->offers & OFFERS_SIZE)) {
         memcpy(params, " SIZE=", 6);
         pl = 6 + fmt_size(params + 6, len);
     }
-    if (c->esmtp && (eight || c->body_8bitmime) && corio_smtp_client_has_ext(c, "8BITMIME")) {
+    if (c->esmtp && (eight || c->body_8bitmime) && (c->offers & OFFERS_8BITMIME)) {
         memcpy(params + pl, " BODY=8BITMIME", 14);
         pl += 14;
     }
@@ -545,10 +558,10 @@ int corio_smtp_client_sendv(corio_smtp_client *c, const char *from, const char *
     }
     params[pl] = 0;
 
-    int pipe = c->esmtp && !c->pipelining_off && corio_smtp_client_has_ext(c, "PIPELINING");
+    int pipe = c->esmtp && !c->pipelining_off && (c->offers & OFFERS_PIPELINING);
     /* BDAT sends the content as it is, with the CRLF that DATA's end would
      * add: the server gets the same bytes either way. */
-    int chunk = c->esmtp && !c->chunking_off && corio_smtp_client_has_ext(c, "CHUNKING");
+    int chunk = c->esmtp && !c->chunking_off && (c->offers & OFFERS_CHUNKING);
     unsigned char last[2] = {0, 0};
     for (int k = 0; k < iovcnt; k++) {
         const unsigned char *p = iov[k].iov_base;

@@ -541,6 +541,11 @@ static int deliver(sess *s) {
     reply_str(&reply, "250 OK");
     hook_done(s, s->h->data ? s->h->data(&s->pub, &s->env, &reply) : 0, &reply);
     push(s, reply.text);
+    /* With nothing more from the client to answer in the same write, the
+     * reply goes now: the next read would send it anyway, and the
+     * envelope's freeing then comes after it, not between the message
+     * and its reply. */
+    if (s->in_off == s->in_len) flush(s);
     return 0;
 }
 
