@@ -219,6 +219,21 @@ CORIO_API int corio_writer_writelines(corio_writer *w, const struct iovec *iov, 
 CORIO_API int corio_writer_drain(corio_writer *w);
 
 /*
+ * Send what the writer has queued now rather than at the end of the loop
+ * iteration, for bytes the peer waits for before it answers (a handshake
+ * flight).  On epoll that is the send a drain makes too; on io_uring,
+ * where writes otherwise leave in one ring submission at the end of the
+ * iteration, after every task of the iteration has run, it is a direct
+ * non-blocking send when no ring send is in flight: one system call,
+ * worth it where the peer would sit idle meanwhile, not for a stream of
+ * messages (drain does not do it).  What the kernel does not take stays
+ * queued and leaves as before, in order.  A writer over a supplied
+ * transport has nothing of its own queued: 0.  Returns 0 or the
+ * connection's error; -EINVAL for NULL.  Does not suspend.
+ */
+CORIO_API int corio_writer_flush(corio_writer *w);
+
+/*
  * Shut down the write side once the buffer is written (half-close; the
  * reader keeps working).  0, -EOPNOTSUPP when the descriptor is not a
  * socket, -ESHUTDOWN after close, the connection's error.  Does not suspend.

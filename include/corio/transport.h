@@ -87,8 +87,20 @@ typedef struct corio_transport_ops {
     int (*peername)(void *ctx, char *buf, size_t cap);
     int (*sockname)(void *ctx, char *buf, size_t cap);
     void (*release)(void *ctx);
-    int (*at_eof)(void *ctx); /* last: tables that predate it leave it NULL */
+    int (*at_eof)(void *ctx); /* tables that predate it leave it NULL */
+    unsigned flags;           /* CORIO_TRANSPORT_*; last, 0 in tables that predate it */
 } corio_transport_ops;
+
+/*
+ * ops->flags: write hands everything it takes to the writer below at once
+ * (corio_stream_push_transport's below_w, over a descriptor), so that
+ * buffered() is that writer's corio_writer_buffered().  A drain of the
+ * stream then looks at that writer itself instead of calling buffered(),
+ * and lets what that writer queued for the end of the iteration go now,
+ * as a drain of it would (a TLS record answered by the peer leaves at
+ * once).  Only used by corio_stream_push_transport; ignored elsewhere.
+ */
+#define CORIO_TRANSPORT_WRITES_BELOW 1u
 
 /*
  * A reader and writer over a transport.  ops must outlive the stream

@@ -111,6 +111,9 @@ int corio__wq_write_rest(corio__wq *q, const void *buf, size_t len, ssize_t n);
 void corio__wq_flush_run(corio__node *n);
 /* Send now what waits for the end of the iteration (a drain lets the data go). */
 void corio__wq_kick(corio__wq *q);
+/* Send now what waits for the end of the iteration, on io_uring too (a
+ * direct non-blocking send when no ring send is in flight). */
+void corio__wq_flush_now(corio__wq *q);
 /* Send what the kernel takes now (the owner's write edge, or a flush).
  * False when the owner's `failed` or `closed` ran: q may be gone. */
 bool corio__wq_send_now(corio__wq *q);

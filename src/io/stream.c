@@ -110,6 +110,9 @@ typedef struct conn {
     bool first_direct; /* io_uring, accepted: the first read tries recv() before the ring */
     const corio_transport_ops *tops; /* a supplied transport (corio_stream_open_transport), else NULL */
     void *tctx;        /* its context, released with the connection */
+    struct conn *below; /* pushed with CORIO_TRANSPORT_WRITES_BELOW over a descriptor: the stream
+                           below, whose writer holds what the transport wrote (the transport
+                           owns its handles, so it outlives our use), else NULL */
     corio__fdstate *st; /* epoll, sockets: the fd's readiness state, once a read looked it up */
     uint64_t st_loop;   /* the serial of the loop st belongs to (0: none); not its address,
                            which a later loop may reuse after st was freed with the first */
@@ -210,15 +213,20 @@ static conn *conn_new(const corio_stream_opts *opts, bool reader, bool writer) {
     return c;
 }
 
-int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, corio_writer **w) {
+/* corio_stream_open; is_sock 1 when the caller knows fd is a socket (the
+ * server's accepted ones: no getsockopt per connection), -1 to find out. */
+static int stream_open_fd(int fd, int is_sock, const corio_stream_opts *opts, corio_reader **r, corio_writer **w) {
     if (fd < 0) return corio__bad(-EBADF, "corio_stream_open: negative fd");
     if (!r && !w) return corio__bad(-EINVAL, "corio_stream_open: NULL reader and writer out pointers");
     conn *c = conn_new(opts, r != NULL, w != NULL);
     if (!c) return -ENOMEM;
-    int type = 0;
-    socklen_t tl = sizeof type;
     c->fd = fd;
-    c->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+    if (is_sock < 0) {
+        int type = 0;
+        socklen_t tl = sizeof type;
+        is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
+    }
+    c->is_sock = is_sock;
     /* io_uring sends for sockets; a pipe keeps the direct write (with
      * SIGPIPE held back), which a ring write to a pipe without a reader
      * would raise. */
@@ -226,6 +234,10 @@ int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, c
     if (r) *r = &c->r;
     if (w) *w = &c->w;
     return 0;
+}
+
+int corio_stream_open(int fd, const corio_stream_opts *opts, corio_reader **r, corio_writer **w) {
+    return stream_open_fd(fd, -1, opts, r, w);
 }
 
 int corio_stream_open_transport(const corio_transport_ops *ops, void *ctx, const corio_stream_opts *opts,
@@ -285,6 +297,7 @@ int corio_stream_push_transport(corio_reader *r, corio_writer *w, const corio_tr
     b->is_sock = c->is_sock;
     b->tops = c->tops;
     b->tctx = c->tctx;
+    b->below = c->below;
     b->st = c->st;
     b->st_loop = c->st_loop;
     b->first_direct = c->first_direct; /* a first read not yet made goes below with the descriptor */
@@ -298,6 +311,7 @@ int corio_stream_push_transport(corio_reader *r, corio_writer *w, const corio_tr
     c->is_sock = false;
     c->tops = ops;
     c->tctx = ctx;
+    c->below = (ops->flags & CORIO_TRANSPORT_WRITES_BELOW) && !b->tops ? b : NULL;
     c->st = NULL;
     c->st_loop = 0;
     memset(&r->buf, 0, sizeof r->buf);
@@ -825,11 +839,34 @@ int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt
     return writer_put(w, iov, iovcnt, total);
 }
 
-/* A drain over a supplied transport: below high water (a TLS stream's
- * every drain), one ops->buffered; else the general path. */
-__attribute__((noinline)) static int writer_drain_transport(corio_writer *w) {
+/* A drain over a transport that is not below high water, or has no
+ * writer below to look at: buffered() against the marks. */
+__attribute__((noinline)) static int writer_drain_transport_slow(corio_writer *w) {
     if (!w->err && !w->q.closing && w->c->tops->buffered(w->c->tctx) <= w->q.high) return 0;
     return transport_drain(w);
+}
+
+/* Let what the queue holds for the end of the iteration go now; 0. */
+__attribute__((noinline)) static int drain_kick(corio__wq *q) {
+    corio__wq_kick(q);
+    return 0;
+}
+
+/* A drain over a supplied transport (a TLS stream's every drain).  With
+ * the transport's bytes in the writer below (CORIO_TRANSPORT_WRITES_BELOW):
+ * that writer's count without a call, and what it queued for the end of
+ * the iteration leaves now, as its own drain lets it; no register is
+ * saved on the way (the other paths are calls of their own). */
+__attribute__((noinline)) static int writer_drain_transport(corio_writer *w) {
+    conn *b = w->c->below;
+    if (corio__likely(b && !w->err && !w->q.closing)) {
+        corio__wq *q = &b->w.q;
+        if (corio__likely(corio__wq_pending(q) <= w->q.high)) {
+            if (corio__unlikely(q->flush.link.next != &q->flush.link)) return drain_kick(q);
+            return 0;
+        }
+    }
+    return writer_drain_transport_slow(w);
 }
 
 __attribute__((noinline)) static int writer_drain_slow(corio_writer *w) {
@@ -863,6 +900,13 @@ int corio_writer_drain(corio_writer *w) {
         return 0;
     if (w && w->q.unused) return writer_drain_transport(w);
     return writer_drain_slow(w);
+}
+
+int corio_writer_flush(corio_writer *w) {
+    if (check_handle(w, "corio_writer_flush")) return -EINVAL;
+    if (w->err || w->c->tops) return w->err;
+    corio__wq_flush_now(&w->q);
+    return w->err;
 }
 
 int corio_writer_can_write_eof(const corio_writer *w) {
@@ -1029,7 +1073,7 @@ static void start_conn(corio_server *s, int fd, bool ring) {
     server_conn *sc = corio__calloc(1, sizeof *sc);
     if (!sc) goto fail;
     sc->srv = s;
-    if (corio_stream_open(fd, &s->sopts, &sc->r, &sc->w) < 0) goto fail;
+    if (stream_open_fd(fd, 1, &s->sopts, &sc->r, &sc->w) < 0) goto fail; /* accepted: a socket */
     fd = -1; /* the connection owns it now */
     sc->r->c->first_direct = ring;
     corio_task_opts to = {.stack_size = s->handler_stack};

@@ -504,6 +504,32 @@ void corio__wq_kick(corio__wq *q) {
     }
 }
 
+void corio__wq_flush_now(corio__wq *q) {
+#if CORIO_HAVE_URING
+    if (q->ring) {
+        /* Only bytes that wait for the next submit, with no send in flight
+         * (order on the wire) and no close or half-close to finish (those
+         * run from the ring's completions, as before). */
+        if (q->sending || q->closing || q->eof_pending || q->fd < 0 || q->end == q->start ||
+            q->flush.link.next == &q->flush.link || q->flush.run != ring_flush_run)
+            return;
+        ssize_t n = send(q->fd, q->p + q->start, q->end - q->start, MSG_DONTWAIT | MSG_NOSIGNAL);
+        corio__budget_spend(CORIO__COST_SYSCALL + (n > 0 ? CORIO__COST_BYTES(n) : 0));
+        if (n <= 0) return; /* no room, or failing: the ring's send goes on and reports it */
+        q->start += (size_t)n;
+        if (q->start < q->end) return; /* the rest through the ring, after this */
+        q->start = q->end = 0;
+        corio__list_remove(&q->flush.link);
+        /* flush_soon counted an entry for the next submit; there is none now
+         * (no poll ran since: the flush list runs just before it). */
+        if (corio__cur_loop && corio__cur_loop->ring_unsubmitted) corio__cur_loop->ring_unsubmitted--;
+        check_low(q);
+        return;
+    }
+#endif
+    corio__wq_kick(q);
+}
+
 int corio__wq_write_eof(corio__wq *q) {
     if (q->eof_pending || q->eof_sent) return 0;
     q->eof_pending = true;

@@ -12,6 +12,7 @@
 #   SKIP_PROFILE=1 ...                     no callgrind / strace counts
 #   R=0 KINDS=tls SKIP_STRACE=1 ...        only corio's callgrind count (KINDS: tls floor plain)
 #   R=0 KINDS= SKIP_STRACE=1 HS=1 ...      instructions per full / resumed handshake, corio and the floor
+#   R=0 KINDS= SKIP_CALLGRIND=1 HS=1 ...   system calls per full / resumed handshake (corio on both backends, the floor)
 #
 # 1. builds Release into build-tls-bench/ (corio, corio-tls, the example,
 #    the floor, the load client, the core's plain echo_server and the
@@ -156,11 +157,14 @@ profile() {
     plain) by_object "$cg" "$BUILD/examples/echo_server" ;;
     esac
 }
-# syscalls KIND N: system calls of the server (strace -f -c total) for N messages
+# syscalls KIND N [MODE]: system calls of the server (strace -f -c total)
+# for N messages, or N handshakes with MODE full or resumed
 syscalls() {
-    local kind=$1 n=$2 st="$OUT/strace.$1.$2"
+    local kind=$1 n=$2 mode=${3:-echo} st="$OUT/strace.$1.$2.${3:-echo}"
     case $kind in
     tls) strace -f -c -o "$st" "$BUILD/examples/tls_echo_server" 0 "$CERTS/server.pem" "$CERTS/server.key" \
+             >"$OUT/server.log" 2>&1 & ;;
+    floor) strace -f -c -o "$st" "$BUILD/modules/tls/bench/tls_floor" 0 "$CERTS/server.pem" "$CERTS/server.key" \
              >"$OUT/server.log" 2>&1 & ;;
     plain) strace -f -c -o "$st" "$BUILD/examples/echo_server" 0 >"$OUT/server.log" 2>&1 & ;;
     esac
@@ -168,7 +172,8 @@ syscalls() {
     for _ in $(seq 100); do grep -q "listening on" "$OUT/server.log" && break; sleep 0.05; done
     PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$OUT/server.log")
     if [ "$kind" = plain ]; then "$BUILD/plain_load" -p "$PORT" -c 100 -i plain -n "$n" >/dev/null
-    else "$LOAD" -p "$PORT" -c 100 -i "$kind" -n "$n" >/dev/null; fi
+    elif [ "$mode" = echo ]; then "$LOAD" -p "$PORT" -c 100 -i "$kind" -n "$n" >/dev/null
+    else "$LOAD" -p "$PORT" -c 8 -H "$mode" -i "$kind" -n "$n" >/dev/null; fi
     # SIGTERM to the server under strace (its child), which then exits by itself.
     kill -TERM "$(pgrep -P "$SPID")" 2>/dev/null || true
     wait "$SPID" 2>/dev/null || true
@@ -187,7 +192,7 @@ for kind in ${KINDS-tls floor plain}; do
 done
 # Instructions per handshake, corio against the floor, with HS=1:
 # (count(H2) - count(H1)) / (H2 - H1) handshakes.
-if [ "${HS:-0}" = 1 ]; then
+if [ "${HS:-0}" = 1 ] && [ "${SKIP_CALLGRIND:-0}" != 1 ]; then
     H1=${H1:-50}
     H2=${H2:-250}
     echo "user-space instructions per handshake, callgrind, (H2 - H1) = $((H2 - H1)) handshakes, 8 in flight:"
@@ -201,7 +206,22 @@ if [ "${HS:-0}" = 1 ]; then
         done
     done
 fi
-if [ "${SKIP_STRACE:-0}" != 1 ] && command -v strace >/dev/null; then
+# System calls per handshake with HS=1 (and strace): (count(H2) - count(H1)) / (H2 - H1).
+if [ "${HS:-0}" = 1 ] && [ "${SKIP_STRACE:-0}" != 1 ] && command -v strace >/dev/null; then
+    H1=${H1:-50}
+    H2=${H2:-250}
+    echo "system calls per handshake, strace -f -c, (H2 - H1) = $((H2 - H1)) handshakes, 8 in flight:"
+    for mode in full resumed; do
+        for kb in tls:epoll tls:io_uring floor:-; do
+            kind=${kb%%:*} be=${kb#*:}
+            a=$(CORIO_BACKEND=${be/-/epoll} syscalls "$kind" "$H1" "$mode")
+            b=$(CORIO_BACKEND=${be/-/epoll} syscalls "$kind" "$H2" "$mode")
+            label=$kind; [ "$be" = - ] || label="$kind $be"
+            echo "$label $mode: $(python3 -c "print(round(($b - $a) / ($H2 - $H1), 2))")" | tee -a "$RAW"
+        done
+    done
+fi
+if [ "${SKIP_STRACE:-0}" != 1 ] && [ "${HS:-0}" != 1 ] && command -v strace >/dev/null; then
     echo "system calls per message, strace -f -c:"
     for be in epoll io_uring; do
         for kind in tls plain; do

@@ -108,9 +108,10 @@ static int bio_read_ex(BIO *b, char *out, size_t n, size_t *got) {
         return 0;
     }
     if (n > have) n = have;
-    memcpy(out, c->in + c->in_start, n);
-    c->in_start += n;
     *got = n;
+    const unsigned char *from = c->in + c->in_start;
+    c->in_start += n;
+    memcpy(out, from, n); /* last: nothing is live across it */
     return 1;
 }
 
@@ -157,6 +158,10 @@ static BIO *bio_new(corio_tls_conn *c) {
     return b;
 }
 
+__attribute__((noinline, cold)) static ssize_t in_full(corio_tls_conn *c) {
+    return conn_fail(c, CORIO_ETLS, "TLS input buffer full without a complete record");
+}
+
 /* Read ciphertext from the plain reader into `in`.  SUSPENDS.  The count,
  * 0 at the peer's end of stream, or a negative errno (nothing consumed
  * when cancelled). */
@@ -169,7 +174,7 @@ static inline __attribute__((always_inline)) ssize_t feed_in(corio_tls_conn *c) 
         c->in_start = 0;
     }
     size_t room = IN_BUF - c->in_end;
-    if (!room) return conn_fail(c, CORIO_ETLS, "TLS input buffer full without a complete record");
+    if (corio__tls_unlikely(!room)) return in_full(c);
     ssize_t m = corio_reader_read(c->pr, c->in + c->in_end, room);
     if (m > 0) c->in_end += (size_t)m;
     return m;
@@ -177,10 +182,35 @@ static inline __attribute__((always_inline)) ssize_t feed_in(corio_tls_conn *c) 
 
 /* ---- the transport operations -------------------------------------------- */
 
+/* What a plain read that returned m <= 0 means for a TLS read: the end
+ * (with ragged EOFs allowed) or why it failed.  Out of line: tls_read's
+ * common case then saves fewer registers. */
+__attribute__((noinline)) static ssize_t read_ended(corio_tls_conn *c, ssize_t m) {
+    if (m < 0) {
+        if (m != -ECANCELED && m != -ETIMEDOUT) conn_fail(c, (int)m, corio_strerror((int)m));
+        return m;
+    }
+    if (c->ctx->ragged_eof_ok) {
+        c->shut_received = 1;
+        return 0;
+    }
+    return conn_fail(c, CORIO_ETLS_EOF, "unexpected eof: the peer closed the connection without close_notify");
+}
+
+/* An SSL_read that returned k <= 0 with SSL_get_error e: 0 at close_notify,
+ * 1 when it wants more input, else why it failed (< 0). */
+__attribute__((noinline)) static ssize_t read_failed(corio_tls_conn *c, int e) {
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        c->shut_received = 1;
+        return 0;
+    }
+    if (e != SSL_ERROR_WANT_READ) return ssl_call_failed(c, e);
+    return 1;
+}
+
 static ssize_t tls_read(void *vc, void *buf, size_t n) {
     corio_tls_conn *c = vc;
-    if (c->shut_received) return 0;
-    if (c->err) return c->err;
+    if (corio__tls_unlikely(c->shut_received | c->err)) return c->shut_received ? 0 : c->err;
     int cap = n > INT_MAX ? INT_MAX : (int)n;
     /* Nothing in `in` and nothing in OpenSSL (no plaintext, no record
      * read ahead): an SSL_read could only ask for more, so read first. */
@@ -188,28 +218,13 @@ static ssize_t tls_read(void *vc, void *buf, size_t n) {
     for (;;) {
         if (need) {
             ssize_t m = feed_in(c);
-            if (m < 0) {
-                if (m != -ECANCELED && m != -ETIMEDOUT) conn_fail(c, (int)m, corio_strerror((int)m));
-                return m;
-            }
-            if (m == 0) {
-                if (c->ctx->ragged_eof_ok) {
-                    c->shut_received = 1;
-                    return 0;
-                }
-                return conn_fail(c, CORIO_ETLS_EOF,
-                                 "unexpected eof: the peer closed the connection without close_notify");
-            }
+            if (corio__tls_unlikely(m <= 0)) return read_ended(c, m);
         }
         clear_errors();
         int k = SSL_read(c->ssl, buf, cap);
-        if (k > 0) return k;
-        int e = SSL_get_error(c->ssl, k);
-        if (e == SSL_ERROR_ZERO_RETURN) {
-            c->shut_received = 1;
-            return 0;
-        }
-        if (e != SSL_ERROR_WANT_READ) return ssl_call_failed(c, e);
+        if (corio__tls_likely(k > 0)) return k;
+        ssize_t rc = read_failed(c, SSL_get_error(c->ssl, k));
+        if (rc != 1) return rc;
         need = 1;
     }
 }
@@ -256,20 +271,32 @@ __attribute__((noinline)) static int write_pieces(corio_tls_conn *c, const struc
     return 0;
 }
 
-static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {
-    corio_tls_conn *c = vc;
-    if (c->err) return c->err;
-    if (c->shut_sent) return -ESHUTDOWN;
-    /* The common case, one piece of 1 to INT_MAX bytes: one SSL_write,
-     * which takes it all (our BIO never refuses). */
-    if (corio__tls_unlikely(iovcnt != 1 || iov[0].iov_len - 1 >= INT_MAX)) return write_pieces(c, iov, iovcnt);
-    clear_errors();
-    int k = SSL_write(c->ssl, iov[0].iov_base, (int)iov[0].iov_len);
-    if (corio__tls_likely(k == (int)iov[0].iov_len && !c->wr_err)) return 0;
+/* tls_write's other cases, out of line so that its common case saves no
+ * more registers than it uses: an error or a close before, several pieces
+ * or a huge one (k == INT_MIN), a failure or a partial write after (k:
+ * what SSL_write returned for the one piece). */
+__attribute__((noinline)) static int tls_write_other(corio_tls_conn *c, const struct iovec *iov, int iovcnt, int k) {
+    if (k == INT_MIN) {
+        if (c->err) return c->err;
+        if (c->shut_sent) return -ESHUTDOWN;
+        return write_pieces(c, iov, iovcnt);
+    }
     int rc = write_result(c, k);
     if (rc < 0) return rc;
     /* Only part taken (OpenSSL returned early, which our contexts do not ask for): the rest. */
     return write_piece(c, (const char *)iov[0].iov_base + k, iov[0].iov_len - (size_t)k);
+}
+
+static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {
+    corio_tls_conn *c = vc;
+    /* The common case, an open connection and one piece of 1 to INT_MAX
+     * bytes: one SSL_write, which takes it all (our BIO never refuses). */
+    if (corio__tls_unlikely((c->err | c->shut_sent) || iovcnt != 1 || iov[0].iov_len - 1 >= INT_MAX))
+        return tls_write_other(c, iov, iovcnt, INT_MIN);
+    clear_errors();
+    int k = SSL_write(c->ssl, iov[0].iov_base, (int)iov[0].iov_len);
+    if (corio__tls_likely(k == (int)iov[0].iov_len && !c->wr_err)) return 0;
+    return tls_write_other(c, iov, iovcnt, k);
 }
 
 /* Nothing waits in this module: OpenSSL's output is in the plain writer. */
@@ -408,6 +435,7 @@ static const corio_transport_ops tls_ops = {
     .sockname = tls_sockname,
     .release = tls_release,
     .at_eof = tls_at_eof,
+    .flags = CORIO_TRANSPORT_WRITES_BELOW, /* the BIO writes every record to pw at once */
 };
 
 /* ---- the handshake ------------------------------------------------------------ */
@@ -430,6 +458,14 @@ static int handshake(corio_tls_conn *c) {
             break;
         }
         if (frc < 0) {
+            rc = conn_fail(c, frc, corio_strerror(frc));
+            break;
+        }
+        /* The peer answers our flight: it leaves now, not after the other
+         * tasks of this iteration (on io_uring, a full handshake's flight
+         * otherwise waited for every other handshake's key exchange and
+         * signature in the same iteration, while the peer sat idle). */
+        if ((frc = corio_writer_flush(c->pw)) < 0) {
             rc = conn_fail(c, frc, corio_strerror(frc));
             break;
         }
