@@ -116,6 +116,9 @@ static void cfg_init(cfg *c, const corio_smtp_server_opts *o) {
 
 /* ---- envelope ----------------------------------------------------------------- */
 
+/* Content buffers up to this size outlive their message (env_reset). */
+#define KEEP_CONTENT 65536
+
 static void env_reset(sess *s) {
     corio_smtp_envelope *e = &s->env;
     free(e->mail_from);
@@ -127,7 +130,10 @@ static void env_reset(sess *s) {
     free(e->rcpt_tos);
     free(e->rcpt_options);
     memset(e, 0, sizeof *e);
-    smtp_buf_free(&s->content);
+    /* A buffer of usual size is kept for the session's next message (one
+     * malloc and free less per message); a big one goes. */
+    if (s->content.cap <= KEEP_CONTENT) s->content.len = 0;
+    else smtp_buf_free(&s->content);
     s->bdat = 0;
 }
 
@@ -1243,6 +1249,7 @@ static int serve(corio_reader *r, corio_writer *w, const char *peer, const corio
     }
     if (handler->disconnect) handler->disconnect(&s->pub);
     env_reset(s);
+    smtp_buf_free(&s->content);
     smtp_buf_free(&s->out);
     free(s->in);
     free(s->host_name);
