@@ -89,7 +89,10 @@ for rep in $(seq "$R"); do
         start_server "$s"
         for mode in echo full resumed; do
             if [ $mode = echo ]; then args=(-c 100); else args=(-c 8 -H $mode); fi
-            line=$(taskset -c 1 "$LOAD" -p "$PORT" -i "$s" "${args[@]}" -t "$T" || echo "name=$mode impl=$s FAILED")
+            line=$(taskset -c 1 "$LOAD" -p "$PORT" -i "$s" "${args[@]}" -t "$T" 2>"$OUT/load.err" ||
+                   echo "name=$mode impl=$s FAILED port=$PORT: $(head -c 200 "$OUT/load.err" | tr '\n' ' ')")
+            # a failed run keeps the server's log for a look
+            case $line in *FAILED*) cp "$OUT/server.log" "$OUT/server.$s.$rep.$mode.failed.log" ;; esac
             echo "rep=$rep $line" | tee -a "$RAW"
         done
         stop_server
