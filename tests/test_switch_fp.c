@@ -1,9 +1,6 @@
 /*
- * The context switch must keep each task's callee-saved registers and
- * floating-point control state to itself: live locals (integer and double)
- * survive yields, the rounding mode one task sets does not leak into the
- * others or the scheduler (the switch saves MXCSR and the x87 control word
- * on x86-64, FPCR on AArch64; swapcontext does the same), and, checked
+ * The context switch must keep each task's callee-saved registers to
+ * itself: live locals (integer and double) survive yields, and, checked
  * directly with inline assembly on x86-64 and AArch64, every callee-saved
  * register holds its value across a corio_yield() while another task loads
  * different values into the same registers.
@@ -13,10 +10,8 @@
  */
 #include "test.h"
 
-#include <fenv.h>
-
 /* Opaque to the optimizer: no constant folding across the switches. */
-static volatile double vone = 1.0, vthree = 3.0, vseed = 0.1;
+static volatile double vseed = 0.1;
 static volatile int vint_seed = 7;
 
 /* ---- many live locals across yields -------------------------------------- */
@@ -98,97 +93,6 @@ static int locals_main(void *arg) {
 }
 
 static void test_locals_survive_yields(void) { CHECK_EQ(test_run(locals_main, NULL, 0), 0); }
-
-/* ---- rounding mode is per task ------------------------------------------- */
-
-/* 1/3 rounded by the current mode: upward and downward give different doubles. */
-static double third(void) {
-    volatile double r = vone / vthree;
-    return r;
-}
-
-#if defined(__x86_64__) || defined(__i386__)
-/* The x87 unit has its own rounding control (the control word, saved apart
- * from MXCSR); long double arithmetic uses it. */
-static long double third_x87(void) {
-    volatile long double r = (long double)vone / (long double)vthree;
-    return r;
-}
-#endif
-
-typedef struct {
-    int mode;
-    int ok_steps;
-} round_job;
-
-static double third_up, third_down, third_near;
-#if defined(__x86_64__) || defined(__i386__)
-static long double third_x87_up, third_x87_down, third_x87_near;
-#endif
-
-static double expected_third(int mode) {
-    return mode == FE_UPWARD ? third_up : mode == FE_DOWNWARD ? third_down : third_near;
-}
-
-static int round_task(void *arg) {
-    round_job *job = arg;
-    /* Every task starts in the default mode, whatever its siblings did. */
-    CHECK_EQ(fegetround(), FE_TONEAREST);
-    CHECK_EQ(fesetround(job->mode), 0);
-    for (int i = 0; i < 50; i++) {
-        CHECK_EQ(corio_yield(), 0);
-        int ok = fegetround() == job->mode && third() == expected_third(job->mode);
-#if defined(__x86_64__) || defined(__i386__)
-        long double x = third_x87();
-        ok = ok && x == (job->mode == FE_UPWARD     ? third_x87_up
-                         : job->mode == FE_DOWNWARD ? third_x87_down
-                                                    : third_x87_near);
-#endif
-        if (ok) job->ok_steps++;
-    }
-    CHECK_EQ(fegetround(), job->mode);
-    return 0;
-}
-
-static int rounding_main(void *arg) {
-    (void)arg;
-    round_job jobs[3] = {{FE_UPWARD, 0}, {FE_DOWNWARD, 0}, {FE_TONEAREST, 0}};
-    corio_task *t[3];
-    for (int i = 0; i < 3; i++) t[i] = corio_spawn(round_task, &jobs[i]);
-    /* The main task yields alongside them and must stay at the default. */
-    for (int i = 0; i < 50; i++) {
-        CHECK_EQ(corio_yield(), 0);
-        CHECK_EQ(fegetround(), FE_TONEAREST);
-        CHECK(third() == third_near);
-    }
-    for (int i = 0; i < 3; i++) CHECK_EQ(corio_join(t[i]), 0);
-    for (int i = 0; i < 3; i++) CHECK_EQ(jobs[i].ok_steps, 50);
-    CHECK_EQ(fegetround(), FE_TONEAREST);
-    return 0;
-}
-
-static void test_rounding_mode_per_task(void) {
-    CHECK_EQ(fesetround(FE_UPWARD), 0);
-    third_up = third();
-    CHECK_EQ(fesetround(FE_DOWNWARD), 0);
-    third_down = third();
-    CHECK_EQ(fesetround(FE_TONEAREST), 0);
-    third_near = third();
-#if defined(__x86_64__) || defined(__i386__)
-    CHECK_EQ(fesetround(FE_UPWARD), 0);
-    third_x87_up = third_x87();
-    CHECK_EQ(fesetround(FE_DOWNWARD), 0);
-    third_x87_down = third_x87();
-    CHECK_EQ(fesetround(FE_TONEAREST), 0);
-    third_x87_near = third_x87();
-    CHECK(third_x87_up != third_x87_down);
-#endif
-    CHECK(third_up != third_down); /* else the test proves nothing */
-    CHECK_EQ(test_run(rounding_main, NULL, 0), 0);
-    /* The scheduler (this thread, outside any task) is unaffected too. */
-    CHECK_EQ(fegetround(), FE_TONEAREST);
-    CHECK(third() == third_near);
-}
 
 /* ---- the stack is 16-byte aligned in every task ---------------------------- */
 
@@ -379,7 +283,6 @@ static void test_callee_saved_registers(void) { CHECK_EQ(test_run(probe_main, NU
 
 int main(void) {
     RUN_TEST(test_locals_survive_yields);
-    RUN_TEST(test_rounding_mode_per_task);
     RUN_TEST(test_stack_aligned);
 #ifdef HAVE_REG_PROBE
     RUN_TEST(test_callee_saved_registers);

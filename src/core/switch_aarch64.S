@@ -3,16 +3,16 @@
  *
  * Saves only what the procedure call standard says a callee must preserve:
  * x19-x28, the frame pointer x29, the link register x30, the low halves
- * d8-d15 of v8-v15, the stack pointer, and FPCR (rounding mode, flush-to-zero,
- * default-NaN...; FPSR holds only sticky status flags and is not preserved).
- * Everything else is caller-saved, so the C compiler has already spilled
- * what it needs.
+ * d8-d15 of v8-v15 and the stack pointer.  Everything else is caller-saved,
+ * so the C compiler has already spilled what it needs.  FPCR (rounding mode,
+ * flush-to-zero) is the thread's, not the task's, as on x86-64
+ * (switch_x86_64.S says why).
  *
  * Frame layout of a suspended context, from the saved stack pointer up:
  *     0: x29 x30    (a proper frame record: frame-pointer walkers can follow it)
  *    16: x19 x20,  32: x21 x22,  48: x23 x24,  64: x25 x26,  80: x27 x28
  *    96: d8 d9,   112: d10 d11, 128: d12 d13, 144: d14 d15
- *   160: fpcr,    168: padding   (176 bytes in all, so sp stays 16-aligned)
+ *   160: padding  (176 bytes in all, so sp stays 16-aligned)
  * corio__ctx_make (switch_asm.c) builds the same frame for a new task.
  *
  * The .cfi directives describe every saved register at every instruction
@@ -77,19 +77,11 @@ corio__ctx_switch:
         stp     d14, d15, [sp, #144]
         .cfi_offset d14, -32
         .cfi_offset d15, -24
-        mrs     x9, fpcr
-        str     x9, [sp, #160]
         mov     x10, sp
         str     x10, [x0]
         /* From here on we are on the other context's stack, whose frame has
          * the same layout, so the CFI above stays true. */
         mov     sp, x1
-        ldr     x10, [sp, #160]
-        /* Writing FPCR can stall the pipeline on some cores; it rarely differs. */
-        cmp     x9, x10
-        b.eq    1f
-        msr     fpcr, x10
-1:
         ldp     d8, d9, [sp, #96]
         ldp     d10, d11, [sp, #112]
         ldp     d12, d13, [sp, #128]

@@ -13,37 +13,29 @@ void corio__ctx_trampoline(void);
 void *corio__ctx_make(void *lo, size_t size, void (*entry)(void *), void *arg) {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
 #if defined(__x86_64__)
-    /* 8 slots restored by the switch, then 16 bytes of zeros that end the
+    /* 7 slots restored by the switch, then 16 bytes of zeros that end the
      * frame chain; after the switch pops everything rsp == top - 16, which is
      * 16-byte aligned as the trampoline's call needs. */
-    uint64_t *sp = (uint64_t *)(top - 16 - 64);
-    uint32_t mxcsr;
-    uint16_t fpucw;
-    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
-    __asm__ volatile("fnstcw %0" : "=m"(fpucw));
-    sp[8] = sp[9] = 0;                   /* the 16 bytes of zeros */
-    sp[0] = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
-    sp[1] = 0;                           /* r15 */
-    sp[2] = 0;                           /* r14 */
-    sp[3] = (uint64_t)(uintptr_t)entry;  /* r13 */
-    sp[4] = (uint64_t)(uintptr_t)arg;    /* r12 */
-    sp[5] = 0;                           /* rbx */
-    sp[6] = 0;                           /* rbp: ends the frame-pointer chain */
-    sp[7] = (uint64_t)(uintptr_t)corio__ctx_trampoline;
+    uint64_t *sp = (uint64_t *)(top - 16 - 56);
+    sp[7] = sp[8] = 0;                   /* the 16 bytes of zeros */
+    sp[0] = 0;                           /* r15 */
+    sp[1] = 0;                           /* r14 */
+    sp[2] = (uint64_t)(uintptr_t)entry;  /* r13 */
+    sp[3] = (uint64_t)(uintptr_t)arg;    /* r12 */
+    sp[4] = 0;                           /* rbx */
+    sp[5] = 0;                           /* rbp: ends the frame-pointer chain */
+    sp[6] = (uint64_t)(uintptr_t)corio__ctx_trampoline;
     return sp;
 #elif defined(__aarch64__)
     /* The 176-byte frame switch_aarch64.S restores (x29 x30, x19-x28,
-     * d8-d15, fpcr, padding); after it pops everything sp == top, 16-byte
+     * d8-d15, padding); after it pops everything sp == top, 16-byte
      * aligned as the trampoline's call needs. */
     uint64_t *sp = (uint64_t *)(top - 176);
-    uint64_t fpcr;
-    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
     memset(sp, 0, 176);
     sp[0] = 0;                           /* x29: ends the frame-pointer chain */
     sp[1] = (uint64_t)(uintptr_t)corio__ctx_trampoline; /* x30: resume address */
     sp[2] = (uint64_t)(uintptr_t)arg;    /* x19 */
     sp[3] = (uint64_t)(uintptr_t)entry;  /* x20 */
-    sp[20] = fpcr;                       /* the creator's rounding mode etc. */
     return sp;
 #else
 #error "no assembly switch for this architecture: build with -DCORIO_SWITCH=ucontext"
