@@ -228,24 +228,25 @@ struct corio_task {
     corio_loop *loop;
     corio_task_fn fn;
     void *arg;
-    corio_future *waiting_on;  /* asyncio's _fut_waiter */
     corio_list link;           /* loop->tasks */
     corio_list group_link;     /* in its task group's children */
     corio__node group_node;    /* done-callback for the group */
+    /* From here to park_cancelled: zero at spawn, cleared in one go (spawn_on, task.c). */
+    corio_future *waiting_on;  /* asyncio's _fut_waiter */
     struct corio_taskgroup *group;
     char *name_heap;           /* a long name, malloc'd */
-    uint64_t id;               /* for the default name "Task-<id>" */
-    int64_t created_ns;
-    int refs;                  /* everything that keeps the record: caller refs, group, +1 while unfinished */
-    int crefs;                 /* caller references not yet claimed by a join or detach */
+    void *tsan_fiber;          /* TSan's fiber for this task */
+    void *asan_fake_stack;     /* ASan bookkeeping */
     int num_cancels;           /* asyncio _num_cancels_requested */
     unsigned flags;            /* CORIO__TF_* */
     bool must_cancel;          /* deliver -ECANCELED at the next suspension */
     bool parked;               /* suspended in corio__park: woken by corio__unpark or a cancel */
     bool park_cancelled;       /* the park was cancelled (asyncio: the awaited future was): uncancel cannot undo it */
+    int refs;                  /* everything that keeps the record: caller refs, group, +1 while unfinished */
+    int crefs;                 /* caller references not yet claimed by a join or detach */
+    uint64_t id;               /* for the default name "Task-<id>" */
+    int64_t created_ns;
     char name[24];             /* a short name, or the formatted default */
-    void *tsan_fiber;          /* TSan's fiber for this task */
-    void *asan_fake_stack;     /* ASan bookkeeping */
     /* What the task waits on, for corio_dump_tasks (debug.c): a short tag
      * stored next to waiting_on by corio__await_tag, meaningful only while
      * waiting_on is set, and its argument (a sleep's deadline in ns, an fd,

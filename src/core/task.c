@@ -237,12 +237,9 @@ static void task_main(void *arg) {
     abort(); /* a finished task is never resumed */
 }
 
-corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts) {
-    if (!loop || !fn) {
-        errno = EINVAL;
-        corio__bad(0, "corio_spawn: NULL %s", loop ? "function" : "loop");
-        return NULL;
-    }
+/* The spawn itself, inlined into each entry point (a spawn+join is a few
+ * hundred instructions: a call between the entry points was 9 of them). */
+static inline corio_task *spawn_on(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts) {
     corio__stack *st = corio__stack_take(loop->stacks, opts ? opts->stack_size : 0);
     if (!st) {
         errno = ENOMEM;
@@ -250,7 +247,7 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     }
     corio_task *t = (corio_task *)(void *)((char *)st - TASK_ROOM);
     t->stack = st;
-    t->name_heap = NULL;
+    memset(&t->waiting_on, 0, offsetof(corio_task, park_cancelled) + sizeof t->park_cancelled - offsetof(corio_task, waiting_on));
     t->name[0] = 0;
     t->id = 0;
     if (opts && opts->name) {
@@ -271,24 +268,14 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     t->loop = loop;
     t->fn = fn;
     t->arg = arg;
-    t->waiting_on = NULL;
-    t->group = NULL;
     corio__list_init(&t->group_link);
     if (!(opts && opts->name)) t->id = next_task_id();
     t->created_ns = loop->now;
     t->created_iter = loop->iterations; /* the task dump's age */
     t->refs = 2; /* the caller's and the running one */
     t->crefs = 1;
-    t->num_cancels = 0;
-    t->flags = 0;
-    t->must_cancel = false;
-    t->parked = false;
-    t->park_cancelled = false;
-    t->asan_fake_stack = NULL;
 #ifdef CORIO__TSAN
     t->tsan_fiber = __tsan_create_fiber(0);
-#else
-    t->tsan_fiber = NULL;
 #endif
     t->sp = corio__ctx_make(st->lo, (size_t)((char *)t - (char *)st->lo), task_main, t);
     t->wake.run = task_wake;
@@ -298,17 +285,33 @@ corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, cons
     return t;
 }
 
-corio_task *corio_spawn_opts(corio_task_fn fn, void *arg, const corio_task_opts *opts) {
-    corio_loop *loop = corio__cur_loop;
-    if (!loop) {
+static corio_task *spawn_refused(const corio_loop *loop, bool current) {
+    if (!loop && current) {
         errno = EPERM;
         corio__bad(0, "corio_spawn: no loop runs on this thread (use corio_loop_spawn)");
-        return NULL;
+    } else {
+        errno = EINVAL;
+        corio__bad(0, "corio_spawn: NULL %s", loop ? "function" : "loop");
     }
-    return corio_loop_spawn(loop, fn, arg, opts);
+    return NULL;
 }
 
-corio_task *corio_spawn(corio_task_fn fn, void *arg) { return corio_spawn_opts(fn, arg, NULL); }
+corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts) {
+    if (corio__unlikely(!loop || !fn)) return spawn_refused(loop, false);
+    return spawn_on(loop, fn, arg, opts);
+}
+
+corio_task *corio_spawn_opts(corio_task_fn fn, void *arg, const corio_task_opts *opts) {
+    corio_loop *loop = corio__cur_loop;
+    if (corio__unlikely(!loop || !fn)) return spawn_refused(loop, true);
+    return spawn_on(loop, fn, arg, opts);
+}
+
+corio_task *corio_spawn(corio_task_fn fn, void *arg) {
+    corio_loop *loop = corio__cur_loop;
+    if (corio__unlikely(!loop || !fn)) return spawn_refused(loop, true);
+    return spawn_on(loop, fn, arg, NULL);
+}
 
 /* ---- suspending ------------------------------------------------------------------- */
 

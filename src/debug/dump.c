@@ -5,8 +5,8 @@
  * above them all.
  *
  * The backtrace of a suspended task starts from the frame its context
- * switch saved (x86-64: rbp at saved_sp+48 and the resume address at
- * saved_sp+56, switch_x86_64.S; AArch64: the frame record x29/x30 at
+ * switch saved (x86-64: rbp at saved_sp+40 and the resume address at
+ * saved_sp+48, switch_x86_64.S; AArch64: the frame record x29/x30 at
  * saved_sp+0/+8, switch_aarch64.S; ucontext: the saved registers) and
  * follows the frame-pointer chain, every step checked against the task's
  * stack bounds, so a chain broken by code without frame pointers ends the
@@ -79,9 +79,9 @@ static size_t task_frames(const corio_task *t, uintptr_t *out, size_t max) {
     return 0;
 #endif
 #elif defined(__x86_64__)
-    const uintptr_t *sp = t->sp; /* switch_x86_64.S: rbp at +48, resume address at +56 */
-    fp = sp[6];
-    pc = sp[7];
+    const uintptr_t *sp = t->sp; /* switch_x86_64.S: rbp at +40, resume address at +48 */
+    fp = sp[5];
+    pc = sp[6];
 #elif defined(__aarch64__)
     const uintptr_t *sp = t->sp; /* switch_aarch64.S: x29 at +0, x30 at +8 */
     fp = sp[0];
