@@ -168,7 +168,7 @@ static struct io_uring_sqe *get_sqe(corio_loop *loop, struct corio__backend *b) 
         }
         if (rc <= 0) io_uring_get_events(&b->ring); /* -EBUSY: completions must be reaped first */
     }
-    loop->ring_unsubmitted++;
+    corio__loop_ring_queued(loop);
     return sqe;
 }
 
@@ -290,7 +290,7 @@ static void complete(corio_loop *loop, struct corio__backend *b, uint64_t ud, in
          * complete at once, for ever. */
         if (!st->ring_armed && st->interest && st->ring_rearm.link.next == &st->ring_rearm.link) {
             st->ring_rearm.run = poll_rearm;
-            corio__list_push_back(&loop->ring_flush, &st->ring_rearm.link);
+            corio__loop_flush_add(loop, &st->ring_rearm);
         }
         break;
     }

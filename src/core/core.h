@@ -89,7 +89,13 @@ struct corio_loop {
      * from it itself when that is a task's, and switches to that task
      * without going through the scheduler (task.c, "hops"). */
     corio_list *batch;
-    bool batch_last;           /* only the flush follows the batch in this iteration: a hop may start the next */
+    /* Nonzero when this iteration must end in run_once, not by a task that
+     * starts the next one itself (corio__loop_turn_inline): a stop, `later`
+     * nodes, a node on ring_flush, io_uring entries not submitted.  run_once
+     * sets it before the batch from what is there, and whatever adds one of
+     * these during the batch sets it (corio__loop_flush_add, ...), so that
+     * a hop tests one word instead of five. */
+    unsigned hold;
     bool hopped;               /* ASan: the task resuming now was switched to by another task, not the scheduler */
     void *sched_sp;            /* the scheduler's saved stack pointer while a task runs */
     void *sched_ctx;           /* ucontext of the scheduler (portable switch only) */
@@ -172,10 +178,20 @@ bool corio__loop_no_timer_due(corio_loop *loop); /* loop.c */
  * the iteration and takes the ready queue as its batch (task.c, hop_next).
  */
 static inline bool corio__loop_turn_inline(corio_loop *loop) {
-    return loop->batch_last && !loop->stopping && loop->budget > 0 && !loop->ring_unsubmitted &&
-           corio__list_empty(&loop->later) && corio__list_empty(&loop->ring_flush) &&
-           !atomic_load_explicit(&loop->ts_pending, memory_order_relaxed) &&
+    return !loop->hold && loop->budget > 0 && !atomic_load_explicit(&loop->ts_pending, memory_order_relaxed) &&
            (!loop->ntimers || corio__loop_no_timer_due(loop));
+}
+/* Queue n to run at the end of this iteration, before the next poll
+ * (stream writers' sends, io_uring re-arms): the iteration ends in run_once. */
+static inline void corio__loop_flush_add(corio_loop *loop, corio__node *n) {
+    corio__list_push_back(&loop->ring_flush, &n->link);
+    loop->hold = 1;
+}
+/* An io_uring entry was queued: submitted at the next poll, which comes
+ * before the next iteration's nodes run. */
+static inline void corio__loop_ring_queued(corio_loop *loop) {
+    loop->ring_unsubmitted++;
+    loop->hold = 1;
 }
 /* loop.c: run the posts other threads made (called by the backend on a wake-up). */
 void corio__loop_take_posts(corio_loop *loop);
@@ -307,6 +323,7 @@ static inline int corio__budget_charge(corio_task *t, int cost) {
 static inline void corio__ready_defer(corio_loop *loop, corio__node *n) {
     corio__list_remove(&n->link);
     corio__list_push_back(&loop->later, &n->link);
+    loop->hold = 1;
 }
 /* Charge work that cannot suspend (a write) to the running loop, if any. */
 static inline void corio__budget_spend(int cost) {

@@ -479,7 +479,8 @@ static void run_once(corio_loop *loop) {
     /* Tasks may hop along the batch (task.c); debug mode times every step
      * from here, so there they do not. */
     loop->batch = loop->debug ? NULL : &batch;
-    loop->batch_last = corio__list_empty(&greedy);
+    loop->hold = !corio__list_empty(&greedy) || loop->stopping || loop->ring_unsubmitted ||
+                 !corio__list_empty(&loop->ring_flush);
     run_batch(loop, &batch, &loop->ready, 0);
     loop->batch = NULL;
     if (corio__unlikely(!corio__list_empty(&greedy))) run_batch(loop, &greedy, &loop->later, 1);
@@ -533,7 +534,7 @@ int corio_loop_run_forever(corio_loop *loop) {
 }
 
 void corio_loop_stop(corio_loop *loop) {
-    if (loop) loop->stopping = 1;
+    if (loop) loop->stopping = loop->hold = 1;
 }
 
 typedef struct until_node {
@@ -543,7 +544,7 @@ typedef struct until_node {
 
 static void until_done(corio__node *n) {
     until_node *u = corio__container_of(n, until_node, node);
-    u->loop->stopping = 1;
+    u->loop->stopping = u->loop->hold = 1;
 }
 
 int corio_loop_run_until_complete(corio_loop *loop, corio_future *f) {

@@ -386,6 +386,7 @@ int corio__yield_later(corio_task *t) {
     corio_loop *loop = t->loop;
     corio__list_push_back(&loop->later, &t->wake.link);
     loop->nready++;
+    loop->hold = 1; /* the iteration ends in run_once, which runs `later` */
     return corio__suspend(t);
 }
 

@@ -815,7 +815,7 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
             loop->budget -= 1 + CORIO__COST_BYTES(len);
             if (!q->watching && q->flush.link.next == &q->flush.link) {
                 q->flush.run = corio__wq_flush_run;
-                corio__list_push_back(&loop->ring_flush, &q->flush.link);
+                corio__loop_flush_add(loop, &q->flush);
             }
             if (corio__unlikely(q->end - q->start > q->high)) q->paused = true; /* a stream's queue has no pause callback */
             memcpy(to, buf, len);

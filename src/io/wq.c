@@ -435,13 +435,13 @@ static void flush_soon(corio__wq *q, corio_loop *loop) {
 #if CORIO_HAVE_URING
     if (q->ring) {
         q->flush.run = ring_flush_run;
-        corio__list_push_back(&loop->ring_flush, &q->flush.link);
-        loop->ring_unsubmitted++; /* the loop polls (and so flushes) at the end of this iteration */
+        corio__loop_flush_add(loop, &q->flush);
+        corio__loop_ring_queued(loop); /* the loop polls (and so flushes) at the end of this iteration */
         return;
     }
 #endif
     q->flush.run = corio__wq_flush_run;
-    corio__list_push_back(&loop->ring_flush, &q->flush.link);
+    corio__loop_flush_add(loop, &q->flush);
 }
 
 int corio__wq_write(corio__wq *q, const struct iovec *iov, int iovcnt, size_t total) {
