@@ -77,6 +77,7 @@ struct corio_loop {
     size_t nready;             /* nodes in `ready` */
     corio__timer_ent *heap;    /* min-heap by (when, t->seq); inside heap_mem (timer.c) */
     void *heap_mem;            /* its allocation */
+    size_t heap_huge_len;      /* heap_mem's length when a huge-page mapping (corio__huge_alloc), else 0 */
     size_t nheap, capheap;     /* capheap >= ntimers: a wheel bucket moves in without allocating */
     size_t ntimers;            /* armed timers: the heap's and the wheel's */
     struct corio__wheel *wheel;/* near deadlines, unsorted by slot (timer.c); NULL until used */

@@ -76,20 +76,41 @@ static void remove_at(corio_loop *loop, size_t i) {
     sift_up(h, i, last);
 }
 
+/* Heaps this big (4 MiB, 262,144 entries) are huge-page mappings. */
+#define HEAP_HUGE_BYTES (2 * CORIO__HUGE_PAGE)
+
 /* Room for twice the entries (or more), heap[1] on a 64-byte boundary.
- * realloc keeps the contents: large blocks move by remapping pages, and
+ * Small heaps are realloc'd: large blocks move by remapping pages, and
  * their offset in the page, hence the alignment, mostly stays; when it
- * does not, the entries are moved to the new boundary. */
+ * does not, the entries are moved to the new boundary.  Big ones are
+ * mappings of huge pages (corio__huge_alloc) into which only the entries
+ * in use are copied: the capacity follows the armed timers (a wheel slot
+ * moves in without allocating), so at a million timers it is 16 MiB of
+ * which the heap itself holds a slot's worth, and realloc copying all of
+ * it faulted 4,600 small pages (bench/corio_timers 1000000, perf). */
 static int grow(corio_loop *loop, size_t need) {
     size_t cap = loop->capheap ? loop->capheap * 2 : 64;
     while (cap < need) cap *= 2;
-    size_t old_off = loop->heap_mem ? (size_t)((char *)loop->heap - (char *)loop->heap_mem) : 0;
-    char *mem = corio__realloc(loop->heap_mem, cap * sizeof(corio__timer_ent) + 64 + 63);
-    if (!mem) return -ENOMEM;
-    uintptr_t line = ((uintptr_t)mem + 63) & ~(uintptr_t)63;
-    corio__timer_ent *h = (corio__timer_ent *)(line + 64 - sizeof(corio__timer_ent));
-    size_t off = (size_t)((char *)h - mem);
-    if (loop->nheap && off != old_off) memmove(h, mem + old_off, loop->nheap * sizeof *h);
+    size_t bytes = cap * sizeof(corio__timer_ent) + 64 + 63;
+    char *mem;
+    corio__timer_ent *h;
+    if (bytes >= HEAP_HUGE_BYTES) {
+        if (!(mem = corio__huge_alloc(bytes))) return -ENOMEM;
+        h = (corio__timer_ent *)(void *)(mem + 64 - sizeof(corio__timer_ent)); /* mem is 2 MiB-aligned */
+        if (loop->nheap) memcpy(h, loop->heap, loop->nheap * sizeof *h);
+        if (loop->heap_huge_len)
+            corio__huge_free(loop->heap_mem, loop->heap_huge_len);
+        else
+            corio__free(loop->heap_mem);
+        loop->heap_huge_len = bytes;
+    } else {
+        size_t old_off = loop->heap_mem ? (size_t)((char *)loop->heap - (char *)loop->heap_mem) : 0;
+        if (!(mem = corio__realloc(loop->heap_mem, bytes))) return -ENOMEM;
+        uintptr_t line = ((uintptr_t)mem + 63) & ~(uintptr_t)63;
+        h = (corio__timer_ent *)(line + 64 - sizeof(corio__timer_ent));
+        size_t off = (size_t)((char *)h - mem);
+        if (loop->nheap && off != old_off) memmove(h, mem + old_off, loop->nheap * sizeof *h);
+    }
     loop->heap_mem = mem;
     loop->heap = h;
     loop->capheap = cap;
@@ -228,7 +249,11 @@ corio__timer *corio__timer_any(corio_loop *loop) {
 void corio__timer_free(corio_loop *loop) {
     assert(!loop->ntimers);
     corio__free(loop->wheel);
-    corio__free(loop->heap_mem);
+    if (loop->heap_huge_len)
+        corio__huge_free(loop->heap_mem, loop->heap_huge_len);
+    else
+        corio__free(loop->heap_mem);
+    loop->heap_huge_len = 0;
     loop->wheel = NULL;
     loop->heap_mem = NULL;
     loop->heap = NULL;
