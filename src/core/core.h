@@ -74,7 +74,6 @@ struct corio_loop {
     corio_list ready;          /* corio__node FIFO: what runs in the next iterations */
     corio_list later;          /* nodes that spent their step's budget: run after `ready` (loop.c) */
     uint64_t serial;           /* unique in the process, never reused (a freed loop's address may be) */
-    size_t nready;             /* nodes in `ready` */
     corio__timer_ent *heap;    /* min-heap by (when, t->seq); inside heap_mem (timer.c) */
     void *heap_mem;            /* its allocation */
     size_t heap_huge_len;      /* heap_mem's length when a huge-page mapping (corio__huge_alloc), else 0 */
@@ -142,7 +141,6 @@ extern CORIO__TLS corio_loop *corio__cur_loop;
 
 static inline void corio__ready_push(corio_loop *loop, corio__node *n) {
     corio__list_push_back(&loop->ready, &n->link);
-    loop->nready++;
 }
 /* Time as the loop sees it now (virtual or monotonic), in ns. */
 int64_t corio__loop_now(corio_loop *loop);
@@ -161,10 +159,8 @@ void corio__timer_free(corio_loop *loop);
 static inline bool corio__timer_armed(const corio__timer *t) { return t->index != SIZE_MAX; }
 /* Unlink a node that may sit in the ready queue. */
 static inline void corio__ready_remove(corio_loop *loop, corio__node *n) {
-    if (n->link.next != &n->link) {
-        corio__list_remove(&n->link);
-        loop->nready--;
-    }
+    (void)loop;
+    if (n->link.next != &n->link) corio__list_remove(&n->link);
 }
 
 bool corio__loop_no_timer_due(corio_loop *loop); /* loop.c */

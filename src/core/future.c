@@ -32,12 +32,7 @@ void corio__future_complete(corio_future *f, unsigned state, int err, intptr_t v
     f->state = (unsigned char)state;
     f->err = err;
     f->value = value;
-    if (!corio__list_empty(&f->callbacks)) {
-        size_t n = 0;
-        corio__list_foreach(it, &f->callbacks) n++;
-        f->loop->nready += n;
-        corio__list_splice_back(&f->loop->ready, &f->callbacks);
-    }
+    if (!corio__list_empty(&f->callbacks)) corio__list_splice_back(&f->loop->ready, &f->callbacks);
 }
 
 int corio_future_set_result(corio_future *f, intptr_t value) {

@@ -419,7 +419,6 @@ static void run_batch(corio_loop *loop, corio_list *batch, corio_list *back, int
         loop->budget--;
         corio_list *first = batch->next;
         corio__list_remove(first);
-        loop->nready--;
         corio__node *node = corio__container_of(first, corio__node, link);
         /* Debug mode times every callback and task step; off, it
          * costs this one predictable branch. */
@@ -440,7 +439,8 @@ static inline void poll_floor(corio_loop *loop) {
 
 /* One iteration; see the top of the file. */
 static void run_once(corio_loop *loop) {
-    if (loop->nready == 0 && !loop->stopping) {
+    /* (Between iterations the batch is empty: what is ready is in these two.) */
+    if (corio__list_empty(&loop->ready) && corio__list_empty(&loop->later) && !loop->stopping) {
         /* Nothing to run: block until I/O or the next timer. */
         int64_t timeout = -1;
         if (loop->ntimers && corio__timer_next(loop) != INT64_MAX) { /* INT64_MAX: "never" */
@@ -477,8 +477,8 @@ static void run_once(corio_loop *loop) {
 
     /* The batch is moved to a list of its own, so that whatever runs in it
      * schedules into the next iteration, and a node of the batch cancelled
-     * by an earlier one (corio__ready_remove: it stays counted in nready
-     * until then) lets nothing of the next iteration slip in ahead of time.
+     * by an earlier one (corio__ready_remove unlinks it from the batch) lets
+     * nothing of the next iteration slip in ahead of time.
      * asyncio counts ntodo instead and skips cancelled handles; the order
      * is the same.  What spent its step's budget last turn (`later`) runs
      * after what became ready since - timers, I/O, signals, newcomers - so
@@ -643,7 +643,6 @@ int corio_loop_close(corio_loop *loop) {
     while (!corio__list_empty(&loop->ready)) {
         corio__node *n = corio__container_of(loop->ready.next, corio__node, link);
         corio__list_remove(&n->link);
-        loop->nready--;
         if (n->run == handle_run) {
             corio_handle *h = corio__container_of(n, corio_handle, node);
             h->state &= ~(unsigned)H_READY;

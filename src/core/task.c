@@ -177,7 +177,6 @@ static inline corio_task *hop_next(corio_loop *loop) {
     }
     loop->budget--;
     corio__list_remove(first);
-    loop->nready--;
     return corio__container_of(first, corio_task, wake.link);
 }
 
@@ -385,7 +384,6 @@ int corio_yield(void) {
 int corio__yield_later(corio_task *t) {
     corio_loop *loop = t->loop;
     corio__list_push_back(&loop->later, &t->wake.link);
-    loop->nready++;
     loop->hold = 1; /* the iteration ends in run_once, which runs `later` */
     return corio__suspend(t);
 }
