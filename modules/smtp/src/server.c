@@ -825,17 +825,17 @@ static long auth_response(sess *s, const char *challenge, unsigned char *out, si
     return n;
 }
 
+/* AUTH as aiosmtpd answers it, also when no auth hook is set (smtp_sink):
+ * the command exists (HELP lists it), needs TLS unless plaintext is
+ * allowed (538), and with no hook every login fails (535, aiosmtpd's
+ * default authenticator) - rather than "500 not recognized". */
 static int cmd_auth(sess *s, char *arg) {
-    if (!s->h->auth) {
-        push(s, "500 Error: command \"AUTH\" not recognized");
-        return 0;
-    }
     if (need_helo(s, "EHLO")) return 0;
     if (!s->pub.extended_smtp) {
         push(s, "500 Error: command 'AUTH' not recognized");
         return 0;
     }
-    if (!auth_offered(s)) {
+    if (!s->pub.tls && !s->cfg->auth_plaintext) {
         push(s, "538 5.7.11 Encryption required for requested authentication mechanism");
         return 0;
     }
@@ -905,7 +905,7 @@ static int cmd_auth(sess *s, char *arg) {
     }
     corio_smtp_reply reply;
     reply_str(&reply, "535 5.7.8 Authentication credentials invalid");
-    int ok = s->h->auth(&s->pub, mech, login, (size_t)alen, password, (size_t)plen, &reply);
+    int ok = s->h->auth ? s->h->auth(&s->pub, mech, login, (size_t)alen, password, (size_t)plen, &reply) : 0;
     if (ok > 0) {
         char *d = malloc((size_t)alen + 1);
         if (!d) return -ENOMEM;

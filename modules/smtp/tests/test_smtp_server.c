@@ -428,6 +428,25 @@ static int auth_main(void *arg) {
     raw_close(&c);
     fx_stop(&f);
 
+    /* No auth hook (smtp_sink): aiosmtpd's answers, not "not recognized":
+     * 538 without TLS, and every login fails where plaintext is allowed. */
+    for (int plaintext = 0; plaintext < 2; plaintext++) {
+        fx n = {0};
+        n.handler = rec_handler;
+        n.handler.auth = NULL;
+        n.opts.auth_allow_plaintext = plaintext;
+        if (fx_start(&n) < 0) return 1;
+        CHECK_EQ(raw_open(&c, n.port), 0);
+        EXPECT(&c, "220 mx.test corio SMTP");
+        raw_sends(&c, "EHLO c\r\nAUTH PLAIN AHVzZXIAc2VjcmV0\r\nNOOP\r\n");
+        EXPECT(&c, EHLO_REPLY);
+        EXPECT(&c, plaintext ? "535 5.7.8 Authentication credentials invalid"
+                             : "538 5.7.11 Encryption required for requested authentication mechanism");
+        EXPECT(&c, "250 OK");
+        raw_close(&c);
+        fx_stop(&n);
+    }
+
     fx g = {0};
     g.opts.auth_allow_plaintext = 1;
     g.opts.auth_required = 1;
