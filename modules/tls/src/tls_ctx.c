@@ -22,17 +22,25 @@ void corio__tls_set_last(const char *fmt, const char *detail) {
     snprintf(corio__tls_last, sizeof corio__tls_last, fmt, detail ? detail : "");
 }
 
-/* Record `what` with OpenSSL's reason for its latest error as this
- * thread's last error; CORIO_ETLS. */
-static int ssl_fail(const char *what) {
-    unsigned long e = ERR_peek_last_error();
+/* Record `what` (and the file it is about, when there is one) with
+ * OpenSSL's reason for its latest error as this thread's last error;
+ * CORIO_ETLS.  A file OpenSSL could not open is reported by the system's
+ * reason ("No such file or directory"), which OpenSSL itself calls only
+ * "system lib". */
+static int ssl_fail_file(const char *what, const char *file) {
+    unsigned long e = ERR_peek_last_error(), x;
     const char *why = e ? ERR_reason_error_string(e) : NULL;
+    /* The system's error sits earlier in the queue (fopen's errno, then
+     * the library's "system lib" on top of it). */
+    while ((x = ERR_get_error()))
+        if (ERR_GET_LIB(x) == ERR_LIB_SYS && ERR_GET_REASON(x) > 0) why = strerror(ERR_GET_REASON(x));
     char buf[CORIO__TLS_ERRLEN];
-    snprintf(buf, sizeof buf, "%s: %s", what, why ? why : "unknown OpenSSL error");
+    snprintf(buf, sizeof buf, "%s%s%s: %s", what, file ? " " : "", file ? file : "", why ? why : "unknown OpenSSL error");
     corio__tls_set_last("%s", buf);
     ERR_clear_error();
     return CORIO_ETLS;
 }
+static int ssl_fail(const char *what) { return ssl_fail_file(what, NULL); }
 
 const char *corio_tls_strerror(int err) {
     switch (err) {
@@ -169,7 +177,7 @@ int corio_tls_ctx_is_server(const corio_tls_ctx *ctx) { return ctx && ctx->serve
 int corio_tls_ctx_load_verify_locations(corio_tls_ctx *ctx, const char *cafile, const char *capath) {
     if (!ctx || (!cafile && !capath)) return -EINVAL;
     if (SSL_CTX_load_verify_locations(ctx->ssl, cafile, capath) != 1)
-        return ssl_fail(cafile ? "cannot load the CA file" : "cannot load the CA directory");
+        return ssl_fail_file(cafile ? "cannot load the CA file" : "cannot load the CA directory", cafile ? cafile : capath);
     pthread_mutex_lock(&ctx->lock);
     ctx->ca_loaded = 1;
     pthread_mutex_unlock(&ctx->lock);
@@ -199,9 +207,10 @@ int corio__tls_ctx_prepare(corio_tls_ctx *ctx) {
 }
 
 static int load_pair(SSL_CTX *s, const char *certfile, const char *keyfile) {
-    if (SSL_CTX_use_certificate_chain_file(s, certfile) != 1) return ssl_fail("cannot load the certificate chain");
+    if (SSL_CTX_use_certificate_chain_file(s, certfile) != 1)
+        return ssl_fail_file("cannot load the certificate chain", certfile);
     if (SSL_CTX_use_PrivateKey_file(s, keyfile ? keyfile : certfile, SSL_FILETYPE_PEM) != 1)
-        return ssl_fail("cannot load the private key");
+        return ssl_fail_file("cannot load the private key", keyfile ? keyfile : certfile);
     if (SSL_CTX_check_private_key(s) != 1) return ssl_fail("the private key does not match the certificate");
     return 0;
 }

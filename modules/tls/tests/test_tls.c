@@ -680,6 +680,10 @@ static int features_main(void *arg) {
     CHECK_EQ(corio_tls_ctx_request_client_cert(ctx, 1), -EINVAL);
     CHECK_EQ(corio_tls_ctx_load_verify_locations(ctx, cert("missing.pem"), NULL), CORIO_ETLS);
     CHECK(strstr(corio_tls_last_error(NULL), "cannot load the CA file") != NULL);
+    CHECK(strstr(corio_tls_last_error(NULL), "missing.pem: No such file or directory") != NULL);
+    CHECK_EQ(corio_tls_ctx_load_cert_chain(ctx, cert("missing.pem"), cert("server.key")), CORIO_ETLS);
+    CHECK(strstr(corio_tls_last_error(NULL), "cannot load the certificate chain") != NULL);
+    CHECK(strstr(corio_tls_last_error(NULL), "missing.pem: No such file or directory") != NULL);
     CHECK_EQ(corio_tls_ctx_load_cert_chain(ctx, cert("server.pem"), cert("client.key")), CORIO_ETLS);
     CHECK(strstr(corio_tls_last_error(NULL), "does not match") || strstr(corio_tls_last_error(NULL), "mismatch"));
     CHECK(strcmp(corio_tls_strerror(CORIO_ETLS_VERIFY), "TLS certificate verification failed") == 0);
