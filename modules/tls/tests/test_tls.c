@@ -462,12 +462,26 @@ static int raw_send(int port, const void *data, size_t len, int linger, char *re
     return (int)n;
 }
 
+/* corio_tls_server's per-failure hook: called once per failed handshake. */
+static int hs_failed_calls;
+static char hs_failed_reason[CORIO_TLS_ERRLEN];
+static void on_hs_failed(corio_writer *w, const char *reason, void *arg) {
+    (void)arg;
+    char peer[CORIO_ADDRSTRLEN] = "";
+    CHECK(corio_writer_peername(w, peer, sizeof peer) > 0); /* the plain writer: its peer is known */
+    CHECK(strncmp(peer, "127.0.0.1", 9) == 0);
+    hs_failed_calls++;
+    snprintf(hs_failed_reason, sizeof hs_failed_reason, "%s", reason);
+}
+
 static int bad_input_main(void *arg) {
     (void)arg;
     server_fixture f;
     corio_tls_ctx *ctx = server_ctx("server");
     CHECK_EQ(corio_tls_ctx_set_timeouts(ctx, 0.3, 1), 0);
     if (fixture_start(&f, ctx, echo_handler) < 0) return 0;
+    hs_failed_calls = 0;
+    f.tls.on_handshake_failed = on_hs_failed;
     corio_tls_ctx *cctx = client_ctx("ca.pem");
     char reply[512];
 
@@ -500,6 +514,8 @@ static int bad_input_main(void *arg) {
     raw_send(f.port, junk, sizeof junk, 1, reply, sizeof reply);
     WAIT_UNTIL(f.tls.handshake_failures == 4, 10);
     CHECK_EQ(f.tls.handshake_failures, 4);
+    CHECK_EQ(hs_failed_calls, 4); /* one call per failure */
+    CHECK(strcmp(hs_failed_reason, f.tls.last_error) == 0);
 
     /* And the server still serves. */
     corio_reader *r;

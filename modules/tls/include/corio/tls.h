@@ -272,6 +272,12 @@ typedef struct corio_tls_server {
     corio_stream_handler handler; /* runs per connection with the TLS reader and writer */
     void *arg;                    /* handler's argument */
     corio_stream_opts stream;     /* the TLS streams' settings (0: defaults) */
+    /* Optional: called once per failed handshake, in the connection's
+     * handler task, after the counters below are updated and before the
+     * connection is closed; `reason` is the failure's text (as last_error),
+     * valid during the call; w is the plain writer (its peername works).
+     * Must not suspend or release w.  NULL: count only. */
+    void (*on_handshake_failed)(corio_writer *w, const char *reason, void *arg);
     /* read-only: */
     unsigned long handshakes;        /* completed */
     unsigned long handshake_failures; /* failed, timed out or cancelled */
