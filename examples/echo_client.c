@@ -35,6 +35,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define LINE_LIMIT ((size_t)1 << 30) /* 1 GiB */
+
 typedef struct args {
     const char *host;
     int port;
@@ -85,6 +87,10 @@ static int amain(void *arg) {
         corio_stream_close(r, w);
         return rc;
     }
+    /* Lines of any length a file may hold (Python's `for line in
+     * sys.stdin` has no limit), and their echoes: not the streams' 64 KiB. */
+    corio_reader_set_limit(in, LINE_LIMIT);
+    corio_reader_set_limit(r, LINE_LIMIT);
     for (;;) {
         const char *line, *echo;
         size_t len, elen;
