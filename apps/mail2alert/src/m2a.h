@@ -157,7 +157,9 @@ typedef struct m2a_buf {
  * slow path that makes room first. */
 int m2a_buf_grow(m2a_buf *b, const void *p, size_t n);
 static inline int m2a_buf_add(m2a_buf *b, const void *p, size_t n) {
-    if (b->len + n + 1 > b->cap) return m2a_buf_grow(b, p, n);
+    /* len < cap whenever cap != 0, so this is "len + n + 1 > cap" without
+     * the sum that could wrap (gcc's -Wstringop-overflow sees the wrap). */
+    if (n >= b->cap - b->len) return m2a_buf_grow(b, p, n);
     if (n) memcpy(b->p + b->len, p, n);
     b->len += n;
     b->p[b->len] = 0;
