@@ -69,6 +69,7 @@ typedef struct job {
     double started;   /* loop time of the first attempt */
     int immediate;    /* reply-first: the retry task makes the first attempt at once */
     int attempting;   /* an attempt is in progress (shutdown lets it finish) */
+    int unrouted;     /* taken while the pipeline groups it needs were missing: routed by its retry task */
     struct job *next; /* the retry list */
     corio_task *task; /* its retry task */
 } job;
@@ -495,6 +496,50 @@ again:
     return again;
 }
 
+/*
+ * Route a mail (its content with the X-Peer line in *data, its envelope
+ * recipients in *rcpts) as the original's handle_DATA does: the first
+ * manager that wants it rewrites the recipients from its rules and the
+ * To/From headers.  0: *rcpts is the new list (empty: drop the mail) and
+ * *data the rewritten content; -EAGAIN: a rule needs pipeline groups and
+ * none could be fetched yet (nothing changed, the subject has not touched
+ * the history); another negative errno on failure.
+ */
+static int route(app *a, const char *from, m2a_buf *data, m2a_strv *rcpts) {
+    m2a_buf out = {0};
+    m2a_strv slack = {0};
+    int rc = 0;
+    for (size_t i = 0; i < a->cfg.n_managers; i++) {
+        m2a_manager *m = &a->cfg.managers[i];
+        if (!m2a_wants(m, from, (const char *const *)rcpts->v, rcpts->n)) continue;
+        if (m->kind == M2A_MGR_GOCD) ensure_groups(a, m);
+        m2a_strv mine = {0};
+        m2a_msg msg;
+        rc = m2a_process(m, data->p, data->len, &mine, &slack, &msg);
+        if (rc == 0 && slack.n) post_slack(a, m, &msg, data->p, data->len, &slack);
+        m2a_msg_clear(&msg);
+        if (rc == -EAGAIN)
+            m2a_log(M2A_WARNING, "No pipeline groups from %s yet: mail from %s held until they come", m->url, from);
+        if (rc < 0) {
+            m2a_strv_free(&mine);
+            break;
+        }
+        m2a_strv_free(rcpts);
+        *rcpts = mine;
+        if (rcpts->n) {
+            rc = m2a_update_to_from(data->p, data->len, (const char *const *)rcpts->v, rcpts->n, from, &out);
+            if (rc < 0) break;
+            m2a_buf t = *data;
+            *data = out;
+            out = t;
+        }
+        break;
+    }
+    free(out.p);
+    m2a_strv_free(&slack);
+    return rc;
+}
+
 static void unlink_retry(job *j) {
     for (job **p = &j->a->retrying; *p; p = &(*p)->next)
         if (*p == j) {
@@ -527,7 +572,28 @@ static int retry_task(void *arg) {
             m2a_log(M2A_INFO, "Retrying mail from %s (%zu recipients)", j->from, j->rcpts.n);
         }
         j->attempting = 1;
-        int rc = deliver(j);
+        int rc = 1;
+        if (j->unrouted) {
+            /* Held for the pipeline groups: routed now if they came. */
+            int r = route(a, j->from, &j->data, &j->rcpts);
+            if (r == 0) {
+                j->unrouted = 0;
+                if (!j->rcpts.n) {
+                    j->attempting = 0;
+                    m2a_log(M2A_INFO, "Dropping email.");
+                    break;
+                }
+            } else if (r != -EAGAIN) {
+                j->attempting = 0;
+                give_up(j, corio_strerror(r));
+                break;
+            } else if (corio_task_cancelling(corio_current_task()) > 0) {
+                j->attempting = 0; /* shutdown cancelled the wait for the groups */
+                give_up(j, "shutting down before the pipeline groups came");
+                break;
+            }
+        }
+        if (!j->unrouted) rc = deliver(j);
         j->attempting = 0;
         if (first && rc > 0) m2a_log(M2A_WARNING, "Mail from %s queued for retry", j->from);
         first = j->immediate = 0;
@@ -548,47 +614,22 @@ static int retry_task(void *arg) {
 
 static int on_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_reply *reply) {
     app *a = s->arg;
-    m2a_buf data = {0}, out = {0};
-    m2a_strv rcpts = {0}, slack = {0};
+    m2a_buf data = {0};
+    m2a_strv rcpts = {0};
     int rc = m2a_insert_xpeer((const char *)env->content, env->content_len, s->peer_ip ? s->peer_ip : "", &data);
     for (size_t i = 0; i < env->rcpt_count && rc == 0; i++) rc = m2a_strv_add(&rcpts, env->rcpt_tos[i]);
     if (rc < 0) goto fail;
-    for (size_t i = 0; i < a->cfg.n_managers; i++) {
-        m2a_manager *m = &a->cfg.managers[i];
-        if (!m2a_wants(m, env->mail_from, (const char *const *)env->rcpt_tos, env->rcpt_count)) continue;
-        if (m->kind == M2A_MGR_GOCD) ensure_groups(a, m);
-        m2a_strv mine = {0};
-        m2a_msg msg;
-        rc = m2a_process(m, data.p, data.len, &mine, &slack, &msg);
-        if (rc == 0 && slack.n) post_slack(a, m, &msg, data.p, data.len, &slack);
-        m2a_msg_clear(&msg);
-        if (rc == -EAGAIN) {
-            m2a_strv_free(&mine);
-            m2a_log(M2A_ERROR, "No pipeline groups from %s: mail from %s refused for now (451)", m->url,
-                    env->mail_from);
-            corio_smtp_reply_set(reply, "451 4.3.0 Error: pipeline groups unavailable, try again later");
-            goto out;
-        }
-        if (rc < 0) {
-            m2a_strv_free(&mine);
-            goto fail;
-        }
-        m2a_strv_free(&rcpts);
-        rcpts = mine;
-        if (rcpts.n) {
-            rc = m2a_update_to_from(data.p, data.len, (const char *const *)rcpts.v, rcpts.n, env->mail_from, &out);
-            if (rc < 0) goto fail;
-            m2a_buf t = data;
-            data = out;
-            out = t;
-        }
-        break;
-    }
-    if (rcpts.n == 0) {
+    /* The client always gets 250: a mail whose rules need pipeline groups
+     * that could not be fetched yet is held and routed by a retry task once
+     * they come (retry-first-delay doubling up to retry-max-delay, for
+     * retry-for), else logged and spooled with its original envelope. */
+    int held = (rc = route(a, env->mail_from, &data, &rcpts)) == -EAGAIN;
+    if (rc < 0 && !held) goto fail;
+    if (!held && rcpts.n == 0) {
         m2a_log(M2A_INFO, "Dropping email.");
         goto out;
     }
-    if (m2a_log_level() <= M2A_INFO) { /* the list is formatted only when it is logged */
+    if (!held && m2a_log_level() <= M2A_INFO) { /* the list is formatted only when it is logged */
         char list[2048];
         list_repr(&rcpts, list, sizeof list);
         m2a_log(M2A_INFO, "Sending mail to %s", list);
@@ -605,6 +646,19 @@ static int on_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_r
     memset(&rcpts, 0, sizeof rcpts);
     memset(&data, 0, sizeof data);
     j->started = corio_time();
+    if (held) { /* 250 now; the retry task routes it when the groups come */
+        j->unrouted = 1;
+        j->task = corio_spawn(retry_task, j);
+        if (!j->task) {
+            give_up(j, "could not start waiting for the pipeline groups");
+            job_free(j);
+            goto out;
+        }
+        corio_task_detach(j->task);
+        j->next = a->retrying;
+        a->retrying = j;
+        goto out;
+    }
     if (a->cfg.reply_first) { /* 250 now; the retry task makes the first attempt */
         j->immediate = 1;
         j->task = corio_spawn(retry_task, j);
@@ -640,9 +694,7 @@ fail:
     corio_smtp_reply_set(reply, "451 4.3.0 Error: %s", corio_strerror(rc));
 out:
     free(data.p);
-    free(out.p);
     m2a_strv_free(&rcpts);
-    m2a_strv_free(&slack);
     return 0;
 }
 

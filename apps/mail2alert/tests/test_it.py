@@ -604,29 +604,25 @@ def case_gocd_slow_and_down(stub):
         check(m.stop() == 0, "slow: exit 0")
         stub.control("groups-status?code=200")
         sink.remove()
-    # Never fetched: a mail that needs the groups is refused for now (451), others pass.
+    # Never fetched: a mail that needs the groups gets 250 all the same and
+    # is held (the client always gets 250); others pass at once.
     stub.control("groups-status?code=503")
     sink = Sink().start()
-    m = M2A(stub.port, sink.port)
+    m = M2A(stub.port, sink.port, extra="retry-first-delay: 0.2\nretry-max-delay: 0.5")
     try:
         with m.client() as c:
-            try:
-                c.send_message(simple_msg("Stage [my-pipeline/7/my-stage/1] is broken",
-                                          [Address("M", "mail2alert", "example.com")]))
-                check(False, "no groups: 451 expected")
-            except smtplib.SMTPDataError as e:
-                check(e.smtp_code == 451, "no groups: 451 (%s)" % e.smtp_code)
-            c.send_message(simple_msg("hello", [Address("X", "x", "example.com")]))
-        check(len(sink.mails()) == 1, "no groups: other mail passes")
-        # When the API comes back, the same mail goes through (a mail that
-        # needs groups asks for them again when there are none).
-        stub.control("groups-status?code=200")
-        sink.clear()
-        with m.client() as c:
             c.send_message(simple_msg("Stage [my-pipeline/7/my-stage/1] is broken",
-                                      [Address("M", "mail2alert", "example.com")]))
+                                      [Address("M", "mail2alert", "example.com")]))  # 250: no exception
+            c.send_message(simple_msg("hello", [Address("X", "x", "example.com")]))
+        check(len(sink.mails()) == 1, "no groups: other mail passes, the held one waits")
+        check(wait_for(lambda: "held until they come" in m.logtext(), 5), "no groups: the mail is held (logged)")
+        time.sleep(0.5)
+        check(len(sink.mails()) == 1, "no groups: still held while the API is down")
+        # When the API comes back, the held mail is routed by the groups and forwarded.
+        stub.control("groups-status?code=200")
+        check(wait_for(lambda: len(sink.mails()) == 2, 10), "no groups: the held mail goes once the API is back")
         got = sink.mails()
-        check(len(got) == 1 and "RCPT TO:<cat@example.com>" in got[0][0], "no groups: caught once the API is back")
+        check(len(got) == 2 and "RCPT TO:<cat@example.com>" in got[1][0], "no groups: held mail caught by the rule")
     finally:
         check(m.stop() == 0, "no groups: exit 0")
         sink.remove()
@@ -679,6 +675,27 @@ def case_shutdown_spools(stub):
         with open(os.path.join(spool, files[1])) as f:
             check(f.read() == "MAIL FROM:<test_from@example.com>\nRCPT TO:<x@example.com>\n", "shutdown: envelope")
     check("Undelivered mail (shutting down)" in m.logtext(), "shutdown: logged at ERROR")
+    shutil.rmtree(spool, ignore_errors=True)
+    # A mail held for pipeline groups that never came: spooled at shutdown
+    # with the envelope it came with.
+    spool = tempfile.mkdtemp(prefix="m2a-spool-")
+    stub.control("groups-status?code=503")
+    m = M2A(stub.port, port, extra="spool-dir: %s\nretry-first-delay: 0.2" % spool)
+    try:
+        with m.client() as c:
+            c.send_message(simple_msg("Stage [my-pipeline/8/my-stage/1] is broken",
+                                      [Address("M", "mail2alert", "example.com")]))
+        check(wait_for(lambda: "held until they come" in m.logtext(), 5), "shutdown: the mail is held")
+    finally:
+        rc = m.stop()
+        stub.control("groups-status?code=200")
+    check(rc == 0, "shutdown, held: exit 0 (%s)" % rc)
+    files = sorted(os.listdir(spool))
+    check(len(files) == 2, "shutdown: the held mail is spooled (%r)" % files)
+    if len(files) == 2:
+        with open(os.path.join(spool, files[1])) as f:
+            check(f.read() == "MAIL FROM:<test_from@example.com>\nRCPT TO:<mail2alert@example.com>\n",
+                  "shutdown, held: the envelope it came with")
     shutil.rmtree(spool, ignore_errors=True)
     print("%s case_shutdown_spools" % ("ok  " if not failures else "FAIL"), flush=True)
 
