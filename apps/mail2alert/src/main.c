@@ -610,6 +610,21 @@ static int retry_task(void *arg) {
     return 0;
 }
 
+/* Hand j to a retry task of its own, on the app's retry list: 1.  When no
+ * task can be made, j is given up (`why`: logged, spooled) and freed: 0. */
+static int start_retry(job *j, const char *why) {
+    j->task = corio_spawn(retry_task, j);
+    if (!j->task) {
+        give_up(j, why);
+        job_free(j);
+        return 0;
+    }
+    corio_task_detach(j->task);
+    j->next = j->a->retrying;
+    j->a->retrying = j;
+    return 1;
+}
+
 /* ---- the SMTP handler ----------------------------------------------------------- */
 
 static int on_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_reply *reply) {
@@ -648,28 +663,12 @@ static int on_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_r
     j->started = corio_time();
     if (held) { /* 250 now; the retry task routes it when the groups come */
         j->unrouted = 1;
-        j->task = corio_spawn(retry_task, j);
-        if (!j->task) {
-            give_up(j, "could not start waiting for the pipeline groups");
-            job_free(j);
-            goto out;
-        }
-        corio_task_detach(j->task);
-        j->next = a->retrying;
-        a->retrying = j;
+        start_retry(j, "could not start waiting for the pipeline groups");
         goto out;
     }
     if (a->cfg.reply_first) { /* 250 now; the retry task makes the first attempt */
         j->immediate = 1;
-        j->task = corio_spawn(retry_task, j);
-        if (!j->task) {
-            give_up(j, "could not start forwarding");
-            job_free(j);
-            goto out;
-        }
-        corio_task_detach(j->task);
-        j->next = a->retrying;
-        a->retrying = j;
+        start_retry(j, "could not start forwarding");
         goto out;
     }
     rc = deliver(j);
@@ -678,16 +677,7 @@ static int on_data(corio_smtp_session *s, corio_smtp_envelope *env, corio_smtp_r
         goto out;
     }
     /* Taken (the client gets 250) but not delivered yet: retried on its own. */
-    j->task = corio_spawn(retry_task, j);
-    if (!j->task) {
-        give_up(j, "could not start a retry");
-        job_free(j);
-        goto out;
-    }
-    corio_task_detach(j->task);
-    j->next = a->retrying;
-    a->retrying = j;
-    m2a_log(M2A_WARNING, "Mail from %s queued for retry", j->from);
+    if (start_retry(j, "could not start a retry")) m2a_log(M2A_WARNING, "Mail from %s queued for retry", j->from);
     goto out;
 fail:
     m2a_log(M2A_ERROR, "handle_DATA failed: %s", corio_strerror(rc));
