@@ -45,12 +45,12 @@ typedef struct corio__node {
 } corio__node;
 
 /* A loop's timer (private; its size is part of corio_handle's, so a change
- * here is an ABI change: 48 bytes on 64-bit targets since the timer wheel). */
+ * here is an ABI change: 32 bytes on 64-bit targets since the timer
+ * wheel's slots became arrays, 48 before). */
 typedef struct corio__timer {
     int64_t when;                          /* deadline, loop clock, nanoseconds */
-    size_t index;                          /* position in the heap, a tag bit in the wheel; SIZE_MAX when not armed */
+    size_t index;                          /* position in the heap, or a tag bit and the place in a wheel slot; SIZE_MAX when not armed */
     uint64_t seq;                          /* when it was armed: FIFO among equal deadlines */
-    struct corio__timer *wnext, **wpprev;  /* in a slot of the timer wheel: its list */
     void (*fire)(struct corio__timer *t);  /* called when the deadline has passed */
 } corio__timer;
 

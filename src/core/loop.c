@@ -136,7 +136,7 @@ nomem:
  * a million timers costs about 60 allocations and faults about 50 huge
  * pages rather than 26,000 small ones (bench/corio_timers 1000000: 25,975
  * minor faults and 1.07-1.46 us of CPU per timer before, on the shared
- * machine).  The loop keeps its peak's worth of handles (104 bytes each)
+ * machine).  The loop keeps its peak's worth of handles (88 bytes each)
  * until it closes, as it keeps its stacks. */
 #define HANDLE_SLAB_MIN 64
 #define HANDLE_SLAB_HUGE_AFTER ((size_t)1 << 20) /* bytes of handles before slabs are huge pages */
