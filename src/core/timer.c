@@ -159,7 +159,7 @@ typedef struct wheel_slot {
  * faults than the whole rest of bench/corio_timers.  Past ARENA_HUGE_AFTER
  * bytes the blocks are 2 MiB huge-page mappings, as the handles' are
  * (loop.c). */
-#define ARENA_CLASSES 29                      /* up to 2^31 pointers in one slot */
+#define ARENA_CLASSES 24                      /* up to 2^26 timers in one slot (more go to the heap) */
 #define ARENA_BLOCK ((size_t)64 * 1024)        /* a block before ARENA_HUGE_AFTER */
 #define ARENA_HUGE_AFTER ((size_t)1 << 20)
 #define ARENA_HDR ((size_t)64)                 /* a block's header, rounded to a line */
@@ -273,7 +273,7 @@ static bool slot_grow(struct corio__wheel *w, wheel_slot *ws) {
         arena_put(w, ws->v, k - 1);
     }
     ws->v = v;
-    ws->cap = (uint32_t)(WHEEL_SLOT_MIN << k);
+    ws->cap = (uint32_t)WHEEL_SLOT_MIN << k;
     return true;
 }
 
