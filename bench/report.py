@@ -124,10 +124,14 @@ n_sleep = int(float(META.get("n_sleep", "0")))
 
 
 def allcores(key, digits, scale=1.0):
+    out = {}
+    v = values("sleepers", "corio_16k", key)
+    if v:
+        out[0] = f" (16 KiB stacks: {fmt_num(statistics.median(v) * scale, digits)})"
     v = values("sleepers", "go_allcores", key)
-    if not v:
-        return None
-    return {1: f" (all cores: {fmt_num(statistics.median(v) * scale, digits)})"}
+    if v:
+        out[1] = f" (all cores: {fmt_num(statistics.median(v) * scale, digits)})"
+    return out or None
 
 
 lab = f"{n_sleep:,} sleepers"

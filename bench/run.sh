@@ -137,6 +137,7 @@ run_one() {
         spawn:go) cmd=(env GOMAXPROCS=1 "$GO" spawn "$N_SPG") ;;
         spawn:python) cmd=("$PY" "$PYB" spawn "$N_SPP") ;;
         sleepers:corio) cmd=("$B/corio_sleepers" "$N_SLEEP" "$S_SLEEP") ;;
+        sleepers:corio_16k) cmd=("$B/corio_sleepers" "$N_SLEEP" "$S_SLEEP" 16) ;;
         sleepers:go) cmd=(env GOMAXPROCS=1 "$GO" sleepers "$N_SLEEP" "$S_SLEEP") ;;
         sleepers:go_allcores) cmd=(env -u GOMAXPROCS "$GO" sleepers "$N_SLEEP" "$S_SLEEP") ;;
         sleepers:python) cmd=("$PY" "$PYB" sleepers "$N_SLEEP" "$S_SLEEP") ;;
@@ -148,14 +149,14 @@ run_one() {
         queue:python) cmd=("$PY" "$PYB" queue "$N_QP") ;;
         *) return 0 ;;
     esac
-    if [ "$impl" = corio ] && ! has_corio "$([ "$w" = yield ] && echo switch || echo "$w")"; then return 0; fi
+    if [ "${impl%_16k}" = corio ] && ! has_corio "$([ "$w" = yield ] && echo switch || echo "$w")"; then return 0; fi
     local out
     if out="$(timeout 600 "${cmd[@]}" 2>>"$LOG")"; then
-        local tag="$impl"
-        [ "$impl" = go_allcores ] && tag=go_allcores
         while IFS= read -r line; do
             [ -n "$line" ] || continue
-            [ "$tag" = go_allcores ] && line="${line/impl=go/impl=go_allcores}"
+            # Variants of one program are told apart by their impl tag.
+            [ "$impl" = go_allcores ] && line="${line/impl=go/impl=go_allcores}"
+            [ "$impl" = corio_16k ] && line="${line/impl=corio/impl=corio_16k}"
             echo "rep=$rep $line" >>"$RAW"
             echo "  $line" >>"$LOG"
         done <<<"$out"
@@ -167,7 +168,9 @@ run_one() {
 IMPLS_switch="corio boost"
 IMPLS_yield="corio go python"
 IMPLS_spawn="corio go python"
-IMPLS_sleepers="corio go python go_allcores"
+# corio_16k: the same with 16 KiB stacks (corio_task_opts.stack_size), packed
+# closer: what the default 256 KiB costs in page tables on this VM.
+IMPLS_sleepers="corio corio_16k go python go_allcores"
 IMPLS_timers="corio go python"
 IMPLS_queue="corio go python"
 
@@ -236,7 +239,7 @@ strace_calls() { # CMD... -> total system calls of the run (all threads)
 # profile KIND WORKLOAD IMPL N1 N2
 profile() {
     local kind="$1" w="$2" impl="$3" n1="$4" n2="$5" a b
-    if [ "$impl" = corio ] && ! has_corio "$([ "$w" = yield ] && echo switch || echo "$w")"; then return 0; fi
+    if [ "${impl%_16k}" = corio ] && ! has_corio "$([ "$w" = yield ] && echo switch || echo "$w")"; then return 0; fi
     if [ "$kind" = callgrind ]; then
         a="$(callgrind_ir $(prof_cmd "$w" "$impl" "$n1"))" || a=""
         b="$(callgrind_ir $(prof_cmd "$w" "$impl" "$n2"))" || b=""
