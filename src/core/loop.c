@@ -418,6 +418,12 @@ static void run_batch(corio_loop *loop, corio_list *batch, corio_list *back, int
         }
         loop->budget--;
         corio_list *first = batch->next;
+        /* Ask for the next node while this one runs: a batch of many due
+         * timers' handles (or woken tasks' records) outgrows the cache
+         * between their firing and their turn here, and each was a miss
+         * on reaching it (bench/corio_timers 1000000, perf: half of
+         * run_once's samples). */
+        __builtin_prefetch(first->next, 1);
         corio__list_remove(first);
         corio__node *node = corio__container_of(first, corio__node, link);
         /* Debug mode times every callback and task step; off, it
