@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Generate a random scheduling program for the differential test.
+
+    sched_gen.py --dir DIR FIRST COUNT [LEVEL]   writes DIR/<seed>.prog for each
+    sched_gen.py SEED [LEVEL]   prints the program on stdout (LEVEL 1-3, default 3:
+                                which ops it may use; see LEVELS)
+
+The program is a line-based DSL (see README.md in this folder): a header
+that declares the shared objects, then the tasks T0..Tk, each a list of
+ops.  T0 is started by the driver; every other task is started by one
+`spawn` op or one `tg` op of a task with a smaller number, so a task may
+never start (its parent was cancelled first), which the interpreters
+report the same way.  The same seed always gives the same program (the
+generator uses its own random.Random), so CI runs are deterministic.
+"""
+import random
+import sys
+
+
+# The ops of each level: 1 = tasks, events, futures, cancel, join; 2 adds
+# queues, locks, semaphores, conditions, uncancel/cancelling; 3 adds gather,
+# shield, wait_for, timeout scopes and task groups.
+LEVEL1 = {"yield", "call_soon", "event_wait", "event_set", "event_clear", "fut_set",
+          "fut_fail", "fut_cancel", "fut_await", "cancel", "await", "fail"}
+LEVEL2 = LEVEL1 | {"put", "get", "put_nowait", "get_nowait", "task_done", "q_join",
+                   "shutdown", "lock", "lock_release", "sem", "sem_release", "cond_wait",
+                   "cond_notify", "cond_notify_all", "uncancel", "cancelling"}
+LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg"}
+LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3}
+
+
+def gen(seed, level=3):
+    allowed = LEVELS[level]
+    r = random.Random(seed)
+    ntasks = r.randint(2, 6)
+    nev = r.randint(1, 2)
+    nfut = r.randint(1, 3)
+    nlock = 1
+    sems = [r.randint(0, 2)]
+    nconds = 1
+    queues = [(r.choice(["fifo", "fifo", "lifo", "prio"]), r.choice([0, 1, 2]))
+              for _ in range(r.randint(1, 2))]
+    modes = [r.choice(["absorb", "propagate"]) for _ in range(ntasks)]
+    ops = [[] for _ in range(ntasks)]
+
+    def ev():
+        return "E%d" % r.randrange(nev)
+
+    def fut():
+        return "F%d" % r.randrange(nfut)
+
+    def q():
+        return "Q%d" % r.randrange(len(queues))
+
+    def other(me):
+        # Only tasks with a higher number: a task waits for tasks after it
+        # (as a task group waits for its children), so no two tasks ever
+        # wait for each other (a cycle would never end).
+        c = [i for i in range(me + 1, ntasks)]
+        return "T%d" % r.choice(c) if c else None
+
+    def awaitable(me):
+        t = other(me)
+        if t is None or r.random() < 0.5:
+            return fut()
+        return t
+
+    def waiting_op(me):
+        """An op that may suspend (what timeout prefixes wrap)."""
+        k = r.choice([k for k in ["yield", "event_wait", "fut_await", "await", "get", "put",
+                                  "lock", "sem", "cond_wait"] if k in allowed])
+        if k == "yield":
+            return "yield"
+        if k == "event_wait":
+            return "event_wait " + ev()
+        if k == "fut_await":
+            return "fut_await " + fut()
+        if k == "await":
+            t = other(me)
+            return "await " + t if t else "yield"
+        if k == "get":
+            return "get " + q()
+        if k == "put":
+            return "put %s %d" % (q(), r.randint(1, 9))
+        if k == "lock":
+            return "lock L0"
+        if k == "sem":
+            return "sem S0"
+        return "cond_wait C0"
+
+    def op(me):
+        w = r.random()
+        k = r.choice([k for k in [
+            "yield", "yield", "call_soon", "event_wait", "event_wait", "event_set", "event_set",
+            "event_clear", "fut_set", "fut_fail", "fut_cancel", "fut_await", "fut_await",
+            "cancel", "cancel", "await", "await", "fail",
+            "put", "get", "put_nowait", "get_nowait", "task_done", "q_join", "shutdown",
+            "lock", "lock_release", "sem", "sem_release", "cond_wait", "cond_notify",
+            "cond_notify_all", "uncancel", "cancelling", "gather", "shield", "wait_for",
+            "timeout", "timeout"] if k in allowed])
+        if k == "yield":
+            return "yield"
+        if k == "call_soon":
+            return "call_soon %d" % r.randint(1, 99)
+        if k in ("event_wait", "event_set", "event_clear"):
+            return "%s %s" % (k, ev())
+        if k in ("fut_set",):
+            return "fut_set %s %d" % (fut(), r.randint(1, 99))
+        if k in ("fut_fail", "fut_cancel", "fut_await"):
+            return "%s %s" % (k, fut())
+        if k in ("cancel", "await"):
+            if k == "cancel" and r.random() < 0.1:
+                return "cancel T%d" % me  # a task cancelling itself
+            t = other(me)
+            return "%s %s" % (k, t) if t else "yield"
+        if k == "fail":
+            return "fail" if w < 0.5 else "yield"
+        if k in ("put", "put_nowait"):
+            return "%s %s %d" % (k, q(), r.randint(1, 9))
+        if k in ("get", "get_nowait", "task_done", "q_join"):
+            return "%s %s" % (k, q())
+        if k == "shutdown":
+            return "shutdown %s %d" % (q(), r.randint(0, 1))
+        if k == "lock":
+            return "lock L0"
+        if k == "lock_release":
+            return "lock_release L0"
+        if k == "sem":
+            return "sem S0"
+        if k == "sem_release":
+            return "sem_release S0"
+        if k == "cond_wait":
+            return "cond_wait C0"
+        if k == "cond_notify":
+            return "cond_notify C0 %d" % r.randint(1, 2)
+        if k == "cond_notify_all":
+            return "cond_notify_all C0"
+        if k in ("uncancel", "cancelling"):
+            return k
+        if k == "gather":
+            objs = []
+            for _ in range(r.randint(1, 3)):
+                a = awaitable(me)
+                if a not in objs:
+                    objs.append(a)
+            return "gather %d %s" % (r.randint(0, 1), " ".join(objs))
+        if k == "shield":
+            return "shield " + awaitable(me)
+        if k == "wait_for":
+            return "wait_for %s %s" % (r.choice(["0", "N"]), awaitable(me))
+        if k == "timeout":
+            return "timeout %s %s" % (r.choice(["0", "0", "N"]), waiting_op(me))
+        raise AssertionError(k)
+
+    for i in range(ntasks):
+        for _ in range(r.randint(1, 7)):
+            ops[i].append(op(i))
+        # a fail ends the task: drop what follows it
+        for j, o in enumerate(ops[i]):
+            if o == "fail":
+                del ops[i][j + 1:]
+                break
+    # who starts whom: each task is started by exactly one earlier task,
+    # alone (spawn) or with siblings of the same parent (tg)
+    parent = {}
+    for i in range(1, ntasks):
+        parent[i] = r.randrange(i)
+    by_parent = {}
+    for c, p in parent.items():
+        by_parent.setdefault(p, []).append(c)
+    for p, children in by_parent.items():
+        while children:
+            if "tg" in allowed and r.random() < 0.3:
+                n = r.randint(1, min(2, len(children)))
+                group, children = children[:n], children[n:]
+                stmt = "tg " + " ".join("T%d" % c for c in group)
+            else:
+                stmt, children = "spawn T%d" % children[0], children[1:]
+            body = ops[p]
+            cut = len(body) - 1 if body and body[-1] == "fail" else len(body)
+            body.insert(r.randint(0, cut), stmt)
+
+    out = ["# sched_gen seed %d" % seed,
+           "events %d" % nev, "futures %d" % nfut, "locks %d" % nlock,
+           "sems " + " ".join(str(s) for s in sems), "conds %d" % nconds,
+           "queues " + " ".join("%s:%d" % qq for qq in queues)]
+    for i in range(ntasks):
+        out.append("task T%d %s" % (i, modes[i]))
+        for o in ops[i]:
+            out.append("  " + o)
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--dir":
+        # --dir DIR FIRST COUNT [LEVEL]: DIR/<seed>.prog for each seed
+        d, first, count = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+        level = int(sys.argv[5]) if len(sys.argv) > 5 else 3
+        for s in range(first, first + count):
+            with open("%s/%d.prog" % (d, s), "w") as f:
+                f.write(gen(s, level))
+        sys.exit(0)
+    sys.stdout.write(gen(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 3))

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""Run a sched_gen program under asyncio and print its trace.
+
+    PYENV_VERSION=3.13.0 python3 sched_py.py PROGRAM
+    PYENV_VERSION=3.13.0 python3 sched_py.py --batch A.prog B.prog ...
+
+The reference side of the differential test: sched_c.c interprets the same
+program over corio and must print the same lines.  Every op is executed
+exactly as the README of this folder describes; exceptions are printed
+under corio's errno names (CancelledError as ECANCELED, TimeoutError as
+ETIMEDOUT, ...) so that the two traces compare line by line.
+"""
+import asyncio
+import os
+import sys
+
+ITERS = 40          # driver iterations before it starts cancelling what is left
+MAX_ROUNDS = 100    # cancel rounds per task before the driver gives up (stuck)
+TAIL = 3            # iterations after the last task, for callbacks still queued
+
+out = []
+DEBUG = bool(os.environ.get("SCHED_DEBUG"))
+
+
+def log(s):
+    out.append(s)
+    if DEBUG:
+        print(s, file=sys.stderr, flush=True)
+
+
+class Fail(Exception):
+    """What the op `fail` raises; corio's side returns -EIO."""
+
+
+def ename(e):
+    if isinstance(e, asyncio.CancelledError):
+        return "ECANCELED"
+    if isinstance(e, TimeoutError):
+        return "ETIMEDOUT"
+    if isinstance(e, asyncio.QueueShutDown):
+        return "ESHUTDOWN"
+    if isinstance(e, (asyncio.QueueFull, asyncio.QueueEmpty)):
+        return "EAGAIN"
+    if isinstance(e, asyncio.InvalidStateError):
+        return "EINVAL"
+    if isinstance(e, RuntimeError):
+        return "EPERM"
+    if isinstance(e, Fail):
+        return "EIO"
+    if isinstance(e, ValueError):
+        return "EINVAL"
+    return "E?" + type(e).__name__
+
+
+class Prog:
+    def __init__(self, text):
+        self.tasks = []  # (mode, [op tokens])
+        self.head = {}
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            w = line.split()
+            if w[0] == "task":
+                self.tasks.append((w[2], []))
+            elif self.tasks:
+                self.tasks[-1][1].append(w)
+            else:
+                self.head[w[0]] = w[1:]
+
+
+class Unspawned(Exception):
+    pass
+
+
+class Interp:
+    def __init__(self, prog):
+        self.p = prog
+        h = prog.head
+        self.events = [asyncio.Event() for _ in range(int(h["events"][0]))]
+        loop = asyncio.get_running_loop()
+        self.futs = [loop.create_future() for _ in range(int(h["futures"][0]))]
+        self.locks = [asyncio.Lock() for _ in range(int(h["locks"][0]))]
+        self.sems = [asyncio.Semaphore(int(v)) for v in h["sems"]]
+        self.conds = [asyncio.Condition() for _ in range(int(h["conds"][0]))]
+        self.queues = []
+        for spec in h["queues"]:
+            kind, size = spec.split(":")
+            cls = {"fifo": asyncio.Queue, "lifo": asyncio.LifoQueue,
+                   "prio": asyncio.PriorityQueue}[kind]
+            self.queues.append(cls(int(size)))
+        self.tasks = {}   # n -> asyncio.Task
+        self.order = []   # n in the order tasks were created
+
+    def start(self, n, tg=None):
+        name = "T%d" % n
+        coro = self.run_task(n)
+        t = tg.create_task(coro, name=name) if tg else asyncio.create_task(coro, name=name)
+        self.tasks[n] = t
+        self.order.append(n)
+
+    def obj(self, ref):
+        """A future or a task named in an op (Unspawned: the task never started)."""
+        if ref[0] == "F":
+            return self.futs[int(ref[1:])]
+        n = int(ref[1:])
+        if n not in self.tasks:
+            raise Unspawned()
+        return self.tasks[n]
+
+    def cb(self, k):
+        log("cb %d" % k)
+
+    async def do(self, me, w):
+        """One op; returns the value to print, raises what the op raises."""
+        op, a = w[0], w[1:]
+        if op == "yield":
+            await asyncio.sleep(0)
+            return "ok"
+        if op == "spawn":
+            self.start(int(a[0][1:]))
+            return "ok"
+        if op == "call_soon":
+            asyncio.get_running_loop().call_soon(self.cb, int(a[0]))
+            return "ok"
+        if op == "event_wait":
+            await self.events[int(a[0][1:])].wait()
+            return "ok"
+        if op == "event_set":
+            self.events[int(a[0][1:])].set()
+            return "ok"
+        if op == "event_clear":
+            self.events[int(a[0][1:])].clear()
+            return "ok"
+        if op == "fut_set":
+            self.futs[int(a[0][1:])].set_result(int(a[1]))
+            return "ok"
+        if op == "fut_fail":
+            self.futs[int(a[0][1:])].set_exception(Fail())
+            return "ok"
+        if op == "fut_cancel":
+            return int(self.futs[int(a[0][1:])].cancel())
+        if op == "fut_await":
+            return await self.futs[int(a[0][1:])]
+        if op == "cancel":
+            return int(self.obj(a[0]).cancel())
+        if op == "await":
+            return await self.obj(a[0])
+        if op == "uncancel":
+            return asyncio.current_task().uncancel()
+        if op == "cancelling":
+            return asyncio.current_task().cancelling()
+        if op == "put":
+            await self.queues[int(a[0][1:])].put(int(a[1]))
+            return "ok"
+        if op == "put_nowait":
+            self.queues[int(a[0][1:])].put_nowait(int(a[1]))
+            return "ok"
+        if op == "get":
+            return await self.queues[int(a[0][1:])].get()
+        if op == "get_nowait":
+            return self.queues[int(a[0][1:])].get_nowait()
+        if op == "task_done":
+            self.queues[int(a[0][1:])].task_done()
+            return "ok"
+        if op == "q_join":
+            await self.queues[int(a[0][1:])].join()
+            return "ok"
+        if op == "shutdown":
+            self.queues[int(a[0][1:])].shutdown(immediate=bool(int(a[1])))
+            return "ok"
+        if op == "lock":
+            async with self.locks[int(a[0][1:])]:
+                await asyncio.sleep(0)
+            return "ok"
+        if op == "lock_release":
+            self.locks[int(a[0][1:])].release()
+            return "ok"
+        if op == "sem":
+            async with self.sems[int(a[0][1:])]:
+                await asyncio.sleep(0)
+            return "ok"
+        if op == "sem_release":
+            self.sems[int(a[0][1:])].release()
+            return "ok"
+        if op == "cond_wait":
+            c = self.conds[int(a[0][1:])]
+            async with c:
+                await c.wait()
+            return "ok"
+        if op == "cond_notify":
+            c = self.conds[int(a[0][1:])]
+            async with c:
+                c.notify(int(a[1]))
+            return "ok"
+        if op == "cond_notify_all":
+            c = self.conds[int(a[0][1:])]
+            async with c:
+                c.notify_all()
+            return "ok"
+        if op == "gather":
+            objs = [self.obj(x) for x in a[1:]]
+            res = await asyncio.gather(*objs, return_exceptions=bool(int(a[0])))
+            return "[" + ",".join(ename(x) if isinstance(x, BaseException) else str(x)
+                                  for x in res) + "]"
+        if op == "shield":
+            return await asyncio.shield(self.obj(a[0]))
+        if op == "wait_for":
+            o = self.obj(a[1])
+            return await asyncio.wait_for(o, 0 if a[0] == "0" else None)
+        if op == "timeout":
+            async with asyncio.timeout(0 if a[0] == "0" else None):
+                return await self.do(me, a[1:])
+        if op == "tg":
+            try:
+                async with asyncio.TaskGroup() as g:
+                    for x in a:
+                        self.start(int(x[1:]), g)
+                    await asyncio.sleep(0)
+            except ExceptionGroup as eg:
+                return "EG[" + ",".join(ename(e) for e in eg.exceptions) + "]"
+            return "ok"
+        raise AssertionError("unknown op " + op)
+
+    async def run_task(self, n):
+        mode, ops = self.p.tasks[n]
+        log("T%d start" % n)
+        for i, w in enumerate(ops):
+            head = "T%d #%d %s ->" % (n, i, " ".join(w))
+            if w[0] == "fail":
+                log("T%d #%d fail" % (n, i))
+                log("T%d end EIO" % n)
+                raise Fail()
+            try:
+                r = await self.do(n, w)
+                log("%s %s" % (head, r))
+            except Unspawned:
+                log("%s unspawned" % head)
+            except asyncio.CancelledError:
+                log("%s ECANCELED" % head)
+                if mode == "propagate":
+                    log("T%d end ECANCELED" % n)
+                    raise
+            except Exception as e:
+                log("%s %s" % (head, ename(e)))
+        log("T%d end %d" % (n, 100 + n))
+        return 100 + n
+
+    async def driver(self):
+        self.start(0)
+        for _ in range(ITERS):
+            await asyncio.sleep(0)
+        # Cancel every unfinished task, in creation order, once a round,
+        # until all are done: a task that absorbs a cancellation goes on
+        # to its next op, so rounds end every task with a finite program.
+        rounds = 0
+        while True:
+            left = [n for n in self.order if not self.tasks[n].done()]
+            if not left:
+                break
+            if rounds == MAX_ROUNDS:
+                log("drv stuck " + " ".join("T%d" % n for n in left))
+                return False
+            for n in left:
+                log("drv cancel T%d -> %d" % (n, self.tasks[n].cancel()))
+            await asyncio.sleep(0)
+            rounds += 1
+        for _ in range(TAIL):
+            await asyncio.sleep(0)
+        self.summary()
+        return True
+
+    def summary(self):
+        for n in range(len(self.p.tasks)):
+            t = self.tasks.get(n)
+            if t is None:
+                s = "unspawned"
+            elif not t.done():
+                s = "pending"
+            elif t.cancelled():
+                s = "cancelled"
+            elif t.exception() is not None:
+                s = ename(t.exception())
+            else:
+                s = str(t.result())
+            log("final T%d %s" % (n, s))
+        for i, f in enumerate(self.futs):
+            if not f.done():
+                s = "pending"
+            elif f.cancelled():
+                s = "cancelled"
+            elif f.exception() is not None:
+                s = ename(f.exception())
+            else:
+                s = str(f.result())
+            log("final F%d %s" % (i, s))
+        for i, e in enumerate(self.events):
+            log("final E%d %d" % (i, int(e.is_set())))
+        for i, q in enumerate(self.queues):
+            log("final Q%d size %d" % (i, q.qsize()))
+        for i, l in enumerate(self.locks):
+            log("final L%d %d" % (i, int(l.locked())))
+        for i, s in enumerate(self.sems):
+            log("final S%d %d" % (i, s._value))
+
+
+async def amain(prog):
+    it = Interp(prog)
+    return await it.driver()
+
+
+def run_one(path):
+    """The trace of one program, and whether it ended (not stuck)."""
+    global out
+    out = []
+    with open(path) as f:
+        prog = Prog(f.read())
+    loop = asyncio.new_event_loop()
+    ok = loop.run_until_complete(amain(prog))
+    if ok:
+        loop.close()
+    # A stuck loop keeps tasks that never finish: it is left as it is,
+    # without asyncio.run's final cancel-and-wait, which would wait for ever.
+    return "".join(line + "\n" for line in out), ok
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--batch":
+        # --batch A.prog B.prog ...: write A.py (the trace; "stuck" added as
+        # a last line when the driver gave up) next to each: one Python
+        # start for hundreds of programs.
+        for path in sys.argv[2:]:
+            trace, ok = run_one(path)
+            with open(path[:-5] + ".py", "w") as f:
+                f.write(trace if ok else trace + "exit 3\n")
+        return
+    trace, ok = run_one(sys.argv[1])
+    sys.stdout.write(trace)
+    sys.stdout.flush()
+    os._exit(0 if ok else 3)
+
+
+if __name__ == "__main__":
+    main()
