@@ -21,10 +21,10 @@
 #include <unistd.h>
 
 #define MAXT 16      /* tasks */
-#define MAXOPS 16    /* ops per task */
-#define MAXTOK 8     /* tokens per op */
+#define MAXOPS 32    /* ops per task */
+#define MAXTOK 16    /* tokens per op */
 #define MAXOBJ 4     /* objects of each kind */
-#define ITERS 40     /* as sched_py.py: driver iterations before cancelling */
+#define ITERS 40     /* as sched_py.py: driver iterations before cancelling (header `iters`) */
 #define MAX_ROUNDS 100
 #define TAIL 3
 #define UNSPAWNED (-100000) /* an op named a task that never started */
@@ -43,6 +43,7 @@ typedef struct taskdef {
 static taskdef prog[MAXT];
 static int ntasks;
 static int nev, nfut, nlock, nsem, ncond, nq;
+static int iters = ITERS;
 static long sem_init[MAXOBJ];
 static int q_kind[MAXOBJ];
 static size_t q_size[MAXOBJ];
@@ -106,6 +107,8 @@ static void parse(const char *path) {
                 if (strlen(w[i]) >= sizeof o->tok[i]) die("token too long: ", w[i]);
                 strcpy(o->tok[i], w[i]);
             }
+        } else if (n >= 2 && strcmp(w[0], "iters") == 0) {
+            iters = atoi(w[1]);
         } else if (n >= 2 && strcmp(w[0], "events") == 0) {
             nev = atoi(w[1]);
         } else if (n >= 2 && strcmp(w[0], "futures") == 0) {
@@ -141,6 +144,23 @@ static int prio_cmp(const void *a, const void *b) {
 }
 
 static void cb(void *arg) { printf("cb %d\n", (int)(intptr_t)arg); }
+
+static void fut_cb(corio_future *f, void *arg) {
+    (void)f;
+    printf("fcb %d\n", (int)(intptr_t)arg);
+}
+
+static int do_op(int me, const op *o, int first, char *val);
+
+/* `soon OP...`: the op (one that never suspends) run from a callback. */
+static void soon_cb(void *arg) {
+    const op *o = arg;
+    char val[256];
+    int rc = do_op(-1, o, 1, val);
+    printf("cb soon");
+    for (int j = 1; j < o->ntok; j++) printf(" %s", o->tok[j]);
+    printf(" -> %s\n", rc == UNSPAWNED ? "unspawned" : rc < 0 ? ename(rc) : val);
+}
 
 static int task_main(void *arg);
 
@@ -335,6 +355,33 @@ static int do_op(int me, const op *o, int first, char *val) {
         rc = do_op(me, o, first + 2, val);
         return corio_timeout_exit(&to, rc);
     }
+    if (strcmp(k, "soon") == 0) {
+        rc = corio_call_soon(NULL, soon_cb, (void *)o);
+        return rc < 0 ? rc : val_ok(val);
+    }
+    if (strcmp(k, "fut_cb") == 0) {
+        corio_future *f = obj(a0);
+        if (!f) return UNSPAWNED;
+        rc = corio_future_add_done_callback(f, fut_cb, (void *)(intptr_t)atoi(a1));
+        return rc < 0 ? rc : val_ok(val);
+    }
+    if (strcmp(k, "wait") == 0) {
+        corio_future *fs[MAXTOK];
+        size_t n = 0;
+        for (int i = first + 3; i < o->ntok; i++)
+            if (!(fs[n++] = obj(o->tok[i]))) return UNSPAWNED;
+        static const int rw[] = {0, CORIO_FIRST_COMPLETED, CORIO_FIRST_EXCEPTION, CORIO_ALL_COMPLETED};
+        rc = corio_wait(fs, n, rw[atoi(a0) & 3], strcmp(a1, "0") == 0 ? 0.0 : INFINITY, NULL, NULL);
+        if (rc < 0) return rc;
+        snprintf(val, 256, "done=%d", rc);
+        return 0;
+    }
+    if (strcmp(k, "uncancel_after") == 0) {
+        rc = do_op(me, o, first + 1, val);
+        if (rc != -ECANCELED) return rc;
+        snprintf(val, 256, "uncancelled %d", corio_task_uncancel(corio_current_task()));
+        return 0;
+    }
     if (strcmp(k, "tg") == 0) {
         corio_taskgroup g;
         rc = corio_taskgroup_enter(&g);
@@ -427,7 +474,7 @@ static int driver(void *arg) {
     for (int i = 0; i < ncond; i++) corio_condition_init(&cond[i], NULL);
     for (int i = 0; i < nq; i++) corio_queue_init(&queue[i], q_kind[i], q_size[i], prio_cmp);
     start(0, NULL);
-    for (int i = 0; i < ITERS; i++) corio_yield();
+    for (int i = 0; i < iters; i++) corio_yield();
     /* As sched_py.py: cancel every unfinished task once a round. */
     for (int rounds = 0;; rounds++) {
         int left[MAXT], nleft = 0;

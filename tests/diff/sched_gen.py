@@ -25,7 +25,7 @@ LEVEL1 = {"yield", "call_soon", "event_wait", "event_set", "event_clear", "fut_s
 LEVEL2 = LEVEL1 | {"put", "get", "put_nowait", "get_nowait", "task_done", "q_join",
                    "shutdown", "lock", "lock_release", "sem", "sem_release", "cond_wait",
                    "cond_notify", "cond_notify_all", "uncancel", "cancelling"}
-LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg"}
+LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg", "soon", "fut_cb", "wait"}
 LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3}
 
 
@@ -65,10 +65,18 @@ def gen(seed, level=3):
             return fut()
         return t
 
-    def waiting_op(me):
+    def waiting_op(me, depth=0):
         """An op that may suspend (what timeout prefixes wrap)."""
         k = r.choice([k for k in ["yield", "event_wait", "fut_await", "await", "get", "put",
-                                  "lock", "sem", "cond_wait"] if k in allowed])
+                                  "lock", "sem", "cond_wait", "timeout", "uncancel_after"]
+                      if k in allowed or (k == "uncancel_after" and "timeout" in allowed)])
+        if k in ("timeout", "uncancel_after") and depth >= 2:
+            return "yield"
+        if k == "timeout":
+            return "timeout %s %s" % (r.choice(["0", "N"]), waiting_op(me, depth + 1))
+        if k == "uncancel_after":
+            # a wait whose cancellation is withdrawn at once (uncancel inside a scope)
+            return "uncancel_after " + waiting_op(me, depth + 1)
         if k == "yield":
             return "yield"
         if k == "event_wait":
@@ -97,7 +105,7 @@ def gen(seed, level=3):
             "put", "get", "put_nowait", "get_nowait", "task_done", "q_join", "shutdown",
             "lock", "lock_release", "sem", "sem_release", "cond_wait", "cond_notify",
             "cond_notify_all", "uncancel", "cancelling", "gather", "shield", "wait_for",
-            "timeout", "timeout"] if k in allowed])
+            "timeout", "timeout", "soon", "soon", "fut_cb", "wait"] if k in allowed])
         if k == "yield":
             return "yield"
         if k == "call_soon":
@@ -150,10 +158,26 @@ def gen(seed, level=3):
             return "wait_for %s %s" % (r.choice(["0", "N"]), awaitable(me))
         if k == "timeout":
             return "timeout %s %s" % (r.choice(["0", "0", "N"]), waiting_op(me))
+        if k == "soon":
+            # a callback that does a non-suspending op
+            a = r.choice(["event_set " + ev(), "fut_set %s %d" % (fut(), r.randint(1, 99)),
+                          "fut_cancel " + fut(), "fut_fail " + fut(),
+                          "cancel T%d" % r.randrange(ntasks), "put_nowait %s %d" % (q(), r.randint(1, 9)),
+                          "get_nowait " + q(), "sem_release S0", "lock_release L0"])
+            return "soon " + a
+        if k == "fut_cb":
+            return "fut_cb %s %d" % (awaitable(me), r.randint(1, 99))
+        if k == "wait":
+            objs = []
+            for _ in range(r.randint(1, 3)):
+                a = awaitable(me)
+                if a not in objs:
+                    objs.append(a)
+            return "wait %d %s %s" % (r.randint(1, 3), r.choice(["0", "N"]), " ".join(objs))
         raise AssertionError(k)
 
     for i in range(ntasks):
-        for _ in range(r.randint(1, 7)):
+        for _ in range(r.randint(1, r.choice([4, 7, 12]))):
             ops[i].append(op(i))
         # a fail ends the task: drop what follows it
         for j, o in enumerate(ops[i]):
@@ -180,7 +204,7 @@ def gen(seed, level=3):
             cut = len(body) - 1 if body and body[-1] == "fail" else len(body)
             body.insert(r.randint(0, cut), stmt)
 
-    out = ["# sched_gen seed %d" % seed,
+    out = ["# sched_gen seed %d" % seed, "iters %d" % r.choice([0, 1, 2, 3, 5, 8, 40, 40]),
            "events %d" % nev, "futures %d" % nfut, "locks %d" % nlock,
            "sems " + " ".join(str(s) for s in sems), "conds %d" % nconds,
            "queues " + " ".join("%s:%d" % qq for qq in queues)]

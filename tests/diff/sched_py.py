@@ -11,10 +11,11 @@ under corio's errno names (CancelledError as ECANCELED, TimeoutError as
 ETIMEDOUT, ...) so that the two traces compare line by line.
 """
 import asyncio
+import functools
 import os
 import sys
 
-ITERS = 40          # driver iterations before it starts cancelling what is left
+ITERS = 40          # driver iterations before it starts cancelling what is left (header `iters`)
 MAX_ROUNDS = 100    # cancel rounds per task before the driver gives up (stuck)
 TAIL = 3            # iterations after the last task, for callbacks still queued
 
@@ -111,9 +112,81 @@ class Interp:
     def cb(self, k):
         log("cb %d" % k)
 
+    SYNC = {"event_set", "event_clear", "fut_set", "fut_fail", "fut_cancel", "cancel",
+            "put_nowait", "get_nowait", "shutdown", "lock_release", "sem_release"}
+
+    def soon_cb(self, w):
+        try:
+            r = self.do_sync(w)
+        except Unspawned:
+            r = "unspawned"
+        except Exception as e:
+            r = ename(e)
+        log("cb soon %s -> %s" % (" ".join(w), r))
+
+    def fut_cb(self, k, f):
+        log("fcb %d" % k)
+
+    def do_sync(self, w):
+        """An op that never suspends (also run from callbacks)."""
+        op, a = w[0], w[1:]
+        if op == "event_set":
+            self.events[int(a[0][1:])].set()
+            return "ok"
+        if op == "event_clear":
+            self.events[int(a[0][1:])].clear()
+            return "ok"
+        if op == "fut_set":
+            self.futs[int(a[0][1:])].set_result(int(a[1]))
+            return "ok"
+        if op == "fut_fail":
+            self.futs[int(a[0][1:])].set_exception(Fail())
+            return "ok"
+        if op == "fut_cancel":
+            return int(self.futs[int(a[0][1:])].cancel())
+        if op == "cancel":
+            return int(self.obj(a[0]).cancel())
+        if op == "put_nowait":
+            self.queues[int(a[0][1:])].put_nowait(int(a[1]))
+            return "ok"
+        if op == "get_nowait":
+            return self.queues[int(a[0][1:])].get_nowait()
+        if op == "shutdown":
+            self.queues[int(a[0][1:])].shutdown(immediate=bool(int(a[1])))
+            return "ok"
+        if op == "lock_release":
+            self.locks[int(a[0][1:])].release()
+            return "ok"
+        if op == "sem_release":
+            self.sems[int(a[0][1:])].release()
+            return "ok"
+        raise AssertionError("unknown op " + op)
+
     async def do(self, me, w):
         """One op; returns the value to print, raises what the op raises."""
         op, a = w[0], w[1:]
+        if op in self.SYNC:
+            return self.do_sync(w)
+        if op == "soon":
+            asyncio.get_running_loop().call_soon(self.soon_cb, a)
+            return "ok"
+        if op == "fut_cb":
+            self.obj(a[0]).add_done_callback(functools.partial(self.fut_cb, int(a[1])))
+            return "ok"
+        if op == "wait":
+            objs = [self.obj(x) for x in a[2:]]
+            rw = {1: asyncio.FIRST_COMPLETED, 2: asyncio.FIRST_EXCEPTION,
+                  3: asyncio.ALL_COMPLETED}[int(a[0])]
+            done, pending = await asyncio.wait(objs, timeout=0 if a[1] == "0" else None,
+                                               return_when=rw)
+            return "done=%d" % len(done)
+        if op == "uncancel_after":
+            # the op; if it is cancelled, withdraw the request (uncancel) and
+            # report what remains
+            try:
+                return await self.do(me, a)
+            except asyncio.CancelledError:
+                return "uncancelled %d" % asyncio.current_task().uncancel()
         if op == "yield":
             await asyncio.sleep(0)
             return "ok"
@@ -248,7 +321,7 @@ class Interp:
 
     async def driver(self):
         self.start(0)
-        for _ in range(ITERS):
+        for _ in range(int(self.p.head.get("iters", [ITERS])[0])):
             await asyncio.sleep(0)
         # Cancel every unfinished task, in creation order, once a round,
         # until all are done: a task that absorbs a cancellation goes on
