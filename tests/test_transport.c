@@ -162,6 +162,75 @@ static int lines_main(void *arg) {
 
 static void test_lines_over_transport(void) { test_run(lines_main, NULL, 0); }
 
+/* A transport with write1: corio_writer_write's piece comes there, without
+ * an iovec; writelines still goes to write; write1's failure sticks as
+ * write's does. */
+static int write1_calls, write1_fail;
+
+static int xor_write1(void *ctx, const void *buf, size_t len) {
+    write1_calls++;
+    if (write1_fail) return write1_fail;
+    struct iovec iov = {(void *)buf, len};
+    return xor_write(ctx, &iov, 1);
+}
+
+static const corio_transport_ops xor_ops_write1 = {
+    .read = xor_read, .write = xor_write, .buffered = xor_buffered, .drain = xor_drain,
+    .write_eof = xor_write_eof, .close = xor_close, .abort = xor_abort, .wait_closed = xor_wait_closed,
+    .fd = xor_fd, .release = xor_release, .at_eof = xor_at_eof, .write1 = xor_write1,
+};
+
+static int write1_main(void *arg) {
+    (void)arg;
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    corio_task *peer = corio_spawn(peer_main, (void *)(intptr_t)sv[1]);
+    int released = 0;
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(xor_open_ops(&xor_ops_write1, sv[0], &released, NULL, &r, &w), 0);
+    write1_calls = write1_fail = 0;
+    CHECK_EQ(corio_writer_write(w, "one\n", 4), 0);
+    CHECK_EQ(write1_calls, 1);
+    struct iovec iov[2] = {{"tw", 2}, {"o\n", 2}};
+    CHECK_EQ(corio_writer_writelines(w, iov, 2), 0);
+    CHECK_EQ(write1_calls, 1);
+    CHECK_EQ(corio_writer_drain(w), 0);
+    const char *line;
+    size_t len;
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 4 && memcmp(line, "one\n", 4) == 0);
+    CHECK_EQ(corio_reader_readline(r, &line, &len), 0);
+    CHECK(len == 4 && memcmp(line, "two\n", 4) == 0);
+    CHECK_EQ(corio_writer_write_eof(w), 0);
+    char all[16];
+    ssize_t k = corio_reader_read_to_eof(r, all, sizeof all);
+    CHECK(k == 3 && memcmp(all, "bye", 3) == 0);
+    CHECK_EQ(corio_join(peer), 0);
+    CHECK_EQ(corio_stream_close(r, w), 0);
+    CHECK_EQ(released, 1);
+
+    /* A failure of write1 ends the writer: the next write fails without it. */
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+    released = 0;
+    CHECK_EQ(xor_open_ops(&xor_ops_write1, sv[0], &released, NULL, &r, &w), 0);
+    write1_calls = 0;
+    write1_fail = -EIO;
+    CHECK_EQ(corio_writer_write(w, "x", 1), -EIO);
+    CHECK_EQ(corio_writer_write(w, "y", 1), -EIO);
+    CHECK_EQ(write1_calls, 1);
+    CHECK_EQ(corio_writer_drain(w), -EIO);
+    write1_fail = 0;
+    corio_writer_abort(w);
+    corio_writer_free(w);
+    corio_reader_free(r);
+    CHECK_EQ(released, 1);
+    close(sv[1]);
+    return 0;
+}
+
+static void test_write1_over_transport(void) { test_run(write1_main, NULL, 0); }
+
 /* A read cancelled while the transport is suspended below loses nothing:
  * the bytes that arrive later are read by the next call. */
 static int reader_task(void *arg) {
@@ -597,6 +666,7 @@ static void test_push_in_server_handler(void) { test_run(push_server_main, NULL,
 
 static void run_all(void) {
     RUN_NET_TEST(test_lines_over_transport);
+    RUN_NET_TEST(test_write1_over_transport);
     RUN_NET_TEST(test_cancelled_read_loses_nothing);
     RUN_NET_TEST(test_bulk_with_drain);
     RUN_NET_TEST(test_release_and_abort);

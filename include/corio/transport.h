@@ -28,6 +28,9 @@
  *   write       Take all of iov for sending.  NEVER suspends: queue what
  *               cannot go now.  Returns 0 or a negative errno (the writer
  *               then fails with it, sticky).
+ *   write1      Optional.  As write, with one piece of len (> 0) bytes:
+ *               corio_writer_write's, handed over without an iovec.
+ *               NULL: write gets the piece as a one-element iovec.
  *   buffered    Bytes taken by write and not yet handed to the layer below
  *               (or the kernel).  Drain compares this with the writer's
  *               high and low water marks.  Never suspends.
@@ -88,7 +91,8 @@ typedef struct corio_transport_ops {
     int (*sockname)(void *ctx, char *buf, size_t cap);
     void (*release)(void *ctx);
     int (*at_eof)(void *ctx); /* tables that predate it leave it NULL */
-    unsigned flags;           /* CORIO_TRANSPORT_*; last, 0 in tables that predate it */
+    unsigned flags;           /* CORIO_TRANSPORT_*; 0 in tables that predate it */
+    int (*write1)(void *ctx, const void *buf, size_t len); /* tables that predate it leave it NULL */
 } corio_transport_ops;
 
 /*

@@ -44,7 +44,11 @@
  * SSL_get_error to be right.  Ours is emptied after every failure, but
  * other code on this thread may leave entries: clear them then, and only
  * then (clearing an empty queue costs more than the rest of a 1 KiB
- * record's bookkeeping). */
+ * record's bookkeeping).  Not before SSL_write: with our BIO, which takes
+ * everything, an SSL_write that does not take the whole piece has failed
+ * whatever SSL_get_error says, and write_result reads the newest entry
+ * for the reason, the one this SSL_write left (a look at the queue costs
+ * about a hundred instructions in libcrypto). */
 static inline void clear_errors(void) {
     if (ERR_peek_error()) ERR_clear_error();
 }
@@ -59,11 +63,13 @@ static int conn_fail(corio_tls_conn *c, int code, const char *text) {
     return code;
 }
 
-/* The failure of an SSL call that returned SSL_get_error() == e, in words. */
-static int ssl_call_failed(corio_tls_conn *c, int e) {
+/* The failure of an SSL call that returned SSL_get_error() == e, in
+ * words: the reason of the oldest entry on the error queue, or of the
+ * newest when the queue was not cleared before the call (newest != 0). */
+static int ssl_call_failed_at(corio_tls_conn *c, int e, int newest) {
     char text[CORIO__TLS_ERRLEN];
     int code = CORIO_ETLS;
-    unsigned long err = ERR_peek_error();
+    unsigned long err = newest ? ERR_peek_last_error() : ERR_peek_error();
     if (e == SSL_ERROR_SSL && ERR_GET_REASON(err) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
         long vr = SSL_get_verify_result(c->ssl);
         snprintf(text, sizeof text, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
@@ -78,16 +84,31 @@ static int ssl_call_failed(corio_tls_conn *c, int e) {
     return conn_fail(c, code, text);
 }
 
+static int ssl_call_failed(corio_tls_conn *c, int e) { return ssl_call_failed_at(c, e, 0); }
+
 /* ---- our BIO: OpenSSL's only way in and out ----------------------------------- */
+
+/* The connection of the last TLS read on this thread (set by tls_read
+ * before its SSL_read; `none` when it is freed): our BIO's read and write
+ * find it here.  Asking the BIO (BIO_get_data, a call into libcrypto)
+ * would make them save their four arguments around that call first - a
+ * third of their instructions per record.  A callback checks that the
+ * connection is its BIO's, and asks the BIO otherwise (the handshake,
+ * close_notify, a write after another connection's read, a TLS stream
+ * under another).  An echo's write follows its read: no need to set it
+ * for SSL_write too.  A connection is used and freed on its loop's
+ * thread, so the pointer is never left to a freed one. */
+static corio_tls_conn none; /* no BIO: never a callback's */
+static __thread __attribute__((tls_model("initial-exec"))) corio_tls_conn *tls_cur = &none;
 
 /* OpenSSL writes ciphertext: hand it to the plain writer (never suspends).
  * Always taken whole: after the plain writer failed, the bytes are dropped
  * and the failure kept in wr_err, which a TLS write or the handshake
  * reports; a read that produced output (a ticket acknowledgement, a
  * KeyUpdate answer) after our close is no reason to fail the read. */
-static int bio_write_ex(BIO *b, const char *data, size_t len, size_t *done) {
+static inline __attribute__((always_inline)) int bio_write_to(corio_tls_conn *c, const char *data, size_t len,
+                                                                size_t *done) {
     *done = len; /* first: only c is needed after the write */
-    corio_tls_conn *c = BIO_get_data(b);
     if (len && !c->wr_err) {
         int rc = corio_writer_write(c->pw, data, len);
         if (corio__tls_unlikely(rc < 0)) c->wr_err = rc;
@@ -95,24 +116,46 @@ static int bio_write_ex(BIO *b, const char *data, size_t len, size_t *done) {
     return 1;
 }
 
+__attribute__((noinline)) static int bio_write_other(BIO *b, const char *data, size_t len, size_t *done) {
+    return bio_write_to(BIO_get_data(b), data, len, done);
+}
+
+static int bio_write_ex(BIO *b, const char *data, size_t len, size_t *done) {
+    corio_tls_conn *c = tls_cur;
+    if (corio__tls_unlikely(c->bio != b)) return bio_write_other(b, data, len, done);
+    return bio_write_to(c, data, len, done);
+}
+
 /* OpenSSL reads ciphertext: what `in` holds, else "retry" (WANT_READ).
  * The retry flags are only set, never cleared: OpenSSL looks at them only
  * after a read that returned nothing, which sets them, and our writes
  * never ask for a retry. */
-static int bio_read_ex(BIO *b, char *out, size_t n, size_t *got) {
-    corio_tls_conn *c = BIO_get_data(b);
+__attribute__((noinline)) static int bio_read_none(BIO *b, size_t *got) {
+    BIO_set_retry_read(b);
+    *got = 0;
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int bio_read_from(corio_tls_conn *c, BIO *b, char *out, size_t n,
+                                                                size_t *got) {
     size_t have = c->in_end - c->in_start;
-    if (corio__tls_unlikely(!have)) {
-        BIO_set_retry_read(b);
-        *got = 0;
-        return 0;
-    }
+    if (corio__tls_unlikely(!have)) return bio_read_none(b, got);
     if (n > have) n = have;
     *got = n;
     const unsigned char *from = c->in + c->in_start;
     c->in_start += n;
     memcpy(out, from, n); /* last: nothing is live across it */
     return 1;
+}
+
+__attribute__((noinline)) static int bio_read_other(BIO *b, char *out, size_t n, size_t *got) {
+    return bio_read_from(BIO_get_data(b), b, out, n, got);
+}
+
+static int bio_read_ex(BIO *b, char *out, size_t n, size_t *got) {
+    corio_tls_conn *c = tls_cur;
+    if (corio__tls_unlikely(c->bio != b)) return bio_read_other(b, out, n, got);
+    return bio_read_from(c, b, out, n, got);
 }
 
 /* Called a dozen times per echoed message (OpenSSL 3.0 asks whether
@@ -208,31 +251,46 @@ __attribute__((noinline)) static ssize_t read_failed(corio_tls_conn *c, int e) {
     return 1;
 }
 
+/* tls_read after an SSL_read that returned k <= 0: what it means, and
+ * while OpenSSL wants more, more ciphertext and another SSL_read.  Out of
+ * line: tls_read's common case then saves fewer registers. */
+__attribute__((noinline)) static ssize_t tls_read_more(corio_tls_conn *c, void *buf, int cap, int k) {
+    for (;;) {
+        ssize_t rc = read_failed(c, SSL_get_error(c->ssl, k));
+        if (rc != 1) return rc;
+        ssize_t m = feed_in(c);
+        if (corio__tls_unlikely(m <= 0)) return read_ended(c, m);
+        tls_cur = c;
+        clear_errors();
+        k = SSL_read(c->ssl, buf, cap);
+        if (k > 0) return k;
+    }
+}
+
 static ssize_t tls_read(void *vc, void *buf, size_t n) {
     corio_tls_conn *c = vc;
     if (corio__tls_unlikely(c->shut_received | c->err)) return c->shut_received ? 0 : c->err;
     int cap = n > INT_MAX ? INT_MAX : (int)n;
     /* Nothing in `in` and nothing in OpenSSL (no plaintext, no record
      * read ahead): an SSL_read could only ask for more, so read first. */
-    int need = c->in_start == c->in_end && !SSL_has_pending(c->ssl);
-    for (;;) {
-        if (need) {
-            ssize_t m = feed_in(c);
-            if (corio__tls_unlikely(m <= 0)) return read_ended(c, m);
-        }
-        clear_errors();
-        int k = SSL_read(c->ssl, buf, cap);
-        if (corio__tls_likely(k > 0)) return k;
-        ssize_t rc = read_failed(c, SSL_get_error(c->ssl, k));
-        if (rc != 1) return rc;
-        need = 1;
+    if (c->in_start == c->in_end && !SSL_has_pending(c->ssl)) {
+        /* `in` is empty: read into it from its start, with all its room. */
+        c->in_start = c->in_end = 0;
+        ssize_t m = corio_reader_read(c->pr, c->in, IN_BUF);
+        if (corio__tls_unlikely(m <= 0)) return read_ended(c, m);
+        c->in_end = (size_t)m;
     }
+    tls_cur = c; /* after the plain read: another task may have run meanwhile */
+    clear_errors();
+    int k = SSL_read(c->ssl, buf, cap);
+    if (corio__tls_likely(k > 0)) return k;
+    return tls_read_more(c, buf, cap, k);
 }
 
 /* After SSL_write returned k for a piece: 0, or why it failed. */
 static int write_result(corio_tls_conn *c, int k) {
     if (c->wr_err) return conn_fail(c, c->wr_err, corio_strerror(c->wr_err));
-    if (k <= 0) return ssl_call_failed(c, SSL_get_error(c->ssl, k)); /* never WANT_WRITE: our BIO takes all */
+    if (k <= 0) return ssl_call_failed_at(c, SSL_get_error(c->ssl, k), 1); /* never WANT_WRITE: our BIO takes all */
     return 0;
 }
 
@@ -240,8 +298,7 @@ static int write_piece(corio_tls_conn *c, const void *p, size_t len) {
     size_t off = 0;
     while (off < len) {
         size_t chunk = len - off > INT_MAX ? INT_MAX : len - off;
-        clear_errors();
-        int k = SSL_write(c->ssl, (const char *)p + off, (int)chunk);
+        int k = SSL_write(c->ssl, (const char *)p + off, (int)chunk); /* no clear_errors: see there */
         int rc = write_result(c, k);
         if (rc < 0) return rc;
         off += (size_t)k;
@@ -287,14 +344,28 @@ __attribute__((noinline)) static int tls_write_other(corio_tls_conn *c, const st
     return write_piece(c, (const char *)iov[0].iov_base + k, iov[0].iov_len - (size_t)k);
 }
 
+/* tls_write1's other cases, as tls_write_other's. */
+__attribute__((noinline)) static int tls_write1_other(corio_tls_conn *c, const void *buf, size_t len, int k) {
+    struct iovec iov = {(void *)buf, len};
+    return tls_write_other(c, &iov, 1, k);
+}
+
+/* corio_writer_write's one piece (len > 0): as tls_write's common case. */
+static int tls_write1(void *vc, const void *buf, size_t len) {
+    corio_tls_conn *c = vc;
+    if (corio__tls_unlikely((c->err | c->shut_sent) || len - 1 >= INT_MAX)) return tls_write1_other(c, buf, len, INT_MIN);
+    int k = SSL_write(c->ssl, buf, (int)len); /* no clear_errors: see there */
+    if (corio__tls_likely(k == (int)len && !c->wr_err)) return 0;
+    return tls_write1_other(c, buf, len, k);
+}
+
 static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {
     corio_tls_conn *c = vc;
     /* The common case, an open connection and one piece of 1 to INT_MAX
      * bytes: one SSL_write, which takes it all (our BIO never refuses). */
     if (corio__tls_unlikely((c->err | c->shut_sent) || iovcnt != 1 || iov[0].iov_len - 1 >= INT_MAX))
         return tls_write_other(c, iov, iovcnt, INT_MIN);
-    clear_errors();
-    int k = SSL_write(c->ssl, iov[0].iov_base, (int)iov[0].iov_len);
+    int k = SSL_write(c->ssl, iov[0].iov_base, (int)iov[0].iov_len); /* no clear_errors: see there */
     if (corio__tls_likely(k == (int)iov[0].iov_len && !c->wr_err)) return 0;
     return tls_write_other(c, iov, iovcnt, k);
 }
@@ -400,6 +471,7 @@ static int tls_sockname(void *vc, char *buf, size_t cap) {
 
 static void conn_free(corio_tls_conn *c) {
     c->magic = 0;
+    if (tls_cur == c) tls_cur = &none;
     if (c->ssl) SSL_free(c->ssl); /* frees our BIO too (the SSL holds its one reference) */
     free(c->in);
     corio_tls_ctx_free(c->ctx);
@@ -436,6 +508,7 @@ static const corio_transport_ops tls_ops = {
     .release = tls_release,
     .at_eof = tls_at_eof,
     .flags = CORIO_TRANSPORT_WRITES_BELOW, /* the BIO writes every record to pw at once */
+    .write1 = tls_write1,
 };
 
 /* ---- the handshake ------------------------------------------------------------ */
@@ -525,6 +598,7 @@ static int conn_new(corio_tls_ctx *ctx, corio_reader *pr, corio_writer *pw, cons
         return -ENOMEM;
     }
     SSL_set_bio(c->ssl, bio, bio); /* one reference, now the SSL's */
+    c->bio = bio;
     SSL_set_read_ahead(c->ssl, 1);  /* a whole record (or more) per BIO read, not its header and then its body */
     SSL_set_app_data(c->ssl, c);
     if (ctx->server) {

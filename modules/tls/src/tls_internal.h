@@ -58,6 +58,7 @@ struct corio_tls_conn {
     uint64_t magic;          /* CORIO__TLS_MAGIC while alive */
     corio_tls_ctx *ctx;      /* one reference */
     SSL *ssl;                /* its BIO is ours (tls_conn.c): reads from `in`, writes to pw */
+    BIO *bio;                /* that BIO (the SSL holds it) */
     unsigned char *in;       /* ciphertext read from the plain reader, not yet taken by OpenSSL */
     size_t in_start, in_end; /* what `in` holds: [in_start, in_end) */
     int wr_err;              /* the plain writer's first failure, seen by our BIO */
