@@ -3,7 +3,7 @@
 # over corio, traces compared.
 #
 #   run.sh SCHED_C        SEEDS seeds (default 300) from FIRST (default 1),
-#                         LEVEL (1-3, default 3: which ops, see sched_gen.py)
+#                         LEVEL (1-4, default 4: which ops, see sched_gen.py)
 #
 # Prints the first differing seed with the program and both traces and
 # exits 1; exits 0 when every trace is equal; 77 when no Python 3.13 is
@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 sched_c=${1:?usage: run.sh SCHED_C}
 SEEDS=${SEEDS:-300}
 FIRST=${FIRST:-1}
-LEVEL=${LEVEL:-3}
+LEVEL=${LEVEL:-4}
 
 # Python 3.13, as tests/examples_test.sh finds it: pyenv's 3.13.0, else a
 # python3.13 on PATH, else $PYTHON if it is 3.13 or later.

@@ -44,6 +44,8 @@ static taskdef prog[MAXT];
 static int ntasks;
 static int nev, nfut, nlock, nsem, ncond, nq;
 static int iters = ITERS;
+static int virtual_clock;  /* header `virtual 1`: timers on corio's virtual clock */
+static double settle;      /* virtual seconds the driver sleeps after its yields */
 static long sem_init[MAXOBJ];
 static int q_kind[MAXOBJ];
 static size_t q_size[MAXOBJ];
@@ -107,6 +109,9 @@ static void parse(const char *path) {
                 if (strlen(w[i]) >= sizeof o->tok[i]) die("token too long: ", w[i]);
                 strcpy(o->tok[i], w[i]);
             }
+        } else if (n >= 4 && strcmp(w[0], "virtual") == 0) {
+            virtual_clock = atoi(w[1]);
+            settle = atof(w[3]);
         } else if (n >= 2 && strcmp(w[0], "iters") == 0) {
             iters = atoi(w[1]);
         } else if (n >= 2 && strcmp(w[0], "events") == 0) {
@@ -188,6 +193,9 @@ static corio_future *obj(const char *tok) {
     return t ? corio_task_future(t) : NULL;
 }
 
+/* A timeout argument: "0", "N" (none) or seconds. */
+static double delay(const char *tok) { return strcmp(tok, "N") == 0 ? INFINITY : atof(tok); }
+
 static int val_ok(char *val) {
     strcpy(val, "ok");
     return 0;
@@ -210,6 +218,10 @@ static int do_op(int me, const op *o, int first, char *val) {
     (void)me;
     if (strcmp(k, "yield") == 0) {
         rc = corio_yield();
+        return rc < 0 ? rc : val_ok(val);
+    }
+    if (strcmp(k, "sleep") == 0) {
+        rc = corio_sleep(atof(a0));
         return rc < 0 ? rc : val_ok(val);
     }
     if (strcmp(k, "spawn") == 0) {
@@ -345,12 +357,12 @@ static int do_op(int me, const op *o, int first, char *val) {
     if (strcmp(k, "wait_for") == 0) {
         corio_future *f = obj(a1);
         if (!f) return UNSPAWNED;
-        rc = corio_wait_for(f, strcmp(a0, "0") == 0 ? 0.0 : INFINITY, &v);
+        rc = corio_wait_for(f, delay(a0), &v);
         return val_num(val, rc, v);
     }
     if (strcmp(k, "timeout") == 0) {
         corio_timeout to;
-        rc = corio_timeout_enter(&to, strcmp(a0, "0") == 0 ? 0.0 : INFINITY);
+        rc = corio_timeout_enter(&to, delay(a0));
         if (rc < 0) return rc;
         rc = do_op(me, o, first + 2, val);
         return corio_timeout_exit(&to, rc);
@@ -371,7 +383,7 @@ static int do_op(int me, const op *o, int first, char *val) {
         for (int i = first + 3; i < o->ntok; i++)
             if (!(fs[n++] = obj(o->tok[i]))) return UNSPAWNED;
         static const int rw[] = {0, CORIO_FIRST_COMPLETED, CORIO_FIRST_EXCEPTION, CORIO_ALL_COMPLETED};
-        rc = corio_wait(fs, n, rw[atoi(a0) & 3], strcmp(a1, "0") == 0 ? 0.0 : INFINITY, NULL, NULL);
+        rc = corio_wait(fs, n, rw[atoi(a0) & 3], delay(a1), NULL, NULL);
         if (rc < 0) return rc;
         snprintf(val, 256, "done=%d", rc);
         return 0;
@@ -475,6 +487,7 @@ static int driver(void *arg) {
     for (int i = 0; i < nq; i++) corio_queue_init(&queue[i], q_kind[i], q_size[i], prio_cmp);
     start(0, NULL);
     for (int i = 0; i < iters; i++) corio_yield();
+    if (settle > 0) corio_sleep(settle);
     /* As sched_py.py: cancel every unfinished task once a round. */
     for (int rounds = 0;; rounds++) {
         int left[MAXT], nleft = 0;
@@ -509,6 +522,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     parse(argv[1]);
+    if (virtual_clock) setenv("CORIO_VIRTUAL_CLOCK", "1", 1);
     int rc = corio_run(driver, NULL);
     fflush(stdout);
     if (rc != 0) {

@@ -26,7 +26,10 @@ LEVEL2 = LEVEL1 | {"put", "get", "put_nowait", "get_nowait", "task_done", "q_joi
                    "shutdown", "lock", "lock_release", "sem", "sem_release", "cond_wait",
                    "cond_notify", "cond_notify_all", "uncancel", "cancelling"}
 LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg", "soon", "fut_cb", "wait"}
-LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3}
+# 4 adds timers on a virtual clock (both sides): sleep(k), timeout(k) and
+# wait_for(x, k) with k > 0.
+LEVEL4 = LEVEL3 | {"sleep"}
+LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
 
 
 def gen(seed, level=3):
@@ -65,20 +68,32 @@ def gen(seed, level=3):
             return fut()
         return t
 
+    def delay(zero_none=("0", "N")):
+        """A timeout: 0, N (none), or with timers a time that no sum of
+        others is likely to equal (equal deadlines are FIFO in corio but in
+        heap order in asyncio, and a sum of floats is not the sum of
+        corio's nanoseconds)."""
+        if "sleep" in allowed and r.random() < 0.5:
+            return "%.4f" % (r.randint(1, 40000) / 1e4)
+        return r.choice(zero_none)
+
     def waiting_op(me, depth=0):
         """An op that may suspend (what timeout prefixes wrap)."""
         k = r.choice([k for k in ["yield", "event_wait", "fut_await", "await", "get", "put",
-                                  "lock", "sem", "cond_wait", "timeout", "uncancel_after"]
+                                  "lock", "sem", "cond_wait", "timeout", "uncancel_after",
+                                  "sleep"]
                       if k in allowed or (k == "uncancel_after" and "timeout" in allowed)])
         if k in ("timeout", "uncancel_after") and depth >= 2:
             return "yield"
         if k == "timeout":
-            return "timeout %s %s" % (r.choice(["0", "N"]), waiting_op(me, depth + 1))
+            return "timeout %s %s" % (delay(), waiting_op(me, depth + 1))
         if k == "uncancel_after":
             # a wait whose cancellation is withdrawn at once (uncancel inside a scope)
             return "uncancel_after " + waiting_op(me, depth + 1)
         if k == "yield":
             return "yield"
+        if k == "sleep":
+            return "sleep %.4f" % (r.randint(1, 40000) / 1e4)
         if k == "event_wait":
             return "event_wait " + ev()
         if k == "fut_await":
@@ -105,7 +120,7 @@ def gen(seed, level=3):
             "put", "get", "put_nowait", "get_nowait", "task_done", "q_join", "shutdown",
             "lock", "lock_release", "sem", "sem_release", "cond_wait", "cond_notify",
             "cond_notify_all", "uncancel", "cancelling", "gather", "shield", "wait_for",
-            "timeout", "timeout", "soon", "soon", "fut_cb", "wait"] if k in allowed])
+            "timeout", "timeout", "soon", "soon", "fut_cb", "wait", "sleep", "sleep"] if k in allowed])
         if k == "yield":
             return "yield"
         if k == "call_soon":
@@ -155,9 +170,11 @@ def gen(seed, level=3):
         if k == "shield":
             return "shield " + awaitable(me)
         if k == "wait_for":
-            return "wait_for %s %s" % (r.choice(["0", "N"]), awaitable(me))
+            return "wait_for %s %s" % (delay(), awaitable(me))
         if k == "timeout":
-            return "timeout %s %s" % (r.choice(["0", "0", "N"]), waiting_op(me))
+            return "timeout %s %s" % (delay(("0", "0", "N")), waiting_op(me))
+        if k == "sleep":
+            return "sleep %.4f" % (r.randint(1, 40000) / 1e4)
         if k == "soon":
             # a callback that does a non-suspending op
             a = r.choice(["event_set " + ev(), "fut_set %s %d" % (fut(), r.randint(1, 99)),
@@ -173,7 +190,7 @@ def gen(seed, level=3):
                 a = awaitable(me)
                 if a not in objs:
                     objs.append(a)
-            return "wait %d %s %s" % (r.randint(1, 3), r.choice(["0", "N"]), " ".join(objs))
+            return "wait %d %s %s" % (r.randint(1, 3), delay(), " ".join(objs))
         raise AssertionError(k)
 
     for i in range(ntasks):
@@ -205,6 +222,10 @@ def gen(seed, level=3):
             body.insert(r.randint(0, cut), stmt)
 
     out = ["# sched_gen seed %d" % seed, "iters %d" % r.choice([0, 1, 2, 3, 5, 8, 40, 40]),
+           # with timers: a virtual clock, and the driver sleeps `settle`
+           # virtual seconds after its yields (0: cancel tasks mid-sleep)
+           "virtual %d settle %s" % ((1, r.choice(["0", "2.5", "100"])) if "sleep" in allowed
+                                     else (0, "0")),
            "events %d" % nev, "futures %d" % nfut, "locks %d" % nlock,
            "sems " + " ".join(str(s) for s in sems), "conds %d" % nconds,
            "queues " + " ".join("%s:%d" % qq for qq in queues)]

@@ -70,6 +70,32 @@ class Prog:
                 self.head[w[0]] = w[1:]
 
 
+def delay(tok):
+    """A timeout argument: "0", "N" (none) or seconds."""
+    return None if tok == "N" else float(tok)
+
+
+class VirtualLoop(asyncio.SelectorEventLoop):
+    """A loop whose clock jumps to the next timer whenever nothing is ready
+    (corio's virtual clock): its selector never sleeps."""
+
+    def __init__(self):
+        super().__init__()
+        self._vt = 0.0
+        real = self._selector.select
+        loop = self
+
+        def select(timeout=None):
+            if timeout is None or timeout > 0:
+                if loop._scheduled:
+                    loop._vt = max(loop._vt, loop._scheduled[0]._when)
+            return real(0)
+        self._selector.select = select
+
+    def time(self):
+        return self._vt
+
+
 class Unspawned(Exception):
     pass
 
@@ -177,7 +203,7 @@ class Interp:
             objs = [self.obj(x) for x in a[2:]]
             rw = {1: asyncio.FIRST_COMPLETED, 2: asyncio.FIRST_EXCEPTION,
                   3: asyncio.ALL_COMPLETED}[int(a[0])]
-            done, pending = await asyncio.wait(objs, timeout=0 if a[1] == "0" else None,
+            done, pending = await asyncio.wait(objs, timeout=delay(a[1]),
                                                return_when=rw)
             return "done=%d" % len(done)
         if op == "uncancel_after":
@@ -189,6 +215,9 @@ class Interp:
                 return "uncancelled %d" % asyncio.current_task().uncancel()
         if op == "yield":
             await asyncio.sleep(0)
+            return "ok"
+        if op == "sleep":
+            await asyncio.sleep(float(a[0]))
             return "ok"
         if op == "spawn":
             self.start(int(a[0][1:]))
@@ -280,9 +309,9 @@ class Interp:
             return await asyncio.shield(self.obj(a[0]))
         if op == "wait_for":
             o = self.obj(a[1])
-            return await asyncio.wait_for(o, 0 if a[0] == "0" else None)
+            return await asyncio.wait_for(o, delay(a[0]))
         if op == "timeout":
-            async with asyncio.timeout(0 if a[0] == "0" else None):
+            async with asyncio.timeout(delay(a[0])):
                 return await self.do(me, a[1:])
         if op == "tg":
             try:
@@ -323,6 +352,9 @@ class Interp:
         self.start(0)
         for _ in range(int(self.p.head.get("iters", [ITERS])[0])):
             await asyncio.sleep(0)
+        settle = float(self.p.head.get("virtual", ["0", "settle", "0"])[2])
+        if settle > 0:
+            await asyncio.sleep(settle)
         # Cancel every unfinished task, in creation order, once a round,
         # until all are done: a task that absorbs a cancellation goes on
         # to its next op, so rounds end every task with a finite program.
@@ -388,7 +420,8 @@ def run_one(path):
     out = []
     with open(path) as f:
         prog = Prog(f.read())
-    loop = asyncio.new_event_loop()
+    virtual = int(prog.head.get("virtual", ["0"])[0])
+    loop = VirtualLoop() if virtual else asyncio.new_event_loop()
     ok = loop.run_until_complete(amain(prog))
     if ok:
         loop.close()
