@@ -157,14 +157,36 @@ static void fut_cb(corio_future *f, void *arg) {
 
 static int do_op(int me, const op *o, int first, char *val);
 
-/* `soon OP...`: the op (one that never suspends) run from a callback. */
-static void soon_cb(void *arg) {
-    const op *o = arg;
-    char val[256];
-    int rc = do_op(-1, o, 1, val);
-    printf("cb soon");
-    for (int j = 1; j < o->ntok; j++) printf(" %s", o->tok[j]);
+/* `soon OP...` / `later K OP...`: the op (one that never suspends) run
+ * from a callback; `first` is where OP starts. */
+static void act(const op *o, int first, const char *what) {
+    char val[1024];
+    int rc = do_op(-1, o, first, val);
+    printf("cb %s", what);
+    for (int j = first; j < o->ntok; j++) printf(" %s", o->tok[j]);
     printf(" -> %s\n", rc == UNSPAWNED ? "unspawned" : rc < 0 ? ename(rc) : val);
+}
+
+static void soon_cb(void *arg) { act(arg, 1, "soon"); }
+static void later_cb(void *arg) { act(arg, 2, "later"); }
+
+/* `probe`: the state of every object, as sched_py.py's probe prints it. */
+static void probe(char *val, size_t cap) {
+    size_t len = 0;
+#define P(...) len += (size_t)snprintf(val + len, len < cap ? cap - len : 0, __VA_ARGS__)
+    for (int i = 0; i < nev; i++) P("%sE%d=%d", len ? " " : "", i, corio_event_is_set(&ev[i]));
+    for (int i = 0; i < nlock; i++) P(" L%d=%d", i, corio_lock_locked(&lock[i]));
+    for (int i = 0; i < nsem; i++)
+        P(" S%d=%ld/%d", i, corio_semaphore_value(&sem[i]), corio_semaphore_locked(&sem[i]));
+    for (int i = 0; i < ncond; i++) P(" C%d=%d", i, corio_condition_locked(&cond[i]));
+    for (int i = 0; i < nq; i++)
+        P(" Q%d=%zu/%d/%d", i, corio_queue_size(&queue[i]), corio_queue_empty(&queue[i]), corio_queue_full(&queue[i]));
+    for (int i = 0; i < nfut; i++) P(" F%d=%d/%d", i, corio_future_done(&fut[i]), corio_future_cancelled(&fut[i]));
+    for (int i = 0; i < norder; i++) {
+        corio_task *t = reg[order[i]];
+        P(" T%d=%d/%d/%d", order[i], corio_task_done(t), corio_task_cancelled(t), corio_task_cancelling(t));
+    }
+#undef P
 }
 
 static int task_main(void *arg);
@@ -367,6 +389,43 @@ static int do_op(int me, const op *o, int first, char *val) {
         rc = do_op(me, o, first + 2, val);
         return corio_timeout_exit(&to, rc);
     }
+    if (strcmp(k, "later") == 0) {
+        rc = corio_call_later(NULL, atof(a0), later_cb, (void *)o);
+        return rc < 0 ? rc : val_ok(val);
+    }
+    if (strcmp(k, "probe") == 0) {
+        probe(val, 1024);
+        return 0;
+    }
+    if (strcmp(k, "as_completed") == 0) {
+        corio_future *fs[MAXTOK];
+        size_t n = 0;
+        for (int i = first + 2; i < o->ntok; i++)
+            if (!(fs[n++] = obj(o->tok[i]))) return UNSPAWNED;
+        corio_as_completed it;
+        rc = corio_as_completed_init(&it, fs, n, delay(a0));
+        if (rc < 0) return rc;
+        size_t len = (size_t)snprintf(val, 1024, "[");
+        corio_future *f;
+        int got = 0;
+        while ((rc = corio_as_completed_next(&it, &f)) == 1) {
+            size_t j = 0;
+            while (fs[j] != f) j++;
+            r2 = corio_future_result(f, &v);
+            if (r2 < 0)
+                len += (size_t)snprintf(val + len, 1024 - len, "%s%s=%s", got ? "," : "", o->tok[first + 2 + j], ename(r2));
+            else
+                len += (size_t)snprintf(val + len, 1024 - len, "%s%s=%ld", got ? "," : "", o->tok[first + 2 + j], (long)v);
+            got++;
+        }
+        corio_as_completed_close(&it);
+        if (rc == -ETIMEDOUT)
+            len += (size_t)snprintf(val + len, 1024 - len, "%sETIMEDOUT", got ? "," : "");
+        else if (rc < 0)
+            return rc;
+        snprintf(val + len, 1024 - len, "]");
+        return 0;
+    }
     if (strcmp(k, "soon") == 0) {
         rc = corio_call_soon(NULL, soon_cb, (void *)o);
         return rc < 0 ? rc : val_ok(val);
@@ -419,7 +478,7 @@ static int task_main(void *arg) {
     printf("T%d start\n", n);
     for (int i = 0; i < td->nops; i++) {
         const op *o = &td->ops[i];
-        char head[256], val[256];
+        char head[256], val[1024];
         size_t len = (size_t)snprintf(head, sizeof head, "T%d #%d", n, i);
         for (int j = 0; j < o->ntok; j++) len += (size_t)snprintf(head + len, sizeof head - len, " %s", o->tok[j]);
         if (strcmp(o->tok[0], "fail") == 0) {

@@ -28,14 +28,14 @@ LEVEL2 = LEVEL1 | {"put", "get", "put_nowait", "get_nowait", "task_done", "q_joi
 LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg", "soon", "fut_cb", "wait"}
 # 4 adds timers on a virtual clock (both sides): sleep(k), timeout(k) and
 # wait_for(x, k) with k > 0.
-LEVEL4 = LEVEL3 | {"sleep"}
+LEVEL4 = LEVEL3 | {"sleep", "later", "as_completed", "probe"}
 LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
 
 
 def gen(seed, level=3):
     allowed = LEVELS[level]
     r = random.Random(seed)
-    ntasks = r.randint(2, 6)
+    ntasks = r.randint(2, r.choice([6, 6, 9]))
     nev = r.randint(1, 2)
     nfut = r.randint(1, 3)
     nlock = 1
@@ -111,6 +111,13 @@ def gen(seed, level=3):
             return "sem S0"
         return "cond_wait C0"
 
+    def op_sync():
+        return r.choice(["event_set " + ev(), "fut_set %s %d" % (fut(), r.randint(1, 99)),
+                         "fut_cancel " + fut(), "fut_fail " + fut(),
+                         "cancel T%d" % r.randrange(ntasks), "put_nowait %s %d" % (q(), r.randint(1, 9)),
+                         "get_nowait " + q(), "sem_release S0", "lock_release L0",
+                         "event_clear " + ev(), "shutdown %s %d" % (q(), r.randint(0, 1))])
+
     def op(me):
         w = r.random()
         k = r.choice([k for k in [
@@ -120,7 +127,8 @@ def gen(seed, level=3):
             "put", "get", "put_nowait", "get_nowait", "task_done", "q_join", "shutdown",
             "lock", "lock_release", "sem", "sem_release", "cond_wait", "cond_notify",
             "cond_notify_all", "uncancel", "cancelling", "gather", "shield", "wait_for",
-            "timeout", "timeout", "soon", "soon", "fut_cb", "wait", "sleep", "sleep"] if k in allowed])
+            "timeout", "timeout", "soon", "soon", "fut_cb", "wait", "sleep", "sleep",
+            "later", "later", "as_completed", "probe"] if k in allowed])
         if k == "yield":
             return "yield"
         if k == "call_soon":
@@ -131,6 +139,8 @@ def gen(seed, level=3):
             return "fut_set %s %d" % (fut(), r.randint(1, 99))
         if k in ("fut_fail", "fut_cancel", "fut_await"):
             return "%s %s" % (k, fut())
+        if k == "cancel" and "sleep" in allowed:
+            return "cancel T%d" % r.randrange(ntasks)  # any task, itself too
         if k in ("cancel", "await"):
             if k == "cancel" and r.random() < 0.1:
                 return "cancel T%d" % me  # a task cancelling itself
@@ -177,11 +187,19 @@ def gen(seed, level=3):
             return "sleep %.4f" % (r.randint(1, 40000) / 1e4)
         if k == "soon":
             # a callback that does a non-suspending op
-            a = r.choice(["event_set " + ev(), "fut_set %s %d" % (fut(), r.randint(1, 99)),
-                          "fut_cancel " + fut(), "fut_fail " + fut(),
-                          "cancel T%d" % r.randrange(ntasks), "put_nowait %s %d" % (q(), r.randint(1, 9)),
-                          "get_nowait " + q(), "sem_release S0", "lock_release L0"])
-            return "soon " + a
+            return "soon " + op_sync()
+        if k == "later":
+            # a timer callback doing a non-suspending op
+            return "later %.4f %s" % (r.randint(1, 40000) / 1e4, op_sync())
+        if k == "probe":
+            return "probe"
+        if k == "as_completed":
+            objs = []
+            for _ in range(r.randint(1, 3)):
+                a = awaitable(me)
+                if a not in objs:
+                    objs.append(a)
+            return "as_completed %s %s" % (delay(), " ".join(objs))
         if k == "fut_cb":
             return "fut_cb %s %d" % (awaitable(me), r.randint(1, 99))
         if k == "wait":

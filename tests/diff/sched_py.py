@@ -96,6 +96,55 @@ class VirtualLoop(asyncio.SelectorEventLoop):
         return self._vt
 
 
+class _OrderedSet(dict):
+    """A set that iterates in insertion order (the methods TaskGroup uses)."""
+
+    def add(self, x):
+        self[x] = None
+
+    def discard(self, x):
+        self.pop(x, None)
+
+    def remove(self, x):
+        del self[x]
+
+
+class TaskGroup(asyncio.TaskGroup):
+    """asyncio.TaskGroup whose abort cancels the children in the order they
+    were created.  asyncio keeps them in a set(), so its order follows the
+    tasks' addresses: arbitrary, and different from run to run; corio
+    cancels them in creation order.  Which order asyncio happens to take
+    changes what the children see (a child cancelled first may enter a
+    Condition.wait that the other's cancellation then wakes spuriously), so
+    the reference side pins the order corio uses."""
+
+    def __init__(self):
+        super().__init__()
+        self._tasks = _OrderedSet()
+
+
+class AsCompleted(asyncio.tasks._AsCompletedIterator):
+    """asyncio.as_completed's iterator, with its futures kept in argument
+    order.  asyncio registers its done-callbacks by iterating over a set(),
+    so futures already done when the iteration starts come out in the
+    order of their addresses; corio hands them out in argument order.  Only
+    the set is replaced: the callbacks, the timeout and __anext__ are
+    asyncio's own."""
+
+    def __init__(self, aws, timeout):
+        self._done = asyncio.Queue()
+        self._timeout_handle = None
+        todo = _OrderedSet()
+        for aw in dict.fromkeys(aws):
+            todo.add(asyncio.ensure_future(aw))
+        for f in todo:
+            f.add_done_callback(self._handle_completion)
+        if todo and timeout is not None:
+            self._timeout_handle = asyncio.get_running_loop().call_later(timeout, self._handle_timeout)
+        self._todo = todo
+        self._todo_left = len(todo)
+
+
 class Unspawned(Exception):
     pass
 
@@ -150,6 +199,29 @@ class Interp:
             r = ename(e)
         log("cb soon %s -> %s" % (" ".join(w), r))
 
+    def later_cb(self, w):
+        try:
+            r = self.do_sync(w)
+        except Unspawned:
+            r = "unspawned"
+        except Exception as e:
+            r = ename(e)
+        log("cb later %s -> %s" % (" ".join(w), r))
+
+    def probe(self):
+        """The state of every object, as corio's queries give it."""
+        p = []
+        p += ["E%d=%d" % (i, e.is_set()) for i, e in enumerate(self.events)]
+        p += ["L%d=%d" % (i, l.locked()) for i, l in enumerate(self.locks)]
+        p += ["S%d=%d/%d" % (i, s._value, s.locked()) for i, s in enumerate(self.sems)]
+        p += ["C%d=%d" % (i, c.locked()) for i, c in enumerate(self.conds)]
+        p += ["Q%d=%d/%d/%d" % (i, q.qsize(), q.empty(), q.full()) for i, q in enumerate(self.queues)]
+        p += ["F%d=%d/%d" % (i, f.done(), f.cancelled()) for i, f in enumerate(self.futs)]
+        for n in self.order:
+            t = self.tasks[n]
+            p.append("T%d=%d/%d/%d" % (n, t.done(), t.cancelled(), t.cancelling()))
+        return " ".join(p)
+
     def fut_cb(self, k, f):
         log("fcb %d" % k)
 
@@ -193,6 +265,26 @@ class Interp:
         op, a = w[0], w[1:]
         if op in self.SYNC:
             return self.do_sync(w)
+        if op == "later":
+            asyncio.get_running_loop().call_later(float(a[0]), self.later_cb, a[1:])
+            return "ok"
+        if op == "probe":
+            return self.probe()
+        if op == "as_completed":
+            objs = [self.obj(x) for x in a[1:]]
+            names = {id(self.obj(x)): x for x in a[1:]}
+            got = []
+            try:
+                async for f in AsCompleted(objs, delay(a[0])):
+                    try:
+                        got.append("%s=%s" % (names[id(f)], await f))
+                    except Exception as e:
+                        got.append("%s=%s" % (names[id(f)], ename(e)))
+                    except asyncio.CancelledError:
+                        got.append("%s=ECANCELED" % names[id(f)])
+            except TimeoutError:
+                got.append("ETIMEDOUT")
+            return "[" + ",".join(got) + "]"
         if op == "soon":
             asyncio.get_running_loop().call_soon(self.soon_cb, a)
             return "ok"
@@ -315,7 +407,7 @@ class Interp:
                 return await self.do(me, a[1:])
         if op == "tg":
             try:
-                async with asyncio.TaskGroup() as g:
+                async with TaskGroup() as g:
                     for x in a:
                         self.start(int(x[1:]), g)
                     await asyncio.sleep(0)
