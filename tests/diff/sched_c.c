@@ -150,6 +150,15 @@ static int prio_cmp(const void *a, const void *b) {
 
 static void cb(void *arg) { printf("cb %d\n", (int)(intptr_t)arg); }
 
+static corio_handle handles[MAXOBJ]; /* H0..: callbacks hsoon schedules */
+static int handle_used[MAXOBJ], handle_ran[MAXOBJ], handle_k[MAXOBJ];
+
+static void h_cb(void *arg) {
+    int h = (int)(intptr_t)arg;
+    handle_ran[h] = 1;
+    printf("cb H%d %d\n", h, handle_k[h]);
+}
+
 static void fut_cb(corio_future *f, void *arg) {
     (void)f;
     printf("fcb %d\n", (int)(intptr_t)arg);
@@ -285,7 +294,35 @@ static int do_op(int me, const op *o, int first, char *val) {
         rc = corio_join(t);
         return val_num(val, rc, rc);
     }
-    if (strcmp(k, "uncancel") == 0) return val_num(val, 0, corio_task_uncancel(corio_current_task()));
+    if (strcmp(k, "uncancel") == 0) {
+        corio_task *t = corio_current_task();
+        if (o->ntok > first + 1 && !(t = reg[idx(a0, ntasks)])) return UNSPAWNED;
+        return val_num(val, 0, corio_task_uncancel(t));
+    }
+    if (strcmp(k, "hsoon") == 0) {
+        int h = idx(a0, MAXOBJ);
+        if (handle_used[h] && !handle_ran[h] && !corio_handle_cancelled(&handles[h])) {
+            strcpy(val, "busy");
+            return 0;
+        }
+        memset(&handles[h], 0, sizeof handles[h]);
+        handle_used[h] = 1;
+        handle_ran[h] = 0;
+        handle_k[h] = atoi(o->tok[first + 3]);
+        if (strcmp(a1, "0") == 0)
+            rc = corio_call_soon(&handles[h], h_cb, (void *)(intptr_t)h);
+        else
+            rc = corio_call_later(&handles[h], atof(a1), h_cb, (void *)(intptr_t)h);
+        return rc < 0 ? rc : val_ok(val);
+    }
+    if (strcmp(k, "hcancel") == 0) {
+        int h = idx(a0, MAXOBJ);
+        if (!handle_used[h]) {
+            strcpy(val, "none");
+            return 0;
+        }
+        return val_num(val, 0, corio_handle_cancel(&handles[h]));
+    }
     if (strcmp(k, "cancelling") == 0) return val_num(val, 0, corio_task_cancelling(corio_current_task()));
     if (strcmp(k, "put") == 0 || strcmp(k, "put_nowait") == 0) {
         corio_queue *q = &queue[idx(a0, nq)];

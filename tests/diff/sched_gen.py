@@ -28,7 +28,7 @@ LEVEL2 = LEVEL1 | {"put", "get", "put_nowait", "get_nowait", "task_done", "q_joi
 LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg", "soon", "fut_cb", "wait"}
 # 4 adds timers on a virtual clock (both sides): sleep(k), timeout(k) and
 # wait_for(x, k) with k > 0.
-LEVEL4 = LEVEL3 | {"sleep", "later", "as_completed", "probe"}
+LEVEL4 = LEVEL3 | {"sleep", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hcancel"}
 LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
 
 
@@ -128,7 +128,8 @@ def gen(seed, level=3):
             "lock", "lock_release", "sem", "sem_release", "cond_wait", "cond_notify",
             "cond_notify_all", "uncancel", "cancelling", "gather", "shield", "wait_for",
             "timeout", "timeout", "soon", "soon", "fut_cb", "wait", "sleep", "sleep",
-            "later", "later", "as_completed", "probe"] if k in allowed])
+            "later", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hsoon", "hcancel",
+            "hcancel"] if k in allowed])
         if k == "yield":
             return "yield"
         if k == "call_soon":
@@ -174,7 +175,8 @@ def gen(seed, level=3):
             objs = []
             for _ in range(r.randint(1, 3)):
                 a = awaitable(me)
-                if a not in objs:
+                # the same future twice now and then (asyncio waits for it once)
+                if a not in objs or ("sleep" in allowed and r.random() < 0.3):
                     objs.append(a)
             return "gather %d %s" % (r.randint(0, 1), " ".join(objs))
         if k == "shield":
@@ -193,6 +195,14 @@ def gen(seed, level=3):
             return "later %.4f %s" % (r.randint(1, 40000) / 1e4, op_sync())
         if k == "probe":
             return "probe"
+        if k == "uncancel_t":
+            return "uncancel T%d" % r.randrange(ntasks)
+        if k == "hsoon":
+            # a callback with a handle of its own (H0..H3), which hcancel cancels
+            d = r.choice(["0", "%.4f" % (r.randint(1, 40000) / 1e4)])
+            return "hsoon H%d %s %d" % (r.randrange(4), d, r.randint(1, 99))
+        if k == "hcancel":
+            return "hcancel H%d" % r.randrange(4)
         if k == "as_completed":
             objs = []
             for _ in range(r.randint(1, 3)):

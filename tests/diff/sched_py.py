@@ -165,6 +165,8 @@ class Interp:
             cls = {"fifo": asyncio.Queue, "lifo": asyncio.LifoQueue,
                    "prio": asyncio.PriorityQueue}[kind]
             self.queues.append(cls(int(size)))
+        self.handles = {}     # H0.. -> asyncio.Handle
+        self.handle_ran = {}  # H0.. -> its callback ran
         self.tasks = {}   # n -> asyncio.Task
         self.order = []   # n in the order tasks were created
 
@@ -198,6 +200,10 @@ class Interp:
         except Exception as e:
             r = ename(e)
         log("cb soon %s -> %s" % (" ".join(w), r))
+
+    def h_cb(self, name, k):
+        self.handle_ran[name] = True
+        log("cb %s %d" % (name, k))
 
     def later_cb(self, w):
         try:
@@ -341,7 +347,27 @@ class Interp:
         if op == "await":
             return await self.obj(a[0])
         if op == "uncancel":
-            return asyncio.current_task().uncancel()
+            return (self.obj(a[0]) if a else asyncio.current_task()).uncancel()
+        if op == "hsoon":
+            loop = asyncio.get_running_loop()
+            h = self.handles.get(a[0])
+            if h is not None and not h.cancelled() and not self.handle_ran.get(a[0]):
+                return "busy"  # still scheduled: corio refuses to reuse it (EINVAL)
+            self.handle_ran[a[0]] = False
+            if a[1] == "0":
+                self.handles[a[0]] = loop.call_soon(self.h_cb, a[0], int(a[2]))
+            else:
+                self.handles[a[0]] = loop.call_later(float(a[1]), self.h_cb, a[0], int(a[2]))
+            return "ok"
+        if op == "hcancel":
+            h = self.handles.get(a[0])
+            if h is None:
+                return "none"
+            if h.cancelled() or self.handle_ran.get(a[0]):
+                h.cancel()
+                return 0
+            h.cancel()
+            return 1
         if op == "cancelling":
             return asyncio.current_task().cancelling()
         if op == "put":
