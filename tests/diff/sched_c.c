@@ -494,8 +494,10 @@ static int do_op(int me, const op *o, int first, char *val) {
         corio_taskgroup g;
         rc = corio_taskgroup_enter(&g);
         if (rc < 0) return rc;
-        for (int i = first + 1; i < o->ntok; i++) start(idx(o->tok[i], ntasks), &g);
-        rc = corio_yield();
+        int body = first + 1;
+        while (body < o->ntok && strcmp(o->tok[body], "/") != 0) body++;
+        for (int i = first + 1; i < body; i++) start(idx(o->tok[i], ntasks), &g);
+        rc = body < o->ntok ? do_op(me, o, body + 1, val) : corio_yield();
         rc = corio_taskgroup_exit(&g, rc);
         if (rc == 0 || rc == -ECANCELED) return rc < 0 ? rc : val_ok(val);
         size_t len = (size_t)snprintf(val, 256, "EG[");

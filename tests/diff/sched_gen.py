@@ -243,6 +243,11 @@ def gen(seed, level=3):
                 n = r.randint(1, min(2, len(children)))
                 group, children = children[:n], children[n:]
                 stmt = "tg " + " ".join("T%d" % c for c in group)
+                if "sleep" in allowed and r.random() < 0.6:
+                    # a body other than sleep(0): its error joins the group's
+                    stmt += " / " + r.choice(["yield", "event_wait " + ev(), "fut_await " + fut(),
+                                              "get " + q(), "get_nowait " + q(),
+                                              "sleep %.4f" % (r.randint(1, 40000) / 1e4)])
             else:
                 stmt, children = "spawn T%d" % children[0], children[1:]
             body = ops[p]

@@ -433,10 +433,14 @@ class Interp:
                 return await self.do(me, a[1:])
         if op == "tg":
             try:
+                body = a.index("/") if "/" in a else len(a)
                 async with TaskGroup() as g:
-                    for x in a:
+                    for x in a[:body]:
                         self.start(int(x[1:]), g)
-                    await asyncio.sleep(0)
+                    if body < len(a):
+                        await self.do(me, a[body + 1:])
+                    else:
+                        await asyncio.sleep(0)
             except ExceptionGroup as eg:
                 return "EG[" + ",".join(ename(e) for e in eg.exceptions) + "]"
             return "ok"
