@@ -294,6 +294,30 @@ static int do_op(int me, const op *o, int first, char *val) {
         rc = corio_join(t);
         return val_num(val, rc, rc);
     }
+    if (strcmp(k, "await_f") == 0) { /* the task's future awaited, not joined */
+        corio_task *t = reg[idx(a0, ntasks)];
+        if (!t) return UNSPAWNED;
+        rc = corio_await(corio_task_future(t), &v);
+        return val_num(val, rc, v);
+    }
+    if (strcmp(k, "gather_t") == 0) { /* corio_gather_tasks, results by corio_task_value */
+        corio_task *ts[MAXTOK];
+        size_t n = 0;
+        for (int i = first + 2; i < o->ntok; i++)
+            if (!(ts[n++] = reg[idx(o->tok[i], ntasks)])) return UNSPAWNED;
+        rc = corio_gather_tasks(ts, n, atoi(a0) ? CORIO_GATHER_COLLECT : 0);
+        if (rc < 0) return rc;
+        size_t len = (size_t)snprintf(val, 1024, "[");
+        for (size_t i = 0; i < n; i++) {
+            r2 = corio_task_value(ts[i], &v);
+            if (r2 < 0)
+                len += (size_t)snprintf(val + len, 1024 - len, "%s%s", i ? "," : "", ename(r2));
+            else
+                len += (size_t)snprintf(val + len, 1024 - len, "%s%ld", i ? "," : "", (long)v);
+        }
+        snprintf(val + len, 1024 - len, "]");
+        return 0;
+    }
     if (strcmp(k, "uncancel") == 0) {
         corio_task *t = corio_current_task();
         if (o->ntok > first + 1 && !(t = reg[idx(a0, ntasks)])) return UNSPAWNED;

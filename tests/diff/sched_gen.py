@@ -28,7 +28,8 @@ LEVEL2 = LEVEL1 | {"put", "get", "put_nowait", "get_nowait", "task_done", "q_joi
 LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg", "soon", "fut_cb", "wait"}
 # 4 adds timers on a virtual clock (both sides): sleep(k), timeout(k) and
 # wait_for(x, k) with k > 0.
-LEVEL4 = LEVEL3 | {"sleep", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hcancel"}
+LEVEL4 = LEVEL3 | {"sleep", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hcancel",
+                   "await_f", "gather_t"}
 LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
 
 
@@ -129,7 +130,7 @@ def gen(seed, level=3):
             "cond_notify_all", "uncancel", "cancelling", "gather", "shield", "wait_for",
             "timeout", "timeout", "soon", "soon", "fut_cb", "wait", "sleep", "sleep",
             "later", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hsoon", "hcancel",
-            "hcancel"] if k in allowed])
+            "hcancel", "await_f", "gather_t"] if k in allowed])
         if k == "yield":
             return "yield"
         if k == "call_soon":
@@ -195,6 +196,12 @@ def gen(seed, level=3):
             return "later %.4f %s" % (r.randint(1, 40000) / 1e4, op_sync())
         if k == "probe":
             return "probe"
+        if k == "await_f":
+            t = other(me)
+            return "await_f " + t if t else "yield"
+        if k == "gather_t":
+            ts = [t for t in (other(me) for _ in range(r.randint(1, 3))) if t]
+            return "gather_t %d %s" % (r.randint(0, 1), " ".join(ts)) if ts else "yield"
         if k == "uncancel_t":
             return "uncancel T%d" % r.randrange(ntasks)
         if k == "hsoon":

@@ -344,7 +344,7 @@ class Interp:
             return await self.futs[int(a[0][1:])]
         if op == "cancel":
             return int(self.obj(a[0]).cancel())
-        if op == "await":
+        if op in ("await", "await_f"):
             return await self.obj(a[0])
         if op == "uncancel":
             return (self.obj(a[0]) if a else asyncio.current_task()).uncancel()
@@ -418,7 +418,7 @@ class Interp:
             async with c:
                 c.notify_all()
             return "ok"
-        if op == "gather":
+        if op in ("gather", "gather_t"):
             objs = [self.obj(x) for x in a[1:]]
             res = await asyncio.gather(*objs, return_exceptions=bool(int(a[0])))
             return "[" + ",".join(ename(x) if isinstance(x, BaseException) else str(x)
