@@ -47,6 +47,7 @@ static int iters = ITERS;
 static int virtual_clock;  /* header `virtual 1`: timers on corio's virtual clock */
 static double settle;      /* virtual seconds the driver sleeps after its yields */
 static long sem_init[MAXOBJ];
+static int sem_bounded[MAXOBJ]; /* "bN" in the header: a BoundedSemaphore */
 static int q_kind[MAXOBJ];
 static size_t q_size[MAXOBJ];
 
@@ -70,6 +71,7 @@ static const char *ename(int err) {
     case -EINVAL: return "EINVAL";
     case -EPERM: return "EPERM";
     case -EIO: return "EIO";
+    case -EOVERFLOW: return "EOVERFLOW";
     default: snprintf(buf, sizeof buf, "E?%d", -err); return buf;
     }
 }
@@ -123,7 +125,11 @@ static void parse(const char *path) {
         } else if (n >= 2 && strcmp(w[0], "conds") == 0) {
             ncond = atoi(w[1]);
         } else if (strcmp(w[0], "sems") == 0) {
-            for (int i = 1; i < n && nsem < MAXOBJ; i++) sem_init[nsem++] = atol(w[i]);
+            for (int i = 1; i < n && nsem < MAXOBJ; i++) {
+                sem_bounded[nsem] = w[i][0] == 'b';
+                sem_init[nsem] = atol(w[i] + sem_bounded[nsem]);
+                nsem++;
+            }
         } else if (strcmp(w[0], "queues") == 0) {
             for (int i = 1; i < n && nq < MAXOBJ; i++) {
                 char *colon = strchr(w[i], ':');
@@ -226,6 +232,8 @@ static corio_future *obj(const char *tok) {
 
 /* A timeout argument: "0", "N" (none) or seconds. */
 static double delay(const char *tok) { return strcmp(tok, "N") == 0 ? INFINITY : atof(tok); }
+
+static int event_is_set(void *arg) { return corio_event_is_set(arg); }
 
 static int val_ok(char *val) {
     strcpy(val, "ok");
@@ -404,6 +412,8 @@ static int do_op(int me, const op *o, int first, char *val) {
         if (rc < 0) return rc;
         if (strcmp(k, "cond_wait") == 0)
             rc = corio_condition_wait(c);
+        else if (strcmp(k, "cond_wait_for") == 0)
+            rc = corio_condition_wait_for(c, event_is_set, &ev[idx(a1, nev)]);
         else if (strcmp(k, "cond_notify") == 0)
             rc = corio_condition_notify(c, (size_t)atoi(a1));
         else
@@ -514,6 +524,15 @@ static int do_op(int me, const op *o, int first, char *val) {
         snprintf(val, 256, "uncancelled %d", corio_task_uncancel(corio_current_task()));
         return 0;
     }
+    if (strcmp(k, "timeout_r") == 0) {
+        corio_timeout to;
+        rc = corio_timeout_enter(&to, delay(a0));
+        if (rc < 0) return rc;
+        double d = delay(a1);
+        corio_timeout_reschedule(&to, isinf(d) ? INFINITY : corio_time() + d);
+        rc = do_op(me, o, first + 3, val);
+        return corio_timeout_exit(&to, rc);
+    }
     if (strcmp(k, "tg") == 0) {
         corio_taskgroup g;
         rc = corio_taskgroup_enter(&g);
@@ -604,7 +623,8 @@ static int driver(void *arg) {
     for (int i = 0; i < nev; i++) corio_event_init(&ev[i]);
     for (int i = 0; i < nfut; i++) corio_future_init(&fut[i], NULL);
     for (int i = 0; i < nlock; i++) corio_lock_init(&lock[i]);
-    for (int i = 0; i < nsem; i++) corio_semaphore_init(&sem[i], sem_init[i]);
+    for (int i = 0; i < nsem; i++)
+        (sem_bounded[i] ? corio_semaphore_init_bounded : corio_semaphore_init)(&sem[i], sem_init[i]);
     for (int i = 0; i < ncond; i++) corio_condition_init(&cond[i], NULL);
     for (int i = 0; i < nq; i++) corio_queue_init(&queue[i], q_kind[i], q_size[i], prio_cmp);
     start(0, NULL);

@@ -29,7 +29,7 @@ LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg", "soon", "fut
 # 4 adds timers on a virtual clock (both sides): sleep(k), timeout(k) and
 # wait_for(x, k) with k > 0.
 LEVEL4 = LEVEL3 | {"sleep", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hcancel",
-                   "await_f", "gather_t"}
+                   "await_f", "gather_t", "cond_wait_for", "bsem", "timeout_r"}
 LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
 
 
@@ -41,6 +41,7 @@ def gen(seed, level=3):
     nfut = r.randint(1, 3)
     nlock = 1
     sems = [r.randint(0, 2)]
+    bsems = [r.randint(1, 2)] if "bsem" in allowed else []
     nconds = 1
     queues = [(r.choice(["fifo", "fifo", "lifo", "prio"]), r.choice([0, 1, 2]))
               for _ in range(r.randint(1, 2))]
@@ -130,7 +131,8 @@ def gen(seed, level=3):
             "cond_notify_all", "uncancel", "cancelling", "gather", "shield", "wait_for",
             "timeout", "timeout", "soon", "soon", "fut_cb", "wait", "sleep", "sleep",
             "later", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hsoon", "hcancel",
-            "hcancel", "await_f", "gather_t"] if k in allowed])
+            "hcancel", "await_f", "gather_t", "cond_wait_for", "bsem", "timeout_r"]
+            if k in allowed])
         if k == "yield":
             return "yield"
         if k == "call_soon":
@@ -196,6 +198,12 @@ def gen(seed, level=3):
             return "later %.4f %s" % (r.randint(1, 40000) / 1e4, op_sync())
         if k == "probe":
             return "probe"
+        if k == "cond_wait_for":
+            return "cond_wait_for C0 " + ev()
+        if k == "bsem":
+            return r.choice(["sem S1", "sem_release S1"])
+        if k == "timeout_r":
+            return "timeout_r %s %s %s" % (delay(("N",)), delay(("0", "N")), waiting_op(me, 1))
         if k == "await_f":
             t = other(me)
             return "await_f " + t if t else "yield"
@@ -267,7 +275,8 @@ def gen(seed, level=3):
            "virtual %d settle %s" % ((1, r.choice(["0", "2.5", "100"])) if "sleep" in allowed
                                      else (0, "0")),
            "events %d" % nev, "futures %d" % nfut, "locks %d" % nlock,
-           "sems " + " ".join(str(s) for s in sems), "conds %d" % nconds,
+           "sems " + " ".join([str(s) for s in sems] + ["b%d" % s for s in bsems]),
+           "conds %d" % nconds,
            "queues " + " ".join("%s:%d" % qq for qq in queues)]
     for i in range(ntasks):
         out.append("task T%d %s" % (i, modes[i]))

@@ -157,7 +157,9 @@ class Interp:
         loop = asyncio.get_running_loop()
         self.futs = [loop.create_future() for _ in range(int(h["futures"][0]))]
         self.locks = [asyncio.Lock() for _ in range(int(h["locks"][0]))]
-        self.sems = [asyncio.Semaphore(int(v)) for v in h["sems"]]
+        # "bN": a BoundedSemaphore (releasing it too often: ValueError, EOVERFLOW)
+        self.sems = [asyncio.BoundedSemaphore(int(v[1:])) if v[0] == "b" else asyncio.Semaphore(int(v))
+                     for v in h["sems"]]
         self.conds = [asyncio.Condition() for _ in range(int(h["conds"][0]))]
         self.queues = []
         for spec in h["queues"]:
@@ -262,7 +264,10 @@ class Interp:
             self.locks[int(a[0][1:])].release()
             return "ok"
         if op == "sem_release":
-            self.sems[int(a[0][1:])].release()
+            try:
+                self.sems[int(a[0][1:])].release()
+            except ValueError:
+                return "EOVERFLOW"
             return "ok"
         raise AssertionError("unknown op " + op)
 
@@ -408,6 +413,18 @@ class Interp:
             async with c:
                 await c.wait()
             return "ok"
+        if op == "cond_wait_for":
+            c = self.conds[int(a[0][1:])]
+            e = self.events[int(a[1][1:])]
+            async with c:
+                await c.wait_for(e.is_set)
+            return "ok"
+        if op == "timeout_r":
+            loop = asyncio.get_running_loop()
+            async with asyncio.timeout(delay(a[0])) as cm:
+                d = delay(a[1])
+                cm.reschedule(None if d is None else loop.time() + d)
+                return await self.do(me, a[2:])
         if op == "cond_notify":
             c = self.conds[int(a[0][1:])]
             async with c:
