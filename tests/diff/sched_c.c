@@ -170,12 +170,13 @@ static void fut_cb(corio_future *f, void *arg) {
     printf("fcb %d\n", (int)(intptr_t)arg);
 }
 
+#define VAL_CAP 1024 /* bytes of an op's printed value */
 static int do_op(int me, const op *o, int first, char *val);
 
 /* `soon OP...` / `later K OP...`: the op (one that never suspends) run
  * from a callback; `first` is where OP starts. */
 static void act(const op *o, int first, const char *what) {
-    char val[1024];
+    char val[VAL_CAP];
     int rc = do_op(-1, o, first, val);
     printf("cb %s", what);
     for (int j = first; j < o->ntok; j++) printf(" %s", o->tok[j]);
@@ -248,6 +249,18 @@ static int val_num(char *val, int rc, intptr_t v) {
 }
 
 /* One op; returns 0 with the value to print in val, or a negative errno. */
+/* A list value "[a,b,...]" in val (VAL_CAP bytes): each item its value or
+ * its error's name (gather's results). */
+static size_t val_clamp(size_t len) { return len < VAL_CAP ? len : VAL_CAP - 1; }
+static size_t val_open(char *val) { return val_clamp((size_t)snprintf(val, VAL_CAP, "[")); }
+/* Item i: "name=" first when name is not NULL (as_completed's). */
+static size_t val_item(char *val, size_t len, size_t i, const char *name, int rc, intptr_t v) {
+    len = val_clamp(len + (size_t)snprintf(val + len, VAL_CAP - len, "%s%s%s", i ? "," : "", name ? name : "", name ? "=" : ""));
+    if (rc < 0) return val_clamp(len + (size_t)snprintf(val + len, VAL_CAP - len, "%s", ename(rc)));
+    return val_clamp(len + (size_t)snprintf(val + len, VAL_CAP - len, "%ld", (long)v));
+}
+static void val_close(char *val, size_t len) { snprintf(val + len, VAL_CAP - len, "]"); }
+
 static int do_op(int me, const op *o, int first, char *val) {
     const char *k = o->tok[first];
     const char *a0 = first + 1 < o->ntok ? o->tok[first + 1] : "";
@@ -315,15 +328,12 @@ static int do_op(int me, const op *o, int first, char *val) {
             if (!(ts[n++] = reg[idx(o->tok[i], ntasks)])) return UNSPAWNED;
         rc = corio_gather_tasks(ts, n, atoi(a0) ? CORIO_GATHER_COLLECT : 0);
         if (rc < 0) return rc;
-        size_t len = (size_t)snprintf(val, 1024, "[");
+        size_t len = val_open(val);
         for (size_t i = 0; i < n; i++) {
             r2 = corio_task_value(ts[i], &v);
-            if (r2 < 0)
-                len += (size_t)snprintf(val + len, 1024 - len, "%s%s", i ? "," : "", ename(r2));
-            else
-                len += (size_t)snprintf(val + len, 1024 - len, "%s%ld", i ? "," : "", (long)v);
+            len = val_item(val, len, i, NULL, r2, v);
         }
-        snprintf(val + len, 1024 - len, "]");
+        val_close(val, len);
         return 0;
     }
     if (strcmp(k, "uncancel") == 0) {
@@ -429,16 +439,12 @@ static int do_op(int me, const op *o, int first, char *val) {
             if (!(fs[n++] = obj(o->tok[i]))) return UNSPAWNED;
         rc = corio_gather(fs, n, atoi(a0) ? CORIO_GATHER_COLLECT : 0);
         if (rc < 0) return rc;
-        size_t len = 0;
-        len += (size_t)snprintf(val + len, 256 - len, "[");
+        size_t len = val_open(val);
         for (size_t i = 0; i < n; i++) {
             r2 = corio_future_result(fs[i], &v);
-            if (r2 < 0)
-                len += (size_t)snprintf(val + len, 256 - len, "%s%s", i ? "," : "", ename(r2));
-            else
-                len += (size_t)snprintf(val + len, 256 - len, "%s%ld", i ? "," : "", (long)v);
+            len = val_item(val, len, i, NULL, r2, v);
         }
-        snprintf(val + len, 256 - len, "]");
+        val_close(val, len);
         return 0;
     }
     if (strcmp(k, "shield") == 0) {
@@ -465,7 +471,7 @@ static int do_op(int me, const op *o, int first, char *val) {
         return rc < 0 ? rc : val_ok(val);
     }
     if (strcmp(k, "probe") == 0) {
-        probe(val, 1024);
+        probe(val, VAL_CAP);
         return 0;
     }
     if (strcmp(k, "as_completed") == 0) {
@@ -476,25 +482,21 @@ static int do_op(int me, const op *o, int first, char *val) {
         corio_as_completed it;
         rc = corio_as_completed_init(&it, fs, n, delay(a0));
         if (rc < 0) return rc;
-        size_t len = (size_t)snprintf(val, 1024, "[");
+        size_t len = val_open(val);
         corio_future *f;
-        int got = 0;
+        size_t got = 0;
         while ((rc = corio_as_completed_next(&it, &f)) == 1) {
             size_t j = 0;
             while (fs[j] != f) j++;
             r2 = corio_future_result(f, &v);
-            if (r2 < 0)
-                len += (size_t)snprintf(val + len, 1024 - len, "%s%s=%s", got ? "," : "", o->tok[first + 2 + j], ename(r2));
-            else
-                len += (size_t)snprintf(val + len, 1024 - len, "%s%s=%ld", got ? "," : "", o->tok[first + 2 + j], (long)v);
-            got++;
+            len = val_item(val, len, got++, o->tok[first + 2 + j], r2, v);
         }
         corio_as_completed_close(&it);
         if (rc == -ETIMEDOUT)
-            len += (size_t)snprintf(val + len, 1024 - len, "%sETIMEDOUT", got ? "," : "");
+            len = val_clamp(len + (size_t)snprintf(val + len, VAL_CAP - len, "%sETIMEDOUT", got ? "," : ""));
         else if (rc < 0)
             return rc;
-        snprintf(val + len, 1024 - len, "]");
+        val_close(val, len);
         return 0;
     }
     if (strcmp(k, "soon") == 0) {
@@ -560,7 +562,7 @@ static int task_main(void *arg) {
     printf("T%d start\n", n);
     for (int i = 0; i < td->nops; i++) {
         const op *o = &td->ops[i];
-        char head[256], val[1024];
+        char head[256], val[VAL_CAP];
         size_t len = (size_t)snprintf(head, sizeof head, "T%d #%d", n, i);
         for (int j = 0; j < o->ntok; j++) len += (size_t)snprintf(head + len, sizeof head - len, " %s", o->tok[j]);
         if (strcmp(o->tok[0], "fail") == 0) {

@@ -330,24 +330,8 @@ class Interp:
         if op == "event_wait":
             await self.events[int(a[0][1:])].wait()
             return "ok"
-        if op == "event_set":
-            self.events[int(a[0][1:])].set()
-            return "ok"
-        if op == "event_clear":
-            self.events[int(a[0][1:])].clear()
-            return "ok"
-        if op == "fut_set":
-            self.futs[int(a[0][1:])].set_result(int(a[1]))
-            return "ok"
-        if op == "fut_fail":
-            self.futs[int(a[0][1:])].set_exception(Fail())
-            return "ok"
-        if op == "fut_cancel":
-            return int(self.futs[int(a[0][1:])].cancel())
         if op == "fut_await":
             return await self.futs[int(a[0][1:])]
-        if op == "cancel":
-            return int(self.obj(a[0]).cancel())
         if op in ("await", "await_f"):
             return await self.obj(a[0])
         if op == "uncancel":
@@ -377,35 +361,21 @@ class Interp:
         if op == "put":
             await self.queues[int(a[0][1:])].put(int(a[1]))
             return "ok"
-        if op == "put_nowait":
-            self.queues[int(a[0][1:])].put_nowait(int(a[1]))
-            return "ok"
         if op == "get":
             return await self.queues[int(a[0][1:])].get()
-        if op == "get_nowait":
-            return self.queues[int(a[0][1:])].get_nowait()
         if op == "task_done":
             self.queues[int(a[0][1:])].task_done()
             return "ok"
         if op == "q_join":
             await self.queues[int(a[0][1:])].join()
             return "ok"
-        if op == "shutdown":
-            self.queues[int(a[0][1:])].shutdown(immediate=bool(int(a[1])))
-            return "ok"
         if op == "lock":
             async with self.locks[int(a[0][1:])]:
                 await asyncio.sleep(0)
             return "ok"
-        if op == "lock_release":
-            self.locks[int(a[0][1:])].release()
-            return "ok"
         if op == "sem":
             async with self.sems[int(a[0][1:])]:
                 await asyncio.sleep(0)
-            return "ok"
-        if op == "sem_release":
-            self.sems[int(a[0][1:])].release()
             return "ok"
         if op == "cond_wait":
             c = self.conds[int(a[0][1:])]
