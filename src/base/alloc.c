@@ -57,3 +57,10 @@ void *corio__huge_alloc(size_t n) {
 void corio__huge_free(void *p, size_t n) {
     if (p) munmap(p, huge_round(n));
 }
+
+void corio__block_free(void *p, size_t huge_len) {
+    if (huge_len)
+        corio__huge_free(p, huge_len);
+    else
+        corio__free(p);
+}

@@ -94,6 +94,10 @@ void corio__free(void *p);
 #define CORIO__HUGE_PAGE ((size_t)2 << 20)
 void *corio__huge_alloc(size_t n);
 void corio__huge_free(void *p, size_t n);
+/* Free a block that is either corio__huge_alloc's (huge_len, its length)
+ * or corio__malloc's (huge_len 0): the loop's handle slabs, timer heap and
+ * timer-wheel arrays are one or the other depending on their size. */
+void corio__block_free(void *p, size_t huge_len);
 
 /* ---- time ------------------------------------------------------------------- */
 

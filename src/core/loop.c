@@ -191,10 +191,7 @@ static __attribute__((noinline)) int handle_slab_new(corio_loop *loop) {
 static void handle_slabs_free(corio_loop *loop) {
     for (corio__handle_slab *s = loop->handle_slabs, *next; s; s = next) {
         next = s->next;
-        if (s->huge_len)
-            corio__huge_free(s, s->huge_len);
-        else
-            corio__free(s);
+        corio__block_free(s, s->huge_len);
     }
     loop->handle_slabs = NULL;
     loop->free_handles = NULL;

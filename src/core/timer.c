@@ -98,10 +98,7 @@ static int grow(corio_loop *loop, size_t need) {
         if (!(mem = corio__huge_alloc(bytes))) return -ENOMEM;
         h = (corio__timer_ent *)(void *)(mem + 64 - sizeof(corio__timer_ent)); /* mem is 2 MiB-aligned */
         if (loop->nheap) memcpy(h, loop->heap, loop->nheap * sizeof *h);
-        if (loop->heap_huge_len)
-            corio__huge_free(loop->heap_mem, loop->heap_huge_len);
-        else
-            corio__free(loop->heap_mem);
+        corio__block_free(loop->heap_mem, loop->heap_huge_len);
         loop->heap_huge_len = bytes;
     } else {
         size_t old_off = loop->heap_mem ? (size_t)((char *)loop->heap - (char *)loop->heap_mem) : 0;
@@ -225,10 +222,7 @@ static corio__timer **arena_get(struct corio__wheel *w, unsigned k) {
 static void arena_free(struct corio__wheel *w) {
     for (arena_block *b = w->blocks, *next; b; b = next) {
         next = b->next;
-        if (b->huge_len)
-            corio__huge_free(b, b->huge_len);
-        else
-            corio__free(b);
+        corio__block_free(b, b->huge_len);
     }
 }
 
@@ -365,10 +359,7 @@ void corio__timer_free(corio_loop *loop) {
     assert(!loop->ntimers);
     if (loop->wheel) arena_free(loop->wheel);
     corio__free(loop->wheel);
-    if (loop->heap_huge_len)
-        corio__huge_free(loop->heap_mem, loop->heap_huge_len);
-    else
-        corio__free(loop->heap_mem);
+    corio__block_free(loop->heap_mem, loop->heap_huge_len);
     loop->heap_huge_len = 0;
     loop->wheel = NULL;
     loop->heap_mem = NULL;

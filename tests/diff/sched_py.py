@@ -29,6 +29,17 @@ def log(s):
         print(s, file=sys.stderr, flush=True)
 
 
+def outcome(f):
+    """A task's or future's final state as the trace prints it."""
+    if not f.done():
+        return "pending"
+    if f.cancelled():
+        return "cancelled"
+    if f.exception() is not None:
+        return ename(f.exception())
+    return str(f.result())
+
+
 class Fail(Exception):
     """What the op `fail` raises; corio's side returns -EIO."""
 
@@ -486,27 +497,9 @@ class Interp:
     def summary(self):
         for n in range(len(self.p.tasks)):
             t = self.tasks.get(n)
-            if t is None:
-                s = "unspawned"
-            elif not t.done():
-                s = "pending"
-            elif t.cancelled():
-                s = "cancelled"
-            elif t.exception() is not None:
-                s = ename(t.exception())
-            else:
-                s = str(t.result())
-            log("final T%d %s" % (n, s))
+            log("final T%d %s" % (n, "unspawned" if t is None else outcome(t)))
         for i, f in enumerate(self.futs):
-            if not f.done():
-                s = "pending"
-            elif f.cancelled():
-                s = "cancelled"
-            elif f.exception() is not None:
-                s = ename(f.exception())
-            else:
-                s = str(f.result())
-            log("final F%d %s" % (i, s))
+            log("final F%d %s" % (i, outcome(f)))
         for i, e in enumerate(self.events):
             log("final E%d %d" % (i, int(e.is_set())))
         for i, q in enumerate(self.queues):
