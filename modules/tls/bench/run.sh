@@ -36,7 +36,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 cd "$ROOT"
 R=${R:-3}
 T=${T:-2}
-BUILD="$ROOT/build-tls-bench"
+BUILD="${BUILD:-$ROOT/build-tls-bench}" # BUILD=dir: another build directory
 OUT="$BUILD/out"
 mkdir -p "$OUT"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCORIO_BUILD_TESTS=OFF >/dev/null

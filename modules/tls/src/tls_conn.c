@@ -109,7 +109,7 @@ static __thread __attribute__((tls_model("initial-exec"))) corio_tls_conn *tls_c
 static inline __attribute__((always_inline)) int bio_write_to(corio_tls_conn *c, const char *data, size_t len,
                                                                 size_t *done) {
     *done = len; /* first: only c is needed after the write */
-    if (len && !c->wr_err) {
+    if (!c->wr_err) { /* len 0 (never asked for) is a no-op of corio_writer_write's */
         int rc = corio_writer_write(c->pw, data, len);
         if (corio__tls_unlikely(rc < 0)) c->wr_err = rc;
     }
@@ -148,14 +148,49 @@ static inline __attribute__((always_inline)) int bio_read_from(corio_tls_conn *c
     return 1;
 }
 
-__attribute__((noinline)) static int bio_read_other(BIO *b, char *out, size_t n, size_t *got) {
-    return bio_read_from(BIO_get_data(b), b, out, n, got);
+/* A read from the plain reader inside our BIO returned m <= 0 (its end,
+ * an error, a cancellation - nothing consumed): keep it for tls_read,
+ * and tell OpenSSL to retry, which leaves its state as any WANT_READ. */
+__attribute__((noinline)) static int bio_read_below_end(corio_tls_conn *c, ssize_t m, size_t *got) {
+    c->below_rc = m;
+    c->below_ended = 1;
+    return bio_read_none(c->bio, got);
 }
 
+/* Inside tls_read's SSL_read with `in` empty: read the ciphertext from
+ * the plain reader straight into OpenSSL's record buffer (a read of a
+ * page or more with nothing buffered goes from the kernel there: no copy
+ * through `in`).  SUSPENDS, inside SSL_read: see tls_read.  `reading` is
+ * off while the task waits, so that another task's SSL call on this
+ * connection (a write, a close) never reads from the plain reader, nor
+ * waits, in our BIO. */
+static inline __attribute__((always_inline)) int bio_read_below(corio_tls_conn *c, char *out, size_t n,
+                                                                 size_t *got) {
+    c->reading = 0;
+    ssize_t m = corio_reader_read(c->pr, out, n);
+    tls_cur = c; /* another task may have run meanwhile */
+    if (corio__tls_unlikely(m <= 0)) return bio_read_below_end(c, m, got);
+    c->reading = 1;
+    *got = (size_t)m;
+    return 1;
+}
+
+/* bio_read_ex's other cases: another connection's BIO (the handshake, a
+ * TLS stream under another), or what `in` holds, or nothing to read. */
+__attribute__((noinline)) static int bio_read_other(BIO *b, char *out, size_t n, size_t *got) {
+    corio_tls_conn *c = tls_cur;
+    if (c->bio != b) c = BIO_get_data(b);
+    if (c->reading && c->in_start == c->in_end) return bio_read_below(c, out, n, got);
+    return bio_read_from(c, b, out, n, got);
+}
+
+/* OpenSSL reads ciphertext.  The common case (an echo's every record):
+ * in tls_read's SSL_read, with `in` empty - from the plain reader. */
 static int bio_read_ex(BIO *b, char *out, size_t n, size_t *got) {
     corio_tls_conn *c = tls_cur;
-    if (corio__tls_unlikely(c->bio != b)) return bio_read_other(b, out, n, got);
-    return bio_read_from(c, b, out, n, got);
+    if (corio__tls_unlikely(c->bio != b || !c->reading || c->in_start != c->in_end))
+        return bio_read_other(b, out, n, got);
+    return bio_read_below(c, out, n, got);
 }
 
 /* Called a dozen times per echoed message (OpenSSL 3.0 asks whether
@@ -255,6 +290,10 @@ __attribute__((noinline)) static ssize_t read_failed(corio_tls_conn *c, int e) {
  * while OpenSSL wants more, more ciphertext and another SSL_read.  Out of
  * line: tls_read's common case then saves fewer registers. */
 __attribute__((noinline)) static ssize_t tls_read_more(corio_tls_conn *c, void *buf, int cap, int k) {
+    if (c->below_ended) { /* the plain read in our BIO ended: why (OpenSSL only saw a retry) */
+        c->below_ended = 0;
+        return read_ended(c, c->below_rc);
+    }
     for (;;) {
         ssize_t rc = read_failed(c, SSL_get_error(c->ssl, k));
         if (rc != 1) return rc;
@@ -271,18 +310,19 @@ static ssize_t tls_read(void *vc, void *buf, size_t n) {
     corio_tls_conn *c = vc;
     if (corio__tls_unlikely(c->shut_received | c->err)) return c->shut_received ? 0 : c->err;
     int cap = n > INT_MAX ? INT_MAX : (int)n;
-    /* Nothing in `in` and nothing in OpenSSL (no plaintext, no record
-     * read ahead): an SSL_read could only ask for more, so read first. */
-    if (c->in_start == c->in_end && !SSL_has_pending(c->ssl)) {
-        /* `in` is empty: read into it from its start, with all its room. */
-        c->in_start = c->in_end = 0;
-        ssize_t m = corio_reader_read(c->pr, c->in, IN_BUF);
-        if (corio__tls_unlikely(m <= 0)) return read_ended(c, m);
-        c->in_end = (size_t)m;
-    }
-    tls_cur = c; /* after the plain read: another task may have run meanwhile */
+    /* One SSL_read.  When it needs ciphertext and `in` is empty, our BIO
+     * reads it from the plain reader into OpenSSL's buffer, waiting there
+     * if none has come (bio_read_below): this task then waits inside
+     * SSL_read, at OpenSSL's read from its BIO, where a non-blocking
+     * BIO's WANT_READ returns from - no record is half-decrypted, and
+     * nothing of the SSL's but its input buffer is in use.  A plain read
+     * that ends (a cancellation, the end, an error: nothing consumed) is
+     * a WANT_READ for OpenSSL and its reason for us (tls_read_more). */
+    tls_cur = c;
+    c->reading = 1;
     clear_errors();
     int k = SSL_read(c->ssl, buf, cap);
+    c->reading = 0;
     if (corio__tls_likely(k > 0)) return k;
     return tls_read_more(c, buf, cap, k);
 }
@@ -350,13 +390,19 @@ __attribute__((noinline)) static int tls_write1_other(corio_tls_conn *c, const v
     return tls_write_other(c, &iov, 1, k);
 }
 
+/* After an SSL_write of a whole piece that returned k: why it failed. */
+__attribute__((noinline)) static int tls_write_failed(corio_tls_conn *c, int k) { return write_result(c, k); }
+
 /* corio_writer_write's one piece (len > 0): as tls_write's common case. */
 static int tls_write1(void *vc, const void *buf, size_t len) {
     corio_tls_conn *c = vc;
     if (corio__tls_unlikely((c->err | c->shut_sent) || len - 1 >= INT_MAX)) return tls_write1_other(c, buf, len, INT_MIN);
+    /* SSL_write takes the whole piece or fails (partial writes are off:
+     * no SSL_MODE_ENABLE_PARTIAL_WRITE), so only c is needed after it,
+     * and no other register is saved around it. */
     int k = SSL_write(c->ssl, buf, (int)len); /* no clear_errors: see there */
-    if (corio__tls_likely(k == (int)len && !c->wr_err)) return 0;
-    return tls_write1_other(c, buf, len, k);
+    if (corio__tls_likely(k > 0 && !c->wr_err)) return 0;
+    return tls_write_failed(c, k);
 }
 
 static int tls_write(void *vc, const struct iovec *iov, int iovcnt) {

@@ -62,6 +62,9 @@ struct corio_tls_conn {
     unsigned char *in;       /* ciphertext read from the plain reader, not yet taken by OpenSSL */
     size_t in_start, in_end; /* what `in` holds: [in_start, in_end) */
     int wr_err;              /* the plain writer's first failure, seen by our BIO */
+    int reading;             /* in tls_read's SSL_read: our BIO may read from pr (and suspend) */
+    int below_ended;         /* ... and a read from pr returned below_rc <= 0 there */
+    ssize_t below_rc;
     corio_reader *pr;        /* the plain stream below (ours: released with us, unless borrowed) */
     corio_writer *pw;
     int borrow;              /* pr/pw are not ours to free (corio_start_tls's older form) */
