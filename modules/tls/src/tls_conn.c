@@ -9,13 +9,17 @@
  *     or a whole flight: OpenSSL buffers a handshake flight itself); the
  *     plain writer sends it at once or queues it, and never suspends, so
  *     the BIO never asks OpenSSL to retry a write;
- *   - ciphertext comes in through `in`: when `in` is empty and OpenSSL
- *     holds nothing, the TLS read reads from the plain reader into `in`
- *     (one read, straight from the kernel: the plain reader's reads of a
- *     page or more bypass its own buffer), then SSL_read takes it from
- *     there (read-ahead on: a whole record in one BIO read).  The plain
- *     read is the only place a TLS operation suspends, and it is
- *     cancel-safe, so a cancelled TLS read consumes nothing.
+ *   - ciphertext comes in, in a TLS read (tls_read's SSL_read), from the
+ *     plain reader straight into OpenSSL's record buffer: our BIO's read
+ *     is a plain read (one read from the kernel: the plain reader's reads
+ *     of a page or more bypass its own buffer), which waits there, inside
+ *     SSL_read, when nothing has come (read-ahead on: a whole record, or
+ *     more, in one BIO read).  The handshake reads into `in` instead
+ *     (feed_in), and the BIO gives OpenSSL what `in` holds first.  The
+ *     plain read is the only place a TLS operation suspends, and it is
+ *     cancel-safe, so a cancelled TLS read consumes nothing: the BIO then
+ *     says "retry" to OpenSSL, as a non-blocking BIO does, and tls_read
+ *     returns the plain read's -ECANCELED.
  * The plain stream runs over the descriptor transport of the loop's
  * backend (epoll readiness or io_uring completions); TLS does not care
  * which.
@@ -34,7 +38,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-/* Ciphertext read from the plain reader at a time: two full records, so
+/* Ciphertext read from the plain reader at a time (into `in` during the
+ * handshake, into OpenSSL's record buffer after): two full records, so
  * that a bulk transfer takes 32 KiB per system call and one record always
  * fits. */
 #define IN_BUF (32 * 1024)
@@ -126,10 +131,11 @@ static int bio_write_ex(BIO *b, const char *data, size_t len, size_t *done) {
     return bio_write_to(c, data, len, done);
 }
 
-/* OpenSSL reads ciphertext: what `in` holds, else "retry" (WANT_READ).
- * The retry flags are only set, never cleared: OpenSSL looks at them only
- * after a read that returned nothing, which sets them, and our writes
- * never ask for a retry. */
+/* OpenSSL reads ciphertext outside tls_read's SSL_read (the handshake,
+ * SSL_peek, a read after `in` was refilled): what `in` holds, else
+ * "retry" (WANT_READ).  The retry flags are only set, never cleared:
+ * OpenSSL looks at them only after a read that returned nothing, which
+ * sets them, and our writes never ask for a retry. */
 __attribute__((noinline)) static int bio_read_none(BIO *b, size_t *got) {
     BIO_set_retry_read(b);
     *got = 0;
@@ -197,7 +203,7 @@ static int bio_read_ex(BIO *b, char *out, size_t n, size_t *got) {
  * kernel TLS is on about ten times per record it writes, twice per record
  * it reads): the only answer that is not "no" is that a flush succeeded,
  * everything having been written already.  EOF is not reported here:
- * feed_in sees it. */
+ * feed_in and bio_read_below see it. */
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
     (void)b;
     (void)num;
@@ -244,6 +250,7 @@ __attribute__((noinline, cold)) static ssize_t in_full(corio_tls_conn *c) {
  * 0 at the peer's end of stream, or a negative errno (nothing consumed
  * when cancelled). */
 static inline __attribute__((always_inline)) ssize_t feed_in(corio_tls_conn *c) {
+    if (corio__tls_unlikely(!c->in) && !(c->in = malloc(IN_BUF))) return -ENOMEM; /* freed after the handshake */
     if (c->in_start == c->in_end) {
         c->in_start = c->in_end = 0;
     } else if (c->in_start) { /* OpenSSL took part (it takes all it has room for): keep the rest first */
@@ -616,6 +623,14 @@ static int handshake(corio_tls_conn *c) {
             c->alpn[len] = 0;
         }
         c->handshaken = 1;
+        /* From now on ciphertext goes into OpenSSL's buffer directly
+         * (bio_read_below): `in` is needed again only for a record that
+         * came in pieces outside tls_read's SSL_read (feed_in makes it). */
+        if (c->in_start == c->in_end) {
+            free(c->in);
+            c->in = NULL;
+            c->in_start = c->in_end = 0;
+        }
     }
     return rc;
 }
@@ -646,6 +661,10 @@ static int conn_new(corio_tls_ctx *ctx, corio_reader *pr, corio_writer *pw, cons
     SSL_set_bio(c->ssl, bio, bio); /* one reference, now the SSL's */
     c->bio = bio;
     SSL_set_read_ahead(c->ssl, 1);  /* a whole record (or more) per BIO read, not its header and then its body */
+    /* OpenSSL's record buffer, which a TLS read reads into from the
+     * kernel: two full records, so that a bulk transfer takes 32 KiB per
+     * system call, as `in` did (the default holds one). */
+    SSL_set_default_read_buffer_len(c->ssl, IN_BUF);
     SSL_set_app_data(c->ssl, c);
     if (ctx->server) {
         SSL_set_accept_state(c->ssl);

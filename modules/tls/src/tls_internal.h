@@ -59,7 +59,7 @@ struct corio_tls_conn {
     corio_tls_ctx *ctx;      /* one reference */
     SSL *ssl;                /* its BIO is ours (tls_conn.c): reads from `in`, writes to pw */
     BIO *bio;                /* that BIO (the SSL holds it) */
-    unsigned char *in;       /* ciphertext read from the plain reader, not yet taken by OpenSSL */
+    unsigned char *in;       /* ciphertext read from the plain reader, not yet taken by OpenSSL (the handshake's; freed after it) */
     size_t in_start, in_end; /* what `in` holds: [in_start, in_end) */
     int wr_err;              /* the plain writer's first failure, seen by our BIO */
     int reading;             /* in tls_read's SSL_read: our BIO may read from pr (and suspend) */
