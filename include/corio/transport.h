@@ -149,6 +149,26 @@ CORIO_API int corio_stream_open_transport(const corio_transport_ops *ops, void *
 CORIO_API int corio_stream_push_transport(corio_reader *r, corio_writer *w, const corio_transport_ops *ops, void *ctx,
                                           corio_reader **below_r, corio_writer **below_w);
 
+/*
+ * corio_reader_read(r, buf, n) for a transport's own read from the stream
+ * below it (the below_r of corio_stream_push_transport, or any reader it
+ * holds): the same result, cancel-safety included, without the checks of
+ * the caller's arguments that a transport has no use for.  r must be a
+ * held reader and buf non-NULL (else the behaviour is undefined).  MAY
+ * SUSPEND the calling task, as corio_reader_read.
+ */
+CORIO_API ssize_t corio_reader_read_below(corio_reader *r, void *buf, size_t n);
+
+/*
+ * corio_writer_write(w, buf, len) for a transport's own write to the
+ * stream below it (the below_w of corio_stream_push_transport, or any
+ * writer it holds): the same result, without the checks of the caller's
+ * arguments that a transport has no use for.  w must be a held writer,
+ * buf non-NULL and len > 0 (else the behaviour is undefined).  Never
+ * suspends.  Returns 0 or a negative errno, as corio_writer_write.
+ */
+CORIO_API int corio_writer_write_below(corio_writer *w, const void *buf, size_t len);
+
 /* The ctx a stream was opened over with corio_stream_open_transport() or
  * pushed onto it with corio_stream_push_transport(), or NULL for a stream
  * over the descriptor transport. */

@@ -508,6 +508,22 @@ ssize_t corio_reader_read(corio_reader *r, void *buf, size_t n) {
     return reader_read_slow(r, buf, n);
 }
 
+ssize_t corio_reader_read_below(corio_reader *r, void *buf, size_t n) {
+    /* corio_reader_read's socket case, without the checks that the
+     * transport above has made (r and buf given); everything else through
+     * corio_reader_read. */
+    corio_loop *loop = corio__cur_loop;
+    if (corio__likely(n >= DIRECT_READ_MIN && !(r->buf.end | r->ended) && loop)) {
+        conn *c = corio__container_of(r, conn, r);
+        corio_task *t;
+        if (corio__likely(loop->serial == c->st_loop && (t = loop->current))) {
+            ssize_t k = corio__recv_on(t, c->st, buf, n);
+            return k > 0 ? k : direct_read_end(r, k);
+        }
+    }
+    return corio_reader_read(r, buf, n);
+}
+
 /* Fill until EOF or more than `most` bytes are buffered.  0 at EOF, -ENOBUFS, -errno. */
 static int fill_to_eof(corio_reader *r, size_t most) {
     for (;;) {
@@ -850,6 +866,18 @@ int corio_writer_write(corio_writer *w, const void *buf, size_t len) {
     return writer_write_slow(w, buf, len);
 }
 
+int corio_writer_write_below(corio_writer *w, const void *buf, size_t len) {
+    /* corio_writer_write's one send, without the checks that the
+     * transport above has made (w, buf and len given); everything else,
+     * errors included, through corio_writer_write. */
+    corio_loop *loop = corio__cur_loop;
+    corio__wq *q = &w->q;
+    if (corio__likely(len < CORIO__WQ_DIRECT_MIN && loop && !q->flags && q->start == q->end &&
+                      q->sent_iter != loop->iterations))
+        return writer_write_send(w, buf, len, loop);
+    return corio_writer_write(w, buf, len);
+}
+
 int corio_writer_writelines(corio_writer *w, const struct iovec *iov, int iovcnt) {
     if (check_handle(w, "corio_writer_writelines") || (!iov && iovcnt) || iovcnt < 0) return -EINVAL;
     size_t total = 0;
@@ -884,7 +912,7 @@ __attribute__((noinline)) static int drain_kick(conn *b) {
  * inlined into corio_writer_drain without a cost to the plain path. */
 static inline __attribute__((always_inline)) int writer_drain_transport(corio_writer *w) {
     conn *b = w->c->below;
-    if (corio__likely(b && !w->err && !w->q.closing)) {
+    if (corio__likely(b && !w->err)) { /* not closing: corio_writer_drain looked */
         corio__wq *q = &b->w.q;
         if (corio__likely(corio__wq_pending(q) <= w->q.high)) {
             if (corio__unlikely(q->flush.link.next != &q->flush.link)) return drain_kick(b);
@@ -920,10 +948,13 @@ int corio_writer_drain(corio_writer *w) {
      * no error: a failure or a close drops it (its fd goes to -1, as the
      * connection's does) and marks it closing first; a stream over a
      * supplied transport does not use it and takes the general path. */
-    if (corio__likely(w && !(w->q.flags & CORIO__WQ_FLAGS(.closing = true, .paused = true, .unused = true)) &&
-                      w->q.flush.link.next == &w->q.flush.link))
-        return 0;
-    if (w && w->q.unused) return writer_drain_transport(w);
+    if (corio__likely(w)) {
+        uint64_t f = w->q.flags & CORIO__WQ_FLAGS(.closing = true, .paused = true, .unused = true);
+        if (corio__likely(!f && w->q.flush.link.next == &w->q.flush.link)) return 0;
+        /* An open stream over a transport (closing is a flag of its
+         * unused queue too; a closing one takes the general path). */
+        if (f == CORIO__WQ_FLAGS(.unused = true)) return writer_drain_transport(w);
+    }
     return writer_drain_slow(w);
 }
 

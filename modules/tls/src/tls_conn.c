@@ -114,8 +114,8 @@ static __thread __attribute__((tls_model("initial-exec"))) corio_tls_conn *tls_c
 static inline __attribute__((always_inline)) int bio_write_to(corio_tls_conn *c, const char *data, size_t len,
                                                                 size_t *done) {
     *done = len; /* first: only c is needed after the write */
-    if (!c->wr_err) { /* len 0 (never asked for) is a no-op of corio_writer_write's */
-        int rc = corio_writer_write(c->pw, data, len);
+    if (corio__tls_likely(len && !c->wr_err)) {
+        int rc = corio_writer_write_below(c->pw, data, len);
         if (corio__tls_unlikely(rc < 0)) c->wr_err = rc;
     }
     return 1;
@@ -173,7 +173,7 @@ __attribute__((noinline)) static int bio_read_below_end(corio_tls_conn *c, ssize
 static inline __attribute__((always_inline)) int bio_read_below(corio_tls_conn *c, char *out, size_t n,
                                                                  size_t *got) {
     c->reading = 0;
-    ssize_t m = corio_reader_read(c->pr, out, n);
+    ssize_t m = corio_reader_read_below(c->pr, out, n);
     tls_cur = c; /* another task may have run meanwhile */
     if (corio__tls_unlikely(m <= 0)) return bio_read_below_end(c, m, got);
     c->reading = 1;
