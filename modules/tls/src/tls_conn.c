@@ -324,7 +324,12 @@ static ssize_t tls_read(void *vc, void *buf, size_t n) {
      * BIO's WANT_READ returns from - no record is half-decrypted, and
      * nothing of the SSL's but its input buffer is in use.  A plain read
      * that ends (a cancellation, the end, an error: nothing consumed) is
-     * a WANT_READ for OpenSSL and its reason for us (tls_read_more). */
+     * a WANT_READ for OpenSSL and its reason for us (tls_read_more).  The
+     * error queue is cleared before the wait, not after it: code in
+     * another task that leaves entries on this thread's queue while we
+     * wait (corio-tls never does) can make a failing SSL_read report that
+     * entry's reason - looking again after every wait would cost as much
+     * in libcrypto as the rest of this read. */
     tls_cur = c;
     c->reading = 1;
     clear_errors();
