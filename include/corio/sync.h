@@ -1,6 +1,6 @@
 /*
- * corio/sync.h - Lock, Event, Condition, Semaphore, BoundedSemaphore
- * (asyncio.Lock and friends, with Python 3.13's semantics).
+ * corio/sync.h - Lock, Event, Condition, Semaphore, BoundedSemaphore,
+ * Barrier (asyncio.Lock and friends, with Python 3.13's semantics).
  *
  * These synchronise tasks of one loop; they are not thread-safe.  Waiters
  * wake in FIFO order, and a waiter cancelled after being woken passes the
@@ -152,6 +152,79 @@ CORIO_API int corio_semaphore_locked(const corio_semaphore *s);
 
 /* Free units now (units taken for woken waiters not counted); -EINVAL for NULL. */
 CORIO_API long corio_semaphore_value(const corio_semaphore *s);
+
+/* ---- Barrier ------------------------------------------------------------- */
+
+/* Returned by corio_barrier_wait when the barrier is broken (aborted) or
+ * reset while the task waits (asyncio.BrokenBarrierError); beyond any
+ * errno, named by corio_strerror(). */
+enum { CORIO_EBROKEN_BARRIER = -11200 };
+
+/* A barrier's state (asyncio's _BarrierState), from corio_barrier_state. */
+enum {
+    CORIO_BARRIER_FILLING = 0,   /* tasks are arriving */
+    CORIO_BARRIER_DRAINING = 1,  /* the last party arrived: the waiters are leaving */
+    CORIO_BARRIER_RESETTING = 2, /* reset while tasks were inside: they leave with CORIO_EBROKEN_BARRIER */
+    CORIO_BARRIER_BROKEN = 3     /* aborted: every wait fails until a reset */
+};
+
+typedef struct corio_barrier {
+    corio_condition cond;  /* every state change notifies all (asyncio's _cond) */
+    size_t parties;        /* tasks needed to trip it */
+    size_t count;          /* tasks inside wait() */
+    int state;             /* CORIO_BARRIER_* */
+} corio_barrier;
+
+/* Initialise a barrier for `parties` tasks (1 to INT_MAX; asyncio:
+ * ValueError when < 1).  0 or -EINVAL. */
+CORIO_API int corio_barrier_init(corio_barrier *b, size_t parties);
+
+/* Retire.  0; -EBUSY while tasks are inside wait() or queued for its lock;
+ * -EINVAL. */
+CORIO_API int corio_barrier_destroy(corio_barrier *b);
+
+/*
+ * Wait until `parties` tasks have called this (asyncio Barrier.wait, and
+ * `async with barrier as i`).  SUSPENDS, except for the task that
+ * completes the party, which returns at once and lets the others go.
+ * Returns the task's index, 0 to parties - 1 in order of arrival (as in
+ * asyncio, a waiter cancelled before the trip frees its place, so two
+ * tasks of one trip may then share an index); CORIO_EBROKEN_BARRIER if the barrier is broken, or is
+ * reset or aborted while the task waits; -ECANCELED (a cancelled waiter
+ * leaves the party: the barrier keeps filling without it), -EPERM outside
+ * a task, -EINVAL.  While the barrier drains or resets, newcomers wait for
+ * it to fill again before they count.
+ */
+CORIO_API int corio_barrier_wait(corio_barrier *b);
+
+/*
+ * Put the barrier back to filling (asyncio Barrier.reset): tasks waiting
+ * in it now return CORIO_EBROKEN_BARRIER, and it fills again once they
+ * have left; a broken barrier is repaired.  SUSPENDS while another task
+ * holds the barrier's lock (briefly, as it goes in or out).  0,
+ * -ECANCELED, -EPERM outside a task, -EINVAL.
+ */
+CORIO_API int corio_barrier_reset(corio_barrier *b);
+
+/*
+ * Break the barrier (asyncio Barrier.abort): every task waiting in it, and
+ * every later wait until a reset, returns CORIO_EBROKEN_BARRIER.  SUSPENDS
+ * as corio_barrier_reset.  0, -ECANCELED, -EPERM outside a task, -EINVAL.
+ */
+CORIO_API int corio_barrier_abort(corio_barrier *b);
+
+/* The number of tasks needed to trip it (0 for NULL). */
+CORIO_API size_t corio_barrier_parties(const corio_barrier *b);
+
+/* Tasks waiting for the party to fill (asyncio n_waiting: 0 unless filling; 0 for NULL). */
+CORIO_API size_t corio_barrier_n_waiting(const corio_barrier *b);
+
+/* 1 when broken (asyncio Barrier.broken), else 0. */
+CORIO_API int corio_barrier_broken(const corio_barrier *b);
+
+/* CORIO_BARRIER_FILLING, _DRAINING, _RESETTING or _BROKEN; -EINVAL for
+ * NULL or a barrier not initialised. */
+CORIO_API int corio_barrier_state(const corio_barrier *b);
 
 #ifdef __cplusplus
 }

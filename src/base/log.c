@@ -55,13 +55,14 @@ const char *corio_version(void) { return "0.1.0"; }
 const char *corio_strerror(int err) {
     if (err == 0) return "Success";
     if (err > 0) return "Not an error code (expected a negative errno)";
-    switch (err) { /* corio's own codes (net.h, stream.h), beyond any errno */
+    switch (err) { /* corio's own codes (net.h, stream.h, sync.h), beyond any errno */
     case CORIO_EAI_NONAME: return "Name or service not known";
     case CORIO_EAI_AGAIN: return "Temporary failure in name resolution";
     case CORIO_EAI_FAIL: return "Non-recoverable failure in name resolution";
     case CORIO_EAI_NODATA: return "No address associated with hostname";
     case CORIO_EAI_FAMILY: return "Address family not supported for name resolution";
     case CORIO_EINCOMPLETE: return "Incomplete read: end of stream before the expected data";
+    case CORIO_EBROKEN_BARRIER: return "Barrier broken: aborted, or reset while waiting";
     default: break;
     }
     return strerror(-err);

@@ -3,7 +3,7 @@
 # over corio, traces compared.
 #
 #   run.sh SCHED_C        SEEDS seeds (default 300) from FIRST (default 1),
-#                         LEVEL (1-4, default 4: which ops, see sched_gen.py)
+#                         LEVEL (1-5, default 4: which ops, see sched_gen.py)
 #
 # Prints the first differing seed with the program and both traces and
 # exits 1; exits 0 when every trace is equal; 77 when no Python 3.13 is

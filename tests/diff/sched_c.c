@@ -42,12 +42,13 @@ typedef struct taskdef {
 
 static taskdef prog[MAXT];
 static int ntasks;
-static int nev, nfut, nlock, nsem, ncond, nq;
+static int nev, nfut, nlock, nsem, ncond, nq, nbar;
 static int iters = ITERS;
 static int virtual_clock;  /* header `virtual 1`: timers on corio's virtual clock */
 static double settle;      /* virtual seconds the driver sleeps after its yields */
 static long sem_init[MAXOBJ];
 static int sem_bounded[MAXOBJ]; /* "bN" in the header: a BoundedSemaphore */
+static size_t bar_parties[MAXOBJ];
 static int q_kind[MAXOBJ];
 static size_t q_size[MAXOBJ];
 
@@ -56,6 +57,7 @@ static corio_future fut[MAXOBJ];
 static corio_lock lock[MAXOBJ];
 static corio_semaphore sem[MAXOBJ];
 static corio_condition cond[MAXOBJ];
+static corio_barrier bar[MAXOBJ];
 static corio_queue queue[MAXOBJ];
 
 static corio_task *reg[MAXT]; /* the registry's reference to each started task */
@@ -72,6 +74,7 @@ static const char *ename(int err) {
     case -EPERM: return "EPERM";
     case -EIO: return "EIO";
     case -EOVERFLOW: return "EOVERFLOW";
+    case CORIO_EBROKEN_BARRIER: return "EBROKEN";
     default: snprintf(buf, sizeof buf, "E?%d", -err); return buf;
     }
 }
@@ -130,6 +133,8 @@ static void parse(const char *path) {
                 sem_init[nsem] = atol(w[i] + sem_bounded[nsem]);
                 nsem++;
             }
+        } else if (strcmp(w[0], "barriers") == 0) {
+            for (int i = 1; i < n && nbar < MAXOBJ; i++) bar_parties[nbar++] = (size_t)atol(w[i]);
         } else if (strcmp(w[0], "queues") == 0) {
             for (int i = 1; i < n && nq < MAXOBJ; i++) {
                 char *colon = strchr(w[i], ':');
@@ -195,6 +200,10 @@ static void probe(char *val, size_t cap) {
     for (int i = 0; i < nsem; i++)
         P(" S%d=%ld/%d", i, corio_semaphore_value(&sem[i]), corio_semaphore_locked(&sem[i]));
     for (int i = 0; i < ncond; i++) P(" C%d=%d", i, corio_condition_locked(&cond[i]));
+    static const char *const bar_state[] = {"filling", "draining", "resetting", "broken"};
+    for (int i = 0; i < nbar; i++)
+        P(" B%d=%zu/%d/%s", i, corio_barrier_n_waiting(&bar[i]), corio_barrier_broken(&bar[i]),
+          bar_state[corio_barrier_state(&bar[i])]);
     for (int i = 0; i < nq; i++)
         P(" Q%d=%zu/%d/%d", i, corio_queue_size(&queue[i]), corio_queue_empty(&queue[i]), corio_queue_full(&queue[i]));
     for (int i = 0; i < nfut; i++) P(" F%d=%d/%d", i, corio_future_done(&fut[i]), corio_future_cancelled(&fut[i]));
@@ -412,6 +421,14 @@ static int do_op(int me, const op *o, int first, char *val) {
         if (r2 < 0) return r2;
         return rc < 0 ? rc : val_ok(val);
     }
+    if (strcmp(k, "bar") == 0) {
+        rc = corio_barrier_wait(&bar[idx(a0, nbar)]);
+        return val_num(val, rc, rc);
+    }
+    if (strcmp(k, "bar_reset") == 0 || strcmp(k, "bar_abort") == 0) {
+        rc = (k[4] == 'r' ? corio_barrier_reset : corio_barrier_abort)(&bar[idx(a0, nbar)]);
+        return rc < 0 ? rc : val_ok(val);
+    }
     if (strcmp(k, "sem_release") == 0) {
         rc = corio_semaphore_release(&sem[idx(a0, nsem)]);
         return rc < 0 ? rc : val_ok(val);
@@ -618,6 +635,9 @@ static void summary(void) {
     for (int i = 0; i < nq; i++) printf("final Q%d size %zu\n", i, corio_queue_size(&queue[i]));
     for (int i = 0; i < nlock; i++) printf("final L%d %d\n", i, corio_lock_locked(&lock[i]));
     for (int i = 0; i < nsem; i++) printf("final S%d %ld\n", i, corio_semaphore_value(&sem[i]));
+    static const char *const bar_state[] = {"filling", "draining", "resetting", "broken"};
+    for (int i = 0; i < nbar; i++)
+        printf("final B%d %zu %s\n", i, corio_barrier_n_waiting(&bar[i]), bar_state[corio_barrier_state(&bar[i])]);
 }
 
 static int driver(void *arg) {
@@ -628,6 +648,7 @@ static int driver(void *arg) {
     for (int i = 0; i < nsem; i++)
         (sem_bounded[i] ? corio_semaphore_init_bounded : corio_semaphore_init)(&sem[i], sem_init[i]);
     for (int i = 0; i < ncond; i++) corio_condition_init(&cond[i], NULL);
+    for (int i = 0; i < nbar; i++) corio_barrier_init(&bar[i], bar_parties[i]);
     for (int i = 0; i < nq; i++) corio_queue_init(&queue[i], q_kind[i], q_size[i], prio_cmp);
     start(0, NULL);
     for (int i = 0; i < iters; i++) corio_yield();
@@ -654,6 +675,7 @@ static int driver(void *arg) {
     for (int i = 0; i < nq; i++) corio_queue_destroy(&queue[i]);
     for (int i = 0; i < nfut; i++) corio_future_destroy(&fut[i]);
     for (int i = 0; i < ncond; i++) corio_condition_destroy(&cond[i]);
+    for (int i = 0; i < nbar; i++) corio_barrier_destroy(&bar[i]);
     for (int i = 0; i < nsem; i++) corio_semaphore_destroy(&sem[i]);
     for (int i = 0; i < nlock; i++) corio_lock_destroy(&lock[i]);
     for (int i = 0; i < nev; i++) corio_event_destroy(&ev[i]);

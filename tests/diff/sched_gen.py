@@ -30,7 +30,9 @@ LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg", "soon", "fut
 # wait_for(x, k) with k > 0.
 LEVEL4 = LEVEL3 | {"sleep", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hcancel",
                    "await_f", "gather_t", "cond_wait_for", "bsem", "timeout_r"}
-LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
+# 5 adds a Barrier (3.11): wait, reset, abort.
+LEVEL5 = LEVEL4 | {"bar", "bar_reset", "bar_abort"}
+LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4, 5: LEVEL5}
 
 
 def gen(seed, level=3):
@@ -43,6 +45,8 @@ def gen(seed, level=3):
     sems = [r.randint(0, 2)]
     bsems = [r.randint(1, 2)] if "bsem" in allowed else []
     nconds = 1
+    # (drawn only at level 5, so that lower levels keep their programs)
+    parties = [r.randint(1, 3)] if "bar" in allowed else []
     queues = [(r.choice(["fifo", "fifo", "lifo", "prio"]), r.choice([0, 1, 2]))
               for _ in range(r.randint(1, 2))]
     modes = [r.choice(["absorb", "propagate"]) for _ in range(ntasks)]
@@ -83,7 +87,7 @@ def gen(seed, level=3):
         """An op that may suspend (what timeout prefixes wrap)."""
         k = r.choice([k for k in ["yield", "event_wait", "fut_await", "await", "get", "put",
                                   "lock", "sem", "cond_wait", "timeout", "uncancel_after",
-                                  "sleep"]
+                                  "sleep", "bar"]
                       if k in allowed or (k == "uncancel_after" and "timeout" in allowed)])
         if k in ("timeout", "uncancel_after") and depth >= 2:
             return "yield"
@@ -111,6 +115,8 @@ def gen(seed, level=3):
             return "lock L0"
         if k == "sem":
             return "sem S0"
+        if k == "bar":
+            return "bar B0"
         return "cond_wait C0"
 
     def op_sync():
@@ -131,7 +137,8 @@ def gen(seed, level=3):
             "cond_notify_all", "uncancel", "cancelling", "gather", "shield", "wait_for",
             "timeout", "timeout", "soon", "soon", "fut_cb", "wait", "sleep", "sleep",
             "later", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hsoon", "hcancel",
-            "hcancel", "await_f", "gather_t", "cond_wait_for", "bsem", "timeout_r"]
+            "hcancel", "await_f", "gather_t", "cond_wait_for", "bsem", "timeout_r",
+            "bar", "bar", "bar", "bar_reset", "bar_abort"]
             if k in allowed])
         if k == "yield":
             return "yield"
@@ -174,6 +181,8 @@ def gen(seed, level=3):
             return "cond_notify_all C0"
         if k in ("uncancel", "cancelling"):
             return k
+        if k in ("bar", "bar_reset", "bar_abort"):
+            return k + " B0"
         if k == "gather":
             objs = []
             for _ in range(r.randint(1, 3)):
@@ -276,7 +285,7 @@ def gen(seed, level=3):
                                      else (0, "0")),
            "events %d" % nev, "futures %d" % nfut, "locks %d" % nlock,
            "sems " + " ".join([str(s) for s in sems] + ["b%d" % s for s in bsems]),
-           "conds %d" % nconds,
+           "conds %d" % nconds] + (["barriers " + " ".join(str(b) for b in parties)] if parties else []) + [
            "queues " + " ".join("%s:%d" % qq for qq in queues)]
     for i in range(ntasks):
         out.append("task T%d %s" % (i, modes[i]))

@@ -53,6 +53,8 @@ def ename(e):
         return "ESHUTDOWN"
     if isinstance(e, (asyncio.QueueFull, asyncio.QueueEmpty)):
         return "EAGAIN"
+    if isinstance(e, asyncio.BrokenBarrierError):
+        return "EBROKEN"
     if isinstance(e, asyncio.InvalidStateError):
         return "EINVAL"
     if isinstance(e, RuntimeError):
@@ -174,6 +176,7 @@ class Interp:
         self.sems = [asyncio.BoundedSemaphore(int(v[1:])) if v[0] == "b" else asyncio.Semaphore(int(v))
                      for v in h["sems"]]
         self.conds = [asyncio.Condition() for _ in range(int(h["conds"][0]))]
+        self.bars = [asyncio.Barrier(int(v)) for v in h.get("barriers", [])]
         self.queues = []
         for spec in h["queues"]:
             kind, size = spec.split(":")
@@ -236,6 +239,7 @@ class Interp:
         p += ["L%d=%d" % (i, l.locked()) for i, l in enumerate(self.locks)]
         p += ["S%d=%d/%d" % (i, s._value, s.locked()) for i, s in enumerate(self.sems)]
         p += ["C%d=%d" % (i, c.locked()) for i, c in enumerate(self.conds)]
+        p += ["B%d=%d/%d/%s" % (i, b.n_waiting, b.broken, b._state.value) for i, b in enumerate(self.bars)]
         p += ["Q%d=%d/%d/%d" % (i, q.qsize(), q.empty(), q.full()) for i, q in enumerate(self.queues)]
         p += ["F%d=%d/%d" % (i, f.done(), f.cancelled()) for i, f in enumerate(self.futs)]
         for n in self.order:
@@ -388,6 +392,14 @@ class Interp:
             async with self.sems[int(a[0][1:])]:
                 await asyncio.sleep(0)
             return "ok"
+        if op == "bar":
+            return await self.bars[int(a[0][1:])].wait()
+        if op == "bar_reset":
+            await self.bars[int(a[0][1:])].reset()
+            return "ok"
+        if op == "bar_abort":
+            await self.bars[int(a[0][1:])].abort()
+            return "ok"
         if op == "cond_wait":
             c = self.conds[int(a[0][1:])]
             async with c:
@@ -508,6 +520,8 @@ class Interp:
             log("final L%d %d" % (i, int(l.locked())))
         for i, s in enumerate(self.sems):
             log("final S%d %d" % (i, s._value))
+        for i, b in enumerate(self.bars):
+            log("final B%d %d %s" % (i, b.n_waiting, b._state.value))
 
 
 async def amain(prog):
