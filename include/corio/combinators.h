@@ -125,7 +125,9 @@ CORIO_API int corio_as_completed_init(corio_as_completed *it, corio_future *cons
  * The next future to finish.  SUSPENDS until one is done (not when one
  * finished already and was not yet returned).  Returns 1 and stores it in
  * *out; 0 when all were returned; -ETIMEDOUT when the deadline passed
- * first (again at each later call; the unfinished futures keep running);
+ * first: once for each future not finished by then, after those that
+ * finished before it (asyncio raises TimeoutError for each), then 0 (the
+ * unfinished futures keep running);
  * -ECANCELED when the calling task is cancelled (the iteration may go on
  * afterwards: nothing was taken); -EINVAL for NULL arguments; -EPERM
  * outside a task.

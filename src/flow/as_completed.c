@@ -113,7 +113,12 @@ int corio_as_completed_next(corio_as_completed *it, corio_future **out) {
     if (!t) return corio__bad(-EPERM, "corio_as_completed_next: called outside a task");
     if (it->yielded == it->n) return 0;
     while (corio__list_empty(&it->finished)) {
-        if (it->timed_out) return -ETIMEDOUT;
+        if (it->timed_out) {
+            /* One TimeoutError for each future unfinished at the deadline
+             * (asyncio queues a sentinel per future left), then the end. */
+            it->yielded++;
+            return -ETIMEDOUT;
+        }
         if (it->wake.state != CORIO__PENDING) corio__future_init(&it->wake, t->loop);
         int rc = corio__await(t, &it->wake);
         if (rc < 0) {
