@@ -991,6 +991,52 @@ static int yielders_main(void *arg) {
 }
 static void test_yielders_do_not_starve_io(void) { CHECK_EQ(test_run(yielders_main, NULL, 0), 0); }
 
+/* test_check_thread (asyncio test_base_events): call_soon / call_later on a
+ * loop running in another thread are refused (-EPERM), call_soon_threadsafe
+ * is the way in; on a loop that does not run, from any thread, they work. */
+static corio_loop *other_loop;
+static int other_rc[3];
+static void nop_cb(void *arg) { (void)arg; }
+static void *call_from_other(void *arg) {
+    (void)arg;
+    other_rc[0] = corio_loop_call_soon(other_loop, NULL, nop_cb, NULL);
+    other_rc[1] = corio_loop_call_later(other_loop, NULL, 0.5, nop_cb, NULL);
+    other_rc[2] = corio_loop_call_soon_threadsafe(other_loop, nop_cb, NULL);
+    return NULL;
+}
+
+static int check_thread_main(void *arg) {
+    (void)arg;
+    other_loop = corio_loop_current();
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, call_from_other, NULL), 0);
+    CHECK_EQ(pthread_join(th, NULL), 0); /* blocks the loop a moment: fine here */
+    CHECK_EQ(other_rc[0], -EPERM);
+    CHECK_EQ(other_rc[1], -EPERM);
+    CHECK_EQ(other_rc[2], 0);
+    CHECK_EQ(corio_yield(), 0); /* the threadsafe post runs */
+    return 0;
+}
+
+static void *schedule_idle(void *arg) {
+    corio_handle *h = arg;
+    other_rc[0] = corio_loop_call_soon(other_loop, h, nop_cb, NULL);
+    return NULL;
+}
+
+static void test_check_thread(void) {
+    CHECK_EQ(test_run(check_thread_main, NULL, 0), 0);
+    /* A loop that is not running may be scheduled on from any thread. */
+    other_loop = corio_loop_new();
+    corio_handle h = {0};
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, schedule_idle, &h), 0);
+    CHECK_EQ(pthread_join(th, NULL), 0);
+    CHECK_EQ(other_rc[0], 0);
+    CHECK_EQ(corio_handle_cancel(&h), 1);
+    CHECK_EQ(corio_loop_close(other_loop), 0);
+}
+
 int main(void) {
     RUN_TEST(test_new_close);
     RUN_TEST(test_close_not_empty);
@@ -1014,5 +1060,6 @@ int main(void) {
     RUN_TEST(test_loops_in_two_threads);
     RUN_TEST(test_threadsafe_order_on_own_thread);
     RUN_TEST(test_yielders_do_not_starve_io);
+    RUN_TEST(test_check_thread);
     TEST_MAIN_END();
 }

@@ -25,6 +25,16 @@ extern "C" {
  * -ECANCELED if it was cancelled).  Returns -EBUSY when called while a loop
  * is running on this thread, -ENOMEM if the loop could not be made,
  * -EINVAL if main is NULL.  Blocks the calling thread; not for use in a task.
+ *
+ * Ctrl-C, as asyncio.run: called on the main thread while SIGINT has its
+ * default disposition, the run takes SIGINT (corio_add_signal_handler)
+ * until the loop closes.  The first SIGINT cancels main's task, which may
+ * clean up (its waits return -ECANCELED); if it then ends cancelled, and
+ * the interrupt's cancellation was not withdrawn by corio_task_uncancel,
+ * corio_run returns -EINTR (asyncio raises KeyboardInterrupt).  A second
+ * SIGINT, or one once main has finished, ends the process as the default
+ * disposition does.  A program that set its own SIGINT disposition (or
+ * handler through corio_add_signal_handler, from main) keeps it.
  */
 CORIO_API int corio_run(int (*main)(void *arg), void *arg);
 
@@ -146,7 +156,9 @@ CORIO_API int corio_call_at(corio_handle *h, double when, corio_callback cb, voi
  */
 CORIO_API int corio_loop_call_soon_threadsafe(corio_loop *loop, corio_callback cb, void *arg);
 
-/* The same three on an explicit loop (which need not be running). */
+/* The same three on an explicit loop (which need not be running).  A loop
+ * that is running in another thread refuses them with -EPERM (asyncio's
+ * "Non-thread-safe operation" error): use corio_loop_call_soon_threadsafe. */
 CORIO_API int corio_loop_call_soon(corio_loop *loop, corio_handle *h, corio_callback cb, void *arg);
 CORIO_API int corio_loop_call_later(corio_loop *loop, corio_handle *h, double delay, corio_callback cb,
                                     void *arg);

@@ -333,6 +333,9 @@ static inline corio_task *corio__current(void) {
     corio_loop *l = corio__cur_loop;
     return l ? l->current : NULL;
 }
+/* Cancel every task of loop still alive and run it until all have
+ * finished (asyncio.run's end; loop.c, for runner.c).  Not in a task. */
+void corio__loop_finish_tasks(corio_loop *loop);
 /* Suspend the current task until something schedules t->wake.  Returns
  * -ECANCELED if a cancellation was pending on resume (it is consumed). */
 int corio__suspend(corio_task *t);

@@ -227,6 +227,14 @@ static corio_handle *handle_prepare(corio_loop *loop, corio_handle *h, corio_cal
         *err = corio__bad(-EINVAL, "call_soon/call_later/call_at: NULL callback");
         return NULL;
     }
+    if (corio__unlikely(loop->running && corio__cur_loop != loop)) {
+        /* asyncio's "Non-thread-safe operation invoked on an event loop
+         * other than the current one" (it checks in debug mode; here it
+         * would be a data race on the loop's queues, so always). */
+        *err = corio__bad(-EPERM, "call_soon/call_later/call_at: the loop runs in another thread "
+                                  "(use corio_loop_call_soon_threadsafe)");
+        return NULL;
+    }
     if (h) {
         if (h->state & (H_READY | H_TIMER)) {
             *err = corio__bad(-EINVAL, "call_soon/call_later/call_at: handle already scheduled");
@@ -714,32 +722,17 @@ int corio_loop_close(corio_loop *loop) {
 
 /* ---- asyncio.run -------------------------------------------------------------- */
 
-int corio_run(int (*main_fn)(void *), void *arg) {
-    if (!main_fn) return corio__bad(-EINVAL, "corio_run: NULL main");
-    if (corio__cur_loop) return corio__bad(-EBUSY, "corio_run: called while a loop is running on this thread");
-    corio_loop *loop = corio_loop_new();
-    if (!loop) return -errno;
-    corio_task *t = corio_loop_spawn(loop, main_fn, arg, NULL); /* "Task-1" in a fresh process, as in asyncio */
-    if (!t) {
-        int e = -errno;
-        corio_loop_close(loop);
-        return e;
+/* asyncio.run's end (runner.c): cancel every task still alive and run
+ * the loop until they have all finished. */
+void corio__loop_finish_tasks(corio_loop *loop) {
+    if (!loop->ntasks_live) return;
+    corio__list_foreach(it, &loop->tasks) {
+        corio_task *o2 = corio__container_of(it, corio_task, link);
+        if (!(o2->flags & CORIO__TF_FINISHED)) corio_cancel(o2);
     }
-    corio_loop_run_until_complete(loop, corio_task_future(t));
-    int rc = corio_task_result(t);
-    corio_task_detach(t);
-    /* Cancel what is left and let it finish, as asyncio.run does. */
-    if (loop->ntasks_live) {
-        corio__list_foreach(it, &loop->tasks) {
-            corio_task *o2 = corio__container_of(it, corio_task, link);
-            if (!(o2->flags & CORIO__TF_FINISHED)) corio_cancel(o2);
-        }
-        corio__cur_loop = loop;
-        loop->running = 1;
-        while (loop->ntasks_live) run_once(loop);
-        loop->running = 0;
-        corio__cur_loop = NULL;
-    }
-    corio_loop_close(loop);
-    return rc;
+    corio__cur_loop = loop;
+    loop->running = 1;
+    while (loop->ntasks_live) run_once(loop);
+    loop->running = 0;
+    corio__cur_loop = NULL;
 }
