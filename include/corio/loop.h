@@ -39,6 +39,23 @@ extern "C" {
 CORIO_API int corio_run(int (*main)(void *arg), void *arg);
 
 /*
+ * Eager tasks (asyncio 3.12: loop.set_task_factory(asyncio.eager_task_factory)).
+ * With on != 0, a task spawned while this loop runs (corio_spawn and
+ * friends, from a task or a callback) takes its first step at once, inside
+ * the spawn: it runs until it first suspends, and the spawn then returns;
+ * a task that finishes without suspending is done by then and was never
+ * queued (corio_task_done is 1).  corio_current_task() is the new task
+ * during that step.  Tasks spawned before the loop runs start as usual.
+ * corio_task_opts.eager asks the same of one spawn; CORIO_EAGER_TASKS=1 in
+ * the environment turns it on for every loop made after.  0, or -EINVAL
+ * for NULL.  Does not suspend.
+ */
+CORIO_API int corio_loop_set_eager_tasks(corio_loop *loop, int on);
+
+/* 1 if corio_loop_set_eager_tasks turned eager tasks on, else 0. */
+CORIO_API int corio_loop_eager_tasks(const corio_loop *loop);
+
+/*
  * Create a loop.  Returns NULL with errno set (ENOMEM, or an error from
  * epoll_create1/eventfd) on failure.  The caller owns it and must
  * corio_loop_close() it.

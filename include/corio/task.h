@@ -33,6 +33,7 @@ extern "C" {
 typedef struct corio_task_opts {
     const char *name;   /* copied; default "Task-<n>" as in asyncio */
     size_t stack_size;  /* usable bytes, rounded up to pages; default 256 KiB, minimum 16 KiB */
+    int eager;          /* > 0: take the first step at once (corio_loop_set_eager_tasks); < 0: never; 0: as the loop says */
 } corio_task_opts;
 
 /* The entry point of a task. */
@@ -40,9 +41,12 @@ typedef int (*corio_task_fn)(void *arg);
 
 /*
  * Start fn(arg) as a new task of the current loop (asyncio.create_task).
- * It first runs in the next loop iteration.  Returns the task (the caller
- * holds one reference), or NULL with errno EINVAL (NULL fn), EPERM (no loop
- * runs on this thread) or ENOMEM.  Does not suspend.
+ * It first runs in the next loop iteration - or at once, until it first
+ * suspends, when eager tasks are on (corio_loop_set_eager_tasks,
+ * corio_task_opts.eager): the caller does not suspend, but other code
+ * runs before the spawn returns.  Returns the task (the caller holds one
+ * reference), or NULL with errno EINVAL (NULL fn), EPERM (no loop runs on
+ * this thread) or ENOMEM.
  */
 CORIO_API corio_task *corio_spawn(corio_task_fn fn, void *arg);
 

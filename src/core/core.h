@@ -97,6 +97,7 @@ struct corio_loop {
      * a hop tests one word instead of five. */
     unsigned hold;
     bool hopped;               /* ASan: the task resuming now was switched to by another task, not the scheduler */
+    bool eager_tasks;          /* spawns take their first step at once (corio_loop_set_eager_tasks) */
     void *sched_sp;            /* the scheduler's saved stack pointer while a task runs */
     void *sched_ctx;           /* ucontext of the scheduler (portable switch only) */
     corio_list tasks;          /* every task record this loop owns */

@@ -110,6 +110,8 @@ corio_loop *corio_loop_new(void) {
     corio__stack_overflow_handler_install();
     const char *vc = getenv("CORIO_VIRTUAL_CLOCK");
     if (vc && *vc && strcmp(vc, "0") != 0) loop->virtual_clock = 1;
+    const char *eager = getenv("CORIO_EAGER_TASKS"); /* every loop's spawns eager, as corio_loop_set_eager_tasks */
+    if (eager && *eager && strcmp(eager, "0") != 0) loop->eager_tasks = 1;
     loop->debug = corio__debug_on;          /* debug mode, per loop (debug.c) */
     loop->slow_ns = CORIO__NS_PER_S / 10;   /* asyncio's slow_callback_duration, 0.1 s */
     return loop;

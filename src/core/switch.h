@@ -140,6 +140,42 @@ static inline void corio__switch_task_to_task(corio_loop *loop, corio_task *t, c
 #endif
 }
 
+/*
+ * Task p -> task t, p standing in for the scheduler while t runs: t's
+ * next switch to the scheduler (it blocks or finishes) resumes p here.
+ * An eager step (task.c): p spawned t and waits for its first step; the
+ * hops are off meanwhile (loop->batch is NULL), so t can only go back.
+ */
+static inline void corio__switch_eager(corio_loop *loop, corio_task *p, corio_task *t) {
+#ifdef CORIO__ASAN
+    const void *lo = loop->sched_stack_lo;
+    size_t size = loop->sched_stack_size;
+    loop->sched_stack_lo = p->stack->lo;
+    loop->sched_stack_size = p->stack->size;
+    loop->hopped = false;
+    __sanitizer_start_switch_fiber(&p->asan_fake_stack, t->stack->lo, t->stack->size);
+#endif
+#ifdef CORIO__TSAN
+    void *fiber = loop->tsan_fiber;
+    loop->tsan_fiber = p->tsan_fiber;
+    __tsan_switch_to_fiber(t->tsan_fiber, 0);
+#endif
+    /* p saves itself where the scheduler's context is loaded from (with
+     * ucontext that is storage, so p's own, not the scheduler's). */
+    void *sched = loop->sched_sp;
+    loop->sched_sp = p->sp;
+    corio__ctx_switch(&loop->sched_sp, t->sp);
+    loop->sched_sp = sched;
+#ifdef CORIO__TSAN
+    loop->tsan_fiber = fiber;
+#endif
+#ifdef CORIO__ASAN
+    __sanitizer_finish_switch_fiber(p->asan_fake_stack, NULL, NULL);
+    loop->sched_stack_lo = lo;
+    loop->sched_stack_size = size;
+#endif
+}
+
 /* A finished task t -> task: t is never resumed.  (What the switch saves
  * still goes to t's record and stack, which stay mapped: ucontext needs
  * the room.) */

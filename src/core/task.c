@@ -236,6 +236,49 @@ static void task_main(void *arg) {
     abort(); /* a finished task is never resumed */
 }
 
+/*
+ * Eager tasks (asyncio 3.12's eager_task_factory): a spawn made while the
+ * loop runs takes the new task's first step at once, before the spawn
+ * returns, instead of queueing it.  The spawner - a task, or a callback on
+ * the scheduler's stack - stands in for the scheduler meanwhile: hops are
+ * off (no batch), so when the new task blocks, or finishes without
+ * blocking, its switch to the scheduler comes back here, and the spawner
+ * goes on as it was (current task, step floor, batch).  A task that
+ * finished in its eager step was never queued: it is done when the spawn
+ * returns.  Only the spawn's order changes; everything after the first
+ * step is scheduled as usual.
+ */
+static void eager_step(corio_loop *loop, corio_task *t) {
+    corio_task *prev = loop->current;
+    int floor = loop->step_floor;
+    corio_list *batch = loop->batch;
+    loop->batch = NULL;
+    /* Never queued: its wake node is unlinked, as after a pop. */
+    corio__list_init(&t->wake.link);
+    step_start(loop, t);
+    if (prev)
+        corio__switch_eager(loop, prev, t);
+    else
+        corio__switch_to_task(loop, t);
+    loop->batch = batch;
+    loop->current = prev;
+    loop->step_floor = floor;
+    if (t->flags & CORIO__TF_FINISHED) task_retire(t);
+}
+
+static inline bool eager_wanted(const corio_loop *loop, const corio_task_opts *opts) {
+    int want = opts && opts->eager ? opts->eager > 0 : loop->eager_tasks;
+    return want && loop->running && corio__cur_loop == loop;
+}
+
+int corio_loop_set_eager_tasks(corio_loop *loop, int on) {
+    if (!loop) return corio__bad(-EINVAL, "corio_loop_set_eager_tasks: NULL loop");
+    loop->eager_tasks = on != 0;
+    return 0;
+}
+
+int corio_loop_eager_tasks(const corio_loop *loop) { return loop && loop->eager_tasks; }
+
 /* The spawn itself, inlined into each entry point (a spawn+join is a few
  * hundred instructions: a call between the entry points was 9 of them). */
 static inline corio_task *spawn_on(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts) {
@@ -280,7 +323,10 @@ static inline corio_task *spawn_on(corio_loop *loop, corio_task_fn fn, void *arg
     t->wake.run = task_wake;
     corio__list_push_back(&loop->tasks, &t->link);
     loop->ntasks_live++;
-    corio__ready_push(loop, &t->wake);
+    if (corio__unlikely(eager_wanted(loop, opts)))
+        eager_step(loop, t);
+    else
+        corio__ready_push(loop, &t->wake);
     return t;
 }
 

@@ -149,6 +149,9 @@ corio_agen *corio_agen_new(corio_agen_fn fn, void *arg, const corio_task_opts *o
             g->opts.name = g->name_copy;
         }
     }
+    /* The producer is how corio runs a generator, not a task the user made
+     * (asyncio's async generators are no tasks): never eager. */
+    g->opts.eager = -1;
     g->fn = fn;
     g->arg = arg;
     g->state = AG_NEW;

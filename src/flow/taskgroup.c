@@ -95,9 +95,17 @@ corio_task *corio_taskgroup_spawn(corio_taskgroup *g, corio_task_fn fn, void *ar
     t->crefs--;
     t->group = g;
     t->group_node.run = on_task_done;
-    corio__list_push_back(&t->fut.callbacks, &t->group_node.link);
     corio__list_push_back(&g->children, &t->group_link);
     g->nchildren++;
+    if (t->fut.state != CORIO__PENDING) {
+        /* It finished in its eager step (corio_loop_set_eager_tasks):
+         * asyncio calls _on_task_done at once rather than later.  Its
+         * error is the group's, so it counts as seen. */
+        if (t->fut.err) t->flags |= CORIO__TF_RETRIEVED;
+        on_task_done(&t->group_node);
+    } else {
+        corio__list_push_back(&t->fut.callbacks, &t->group_node.link);
+    }
     return t;
 }
 

@@ -114,7 +114,8 @@ static int happy_eyeballs(corio_sockaddr *addrs, int n, const corio_connect_opts
     while (st.winner < 0 && rc == 0 && (started < n || st.running > 0)) {
         if (started < n) {
             at[started] = (he_attempt){&st, started};
-            if (!(t[started] = corio_spawn(he_run, &at[started]))) {
+            static const corio_task_opts lazy = {.eager = -1}; /* internal attempts: never eager */
+            if (!(t[started] = corio_spawn_opts(he_run, &at[started], &lazy))) {
                 rc = -ENOMEM;
                 break;
             }

@@ -1314,7 +1314,7 @@ int corio_server_open(int lfd, corio_stream_handler handler, void *arg, const co
     corio__list_init(&s->conns);
     corio__list_init(&s->closed_waiters);
     corio__list_init(&s->idle_waiters);
-    corio_task_opts to = {.name = "corio-accept"};
+    corio_task_opts to = {.name = "corio-accept", .eager = -1}; /* asyncio's accepting is no task: never eager */
     s->acceptor = corio_spawn_opts(accept_main, s, &to);
     if (!s->acceptor) {
         corio__free(s);

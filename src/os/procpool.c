@@ -542,7 +542,7 @@ int corio_procpool_map(corio_procpool *pool, corio_proc_fn fn, const void *const
         errs[i] = -ECANCELED; /* until the item has run */
     }
     struct map_state st = {pool, fn, inputs, input_lens, n, outputs, output_lens, errs, 0};
-    corio_task_opts opts = {.name = "procpool-map", .stack_size = 0};
+    corio_task_opts opts = {.name = "procpool-map", .stack_size = 0, .eager = -1}; /* internal: never eager */
     size_t started = 0;
     for (; started < ntasks; started++) {
         if (!(tasks[started] = corio_spawn_opts(map_runner, &st, &opts))) break;

@@ -45,6 +45,7 @@ static int ntasks;
 static int nev, nfut, nlock, nsem, ncond, nq, nbar;
 static int iters = ITERS;
 static int virtual_clock;  /* header `virtual 1`: timers on corio's virtual clock */
+static int eager;          /* header `eager 1`: eager tasks (asyncio's eager_task_factory) */
 static double settle;      /* virtual seconds the driver sleeps after its yields */
 static long sem_init[MAXOBJ];
 static int sem_bounded[MAXOBJ]; /* "bN" in the header: a BoundedSemaphore */
@@ -117,6 +118,8 @@ static void parse(const char *path) {
         } else if (n >= 4 && strcmp(w[0], "virtual") == 0) {
             virtual_clock = atoi(w[1]);
             settle = atof(w[3]);
+        } else if (n >= 2 && strcmp(w[0], "eager") == 0) {
+            eager = atoi(w[1]);
         } else if (n >= 2 && strcmp(w[0], "iters") == 0) {
             iters = atoi(w[1]);
         } else if (n >= 2 && strcmp(w[0], "events") == 0) {
@@ -227,6 +230,7 @@ static corio_task *start(int n, corio_taskgroup *g) {
     } else {
         t = corio_spawn_opts(task_main, (void *)(intptr_t)n, &opts);
     }
+    if (!t && g && errno == ESHUTDOWN) return NULL; /* the group is aborting: the tg op says so */
     if (!t) die("spawn failed", "");
     reg[n] = t;
     order[norder++] = n;
@@ -558,8 +562,11 @@ static int do_op(int me, const op *o, int first, char *val) {
         if (rc < 0) return rc;
         int body = first + 1;
         while (body < o->ntok && strcmp(o->tok[body], "/") != 0) body++;
-        for (int i = first + 1; i < body; i++) start(idx(o->tok[i], ntasks), &g);
-        rc = body < o->ntok ? do_op(me, o, body + 1, val) : corio_yield();
+        rc = 0;
+        for (int i = first + 1; i < body && rc == 0; i++)
+            if (!start(idx(o->tok[i], ntasks), &g))
+                rc = -EPERM; /* a child failed in its eager step: asyncio's create_task raises RuntimeError */
+        if (rc == 0) rc = body < o->ntok ? do_op(me, o, body + 1, val) : corio_yield();
         rc = corio_taskgroup_exit(&g, rc);
         if (rc == 0 || rc == -ECANCELED) return rc < 0 ? rc : val_ok(val);
         size_t len = (size_t)snprintf(val, 256, "EG[");
@@ -642,6 +649,7 @@ static void summary(void) {
 
 static int driver(void *arg) {
     (void)arg;
+    if (eager) corio_loop_set_eager_tasks(corio_loop_current(), 1);
     for (int i = 0; i < nev; i++) corio_event_init(&ev[i]);
     for (int i = 0; i < nfut; i++) corio_future_init(&fut[i], NULL);
     for (int i = 0; i < nlock; i++) corio_lock_init(&lock[i]);

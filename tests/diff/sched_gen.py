@@ -30,7 +30,8 @@ LEVEL3 = LEVEL2 | {"gather", "shield", "wait_for", "timeout", "tg", "soon", "fut
 # wait_for(x, k) with k > 0.
 LEVEL4 = LEVEL3 | {"sleep", "later", "as_completed", "probe", "uncancel_t", "hsoon", "hcancel",
                    "await_f", "gather_t", "cond_wait_for", "bsem", "timeout_r"}
-# 5 adds a Barrier (3.11): wait, reset, abort.
+# 5 adds a Barrier (3.11): wait, reset, abort; and eager tasks (3.12) in
+# half its programs.
 LEVEL5 = LEVEL4 | {"bar", "bar_reset", "bar_abort"}
 LEVELS = {1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4, 5: LEVEL5}
 
@@ -47,6 +48,8 @@ def gen(seed, level=3):
     nconds = 1
     # (drawn only at level 5, so that lower levels keep their programs)
     parties = [r.randint(1, 3)] if "bar" in allowed else []
+    # level 5: eager tasks (3.12's eager_task_factory) in half the programs
+    eager = r.randint(0, 1) if "bar" in allowed else 0
     queues = [(r.choice(["fifo", "fifo", "lifo", "prio"]), r.choice([0, 1, 2]))
               for _ in range(r.randint(1, 2))]
     modes = [r.choice(["absorb", "propagate"]) for _ in range(ntasks)]
@@ -285,7 +288,7 @@ def gen(seed, level=3):
                                      else (0, "0")),
            "events %d" % nev, "futures %d" % nfut, "locks %d" % nlock,
            "sems " + " ".join([str(s) for s in sems] + ["b%d" % s for s in bsems]),
-           "conds %d" % nconds] + (["barriers " + " ".join(str(b) for b in parties)] if parties else []) + [
+           "conds %d" % nconds] + (["barriers " + " ".join(str(b) for b in parties)] if parties else []) + (["eager 1"] if eager else []) + [
            "queues " + " ".join("%s:%d" % qq for qq in queues)]
     for i in range(ntasks):
         out.append("task T%d %s" % (i, modes[i]))

@@ -480,6 +480,8 @@ class Interp:
         return 100 + n
 
     async def driver(self):
+        if int(self.p.head.get("eager", ["0"])[0]):
+            asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
         self.start(0)
         for _ in range(int(self.p.head.get("iters", [ITERS])[0])):
             await asyncio.sleep(0)
