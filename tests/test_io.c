@@ -113,6 +113,137 @@ static int cancel_main(void *arg) {
 
 static void test_cancel_and_busy(void) { CHECK_EQ(test_run(cancel_main, NULL, 0), 0); }
 
+/* ---- a cancelled wait frees the descriptor for the next caller at once ----------
+ * asyncio (test_sock_client_racing): cancel a task blocked in sock_recv /
+ * sock_sendall, and a new call on the same socket right away is served,
+ * not refused; the cancelled call consumed nothing. */
+
+static int race_fd;
+
+static int race_recv(void *arg) {
+    (void)arg;
+    char buf[16];
+    return (int)corio_recv(race_fd, buf, sizeof buf, 0);
+}
+
+static int race_read(void *arg) {
+    (void)arg;
+    char buf[16];
+    return (int)corio_read(race_fd, buf, sizeof buf);
+}
+
+/* Cancel the reader arg, then read at once in its place. */
+static int cancel_then_recv(void *arg) {
+    corio_cancel(arg);
+    return race_recv(NULL);
+}
+
+static int race_write_all(void *arg) { return (int)corio_write_all(race_fd, arg, strlen(arg)); }
+
+static int racing_main(void *arg) {
+    (void)arg;
+    int sp[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+    char got[16] = {0};
+    /* recv: the second reader waits for the data instead of -EBUSY. */
+    race_fd = sp[0];
+    corio_task *t = corio_spawn(race_recv, NULL);
+    corio_yield();
+    CHECK_EQ(corio_cancel(t), 1);
+    race_fd = sp[1];
+    corio_task *wr = corio_spawn(race_write_all, "hello");
+    CHECK_EQ(corio_recv(sp[0], got, sizeof got, 0), 5);
+    CHECK(memcmp(got, "hello", 5) == 0);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_EQ(corio_join(wr), 5);
+    /* The new reader holds the descriptor as any reader does: a live wait
+     * still refuses a second one. */
+    race_fd = sp[0];
+    t = corio_spawn(race_recv, NULL);
+    corio_yield();
+    corio_task *t3 = corio_spawn(race_recv, NULL);
+    CHECK_EQ(corio_join(t3), -EBUSY);
+    CHECK_EQ(corio_cancel(t), 1);
+    /* A replacement that is itself cancelled while it waits for the old
+     * one to leave returns -ECANCELED and takes nothing. */
+    corio_task *x = corio_spawn(cancel_then_recv, t);
+    corio_yield(); /* x cancels t and waits behind it */
+    CHECK_EQ(corio_cancel(x), 1);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_EQ(corio_join(x), -ECANCELED);
+    corio_task *t4 = corio_spawn(race_recv, NULL);
+    corio_yield();
+    CHECK_EQ(write(sp[1], "abc", 3), 3);
+    CHECK_EQ(corio_join(t4), 3); /* the data went to the one live reader */
+    /* read(2) on a pipe: the same. */
+    int pp[2];
+    CHECK_EQ(pipe2(pp, O_NONBLOCK), 0);
+    race_fd = pp[0];
+    t = corio_spawn(race_read, NULL);
+    corio_yield();
+    corio_cancel(t);
+    race_fd = pp[1];
+    wr = corio_spawn(race_write_all, "pipe");
+    memset(got, 0, sizeof got);
+    CHECK_EQ(corio_read(pp[0], got, sizeof got), 4);
+    CHECK(memcmp(got, "pipe", 4) == 0);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_EQ(corio_join(wr), 4);
+    CHECK_EQ(corio_close(pp[0]), 0);
+    CHECK_EQ(corio_close(pp[1]), 0);
+    CHECK_EQ(corio_close(sp[0]), 0);
+    CHECK_EQ(corio_close(sp[1]), 0);
+    return 0;
+}
+
+static void test_cancel_then_racing_recv(void) { CHECK_EQ(test_run(racing_main, NULL, 0), 0); }
+
+/* send: with the socket's buffer full, a cancelled write_all sent nothing
+ * and a new one right away waits for room and is delivered alone. */
+static char race_seen[64];
+
+static int race_drain(void *arg) {
+    int fd = *(int *)arg;
+    size_t k = 0;
+    char b[8192];
+    for (;;) {
+        ssize_t n = corio_recv(fd, b, sizeof b, 0);
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; i++)
+            if (b[i] != ' ' && k + 1 < sizeof race_seen) race_seen[k++] = b[i];
+    }
+    race_seen[k] = 0;
+    return 0;
+}
+
+static int send_racing_main(void *arg) {
+    (void)arg;
+    int sp[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+    int sz = 1024;
+    setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    char fill[4096];
+    memset(fill, ' ', sizeof fill);
+    for (size_t n = sizeof fill; n >= 1; n /= 2)
+        while (send(sp[0], fill, n, MSG_DONTWAIT) > 0) {
+        }
+    race_fd = sp[0];
+    corio_task *t = corio_spawn(race_write_all, "hello");
+    corio_yield();
+    CHECK_EQ(corio_cancel(t), 1);
+    corio_task *r = corio_spawn(race_drain, &sp[1]);
+    CHECK_EQ(corio_write_all(sp[0], "world", 5), 5);
+    shutdown(sp[0], SHUT_WR);
+    CHECK_EQ(corio_join(r), 0);
+    CHECK(strcmp(race_seen, "world") == 0);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_EQ(corio_close(sp[0]), 0);
+    CHECK_EQ(corio_close(sp[1]), 0);
+    return 0;
+}
+
+static void test_cancel_then_racing_send(void) { CHECK_EQ(test_run(send_racing_main, NULL, 0), 0); }
+
 /* ---- a task parked on an fd: wake-ups that race in one iteration -------------
  * (io.c parks the waiting task without a future: an event, a cancel and a
  * close may all try to wake it before it runs; it must run once, with the
@@ -425,6 +556,8 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     RUN_TEST(test_big_transfer);
     RUN_TEST(test_cancel_and_busy);
+    RUN_TEST(test_cancel_then_racing_recv);
+    RUN_TEST(test_cancel_then_racing_send);
     RUN_TEST(test_park_races);
     RUN_TEST(test_add_reader);
     RUN_TEST(test_tcp_echo);

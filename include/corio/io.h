@@ -44,8 +44,10 @@ extern "C" {
  * Wait until fd is readable (writable).  SUSPENDS unless it is already.
  * Returns 0; -ECANCELED; -EPERM outside a task; -EBADF for a negative fd
  * or one forgotten while waiting; -EBUSY when another task already waits
- * for the same direction on this fd (asyncio refuses two readers too);
- * -ENOMEM; or the error epoll_ctl gave when registering (e.g. -EPERM for a
+ * for the same direction on this fd (asyncio refuses two readers too) -
+ * but not when that task's wait was cancelled: as in asyncio, a cancelled
+ * wait frees the fd at once, and this call waits behind it (it consumed
+ * nothing) and is served; -ENOMEM; or the error epoll_ctl gave when registering (e.g. -EPERM for a
  * regular file, which is always ready: it is then reported ready).
  */
 CORIO_API int corio_wait_readable(int fd);
@@ -55,7 +57,10 @@ CORIO_API int corio_wait_writable(int fd);
  * read(2) / write(2) that suspend instead of blocking.  Return the number
  * of bytes (0 at end of file for read; write may be partial, like the
  * system call), or a negative errno: -ECANCELED, -EPERM outside a task,
- * -EBUSY (another task reads/writes this fd), the call's own error.
+ * -EBUSY (another task waits to read / write this fd; a task whose wait
+ * was cancelled no longer counts: the call waits for it to leave, a loop
+ * iteration on epoll, up to three on io_uring while the kernel confirms
+ * the cancel, then goes ahead), the call's own error.
  */
 CORIO_API ssize_t corio_read(int fd, void *buf, size_t len);
 CORIO_API ssize_t corio_write(int fd, const void *buf, size_t len);

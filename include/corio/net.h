@@ -124,8 +124,12 @@ CORIO_API int corio_tcp_listen_opts(const char *host, int port, const corio_list
 
 /*
  * Unix stream sockets by path.  Paths longer than sun_path are -ENAMETOOLONG;
- * a path starting with '@' names the abstract namespace.  listen does not
- * remove an existing file (-EADDRINUSE): unlink it first if it is stale.
+ * a path starting with '@' names the abstract namespace.  listen first
+ * removes a socket file found at the path (as asyncio's create_unix_server
+ * does: one left by a server that is gone - or, as there, one a server
+ * still listens on, which then loses its name); any other file there is
+ * -EADDRINUSE.  A server (corio_start_unix_server, corio_server_open)
+ * removes its socket file when it closes.
  * connect SUSPENDS (rarely: a full backlog).  Return the fd or -errno.
  */
 CORIO_API int corio_unix_connect(const char *path);

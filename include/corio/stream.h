@@ -295,10 +295,34 @@ CORIO_API void corio_writer_free(corio_writer *w);
 /*
  * A connection handler: runs as its own task, one per client.  r and w
  * belong to the server, which closes the connection (flushing what is
- * buffered) when the handler returns.  The return value is only logged
- * (at debug level) when negative.
+ * buffered) when the handler returns - unless the handler handed them
+ * over with corio_server_detach().  A negative return other than
+ * -ECANCELED is logged at CORIO_LOG_ERROR ("Unhandled exception in
+ * client_connected_cb", as asyncio logs a callback that raised); a
+ * cancelled handler (-ECANCELED) is not logged.
  */
 typedef int (*corio_stream_handler)(corio_reader *r, corio_writer *w, void *arg);
+
+/*
+ * Hand a connection over from its server: r and w must be the handles the
+ * server gave a handler that is still running (the call may come from the
+ * handler itself or from any task of the loop while the handler runs).
+ * From then on the server no longer closes or frees them when the handler
+ * returns (or is cancelled): the caller owns both and releases them with
+ * corio_stream_close() (or corio_writer_free + corio_reader_free) before
+ * the loop closes.  This is asyncio's handler that passes the streams to
+ * another task and returns at once: the connection stays open until that
+ * task closes the writer.  The server stops counting the connection
+ * (corio_server_connections, max_connections).  corio_server_close with
+ * cancel_handlers still cancels the handler task if it still runs, and
+ * corio_server_wait_closed / corio_server_shutdown still wait for the
+ * handler task to return - but neither closes nor waits for a detached
+ * connection itself.  Returns 0; -EINVAL if r and w are not the handles
+ * of a running handler (NULL, from another connection, or the handler has
+ * returned); -EALREADY if already detached; -EPERM outside a task.  Does
+ * not suspend.
+ */
+CORIO_API int corio_server_detach(corio_reader *r, corio_writer *w);
 
 /* Server settings; zero-initialise, zero means default. */
 typedef struct corio_server_opts {
@@ -323,7 +347,10 @@ CORIO_API int corio_start_server(const char *host, int port, corio_stream_handle
 CORIO_API int corio_start_server_opts(const char *host, int port, corio_stream_handler handler, void *arg,
                                       const corio_server_opts *opts, corio_server **out);
 
-/* asyncio.start_unix_server: the same on a Unix socket path (opts may be NULL). */
+/* asyncio.start_unix_server: the same on a Unix socket path (opts may be
+ * NULL).  A socket file already at the path is replaced, any other file
+ * there is -EADDRINUSE (corio_unix_listen); the server removes its socket
+ * file when it closes (corio_server_close). */
 CORIO_API int corio_start_unix_server(const char *path, corio_stream_handler handler, void *arg,
                                       const corio_server_opts *opts, corio_server **out);
 
@@ -340,7 +367,7 @@ CORIO_API int corio_server_port(const corio_server *s);
 /* The listening descriptor, -1 once closed; borrowed. */
 CORIO_API int corio_server_fd(const corio_server *s);
 
-/* Connections whose handlers are running. */
+/* Connections whose handlers are running (not counting detached ones). */
 CORIO_API size_t corio_server_connections(const corio_server *s);
 
 /*
@@ -355,7 +382,11 @@ CORIO_API int corio_server_serve_forever(corio_server *s);
  * Stop accepting: close the listening socket, so new clients are refused.
  * Running handlers continue, unless cancel_handlers is nonzero: then each
  * is cancelled (its suspended call returns -ECANCELED) and its connection
- * aborted when it returns.  0; again is harmless.  Does not suspend.
+ * aborted when it returns (a detached one is left to its owner).  A
+ * server listening on a Unix socket path removes the socket file, if the
+ * path still names the socket it bound (asyncio compares the inode: a
+ * file that replaced it stays); an abstract name has no file.  0; again
+ * is harmless.  Does not suspend.
  */
 CORIO_API int corio_server_close(corio_server *s, int cancel_handlers);
 

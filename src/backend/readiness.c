@@ -113,8 +113,19 @@ void corio__fd_resync(corio_loop *loop, corio__fdstate *st) {
 
 /* Wait for the next readiness edge in direction d.  0 or -errno. */
 int corio__fd_wait(corio_task *t, corio__fdstate *st, int d) {
-    if (st->waiter[d])
-        return corio__bad(-EBUSY, "fd %d: another task is already waiting to %s it", st->fd, d ? "write" : "read");
+    /* One waiter per direction.  A waiter whose wait was cancelled
+     * (park_cancelled: it resumes with -ECANCELED whatever happens, having
+     * consumed nothing) no longer counts, as asyncio's cancelled future
+     * frees the descriptor for the next sock_recv: this task lets it run
+     * first - it is already in the ready queue, so one yield puts this
+     * task behind it - and it gives up the slot as it leaves. */
+    while (st->waiter[d]) {
+        if (!st->waiter[d]->task->park_cancelled)
+            return corio__bad(-EBUSY, "fd %d: another task is already waiting to %s it", st->fd, d ? "write" : "read");
+        corio__ready_push(t->loop, &t->wake);
+        int rc = corio__suspend(t);
+        if (rc < 0) return rc;
+    }
     corio__fdwait w = {t, 0};
     st->waiter[d] = &w;
     int rc = 0;

@@ -101,26 +101,53 @@ static void prep_io(struct io_uring_sqe *sqe, void *c) {
 }
 
 /* Wait until fd is ready in direction d (a one-shot poll in the ring). */
-static int ring_poll(corio_task *t, int fd, int d) {
+static int ring_poll_tag(corio_task *t, int fd, int d, const char *tag) {
     rw_ctx x = {.flags = d ? POLLOUT : POLLIN};
     ring_ctx r = {.fd = fd, .kind = OP_POLL, .x = &x};
-    ssize_t rc = corio__ring_op(t, prep_io, &r, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, fd);
+    ssize_t rc = corio__ring_op(t, prep_io, &r, tag, fd);
     return rc < 0 ? (int)rc : 0;
+}
+
+static int ring_poll(corio_task *t, int fd, int d) {
+    return ring_poll_tag(t, fd, d, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ);
+}
+
+/* The task-dump tag of a read, recv or accept in the ring (do_io's one
+ * reader per descriptor): the text of CORIO__WAIT_FD_READ, which the dump
+ * compares, at an address of its own, which ring_reader_live looks for. */
+static const char ring_read_tag[] = CORIO__WAIT_FD_READ;
+
+/* Whether fd's reader in the ring (st->ring_reading) is a live wait: its
+ * task is parked in the operation and not cancelled.  A reader whose cancel
+ * was requested (park_cancelled), or which waits for the kernel to confirm
+ * it (tagged "ring cancel"), is leaving.  Only a second reader asks, so
+ * the walk over the loop's tasks is off every common path. */
+static bool ring_reader_live(corio_loop *loop, int fd) {
+    corio_list *head = &loop->tasks;
+    for (corio_list *it = head->next; it != head; it = it->next) {
+        const corio_task *o = corio__container_of(it, corio_task, link);
+        if (o->wait_tag == ring_read_tag && o->wait_arg == fd && o->parked && !o->park_cancelled) return true;
+    }
+    return false;
 }
 
 static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x, bool poll_first) {
     ring_ctx r = {.fd = fd, .kind = kind, .x = x, .poll_first = poll_first};
     for (;;) {
-        ssize_t rc = corio__ring_op(t, prep_io, &r, d ? CORIO__WAIT_FD_WRITE : CORIO__WAIT_FD_READ, fd);
+        ssize_t rc = corio__ring_op(t, prep_io, &r, d ? CORIO__WAIT_FD_WRITE : ring_read_tag, fd);
         if (kind == OP_RECVMSG && rc >= 0 && x->addrlen) *x->addrlen = r.msg.msg_namelen;
         /* A descriptor that cannot wait inside io_uring (O_NONBLOCK set on
          * a file without non-blocking support) answers EAGAIN: wait for
          * readiness, then try again - unless the caller asked not to wait. */
         if (rc != -EAGAIN || (x->flags & MSG_DONTWAIT)) return rc;
-        if ((rc = ring_poll(t, fd, d)) < 0) return rc;
+        if ((rc = ring_poll_tag(t, fd, d, d ? CORIO__WAIT_FD_WRITE : ring_read_tag)) < 0) return rc;
     }
 }
 #else
+static bool ring_reader_live(corio_loop *loop, int fd) {
+    (void)loop, (void)fd;
+    return true;
+}
 static int ring_poll(corio_task *t, int fd, int d) {
     (void)t, (void)fd, (void)d;
     return -ENOSYS;
@@ -178,8 +205,17 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
          * first waiting): a read in the ring is that wait. */
         corio__fdstate *st = corio__fd_state(t->loop, fd, &err);
         if (!st) return err;
-        if (st->ring_reading)
-            return corio__bad(-EBUSY, "%s: fd %d: another task is already waiting to read it", name, fd);
+        /* A reader whose wait was cancelled gives up its claim when the
+         * kernel confirms the cancel (its operation is in the kernel's
+         * hands until then, and may still complete with data, which it
+         * keeps): this task waits for that, a loop iteration at a time,
+         * instead of failing as it would behind a live reader. */
+        while (st->ring_reading) {
+            if (ring_reader_live(t->loop, fd))
+                return corio__bad(-EBUSY, "%s: fd %d: another task is already waiting to read it", name, fd);
+            int rc = corio_yield();
+            if (rc < 0) return rc;
+        }
         st->ring_reading = true;
         /* As under epoll, a short read says the socket is empty: the next
          * recv waits for data before it tries (IORING_RECVSEND_POLL_FIRST). */

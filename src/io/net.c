@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_ADDRS 16 /* addresses tried per connect; more is never useful */
@@ -254,6 +255,21 @@ int corio_unix_listen(const char *path, int backlog) {
     corio_sockaddr a;
     int rc = unix_addr(path, &a);
     if (rc < 0) return corio__bad(rc, "corio_unix_listen: bad path");
+    /* asyncio's create_unix_server: a socket file left at the path (by a
+     * server that did not remove it) is replaced; anything else there
+     * stays an error at bind (-EADDRINUSE).  The abstract namespace has
+     * no file. */
+    struct stat sb;
+    if (path[0] != '@') {
+        if (stat(path, &sb) == 0) {
+            if (S_ISSOCK(sb.st_mode) && unlink(path) < 0 && errno != ENOENT)
+                corio__log(CORIO_LOG_ERROR, "corio_unix_listen: cannot remove the stale socket %s: %s", path,
+                           strerror(errno));
+        } else if (errno != ENOENT) {
+            corio__log(CORIO_LOG_ERROR, "corio_unix_listen: cannot check for a stale socket at %s: %s", path,
+                       strerror(errno));
+        }
+    }
     corio_listen_opts o = {.backlog = backlog, .no_reuseaddr = 1};
     return listen_one(&a, SOCK_STREAM, &o);
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #if CORIO_HAVE_URING
 #include <liburing.h>
@@ -1075,6 +1076,7 @@ typedef struct server_conn {
     corio_task *task;     /* our reference, given up in conn_done */
     corio_reader *r;      /* NULL once the task released them */
     corio_writer *w;
+    bool detached;        /* corio_server_detach: r and w are the caller's, not counted in nconns */
 } server_conn;
 
 struct corio_server {
@@ -1089,6 +1091,11 @@ struct corio_server {
     corio_list closed_waiters;    /* serve_forever: woken by close */
     corio_list idle_waiters;      /* wait_closed: woken when nothing runs any more */
     bool closed;
+    /* A Unix socket bound to a path: removed at close if the path still
+     * names the socket bound (asyncio compares st_ino; st_dev too here). */
+    char *unix_path;
+    dev_t unix_dev;
+    ino_t unix_ino;
 };
 
 static void server_check_idle(corio_server *s) {
@@ -1099,7 +1106,12 @@ static int conn_main(void *arg) {
     server_conn *sc = arg;
     corio_server *s = sc->srv;
     int rc = s->handler(sc->r, sc->w, s->arg);
-    if (rc < 0) corio__log(CORIO_LOG_DEBUG, "stream handler returned %d (%s)", rc, corio_strerror(rc));
+    /* asyncio logs a client_connected_cb that raised, at ERROR, and
+     * nothing for one that was cancelled. */
+    if (rc < 0 && rc != -ECANCELED)
+        corio__log(CORIO_LOG_ERROR, "Unhandled exception in client_connected_cb: the stream handler returned %d (%s)",
+                   rc, corio_strerror(rc));
+    if (sc->detached) return 0; /* the connection is the caller's now */
     corio_reader *r = sc->r;
     corio_writer *w = sc->w;
     sc->r = NULL;
@@ -1113,13 +1125,13 @@ static void conn_done(corio_future *f, void *arg) {
     (void)f;
     server_conn *sc = arg;
     corio_server *s = sc->srv;
-    if (sc->w) { /* cancelled before it ran: the handler never saw them */
+    if (sc->w && !sc->detached) { /* cancelled before it ran: the handler never saw them */
         corio_writer_abort(sc->w);
         corio_writer_free(sc->w);
         corio_reader_free(sc->r);
     }
     corio__list_remove(&sc->link);
-    s->nconns--;
+    if (!sc->detached) s->nconns--;
     corio_task_detach(sc->task);
     corio__free(sc);
     server_check_idle(s);
@@ -1297,6 +1309,37 @@ static void acceptor_done(corio_future *f, void *arg) {
     server_check_idle(s);
 }
 
+/* A listening Unix socket bound to a path (not abstract, not unnamed):
+ * remember the path and the file it names, for server_remove_unix_path.
+ * 0, or -ENOMEM. */
+static int server_note_unix_path(corio_server *s) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(s->lfd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != AF_UNIX) return 0;
+    char name[CORIO_ADDRSTRLEN];
+    if (corio_sockname(s->lfd, name, sizeof name) <= 0 || name[0] == '@') return 0;
+    struct stat sb;
+    if (stat(name, &sb) < 0 || !S_ISSOCK(sb.st_mode)) return 0;
+    size_t n = strlen(name) + 1;
+    if (!(s->unix_path = corio__malloc(n))) return -ENOMEM;
+    memcpy(s->unix_path, name, n);
+    s->unix_dev = sb.st_dev;
+    s->unix_ino = sb.st_ino;
+    return 0;
+}
+
+/* At close: remove the socket file, unless the path names another file
+ * by now (a server that replaced it: that one stays). */
+static void server_remove_unix_path(corio_server *s) {
+    if (!s->unix_path) return;
+    struct stat sb;
+    if (stat(s->unix_path, &sb) == 0 && sb.st_dev == s->unix_dev && sb.st_ino == s->unix_ino &&
+        unlink(s->unix_path) < 0 && errno != ENOENT)
+        corio__log(CORIO_LOG_ERROR, "server: cannot remove the socket file %s: %s", s->unix_path, strerror(errno));
+    corio__free(s->unix_path);
+    s->unix_path = NULL;
+}
+
 int corio_server_open(int lfd, corio_stream_handler handler, void *arg, const corio_server_opts *opts,
                       corio_server **out) {
     if (lfd < 0 || !handler || !out) return corio__bad(-EINVAL, "corio_server_open: bad arguments");
@@ -1314,15 +1357,21 @@ int corio_server_open(int lfd, corio_stream_handler handler, void *arg, const co
     corio__list_init(&s->conns);
     corio__list_init(&s->closed_waiters);
     corio__list_init(&s->idle_waiters);
+    if (server_note_unix_path(s) < 0) {
+        corio__free(s);
+        return -ENOMEM;
+    }
     corio_task_opts to = {.name = "corio-accept", .eager = -1}; /* asyncio's accepting is no task: never eager */
     s->acceptor = corio_spawn_opts(accept_main, s, &to);
     if (!s->acceptor) {
+        corio__free(s->unix_path);
         corio__free(s);
         return -ENOMEM;
     }
     if (corio_future_add_done_callback(corio_task_future(s->acceptor), acceptor_done, s) < 0) {
         corio_cancel(s->acceptor);
         corio_task_detach(s->acceptor);
+        corio__free(s->unix_path);
         corio__free(s);
         return -ENOMEM;
     }
@@ -1365,6 +1414,37 @@ int corio_server_fd(const corio_server *s) { return s ? s->lfd : -1; }
 
 size_t corio_server_connections(const corio_server *s) { return s ? s->nconns : 0; }
 
+/* The handler task's record for r and w: the calling task's own if it is a
+ * handler (the common case, no search), else found among the loop's tasks
+ * (a handler running conn_main has its server_conn as argument).  NULL if
+ * no running handler was given r and w. */
+static server_conn *handler_of(corio_task *me, const corio_reader *r, const corio_writer *w) {
+    if (me->fn == conn_main) {
+        server_conn *sc = me->arg;
+        if (sc->r == r && sc->w == w) return sc;
+    }
+    corio_list *head = &me->loop->tasks;
+    for (corio_list *it = head->next; it != head; it = it->next) {
+        corio_task *t = corio__container_of(it, corio_task, link);
+        if (t->fn != conn_main || t->fut.state != CORIO__PENDING) continue;
+        server_conn *sc = t->arg;
+        if (sc->r == r && sc->w == w) return sc;
+    }
+    return NULL;
+}
+
+int corio_server_detach(corio_reader *r, corio_writer *w) {
+    corio_task *me = corio__current();
+    if (!me) return corio__bad(-EPERM, "corio_server_detach: called outside a task");
+    if (!r || !w) return corio__bad(-EINVAL, "corio_server_detach: NULL handle");
+    server_conn *sc = handler_of(me, r, w);
+    if (!sc) return corio__bad(-EINVAL, "corio_server_detach: not the handles of a running server handler");
+    if (sc->detached) return -EALREADY;
+    sc->detached = true;
+    sc->srv->nconns--; /* no longer the server's: a new client may take its place under max_connections */
+    return 0;
+}
+
 int corio_server_close(corio_server *s, int cancel_handlers) {
     if (!s) return -EINVAL;
     if (!s->closed) {
@@ -1373,6 +1453,7 @@ int corio_server_close(corio_server *s, int cancel_handlers) {
             corio_close(s->lfd); /* wakes the acceptor with -EBADF */
             s->lfd = -1;
         }
+        server_remove_unix_path(s);
         if (s->acceptor) corio_cancel(s->acceptor);
         wake_all(&s->closed_waiters);
     }
@@ -1434,6 +1515,7 @@ int corio_server_free(corio_server *s) {
     if (!s) return 0;
     if (!s->closed || s->acceptor || !corio__list_empty(&s->conns))
         return corio__bad(-EBUSY, "corio_server_free: the server is still running");
+    corio__free(s->unix_path);
     corio__free(s);
     return 0;
 }
