@@ -1,0 +1,269 @@
+/*
+ * memreader.c - a stream reader that the program feeds itself (asyncio's
+ * bare StreamReader() driven with feed_data, feed_eof and set_exception).
+ *
+ * Built as a module would be, on the public transport seam only
+ * (corio/transport.h): the reader is an ordinary corio_reader opened over a
+ * read-only transport whose `read` copies from a byte buffer that
+ * corio_reader_feed() appends to.  So readline, readuntil, readexactly,
+ * limits, views, at_eof and cancel-safety are stream.c's, unchanged; this
+ * file only supplies bytes, the end and an error.
+ *
+ * Waiting: a read that finds the buffer empty (and neither the end nor an
+ * error) waits on an Event (corio/sync.h), which feed, feed_eof and
+ * set_error set.  A cancelled wait returns -ECANCELED having taken nothing,
+ * which is what the reader's cancel-safety asks of a transport.
+ *
+ * Telling our readers from others: corio_reader_transport() gives the
+ * context of any transport stream, and a context that is not ours may be
+ * anything (its owner's struct, or not a pointer at all), so it must not
+ * be read to find out.  Every live context is kept in a small hash set of
+ * pointers instead, compared and never dereferenced until found.
+ */
+#include <corio.h>
+#include <corio/transport.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct memsrc {
+    struct memsrc *next; /* the registry's chain of this bucket */
+    char *p;             /* fed bytes not yet handed to the reader are p[start..end) */
+    size_t start, end, cap;
+    int eof;             /* feed_eof was called */
+    int err;             /* set_error's code, 0 if none */
+    int waiting;         /* a task waits in mem_read */
+    size_t dropped;      /* bytes the reader had pulled that set_error threw away: still "unread" */
+    corio_event ready;   /* set by feed, feed_eof and set_error; a waiting read clears it */
+} memsrc;
+
+/* ---- the registry of live contexts ------------------------------------------------ */
+
+/* Readers live on the loop's thread, but two loops on two threads may make
+ * and free them at once, hence the lock (uncontended: a few tens of ns). */
+#define REG_BUCKETS 256
+static memsrc *reg[REG_BUCKETS];
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t reg_hash(const void *p) {
+    uintptr_t x = (uintptr_t)p;
+    x ^= x >> 17; /* malloc blocks share their low bits: fold the page number in */
+    x *= (uintptr_t)0x9e3779b97f4a7c15ull;
+    return (size_t)(x >> (sizeof x * 8 - 8)) % REG_BUCKETS;
+}
+
+static void reg_add(memsrc *m) {
+    size_t h = reg_hash(m);
+    pthread_mutex_lock(&reg_lock);
+    m->next = reg[h];
+    reg[h] = m;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_remove(memsrc *m) {
+    size_t h = reg_hash(m);
+    pthread_mutex_lock(&reg_lock);
+    for (memsrc **pp = &reg[h]; *pp; pp = &(*pp)->next) {
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+/* The memory source under r, or NULL when r is NULL or not a memory reader. */
+static memsrc *src_of(const corio_reader *r) {
+    void *ctx = r ? corio_reader_transport(r) : NULL;
+    if (!ctx) return NULL;
+    memsrc *found = NULL;
+    size_t h = reg_hash(ctx);
+    pthread_mutex_lock(&reg_lock);
+    for (memsrc *m = reg[h]; m; m = m->next) {
+        if ((void *)m == ctx) {
+            found = m;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return found;
+}
+
+/* ---- the transport --------------------------------------------------------------- */
+
+static size_t src_len(const memsrc *m) { return m->end - m->start; }
+
+/* asyncio's read order: an exception set wins over bytes still fed (it is
+ * raised before the buffer is looked at), then bytes, then the end. */
+static ssize_t mem_read(void *ctx, void *buf, size_t n) {
+    memsrc *m = ctx;
+    for (;;) {
+        if (m->err) return m->err;
+        size_t have = src_len(m);
+        if (have) {
+            size_t k = have < n ? have : n;
+            memcpy(buf, m->p + m->start, k);
+            m->start += k;
+            if (m->start == m->end) m->start = m->end = 0;
+            return (ssize_t)k;
+        }
+        if (m->eof) return 0;
+        /* Two tasks waiting for the same bytes could not both have them
+         * (asyncio: RuntimeError "called while another coroutine is
+         * already waiting"); -EBUSY does not stick to the reader. */
+        if (m->waiting) return -EBUSY;
+        corio_event_clear(&m->ready);
+        m->waiting = 1;
+        int rc = corio_event_wait(&m->ready);
+        m->waiting = 0;
+        if (rc < 0) return rc; /* -ECANCELED: nothing taken; -EPERM outside a task */
+    }
+}
+
+/* Read-only: the stream is opened without a writer, so these are never
+ * reached, but the seam requires them. */
+static int mem_write(void *ctx, const struct iovec *iov, int iovcnt) {
+    (void)ctx, (void)iov, (void)iovcnt;
+    return -EOPNOTSUPP;
+}
+static size_t mem_buffered(void *ctx) {
+    (void)ctx;
+    return 0;
+}
+static int mem_close(void *ctx) {
+    (void)ctx;
+    return 0;
+}
+
+static int mem_at_eof(void *ctx) {
+    const memsrc *m = ctx;
+    return m->eof && !src_len(m);
+}
+
+static void mem_release(void *ctx) {
+    memsrc *m = ctx;
+    reg_remove(m);
+    corio_event_destroy(&m->ready);
+    free(m->p);
+    free(m);
+}
+
+static const corio_transport_ops mem_ops = {
+    .read = mem_read,
+    .write = mem_write,
+    .buffered = mem_buffered,
+    .close = mem_close,
+    .release = mem_release,
+    .at_eof = mem_at_eof,
+};
+
+/* ---- the API --------------------------------------------------------------------- */
+
+int corio_reader_new_memory(const corio_stream_opts *opts, corio_reader **r) {
+    if (!r) return -EINVAL;
+    *r = NULL;
+    memsrc *m = calloc(1, sizeof *m);
+    if (!m) return -ENOMEM;
+    corio_event_init(&m->ready);
+    /* Only the limit means anything to a reader alone; the water marks
+     * are the writer's. */
+    corio_stream_opts o = {.limit = opts ? opts->limit : 0};
+    int rc = corio_stream_open_transport(&mem_ops, m, &o, r, NULL);
+    if (rc < 0) {
+        corio_event_destroy(&m->ready);
+        free(m);
+        return rc;
+    }
+    reg_add(m);
+    return 0;
+}
+
+int corio_reader_feed(corio_reader *r, const void *data, size_t n) {
+    memsrc *m = src_of(r);
+    if (!m || (!data && n)) return -EINVAL;
+    if (m->eof) return -EPIPE;
+    if (n == 0) return 0;
+    if (m->cap - m->end < n) {
+        size_t have = src_len(m);
+        if (m->start) { /* slide what is left down before growing */
+            memmove(m->p, m->p + m->start, have);
+            m->start = 0;
+            m->end = have;
+        }
+        if (m->cap - have < n) {
+            if (n > SIZE_MAX / 2 - have) return -ENOMEM;
+            size_t cap = m->cap ? m->cap : 256;
+            while (cap - have < n) cap *= 2;
+            char *p = realloc(m->p, cap);
+            if (!p) return -ENOMEM;
+            m->p = p;
+            m->cap = cap;
+        }
+    }
+    memcpy(m->p + m->end, data, n);
+    m->end += n;
+    if (m->waiting) corio_event_set(&m->ready);
+    return 0;
+}
+
+int corio_reader_feed_eof(corio_reader *r) {
+    memsrc *m = src_of(r);
+    if (!m) return -EINVAL;
+    m->eof = 1;
+    if (m->waiting) corio_event_set(&m->ready);
+    return 0;
+}
+
+/*
+ * asyncio raises a set exception before it looks at its buffer, but the
+ * reader serves what it has pulled into its own buffer without asking the
+ * transport.  So set_error takes those bytes out of the reader (they could
+ * never be read in asyncio either), and the next call asks mem_read, which
+ * returns the error.  A reader call charges the task's turn and may yield
+ * when the turn is spent; a cancellation delivered there was meant for
+ * the caller's next suspension, so it is requested again (cancel, then
+ * uncancel to keep the count) and the drop retried once, which no longer
+ * yields: the turn is fresh.
+ */
+static void drop_pulled(corio_reader *r, memsrc *m) {
+    char tmp[2048];
+    int retried = 0;
+    size_t left;
+    while ((left = corio_reader_buffered(r)) > 0) {
+        ssize_t k = corio_reader_read(r, tmp, left < sizeof tmp ? left : sizeof tmp);
+        if (k > 0) {
+            m->dropped += (size_t)k;
+            continue;
+        }
+        corio_task *self = corio_current_task();
+        if (k == -ECANCELED && self) {
+            corio_cancel(self);
+            corio_task_uncancel(self);
+        }
+        if (k != -ECANCELED || retried++) break; /* left buffered: served before the error */
+    }
+}
+
+int corio_reader_set_error(corio_reader *r, int err) {
+    memsrc *m = src_of(r);
+    /* -EBADF is the reader's own sign of a closed descriptor, which it
+     * reads as end of stream: it could not come back as the error. */
+    if (!m || err >= 0 || err == -EBADF) return -EINVAL;
+    m->err = err;
+    drop_pulled(r, m);
+    if (m->waiting) corio_event_set(&m->ready);
+    return 0;
+}
+
+int corio_reader_error(const corio_reader *r) {
+    const memsrc *m = src_of(r);
+    return m ? m->err : 0;
+}
+
+size_t corio_reader_unread(const corio_reader *r) {
+    const memsrc *m = src_of(r);
+    return corio_reader_buffered(r) + (m ? m->dropped + src_len(m) : 0);
+}
