@@ -802,6 +802,56 @@ CASE(test_error_while_waiting_with_pulled_bytes) {
     return 0;
 }
 
+/* set_error from a task whose step is spent: the drop of the pulled bytes
+ * yields once (a reader call's charge), and a cancellation pending then is
+ * delivered to that yield; set_error must still drop the bytes and keep
+ * the cancellation for the task's next suspending call.  The step's
+ * length is learnt from a callback that runs only when the task yields. */
+static void set_flag(void *arg) { *(int *)arg = 1; }
+
+CASE(test_set_error_keeps_a_cancellation) {
+    (void)arg;
+    corio_reader *r = mk(0);
+    static char big[8000];
+    memset(big, 'x', sizeof big);
+    CHECK_EQ(corio_reader_feed(r, big, sizeof big), 0);
+    corio_handle h;
+    int flag = 0, reads = 0, yields = 0, period = 0, since = 0;
+    char b[1];
+    CHECK_EQ(corio_call_soon(&h, set_flag, &flag), 0);
+    /* One byte a read until two yields have been seen: the reads between
+     * them are a step's worth. */
+    while (yields < 2 && reads < 4000) {
+        CHECK_EQ(corio_reader_read(r, b, 1), 1);
+        reads++;
+        since++;
+        if (flag) {
+            if (yields++) period = since;
+            since = 0;
+            flag = 0;
+            CHECK_EQ(corio_call_soon(&h, set_flag, &flag), 0);
+        }
+    }
+    CHECK(period > 1);
+    for (int i = 0; i < period - 1; i++) CHECK_EQ(corio_reader_read(r, b, 1), 1);
+    CHECK_EQ(flag, 0);
+    corio_task *self = corio_current_task();
+    CHECK_EQ(corio_cancel(self), 1);
+    CHECK(corio_reader_buffered(r) > 0);
+    size_t unread = corio_reader_unread(r);
+    CHECK_EQ(corio_reader_set_error(r, -EIO), 0);
+    CHECK_EQ(flag, 1);                        /* it did yield */
+    CHECK_EQ(corio_reader_buffered(r), 0);    /* and dropped the pulled bytes all the same */
+    CHECK_EQ(corio_reader_unread(r), unread); /* still counted, as asyncio's buffer keeps them */
+    CHECK_EQ(corio_reader_read(r, b, 1), -EIO);
+    CHECK_EQ(corio_task_cancelling(self), 1);
+    CHECK_EQ(corio_yield(), -ECANCELED);      /* the cancellation, kept */
+    CHECK_EQ(corio_task_uncancel(self), 0);
+    CHECK_EQ(corio_yield(), 0);
+    corio_reader_free(r);
+    return 0;
+}
+
 /* Without a loop: feeding and reading what is there work anywhere; a read
  * that would have to wait outside a task gets -EPERM and takes nothing. */
 static void test_without_loop(void) {
@@ -856,6 +906,7 @@ int main(void) {
     RUN_TEST(test_two_waiters);
     RUN_TEST(test_bulk_across_feeds);
     RUN_TEST(test_error_while_waiting_with_pulled_bytes);
+    RUN_TEST(test_set_error_keeps_a_cancellation);
     RUN_TEST(test_without_loop);
     TEST_MAIN_END();
 }
