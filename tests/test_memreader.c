@@ -802,6 +802,58 @@ CASE(test_error_while_waiting_with_pulled_bytes) {
     return 0;
 }
 
+/* One feed of 1 MiB read with one readexactly, then a feed after the
+ * buffers were given back. */
+CASE(test_big_feed) {
+    (void)arg;
+    enum { BIG = 1 << 20 };
+    char *in = malloc(BIG), *out = malloc(BIG);
+    CHECK(in && out);
+    if (!in || !out) return free(in), free(out), 0;
+    for (size_t i = 0; i < BIG; i++) in[i] = (char)(i * 7 + i / 4096);
+    corio_reader *r = mk(0);
+    CHECK_EQ(corio_reader_feed(r, in, BIG), 0);
+    CHECK_EQ(corio_reader_unread(r), BIG);
+    CHECK_EQ(corio_reader_readexactly(r, out, BIG, NULL), 0);
+    CHECK(memcmp(in, out, BIG) == 0);
+    CHECK_EQ(corio_reader_unread(r), 0);
+    feed(r, "x\n");
+    check_line(r, "x\n");
+    CHECK_EQ(corio_reader_feed(r, in, BIG), 0);
+    CHECK_EQ(corio_reader_read(r, out, BIG), BIG); /* nothing buffered: a direct read takes it all */
+    check_rest_and_free(r, "");
+    free(in);
+    free(out);
+    return 0;
+}
+
+/* Many readers at once (the registry that tells memory readers from
+ * others grows, then empties): each is fed and read on its own. */
+CASE(test_many_readers) {
+    (void)arg;
+    enum { N = 3000 };
+    corio_reader **rs = calloc(N, sizeof *rs);
+    CHECK(rs != NULL);
+    if (!rs) return 0;
+    for (int i = 0; i < N; i++) {
+        rs[i] = mk((size_t)i % 7 + 4); /* lines of up to 4 digits fit */
+        char s[32];
+        int n = snprintf(s, sizeof s, "%d\n", i);
+        CHECK_EQ(corio_reader_feed(rs[i], s, (size_t)n), 0);
+    }
+    for (int i = 0; i < N; i += 2) corio_reader_free(rs[i]); /* every other one first */
+    for (int i = 1; i < N; i += 2) {
+        const char *line;
+        size_t len;
+        CHECK_EQ(corio_reader_readline(rs[i], &line, &len), 0);
+        CHECK_EQ(strtol(line, NULL, 10), i);
+        CHECK_EQ(corio_reader_feed_eof(rs[i]), 0);
+        corio_reader_free(rs[i]);
+    }
+    free(rs);
+    return 0;
+}
+
 /* set_error from a task whose step is spent: the drop of the pulled bytes
  * yields once (a reader call's charge), and a cancellation pending then is
  * delivered to that yield; set_error must still drop the bytes and keep
@@ -906,6 +958,8 @@ int main(void) {
     RUN_TEST(test_two_waiters);
     RUN_TEST(test_bulk_across_feeds);
     RUN_TEST(test_error_while_waiting_with_pulled_bytes);
+    RUN_TEST(test_big_feed);
+    RUN_TEST(test_many_readers);
     RUN_TEST(test_set_error_keeps_a_cancellation);
     RUN_TEST(test_without_loop);
     TEST_MAIN_END();

@@ -43,32 +43,65 @@ typedef struct memsrc {
 /* ---- the registry of live contexts ------------------------------------------------ */
 
 /* Readers live on the loop's thread, but two loops on two threads may make
- * and free them at once, hence the lock (uncontended: a few tens of ns). */
-#define REG_BUCKETS 256
-static memsrc *reg[REG_BUCKETS];
+ * and free them at once, hence the lock (uncontended: a few tens of ns a
+ * call).  The table doubles when there are two readers a bucket, so that a
+ * server with a memory reader per connection keeps short chains, and is
+ * freed with the last reader. */
+static memsrc **reg;      /* 1 << reg_bits buckets, NULL while there is no reader */
+static unsigned reg_bits;
+static size_t reg_count;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static size_t reg_hash(const void *p) {
-    uintptr_t x = (uintptr_t)p;
-    x ^= x >> 17; /* malloc blocks share their low bits: fold the page number in */
-    x *= (uintptr_t)0x9e3779b97f4a7c15ull;
-    return (size_t)(x >> (sizeof x * 8 - 8)) % REG_BUCKETS;
+/* Fibonacci hashing: the top bits of the product mix every bit of the
+ * address (malloc blocks share their low bits). */
+static size_t reg_hash(const void *p, unsigned bits) {
+    uint64_t x = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull;
+    return (size_t)(x >> (64 - bits));
 }
 
-static void reg_add(memsrc *m) {
-    size_t h = reg_hash(m);
+/* Under the lock.  A failed doubling keeps the old table: longer chains,
+ * still right. */
+static int reg_grow(void) {
+    unsigned bits = reg ? reg_bits + 1 : 6;
+    memsrc **t = calloc((size_t)1 << bits, sizeof *t);
+    if (!t) return reg ? 0 : -ENOMEM;
+    for (size_t i = 0; reg && i < (size_t)1 << reg_bits; i++) {
+        for (memsrc *m = reg[i], *next; m; m = next) {
+            next = m->next;
+            size_t h = reg_hash(m, bits);
+            m->next = t[h];
+            t[h] = m;
+        }
+    }
+    free(reg);
+    reg = t;
+    reg_bits = bits;
+    return 0;
+}
+
+static int reg_add(memsrc *m) {
+    int rc = 0;
     pthread_mutex_lock(&reg_lock);
-    m->next = reg[h];
-    reg[h] = m;
+    if (!reg || reg_count >= (size_t)2 << reg_bits) rc = reg_grow();
+    if (rc == 0) {
+        size_t h = reg_hash(m, reg_bits);
+        m->next = reg[h];
+        reg[h] = m;
+        reg_count++;
+    }
     pthread_mutex_unlock(&reg_lock);
+    return rc;
 }
 
 static void reg_remove(memsrc *m) {
-    size_t h = reg_hash(m);
     pthread_mutex_lock(&reg_lock);
-    for (memsrc **pp = &reg[h]; *pp; pp = &(*pp)->next) {
+    for (memsrc **pp = &reg[reg_hash(m, reg_bits)]; *pp; pp = &(*pp)->next) {
         if (*pp == m) {
             *pp = m->next;
+            if (--reg_count == 0) {
+                free(reg);
+                reg = NULL;
+            }
             break;
         }
     }
@@ -80,9 +113,8 @@ static memsrc *src_of(const corio_reader *r) {
     void *ctx = r ? corio_reader_transport(r) : NULL;
     if (!ctx) return NULL;
     memsrc *found = NULL;
-    size_t h = reg_hash(ctx);
     pthread_mutex_lock(&reg_lock);
-    for (memsrc *m = reg[h]; m; m = m->next) {
+    for (memsrc *m = reg ? reg[reg_hash(ctx, reg_bits)] : NULL; m; m = m->next) {
         if ((void *)m == ctx) {
             found = m;
             break;
@@ -107,7 +139,17 @@ static ssize_t mem_read(void *ctx, void *buf, size_t n) {
             size_t k = have < n ? have : n;
             memcpy(buf, m->p + m->start, k);
             m->start += k;
-            if (m->start == m->end) m->start = m->end = 0;
+            if (m->start == m->end) {
+                m->start = m->end = 0;
+                /* A bulk feed grew the buffer: once it is read, give the
+                 * memory back rather than keep it for an idle reader (the
+                 * reader's own buffer does the same above 256 KiB). */
+                if (m->cap > 256 * 1024) {
+                    free(m->p);
+                    m->p = NULL;
+                    m->cap = 0;
+                }
+            }
             return (ssize_t)k;
         }
         if (m->eof) return 0;
@@ -171,14 +213,16 @@ int corio_reader_new_memory(const corio_stream_opts *opts, corio_reader **r) {
     /* Only the limit means anything to a reader alone; the water marks
      * are the writer's. */
     corio_stream_opts o = {.limit = opts ? opts->limit : 0};
-    int rc = corio_stream_open_transport(&mem_ops, m, &o, r, NULL);
+    int rc = reg_add(m);
+    if (rc == 0) {
+        rc = corio_stream_open_transport(&mem_ops, m, &o, r, NULL);
+        if (rc < 0) reg_remove(m);
+    }
     if (rc < 0) {
         corio_event_destroy(&m->ready);
         free(m);
-        return rc;
     }
-    reg_add(m);
-    return 0;
+    return rc;
 }
 
 int corio_reader_feed(corio_reader *r, const void *data, size_t n) {
