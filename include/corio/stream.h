@@ -172,7 +172,8 @@ CORIO_API int corio_reader_readexactly(corio_reader *r, void *buf, size_t n, siz
  * otherwise, and after a connection error.  Does not suspend. */
 CORIO_API int corio_reader_at_eof(const corio_reader *r);
 
-/* Bytes received and not yet consumed. */
+/* Bytes received and not yet consumed (over a transport, those it holds
+ * too: its read_buffered operation, corio/transport.h). */
 CORIO_API size_t corio_reader_buffered(const corio_reader *r);
 
 /* The line limit in force. */
@@ -408,12 +409,11 @@ CORIO_API int corio_server_shutdown(corio_server *s, int cancel_handlers);
  *
  * How it differs from asyncio's.  The reader pulls fed bytes into its own
  * buffer when a call needs more, as much as it has room for (4 KiB to
- * 64 KiB) rather than all that was fed:
- *  - a line over the limit whose '\n' has not come drops what the reader
- *    has pulled, where asyncio drops everything fed: the same unless more
- *    than about 4 KiB is fed beyond the limit before the line's end.
- *  - corio_reader_buffered counts the pulled bytes only; asyncio's
- *    len(reader._buffer) is corio_reader_unread.
+ * 64 KiB) rather than all that was fed.  So a line over the limit whose
+ * '\n' has not come drops what the reader has pulled, where asyncio drops
+ * everything fed: the same unless more than about 4 KiB is fed beyond the
+ * limit before the line's end.  corio_reader_buffered counts every byte
+ * fed and not consumed, as asyncio's len(reader._buffer).
  */
 
 /*
@@ -433,7 +433,7 @@ CORIO_API int corio_reader_new_memory(const corio_stream_opts *opts, corio_reade
  * AssertionError "feed_data after feed_eof"); -EINVAL for a reader not
  * made by corio_reader_new_memory, or NULL data with n > 0; -ENOMEM.
  * Accepted after corio_reader_set_error, as in asyncio (counted by
- * corio_reader_unread, never read).  Does not suspend.
+ * corio_reader_buffered, never read).  Does not suspend.
  */
 CORIO_API int corio_reader_feed(corio_reader *r, const void *data, size_t n);
 
@@ -448,7 +448,7 @@ CORIO_API int corio_reader_feed_eof(corio_reader *r);
 /*
  * asyncio set_exception: a task waiting in a read on r returns err (< 0),
  * and so does every later read: as in asyncio the error comes before any
- * byte fed and not yet read (those stay counted by corio_reader_unread).
+ * byte fed and not yet read (those stay counted by corio_reader_buffered).
  * It ends a view handed out earlier, as a call on r does.  A later call
  * replaces the error.  0; -EINVAL for a reader not made by
  * corio_reader_new_memory, err >= 0, or err == -EBADF (a reader takes
@@ -463,12 +463,6 @@ CORIO_API int corio_reader_set_error(corio_reader *r, int err);
  * (also for NULL or a reader not made by corio_reader_new_memory).  Does
  * not suspend. */
 CORIO_API int corio_reader_error(const corio_reader *r);
-
-/* Bytes fed and not yet consumed (asyncio's len(reader._buffer)): those in
- * the reader's buffer, corio_reader_buffered, and those fed and not yet
- * pulled into it.  For any other reader, corio_reader_buffered.  Does not
- * suspend. */
-CORIO_API size_t corio_reader_unread(const corio_reader *r);
 
 #ifdef __cplusplus
 }

@@ -36,7 +36,7 @@ typedef struct memsrc {
     int eof;             /* feed_eof was called */
     int err;             /* set_error's code, 0 if none */
     int waiting;         /* a task waits in mem_read */
-    size_t dropped;      /* bytes the reader had pulled that set_error threw away: still "unread" */
+    size_t dropped;      /* bytes the reader had pulled that set_error threw away: still counted */
     corio_event ready;   /* set by feed, feed_eof and set_error; a waiting read clears it */
 } memsrc;
 
@@ -185,6 +185,13 @@ static int mem_at_eof(void *ctx) {
     return m->eof && !src_len(m);
 }
 
+/* asyncio's len(reader._buffer) is every byte fed and not consumed: with
+ * an exception set, those too that no read will return. */
+static size_t mem_read_buffered(void *ctx) {
+    const memsrc *m = ctx;
+    return src_len(m) + m->dropped;
+}
+
 static void mem_release(void *ctx) {
     memsrc *m = ctx;
     reg_remove(m);
@@ -200,6 +207,7 @@ static const corio_transport_ops mem_ops = {
     .close = mem_close,
     .release = mem_release,
     .at_eof = mem_at_eof,
+    .read_buffered = mem_read_buffered,
 };
 
 /* ---- the API --------------------------------------------------------------------- */
@@ -276,7 +284,9 @@ static void drop_pulled(corio_reader *r, memsrc *m) {
     char tmp[2048];
     int retried = 0;
     size_t left;
-    while ((left = corio_reader_buffered(r)) > 0) {
+    /* corio_reader_buffered counts ours too (mem_read_buffered): take
+     * them away to leave the reader's own. */
+    while ((left = corio_reader_buffered(r) - mem_read_buffered(m)) > 0) {
         ssize_t k = corio_reader_read(r, tmp, left < sizeof tmp ? left : sizeof tmp);
         if (k > 0) {
             m->dropped += (size_t)k;
@@ -305,9 +315,4 @@ int corio_reader_set_error(corio_reader *r, int err) {
 int corio_reader_error(const corio_reader *r) {
     const memsrc *m = src_of(r);
     return m ? m->err : 0;
-}
-
-size_t corio_reader_unread(const corio_reader *r) {
-    const memsrc *m = src_of(r);
-    return corio_reader_buffered(r) + (m ? m->dropped + src_len(m) : 0);
 }
