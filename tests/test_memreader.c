@@ -589,6 +589,27 @@ CASE(test_exception_cancel) {
     return 0;
 }
 
+/* A reader of limit 1 over the read end of a pipe (asyncio builds the
+ * StreamReader by hand and connects it with connect_read_pipe; here the
+ * program writes what the child process wrote), read to the end. */
+CASE(test_read_all_from_pipe_reader) {
+    (void)arg;
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(write(p[1], "data", 4), 4);
+    close(p[1]);
+    corio_stream_opts o = {.limit = 1};
+    corio_reader *r = NULL;
+    CHECK_EQ(corio_stream_open(p[0], &o, &r, NULL), 0);
+    char *all = NULL;
+    size_t n = 0;
+    CHECK_EQ(corio_reader_read_all(r, &all, &n), 0);
+    CHECK(all && same(all, n, "data"));
+    free(all);
+    corio_reader_free(r);
+    return 0;
+}
+
 /* ---- corio's own ------------------------------------------------------------------ */
 
 /* A read cancelled while it waits takes nothing, whether it waited with
@@ -951,6 +972,7 @@ int main(void) {
     RUN_TEST(test_exception);
     RUN_TEST(test_exception_waiter);
     RUN_TEST(test_exception_cancel);
+    RUN_TEST(test_read_all_from_pipe_reader);
     RUN_TEST(test_cancelled_read_loses_nothing);
     RUN_TEST(test_feed_after_eof);
     RUN_TEST(test_not_a_memory_reader);
