@@ -888,7 +888,7 @@ CASE(test_set_error_keeps_a_cancellation) {
     static char big[8000];
     memset(big, 'x', sizeof big);
     CHECK_EQ(corio_reader_feed(r, big, sizeof big), 0);
-    corio_handle h;
+    corio_handle h = {0}; /* caller-allocated: zeroed before its first scheduling */
     int flag = 0, reads = 0, yields = 0, period = 0, since = 0;
     char b[1];
     CHECK_EQ(corio_call_soon(&h, set_flag, &flag), 0);
