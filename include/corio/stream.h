@@ -172,7 +172,8 @@ CORIO_API int corio_reader_readexactly(corio_reader *r, void *buf, size_t n, siz
  * otherwise, and after a connection error.  Does not suspend. */
 CORIO_API int corio_reader_at_eof(const corio_reader *r);
 
-/* Bytes received and not yet consumed. */
+/* Bytes received and not yet consumed (over a transport, those it holds
+ * too: its read_buffered operation, corio/transport.h). */
 CORIO_API size_t corio_reader_buffered(const corio_reader *r);
 
 /* The line limit in force. */
@@ -411,6 +412,88 @@ CORIO_API int corio_server_free(corio_server *s);
  * 0).  The server must not be used afterwards.  SUSPENDS.
  */
 CORIO_API int corio_server_shutdown(corio_server *s, int cancel_handlers);
+
+/* ---- a reader you feed yourself --------------------------------------------------- */
+
+/*
+ * asyncio's bare StreamReader(limit=...), driven by the program with
+ * feed_data, feed_eof and set_exception (a protocol's data_received, a
+ * parser's test, bytes that come from somewhere other than a descriptor).
+ *
+ *     corio_reader *r;
+ *     corio_stream_opts o = {.limit = 3};
+ *     corio_reader_new_memory(&o, &r);
+ *     corio_reader_feed(r, "line1\nli", 8);    // never suspends
+ *     corio_reader_feed_eof(r);
+ *     rc = corio_reader_readline(r, &line, &len); // "line1\n"; a task waiting here is woken by a feed
+ *     corio_reader_free(r);
+ *
+ * Every corio_reader_* call works on it as on any reader (it is a reader
+ * over a transport, corio/transport.h, whose read takes the fed bytes):
+ * limits, views, at_eof, and cancel-safety (a read cancelled while it
+ * waits for a feed takes nothing; what is fed later is read by the next
+ * call).  A read waits only while nothing is fed, the end has not been
+ * fed and no error is set.  Like asyncio's reader it is not thread-safe:
+ * feed it from the thread of the loop that reads it.  Two tasks reading at
+ * once: the one that would wait second gets -EBUSY (asyncio's
+ * RuntimeError).
+ *
+ * How it differs from asyncio's.  The reader pulls fed bytes into its own
+ * buffer when a call needs more, as much as it has room for (4 KiB to
+ * 64 KiB) rather than all that was fed.  So a line over the limit whose
+ * '\n' has not come drops what the reader has pulled, where asyncio drops
+ * everything fed: the same unless more than about 4 KiB is fed beyond the
+ * limit before the line's end.  corio_reader_buffered counts every byte
+ * fed and not consumed, as asyncio's len(reader._buffer).
+ */
+
+/*
+ * A reader fed by the program.  opts may be NULL; only opts->limit
+ * counts (0: the default, CORIO_STREAM_LIMIT; asyncio refuses a limit
+ * <= 0, which cannot be spelled here).  Returns 0 with *r stored, the
+ * caller's to release with corio_reader_free (bytes fed and not read are
+ * dropped then); -EINVAL (r NULL), -ENOMEM.  Needs no loop and does not
+ * suspend.
+ */
+CORIO_API int corio_reader_new_memory(const corio_stream_opts *opts, corio_reader **r);
+
+/*
+ * asyncio feed_data: append a copy of n bytes of data (the caller keeps
+ * data) and wake a task waiting in a read on r.  n == 0 does nothing.
+ * Returns 0; -EPIPE after corio_reader_feed_eof (asyncio's
+ * AssertionError "feed_data after feed_eof"); -EINVAL for a reader not
+ * made by corio_reader_new_memory, or NULL data with n > 0; -ENOMEM.
+ * Accepted after corio_reader_set_error, as in asyncio (counted by
+ * corio_reader_buffered, never read).  Does not suspend.
+ */
+CORIO_API int corio_reader_feed(corio_reader *r, const void *data, size_t n);
+
+/*
+ * asyncio feed_eof: no more data; reads return what was fed, then the
+ * end (0, or CORIO_EINCOMPLETE from readexactly / readuntil).  Wakes a
+ * waiting read.  Again is harmless.  0, or -EINVAL for a reader not made
+ * by corio_reader_new_memory.  Does not suspend.
+ */
+CORIO_API int corio_reader_feed_eof(corio_reader *r);
+
+/*
+ * asyncio set_exception: a task waiting in a read on r returns err (< 0),
+ * and so does every later read: as in asyncio the error comes before any
+ * byte fed and not yet read (those stay counted by corio_reader_buffered).
+ * It ends a view handed out earlier, as a call on r does.  A later call
+ * replaces the error.  0; -EINVAL for a reader not made by
+ * corio_reader_new_memory, err >= 0, or err == -EBADF (a reader takes
+ * that from its transport as its own descriptor closed: end of stream).
+ * Does not suspend - except that, called from a task whose turn is spent
+ * while the reader holds pulled bytes, it may yield once to the loop (a
+ * cancellation met there is kept for the task's next suspending call).
+ */
+CORIO_API int corio_reader_set_error(corio_reader *r, int err);
+
+/* asyncio exception(): the error set with corio_reader_set_error, or 0
+ * (also for NULL or a reader not made by corio_reader_new_memory).  Does
+ * not suspend. */
+CORIO_API int corio_reader_error(const corio_reader *r);
 
 #ifdef __cplusplus
 }

@@ -59,6 +59,13 @@
  *               the transport sees the end without another read.  NULL:
  *               unknown, and at_eof becomes true only once a read has met
  *               the end.
+ *   read_buffered
+ *               Optional.  Bytes the transport has received and not yet
+ *               handed to the reader.  corio_reader_buffered() adds them
+ *               to the reader's own count, so that it says what asyncio's
+ *               len(reader._buffer) says for a reader whose bytes come
+ *               all at once (the memory reader's fed bytes).  Never
+ *               suspends and consumes nothing.  NULL: 0.
  *
  * Ownership: the stream owns ctx from a successful open until it calls
  * release.  On failure the caller keeps it.
@@ -93,6 +100,7 @@ typedef struct corio_transport_ops {
     int (*at_eof)(void *ctx); /* tables that predate it leave it NULL */
     unsigned flags;           /* CORIO_TRANSPORT_*; 0 in tables that predate it */
     int (*write1)(void *ctx, const void *buf, size_t len); /* tables that predate it leave it NULL */
+    size_t (*read_buffered)(void *ctx);                    /* tables that predate it leave it NULL */
 } corio_transport_ops;
 
 /*

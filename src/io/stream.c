@@ -696,7 +696,15 @@ int corio_reader_at_eof(const corio_reader *r) {
     return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) && !(p.revents & POLLIN);
 }
 
-size_t corio_reader_buffered(const corio_reader *r) { return r ? bb_len(&r->buf) - r->pending : 0; }
+size_t corio_reader_buffered(const corio_reader *r) {
+    if (!r) return 0;
+    size_t n = bb_len(&r->buf) - r->pending;
+    /* A transport may hold received bytes the reader has not pulled yet
+     * (a memory reader: all that was fed). */
+    const conn *c = r->c;
+    if (c->tops && c->tops->read_buffered) n += c->tops->read_buffered(c->tctx);
+    return n;
+}
 
 size_t corio_reader_limit(const corio_reader *r) { return r ? r->limit : 0; }
 
