@@ -846,7 +846,7 @@ int corio_tls_serve(corio_reader *r, corio_writer *w, void *arg) {
         snprintf(s->last_error, sizeof s->last_error, "%s", corio__tls_last);
         if (s->on_handshake_failed) s->on_handshake_failed(w, s->last_error, s->arg);
         close_after_failure(s->ctx, r, w, 0); /* the server releases the handles */
-        return rc;
+        return 0; /* counted and reported: not the server's "unhandled" error */
     }
     s->handshakes++;
     rc = s->handler(r, w, s->arg);

@@ -293,8 +293,10 @@ typedef struct corio_tls_server {
  * failed handshake is counted in s->handshake_failures with its reason in
  * s->last_error, and the connection closed (after the alert that says
  * why); other clients are unaffected.  Pass it to corio_start_server with
- * arg = s.  Returns the handler's result, or the handshake's error.
- * SUSPENDS (it is a handler).
+ * arg = s.  Returns the handler's result; 0 after a failed handshake,
+ * which was counted and reported already (the server logs a handler's
+ * error as unhandled; asyncio logs a failed handshake only in debug
+ * mode).  SUSPENDS (it is a handler).
  */
 CORIO_API int corio_tls_serve(corio_reader *r, corio_writer *w, void *s);
 
