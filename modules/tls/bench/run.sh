@@ -116,6 +116,21 @@ for mode in ("echo", "full", "resumed"):
     f = m["floor"] or 1
     print(f"{mode:10} {m['corio-epoll']:12.0f} {m['corio-uring']:12.0f} {m['floor']:12.0f} "
           f"{m['corio-epoll']/f:12.2f} {m['corio-uring']/f:12.2f} {m['go']:12.0f} {m['asyncio']:12.0f}")
+# The machine's own speed drifts between repetitions (here up to 2x), which
+# the medians above mix in; each repetition's ratio to the floor measured
+# beside it does not, so its median is the steadier figure.
+byrep = {}
+for line in open(sys.argv[1]):
+    if line.startswith("#") or "per_s=" not in line: continue
+    kv = dict(re.findall(r"(\w+)=(\S+)", line))
+    byrep.setdefault((kv.get("mode", "echo"), kv["rep"]), {})[kv["impl"]] = float(kv["per_s"])
+print("\npaired: median over repetitions of corio / the floor of the same repetition (min-max)")
+for mode in ("echo", "full", "resumed"):
+    out = []
+    for impl in ("corio-epoll", "corio-uring"):
+        r = sorted(v[impl] / v["floor"] for (md, _), v in byrep.items() if md == mode and v.get("floor") and impl in v)
+        out.append(f"{impl}/floor {statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})" if r else f"{impl}/floor -")
+    print(f"{mode:10} " + "   ".join(out))
 PY
 
 [ "${SKIP_PROFILE:-0}" = 1 ] && exit 0
