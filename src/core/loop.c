@@ -229,7 +229,7 @@ static corio_handle *handle_prepare(corio_loop *loop, corio_handle *h, corio_cal
         *err = corio__bad(-EINVAL, "call_soon/call_later/call_at: NULL callback");
         return NULL;
     }
-    if (corio__unlikely(loop->running && corio__cur_loop != loop)) {
+    if (corio__unlikely(corio__cur_loop != loop) && loop->running) {
         /* asyncio's "Non-thread-safe operation invoked on an event loop
          * other than the current one" (it checks in debug mode; here it
          * would be a data race on the loop's queues, so always). */

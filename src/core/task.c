@@ -248,7 +248,7 @@ static void task_main(void *arg) {
  * returns.  Only the spawn's order changes; everything after the first
  * step is scheduled as usual.
  */
-static void eager_step(corio_loop *loop, corio_task *t) {
+static __attribute__((noinline, cold)) void eager_step(corio_loop *loop, corio_task *t) {
     corio_task *prev = loop->current;
     int floor = loop->step_floor;
     corio_list *batch = loop->batch;
