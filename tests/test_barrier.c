@@ -430,14 +430,21 @@ static int m_reset_abort_alone(void *arg) {
     return 0;
 }
 
-/* test_reset_barrier_while_tasks_waiting */
-static int w_broken_ok(void *arg) {
-    (void)arg;
+/* Wait at bar: 1 when it tripped, 0 when it was broken (counted in
+ * results1), or the error. */
+static int pass_or_broken(void) {
     int rc = corio_barrier_wait(&bar);
     if (rc == CORIO_EBROKEN_BARRIER) {
         results1++;
         return 0;
     }
+    return rc < 0 ? rc : 1;
+}
+
+/* test_reset_barrier_while_tasks_waiting */
+static int w_broken_ok(void *arg) {
+    (void)arg;
+    int rc = pass_or_broken();
     return rc < 0 ? rc : 0;
 }
 
@@ -464,12 +471,8 @@ static int m_reset_while_waiting(void *arg) {
  * N/2 are still inside resets it; those N/2 leave broken. */
 static int w_half_draining(void *arg) {
     (void)arg;
-    int rc = corio_barrier_wait(&bar);
-    if (rc == CORIO_EBROKEN_BARRIER) {
-        results1++;
-        return 0;
-    }
-    if (rc < 0) return rc;
+    int rc = pass_or_broken();
+    if (rc <= 0) return rc;
     if (bar.count == N / 2) return corio_barrier_reset(&bar);
     return 0;
 }
@@ -561,12 +564,8 @@ static int m_reset_while_draining(void *arg) {
 /* test_abort_barrier_when_tasks_half_draining_half_blocking */
 static int w_abort_half(void *arg) {
     (void)arg;
-    int rc = corio_barrier_wait(&bar);
-    if (rc == CORIO_EBROKEN_BARRIER) {
-        results1++;
-        return 0;
-    }
-    if (rc < 0) return rc;
+    int rc = pass_or_broken();
+    if (rc <= 0) return rc;
     if (++count > N / 2) return corio_barrier_abort(&bar);
     if (corio_barrier_wait(&bar) == CORIO_EBROKEN_BARRIER) results2++;
     return 0;
