@@ -1278,7 +1278,11 @@ struct corio_smtp_server {
 
 static int on_connection(corio_reader *r, corio_writer *w, void *arg) {
     corio_smtp_server *s = arg;
-    return serve(r, w, NULL, s->h, s->arg, &s->cfg);
+    /* A session's end - a client gone, a timeout, a refused handshake - is
+     * the session's business (aiosmtpd logs it at info), not an unhandled
+     * error for the stream server to log. */
+    int rc = serve(r, w, NULL, s->h, s->arg, &s->cfg);
+    return rc == -ECANCELED ? rc : 0;
 }
 
 int corio_smtp_server_start(const char *host, int port, const corio_smtp_handler *handler, void *arg,
