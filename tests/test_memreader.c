@@ -382,8 +382,8 @@ CASE(test_readline_exception) {
 
 CASE(test_readuntil_separator) {
     (void)arg;
-    /* The one-separator part: corio's readuntil takes one separator, so
-     * the tuple forms (b'',) and () have no counterpart. */
+    /* The one-separator part; the tuple forms (b'',) and () are
+     * corio_reader_readuntil_any's, in tests/test_readuntil_any.c. */
     corio_reader *r = mk(0);
     const char *d;
     size_t len;

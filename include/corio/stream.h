@@ -157,6 +157,26 @@ CORIO_API int corio_reader_readuntil(corio_reader *r, const void *sep, size_t se
                                      size_t *len);
 
 /*
+ * readuntil with several separators (asyncio 3.13's readuntil given a
+ * tuple): the data up to and including the first place where any of the
+ * nseps separators seps[0..nseps) ends - the shortest result that has one
+ * of them as its suffix.  Where two end at the same byte the shorter one
+ * is the match (between equal ones, the first in seps), and it is the
+ * match's start that is held against the limit, as asyncio does.  Returns
+ * 0 with *data / *len (a view, see above) and, when which is not NULL, the
+ * index in seps of the separator that matched in *which (-1 on every
+ * other outcome); the rest as corio_reader_readuntil: CORIO_EINCOMPLETE
+ * at end of stream before any separator, with the partial data
+ * (consumed); -ENOBUFS when no separator is within the limit (nothing
+ * consumed); -EINVAL for no separators (seps NULL, nseps <= 0: asyncio's
+ * "Separator should contain at least one element") or a NULL or empty
+ * one; another negative errno.  The separators are the caller's and only
+ * read during the call.  SUSPENDS.
+ */
+CORIO_API int corio_reader_readuntil_any(corio_reader *r, const struct iovec *seps, int nseps, const char **data,
+                                         size_t *len, int *which);
+
+/*
  * Exactly n bytes into buf (asyncio readexactly).  Returns 0;
  * CORIO_EINCOMPLETE when the stream ends first: the partial data is in buf
  * and its length in *got (may be NULL), and it is consumed; or another

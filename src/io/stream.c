@@ -625,6 +625,80 @@ int corio_reader_readuntil(corio_reader *r, const void *sep, size_t seplen, cons
     return rc;
 }
 
+/*
+ * scan_until over several separators (asyncio 3.13's readuntil with a
+ * tuple), asyncio's algorithm: search each separator from `offset`, the
+ * first byte where none can have started yet, and take the match that
+ * ends first; between matches that end together the shorter separator
+ * wins (asyncio tries them shortest first, in the caller's order among
+ * equals), and the limit is checked against where that one starts.
+ * Returns 0 with the match's start in *at and the index of its separator
+ * in *which; CORIO_EINCOMPLETE at EOF; -ENOBUFS past the limit; another
+ * -errno.  Never consumes anything.
+ */
+static int scan_until_any(corio_reader *r, const struct iovec *seps, int nseps, size_t minlen, size_t maxlen,
+                          size_t *at, int *which) {
+    size_t offset = 0;
+    for (;;) {
+        size_t have = bb_len(&r->buf);
+        if (have - offset >= minlen) {
+            size_t best_end = SIZE_MAX, best_len = 0;
+            for (int k = 0; k < nseps; k++) {
+                size_t len = seps[k].iov_len;
+                size_t i = find_sep(r, offset, seps[k].iov_base, len);
+                if (i == SIZE_MAX) continue;
+                if (i + len < best_end || (i + len == best_end && len < best_len)) {
+                    best_end = i + len;
+                    best_len = len;
+                    *which = k;
+                }
+            }
+            if (best_end != SIZE_MAX) {
+                *at = best_end - best_len;
+                return *at > r->limit ? -ENOBUFS : 0;
+            }
+            /* No separator can start before this any more: the longest
+             * one starting here would still lack a byte. */
+            offset = have + 1 > maxlen ? have + 1 - maxlen : 0;
+            if (offset > r->limit) return -ENOBUFS;
+        }
+        ssize_t k = fill(r);
+        if (k == 0) return CORIO_EINCOMPLETE;
+        if (k < 0) return (int)k;
+    }
+}
+
+int corio_reader_readuntil_any(corio_reader *r, const struct iovec *seps, int nseps, const char **data, size_t *len,
+                               int *which) {
+    if (which) *which = -1;
+    if (check_handle(r, "corio_reader_readuntil_any") || !data || !len) return -EINVAL;
+    if (!seps || nseps <= 0)
+        return corio__bad(-EINVAL, "corio_reader_readuntil_any: no separator (asyncio: at least one element)");
+    size_t minlen = SIZE_MAX, maxlen = 0;
+    for (int k = 0; k < nseps; k++) {
+        if (!seps[k].iov_base || !seps[k].iov_len)
+            return corio__bad(-EINVAL, "corio_reader_readuntil_any: separator %d is NULL or empty", k);
+        if (seps[k].iov_len < minlen) minlen = seps[k].iov_len;
+        if (seps[k].iov_len > maxlen) maxlen = seps[k].iov_len;
+    }
+    settle(r);
+    *data = r->buf.p ? r->buf.p + r->buf.start : "";
+    *len = 0;
+    int crc = reader_charge();
+    if (crc < 0) return crc;
+    size_t at = 0;
+    int k = -1;
+    int rc = scan_until_any(r, seps, nseps, minlen, maxlen, &at, &k);
+    *data = r->buf.p ? r->buf.p + r->buf.start : "";
+    if (rc == 0) {
+        *len = r->pending = at + seps[k].iov_len;
+        if (which) *which = k;
+    } else if (rc == CORIO_EINCOMPLETE) {
+        *len = r->pending = bb_len(&r->buf); /* the partial data, consumed (asyncio) */
+    }
+    return rc;
+}
+
 int corio_reader_readline(corio_reader *r, const char **line, size_t *len) {
     if (check_handle(r, "corio_reader_readline") || !line || !len) return -EINVAL;
     settle(r);
