@@ -6,7 +6,10 @@
  * at ERROR and a cancelled one not at all (test_streams
  * test_unhandled_exception / test_unhandled_cancel); a handler that hands
  * its streams to another task and returns (test_start_server with
- * handle_client_callback: corio_server_detach).
+ * handle_client_callback: corio_server_detach); close_clients and
+ * abort_clients (test_server.py's test_close_clients, test_abort_clients,
+ * and what the handler and the client see, from Python 3.13: the handler's
+ * read gives b'' either way, the client reads what was flushed, then b'').
  */
 #include "test.h"
 
@@ -252,6 +255,336 @@ static int handoff_main(void *arg) {
 
 static void test_detach(void) { CHECK_EQ(test_run(handoff_main, NULL, 0), 0); }
 
+/* ---- close_clients / abort_clients (asyncio 3.13) ----------------------------------- */
+
+/* What a handler saw; the handlers below record it here. */
+typedef struct clients {
+    corio_event started;        /* set once the handler has its streams */
+    corio_reader *r;
+    corio_writer *w;
+    ssize_t read_rc;            /* its read after the close: 0, the end */
+    int at_eof, write_rc, wait_rc;
+    int returned;
+} clients;
+
+static clients cl;
+
+/* test_close_clients's serve: read until the end, then close. */
+static int read_handler(corio_reader *r, corio_writer *w, void *arg) {
+    (void)arg;
+    cl.r = r;
+    cl.w = w;
+    CHECK_EQ(corio_writer_write(w, "bye\n", 4), 0); /* queued or sent: either way flushed by the close */
+    corio_event_set(&cl.started);
+    char buf[64];
+    cl.read_rc = corio_reader_read(r, buf, sizeof buf);
+    cl.at_eof = corio_reader_at_eof(r);
+    cl.write_rc = corio_writer_write(w, "late", 4);
+    cl.wait_rc = corio_writer_wait_closed(w);
+    cl.returned = 1;
+    return 0;
+}
+
+static int wait_closed_task(void *arg) { return corio_server_wait_closed(arg); }
+
+static int close_clients_main(void *arg) {
+    (void)arg;
+    memset(&cl, 0, sizeof cl);
+    corio_event_init(&cl.started);
+    corio_server *srv;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, read_handler, NULL, &srv), 0);
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_open_connection("127.0.0.1", corio_server_port(srv), &r, &w), 0);
+    CHECK_EQ(corio_event_wait(&cl.started), 0);
+
+    corio_task *t = corio_spawn(wait_closed_task, srv);
+    CHECK(t != NULL);
+    yield_n(2);
+    CHECK(!corio_task_done(t));
+
+    CHECK_EQ(corio_server_close(srv, 0), 0);
+    CHECK_EQ(corio_server_close_clients(srv), 0);
+    CHECK_EQ(corio_join(t), 0); /* the handler saw the end and returned */
+    CHECK_EQ(cl.returned, 1);
+    CHECK_EQ(cl.read_rc, 0);     /* asyncio: rd.read() gives b'' */
+    CHECK_EQ(cl.at_eof, 1);
+    CHECK_EQ(cl.write_rc, -ESHUTDOWN);
+    CHECK_EQ(cl.wait_rc, 0);
+    CHECK_EQ(corio_server_connections(srv), 0);
+    /* The client: what the handler wrote, then the end. */
+    const char *line;
+    size_t n;
+    CHECK_EQ(corio_reader_readline(r, &line, &n), 0);
+    CHECK(n == 4 && memcmp(line, "bye\n", 4) == 0);
+    CHECK_EQ(corio_reader_readline(r, &line, &n), 0);
+    CHECK_EQ(n, 0);
+    CHECK_EQ(corio_server_close_clients(srv), 0); /* again, with none left: harmless */
+    CHECK_EQ(corio_server_abort_clients(srv), 0);
+    CHECK_EQ(corio_server_free(srv), 0);
+    corio_stream_close(r, w);
+    CHECK_EQ(corio_server_close_clients(NULL), -EINVAL);
+    CHECK_EQ(corio_server_abort_clients(NULL), -EINVAL);
+    corio_event_destroy(&cl.started);
+    return 0;
+}
+
+static void test_close_clients(void) { CHECK_EQ(test_run(close_clients_main, NULL, 0), 0); }
+
+/* A handler that does not read until told to. */
+static corio_event go;
+static int late_reader_handler(corio_reader *r, corio_writer *w, void *arg) {
+    (void)w, (void)arg;
+    corio_event_set(&cl.started);
+    CHECK_EQ(corio_event_wait(&go), 0);
+    char buf[64];
+    cl.read_rc = corio_reader_read(r, buf, sizeof buf);
+    cl.returned = 1;
+    return 0;
+}
+
+static int close_clients_unread_main(void *arg) {
+    (void)arg;
+    /* A difference: bytes the client sent that the handler had not read
+     * yet are still the kernel's (the reader pulls only when asked), so
+     * closing the connection drops them, and the kernel may reset the
+     * client's end for them.  asyncio's transport has read them already:
+     * its handler reads b'hello\n', then b'', and the client sees b''.  And
+     * corio_server_wait_closed returns once the handler has returned,
+     * where asyncio's wait_closed returns before that handler reads. */
+    memset(&cl, 0, sizeof cl);
+    corio_event_init(&cl.started);
+    corio_event_init(&go);
+    corio_server *srv;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, late_reader_handler, NULL, &srv), 0);
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_open_connection("127.0.0.1", corio_server_port(srv), &r, &w), 0);
+    CHECK_EQ(corio_event_wait(&cl.started), 0);
+    CHECK_EQ(corio_writer_write(w, "hello\n", 6), 0);
+    CHECK_EQ(corio_writer_drain(w), 0);
+    CHECK_EQ(corio_server_close(srv, 0), 0);
+    CHECK_EQ(corio_server_close_clients(srv), 0);
+    char buf[64];
+    ssize_t k = corio_reader_read(r, buf, sizeof buf);
+    CHECK(k == 0 || k == -ECONNRESET);
+    corio_task *t = corio_spawn(wait_closed_task, srv);
+    CHECK(t != NULL);
+    yield_n(2);
+    CHECK(!corio_task_done(t)); /* the handler has not returned */
+    corio_event_set(&go);
+    CHECK_EQ(corio_join(t), 0);
+    CHECK_EQ(cl.returned, 1);
+    CHECK_EQ(cl.read_rc, 0);
+    CHECK_EQ(corio_server_free(srv), 0);
+    corio_stream_close(r, w);
+    corio_event_destroy(&go);
+    corio_event_destroy(&cl.started);
+    return 0;
+}
+
+static void test_close_clients_unread(void) { CHECK_EQ(test_run(close_clients_unread_main, NULL, 0), 0); }
+
+/* test_abort_clients's serve: hand the streams out, wait until closed. */
+static int wait_handler(corio_reader *r, corio_writer *w, void *arg) {
+    (void)arg;
+    cl.r = r;
+    cl.w = w;
+    corio_event_set(&cl.started);
+    cl.wait_rc = corio_writer_wait_closed(w);
+    char buf[16];
+    cl.read_rc = corio_reader_read(r, buf, sizeof buf);
+    cl.returned = 1;
+    return 0;
+}
+
+/* Write to w until its own buffer holds something: the client does not
+ * read, so the kernel's buffers are full (as test_abort_clients does). */
+static void fill_up(corio_writer *w) {
+    int fd = corio_writer_fd(w);
+    int sz = 65536;
+    CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz), 0);
+    static char big[256 * 1024];
+    memset(big, 'a', sizeof big);
+    for (int i = 0; i < 40 && corio_writer_buffered(w) == 0; i++) {
+        CHECK_EQ(corio_writer_write(w, big, sizeof big), 0);
+        CHECK_EQ(corio_writer_flush(w), 0);
+    }
+    CHECK(corio_writer_buffered(w) > 0);
+}
+
+/* The client's end once the server aborted: what arrived, then the end
+ * (or a reset); never all that was written. */
+static void read_to_end(corio_reader *r) {
+    char buf[65536];
+    ssize_t k;
+    while ((k = corio_reader_read(r, buf, sizeof buf)) > 0) {}
+    CHECK(k == 0 || k == -ECONNRESET);
+}
+
+static int abort_clients_main(void *arg) {
+    (void)arg;
+    memset(&cl, 0, sizeof cl);
+    corio_event_init(&cl.started);
+    corio_server *srv;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, wait_handler, NULL, &srv), 0);
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_open_connection("127.0.0.1", corio_server_port(srv), &r, &w), 0);
+    int sz = 65536;
+    CHECK_EQ(setsockopt(corio_writer_fd(w), SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz), 0);
+    CHECK_EQ(corio_event_wait(&cl.started), 0);
+    fill_up(cl.w);
+
+    corio_task *t = corio_spawn(wait_closed_task, srv);
+    CHECK(t != NULL);
+    yield_n(2);
+    CHECK(!corio_task_done(t));
+
+    CHECK_EQ(corio_server_close(srv, 0), 0);
+    CHECK_EQ(corio_server_abort_clients(srv), 0);
+    CHECK_EQ(corio_join(t), 0); /* not waiting for the client to read */
+    CHECK_EQ(cl.returned, 1);
+    CHECK_EQ(cl.wait_rc, 0);
+    CHECK_EQ(cl.read_rc, 0);
+    CHECK_EQ(corio_server_free(srv), 0);
+    read_to_end(r);
+    corio_stream_close(r, w);
+    corio_event_destroy(&cl.started);
+    return 0;
+}
+
+static void test_abort_clients(void) { CHECK_EQ(test_run(abort_clients_main, NULL, 0), 0); }
+
+/* A handler that writes more than the client takes and returns: the
+ * server's close then flushes for as long as the client does not read. */
+static int write_and_return_handler(corio_reader *r, corio_writer *w, void *arg) {
+    (void)arg;
+    cl.r = r;
+    cl.w = w;
+    fill_up(w);
+    corio_event_set(&cl.started);
+    cl.returned = 1;
+    return 0;
+}
+
+static int abort_flushing_main(void *arg) {
+    (void)arg;
+    /* The handler has returned and the server is flushing its connection
+     * to a client that does not read: close_clients has nothing more to
+     * do (it is closing already), abort_clients ends it. */
+    memset(&cl, 0, sizeof cl);
+    corio_event_init(&cl.started);
+    corio_server *srv;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, write_and_return_handler, NULL, &srv), 0);
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_open_connection("127.0.0.1", corio_server_port(srv), &r, &w), 0);
+    int sz = 65536;
+    CHECK_EQ(setsockopt(corio_writer_fd(w), SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz), 0);
+    CHECK_EQ(corio_event_wait(&cl.started), 0);
+    CHECK_EQ(corio_server_close(srv, 0), 0);
+    corio_task *t = corio_spawn(wait_closed_task, srv);
+    CHECK(t != NULL);
+    yield_n(3);
+    CHECK(!corio_task_done(t));
+    CHECK_EQ(corio_server_close_clients(srv), 0);
+    yield_n(3);
+    CHECK(!corio_task_done(t)); /* still flushing */
+    CHECK_EQ(corio_server_abort_clients(srv), 0);
+    CHECK_EQ(corio_join(t), 0);
+    CHECK_EQ(corio_server_free(srv), 0);
+    read_to_end(r);
+    corio_stream_close(r, w);
+    corio_event_destroy(&cl.started);
+    return 0;
+}
+
+static void test_abort_flushing(void) { CHECK_EQ(test_run(abort_flushing_main, NULL, 0), 0); }
+
+/* A handler that detaches its streams and hands them to the main task. */
+static int detach_handler(corio_reader *r, corio_writer *w, void *arg) {
+    (void)arg;
+    CHECK_EQ(corio_server_detach(r, w), 0);
+    cl.r = r;
+    cl.w = w;
+    corio_event_set(&cl.started);
+    return 0;
+}
+
+static int clients_skip_detached_main(void *arg) {
+    (void)arg;
+    /* A detached connection is not the server's: close_clients and
+     * abort_clients leave it to its owner. */
+    memset(&cl, 0, sizeof cl);
+    corio_event_init(&cl.started);
+    corio_server *srv;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, detach_handler, NULL, &srv), 0);
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_open_connection("127.0.0.1", corio_server_port(srv), &r, &w), 0);
+    CHECK_EQ(corio_event_wait(&cl.started), 0);
+    CHECK_EQ(corio_server_close_clients(srv), 0);
+    CHECK_EQ(corio_server_abort_clients(srv), 0);
+    CHECK_EQ(corio_server_shutdown(srv, 0), 0);
+    CHECK(!corio_writer_is_closing(cl.w));
+    CHECK_EQ(corio_writer_write(cl.w, "mine\n", 5), 0);
+    const char *line;
+    size_t n;
+    CHECK_EQ(corio_reader_readline(r, &line, &n), 0);
+    CHECK(n == 5 && memcmp(line, "mine\n", 5) == 0);
+    CHECK_EQ(corio_stream_close(cl.r, cl.w), 0);
+    CHECK_EQ(corio_reader_readline(r, &line, &n), 0);
+    CHECK_EQ(n, 0);
+    corio_stream_close(r, w);
+    corio_event_destroy(&cl.started);
+    return 0;
+}
+
+static void test_clients_skip_detached(void) { CHECK_EQ(test_run(clients_skip_detached_main, NULL, 0), 0); }
+
+/* ---- the back pointer: a detached connection freed before its handler returns -------- */
+
+static int close_it(void *arg) {
+    clients *c = arg;
+    return corio_stream_close(c->r, c->w);
+}
+
+static int detach_free_handler(corio_reader *r, corio_writer *w, void *arg) {
+    (void)arg;
+    CHECK_EQ(corio_server_detach(r, w), 0);
+    cl.r = r;
+    cl.w = w;
+    /* The new owner closes and frees the connection while this handler
+     * still runs; the handler then returns, and the server must not
+     * reach the freed connection (ASan would say so). */
+    corio_task *t = corio_spawn(close_it, &cl);
+    CHECK(t != NULL);
+    CHECK_EQ(corio_join(t), 0);
+    cl.returned = 1;
+    return 0;
+}
+
+static int detach_freed_main(void *arg) {
+    (void)arg;
+    memset(&cl, 0, sizeof cl);
+    corio_server *srv;
+    CHECK_EQ(corio_start_server("127.0.0.1", 0, detach_free_handler, NULL, &srv), 0);
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_open_connection("127.0.0.1", corio_server_port(srv), &r, &w), 0);
+    const char *line;
+    size_t n;
+    CHECK_EQ(corio_reader_readline(r, &line, &n), 0); /* closed by the new owner */
+    CHECK_EQ(n, 0);
+    CHECK_EQ(corio_server_shutdown(srv, 0), 0);
+    CHECK_EQ(cl.returned, 1);
+    corio_stream_close(r, w);
+    return 0;
+}
+
+static void test_detach_freed_before_return(void) { CHECK_EQ(test_run(detach_freed_main, NULL, 0), 0); }
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (!mkdtemp(dir)) {
@@ -262,6 +595,12 @@ int main(void) {
     RUN_TEST(test_unix_cleanup);
     RUN_TEST(test_handler_log);
     RUN_TEST(test_detach);
+    RUN_TEST(test_detach_freed_before_return);
+    RUN_TEST(test_close_clients);
+    RUN_TEST(test_close_clients_unread);
+    RUN_TEST(test_abort_clients);
+    RUN_TEST(test_abort_flushing);
+    RUN_TEST(test_clients_skip_detached);
     unlink(path);
     rmdir(dir);
     TEST_MAIN_END();

@@ -338,10 +338,12 @@ typedef int (*corio_stream_handler)(corio_reader *r, corio_writer *w, void *arg)
  * cancel_handlers still cancels the handler task if it still runs, and
  * corio_server_wait_closed / corio_server_shutdown still wait for the
  * handler task to return - but neither closes nor waits for a detached
- * connection itself.  Returns 0; -EINVAL if r and w are not the handles
+ * connection itself, and corio_server_close_clients / abort_clients leave
+ * it alone.  Returns 0; -EINVAL if r and w are not the handles
  * of a running handler (NULL, from another connection, or the handler has
- * returned); -EALREADY if already detached; -EPERM outside a task.  Does
- * not suspend.
+ * returned); -EALREADY if already detached; -EPERM outside a task.  r
+ * and w must be live handles (not released): the connection itself says
+ * which handler holds it, so the check costs no search.  Does not suspend.
  */
 CORIO_API int corio_server_detach(corio_reader *r, corio_writer *w);
 
@@ -412,8 +414,44 @@ CORIO_API int corio_server_serve_forever(corio_server *s);
 CORIO_API int corio_server_close(corio_server *s, int cancel_handlers);
 
 /*
+ * asyncio 3.13 Server.close_clients(): close every connection the server
+ * still owns, as corio_writer_close does - what is buffered is written
+ * first, then the descriptor is closed.  A handler waiting in a read
+ * then sees end of stream (0 from corio_reader_read, CORIO_EINCOMPLETE
+ * from readexactly / readuntil), as asyncio's handler reads b'' once the
+ * transport is closed; its writes return -ESHUTDOWN (asyncio drops them
+ * silently: see README, Differences).  The client reads what was buffered,
+ * then end of stream.  The handler's read sees the end only once the
+ * buffered data is written, as in asyncio, whose connection_lost comes
+ * then.  Handlers are not cancelled: each returns in its own time, and
+ * corio_server_wait_closed waits for that.  A connection handed over with
+ * corio_server_detach is no longer the server's and is left alone.  Bytes
+ * the client sent that the handler has not read yet are dropped (see
+ * README, Differences).  The listening socket is untouched, as in asyncio:
+ * call corio_server_close too to stop accepting (a client accepted
+ * afterwards is served as usual).  0; -EINVAL for NULL.  Does not suspend.
+ */
+CORIO_API int corio_server_close_clients(corio_server *s);
+
+/*
+ * asyncio 3.13 Server.abort_clients(): as close_clients, but each
+ * connection is aborted (corio_writer_abort): buffered data is dropped and
+ * the descriptor closed at once, so a connection whose client does not
+ * read is not waited for.  A handler waiting in a read sees end of stream,
+ * as in asyncio (abort gives connection_lost(None) there too); the client
+ * sees end of stream, or -ECONNRESET when it had sent bytes the handler
+ * never read (the kernel resets a socket closed with unread data).
+ * Detached connections are left alone.  0; -EINVAL for NULL.  Does not
+ * suspend.
+ */
+CORIO_API int corio_server_abort_clients(corio_server *s);
+
+/*
  * Wait until the server is closed and every handler has finished (asyncio
- * 3.12+ wait_closed).  0, -ECANCELED.  SUSPENDS.
+ * 3.12+ wait_closed, which waits for the connections to be dropped: here
+ * for their handlers to return as well, since the server frees a
+ * connection only then; after close_clients or abort_clients a handler
+ * that reads sees the end and returns).  0, -ECANCELED.  SUSPENDS.
  */
 CORIO_API int corio_server_wait_closed(corio_server *s);
 

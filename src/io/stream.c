@@ -117,14 +117,20 @@ typedef struct conn {
     corio__fdstate *st; /* epoll, sockets: the fd's readiness state, once a read looked it up */
     uint64_t st_loop;   /* the serial of the loop st belongs to (0: none); not its address,
                            which a later loop may reuse after st was freed with the first */
+    struct server_conn *sconn; /* a server's connection: its record while the handler runs (set
+                                  when it starts, cleared when it returns, or when a detached
+                                  connection is freed first), for corio_server_detach; else NULL */
     corio_reader r;
     corio_writer w;
 } conn;
+
+static void server_conn_gone(struct server_conn *sc);
 
 static void conn_maybe_free(conn *c) {
     /* A send in the ring still reads the queue's memory: its completion
      * comes back here (the queue's `released`). */
     if (c->reader_held || c->writer_held || c->fd >= 0 || corio__wq_busy(&c->w.q)) return;
+    if (c->sconn) server_conn_gone(c->sconn); /* detached, and freed while its handler still runs */
     if (c->tops) {
         if (!c->tclosed) {
             c->tclosed = true;
@@ -1156,10 +1162,19 @@ typedef struct server_conn {
     corio_list link;      /* in the server's conns */
     corio_server *srv;
     corio_task *task;     /* our reference, given up in conn_done */
-    corio_reader *r;      /* NULL once the task released them */
+    corio_reader *r;      /* NULL once the task released them (after closing the connection, so
+                             that close_clients / abort_clients reach one still flushing), or once
+                             a detached connection was freed */
     corio_writer *w;
     bool detached;        /* corio_server_detach: r and w are the caller's, not counted in nconns */
 } server_conn;
+
+/* A detached connection freed by its new owner while the handler still
+ * runs: forget its handles, so that nothing reaches them afterwards. */
+static void server_conn_gone(server_conn *sc) {
+    sc->r = NULL;
+    sc->w = NULL;
+}
 
 struct corio_server {
     int lfd;                      /* -1 once closed */
@@ -1187,19 +1202,26 @@ static void server_check_idle(corio_server *s) {
 static int conn_main(void *arg) {
     server_conn *sc = arg;
     corio_server *s = sc->srv;
+    sc->r->c->sconn = sc; /* corio_server_detach finds the handler from its handles */
     int rc = s->handler(sc->r, sc->w, s->arg);
     /* asyncio logs a client_connected_cb that raised, at ERROR, and
      * nothing for one that was cancelled. */
     if (rc < 0 && rc != -ECANCELED)
         corio__log(CORIO_LOG_ERROR, "Unhandled exception in client_connected_cb: the stream handler returned %d (%s)",
                    rc, corio_strerror(rc));
-    if (sc->detached) return 0; /* the connection is the caller's now */
+    if (sc->detached) {
+        /* The connection is the caller's now, and may be gone already
+         * (server_conn_gone cleared r then). */
+        if (sc->r) sc->r->c->sconn = NULL;
+        return 0;
+    }
     corio_reader *r = sc->r;
     corio_writer *w = sc->w;
+    r->c->sconn = NULL; /* the handler has returned: no longer detachable */
+    if (rc == -ECANCELED) corio_writer_abort(w);
+    corio_stream_close(r, w); /* r and w stay in sc while it waits, for abort_clients */
     sc->r = NULL;
     sc->w = NULL;
-    if (rc == -ECANCELED) corio_writer_abort(w);
-    corio_stream_close(r, w);
     return 0;
 }
 
@@ -1496,30 +1518,21 @@ int corio_server_fd(const corio_server *s) { return s ? s->lfd : -1; }
 
 size_t corio_server_connections(const corio_server *s) { return s ? s->nconns : 0; }
 
-/* The handler task's record for r and w: the calling task's own if it is a
- * handler (the common case, no search), else found among the loop's tasks
- * (a handler running conn_main has its server_conn as argument).  NULL if
- * no running handler was given r and w. */
-static server_conn *handler_of(corio_task *me, const corio_reader *r, const corio_writer *w) {
-    if (me->fn == conn_main) {
-        server_conn *sc = me->arg;
-        if (sc->r == r && sc->w == w) return sc;
-    }
-    corio_list *head = &me->loop->tasks;
-    for (corio_list *it = head->next; it != head; it = it->next) {
-        corio_task *t = corio__container_of(it, corio_task, link);
-        if (t->fn != conn_main || t->fut.state != CORIO__PENDING) continue;
-        server_conn *sc = t->arg;
-        if (sc->r == r && sc->w == w) return sc;
-    }
-    return NULL;
+/* The record of the running handler that was given r and w, through the
+ * connection's back pointer (whichever task asks), or NULL: two handles of
+ * different connections, a connection no server gave a handler, or one
+ * whose handler has returned. */
+static server_conn *handler_of(const corio_reader *r, const corio_writer *w) {
+    if (r->c != w->c) return NULL;
+    server_conn *sc = r->c->sconn;
+    return sc && sc->r == r && sc->w == w ? sc : NULL;
 }
 
 int corio_server_detach(corio_reader *r, corio_writer *w) {
     corio_task *me = corio__current();
     if (!me) return corio__bad(-EPERM, "corio_server_detach: called outside a task");
     if (!r || !w) return corio__bad(-EINVAL, "corio_server_detach: NULL handle");
-    server_conn *sc = handler_of(me, r, w);
+    server_conn *sc = handler_of(r, w);
     if (!sc) return corio__bad(-EINVAL, "corio_server_detach: not the handles of a running server handler");
     if (sc->detached) return -EALREADY;
     sc->detached = true;
@@ -1546,6 +1559,32 @@ int corio_server_close(corio_server *s, int cancel_handlers) {
         }
     }
     server_check_idle(s);
+    return 0;
+}
+
+/* close_clients and abort_clients: what to do to each connection that is
+ * still the server's (not detached, not yet released). */
+static void server_each_client(corio_server *s, void (*fn)(corio_writer *w)) {
+    /* Safe to walk as it stands: closing or aborting a connection only
+     * schedules its waiters, and a record leaves the list in conn_done, a
+     * done callback of its task, which runs later. */
+    corio__list_foreach(it, &s->conns) {
+        server_conn *sc = corio__container_of(it, server_conn, link);
+        if (!sc->detached && sc->w) fn(sc->w);
+    }
+}
+
+static void client_close(corio_writer *w) { corio_writer_close(w); }
+
+int corio_server_close_clients(corio_server *s) {
+    if (!s) return corio__bad(-EINVAL, "corio_server_close_clients: NULL server");
+    server_each_client(s, client_close);
+    return 0;
+}
+
+int corio_server_abort_clients(corio_server *s) {
+    if (!s) return corio__bad(-EINVAL, "corio_server_abort_clients: NULL server");
+    server_each_client(s, corio_writer_abort);
     return 0;
 }
 
