@@ -63,6 +63,12 @@ int corio_taskgroup_enter(corio_taskgroup *g) {
     MAY_BE_UNINITIALISED(g->parent);
     if (g->entered == TG_ENTERED && !g->exiting && g->parent == t)
         return corio__bad(-EALREADY, "corio_taskgroup_enter: this group is active already");
+    /* The group keeps its parent's record until exit returns (asyncio's
+     * TaskGroup holds _parent_task): a child that fails after a parent
+     * which never left the group has finished reads the parent's state and
+     * name, which must not be a freed record by then.  A group never left
+     * keeps it until the loop closes. */
+    t->refs++;
     g->parent = t;
     corio__list_init(&g->children);
     g->nchildren = 0;
@@ -157,6 +163,7 @@ int corio_taskgroup_exit(corio_taskgroup *g, int body_rc) {
         c->group = NULL;
         corio__task_release(c);
     }
+    corio__task_release(parent); /* enter's reference; the caller's keeps it alive past this */
     return result;
 }
 
