@@ -5,6 +5,8 @@
  */
 #include "flow.h"
 
+#include <stdio.h>
+
 /* enter() reads a struct that need not be initialised, to catch a second
  * enter of a scope that is still active.  The value read is only compared
  * with a magic number, but memcheck reports the branch on uninitialised
@@ -42,8 +44,15 @@ static void on_task_done(corio__node *n) {
     if (g->nerrors < CORIO_TASKGROUP_MAX_ERRORS) g->errors[g->nerrors] = t->fut.err;
     g->nerrors++;
     if (g->parent->fut.state != CORIO__PENDING) {
-        corio__log(CORIO_LOG_ERROR, "task '%s' failed (%s) but its group's parent task '%s' is already done",
-                   corio_task_name(t), corio_strerror(t->fut.err), corio_task_name(g->parent));
+        /* asyncio TaskGroup._on_task_done: through the loop's exception
+         * handler, with the failed child as 'task'.  The message is the
+         * whole sentence, as asyncio's names both tasks in it. */
+        char msg[256];
+        snprintf(msg, sizeof msg, "task '%s' failed (%s) but its group's parent task '%s' is already done",
+                 corio_task_name(t), corio_strerror(t->fut.err), corio_task_name(g->parent));
+        corio_exception_context ctx = {.message = msg, .error = t->fut.err, .source = "taskgroup", .task = t,
+                                       .future = &t->fut};
+        corio__report(t->loop, &ctx, NULL);
         return;
     }
     if (!g->aborting && !g->parent_cancel_requested) {
