@@ -209,7 +209,9 @@ struct corio_transport; /* protocol.h */
  *   "task"        "Task exception was never retrieved": a task ended with
  *                 an error and its record was freed (its last reference
  *                 dropped, or the loop closed) without anyone reading it;
- *                 task and future (the task's) are set.
+ *                 task and future (the task's) are set.  The record is
+ *                 being freed: read it (name, result), but do not join,
+ *                 detach or take a reference to it.
  *   "taskgroup"   "task '...' failed (...) but its group's parent task
  *                 '...' is already done": task is the failed child.
  *   "stream handler"  "Unhandled exception in client_connected_cb": a
