@@ -16,8 +16,9 @@
  *    registered with the loop (besides what is reported always: pending
  *    tasks, scheduled callbacks, add_reader/add_writer callbacks).
  *
- * Always, debug mode or not, at level ERROR (asyncio's "Task exception was
- * never retrieved"): a task that finished with an error (not a
+ * Always, debug mode or not, through the loop's exception handler (whose
+ * default logs at level ERROR; corio_loop_set_exception_handler), asyncio's
+ * "Task exception was never retrieved": a task that finished with an error (not a
  * cancellation) whose outcome nobody saw, when its record is freed or the
  * loop closes.  The outcome counts as seen when it was read by corio_join,
  * corio_task_result, corio_await / corio_future_result on its future, or

@@ -195,6 +195,100 @@ CORIO_API int corio_handle_cancelled(const corio_handle *h);
 /* The loop time a call_later/call_at handle is due at, in seconds. */
 CORIO_API double corio_handle_when(const corio_handle *h);
 
+/* ---- the exception handler (asyncio loop.set_exception_handler) ----------------- */
+
+struct corio_transport; /* protocol.h */
+
+/*
+ * One report of something that went wrong with nobody there to be told
+ * (asyncio's context dict of call_exception_handler).  Every pointer is
+ * valid during the handler's call only; fields that do not apply are NULL
+ * or 0, so a program's own report may set just the ones it knows.
+ *
+ * The library reports, with their `source` and `message`:
+ *   "task"        "Task exception was never retrieved": a task ended with
+ *                 an error and its record was freed (its last reference
+ *                 dropped, or the loop closed) without anyone reading it;
+ *                 task and future (the task's) are set.  The record is
+ *                 being freed: read it (name, result), but do not join,
+ *                 detach or take a reference to it.
+ *   "taskgroup"   "task '...' failed (...) but its group's parent task
+ *                 '...' is already done": task is the failed child.
+ *   "stream handler"  "Unhandled exception in client_connected_cb": a
+ *                 corio_start_server handler returned an error other than
+ *                 -ECANCELED; task is the handler's task.
+ *   "server"      "server: accept failed": the process or system ran out
+ *                 of descriptors or memory, and the server retries later
+ *                 (said once until an accept succeeds again).
+ * Warnings stay with the logger (corio_log_set_handler), as asyncio logs
+ * them with logger.warning rather than through the handler: a slow
+ * callback in debug mode, what a closing loop finds left over.
+ */
+typedef struct corio_exception_context {
+    /* What happened, a short fixed text (asyncio's 'message'); NULL or ""
+     * is logged as "Unhandled exception in event loop". */
+    const char *message;
+    /* The particulars, when the reporter formatted some ("task 'x' failed
+     * with -5 (Input/output error)"): the default handler logs
+     * "message: detail".  NULL when none. */
+    const char *detail;
+    /* The error (negative errno), in place of asyncio's 'exception'; 0 when none. */
+    int error;
+    /* What kind of thing reports (see above: "task", "stream handler",
+     * "protocol", ...), or NULL. */
+    const char *source;
+    corio_task *task;                  /* the task concerned, or NULL */
+    corio_future *future;              /* the future concerned, or NULL */
+    corio_handle *handle;              /* the callback handle concerned, or NULL */
+    struct corio_transport *transport; /* the transport concerned, or NULL */
+} corio_exception_context;
+
+/*
+ * An exception handler.  It runs on the loop's thread, synchronously,
+ * inside the code that found the problem (a task being freed, a server's
+ * accept loop, a task that is finishing): it must not suspend (no
+ * SUSPENDING call, even when it happens to run in a task), nor close the
+ * loop.  It may log, count, keep copies of the fields, or call
+ * corio_loop_default_exception_handler to log as the library would.
+ */
+typedef void (*corio_exception_handler)(corio_loop *loop, const corio_exception_context *ctx, void *arg);
+
+/*
+ * Install `handler` (called with `arg`) for every report of this loop
+ * (asyncio loop.set_exception_handler); NULL restores the default, which
+ * logs.  Call it on the loop's thread, or before the loop runs.  0, or
+ * -EINVAL for a NULL loop.  Does not suspend.
+ */
+CORIO_API int corio_loop_set_exception_handler(corio_loop *loop, corio_exception_handler handler, void *arg);
+
+/*
+ * The handler installed by corio_loop_set_exception_handler, or NULL when
+ * the default is in use (asyncio loop.get_exception_handler); when `arg`
+ * is not NULL, *arg receives its argument (NULL with the default).  NULL
+ * for a NULL loop.
+ */
+CORIO_API corio_exception_handler corio_loop_get_exception_handler(const corio_loop *loop, void **arg);
+
+/*
+ * The default handler (asyncio loop.default_exception_handler): log the
+ * report at CORIO_LOG_ERROR through the logger (corio_log_set_handler).
+ * The text is "message: detail" when there is a detail; otherwise the
+ * message, then " (task 'name')" when a task is given, then
+ * ": <error> (<strerror>)" when error is nonzero.  loop may be NULL.
+ * Does not suspend.
+ */
+CORIO_API void corio_loop_default_exception_handler(corio_loop *loop, const corio_exception_context *ctx);
+
+/*
+ * Report ctx (asyncio loop.call_exception_handler): call the loop's
+ * handler, or the default when none is installed or loop is NULL.  The
+ * library's own reports all go through here; a program uses it for its
+ * own (a protocol callback that failed, say, since callbacks cannot
+ * return an error).  Returns when the handler has returned.  Does not
+ * suspend (the handler must not).
+ */
+CORIO_API void corio_loop_call_exception_handler(corio_loop *loop, const corio_exception_context *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -177,7 +177,8 @@ typedef struct corio_proto_server_opts {
  * asyncio create_server: listen on host:port and, for every client, make
  * arg = factory(factory_arg) and a transport calling proto with it.  No
  * task is involved.  Accept failures for lack of descriptors (EMFILE, ...)
- * pause accepting for 100 ms instead of spinning.  0 and *out, or
+ * are reported to the loop's exception handler (once until an accept
+ * succeeds again) and pause accepting for 100 ms instead of spinning.  0 and *out, or
  * corio_tcp_listen's errors, -EINVAL, -ENOMEM, -EPERM (no loop).  SUSPENDS
  * only while a name is looked up.
  */

@@ -318,9 +318,11 @@ CORIO_API void corio_writer_free(corio_writer *w);
  * belong to the server, which closes the connection (flushing what is
  * buffered) when the handler returns - unless the handler handed them
  * over with corio_server_detach().  A negative return other than
- * -ECANCELED is logged at CORIO_LOG_ERROR ("Unhandled exception in
- * client_connected_cb", as asyncio logs a callback that raised); a
- * cancelled handler (-ECANCELED) is not logged.
+ * -ECANCELED is reported to the loop's exception handler
+ * (corio_loop_set_exception_handler; the default logs it at
+ * CORIO_LOG_ERROR: "Unhandled exception in client_connected_cb", as
+ * asyncio reports a callback that raised); a cancelled handler
+ * (-ECANCELED) is not reported.
  */
 typedef int (*corio_stream_handler)(corio_reader *r, corio_writer *w, void *arg);
 
@@ -360,7 +362,8 @@ typedef struct corio_server_opts {
  * running handler(r, w, arg) per connection.  *out receives the server,
  * which the caller releases with corio_server_free() after closing it.
  * Accept failures for lack of descriptors or memory (EMFILE, ENFILE,
- * ENOBUFS, ENOMEM) are logged and retried after a pause of 100 ms, so the
+ * ENOBUFS, ENOMEM) are reported to the loop's exception handler (once
+ * until an accept succeeds again) and retried after a pause of 100 ms, so the
  * server neither spins nor stops.  Returns 0 or a negative code (as
  * corio_tcp_listen; -EINVAL for NULL arguments).  SUSPENDS only while a
  * name is looked up; must be called from a task.

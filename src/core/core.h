@@ -136,6 +136,8 @@ struct corio_loop {
     int64_t slow_ns;           /* a callback or task step this long (ns) is reported in debug mode */
     int dump_signum;           /* corio_loop_dump_on_signal's signal, 0 if none */
     void *dump_out;            /* ... and where it writes (FILE *, NULL: the logger) */
+    corio_exception_handler exc_handler; /* corio_loop_set_exception_handler's, NULL: the default (exception.c) */
+    void *exc_arg;             /* ... and its argument */
 };
 
 extern CORIO__TLS corio_loop *corio__cur_loop;
@@ -387,6 +389,18 @@ corio_task *corio__node_task(corio__node *n);
 void corio__sym_name(const void *addr, char *buf, size_t n);
 corio_callback corio__node_handle_cb(corio__node *n);
 void *corio__node_future_cb(corio__node *n);
+
+/* ---- the exception handler (exception.c) --------------------------------------- */
+
+/*
+ * Report an error nobody is there to be told (asyncio's
+ * call_exception_handler): every layer's reports come here, so that the
+ * loop's handler sees them all.  detail_fmt (NULL: no detail) is formatted
+ * into ctx->detail for the handler's call, which happens here, on the
+ * loop's thread.  loop NULL (not known): the default log.
+ */
+void corio__report(corio_loop *loop, corio_exception_context *ctx, const char *detail_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- sync helpers ------------------------------------------------------------ */
 

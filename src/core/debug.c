@@ -108,8 +108,11 @@ void corio__debug_run(corio_loop *loop, corio__node *node) {
 void corio__debug_task_freed(corio_task *t, bool at_close) {
     if (t->fut.state == CORIO__DONE && t->fut.err && !(t->flags & CORIO__TF_RETRIEVED)) {
         t->flags |= CORIO__TF_RETRIEVED; /* reported once */
-        corio__log(CORIO_LOG_ERROR, "Task exception was never retrieved: task '%s' failed with %d (%s)",
-                   corio_task_name(t), t->fut.err, corio_strerror(t->fut.err));
+        /* asyncio's Future.__del__: 'future' is the task itself. */
+        corio_exception_context ctx = {.message = "Task exception was never retrieved", .error = t->fut.err,
+                                       .source = "task", .task = t, .future = &t->fut};
+        corio__report(t->loop, &ctx, "task '%s' failed with %d (%s)", corio_task_name(t), t->fut.err,
+                      corio_strerror(t->fut.err));
     }
     /* Pending tasks were reported by corio_loop_close already; a finished
      * one still holding a caller's reference was never joined or detached. */

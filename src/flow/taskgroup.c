@@ -5,6 +5,8 @@
  */
 #include "flow.h"
 
+#include <stdio.h>
+
 /* enter() reads a struct that need not be initialised, to catch a second
  * enter of a scope that is still active.  The value read is only compared
  * with a magic number, but memcheck reports the branch on uninitialised
@@ -42,8 +44,15 @@ static void on_task_done(corio__node *n) {
     if (g->nerrors < CORIO_TASKGROUP_MAX_ERRORS) g->errors[g->nerrors] = t->fut.err;
     g->nerrors++;
     if (g->parent->fut.state != CORIO__PENDING) {
-        corio__log(CORIO_LOG_ERROR, "task '%s' failed (%s) but its group's parent task '%s' is already done",
-                   corio_task_name(t), corio_strerror(t->fut.err), corio_task_name(g->parent));
+        /* asyncio TaskGroup._on_task_done: through the loop's exception
+         * handler, with the failed child as 'task'.  The message is the
+         * whole sentence, as asyncio's names both tasks in it. */
+        char msg[256];
+        snprintf(msg, sizeof msg, "task '%s' failed (%s) but its group's parent task '%s' is already done",
+                 corio_task_name(t), corio_strerror(t->fut.err), corio_task_name(g->parent));
+        corio_exception_context ctx = {.message = msg, .error = t->fut.err, .source = "taskgroup", .task = t,
+                                       .future = &t->fut};
+        corio__report(t->loop, &ctx, NULL);
         return;
     }
     if (!g->aborting && !g->parent_cancel_requested) {
@@ -63,6 +72,12 @@ int corio_taskgroup_enter(corio_taskgroup *g) {
     MAY_BE_UNINITIALISED(g->parent);
     if (g->entered == TG_ENTERED && !g->exiting && g->parent == t)
         return corio__bad(-EALREADY, "corio_taskgroup_enter: this group is active already");
+    /* The group keeps its parent's record until exit returns (asyncio's
+     * TaskGroup holds _parent_task): a child that fails after a parent
+     * which never left the group has finished reads the parent's state and
+     * name, which must not be a freed record by then.  A group never left
+     * keeps it until the loop closes. */
+    t->refs++;
     g->parent = t;
     corio__list_init(&g->children);
     g->nchildren = 0;
@@ -157,6 +172,7 @@ int corio_taskgroup_exit(corio_taskgroup *g, int body_rc) {
         c->group = NULL;
         corio__task_release(c);
     }
+    corio__task_release(parent); /* enter's reference; the caller's keeps it alive past this */
     return result;
 }
 

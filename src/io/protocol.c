@@ -872,8 +872,12 @@ static bool accept_batch(corio_proto_server *s) {
                  * stays readable. */
                 if (!s->warned) {
                     s->warned = true;
-                    corio__log(CORIO_LOG_WARNING, "server: accept failed: %s; retrying every %.0f ms",
-                               strerror(e), ACCEPT_BACKOFF * 1000);
+                    /* asyncio's "socket.accept() out of system resource"
+                     * goes to the loop's exception handler. */
+                    corio_exception_context ctx = {.message = "server: accept failed", .error = -e,
+                                                   .source = "server"};
+                    corio__report(corio__cur_loop, &ctx, "%s; retrying every %.0f ms", strerror(e),
+                                  ACCEPT_BACKOFF * 1000);
                 }
                 if (s->hooked)
                     corio__io_hook(corio__cur_loop, s->lfd, NULL, NULL);

@@ -1204,11 +1204,14 @@ static int conn_main(void *arg) {
     corio_server *s = sc->srv;
     sc->r->c->sconn = sc; /* corio_server_detach finds the handler from its handles */
     int rc = s->handler(sc->r, sc->w, s->arg);
-    /* asyncio logs a client_connected_cb that raised, at ERROR, and
-     * nothing for one that was cancelled. */
-    if (rc < 0 && rc != -ECANCELED)
-        corio__log(CORIO_LOG_ERROR, "Unhandled exception in client_connected_cb: the stream handler returned %d (%s)",
-                   rc, corio_strerror(rc));
+    /* asyncio reports a client_connected_cb that raised to the loop's
+     * exception handler (whose default logs it at ERROR), and nothing for
+     * one that was cancelled. */
+    if (rc < 0 && rc != -ECANCELED) {
+        corio_exception_context ctx = {.message = "Unhandled exception in client_connected_cb", .error = rc,
+                                       .source = "stream handler", .task = corio_current_task()};
+        corio__report(corio__cur_loop, &ctx, "the stream handler returned %d (%s)", rc, corio_strerror(rc));
+    }
     if (sc->detached) {
         /* The connection is the caller's now, and may be gone already
          * (server_conn_gone cleared r then). */
@@ -1390,9 +1393,13 @@ static int accept_main(void *arg) {
             /* The pending client stays in the backlog; try again once some
              * descriptors may have been freed, rather than spin on a
              * listening socket that stays readable. */
-            if (!logged++)
-                corio__log(CORIO_LOG_WARNING, "server: accept failed: %s; retrying every %.0f ms",
-                           corio_strerror(fd), ACCEPT_BACKOFF * 1000);
+            if (!logged++) {
+                /* asyncio's "socket.accept() out of system resource" goes
+                 * to the loop's exception handler. */
+                corio_exception_context ctx = {.message = "server: accept failed", .error = fd, .source = "server"};
+                corio__report(corio__cur_loop, &ctx, "%s; retrying every %.0f ms", corio_strerror(fd),
+                              ACCEPT_BACKOFF * 1000);
+            }
             if (corio_sleep(ACCEPT_BACKOFF) < 0) break;
             continue;
         }
