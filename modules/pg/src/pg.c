@@ -701,7 +701,8 @@ static int params_build(corio_pg_conn *c, pq_params *pp, const corio_pg_param *p
         pp->formats = pp->lengths + n;
         pp->oids = (Oid *)(pp->formats + n);
     }
-    unsigned char *ap = (unsigned char *)pp->heap + fixed; /* the next array's binary form */
+    /* where the next array's binary form goes (no heap when there is none) */
+    unsigned char *ap = pp->heap ? (unsigned char *)pp->heap + fixed : NULL;
     for (int i = 0; i < n; i++) {
         pp->oids[i] = p[i].oid;
         pp->formats[i] = p[i].format;
