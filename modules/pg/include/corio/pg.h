@@ -254,7 +254,10 @@ static inline corio_pg_param corio_pg_interval_of(int32_t months, int32_t days, 
  * returns (they are encoded when it sends).  A NULL v is an SQL NULL array
  * (as for text and bytea): for an empty array pass any non-NULL pointer
  * with n = 0.  corio_pg_int4_array(ids, 3, NULL) for
- * "SELECT * FROM t WHERE id = ANY($1)".
+ * "SELECT * FROM t WHERE id = ANY($1)".  (C converts a `const char **`
+ * to the text constructor's `const char *const *` silently, but a
+ * `char **` only with a cast.)  Other element types: pass the array's
+ * text with corio_pg_text and cast it in SQL ($1::numeric[]).
  */
 static inline corio_pg_param corio_pg__array(uint32_t oid, const void *v, size_t n, const bool *nulls) { corio_pg_param p = {0}; p.oid = oid; p.format = 1; p.len = n > 0x7fffffff ? -2 : (int)n; p.ptr = v; p.is_null = !v; p.v.nulls = nulls; return p; }
 static inline corio_pg_param corio_pg_bool_array(const bool *v, size_t n, const bool *nulls) { return corio_pg__array(CORIO_PG_BOOL_ARRAY, v, n, nulls); }
