@@ -653,7 +653,9 @@ const char *corio_pg_command_status(const corio_pg_conn *c) { return c ? c->stat
 
 /* ---- parameters ------------------------------------------------------------------- */
 
-/* libpq's parallel arrays for n parameters; small counts live on the stack. */
+/* libpq's parallel arrays for n parameters; small counts live on the stack.
+ * The binary forms of array parameters, whose size has no bound, go to the
+ * heap block after them (one malloc for all of a call's arrays). */
 typedef struct pq_params {
     const char **values;
     int *lengths, *formats;
@@ -670,13 +672,28 @@ static int params_build(corio_pg_conn *c, pq_params *pp, const corio_pg_param *p
     pp->heap = NULL;
     if (n < 0 || (n > 0 && !p)) return local_err(c, -EINVAL, "bad parameter array (NULL with a count, or a negative count)");
     if (n > 65535) return local_err(c, -EINVAL, "more than 65535 parameters");
+    size_t arrays = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i].is_null || !pg__array_elem(p[i].oid)) continue;
+        const char *why = "bad array";
+        int64_t sz = pg__array_param_size(&p[i], &why);
+        if (sz < 0) {
+            char m[160];
+            snprintf(m, sizeof m, "parameter $%d: %s", i + 1, why);
+            return local_err(c, (int)sz, m);
+        }
+        arrays += (size_t)sz;
+    }
+    size_t fixed = 0;
     if (n <= 16) {
         pp->values = pp->s_values, pp->lengths = pp->s_lengths, pp->formats = pp->s_formats;
         pp->oids = pp->s_oids, pp->bin = pp->s_bin;
+        if (arrays && !(pp->heap = malloc(arrays))) return local_err(c, -ENOMEM, "out of memory");
     } else {
         size_t each = sizeof(char *) + 2 * sizeof(int) + sizeof(Oid) + 16;
-        char *h = malloc(each * (size_t)n);
-        if (!h) return -ENOMEM;
+        fixed = each * (size_t)n;
+        char *h = malloc(fixed + arrays);
+        if (!h) return local_err(c, -ENOMEM, "out of memory");
         pp->heap = h;
         pp->values = (const char **)h;
         pp->bin = (unsigned char(*)[16])(h + sizeof(char *) * (size_t)n);
@@ -684,12 +701,19 @@ static int params_build(corio_pg_conn *c, pq_params *pp, const corio_pg_param *p
         pp->formats = pp->lengths + n;
         pp->oids = (Oid *)(pp->formats + n);
     }
+    /* where the next array's binary form goes (no heap when there is none) */
+    unsigned char *ap = pp->heap ? (unsigned char *)pp->heap + fixed : NULL;
     for (int i = 0; i < n; i++) {
         pp->oids[i] = p[i].oid;
         pp->formats[i] = p[i].format;
         pp->lengths[i] = 0;
         if (p[i].is_null) {
             pp->values[i] = NULL;
+        } else if (pg__array_elem(p[i].oid)) {
+            int len = pg__array_param_encode(&p[i], ap);
+            pp->values[i] = (const char *)ap;
+            pp->lengths[i] = len;
+            ap += len;
         } else if (p[i].ptr || p[i].oid == CORIO_PG_BYTEA) {
             if (p[i].len < -1) {
                 free(pp->heap);

@@ -19,4 +19,20 @@ const char *pg__type_name(uint32_t oid);
  * CORIO_PG_ETYPE for a type without a text form here. */
 int pg__format_value(uint32_t t, const char *v, int len, char *buf, size_t cap);
 
+/* The element type of an array type this module reads, or 0. */
+uint32_t pg__array_elem(uint32_t array_oid);
+
+/* An array parameter (made by corio_pg_*_array): the size of its binary
+ * form, or -EINVAL with *why; then its binary form into out (that many
+ * bytes), returning the length. */
+int64_t pg__array_param_size(const corio_pg_param *p, const char **why);
+int pg__array_param_encode(const corio_pg_param *p, unsigned char *out);
+
+/* Open a binary array value of column type t for corio_pg_array_next: 0;
+ * CORIO_PG_ETYPE when t is not an array type; -EDOM for more than one
+ * dimension; -EPROTO when malformed (every element's length is checked
+ * here).  *lbound gets the lower bound.  The view has no result: its
+ * readers report errors by code only. */
+int pg__array_open(uint32_t t, const char *v, int len, corio_pg_array *a, int *lbound, const char **why);
+
 #endif

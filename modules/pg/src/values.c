@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
 #define PG_EPOCH_DAYS 10957
@@ -110,6 +111,16 @@ int pg__encode_param(const corio_pg_param *p, unsigned char out[16], const char 
         return 4;
     }
     case CORIO_PG_UUID: memcpy(out, p->v.uuid, 16); return 16;
+    case CORIO_PG_INTERVAL: {
+        /* interval_send: microseconds, days, months */
+        u64 = htobe64((uint64_t)p->v.iv.us);
+        memcpy(out, &u64, 8);
+        u32 = htobe32((uint32_t)p->v.iv.days);
+        memcpy(out + 8, &u32, 4);
+        u32 = htobe32((uint32_t)p->v.iv.months);
+        memcpy(out + 12, &u32, 4);
+        return 16;
+    }
     default: *why = "parameter of an unknown kind (make it with a corio_pg_* constructor)"; return -EINVAL;
     }
 }
@@ -138,8 +149,146 @@ const char *pg__type_name(uint32_t oid) {
     case CORIO_PG_NUMERIC: return "numeric";
     case CORIO_PG_UUID: return "uuid";
     case CORIO_PG_JSONB: return "jsonb";
+    case CORIO_PG_INTERVAL: return "interval";
+    case CORIO_PG_BOOL_ARRAY: return "boolean[]";
+    case CORIO_PG_INT2_ARRAY: return "smallint[]";
+    case CORIO_PG_INT4_ARRAY: return "integer[]";
+    case CORIO_PG_INT8_ARRAY: return "bigint[]";
+    case CORIO_PG_TEXT_ARRAY: return "text[]";
+    case CORIO_PG_FLOAT8_ARRAY: return "double precision[]";
     default: return NULL;
     }
+}
+
+/* ---- arrays: PostgreSQL's binary form (array_send / array_recv) ----------------------
+ *
+ *   int32 ndim (0 for an empty array), int32 flags (1: has NULLs), uint32 element type,
+ *   ndim x (int32 length, int32 lower bound), then each element as int32 length
+ *   (-1: NULL) and that many bytes of the element's own binary form.
+ */
+
+/* PostgreSQL's limit on dimensions (MAXDIM): a header claiming more is malformed. */
+#define PG_MAXDIM 6
+
+uint32_t pg__array_elem(uint32_t array_oid) {
+    switch (array_oid) {
+    case CORIO_PG_BOOL_ARRAY: return CORIO_PG_BOOL;
+    case 1001: return CORIO_PG_BYTEA;
+    case 1002: return CORIO_PG_CHAR;
+    case 1003: return CORIO_PG_NAME;
+    case CORIO_PG_INT2_ARRAY: return CORIO_PG_INT2;
+    case CORIO_PG_INT4_ARRAY: return CORIO_PG_INT4;
+    case CORIO_PG_TEXT_ARRAY: return CORIO_PG_TEXT;
+    case 1014: return CORIO_PG_BPCHAR;
+    case 1015: return CORIO_PG_VARCHAR;
+    case CORIO_PG_INT8_ARRAY: return CORIO_PG_INT8;
+    case 1021: return CORIO_PG_FLOAT4;
+    case CORIO_PG_FLOAT8_ARRAY: return CORIO_PG_FLOAT8;
+    case 1028: return CORIO_PG_OID;
+    case 199: return CORIO_PG_JSON;
+    case 3807: return CORIO_PG_JSONB;
+    case 1182: return CORIO_PG_DATE;
+    case 1183: return CORIO_PG_TIME;
+    case 1115: return CORIO_PG_TIMESTAMP;
+    case 1185: return CORIO_PG_TIMESTAMPTZ;
+    case 1187: return CORIO_PG_INTERVAL;
+    case 1231: return CORIO_PG_NUMERIC;
+    case 2951: return CORIO_PG_UUID;
+    default: return 0;
+    }
+}
+
+/* The binary size of one element of an array parameter (the constructors
+ * send only these five fixed sizes and text). */
+static size_t param_elem_size(uint32_t elem) {
+    switch (elem) {
+    case CORIO_PG_BOOL: return 1;
+    case CORIO_PG_INT2: return 2;
+    case CORIO_PG_INT4: return 4;
+    default: return 8; /* int8, float8 */
+    }
+}
+
+static int param_elem_null(const corio_pg_param *p, int i) {
+    if (p->oid == CORIO_PG_TEXT_ARRAY) return ((const char *const *)p->ptr)[i] == NULL;
+    return p->v.nulls && p->v.nulls[i];
+}
+
+int64_t pg__array_param_size(const corio_pg_param *p, const char **why) {
+    uint32_t elem = pg__array_elem(p->oid);
+    if (p->len < 0) {
+        *why = "array of more than INT_MAX elements";
+        return -EINVAL;
+    }
+    int n = p->len;
+    uint64_t size = 12 + (n ? 8 : 0) + 4 * (uint64_t)n;
+    for (int i = 0; i < n; i++) {
+        if (param_elem_null(p, i)) continue;
+        size += elem == CORIO_PG_TEXT ? strlen(((const char *const *)p->ptr)[i]) : param_elem_size(elem);
+        /* libpq takes a parameter's length as an int */
+        if (size > INT32_MAX) {
+            *why = "array parameter larger than 2 GiB";
+            return -EINVAL;
+        }
+    }
+    return (int64_t)size;
+}
+
+static unsigned char *put32(unsigned char *o, uint32_t v) {
+    v = htobe32(v);
+    memcpy(o, &v, 4);
+    return o + 4;
+}
+
+int pg__array_param_encode(const corio_pg_param *p, unsigned char *out) {
+    uint32_t elem = pg__array_elem(p->oid);
+    int n = p->len, nulls = 0;
+    for (int i = 0; i < n && !nulls; i++) nulls = param_elem_null(p, i);
+    unsigned char *o = out;
+    o = put32(o, n ? 1 : 0);
+    o = put32(o, (uint32_t)nulls);
+    o = put32(o, elem);
+    if (n) {
+        o = put32(o, (uint32_t)n);
+        o = put32(o, 1); /* lower bound: PostgreSQL's default */
+    }
+    for (int i = 0; i < n; i++) {
+        if (param_elem_null(p, i)) {
+            o = put32(o, UINT32_MAX); /* -1 */
+            continue;
+        }
+        switch (elem) {
+        case CORIO_PG_BOOL: o = put32(o, 1); *o++ = ((const bool *)p->ptr)[i]; break;
+        case CORIO_PG_INT2: {
+            uint16_t v = htobe16((uint16_t)((const int16_t *)p->ptr)[i]);
+            o = put32(o, 2);
+            memcpy(o, &v, 2);
+            o += 2;
+            break;
+        }
+        case CORIO_PG_INT4: o = put32(o, 4); o = put32(o, (uint32_t)((const int32_t *)p->ptr)[i]); break;
+        case CORIO_PG_INT8:
+        case CORIO_PG_FLOAT8: {
+            uint64_t v;
+            if (elem == CORIO_PG_INT8) v = (uint64_t)((const int64_t *)p->ptr)[i];
+            else memcpy(&v, &((const double *)p->ptr)[i], 8);
+            v = htobe64(v);
+            o = put32(o, 8);
+            memcpy(o, &v, 8);
+            o += 8;
+            break;
+        }
+        default: { /* text */
+            const char *s = ((const char *const *)p->ptr)[i];
+            size_t len = strlen(s);
+            o = put32(o, (uint32_t)len);
+            memcpy(o, s, len);
+            o += len;
+            break;
+        }
+        }
+    }
+    return (int)(o - out);
 }
 
 /* ---- results ------------------------------------------------------------------ */
@@ -192,6 +341,17 @@ static int rerr(corio_pg_result *r, int code, const char *fmt, ...) {
     return code;
 }
 
+static int type_err(const corio_pg_result *cr, int col, uint32_t t, const char *want) {
+    corio_pg_result *r = (corio_pg_result *)cr;
+    const char *tn = pg__type_name(t);
+    char tbuf[24];
+    if (!tn) {
+        snprintf(tbuf, sizeof tbuf, "type oid %u", t);
+        tn = tbuf;
+    }
+    return rerr(r, CORIO_PG_ETYPE, "column %d (\"%s\") is %s, not %s", col, PQfname(r->res, col), tn, want);
+}
+
 /* Check row/col, NULL-ness and the type; on success *v and *len are the raw binary value. */
 static inline int cell(const corio_pg_result *cr, int row, int col, const uint32_t *ok, int nok, const char *want,
                 const char **v, int *len, uint32_t *oid) {
@@ -208,15 +368,7 @@ static inline int cell(const corio_pg_result *cr, int row, int col, const uint32
     uint32_t t = r->types[col];
     int i = 0;
     while (i < nok && ok[i] != t) i++;
-    if (nok && i == nok) {
-        const char *tn = pg__type_name(t);
-        char tbuf[24];
-        if (!tn) {
-            snprintf(tbuf, sizeof tbuf, "type oid %u", t);
-            tn = tbuf;
-        }
-        return rerr(r, CORIO_PG_ETYPE, "column %d (\"%s\") is %s, not %s", col, PQfname(r->res, col), tn, want);
-    }
+    if (nok && i == nok) return type_err(r, col, t, want);
     const char *p = pg__cell(r, row, col, len);
     if (!p) {
         *len = 0;
@@ -384,6 +536,276 @@ int corio_pg_get_uuid(const corio_pg_result *r, int row, int col, unsigned char 
     return 0;
 }
 
+static corio_pg_interval interval_from(const char *v) {
+    corio_pg_interval iv;
+    iv.us = (int64_t)be64(v);
+    iv.days = (int32_t)be32(v + 8);
+    iv.months = (int32_t)be32(v + 12);
+    return iv;
+}
+
+int corio_pg_get_interval(const corio_pg_result *r, int row, int col, corio_pg_interval *out) {
+    static const uint32_t ok[] = {CORIO_PG_INTERVAL};
+    const char *v; int len; uint32_t t;
+    int rc = cell(r, row, col, ok, 1, "interval", &v, &len, &t);
+    if (rc < 0) return rc;
+    if (len != 16) return badlen(r, col, len);
+    if (out) *out = interval_from(v);
+    return 0;
+}
+
+/* ---- arrays in results ------------------------------------------------------------- */
+
+int pg__array_open(uint32_t t, const char *v, int len, corio_pg_array *a, int *lbound, const char **why) {
+    uint32_t elem = pg__array_elem(t);
+    memset(a, 0, sizeof *a);
+    a->index = -1;
+    a->curlen_ = -1;
+    *lbound = 1;
+    if (!elem) {
+        *why = "not an array type";
+        return CORIO_PG_ETYPE;
+    }
+    if (len < 12) {
+        *why = "array header cut short";
+        return -EPROTO;
+    }
+    int32_t ndim = (int32_t)be32(v);
+    uint32_t flags = be32(v + 4), et = be32(v + 8);
+    if (ndim < 0 || ndim > PG_MAXDIM || flags > 1) {
+        *why = "bad array header";
+        return -EPROTO;
+    }
+    if (et != elem) {
+        *why = "the array's element type is not the column's";
+        return -EPROTO;
+    }
+    if (ndim > 1) {
+        *why = "array of more than one dimension (read it with unnest(), or select it ::text)";
+        return -EDOM;
+    }
+    const char *p = v + 12, *end = v + len;
+    int n = 0;
+    if (ndim == 1) {
+        if (end - p < 8) {
+            *why = "array header cut short";
+            return -EPROTO;
+        }
+        int32_t dim = (int32_t)be32(p);
+        *lbound = (int32_t)be32(p + 4);
+        p += 8;
+        /* every element takes at least its 4-byte length */
+        if (dim < 0 || dim > (end - p) / 4) {
+            *why = "array longer than its value";
+            return -EPROTO;
+        }
+        n = dim;
+    }
+    /* Walk it once, so that next() can trust every length: each one within
+     * the value, and nothing left after the last element. */
+    const char *q = p;
+    for (int i = 0; i < n; i++) {
+        if (end - q < 4) {
+            *why = "array element cut short";
+            return -EPROTO;
+        }
+        int32_t el = (int32_t)be32(q);
+        q += 4;
+        if (el < -1 || el > end - q) {
+            *why = "array element longer than the value";
+            return -EPROTO;
+        }
+        if (el > 0) q += el;
+    }
+    if (q != end) {
+        *why = "bytes after the array's last element";
+        return -EPROTO;
+    }
+    a->elem_type = elem;
+    a->n = n;
+    a->next_ = p;
+    a->end_ = end;
+    return 0;
+}
+
+int corio_pg_get_array(const corio_pg_result *r, int row, int col, corio_pg_array *out) {
+    const char *v; int len; uint32_t t;
+    if (!out) return -EINVAL;
+    memset(out, 0, sizeof *out);
+    out->index = -1;
+    if (r && row >= 0 && row < r->nrows && col >= 0 && col < r->ncols && !pg__array_elem(r->types[col]))
+        return type_err(r, col, r->types[col], "an array");
+    int rc = cell(r, row, col, NULL, 0, "", &v, &len, &t);
+    if (rc < 0) return rc;
+    const char *why = "";
+    int lb;
+    rc = pg__array_open(t, v, len, out, &lb, &why);
+    if (rc < 0) return rerr((corio_pg_result *)r, rc, "column %d (\"%s\"): %s", col, PQfname(r->res, col), why);
+    out->r_ = r;
+    out->col_ = col;
+    return 0;
+}
+
+int corio_pg_array_next(corio_pg_array *a) {
+    if (!a) return -EINVAL;
+    if (a->index >= a->n - 1) {
+        /* past the end, and it stays there */
+        a->index = a->n;
+        a->cur_ = NULL;
+        a->curlen_ = -1;
+        return 0;
+    }
+    /* pg__array_open checked every length */
+    int32_t el = (int32_t)be32(a->next_);
+    a->cur_ = a->next_ + 4;
+    a->curlen_ = el;
+    a->next_ = a->cur_ + (el > 0 ? el : 0);
+    a->index++;
+    return 1;
+}
+
+static int aerr(const corio_pg_array *a, int code, const char *fmt, ...) {
+    corio_pg_result *r = (corio_pg_result *)a->r_;
+    if (!r) return code; /* an array opened by pg__array_open alone (the fuzz target) */
+    char m[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    return rerr(r, code, "column %d (\"%s\"), array element %d: %s", a->col_, PQfname(r->res, a->col_), a->index, m);
+}
+
+int corio_pg_array_is_null(const corio_pg_array *a) {
+    if (!a || a->index < 0 || a->index >= a->n) return -EINVAL;
+    return a->curlen_ < 0;
+}
+
+/* The current element when its type is one of ok[]; as cell() for a value. */
+static int elem(const corio_pg_array *a, const uint32_t *ok, int nok, const char *want, const char **v, int *len) {
+    *v = NULL;
+    *len = 0;
+    if (!a) return -EINVAL;
+    if (a->index < 0 || a->index >= a->n) return aerr(a, -EINVAL, "no current element (call corio_pg_array_next)");
+    int i = 0;
+    while (i < nok && ok[i] != a->elem_type) i++;
+    if (nok && i == nok) {
+        const char *tn = pg__type_name(a->elem_type);
+        return aerr(a, CORIO_PG_ETYPE, "%s, not %s", tn ? tn : "another type", want);
+    }
+    if (a->curlen_ < 0) return aerr(a, CORIO_PG_ENULL, "NULL");
+    *v = a->cur_;
+    *len = a->curlen_;
+    if (a->r_) ((corio_pg_result *)a->r_)->err[0] = 0;
+    return 0;
+}
+
+static int elem_badlen(const corio_pg_array *a, int len) {
+    return aerr(a, -EPROTO, "a value of %d bytes is malformed for its type", len);
+}
+
+int corio_pg_array_bool(const corio_pg_array *a, bool *out) {
+    static const uint32_t ok[] = {CORIO_PG_BOOL};
+    const char *v; int len;
+    int rc = elem(a, ok, 1, "boolean", &v, &len);
+    if (rc < 0) return rc;
+    if (len != 1) return elem_badlen(a, len);
+    if (out) *out = v[0] != 0;
+    return 0;
+}
+
+static int array_int(const corio_pg_array *a, int wide, int64_t *out) {
+    static const uint32_t ok[] = {CORIO_PG_INT2, CORIO_PG_INT4, CORIO_PG_INT8, CORIO_PG_OID};
+    const char *v; int len;
+    int rc = elem(a, ok, wide ? 4 : 2, wide ? "an integer (smallint, integer, bigint, oid)" : "smallint or integer", &v, &len);
+    if (rc < 0) return rc;
+    int want = a->elem_type == CORIO_PG_INT2 ? 2 : a->elem_type == CORIO_PG_INT8 ? 8 : 4;
+    if (len != want) return elem_badlen(a, len);
+    switch (a->elem_type) {
+    case CORIO_PG_INT2: *out = (int16_t)be16(v); break;
+    case CORIO_PG_INT4: *out = (int32_t)be32(v); break;
+    case CORIO_PG_OID: *out = be32(v); break;
+    default: *out = (int64_t)be64(v); break;
+    }
+    return 0;
+}
+
+int corio_pg_array_int32(const corio_pg_array *a, int32_t *out) {
+    int64_t v = 0;
+    int rc = array_int(a, 0, &v);
+    if (rc == 0 && out) *out = (int32_t)v;
+    return rc;
+}
+
+int corio_pg_array_int64(const corio_pg_array *a, int64_t *out) {
+    int64_t v = 0;
+    int rc = array_int(a, 1, &v);
+    if (rc == 0 && out) *out = v;
+    return rc;
+}
+
+int corio_pg_array_double(const corio_pg_array *a, double *out) {
+    static const uint32_t ok[] = {CORIO_PG_FLOAT4, CORIO_PG_FLOAT8, CORIO_PG_NUMERIC};
+    const char *v; int len;
+    int rc = elem(a, ok, 3, "real, double precision or numeric", &v, &len);
+    if (rc < 0) return rc;
+    double d;
+    if (a->elem_type == CORIO_PG_FLOAT4) {
+        if (len != 4) return elem_badlen(a, len);
+        uint32_t u = be32(v);
+        float f;
+        memcpy(&f, &u, 4);
+        d = f;
+    } else if (a->elem_type == CORIO_PG_FLOAT8) {
+        if (len != 8) return elem_badlen(a, len);
+        uint64_t u = be64(v);
+        memcpy(&d, &u, 8);
+    } else {
+        /* numeric: through its text, as corio_pg_get_double */
+        char buf[512];
+        int n = pg__format_value(CORIO_PG_NUMERIC, v, len, buf, sizeof buf);
+        if (n < 0) return elem_badlen(a, len);
+        if ((size_t)n >= sizeof buf) return aerr(a, -ERANGE, "numeric too long for a double");
+        d = strtod(buf, NULL);
+    }
+    if (out) *out = d;
+    return 0;
+}
+
+int corio_pg_array_text(const corio_pg_array *a, const char **out, size_t *outlen) {
+    static const uint32_t ok[] = {CORIO_PG_TEXT, CORIO_PG_VARCHAR, CORIO_PG_BPCHAR, CORIO_PG_NAME,
+                                  CORIO_PG_JSON, CORIO_PG_JSONB, CORIO_PG_CHAR};
+    const char *v; int len;
+    int rc = elem(a, ok, 7, "text (text, varchar, char, name, json, jsonb)", &v, &len);
+    if (rc < 0) return rc;
+    if (a->elem_type == CORIO_PG_JSONB) {
+        if (len < 1 || v[0] != 1) return elem_badlen(a, len);
+        v++, len--;
+    }
+    if (out) *out = v;
+    if (outlen) *outlen = (size_t)len;
+    return 0;
+}
+
+int corio_pg_array_interval(const corio_pg_array *a, corio_pg_interval *out) {
+    static const uint32_t ok[] = {CORIO_PG_INTERVAL};
+    const char *v; int len;
+    int rc = elem(a, ok, 1, "interval", &v, &len);
+    if (rc < 0) return rc;
+    if (len != 16) return elem_badlen(a, len);
+    if (out) *out = interval_from(v);
+    return 0;
+}
+
+int corio_pg_array_str(const corio_pg_array *a, char *buf, size_t cap) {
+    const char *v; int len;
+    if (!buf && cap) return -EINVAL;
+    int rc = elem(a, NULL, 0, "", &v, &len);
+    if (rc < 0) return rc;
+    rc = pg__format_value(a->elem_type, v, len, buf, cap);
+    if (rc == -EPROTO) return elem_badlen(a, len);
+    return rc;
+}
+
 /* ---- text forms ------------------------------------------------------------------ */
 
 /* A bounded appender: counts everything, writes what fits. */
@@ -479,8 +901,128 @@ static int sb_numeric(sbuf *b, const char *v, int len) {
     return 0;
 }
 
+/* PostgreSQL's interval_out in its default style (IntervalStyle 'postgres'):
+ * "1 year 2 mons -3 days +04:05:06.5".  Each part carries its own sign; a
+ * positive part after a negative one gets a '+' (EncodeInterval). */
+static void sb_interval_part(sbuf *b, int32_t value, const char *unit, bool *is_zero, bool *is_before) {
+    if (value == 0) return;
+    sb_printf(b, "%s%s%d %s%s", *is_zero ? "" : " ", *is_before && value > 0 ? "+" : "", value, unit,
+              value != 1 ? "s" : "");
+    *is_before = value < 0;
+    *is_zero = false;
+}
+
+static void sb_interval(sbuf *b, int32_t months, int32_t days, int64_t us) {
+    /* C's truncating division, as interval2itm: every part has the sign of its field */
+    int64_t hour = us / INT64_C(3600000000), t = us - hour * INT64_C(3600000000);
+    int min = (int)(t / 60000000), sec, fsec;
+    t -= (int64_t)min * 60000000;
+    sec = (int)(t / 1000000);
+    fsec = (int)(t - (int64_t)sec * 1000000);
+    bool is_zero = true, is_before = false;
+    sb_interval_part(b, months / 12, "year", &is_zero, &is_before);
+    sb_interval_part(b, months % 12, "mon", &is_zero, &is_before);
+    sb_interval_part(b, days, "day", &is_zero, &is_before);
+    if (is_zero || hour || min || sec || fsec) {
+        bool minus = hour < 0 || min < 0 || sec < 0 || fsec < 0;
+        sb_printf(b, "%s%s%02" PRIu64 ":%02d:%02d", is_zero ? "" : " ", minus ? "-" : is_before ? "+" : "",
+                  hour < 0 ? (uint64_t)0 - (uint64_t)hour : (uint64_t)hour, abs(min), abs(sec));
+        if (fsec) {
+            char f[12];
+            snprintf(f, sizeof f, "%06d", abs(fsec));
+            for (int i = 5; i > 0 && f[i] == '0'; i--) f[i] = 0; /* no trailing zeros */
+            sb_printf(b, ".%s", f);
+        }
+    }
+}
+
+static int fmt_value(sbuf *b, uint32_t t, const char *v, int len);
+
+/* An array element's text as array_out writes it: in double quotes, with
+ * '"' and '\' escaped, when it is empty, reads NULL, or holds a brace, a
+ * comma, a quote, a backslash or white space. */
+static void sb_array_item(sbuf *b, const char *s, size_t n) {
+    bool quote = n == 0 || (n == 4 && strncasecmp(s, "NULL", 4) == 0);
+    for (size_t i = 0; i < n && !quote; i++) {
+        char c = s[i];
+        quote = c == '"' || c == '\\' || c == '{' || c == '}' || c == ',' || c == ' ' || c == '\t' || c == '\n' ||
+                c == '\r' || c == '\v' || c == '\f';
+    }
+    if (!quote) {
+        for (size_t i = 0; i < n; i++) sb_putc(b, s[i]);
+        return;
+    }
+    sb_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') sb_putc(b, '\\');
+        sb_putc(b, s[i]);
+    }
+    sb_putc(b, '"');
+}
+
+static int sb_array(sbuf *b, uint32_t t, const char *v, int len) {
+    corio_pg_array a;
+    const char *why;
+    int lb, rc = pg__array_open(t, v, len, &a, &lb, &why);
+    if (rc < 0) return rc;
+    if (a.n && lb != 1) sb_printf(b, "[%d:%" PRId64 "]=", lb, (int64_t)lb + a.n - 1);
+    sb_putc(b, '{');
+    while (corio_pg_array_next(&a) == 1) {
+        if (a.index) sb_putc(b, ',');
+        const char *e = a.cur_;
+        int n = a.curlen_;
+        if (n < 0) {
+            sb_printf(b, "NULL");
+            continue;
+        }
+        switch (a.elem_type) {
+        case CORIO_PG_TEXT: case CORIO_PG_VARCHAR: case CORIO_PG_BPCHAR: case CORIO_PG_NAME:
+        case CORIO_PG_JSON: case CORIO_PG_CHAR: case CORIO_PG_JSONB:
+            if (a.elem_type == CORIO_PG_JSONB) {
+                if (n < 1 || e[0] != 1) return -EPROTO;
+                e++, n--;
+            }
+            sb_array_item(b, e, (size_t)n);
+            break;
+        case CORIO_PG_DATE: case CORIO_PG_TIME: case CORIO_PG_TIMESTAMP: case CORIO_PG_TIMESTAMPTZ:
+        case CORIO_PG_INTERVAL: case CORIO_PG_BYTEA: {
+            /* forms with spaces or a backslash: quoted.  All but bytea are
+             * short (under 80 bytes); a long bytea goes through as hex. */
+            if (a.elem_type == CORIO_PG_BYTEA) {
+                sb_printf(b, "\"\\\\x");
+                for (int i = 0; i < n; i++) sb_printf(b, "%02x", (unsigned char)e[i]);
+                sb_putc(b, '"');
+                break;
+            }
+            char tmp[128];
+            sbuf tb = {tmp, sizeof tmp, 0};
+            if ((rc = fmt_value(&tb, a.elem_type, e, n)) < 0) return rc;
+            if (tb.n >= sizeof tmp) return -EPROTO; /* cannot happen for a well-formed value */
+            sb_array_item(b, tmp, tb.n);
+            break;
+        }
+        default:
+            /* numbers, booleans, uuids: never quoted */
+            if ((rc = fmt_value(b, a.elem_type, e, n)) < 0) return rc;
+            break;
+        }
+    }
+    sb_putc(b, '}');
+    return 0;
+}
+
 int pg__format_value(uint32_t t, const char *v, int len, char *buf, size_t cap) {
     sbuf b = {buf, cap, 0};
+    int rc = fmt_value(&b, t, v, len);
+    if (rc < 0) return rc;
+    if (cap) buf[b.n < cap ? b.n : cap - 1] = 0;
+    return b.n > INT32_MAX ? -EOVERFLOW : (int)b.n;
+}
+
+/* The text form of one value, appended to b: 0, -EPROTO, -EDOM, CORIO_PG_ETYPE. */
+static int fmt_value(sbuf *bp, uint32_t t, const char *v, int len) {
+    sbuf b = *bp;
+    int rc = 0;
     switch (t) {
     case CORIO_PG_BOOL: if (len != 1) return -EPROTO; sb_putc(&b, v[0] ? 't' : 'f'); break;
     case CORIO_PG_INT2: if (len != 2) return -EPROTO; sb_printf(&b, "%d", (int16_t)be16(v)); break;
@@ -541,10 +1083,19 @@ int pg__format_value(uint32_t t, const char *v, int len, char *buf, size_t cap) 
             sb_printf(&b, "%02x", (unsigned char)v[i]);
         }
         break;
-    default: return CORIO_PG_ETYPE;
+    case CORIO_PG_INTERVAL: {
+        if (len != 16) return -EPROTO;
+        corio_pg_interval iv = interval_from(v);
+        sb_interval(&b, iv.months, iv.days, iv.us);
+        break;
     }
-    if (cap) buf[b.n < cap ? b.n : cap - 1] = 0;
-    return b.n > INT32_MAX ? -EOVERFLOW : (int)b.n;
+    default:
+        if (!pg__array_elem(t)) return CORIO_PG_ETYPE;
+        rc = sb_array(&b, t, v, len);
+        break;
+    }
+    *bp = b;
+    return rc;
 }
 
 int corio_pg_get_str(const corio_pg_result *r, int row, int col, char *buf, size_t cap) {
@@ -557,6 +1108,9 @@ int corio_pg_get_str(const corio_pg_result *r, int row, int col, char *buf, size
         return rerr((corio_pg_result *)r, rc, "column %d (\"%s\"): type oid %u has no text form here (select it ::text)",
                     col, PQfname(r->res, col), t);
     if (rc == -EPROTO) return badlen(r, col, len);
+    if (rc == -EDOM)
+        return rerr((corio_pg_result *)r, rc, "column %d (\"%s\"): an array of more than one dimension (select it ::text)",
+                    col, PQfname(r->res, col));
     return rc;
 }
 

@@ -361,7 +361,7 @@ static int getters_main(void *arg) {
     corio_pg_conn *c = pg_conn();
     if (!c) return -1;
     corio_pg_result *r = NULL;
-    CHECK_EQ(corio_pg_fetch(c, "SELECT 'abc'::text AS name, NULL::int AS n, 5::int8 AS big, '{1,2}'::int[] AS arr", NULL, 0, &r), 1);
+    CHECK_EQ(corio_pg_fetch(c, "SELECT 'abc'::text AS name, NULL::int AS n, 5::int8 AS big, '{1,2}'::int[] AS arr, '[1,3)'::int4range AS rng", NULL, 0, &r), 1);
     int32_t i;
     CHECK_EQ(corio_pg_get_int32(r, 0, 0, &i), CORIO_PG_ETYPE);
     CHECK(strstr(corio_pg_result_error(r), "\"name\"") && strstr(corio_pg_result_error(r), "text"));
@@ -373,7 +373,9 @@ static int getters_main(void *arg) {
     CHECK_EQ(corio_pg_get_int32(r, -1, 0, &i), -EINVAL);
     CHECK_EQ(corio_pg_get_int32(NULL, 0, 0, &i), -EINVAL);
     char buf[8];
-    CHECK_EQ(corio_pg_get_str(r, 0, 3, buf, sizeof buf), CORIO_PG_ETYPE);
+    CHECK_EQ(corio_pg_get_str(r, 0, 3, buf, sizeof buf), 5); /* arrays have their text form */
+    CHECK(strcmp(buf, "{1,2}") == 0);
+    CHECK_EQ(corio_pg_get_str(r, 0, 4, buf, sizeof buf), CORIO_PG_ETYPE); /* ranges do not */
     CHECK_EQ(corio_pg_get_str(r, 0, 0, buf, 2), 3); /* snprintf's contract */
     CHECK(strcmp(buf, "a") == 0);
     CHECK_EQ(corio_pg_is_null(r, 0, 1), 1);

@@ -32,9 +32,10 @@
  * socket; the loop only waits for readiness).
  *
  * Formats.  Parameters are sent in BINARY for bool, integers, floats,
- * bytea, date, time, timestamp(tz) and uuid (no formatting, no parsing on
- * either side), in TEXT for numeric, text and json/jsonb (their binary
- * forms are no faster to make).  Every parameter carries its type OID, so
+ * bytea, date, time, timestamp(tz), interval, uuid and arrays (no
+ * formatting, no parsing on either side; an array's text elements need no
+ * quoting in binary), in TEXT for numeric, text and json/jsonb (their
+ * binary forms are no faster to make).  Every parameter carries its type OID, so
  * the server never guesses.  Results are requested in BINARY for every
  * column (asyncpg does the same): the getters decode them, and
  * corio_pg_get_str formats any value as PostgreSQL's text would.
@@ -171,7 +172,10 @@ enum {
     CORIO_PG_JSON = 114, CORIO_PG_FLOAT4 = 700, CORIO_PG_FLOAT8 = 701, CORIO_PG_UNKNOWN = 705,
     CORIO_PG_BPCHAR = 1042, CORIO_PG_VARCHAR = 1043, CORIO_PG_DATE = 1082, CORIO_PG_TIME = 1083,
     CORIO_PG_TIMESTAMP = 1114, CORIO_PG_TIMESTAMPTZ = 1184, CORIO_PG_NUMERIC = 1700,
-    CORIO_PG_UUID = 2950, CORIO_PG_JSONB = 3802,
+    CORIO_PG_UUID = 2950, CORIO_PG_JSONB = 3802, CORIO_PG_INTERVAL = 1186,
+    /* one-dimensional arrays of the types above (their elements' OIDs are the ones above) */
+    CORIO_PG_BOOL_ARRAY = 1000, CORIO_PG_INT2_ARRAY = 1005, CORIO_PG_INT4_ARRAY = 1007,
+    CORIO_PG_TEXT_ARRAY = 1009, CORIO_PG_INT8_ARRAY = 1016, CORIO_PG_FLOAT8_ARRAY = 1022,
 };
 
 /* A calendar date (proleptic Gregorian, as PostgreSQL's). */
@@ -180,6 +184,20 @@ typedef struct corio_pg_date {
     int month; /* 1..12 */
     int day;   /* 1..31 */
 } corio_pg_date;
+
+/*
+ * An interval as PostgreSQL keeps it: three parts that do not convert into
+ * one another (a month has no fixed number of days, a day no fixed number
+ * of microseconds across a daylight-saving change), each with its own
+ * sign.  '1 year 2 mons 3 days 04:05:06.5' is {14, 3, 14706500000}.
+ * (asyncpg folds months into 30 days and years into 365 for a timedelta;
+ * corio keeps the three parts.)
+ */
+typedef struct corio_pg_interval {
+    int32_t months; /* years * 12 + months */
+    int32_t days;
+    int64_t us;     /* microseconds: hours, minutes, seconds */
+} corio_pg_interval;
 
 /*
  * One query parameter.  Make it with the constructors below (never fill it
@@ -198,6 +216,8 @@ typedef struct corio_pg_param {
         double f;
         corio_pg_date d;
         unsigned char uuid[16];
+        corio_pg_interval iv;
+        const bool *nulls; /* arrays: NULL elements (NULL pointer: none) */
     } v;              /* inline values */
 } corio_pg_param;
 
@@ -223,6 +243,29 @@ static inline corio_pg_param corio_pg_time_us(int64_t us) { corio_pg_param p = {
 static inline corio_pg_param corio_pg_timestamp_us(int64_t us) { corio_pg_param p = {0}; p.oid = CORIO_PG_TIMESTAMP; p.format = 1; p.len = 8; p.v.i = us; return p; }
 static inline corio_pg_param corio_pg_timestamptz_us(int64_t us) { corio_pg_param p = {0}; p.oid = CORIO_PG_TIMESTAMPTZ; p.format = 1; p.len = 8; p.v.i = us; return p; }
 static inline corio_pg_param corio_pg_uuid(const unsigned char u[16]) { corio_pg_param p = {0}; p.oid = CORIO_PG_UUID; p.format = 1; p.len = 16; for (int i = 0; i < 16; i++) p.v.uuid[i] = u[i]; return p; }
+static inline corio_pg_param corio_pg_interval_of(int32_t months, int32_t days, int64_t us) { corio_pg_param p = {0}; p.oid = CORIO_PG_INTERVAL; p.format = 1; p.len = 16; p.v.iv.months = months; p.v.iv.days = days; p.v.iv.us = us; return p; }
+
+/*
+ * One-dimensional arrays (asyncpg: a list for `$1::int[]` or `= ANY($1)`):
+ * n elements at v, sent in binary.  nulls, when not NULL, has n flags:
+ * true makes that element NULL (its value in v is not read).  Text
+ * elements are C strings, a NULL pointer being a NULL element.  The
+ * caller's arrays are borrowed until the call that uses the parameter
+ * returns (they are encoded when it sends).  A NULL v is an SQL NULL array
+ * (as for text and bytea): for an empty array pass any non-NULL pointer
+ * with n = 0.  corio_pg_int4_array(ids, 3, NULL) for
+ * "SELECT * FROM t WHERE id = ANY($1)".  (C converts a `const char **`
+ * to the text constructor's `const char *const *` silently, but a
+ * `char **` only with a cast.)  Other element types: pass the array's
+ * text with corio_pg_text and cast it in SQL ($1::numeric[]).
+ */
+static inline corio_pg_param corio_pg__array(uint32_t oid, const void *v, size_t n, const bool *nulls) { corio_pg_param p = {0}; p.oid = oid; p.format = 1; p.len = n > 0x7fffffff ? -2 : (int)n; p.ptr = v; p.is_null = !v; p.v.nulls = nulls; return p; }
+static inline corio_pg_param corio_pg_bool_array(const bool *v, size_t n, const bool *nulls) { return corio_pg__array(CORIO_PG_BOOL_ARRAY, v, n, nulls); }
+static inline corio_pg_param corio_pg_int2_array(const int16_t *v, size_t n, const bool *nulls) { return corio_pg__array(CORIO_PG_INT2_ARRAY, v, n, nulls); }
+static inline corio_pg_param corio_pg_int4_array(const int32_t *v, size_t n, const bool *nulls) { return corio_pg__array(CORIO_PG_INT4_ARRAY, v, n, nulls); }
+static inline corio_pg_param corio_pg_int8_array(const int64_t *v, size_t n, const bool *nulls) { return corio_pg__array(CORIO_PG_INT8_ARRAY, v, n, nulls); }
+static inline corio_pg_param corio_pg_float8_array(const double *v, size_t n, const bool *nulls) { return corio_pg__array(CORIO_PG_FLOAT8_ARRAY, v, n, nulls); }
+static inline corio_pg_param corio_pg_text_array(const char *const *v, size_t n) { return corio_pg__array(CORIO_PG_TEXT_ARRAY, v, n, NULL); }
 
 /*
  * CORIO_PG_ARGS(a, b, ...) expands to "array, count" for the (params,
@@ -310,6 +353,7 @@ CORIO_API int corio_pg_is_null(const corio_pg_result *r, int row, int col);
  *   double: float4, float8, numeric (through its text).  text: text,
  *   varchar, bpchar, name, "char", json, jsonb, unknown (len may be NULL).  bytea: bytea.  date: date.
  *   time_us: time.  timestamp_us: timestamp, timestamptz.  uuid: uuid.
+ *   interval: interval.  Arrays: corio_pg_get_array below.
  * Infinite dates and timestamps come back as INT32/INT64 max and min.
  */
 CORIO_API int corio_pg_get_bool(const corio_pg_result *r, int row, int col, bool *out);
@@ -323,12 +367,71 @@ CORIO_API int corio_pg_get_time_us(const corio_pg_result *r, int row, int col, i
 CORIO_API int corio_pg_get_timestamp_us(const corio_pg_result *r, int row, int col, int64_t *out);
 CORIO_API int corio_pg_get_uuid(const corio_pg_result *r, int row, int col, unsigned char out[16]);
 
+/* An interval's three parts (see corio_pg_interval). */
+CORIO_API int corio_pg_get_interval(const corio_pg_result *r, int row, int col, corio_pg_interval *out);
+
+/*
+ * Arrays (asyncpg gives a list): open the value, then walk its elements.
+ *     corio_pg_array a;
+ *     if (corio_pg_get_array(r, 0, 0, &a) == 0)
+ *         while (corio_pg_array_next(&a) == 1) {
+ *             int64_t v;
+ *             if (corio_pg_array_int64(&a, &v) == 0) ...;  // CORIO_PG_ENULL for a NULL element
+ *         }
+ * corio_pg_get_array reads a column of any array type this module names
+ * (bool, int2, int4, int8, oid, float4, float8, numeric, text, varchar,
+ * bpchar, name, "char", json, jsonb, bytea, date, time, timestamp(tz),
+ * interval, uuid); it checks the whole value once (every element's length
+ * within the value), so walking it never reads out of bounds.  Returns 0,
+ * CORIO_PG_ENULL (the array itself is NULL), CORIO_PG_ETYPE (not an array
+ * column of those), -EDOM for an array of more than one dimension (read it
+ * with unnest(), or ::text), -EPROTO for a malformed value, -EINVAL.  The
+ * array's lower bound ('[0:2]={...}') is not kept, as asyncpg's list.
+ * The view points into the result and lives as long as it; nothing is
+ * allocated.
+ */
+typedef struct corio_pg_array {
+    uint32_t elem_type; /* read-only: the elements' type OID (CORIO_PG_INT4, ...) */
+    int n;              /* read-only: the number of elements (0: empty) */
+    int index;          /* read-only: the element next() moved to, -1 before the first */
+    /* private: the cursor */
+    const char *next_, *end_, *cur_;
+    int curlen_;        /* the current element's length, -1 for NULL */
+    const corio_pg_result *r_;
+    int col_;
+} corio_pg_array;
+
+CORIO_API int corio_pg_get_array(const corio_pg_result *r, int row, int col, corio_pg_array *out);
+/* Move to the next element: 1, or 0 after the last one. */
+CORIO_API int corio_pg_array_next(corio_pg_array *a);
+/*
+ * The current element: 1 when NULL, 0 when not, -EINVAL before the first
+ * next() or after the end.  The typed readers follow the getters' rules
+ * (the same widening, CORIO_PG_ENULL for a NULL element, CORIO_PG_ETYPE
+ * for another element type, -EPROTO for a malformed element; the reason
+ * goes to corio_pg_result_error).  _text gives a pointer into the result
+ * and the length: the element is NOT NUL-terminated (the next element's
+ * header follows it), print it with "%.*s".  _str formats any element as
+ * corio_pg_get_str does.
+ */
+CORIO_API int corio_pg_array_is_null(const corio_pg_array *a);
+CORIO_API int corio_pg_array_bool(const corio_pg_array *a, bool *out);
+CORIO_API int corio_pg_array_int32(const corio_pg_array *a, int32_t *out);
+CORIO_API int corio_pg_array_int64(const corio_pg_array *a, int64_t *out);
+CORIO_API int corio_pg_array_double(const corio_pg_array *a, double *out);
+CORIO_API int corio_pg_array_text(const corio_pg_array *a, const char **out, size_t *len);
+CORIO_API int corio_pg_array_interval(const corio_pg_array *a, corio_pg_interval *out);
+CORIO_API int corio_pg_array_str(const corio_pg_array *a, char *buf, size_t cap);
+
 /*
  * Any value as PostgreSQL's text form ("1984-03-01", "t", "12.50",
- * "\\x0001", uuid with dashes), for printing: writes at most cap bytes
- * including the NUL and returns the full length (like snprintf), or
- * CORIO_PG_ENULL, -EINVAL, CORIO_PG_ETYPE for a type it cannot format
- * (arrays, ranges, composite types: select them ::text).
+ * "\\x0001", uuid with dashes, "1 year 2 mons 3 days 04:05:06.5" as the
+ * default IntervalStyle, '{1,NULL,"a b"}' for a one-dimensional array of
+ * the types above, quoted as array_out quotes), for printing: writes at
+ * most cap bytes including the NUL and returns the full length (like
+ * snprintf), or CORIO_PG_ENULL, -EINVAL, -EDOM for a multi-dimensional
+ * array, CORIO_PG_ETYPE for a type it cannot format (ranges, composite
+ * types: select them ::text).
  */
 CORIO_API int corio_pg_get_str(const corio_pg_result *r, int row, int col, char *buf, size_t cap);
 
