@@ -124,8 +124,11 @@ CORIO_API int corio_set_default_executor(corio_executor *ex);
  * was cancelled while it waited; either way the executor stays shut down
  * and its threads finish their jobs, and the loop's close still waits for
  * them (see the top of this file).  -EPERM outside a task, -EINVAL for a
- * NaN timeout, -ENOMEM.  corio_runner_close (corio/loop.h) calls it with
- * asyncio's limit of 300 seconds.
+ * NaN timeout, -ENOMEM.  The timeout is in loop time: on a virtual clock
+ * (corio_loop_use_virtual_clock) it passes as soon as the loop has nothing
+ * else to do, however busy the threads are.  corio_runner_close
+ * (corio/loop.h) calls it with asyncio's limit of 300 seconds (none on a
+ * virtual clock).
  */
 CORIO_API int corio_shutdown_default_executor(double timeout);
 

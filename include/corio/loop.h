@@ -110,7 +110,8 @@ CORIO_API corio_loop *corio_runner_loop(corio_runner *ru);
 /*
  * Runner.close: cancel every task still on the loop and run it until they
  * have all finished, shut down the default executor waiting up to 300
- * seconds for its threads (corio_shutdown_default_executor; past that
+ * seconds for its threads (none on a virtual clock, where that limit
+ * would pass at once; corio_shutdown_default_executor; past it
  * asyncio's warning is logged and the loop's close goes on waiting for
  * the jobs, which asyncio would leave running), then close the loop.
  * Afterwards corio_runner_run and corio_runner_loop fail with -ESHUTDOWN.
