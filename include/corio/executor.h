@@ -23,7 +23,9 @@
  * Default executor.  Each loop has one, created on first use, as in
  * asyncio: corio_executor_default_size() threads at most (Python's
  * ThreadPoolExecutor: min(32, cores + 4)), started lazily when work
- * arrives.  corio_set_default_executor() replaces it.
+ * arrives.  corio_set_default_executor() replaces it;
+ * corio_shutdown_default_executor() shuts it down and waits for its
+ * threads from a task, with a time limit.
  *
  * Closing a loop (corio_loop_close) while executor work for it is in
  * flight: the close first cancels the tasks still pending and lets them
@@ -32,7 +34,9 @@
  * thread and its result is discarded).  Then the loop's default executor
  * is shut down and its running jobs are WAITED for, as asyncio.run() waits
  * in shutdown_default_executor() (a job that never returns makes the close
- * hang); jobs running on other executors finish on their threads and free
+ * hang: asyncio.Runner gives up after 300 seconds and lets the threads
+ * run on, which corio cannot, since a job may point into a task's stack;
+ * corio_runner_close logs asyncio's warning at that point); jobs running on other executors finish on their threads and free
  * their own records.  A job whose task could not be unwound (closing while
  * another loop runs on the thread, or a task that refuses to finish) is
  * reported through the logger and makes the close return -ENOTEMPTY; the
@@ -102,6 +106,31 @@ CORIO_API int corio_executor_free(corio_executor *ex);
  * when no loop runs on this thread, -ENOMEM.
  */
 CORIO_API int corio_set_default_executor(corio_executor *ex);
+
+/*
+ * asyncio loop.shutdown_default_executor(timeout) (3.12): shut down the
+ * current loop's default executor and wait, up to `timeout` seconds
+ * (negative: no limit), for its threads to finish their jobs and exit.
+ * SUSPENDS; the loop runs meanwhile.  Jobs already queued still run.  From
+ * the call on, the loop's default executor takes no more work, even one
+ * set later: corio_to_thread and corio_run_in_executor(NULL, ...) fail
+ * with -ESHUTDOWN (asyncio: "Executor shutdown has been called").
+ *
+ * Returns 0 once every thread has exited and been joined (at once when
+ * the loop has no default executor or it never started a thread);
+ * -ETIMEDOUT when the time ran out first, after logging asyncio's warning
+ * "The executor did not finish joining its threads within N seconds." at
+ * WARNING (asyncio warns and returns normally); -ECANCELED when the task
+ * was cancelled while it waited; either way the executor stays shut down
+ * and its threads finish their jobs, and the loop's close still waits for
+ * them (see the top of this file).  -EPERM outside a task, -EINVAL for a
+ * NaN timeout, -ENOMEM.  The timeout is in loop time: on a virtual clock
+ * (corio_loop_use_virtual_clock) it passes as soon as the loop has nothing
+ * else to do, however busy the threads are.  corio_runner_close
+ * (corio/loop.h) calls it with asyncio's limit of 300 seconds (none on a
+ * virtual clock).
+ */
+CORIO_API int corio_shutdown_default_executor(double timeout);
 
 /*
  * Run fn(arg) on `ex` (NULL: the current loop's default executor) and wait

@@ -28,15 +28,107 @@ extern "C" {
  *
  * Ctrl-C, as asyncio.run: called on the main thread while SIGINT has its
  * default disposition, the run takes SIGINT (corio_add_signal_handler)
- * until the loop closes.  The first SIGINT cancels main's task, which may
- * clean up (its waits return -ECANCELED); if it then ends cancelled, and
- * the interrupt's cancellation was not withdrawn by corio_task_uncancel,
- * corio_run returns -EINTR (asyncio raises KeyboardInterrupt).  A second
- * SIGINT, or one once main has finished, ends the process as the default
+ * until main's task has finished.  The first SIGINT cancels main's task,
+ * which may clean up (its waits return -ECANCELED); if it then ends
+ * cancelled, and the interrupt's cancellation was not withdrawn by
+ * corio_task_uncancel, corio_run returns -EINTR (asyncio raises
+ * KeyboardInterrupt).  A second SIGINT, or one once main has finished
+ * (also while the leftover tasks unwind), ends the process as the default
  * disposition does.  A program that set its own SIGINT disposition (or
  * handler through corio_add_signal_handler, from main) keeps it.
+ *
+ * corio_run is a corio_runner (below) used for one run and closed: the
+ * close also shuts down the default executor, waiting for its jobs.
  */
 CORIO_API int corio_run(int (*main)(void *arg), void *arg);
+
+/*
+ * asyncio.Runner (3.11): a loop kept across several runs of main tasks,
+ * for programs that call async code from synchronous code more than once
+ * (a test runner, a console, a command-line tool).
+ *
+ *     corio_runner *ru;
+ *     corio_runner_new(NULL, &ru);
+ *     int v;
+ *     rc = corio_runner_run(ru, step1, arg, &v);  // each runs to the end
+ *     rc = corio_runner_run(ru, step2, arg, &v);  // on the same loop
+ *     corio_runner_free(ru);                      // closes, then frees
+ *
+ * Not thread-safe: one thread at a time uses a runner, and its loop runs
+ * on the thread that runs it.
+ */
+typedef struct corio_runner corio_runner;
+
+/* How a runner makes its loop.  Zeros (or NULL opts) take the defaults. */
+typedef struct corio_runner_opts {
+    int debug;       /* > 0: debug mode on for the loop, < 0: off, 0: the default (CORIO_DEBUG) */
+    int eager_tasks; /* > 0: corio_loop_set_eager_tasks on, < 0: off, 0: the default (CORIO_EAGER_TASKS) */
+    /* asyncio's loop_factory: called once, when the loop is first needed,
+     * instead of corio_loop_new; it returns a new loop, or NULL with errno
+     * set.  The runner owns the loop from then on and closes it. */
+    corio_loop *(*loop_factory)(void *arg);
+    void *loop_factory_arg;
+} corio_runner_opts;
+
+/*
+ * Make a runner (opts are copied; NULL for the defaults) into *out.  The
+ * loop is made later, by the first corio_runner_run or corio_runner_loop.
+ * Returns 0; -EINVAL for a NULL out, -ENOMEM.  The caller frees it with
+ * corio_runner_free.  Does not suspend.
+ */
+CORIO_API int corio_runner_new(const corio_runner_opts *opts, corio_runner **out);
+
+/*
+ * Runner.run: run `fn(arg)` as a new main task on the runner's loop (made
+ * now if need be) until it finishes, and return.  Tasks it leaves behind
+ * stay on the loop: they go on during the next run, and the close cancels
+ * them.  SIGINT, per run, exactly as corio_run: taken for the run when on
+ * the main thread with SIGINT at its default disposition, given back at
+ * its end if still the run's own.
+ *
+ * Returns 0 and stores fn's return value (>= 0) in *result (when not
+ * NULL), or a negative errno: fn's own error; -ECANCELED if the task was
+ * cancelled; -EINTR if a SIGINT cancelled it and the cancellation was not
+ * withdrawn (asyncio's KeyboardInterrupt); -EINPROGRESS when
+ * corio_loop_stop stopped the loop before the task finished (it stays on
+ * the loop); -EBUSY when a loop is running on this thread (asyncio's
+ * "Runner.run() cannot be called from a running event loop": fn is not
+ * run); -ESHUTDOWN after corio_runner_close ("Runner is closed"); -EINVAL
+ * for NULL ru or fn; the loop's creation error (-ENOMEM, ...) or
+ * corio_loop_spawn's.  Blocks the calling thread; not for use in a task.
+ */
+CORIO_API int corio_runner_run(corio_runner *ru, int (*fn)(void *arg), void *arg, int *result);
+
+/*
+ * Runner.get_loop: the runner's loop, made now if need be (so that
+ * callbacks, futures and tasks can be set up on it before a run).  The
+ * runner owns it: do not close it.  NULL with errno ESHUTDOWN after
+ * corio_runner_close, EINVAL for NULL, or the loop's creation error.
+ */
+CORIO_API corio_loop *corio_runner_loop(corio_runner *ru);
+
+/*
+ * Runner.close: cancel every task still on the loop and run it until they
+ * have all finished, shut down the default executor waiting up to 300
+ * seconds for its threads (none on a virtual clock, where that limit
+ * would pass at once; corio_shutdown_default_executor; past it
+ * asyncio's warning is logged and the loop's close goes on waiting for
+ * the jobs, which asyncio would leave running), then close the loop.
+ * Afterwards corio_runner_run and corio_runner_loop fail with -ESHUTDOWN.
+ * A second close, or the close of a runner that never made its loop, does
+ * nothing and returns 0 (the latter may still run, as in asyncio).
+ * Returns 0, corio_loop_close's -ENOTEMPTY (it reported what was left),
+ * -EBUSY when a loop is running on this thread (nothing is done), -EINVAL
+ * for NULL.  Blocks the calling thread.
+ */
+CORIO_API int corio_runner_close(corio_runner *ru);
+
+/*
+ * corio_runner_close if it was not closed, then free the runner.  Returns
+ * as corio_runner_close; on -EBUSY nothing was done and the runner is
+ * still the caller's.  NULL is accepted (0).
+ */
+CORIO_API int corio_runner_free(corio_runner *ru);
 
 /*
  * Eager tasks (asyncio 3.12: loop.set_task_factory(asyncio.eager_task_factory)).

@@ -40,7 +40,13 @@ struct corio__fdstate {
      * older generation (replaced or removed) is ignored. */
     uint16_t ring_gen;
     bool ring_armed;          /* a poll is in the ring for this fd */
-    bool ring_reading;        /* a task's read/recv/accept is in the ring */
+    /* The task whose read, recv or accept is in the ring for this fd (io.c's
+     * do_io: one reader at a time), NULL when none.  A task, not a flag, so
+     * that a second reader learns in O(1) whether it is still a live wait
+     * (io.c's ring_reader_live) instead of walking the loop's tasks.  Set
+     * and cleared around the operation by the reader itself, which cannot
+     * finish while it is set, so the pointer never dangles. */
+    corio_task *ring_reading;
     bool ring_drained;        /* the last recv was short: the socket is empty, the next one polls first */
     corio__node ring_rearm;   /* in loop->ring_flush: re-arm a level-triggered poll at the next submit */
 };

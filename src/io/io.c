@@ -117,18 +117,15 @@ static int ring_poll(corio_task *t, int fd, int d) {
  * compares, at an address of its own, which ring_reader_live looks for. */
 static const char ring_read_tag[] = CORIO__WAIT_FD_READ;
 
-/* Whether fd's reader in the ring (st->ring_reading) is a live wait: its
- * task is parked in the operation and not cancelled.  A reader whose cancel
- * was requested (park_cancelled), or which waits for the kernel to confirm
- * it (tagged "ring cancel"), is leaving.  Only a second reader asks, so
- * the walk over the loop's tasks is off every common path. */
-static bool ring_reader_live(corio_loop *loop, int fd) {
-    corio_list *head = &loop->tasks;
-    for (corio_list *it = head->next; it != head; it = it->next) {
-        const corio_task *o = corio__container_of(it, corio_task, link);
-        if (o->wait_tag == ring_read_tag && o->wait_arg == fd && o->parked && !o->park_cancelled) return true;
-    }
-    return false;
+/* Whether fd's reader in the ring (st->ring_reading, its task) is a live
+ * wait: the task is parked in the read operation (or in the readiness poll
+ * ring_io falls back to, which carries the same tag) and not cancelled.  A
+ * reader whose cancel was requested (park_cancelled), or which waits for
+ * the kernel to confirm it (tagged "ring cancel"), is leaving.  O(1): the
+ * state names its reader, so only that task is looked at. */
+static bool ring_reader_live(const corio__fdstate *st) {
+    const corio_task *o = st->ring_reading;
+    return o && o->wait_tag == ring_read_tag && o->wait_arg == st->fd && o->parked && !o->park_cancelled;
 }
 
 static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x, bool poll_first) {
@@ -144,8 +141,8 @@ static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x, bool p
     }
 }
 #else
-static bool ring_reader_live(corio_loop *loop, int fd) {
-    (void)loop, (void)fd;
+static bool ring_reader_live(const corio__fdstate *st) {
+    (void)st;
     return true;
 }
 static int ring_poll(corio_task *t, int fd, int d) {
@@ -211,16 +208,16 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
          * keeps): this task waits for that, a loop iteration at a time,
          * instead of failing as it would behind a live reader. */
         while (st->ring_reading) {
-            if (ring_reader_live(t->loop, fd))
+            if (ring_reader_live(st))
                 return corio__bad(-EBUSY, "%s: fd %d: another task is already waiting to read it", name, fd);
             int rc = corio_yield();
             if (rc < 0) return rc;
         }
-        st->ring_reading = true;
+        st->ring_reading = t;
         /* As under epoll, a short read says the socket is empty: the next
          * recv waits for data before it tries (IORING_RECVSEND_POLL_FIRST). */
         ssize_t r = ring_io(t, fd, d, kind, ctx, kind == OP_RECV && st->ring_drained);
-        st->ring_reading = false;
+        st->ring_reading = NULL;
         if (r > 0) t->loop->budget -= CORIO__COST_BYTES(r);
         st->ring_drained = r > 0 && (size_t)r < ctx->len;
         return r;

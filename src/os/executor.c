@@ -76,6 +76,10 @@ struct corio_executor {
     int nidle;               /* threads waiting in work_cv */
     bool shutdown;           /* no more submissions; workers exit when the queue is empty */
     bool owned;              /* a loop's default executor: the loop frees it */
+    /* Set by corio_shutdown_default_executor on its loop's default
+     * executor: the last worker to exit tells that loop, whose task waits
+     * for it (idle_notify).  NULL otherwise. */
+    exloop *idle_xl;
 };
 
 struct exloop {
@@ -88,6 +92,9 @@ struct exloop {
     corio_list remote;          /* run_task_threadsafe requests not finished (mu) */
     corio_list inflight;        /* jobs submitted from this loop, not yet drained (loop thread) */
     corio_executor *def;        /* the default executor, or NULL (loop thread) */
+    unsigned def_gen;           /* bumped when set_default_executor replaces def (loop thread) */
+    bool def_shut;              /* corio_shutdown_default_executor was called: no more default work (loop thread) */
+    corio_list idle_waiters;    /* idle_wait records of tasks in corio_shutdown_default_executor (loop thread) */
 };
 
 /* The executor whose job this thread runs, for shutdown's -EDEADLK. */
@@ -128,6 +135,7 @@ static exloop *exloop_get(corio_loop *loop) {
     n->refs = 1;
     corio__list_init(&n->remote);
     corio__list_init(&n->inflight);
+    corio__list_init(&n->idle_waiters);
     void *expected = NULL;
     if (__atomic_compare_exchange_n(&loop->exec_state, &expected, (void *)n, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
@@ -138,6 +146,8 @@ static exloop *exloop_get(corio_loop *loop) {
 }
 
 /* ---- the executor ------------------------------------------------------------ */
+
+static void idle_notify(exloop *xl);
 
 corio_executor *corio_executor_new(int nthreads) {
     if (nthreads < 0 || nthreads > MAX_THREADS) {
@@ -223,8 +233,14 @@ static void *worker_main(void *arg) {
         deliver(j);
         pthread_mutex_lock(&ex->mu);
     }
-    if (--ex->nalive == 0) pthread_cond_broadcast(&ex->idle_cv);
+    bool last = --ex->nalive == 0;
+    exloop *tell = last ? ex->idle_xl : NULL;
+    if (last) pthread_cond_broadcast(&ex->idle_cv);
     pthread_mutex_unlock(&ex->mu);
+    /* Outside ex->mu (the lock order).  The loop is still alive: whoever
+     * frees this executor first joins this thread, and the loop frees it
+     * before it frees its own state. */
+    if (tell) idle_notify(tell);
     return NULL;
 }
 
@@ -329,6 +345,7 @@ int corio_set_default_executor(corio_executor *ex) {
     corio_executor *old = xl->def;
     ex->owned = true;
     xl->def = ex;
+    xl->def_gen++;
     if (old) executor_free(old);
     return 0;
 }
@@ -382,6 +399,12 @@ static job *job_start(corio_task *t, corio_executor *ex, corio_work_fn fn, void 
     exloop *xl = exloop_get(t->loop);
     if (!xl) return NULL;
     if (!ex) {
+        /* asyncio: "Executor shutdown has been called" (RuntimeError). */
+        if (xl->def_shut) {
+            *rc = corio__bad(-ESHUTDOWN, "run_in_executor: the loop's default executor was shut down "
+                                         "(corio_shutdown_default_executor)");
+            return NULL;
+        }
         if (!xl->def) {
             corio_executor *d = corio_executor_new(0);
             if (!d) return NULL;
@@ -457,6 +480,81 @@ int corio_run_in_executor(corio_executor *ex, corio_work_fn fn, void *arg, intpt
 
 int corio_to_thread(corio_work_fn fn, void *arg, intptr_t *result) {
     return corio_run_in_executor(NULL, fn, arg, result);
+}
+
+/* ---- shutdown_default_executor --------------------------------------------------- */
+
+/* A task in corio_shutdown_default_executor, on its stack. */
+typedef struct idle_wait {
+    corio_list link;   /* in xl->idle_waiters while it waits */
+    corio_future fut;  /* completed when the default executor's last worker has exited */
+} idle_wait;
+
+/* Posted by the last worker of a default executor being shut down: wake
+ * the tasks waiting for that.  Loop thread. */
+static void idle_wake(void *arg) {
+    exloop *xl = arg;
+    corio__list_foreach(it, &xl->idle_waiters) {
+        idle_wait *w = corio__container_of(it, idle_wait, link);
+        if (w->fut.state == CORIO__PENDING) corio__future_complete(&w->fut, CORIO__DONE, 0, 0);
+    }
+}
+
+/* The last worker's side: post idle_wake to the loop.  Posted under xl->mu,
+ * as deliver() does, so that the close hook cannot free the loop between
+ * the check and the post; a post left when the loop closes is dropped
+ * quietly.  Without memory for it the waiting task would sleep until its
+ * timeout, so the worker waits for memory. */
+static void idle_notify(exloop *xl) {
+    pthread_mutex_lock(&xl->mu);
+    if (!xl->closed)
+        while (corio__loop_post_quiet(xl->loop, idle_wake, xl) < 0) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+    pthread_mutex_unlock(&xl->mu);
+}
+
+int corio_shutdown_default_executor(double timeout) {
+    corio_task *t = corio__current();
+    if (!t) return corio__bad(-EPERM, "corio_shutdown_default_executor: called outside a task");
+    if (isnan(timeout)) return corio__bad(-EINVAL, "corio_shutdown_default_executor: NaN timeout");
+    exloop *xl = exloop_get(t->loop);
+    if (!xl) return -ENOMEM;
+    xl->def_shut = true;
+    corio_executor *ex = xl->def;
+    if (!ex) return 0;
+    unsigned gen = xl->def_gen;
+    /* No more work; the workers exit once the queue is empty.  Then wait,
+     * without blocking the loop, for the last one to say it has gone. */
+    corio_executor_shutdown(ex, 0);
+    pthread_mutex_lock(&ex->mu);
+    bool idle = ex->nalive == 0;
+    if (!idle) ex->idle_xl = xl;
+    pthread_mutex_unlock(&ex->mu);
+    if (!idle) {
+        idle_wait w;
+        corio__future_init(&w.fut, t->loop);
+        corio__list_push_back(&xl->idle_waiters, &w.link);
+        corio_timeout to;
+        corio_timeout_enter(&to, timeout < 0 ? INFINITY : timeout);
+        int rc = corio__await(t, &w.fut);
+        rc = corio_timeout_exit(&to, rc);
+        corio__list_remove(&w.link);
+        if (rc == -ETIMEDOUT) {
+            /* asyncio's RuntimeWarning (its text has "finishing").  The
+             * executor stays shut down; the loop's close still waits for
+             * its jobs, since they may point into task stacks. */
+            corio__log(CORIO_LOG_WARNING, "The executor did not finish joining its threads within %g seconds.",
+                       timeout);
+            return rc;
+        }
+        if (rc < 0) return rc;
+    }
+    /* Every worker has left its loop: join them (at once), unless a
+     * set_default_executor replaced the executor meanwhile and freed it. */
+    if (xl->def == ex && xl->def_gen == gen) corio_executor_shutdown(ex, CORIO_EXECUTOR_WAIT);
+    return 0;
 }
 
 /* ---- run_task_threadsafe ------------------------------------------------------- */

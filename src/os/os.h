@@ -13,6 +13,14 @@
 int corio__executor_loop_close(corio_loop *loop);
 void corio__signal_loop_close(corio_loop *loop);
 
+/* signal.c, for runner.c (asyncio.Runner.run gives SIGINT back only if its
+ * own handler is still the one installed): remove loop's handler for
+ * signum if it is still cb with arg; the loop need not be running.
+ * Returns 0 when removed, 1 when removed and a signal for it had arrived
+ * but not been dispatched yet (it is dropped), -ENOENT when the handler
+ * is another one, or none: then nothing is done. */
+int corio__signal_take_back(corio_loop *loop, int signum, corio_signal_cb cb, void *arg);
+
 /* ---- executor jobs on the caller's memory (executor.c, for file.c) ----------- */
 
 /* corio_run_in_executor, except that a job that started is waited for even

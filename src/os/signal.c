@@ -263,24 +263,43 @@ int corio_add_signal_handler(int signum, corio_signal_cb cb, void *arg) {
     return 0;
 }
 
+/* Remove the loop's handler for signum, which it has (the loop is the
+ * current one).  True when a signal had arrived for it and was not yet
+ * dispatched: it is dropped. */
+static bool remove_handler(corio_loop *loop, sigloop *sl, int signum) {
+    uint64_t bit = sig_bit(signum);
+    pthread_mutex_lock(&sig_mu);
+    atomic_fetch_and(&slots[sl->slot].mask, ~bit);
+    if (--sig_users[signum] == 0) set_action(signum, &sig_old[signum], NULL);
+    pthread_mutex_unlock(&sig_mu);
+    uint64_t was = atomic_fetch_and(&slots[sl->slot].pending, ~bit);
+    sl->mask &= ~bit;
+    sl->cb[signum] = NULL;
+    sl->arg[signum] = NULL;
+    if (!sl->mask && !sl->dispatching) teardown(loop, sl);
+    return was & bit;
+}
+
 int corio_remove_signal_handler(int signum) {
     corio_loop *loop = corio__cur_loop;
     if (signum < 1 || signum > MAX_SIG || signum >= NSIG)
         return corio__bad(-EINVAL, "corio_remove_signal_handler: signal number %d out of range", signum);
     if (!loop) return corio__bad(-EPERM, "corio_remove_signal_handler: no loop runs on this thread");
     sigloop *sl = loop->sig_state;
-    uint64_t bit = sig_bit(signum);
-    if (!sl || !(sl->mask & bit)) return 0;
-    pthread_mutex_lock(&sig_mu);
-    atomic_fetch_and(&slots[sl->slot].mask, ~bit);
-    if (--sig_users[signum] == 0) set_action(signum, &sig_old[signum], NULL);
-    pthread_mutex_unlock(&sig_mu);
-    atomic_fetch_and(&slots[sl->slot].pending, ~bit);
-    sl->mask &= ~bit;
-    sl->cb[signum] = NULL;
-    sl->arg[signum] = NULL;
-    if (!sl->mask && !sl->dispatching) teardown(loop, sl);
+    if (!sl || !(sl->mask & sig_bit(signum))) return 0;
+    remove_handler(loop, sl, signum);
     return 1;
+}
+
+int corio__signal_take_back(corio_loop *loop, int signum, corio_signal_cb cb, void *arg) {
+    sigloop *sl = loop->sig_state;
+    if (!sl || !(sl->mask & sig_bit(signum)) || sl->cb[signum] != cb || sl->arg[signum] != arg) return -ENOENT;
+    /* The removal works on the current loop (teardown closes through it). */
+    corio_loop *prev = corio__cur_loop;
+    corio__cur_loop = loop;
+    bool pending = remove_handler(loop, sl, signum);
+    corio__cur_loop = prev;
+    return pending ? 1 : 0;
 }
 
 void corio__signal_loop_close(corio_loop *loop) {
