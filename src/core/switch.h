@@ -46,6 +46,12 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 
 /* Save the running context into *save, resume `load`.  Returns when something switches back. */
 void corio__ctx_switch(void **save, void *load);
+#ifndef CORIO__SWITCH_UCONTEXT
+/* Call fn(arg) on the stack below *slot (the scheduler's saved frame),
+ * *slot NULL meanwhile; back on the caller's stack after it
+ * (switch_x86_64.S, switch_aarch64.S). */
+intptr_t corio__call_on_stack(void **slot, intptr_t (*fn)(void *), void *arg);
+#endif
 
 /*
  * Prepare a fresh context on [lo, lo+size) that calls entry(arg) when
@@ -117,6 +123,7 @@ static inline void corio__switch_to_sched(corio_loop *loop, corio_task *t, bool 
 #ifdef CORIO__TSAN
     __tsan_switch_to_fiber(loop->tsan_fiber, 0);
 #endif
+    assert(loop->sched_sp); /* NULL: t suspended inside corio_call_on_loop_stack's fn */
     corio__ctx_switch(&t->sp, loop->sched_sp);
 #ifdef CORIO__ASAN
     corio__asan_resumed(loop, t->asan_fake_stack);

@@ -139,6 +139,51 @@ corio__ctx_trampoline:
         .cfi_endproc
         .size   corio__ctx_trampoline, .-corio__ctx_trampoline
 
+/*
+ * intptr_t corio__call_on_stack(void **slot, intptr_t (*fn)(void *), void *arg)
+ *   x0 = slot (the loop's sched_sp), x1 = fn, x2 = arg.
+ * Calls fn(arg) on the stack below *slot, the scheduler's saved frame,
+ * and returns its result, back on the caller's stack
+ * (corio_call_on_loop_stack, task.c).  *slot is NULL while fn runs, so
+ * that a call from inside fn runs in place rather than over fn's frames,
+ * and is put back after.  The frame record (x29, x30) stays on the
+ * caller's stack and x29 points at it while fn runs, so frame-pointer
+ * walkers and the CFI (CFA = x29 + 16) lead from fn's frames back into
+ * the task's.
+ */
+        .globl  corio__call_on_stack
+        .hidden corio__call_on_stack
+        .type   corio__call_on_stack, %function
+        .p2align 4
+corio__call_on_stack:
+        .cfi_startproc
+        BTI_C
+        stp     x29, x30, [sp, #-16]!
+        .cfi_def_cfa_offset 16
+        .cfi_offset x29, -16
+        .cfi_offset x30, -8
+        mov     x29, sp
+        .cfi_def_cfa x29, 16
+        ldr     x9, [x0]
+        str     xzr, [x0]
+        sub     x10, x9, #128
+        and     x10, x10, #~15
+        mov     sp, x10
+        stp     x0, x9, [sp, #-16]!     /* slot and its value, for after the call */
+        mov     x0, x2
+        blr     x1
+        ldp     x1, x9, [sp], #16
+        str     x9, [x1]
+        mov     sp, x29
+        .cfi_def_cfa sp, 16
+        ldp     x29, x30, [sp], #16
+        .cfi_def_cfa_offset 0
+        .cfi_restore x29
+        .cfi_restore x30
+        ret
+        .cfi_endproc
+        .size   corio__call_on_stack, .-corio__call_on_stack
+
 #if FEATURE_BTI || FEATURE_PAC
 /* Tell the linker this object is BTI/PAC-compatible, or it drops the
  * property from the whole program (-mbranch-protection=standard builds). */

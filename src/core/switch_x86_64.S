@@ -96,4 +96,47 @@ corio__ctx_trampoline:
         .cfi_endproc
         .size   corio__ctx_trampoline, .-corio__ctx_trampoline
 
+/*
+ * intptr_t corio__call_on_stack(void **slot, intptr_t (*fn)(void *), void *arg)
+ *   rdi = slot (the loop's sched_sp), rsi = fn, rdx = arg.
+ * Calls fn(arg) on the stack below *slot, the scheduler's saved frame,
+ * and returns its result, back on the caller's stack
+ * (corio_call_on_loop_stack, task.c).  *slot is NULL while fn runs, so
+ * that a call from inside fn runs in place rather than over fn's frames,
+ * and is put back after.  The room starts 128 bytes below the frame (the
+ * x86-64 red zone's size), 16-byte aligned before the call.  rbp holds the
+ * caller's stack pointer meanwhile and is the CFA's base, so debuggers and
+ * unwinders walk from fn's frames back into the task's.
+ */
+        .globl  corio__call_on_stack
+        .hidden corio__call_on_stack
+        .type   corio__call_on_stack, @function
+        .p2align 4
+corio__call_on_stack:
+        .cfi_startproc
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %rbp, 0
+        movq    %rsp, %rbp
+        .cfi_def_cfa_register %rbp
+        movq    (%rdi), %rax
+        movq    $0, (%rdi)
+        leaq    -128(%rax), %rsp
+        andq    $-16, %rsp
+        pushq   %rdi            /* slot and its value, for after the call: */
+        pushq   %rax            /* two pushes keep the 16-byte alignment */
+        movq    %rdx, %rdi
+        callq   *%rsi
+        popq    %rcx
+        popq    %rdx
+        movq    %rcx, (%rdx)
+        movq    %rbp, %rsp
+        .cfi_def_cfa_register %rsp
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %rbp
+        ret
+        .cfi_endproc
+        .size   corio__call_on_stack, .-corio__call_on_stack
+
         .section .note.GNU-stack,"",@progbits

@@ -358,6 +358,24 @@ corio_task *corio_spawn(corio_task_fn fn, void *arg) {
     return spawn_on(loop, fn, arg, NULL);
 }
 
+intptr_t corio_call_on_loop_stack(intptr_t (*fn)(void *arg), void *arg) {
+#if defined(CORIO__SWITCH_UCONTEXT) || defined(CORIO__ASAN) || defined(CORIO__TSAN)
+    /* ucontext: sched_sp is a ucontext, not a stack pointer.  The
+     * sanitizers would need every stack change announced. */
+    return fn(arg);
+#else
+    corio_loop *loop = corio__cur_loop;
+    /* A task runs: the scheduler is suspended in its switch, its frame at
+     * sched_sp, and everything below that is free until the task
+     * suspends, which fn does not do.  (During an eager step the frame is
+     * the spawning task's, suspended in corio__switch_eager: the room
+     * below it is as free.)  sched_sp is NULL while a call is there
+     * already: a nested one runs in place. */
+    if (!loop || !loop->current || !loop->sched_sp) return fn(arg);
+    return corio__call_on_stack(&loop->sched_sp, fn, arg);
+#endif
+}
+
 /* ---- suspending ------------------------------------------------------------------- */
 
 int corio__suspend(corio_task *t) {
