@@ -16,6 +16,7 @@
 #include "corio/loop.h"
 #include "corio/future.h"
 #include "corio/task.h"
+#include "corio/context.h"
 #include "corio/timeout.h"
 #include "corio/combinators.h"
 #include "corio/taskgroup.h"

@@ -34,6 +34,8 @@ typedef struct corio_task_opts {
     const char *name;   /* copied; default "Task-<n>" as in asyncio */
     size_t stack_size;  /* usable bytes, rounded up to pages; default 256 KiB, minimum 16 KiB */
     int eager;          /* > 0: take the first step at once (corio_loop_set_eager_tasks); < 0: never; 0: as the loop says */
+    corio_context *context; /* run in this context, shared with its other users and held until the task
+                               finishes (create_task(context=...)); NULL: a copy of the spawner's (corio/context.h) */
 } corio_task_opts;
 
 /* The entry point of a task. */

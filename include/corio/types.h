@@ -28,6 +28,8 @@ extern "C" {
 
 typedef struct corio_loop corio_loop; /* an event loop (opaque) */
 typedef struct corio_task corio_task; /* a task: a future plus a stack (opaque) */
+typedef struct corio_context corio_context;       /* a context of variables' values (opaque; corio/context.h) */
+typedef struct corio_contextvar corio_contextvar; /* a context variable (opaque; corio/context.h) */
 
 /* An intrusive doubly linked circular list node (private). */
 typedef struct corio_list {

@@ -262,6 +262,12 @@ struct corio_task {
     int crefs;                 /* caller references not yet claimed by a join or detach */
     uint64_t id;               /* for the default name "Task-<id>" */
     int64_t created_ns;
+    /* The task's context (context.c): the head of its own list of
+     * bindings (NULL: nothing set), or a shared context (corio_task_opts.
+     * context, or one entered by corio_context_run) with bit 0 set; one
+     * reference held, dropped when the task retires.  One word, so that a
+     * spawn copies it with one load and one test (CORIO__CTX_SHARED). */
+    struct corio__cnode *ctx;
     char name[24];             /* a short name, or the formatted default */
     /* What the task waits on, for corio_dump_tasks (debug.c): a short tag
      * stored next to waiting_on by corio__await_tag, meaningful only while
@@ -336,6 +342,52 @@ static inline corio_task *corio__current(void) {
     corio_loop *l = corio__cur_loop;
     return l ? l->current : NULL;
 }
+/* ---- contexts (context.c) ------------------------------------------------------ */
+
+/* One binding of a context: immutable once another context shares it
+ * (refs > 1, or reachable through a shared node), so that a copy of a
+ * context is its head pointer and one more reference. */
+typedef struct corio__cnode {
+    struct corio__cnode *next; /* older bindings (one reference held) */
+    uint64_t var;              /* the variable's id (corio_contextvar.id) */
+    intptr_t value;            /* its value, unless `unset` */
+    unsigned refs;             /* contexts and nodes pointing here */
+    bool unset;                /* a reset to "no value" (Token.MISSING) */
+} corio__cnode;
+
+struct corio_context {
+    corio__cnode *head;        /* its bindings (one reference held) */
+    unsigned refs;             /* the user's hold, tasks running in it, runs in progress */
+    unsigned entered;          /* corio_context_run calls not yet returned */
+};
+
+/* Outside a task: the thread's own context, and the one corio_context_run
+ * entered (NULL: none; context.c). */
+extern CORIO__TLS corio__cnode *corio__thread_ctx;
+extern CORIO__TLS corio_context *corio__thread_entered;
+/* The current context's bindings outside a task: what a spawn from a
+ * callback copies.  Inline: a call there, even on that cold path, made
+ * the spawn keep two more values in callee-saved registers. */
+static inline corio__cnode *corio__ctx_thread_head(void) {
+    return corio__thread_entered ? corio__thread_entered->head : corio__thread_ctx;
+}
+/* Drop t's context (the task retires, or its loop is freed unfinished). */
+void corio__ctx_drop(corio_task *t);
+#define CORIO__CTX_SHARED ((uintptr_t)1) /* corio_task.ctx: a corio_context *, not a list */
+static inline bool corio__ctx_is_shared(const struct corio__cnode *ctx) { return (uintptr_t)ctx & CORIO__CTX_SHARED; }
+static inline corio_context *corio__ctx_shared(const struct corio__cnode *ctx) {
+    return (corio_context *)((uintptr_t)ctx & ~CORIO__CTX_SHARED);
+}
+/* Take one more reference to the list n (a spawn copying a context). */
+static inline corio__cnode *corio__cnode_ref(corio__cnode *n) {
+    if (n) n->refs++;
+    return n;
+}
+/* A copy of the bindings of a task's context ctx (not NULL): a spawn's. */
+static inline corio__cnode *corio__ctx_inherit(corio__cnode *ctx) {
+    return corio__cnode_ref(corio__ctx_is_shared(ctx) ? corio__ctx_shared(ctx)->head : ctx);
+}
+
 /* Cancel every task of loop still alive and run it until all have
  * finished (asyncio.run's end; loop.c, for runner.c).  Not in a task. */
 void corio__loop_finish_tasks(corio_loop *loop);

@@ -77,10 +77,14 @@ static void task_free_record(corio_task *t) {
     corio__stack_give(loop->stacks, task_home(t));
 }
 
-void corio__task_release(corio_task *t) {
+/* Inlined where a task retires (task_main's hop, the scheduler): out of
+ * line there, its call cost 3 instructions a spawn+join. */
+static inline __attribute__((always_inline)) void task_release(corio_task *t) {
     assert(t->refs > 0);
     if (--t->refs == 0) task_free_record(t);
 }
+
+void corio__task_release(corio_task *t) { task_release(t); }
 
 void corio__loop_free_tasks(corio_loop *loop) {
     while (!corio__list_empty(&loop->tasks)) {
@@ -91,6 +95,7 @@ void corio__loop_free_tasks(corio_loop *loop) {
 #endif
         corio__list_remove(&t->link);
         corio__free(t->name_heap);
+        corio__ctx_drop(t); /* a task that never finished still holds its context */
         /* The record is in its stack, unmapped with the loop's stacks. */
     }
 }
@@ -98,13 +103,16 @@ void corio__loop_free_tasks(corio_loop *loop) {
 /* ---- running ---------------------------------------------------------------------- */
 
 /* Bookkeeping once a task's function has returned and it left its stack for good. */
-static void task_retire(corio_task *t) {
+static inline __attribute__((always_inline)) void task_retire(corio_task *t) {
     t->stack = NULL; /* given back with the record (task_free_record) */
+    /* Its context goes now, not with the record: a finished task that is
+     * never joined must not keep the values it saw alive. */
+    if (corio__unlikely(t->ctx != NULL)) corio__ctx_drop(t);
 #ifdef CORIO__TSAN
     __tsan_destroy_fiber(t->tsan_fiber);
     t->tsan_fiber = NULL;
 #endif
-    corio__task_release(t); /* the running reference */
+    task_release(t); /* the running reference */
 }
 
 /* t's step starts: it may spend CORIO__STEP_BUDGET units before its I/O yields. */
@@ -280,8 +288,12 @@ int corio_loop_set_eager_tasks(corio_loop *loop, int on) {
 int corio_loop_eager_tasks(const corio_loop *loop) { return loop && loop->eager_tasks; }
 
 /* The spawn itself, inlined into each entry point (a spawn+join is a few
- * hundred instructions: a call between the entry points was 9 of them). */
-static inline corio_task *spawn_on(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts) {
+ * hundred instructions: a call between the entry points was 9 of them).
+ * `from` is the loop running on this thread (NULL: none): the new task
+ * copies the context of its current task, or the thread's when no task
+ * runs (a callback, code outside the loop). */
+static inline corio_task *spawn_on(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts,
+                                   const corio_loop *from) {
     corio__stack *st = corio__stack_take(loop->stacks, opts ? opts->stack_size : 0);
     if (!st) {
         errno = ENOMEM;
@@ -310,6 +322,23 @@ static inline corio_task *spawn_on(corio_loop *loop, corio_task_fn fn, void *arg
     t->loop = loop;
     t->fn = fn;
     t->arg = arg;
+    /* The context (context.c): a copy of the spawner's is its list's head
+     * and one reference - one load and one test when it has set nothing
+     * (bench/corio_spawn, callgrind: a spawn+join 408.1 -> 417.1
+     * instructions, 7 here and 2 at retire).  No path here may make a
+     * call: one made the spawn keep st and t in callee-saved registers, 4
+     * instructions more.  After the name: its failure returns with
+     * nothing to undo. */
+    if (corio__unlikely(opts && opts->context)) {
+        opts->context->refs++;
+        t->ctx = (corio__cnode *)((uintptr_t)opts->context | CORIO__CTX_SHARED);
+    } else if (corio__likely(from != NULL && from->current != NULL)) {
+        corio__cnode *c = from->current->ctx;
+        if (corio__unlikely(c != NULL)) c = corio__ctx_inherit(c);
+        t->ctx = c;
+    } else {
+        t->ctx = corio__cnode_ref(corio__ctx_thread_head());
+    }
     corio__list_init(&t->group_link);
     if (!(opts && opts->name)) t->id = next_task_id();
     t->created_ns = loop->now;
@@ -343,19 +372,19 @@ static corio_task *spawn_refused(const corio_loop *loop, bool current) {
 
 corio_task *corio_loop_spawn(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts) {
     if (corio__unlikely(!loop || !fn)) return spawn_refused(loop, false);
-    return spawn_on(loop, fn, arg, opts);
+    return spawn_on(loop, fn, arg, opts, corio__cur_loop);
 }
 
 corio_task *corio_spawn_opts(corio_task_fn fn, void *arg, const corio_task_opts *opts) {
     corio_loop *loop = corio__cur_loop;
     if (corio__unlikely(!loop || !fn)) return spawn_refused(loop, true);
-    return spawn_on(loop, fn, arg, opts);
+    return spawn_on(loop, fn, arg, opts, loop);
 }
 
 corio_task *corio_spawn(corio_task_fn fn, void *arg) {
     corio_loop *loop = corio__cur_loop;
     if (corio__unlikely(!loop || !fn)) return spawn_refused(loop, true);
-    return spawn_on(loop, fn, arg, NULL);
+    return spawn_on(loop, fn, arg, NULL, loop);
 }
 
 intptr_t corio_call_on_loop_stack(intptr_t (*fn)(void *arg), void *arg) {
