@@ -594,6 +594,44 @@ static void test_free_and_close(void) {
     corio_contextvar_free(b);
 }
 
+/* asyncio.Runner: every run's main task runs in the runner's one context,
+ * copied from the thread's when the loop is made (Python 3.13: run 1 sees
+ * 1, run 2 sees 2, the thread keeps 3); corio_run's main copies the
+ * thread's context and leaves it as it was. */
+static int runner_a(void *arg) {
+    intptr_t *seen = arg;
+    seen[0] = get_or(cvar, -1);
+    return corio_contextvar_set(cvar, 2, NULL);
+}
+
+static int runner_b(void *arg) {
+    intptr_t *seen = arg;
+    seen[1] = get_or(cvar, -1);
+    return 0;
+}
+
+static void test_runner(void) {
+    cvar = corio_contextvar_new("v", 1, 0);
+    corio_context_token t;
+    CHECK_EQ(corio_contextvar_set(cvar, 1, &t), 0);
+    corio_runner *ru = NULL;
+    CHECK_EQ(corio_runner_new(NULL, &ru), 0);
+    CHECK(corio_runner_loop(ru) != NULL); /* asyncio's __enter__: the context is copied now */
+    CHECK_EQ(corio_contextvar_set(cvar, 3, NULL), 0);
+    intptr_t seen[2] = {0, 0};
+    CHECK_EQ(corio_runner_run(ru, runner_a, seen, NULL), 0);
+    CHECK_EQ(corio_runner_run(ru, runner_b, seen, NULL), 0);
+    CHECK_EQ(seen[0], 1);
+    CHECK_EQ(seen[1], 2);
+    CHECK_EQ(get_or(cvar, -1), 3);
+    CHECK_EQ(corio_runner_free(ru), 0);
+    CHECK_EQ(corio_run(runner_a, seen), 0);
+    CHECK_EQ(seen[0], 3);
+    CHECK_EQ(get_or(cvar, -1), 3);
+    CHECK_EQ(corio_contextvar_reset(cvar, &t), 0);
+    corio_contextvar_free(cvar);
+}
+
 /* Bad arguments, and out of memory: a failed set changes nothing. */
 static void test_errors(void) {
     intptr_t v = 0;
@@ -648,6 +686,7 @@ int main(void) {
     RUN_TEST(test_run_in_task);
     RUN_TEST(test_many_sets);
     RUN_TEST(test_free_and_close);
+    RUN_TEST(test_runner);
     RUN_TEST(test_errors);
     TEST_MAIN_END();
 }

@@ -80,7 +80,11 @@ CORIO_API int corio_runner_new(const corio_runner_opts *opts, corio_runner **out
 
 /*
  * Runner.run: run `fn(arg)` as a new main task on the runner's loop (made
- * now if need be) until it finishes, and return.  Tasks it leaves behind
+ * now if need be) until it finishes, and return.  Every run's main task
+ * runs in one context, copied from the thread's when the loop was made
+ * (asyncio's Runner._context): a run sees the context variables the runs
+ * before it set (corio/context.h).  Runner.run's own `context=` argument
+ * has no counterpart.  Tasks it leaves behind
  * stay on the loop: they go on during the next run, and the close cancels
  * them.  SIGINT, per run, exactly as corio_run: taken for the run when on
  * the main thread with SIGINT at its default disposition, given back at

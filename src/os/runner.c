@@ -41,6 +41,11 @@ struct corio_runner {
     void *arg;
     corio_task *main;       /* the current run's main task; NULL between runs */
     int interrupts;         /* SIGINTs seen during the current run */
+    corio_context *ctx;     /* every run's main task runs in it: asyncio's Runner._context, copied
+                               from the thread's with the loop (so a run sees what the runs before set) */
+    bool one_run;           /* corio_run's: no ctx, as nothing runs after; the main task then copies
+                               the thread's context, and its spawns copy a list, not a shared context
+                               (a few instructions less each: bench/corio_spawn runs under corio_run) */
 };
 
 static void on_sigint(int signum, void *arg) {
@@ -80,6 +85,10 @@ static int runner_loop(corio_runner *ru) {
     if (!loop) return errno > 0 ? -errno : corio__bad(-ENOMEM, "corio_runner: the loop factory returned NULL");
     if (ru->opts.debug) corio_loop_set_debug(loop, ru->opts.debug > 0);
     if (ru->opts.eager_tasks) corio_loop_set_eager_tasks(loop, ru->opts.eager_tasks > 0);
+    if (!ru->one_run && !(ru->ctx = corio_context_copy())) {
+        corio_loop_close(loop);
+        return -ENOMEM;
+    }
     ru->loop = loop;
     ru->state = RUNNER_READY;
     return 0;
@@ -121,7 +130,8 @@ int corio_runner_run(corio_runner *ru, int (*fn)(void *), void *arg, int *result
     ru->fn = fn;
     ru->arg = arg;
     ru->interrupts = 0;
-    corio_task *t = corio_loop_spawn(loop, run_main, ru, NULL); /* "Task-1" in a fresh process, as in asyncio */
+    corio_task_opts o = {.context = ru->ctx};
+    corio_task *t = corio_loop_spawn(loop, run_main, ru, &o); /* "Task-1" in a fresh process, as in asyncio */
     if (!t) return -errno;
     ru->main = t;
     corio_loop_run_until_complete(loop, corio_task_future(t));
@@ -187,6 +197,8 @@ int corio_runner_close(corio_runner *ru) {
         corio_task_detach(t);
     }
     int rc = corio_loop_close(loop);
+    corio_context_free(ru->ctx);
+    ru->ctx = NULL;
     ru->loop = NULL;
     ru->state = RUNNER_CLOSED;
     return rc;
@@ -203,7 +215,7 @@ int corio_runner_free(corio_runner *ru) {
 int corio_run(int (*main_fn)(void *), void *arg) {
     if (!main_fn) return corio__bad(-EINVAL, "corio_run: NULL main");
     if (corio__cur_loop) return corio__bad(-EBUSY, "corio_run: called while a loop is running on this thread");
-    corio_runner ru = {.state = RUNNER_CREATED};
+    corio_runner ru = {.state = RUNNER_CREATED, .one_run = true};
     int result = 0;
     int rc = corio_runner_run(&ru, main_fn, arg, &result);
     corio_runner_close(&ru);
