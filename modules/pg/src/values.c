@@ -828,6 +828,46 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     for (int i = 0; i < n && i < (int)sizeof tmp - 1; i++) sb_putc(b, tmp[i]);
 }
 
+/* A float as PostgreSQL 15 prints it (float4out / float8out with the
+ * default extra_float_digits = 1): the fewest significant digits that
+ * read back as the same value, laid out as %g would with a precision of 6
+ * (float4) or 15 (float8) - exponent form below 1e-4 or from 1e6 / 1e15 -
+ * and no trailing zeros: 0.1, 1e+15, 123456789012345.6, 1.2345679e+07.
+ * (%.17g printed 0.10000000000000001.)  d is finite. */
+static void sb_float(sbuf *b, double d, bool f4) {
+    char m[40];
+    int p = 1, maxp = f4 ? 9 : 17;
+    for (; p < maxp; p++) {
+        snprintf(m, sizeof m, "%.*e", p - 1, d);
+        double back = strtod(m, NULL);
+        if (f4 ? (float)back == (float)d : back == d) break;
+    }
+    snprintf(m, sizeof m, "%.*e", p - 1, d);
+    char *e = strchr(m, 'e');
+    int exp = atoi(e + 1);
+    char digits[24];
+    int nd = 0;
+    for (const char *q = m; q < e; q++)
+        if (*q >= '0' && *q <= '9') digits[nd++] = *q;
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    if (m[0] == '-') sb_putc(b, '-');
+    if (exp < -4 || exp >= (f4 ? 6 : 15)) {
+        sb_putc(b, digits[0]);
+        if (nd > 1) sb_putc(b, '.');
+        for (int i = 1; i < nd; i++) sb_putc(b, digits[i]);
+        sb_printf(b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    } else if (exp < 0) {
+        sb_putc(b, '0');
+        sb_putc(b, '.');
+        for (int i = 0; i < -exp - 1; i++) sb_putc(b, '0');
+        for (int i = 0; i < nd; i++) sb_putc(b, digits[i]);
+    } else {
+        for (int i = 0; i <= exp; i++) sb_putc(b, i < nd ? digits[i] : '0');
+        if (nd > exp + 1) sb_putc(b, '.');
+        for (int i = exp + 1; i < nd; i++) sb_putc(b, digits[i]);
+    }
+}
+
 static void sb_date(sbuf *b, int32_t days) {
     if (days == INT32_MAX) { sb_printf(b, "infinity"); return; }
     if (days == INT32_MIN) { sb_printf(b, "-infinity"); return; }
@@ -1045,7 +1085,7 @@ static int fmt_value(sbuf *bp, uint32_t t, const char *v, int len) {
         }
         if (isnan(d)) sb_printf(&b, "NaN");
         else if (isinf(d)) sb_printf(&b, d > 0 ? "Infinity" : "-Infinity");
-        else sb_printf(&b, "%.*g", t == CORIO_PG_FLOAT4 ? 9 : 17, d);
+        else sb_float(&b, d, t == CORIO_PG_FLOAT4);
         break;
     }
     case CORIO_PG_NUMERIC: if (sb_numeric(&b, v, len) < 0) return -EPROTO; break;

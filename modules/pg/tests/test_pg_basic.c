@@ -245,6 +245,28 @@ static int types_main(void *arg) {
     }
     roundtrip_text(c, corio_pg_float8(NAN), "float8");
     roundtrip_text(c, corio_pg_float8(-INFINITY), "float8");
+    /* Their text as the server prints it: the shortest digits that read
+     * back the same, in exponent form below 1e-4 and from 1e15 (float8)
+     * or 1e6 (float4). */
+    double ftexts[] = {0.0, -0.0, 0.1, 0.3, 0.1 + 0.2, 1.5, 100, 1e6, 1234567, 12345678.9, 123456.7, 1e14, 1e15,
+                      123456789012345.6, 1e16, 1e20, 0.0001, 0.00001, 1e-20, 5e-324, -1e308, 1.5e300, 2.5,
+                      16777217, 3.4e38, 1e-45, 1.0 / 3, -2.0 / 3, 6.02214076e23, 299792458};
+    for (size_t i = 0; i < sizeof ftexts / sizeof ftexts[0]; i++) {
+        roundtrip_text(c, corio_pg_float8(ftexts[i]), "float8");
+        if (fabs(ftexts[i]) <= 3.4e38) roundtrip_text(c, corio_pg_float4((float)ftexts[i]), "float4");
+    }
+    /* and random bit patterns */
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 300; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double dv;
+        float fv;
+        uint32_t x32 = (uint32_t)(x >> 32);
+        memcpy(&dv, &x, sizeof dv);
+        memcpy(&fv, &x32, sizeof fv);
+        if (isfinite(dv)) roundtrip_text(c, corio_pg_float8(dv), "float8");
+        if (isfinite(fv)) roundtrip_text(c, corio_pg_float4(fv), "float4");
+    }
     /* bool */
     for (int i = 0; i < 2; i++) {
         r = one(c, corio_pg_bool(i), "bool");
