@@ -108,6 +108,7 @@ CORIO_API int corio_runner_run(corio_runner *ru, int (*fn)(void *arg), void *arg
  * callbacks, futures and tasks can be set up on it before a run).  The
  * runner owns it: do not close it.  NULL with errno ESHUTDOWN after
  * corio_runner_close, EINVAL for NULL, or the loop's creation error.
+ * Does not suspend.
  */
 CORIO_API corio_loop *corio_runner_loop(corio_runner *ru);
 
@@ -130,7 +131,8 @@ CORIO_API int corio_runner_close(corio_runner *ru);
 /*
  * corio_runner_close if it was not closed, then free the runner.  Returns
  * as corio_runner_close; on -EBUSY nothing was done and the runner is
- * still the caller's.  NULL is accepted (0).
+ * still the caller's.  NULL is accepted (0).  Blocks the calling thread
+ * as corio_runner_close does.
  */
 CORIO_API int corio_runner_free(corio_runner *ru);
 
@@ -361,7 +363,7 @@ CORIO_API int corio_loop_set_exception_handler(corio_loop *loop, corio_exception
  * The handler installed by corio_loop_set_exception_handler, or NULL when
  * the default is in use (asyncio loop.get_exception_handler); when `arg`
  * is not NULL, *arg receives its argument (NULL with the default).  NULL
- * for a NULL loop.
+ * for a NULL loop.  Does not suspend.
  */
 CORIO_API corio_exception_handler corio_loop_get_exception_handler(const corio_loop *loop, void **arg);
 

@@ -333,6 +333,12 @@ ssize_t corio_sendto(int fd, const void *buf, size_t len, int flags, const struc
     return do_io(fd, DIR_WRITE, op_send, OP_SENDMSG, &x, "corio_sendto");
 }
 
+void corio__accept_exhausted_report(int err) {
+    corio_exception_context ctx = {.message = "server: accept failed", .error = err, .source = "server"};
+    corio__report(corio__cur_loop, &ctx, "%s; retrying every %.0f ms", corio_strerror(err),
+                  CORIO__ACCEPT_BACKOFF * 1000);
+}
+
 int corio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen) {
     rw_ctx x = {.addr = addr, .addrlen = addrlen};
     return (int)do_io(fd, DIR_READ, op_accept, OP_ACCEPT, &x, "corio_accept");

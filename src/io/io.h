@@ -166,4 +166,23 @@ static inline ssize_t corio__recv_on(corio_task *t, corio__fdstate *st, void *bu
     return corio__ready_io(t, st, DIR_READ, corio__recv_op, &x);
 }
 
+/* ---- accept out of resources (both servers: stream.c, protocol.c) ---------------- */
+
+/* How long a server stops accepting after accept failed for lack of
+ * descriptors or memory: the client stays in the backlog, and a listener
+ * that stays readable is not spun on.  Long enough that other work can
+ * free some, short enough that a client barely notices. */
+#define CORIO__ACCEPT_BACKOFF 0.1
+
+/* Whether accept's error err (< 0) is that kind: EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM - pause, then retry - rather than one client's failure. */
+static inline bool corio__accept_exhausted(int err) {
+    return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
+}
+
+/* Report such a failure to the current loop's exception handler (asyncio's
+ * "socket.accept() out of system resource"); a server says it once until
+ * an accept succeeds again (io.c). */
+void corio__accept_exhausted_report(int err);
+
 #endif

@@ -66,7 +66,6 @@
 
 #define READ_BUF (64 * 1024)
 #define ACCEPT_BATCH 64       /* accepts per readiness report: bounded work per loop turn */
-#define ACCEPT_BACKOFF 0.1    /* seconds to stop accepting after EMFILE & co */
 #define DGRAM_BATCH 16        /* datagrams per readiness report */
 /* The provided-buffer ring (io_uring).  128 x 16 KiB: a 16 KiB buffer holds
  * a typical message whole and a bulk transfer in few completions, and 128
@@ -866,24 +865,18 @@ static bool accept_batch(corio_proto_server *s) {
         if (fd < 0) {
             int e = errno;
             if (e == EAGAIN || e == EWOULDBLOCK) return true;
-            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-                /* Out of descriptors: the client waits in the backlog.  Stop
-                 * listening for a while rather than spin on a listener that
-                 * stays readable. */
+            if (corio__accept_exhausted(-e)) {
+                /* The client waits in the backlog; stop listening for a
+                 * while (io.h). */
                 if (!s->warned) {
                     s->warned = true;
-                    /* asyncio's "socket.accept() out of system resource"
-                     * goes to the loop's exception handler. */
-                    corio_exception_context ctx = {.message = "server: accept failed", .error = -e,
-                                                   .source = "server"};
-                    corio__report(corio__cur_loop, &ctx, "%s; retrying every %.0f ms", strerror(e),
-                                  ACCEPT_BACKOFF * 1000);
+                    corio__accept_exhausted_report(-e);
                 }
                 if (s->hooked)
                     corio__io_hook(corio__cur_loop, s->lfd, NULL, NULL);
                 else
                     corio_remove_reader(s->lfd);
-                corio_call_later(&s->resume_h, ACCEPT_BACKOFF, resume_accept, s);
+                corio_call_later(&s->resume_h, CORIO__ACCEPT_BACKOFF, resume_accept, s);
                 return true;
             }
             continue; /* ECONNABORTED, EPROTO, EPERM: that client only */

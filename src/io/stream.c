@@ -1156,7 +1156,6 @@ int corio_stream_close(corio_reader *r, corio_writer *w) {
 
 /* ---- server --------------------------------------------------------------------- */
 
-#define ACCEPT_BACKOFF 0.1 /* seconds to wait after EMFILE & co: long enough not to spin */
 
 typedef struct server_conn {
     corio_list link;      /* in the server's conns */
@@ -1389,18 +1388,10 @@ static int accept_main(void *arg) {
             continue;
         }
         if (fd == -ECANCELED || fd == -EBADF || fd == -EINVAL || s->closed) break;
-        if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
-            /* The pending client stays in the backlog; try again once some
-             * descriptors may have been freed, rather than spin on a
-             * listening socket that stays readable. */
-            if (!logged++) {
-                /* asyncio's "socket.accept() out of system resource" goes
-                 * to the loop's exception handler. */
-                corio_exception_context ctx = {.message = "server: accept failed", .error = fd, .source = "server"};
-                corio__report(corio__cur_loop, &ctx, "%s; retrying every %.0f ms", corio_strerror(fd),
-                              ACCEPT_BACKOFF * 1000);
-            }
-            if (corio_sleep(ACCEPT_BACKOFF) < 0) break;
+        if (corio__accept_exhausted(fd)) {
+            /* The pending client stays in the backlog (io.h). */
+            if (!logged++) corio__accept_exhausted_report(fd);
+            if (corio_sleep(CORIO__ACCEPT_BACKOFF) < 0) break;
             continue;
         }
         /* ECONNABORTED, EPROTO, EPERM (firewall), ...: that client only. */
