@@ -9,7 +9,14 @@
 #   OLD=/tmp/old/build/examples/tls_echo_server R=6 bash modules/tls/bench/ab.sh
 #
 # Prints each round's messages/s and, at the end, the median of each
-# server's ratio to the floor of its own round.
+# server's ratio to the floor of its own round; then the median CPU time
+# per message of each server and of the load client in its runs
+# (/proc/PID/stat's user + system ticks over the run's messages,
+# handshakes included).  The client does the same TLS work per message as
+# the server, on the other core: a client near 100% of its core while the
+# servers idle part of theirs means the rig, not the server, sets the
+# messages/s, and then the servers' CPU per message is the figure that
+# tells them apart.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$ROOT"
@@ -23,9 +30,13 @@ trap 'rm -rf "$CERTS"' EXIT
 bash scripts/make-test-certs.sh "$CERTS" >/dev/null 2>&1
 LOG="$CERTS/server.log"
 
-# run NAME SERVER_BINARY BACKEND: messages/s of one T-second echo run
+TCK=$(getconf CLK_TCK)
+# ticks PID: user + system clock ticks the process has used so far
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# run NAME SERVER_BINARY BACKEND: "MSGS_PER_S SERVER_US_PER_MSG
+# CLIENT_US_PER_MSG" of one T-second echo run
 run() {
-    local name=$1 bin=$2 backend=$3 pid port
+    local name=$1 bin=$2 backend=$3 pid port cpid st ct res count
     if [ "$name" = floor ]; then
         taskset -c 0 "$bin" 0 "$CERTS/server.pem" "$CERTS/server.key" >"$LOG" 2>&1 &
     else
@@ -34,8 +45,17 @@ run() {
     pid=$!
     for _ in $(seq 100); do grep -q "listening on" "$LOG" && break; sleep 0.05; done
     port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$LOG")
-    taskset -c 1 "$BUILD/modules/tls/bench/tls_load" -p "$port" -i "$name" -c 100 -t "$T" |
-        sed -n 's/.*per_s=\([0-9]*\).*/\1/p'
+    taskset -c 1 "$BUILD/modules/tls/bench/tls_load" -p "$port" -i "$name" -c 100 -t "$T" >"$CERTS/load.out" &
+    cpid=$!
+    # The client's ticks just before it exits: sampled until it is gone.
+    ct=0
+    while c=$(ticks "$cpid" 2>/dev/null); do ct=$c; sleep 0.05; done
+    wait "$cpid" || true
+    st=$(ticks "$pid")
+    res=$(cat "$CERTS/load.out")
+    count=$(sed -n 's/.*count=\([0-9]*\).*/\1/p' <<<"$res")
+    awk -v r="$(sed -n 's/.*per_s=\([0-9]*\).*/\1/p' <<<"$res")" -v n="$count" -v st="$st" -v ct="$ct" -v hz="$TCK" \
+        'BEGIN { printf "%d/%.2f/%.2f", r, st * 1e6 / hz / n, ct * 1e6 / hz / n }'
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
@@ -54,9 +74,16 @@ out=$(for r in $(seq "$R"); do
 done)
 python3 - "${names[@]}" <<PY
 import re, statistics, sys
-rows = [dict(re.findall(r"([\w-]+)=(\d+)", l)) for l in """$out""".splitlines() if l]
+cells = [dict((k, v.split("/")) for k, v in re.findall(r"([\w-]+)=([\d./]+)", l) if k != "round") for l in """$out""".splitlines() if l]
+rows = [{k: int(v[0]) for k, v in c.items()} for c in cells]
 print("median of each round's ratio to that round's floor (min-max):")
 for n in sys.argv[2:]:
     r = sorted(int(x[n]) / int(x["floor"]) for x in rows if int(x.get("floor", 0)))
     print(f"  {n:10} {statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})")
+print("median CPU per message, microseconds: server, load client (min-max):")
+for n in sys.argv[1:]:
+    sv = sorted(float(c[n][1]) for c in cells)
+    cl = sorted(float(c[n][2]) for c in cells)
+    print(f"  {n:10} server {statistics.median(sv):.2f} ({sv[0]:.2f}-{sv[-1]:.2f})"
+          f"  client {statistics.median(cl):.2f} ({cl[0]:.2f}-{cl[-1]:.2f})")
 PY
