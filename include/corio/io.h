@@ -114,6 +114,36 @@ CORIO_API int corio_forget_fd(int fd);
 /* corio_forget_fd() then close(2).  0 or a negative errno. */
 CORIO_API int corio_close(int fd);
 
+/* corio_sock_sendfile / corio_writer_sendfile flag: fail with -EOPNOTSUPP
+ * instead of reading and sending the file piece by piece when sendfile(2)
+ * cannot be used (asyncio's fallback=False). */
+#define CORIO_SENDFILE_NO_FALLBACK 1
+
+/*
+ * asyncio loop.sock_sendfile: send `count` bytes (0: up to the end of the
+ * file) of the file fd to the connected SOCK_STREAM socket `sock`, with
+ * sendfile(2), waiting for room as corio_send does.  Where sendfile(2)
+ * cannot move this pair (a file that cannot be mapped, a pipe), the file
+ * is read with corio_file_pread in 256 KiB pieces and each sent whole with
+ * corio_send - unless flags has CORIO_SENDFILE_NO_FALLBACK.
+ *
+ * Position, as sendfile(2): with `offset`, sending starts at *offset, which
+ * is moved past every byte sent (also when the call fails or is
+ * cancelled), and fd's own position is left alone; with NULL, sending
+ * starts at fd's position, which is moved past what was sent.  (asyncio
+ * takes an offset and always moves the file's position.)  Sending stops
+ * early at the end of the file, as asyncio's does.
+ *
+ * Returns the number of bytes sent (>= 0), or a negative errno: -EPERM
+ * outside a task, -EBADF, -ENOTSOCK, -EINVAL (not SOCK_STREAM, a blocking
+ * socket, a negative offset, unknown flags), -ESPIPE (no offset and fd has
+ * no position), -EOPNOTSUPP (sendfile(2) refused and no fallback),
+ * -ECANCELED, or the socket's or the file's error.  Bytes sent before a
+ * failure are in *offset (or fd's position).  Ownership: neither
+ * descriptor is closed.  SUSPENDS.
+ */
+CORIO_API ssize_t corio_sock_sendfile(int sock, int fd, off_t *offset, size_t count, int flags);
+
 #ifdef __cplusplus
 }
 #endif

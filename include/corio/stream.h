@@ -240,6 +240,30 @@ CORIO_API int corio_writer_writelines(corio_writer *w, const struct iovec *iov, 
 CORIO_API int corio_writer_drain(corio_writer *w);
 
 /*
+ * asyncio loop.sendfile(transport, file): send `count` bytes (0: up to
+ * the end of the file) of the file fd through w, after everything written
+ * to w before.  On a socket stream this is sendfile(2): the queue is sent
+ * first, then the kernel copies the file to the socket, and other writes,
+ * write_eof and another sendfile on w get -EBUSY until it returns (asyncio
+ * raises "sendfile is in progress"); writes made while the queue empties
+ * may still go before the file.  Over a transport (TLS) or a pipe, and
+ * where sendfile(2) refuses the file, the file is read with
+ * corio_file_pread in 256 KiB pieces and each written and drained -
+ * unless flags has CORIO_SENDFILE_NO_FALLBACK (corio/io.h), which makes
+ * that -EOPNOTSUPP.  Offset and the file's position as corio_sock_sendfile:
+ * *offset (or fd's position, with NULL) ends past the last byte sent, also
+ * after a failure or a cancellation.  Sending stops early at the end of
+ * the file.
+ *
+ * Returns the number of bytes sent, or a negative errno: -EINVAL (NULL w,
+ * unknown flags, negative offset), -EBADF, -EPERM outside a task,
+ * -ESHUTDOWN (closed or half-closed), -EBUSY, -ESPIPE (no offset and fd
+ * has no position), -EOPNOTSUPP, -ECANCELED, or the connection's or the
+ * file's error.  Ownership: fd stays the caller's.  SUSPENDS.
+ */
+CORIO_API ssize_t corio_writer_sendfile(corio_writer *w, int fd, off_t *offset, size_t count, int flags);
+
+/*
  * Send what the writer has queued now rather than at the end of the loop
  * iteration, for bytes the peer waits for before it answers (a handshake
  * flight).  On epoll that is the send a drain makes too; on io_uring,

@@ -37,6 +37,7 @@
 #endif
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 
@@ -228,25 +229,49 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
     return corio__ready_io(t, st, d, op, ctx);
 }
 
-/* write(2) that cannot raise SIGPIPE (a pipe whose reader is gone gives
- * EPIPE, nothing else): the signal is blocked around the call and a SIGPIPE
- * it caused is consumed before the mask comes back. */
-ssize_t corio__write_nosigpipe(int fd, const void *buf, size_t n) {
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+/* A call that cannot raise SIGPIPE (a pipe or socket whose reader is gone
+ * gives EPIPE, nothing else): the signal is blocked around the call and a
+ * SIGPIPE it caused is consumed before the mask comes back - unless one
+ * was pending already, which stays for its owner. */
+typedef struct nosigpipe {
+    sigset_t pipe_set, old;
+    bool was_pending;
+} nosigpipe;
+
+static void nosigpipe_begin(nosigpipe *g) {
+    sigset_t pending;
+    sigemptyset(&g->pipe_set);
+    sigaddset(&g->pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &g->pipe_set, &g->old);
     sigpending(&pending);
-    bool was_pending = sigismember(&pending, SIGPIPE);
-    ssize_t r = write(fd, buf, n);
-    int e = errno;
-    if (r < 0 && e == EPIPE && !was_pending) {
+    g->was_pending = sigismember(&pending, SIGPIPE);
+}
+
+/* After the call: r its result, e its errno (kept for the caller). */
+static void nosigpipe_end(nosigpipe *g, ssize_t r, int e) {
+    if (r < 0 && e == EPIPE && !g->was_pending) {
         struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+        while (sigtimedwait(&g->pipe_set, NULL, &zero) < 0 && errno == EINTR) {
         }
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
     errno = e;
+}
+
+ssize_t corio__write_nosigpipe(int fd, const void *buf, size_t n) {
+    nosigpipe g;
+    nosigpipe_begin(&g);
+    ssize_t r = write(fd, buf, n);
+    nosigpipe_end(&g, r, errno);
+    return r;
+}
+
+/* sendfile(2) (which has no MSG_NOSIGNAL) under the same guard. */
+static ssize_t sendfile_nosigpipe(int out, int in, off_t *pos, size_t n) {
+    nosigpipe g;
+    nosigpipe_begin(&g);
+    ssize_t r = sendfile(out, in, pos, n);
+    nosigpipe_end(&g, r, errno);
     return r;
 }
 
@@ -282,6 +307,61 @@ static ssize_t op_send(int fd, void *c, bool *drained) {
     if (r < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     *drained = !x->caddr && (size_t)r < x->len;
     return r;
+}
+
+/* sendfile for corio__ready_io.  A short transfer says nothing about the
+ * socket (the file may have ended), so readiness is only given up on
+ * EAGAIN. */
+typedef struct sf_ctx {
+    int in;
+    off_t *pos;
+    size_t len;
+} sf_ctx;
+
+static ssize_t op_sendfile(int fd, void *c, bool *drained) {
+    sf_ctx *x = c;
+    (void)drained;
+    ssize_t r = sendfile_nosigpipe(fd, x->in, x->pos, x->len);
+    if (r < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return r;
+}
+
+bool corio__fd_nonblocking(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+int corio__sendfile_native(int sock, int in, off_t *pos, size_t count, size_t *sent) {
+    corio_task *t = corio__current();
+    if (!t) return -EPERM;
+    corio__fdstate *st = NULL;
+    int err = 0;
+    bool ring = corio__ring_on(t->loop);
+    if (!ring) {
+        if (!(st = corio__fd_state(t->loop, sock, &err))) return err;
+        if (!st->interest && (err = corio__fd_sync(t->loop, sock, st)) < 0) return err;
+    }
+    while (*sent < count) {
+        /* sendfile(2) moves at most 0x7ffff000 bytes a call. */
+        sf_ctx x = {in, pos, count - *sent < 0x7ffff000 ? count - *sent : 0x7ffff000};
+        ssize_t r;
+        if (ring) {
+            /* The ring has no sendfile: the call itself, non-blocking, and
+             * a poll in the ring for room when the socket is full. */
+            if ((err = corio__budget_charge(t, CORIO__COST_SYSCALL)) < 0) return err;
+            r = op_sendfile(sock, &x, NULL);
+            if (r == -EAGAIN) {
+                if ((err = ring_poll(t, sock, DIR_WRITE)) < 0) return err;
+                continue;
+            }
+            if (r > 0) t->loop->budget -= CORIO__COST_BYTES(r);
+        } else {
+            r = corio__ready_io(t, st, DIR_WRITE, op_sendfile, &x);
+        }
+        if (r <= 0) return (int)r; /* 0: the file ended */
+        *sent += (size_t)r;
+    }
+    return 0;
 }
 
 static ssize_t op_accept(int fd, void *c, bool *drained) {

@@ -8,6 +8,25 @@
 #include "../backend/backend.h"
 
 ssize_t corio__write_nosigpipe(int fd, const void *buf, size_t n);
+/* Send up to count - *sent more bytes of file `in`, from *pos, to the
+ * non-blocking socket `sock` with sendfile(2), from the current task,
+ * waiting for room as the loop's backend does (epoll: the socket's
+ * readiness; io_uring: a poll in the ring).  Each call is charged to the
+ * turn's budget.  *sent and *pos grow with every byte that went, whatever
+ * the result.  0 when count bytes went or the file ended; else -errno
+ * (sendfile's own, -ECANCELED, -EPERM outside a task).  SUSPENDS. */
+int corio__sendfile_native(int sock, int in, off_t *pos, size_t count, size_t *sent);
+
+/* Whether fd has O_NONBLOCK (io.c). */
+bool corio__fd_nonblocking(int fd);
+/* stream.c, for corio_writer_sendfile (os/sendfile.c): send the file
+ * natively through w, as corio__sendfile_native, after everything
+ * written to w before, with w's other writes refused meanwhile.  The
+ * writer's error, -ESHUTDOWN or -EBUSY (another sendfile) when w is not
+ * open for it; -ENOTSOCK when w is not a plain non-blocking socket stream
+ * (a transport's, a pipe's: the caller falls back); else as
+ * corio__sendfile_native.  SUSPENDS. */
+int corio__writer_sendfile_native(corio_writer *w, int in, off_t *pos, size_t count, size_t *sent);
 /* protocol.c: free loop->ring_bufs (called by corio_loop_close before the ring goes). */
 void corio__proto_ring_free(corio_loop *loop);
 
@@ -65,7 +84,7 @@ struct corio__wq {
             bool coalesce;     /* written more than once in an iteration lately: queue, flush at its end */
             bool paused;       /* above high water, not yet back to low water */
             bool unused;       /* the owner writes elsewhere (a stream over a supplied transport) */
-            bool zero_;        /* always false */
+            bool sendfiling;   /* a corio_writer_sendfile owns the descriptor: writes wait their turn (-EBUSY) */
         };
         uint32_t no_direct;    /* any of the first four: an owner's inline direct send is off */
         uint64_t flags;        /* all eight at once: the streams' fast paths test several in one load */
@@ -91,7 +110,7 @@ _Static_assert(sizeof(bool) == 1, "four bools in no_direct, eight in flags");
 /* The `flags` word with only the named flags set, for masks: a constant
  * at -O1 and up, whatever the byte order. */
 #define CORIO__WQ_FLAGS(...) (((union { \
-    struct { bool closing, eof_pending, eof_sent, indirect, coalesce, paused, unused, zero_; }; \
+    struct { bool closing, eof_pending, eof_sent, indirect, coalesce, paused, unused, sendfiling; }; \
     uint64_t flags; }){{__VA_ARGS__}}).flags)
 
 /* Bytes the kernel has not taken yet: queued plus the rest of a send in flight. */

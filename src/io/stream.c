@@ -811,6 +811,7 @@ void corio_reader_free(corio_reader *r) {
 static int writer_check_open(corio_writer *w, const char *fn) {
     if (w->err) return w->err;
     if (w->q.closing || w->q.eof_pending || w->q.eof_sent) return corio__bad(-ESHUTDOWN, "%s: the writer is closed", fn);
+    if (w->q.sendfiling) return corio__bad(-EBUSY, "%s: a sendfile is in progress on this writer", fn);
     return 0;
 }
 
@@ -1062,9 +1063,42 @@ int corio_writer_write_eof(corio_writer *w) {
     if (check_handle(w, "corio_writer_write_eof")) return -EINVAL;
     if (w->err) return w->err;
     if (w->q.closing) return -ESHUTDOWN;
+    if (w->q.sendfiling) return corio__bad(-EBUSY, "corio_writer_write_eof: a sendfile is in progress on this writer");
     if (w->c->tops) return transport_write_eof(w);
     if (!w->c->is_sock) return -EOPNOTSUPP;
     return corio__wq_write_eof(&w->q);
+}
+
+/* ---- sendfile (corio_writer_sendfile, os/sendfile.c) --------------------------------- */
+
+/* The native way: wait until everything written before has gone, then
+ * sendfile(2) on the socket, with the writer's other writes refused
+ * meanwhile (asyncio: "unable to write; sendfile is in progress").  The
+ * queue is emptied by lowering its water marks to 0 for the wait, so that
+ * the drain's own wake-up says when. */
+int corio__writer_sendfile_native(corio_writer *w, int in, off_t *pos, size_t count, size_t *sent) {
+    corio_task *t = corio__current();
+    if (!t) return -EPERM;
+    int rc = writer_check_open(w, "corio_writer_sendfile");
+    if (rc < 0) return rc;
+    conn *c = w->c;
+    if (c->tops || !c->is_sock || c->fd < 0 || !corio__fd_nonblocking(c->fd)) return -ENOTSOCK;
+    corio__wq *q = &w->q;
+    size_t high = q->high, low = q->low;
+    q->sendfiling = true;
+    q->coalesce = false; /* writes take the checked path, which refuses them */
+    corio__wq_kick(q);
+    corio__wq_set_limits(q, 0, 0);
+    while (q->paused && !w->err && c->fd >= 0) {
+        corio__waiter wt;
+        if ((rc = corio__waiter_wait(t, &w->drainers, &wt, NULL)) < 0) break;
+    }
+    corio__wq_set_limits(q, high, low);
+    q->coalesce = false; /* an end-of-iteration flush during the wait may have set it */
+    if (!rc) rc = w->err ? w->err : c->fd < 0 || q->closing ? -ESHUTDOWN : 0;
+    if (!rc) rc = corio__sendfile_native(c->fd, in, pos, count, sent);
+    q->sendfiling = false;
+    return rc;
 }
 
 int corio_writer_close(corio_writer *w) {

@@ -874,6 +874,72 @@ static int bulk_main(void *arg) {
 
 static void test_bulk_hashed(void) { test_run(bulk_main, NULL, 0); }
 
+/* ---- sendfile over TLS: the fallback (asyncio's loop.sendfile on an SSL transport) ---- */
+
+#define SF_LEN (3 * 1024 * 1024 + 5)
+
+/* The handler sends the file given as arg (an fd) after a line, then a
+ * line after it; sendfile(2) cannot encrypt, so without the fallback it
+ * is refused. */
+static int sendfile_handler(corio_reader *r, corio_writer *w, void *arg) {
+    (void)r;
+    int fd = (int)(intptr_t)arg;
+    CHECK_EQ(corio_writer_sendfile(w, fd, NULL, 0, CORIO_SENDFILE_NO_FALLBACK), -EOPNOTSUPP);
+    CHECK_EQ(corio_writer_write(w, "head\n", 5), 0);
+    off_t off = 0;
+    CHECK_EQ(corio_writer_sendfile(w, fd, &off, 0, 0), SF_LEN);
+    CHECK_EQ(off, SF_LEN);
+    CHECK_EQ(corio_writer_write(w, "tail\n", 5), 0);
+    return corio_writer_drain(w);
+}
+
+static int sendfile_main(void *arg) {
+    (void)arg;
+    char path[] = "/tmp/corio-tls-sendfile-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    uint64_t want = FNV_INIT;
+    for (size_t done = 0; done < SF_LEN;) {
+        size_t k = SF_LEN - done < PAT_LEN ? SF_LEN - done : PAT_LEN;
+        CHECK_EQ(write(fd, pat, k), (ssize_t)k);
+        want = fnv1a(want, pat, k);
+        done += k;
+    }
+    server_fixture f;
+    if (fixture_start(&f, server_ctx("server"), sendfile_handler) < 0) return 0;
+    f.tls.arg = (void *)(intptr_t)fd;
+    corio_tls_ctx *ctx = client_ctx("ca.pem");
+    corio_reader *r;
+    corio_writer *w;
+    CHECK_EQ(corio_open_tls_connection("127.0.0.1", f.port, ctx, "localhost", &r, &w), 0);
+    char line[16];
+    CHECK_EQ(corio_reader_readexactly(r, line, 5, NULL), 0);
+    CHECK(memcmp(line, "head\n", 5) == 0);
+    char *buf = malloc(65536);
+    uint64_t got = FNV_INIT;
+    size_t total = 0;
+    while (total < SF_LEN) {
+        size_t want_n = SF_LEN - total < 65536 ? SF_LEN - total : 65536;
+        ssize_t n = corio_reader_read(r, buf, want_n);
+        if (n <= 0) break;
+        got = fnv1a(got, buf, (size_t)n);
+        total += (size_t)n;
+    }
+    free(buf);
+    CHECK_EQ(total, SF_LEN);
+    CHECK(got == want);
+    CHECK_EQ(corio_reader_readexactly(r, line, 5, NULL), 0);
+    CHECK(memcmp(line, "tail\n", 5) == 0);
+    CHECK_EQ(corio_stream_close(r, w), 0);
+    corio_tls_ctx_free(ctx);
+    fixture_stop(&f);
+    close(fd);
+    return 0;
+}
+
+static void test_sendfile_fallback(void) { test_run(sendfile_main, NULL, 0); }
+
 /* ---- cancel a readline in the middle of a record ---------------------------------- */
 
 /* The server writes lines in two records each, a pause between; a relay
@@ -1067,6 +1133,7 @@ static void run_all(void) {
     RUN_NET_TEST(test_features);
     RUN_NET_TEST(test_at_eof);
     RUN_NET_TEST(test_bulk_hashed);
+    RUN_NET_TEST(test_sendfile_fallback);
     RUN_NET_TEST(test_cancel_mid_record);
     RUN_NET_TEST(test_start_tls);
 }
