@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #define DEF_HEADER_LIMIT (16 * 1024)
@@ -751,29 +750,26 @@ static int send_file_direct(corio_http_exchange *x, int fd, off_t off, size_t le
     if (corio_writer_transport(c->w) || corio_writer_buffered(c->w)) return 1;
     int sfd = corio_writer_fd(c->w);
     if (sfd < 0) return 1;
-    size_t since_yield = 0;
+    int any = 0;
     while (len) {
-        ssize_t n = sendfile(sfd, fd, &off, len < (1u << 20) ? len : (1u << 20));
-        if (n > 0) {
-            len -= (size_t)n;
-            x->written += (uint64_t)n;
-            since_yield += (size_t)n;
-            /* Loopback takes megabytes at once: let other connections run. */
-            if (since_yield >= (8u << 20)) {
-                since_yield = 0;
-                int rc = corio_yield();
-                if (rc < 0) return rc;
-            }
-            continue;
-        }
-        if (n == 0) return -EIO; /* the file is shorter than promised */
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN) return x->written ? (c->err = -errno) : -errno;
+        /* The core's sendfile waits for room as the loop does, yields to
+         * other connections and never raises SIGPIPE at a client that
+         * left; a megabyte at a time, so that io_timeout bounds each
+         * megabyte's progress as it bounds each wait of a write. */
+        size_t piece = len < (1u << 20) ? len : (1u << 20);
+        off_t before = off;
         corio_timeout to;
         int rc = corio_timeout_enter(&to, c->srv->o.io_timeout);
         if (rc < 0) return rc;
-        rc = corio_timeout_exit(&to, corio_wait_writable(sfd));
-        if (rc < 0) return c->err = rc;
+        ssize_t n = corio_sock_sendfile(sfd, fd, &off, piece, CORIO_SENDFILE_NO_FALLBACK);
+        rc = corio_timeout_exit(&to, n < 0 ? (int)n : 0);
+        size_t sent = (size_t)(off - before);
+        len -= sent;
+        x->written += (uint64_t)sent;
+        any |= sent > 0;
+        if (rc == -EOPNOTSUPP && !any) return 1; /* not a file sendfile(2) takes: copy it */
+        if (rc < 0) return any ? (c->err = rc) : rc;
+        if (sent < piece) return -EIO; /* the file is shorter than promised */
     }
     return 0;
 }
