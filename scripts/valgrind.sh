@@ -6,7 +6,7 @@ command -v valgrind >/dev/null || { echo "valgrind: not installed, installing"; 
 fail=0; n=0
 # Every module's and application's tests too (modules/<name>/tests/ builds to $BUILD/modules/<name>/tests/, apps/<name>/tests/ likewise).
 module_tests=$(cd "$BUILD" 2>/dev/null && find modules apps -path '*/tests/test_*' -type f -perm -u+x 2>/dev/null | sort || true)
-for t in $module_tests test_smoke test_loop test_task test_future test_gather test_taskgroup test_timeout test_wait_for test_lock test_condition test_queue test_io test_close test_bad_input test_executor test_net test_stream test_protocol test_transport test_agen test_task_values test_contextvars test_sendfile; do
+for t in $module_tests test_smoke test_loop test_task test_future test_gather test_taskgroup test_timeout test_wait_for test_lock test_condition test_queue test_io test_close test_bad_input test_executor test_net test_stream test_protocol test_transport test_agen test_task_values test_contextvars test_sendfile test_buffered_protocol; do
     case $t in modules/* | apps/*) exe="$BUILD/$t" ;; *) exe="$BUILD/tests/$t" ;; esac
     [ -x "$exe" ] || continue
     n=$((n+1))

@@ -62,6 +62,31 @@ typedef struct corio_protocol {
 } corio_protocol;
 
 /*
+ * asyncio.BufferedProtocol: a protocol that receives into buffers of its
+ * own.  `base` holds the other callbacks (its data_received is not used
+ * and may be NULL).  For each read, get_buffer returns a buffer and its
+ * size in *len (smaller or larger than sizehint, the number of bytes
+ * waiting, is fine); corio copies up to *len of them into it and calls
+ * buffer_updated with the count; the two alternate until the read is
+ * delivered.  The buffer stays the protocol's.  A NULL buffer or a zero
+ * size is asyncio's fatal "get_buffer() returned an empty buffer": it is
+ * reported to the loop's exception handler ("Fatal error:
+ * protocol.get_buffer() call failed.", the transport in the context) and
+ * the connection is lost with -ENOBUFS.  Everything one read brought is
+ * delivered even if the protocol pauses reading in between (as one
+ * data_received call would have had it); after a close nothing more is.
+ * (asyncio receives into the buffer directly; corio has read already, so
+ * this costs one copy.)  Open one with corio_transport_open_buffered,
+ * corio_create_connection_buffered or corio_create_server_buffered; the
+ * table must outlive the transports (and server) made with it.
+ */
+typedef struct corio_buffered_protocol {
+    corio_protocol base;
+    void *(*get_buffer)(corio_transport *t, size_t sizehint, size_t *len, void *arg);
+    void (*buffer_updated)(corio_transport *t, size_t nbytes, void *arg);
+} corio_buffered_protocol;
+
+/*
  * Makes the per-connection argument of an accepted connection; called
  * before connection_made, with the server's `factory_arg`.  Returning NULL
  * is allowed (the callbacks then get NULL).
@@ -165,6 +190,13 @@ CORIO_API int corio_transport_open(int fd, const corio_protocol *proto, void *ar
 CORIO_API int corio_create_connection(const char *host, int port, const corio_protocol *proto, void *arg,
                                       corio_transport **out);
 
+/* corio_transport_open / corio_create_connection for a BufferedProtocol:
+ * the same results, -EINVAL when get_buffer or buffer_updated is NULL. */
+CORIO_API int corio_transport_open_buffered(int fd, const corio_buffered_protocol *proto, void *arg,
+                                            corio_transport **out);
+CORIO_API int corio_create_connection_buffered(const char *host, int port, const corio_buffered_protocol *proto,
+                                               void *arg, corio_transport **out);
+
 /* ---- servers ---------------------------------------------------------------------- */
 
 /* Settings; zero-initialise, zero means default. */
@@ -185,6 +217,12 @@ typedef struct corio_proto_server_opts {
 CORIO_API int corio_create_server(const char *host, int port, const corio_protocol *proto,
                                   corio_protocol_factory factory, void *factory_arg,
                                   const corio_proto_server_opts *opts, corio_proto_server **out);
+
+/* corio_create_server whose transports call a BufferedProtocol; the same
+ * results, -EINVAL when get_buffer or buffer_updated is NULL. */
+CORIO_API int corio_create_server_buffered(const char *host, int port, const corio_buffered_protocol *proto,
+                                           corio_protocol_factory factory, void *factory_arg,
+                                           const corio_proto_server_opts *opts, corio_proto_server **out);
 
 /* The listening port, or -errno. */
 CORIO_API int corio_proto_server_port(const corio_proto_server *s);

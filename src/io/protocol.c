@@ -125,7 +125,9 @@ struct corio_transport {
     bool held_busy;            /* held_run's data_received reads `held`: free_held leaves it to held_run */
     int err;                   /* what connection_lost will report */
     int held_end;              /* held after the data: 1 EOF, -errno an error, 0 nothing */
-    const corio_protocol *p;
+    const corio_protocol *p;   /* the caller's table, or `buffered` */
+    corio_protocol *buffered;  /* a BufferedProtocol's: a copy of its base, data_received ours */
+    const corio_buffered_protocol *bp; /* ... and its table, for get_buffer and buffer_updated */
     void *arg;
     corio_loop *loop;
     proto_ring *pl;            /* the loop's protocol state (loop->ring_bufs) */
@@ -145,6 +147,7 @@ struct corio_transport {
 struct corio_proto_server {
     int lfd;
     const corio_protocol *p;
+    const corio_buffered_protocol *bp; /* a BufferedProtocol's table (p is its base), else NULL */
     corio_protocol_factory factory;
     void *factory_arg;
     size_t max_conns, nconns;
@@ -200,6 +203,7 @@ static void maybe_free(corio_transport *t) {
     bool reader = t->rread;
     corio__wq_free(&t->wq);
     free_held(t);
+    corio__free(t->buffered);
     corio__free(t);
     pl->pool.nowners--;
     corio__wq_pool_trim(&pl->pool);
@@ -693,6 +697,55 @@ static void start_reading(corio_transport *t, bool made) {
     else fail(t, -ENOMEM);
 }
 
+/* ---- BufferedProtocol ---------------------------------------------------------------- */
+
+/* A BufferedProtocol's data_received: the bytes read go into the buffers
+ * get_buffer gives, each followed by buffer_updated, until all are taken.
+ * asyncio reads straight into the buffer; here the read has happened
+ * already (into the loop's buffer or the ring's), so this is one copy,
+ * and all of one read is delivered even if the protocol pauses reading
+ * in between - what it would have got in one data_received.  A protocol
+ * that closes its transport midway gets no more.  An empty buffer is
+ * asyncio's fatal "get_buffer() returned an empty buffer": the connection
+ * fails with -ENOBUFS. */
+static void buffered_data_received(corio_transport *t, const void *data, size_t len, void *arg) {
+    const char *p = data;
+    while (len) {
+        size_t cap = 0;
+        void *buf = t->bp->get_buffer(t, len, &cap, arg);
+        if (!buf || !cap) {
+            corio_exception_context ctx = {.message = "Fatal error: protocol.get_buffer() call failed.",
+                                           .error = -ENOBUFS, .source = "protocol", .transport = t};
+            corio__report(t->loop, &ctx, "get_buffer() returned an empty buffer");
+            fail(t, -ENOBUFS);
+            return;
+        }
+        size_t n = cap < len ? cap : len;
+        memcpy(buf, p, n);
+        t->bp->buffer_updated(t, n, arg);
+        p += n;
+        len -= n;
+        if (t->closing || t->fd < 0) return;
+    }
+}
+
+/* The table a transport calls: the caller's, or for a BufferedProtocol a
+ * copy of its base whose data_received is the adapter above (so that the
+ * read paths have one call to make, and a plain protocol pays nothing).
+ * 0 or -ENOMEM. */
+static int use_protocol(corio_transport *t, const corio_protocol *proto, const corio_buffered_protocol *bp) {
+    t->p = proto;
+    if (!bp) return 0;
+    if (!(t->buffered = corio__malloc(sizeof *t->buffered))) return -ENOMEM;
+    *t->buffered = bp->base;
+    t->buffered->data_received = buffered_data_received;
+    t->bp = bp;
+    t->p = t->buffered;
+    return 0;
+}
+
+static bool buffered_ok(const corio_buffered_protocol *bp) { return bp && bp->get_buffer && bp->buffer_updated; }
+
 static void on_made(void *arg) {
     corio_transport *t = arg;
     t->made = true;
@@ -700,9 +753,10 @@ static void on_made(void *arg) {
     start_reading(t, true);
 }
 
-int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_transport **out) {
-    if (fd < 0) return corio__bad(-EBADF, "corio_transport_open: negative fd");
-    if (!proto || !proto->data_received) return corio__bad(-EINVAL, "corio_transport_open: no data_received");
+/* corio_transport_open's work, for a plain protocol (bp NULL) or a
+ * buffered one (proto = &bp->base); arguments checked. */
+static int transport_open(int fd, const corio_protocol *proto, const corio_buffered_protocol *bp, void *arg,
+                          corio_transport **out) {
     if (!corio__cur_loop) return corio__bad(-EPERM, "corio_transport_open: no loop runs on this thread");
     proto_ring *pl = proto_state(corio__cur_loop);
     if (!pl) return -ENOMEM;
@@ -714,7 +768,11 @@ int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_t
     socklen_t tl = sizeof type;
     t->fd = fd;
     t->is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
-    t->p = proto;
+    if (use_protocol(t, proto, bp) < 0) {
+        pl->pool.nowners--;
+        corio__free(t);
+        return -ENOMEM;
+    }
     t->arg = arg;
     t->loop = corio__cur_loop;
     corio__wq_init(&t->wq, &wq_owner, &pl->pool, CORIO_STREAM_HIGH_WATER, CORIO_STREAM_LOW_WATER);
@@ -722,6 +780,7 @@ int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_t
     corio__list_init(&t->link);
     if (corio_call_soon(&t->made_h, on_made, t) < 0) {
         pl->pool.nowners--;
+        corio__free(t->buffered);
         corio__free(t);
         return -ENOMEM;
     }
@@ -730,14 +789,38 @@ int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_t
     return 0;
 }
 
+int corio_transport_open(int fd, const corio_protocol *proto, void *arg, corio_transport **out) {
+    if (fd < 0) return corio__bad(-EBADF, "corio_transport_open: negative fd");
+    if (!proto || !proto->data_received) return corio__bad(-EINVAL, "corio_transport_open: no data_received");
+    return transport_open(fd, proto, NULL, arg, out);
+}
+
+int corio_transport_open_buffered(int fd, const corio_buffered_protocol *proto, void *arg, corio_transport **out) {
+    if (fd < 0) return corio__bad(-EBADF, "corio_transport_open_buffered: negative fd");
+    if (!buffered_ok(proto)) return corio__bad(-EINVAL, "corio_transport_open_buffered: no get_buffer or buffer_updated");
+    return transport_open(fd, &proto->base, proto, arg, out);
+}
+
+static int create_connection(const char *host, int port, const corio_protocol *proto,
+                             const corio_buffered_protocol *bp, void *arg, corio_transport **out) {
+    int fd = corio_tcp_connect(host, port);
+    if (fd < 0) return fd;
+    int rc = transport_open(fd, proto, bp, arg, out);
+    if (rc < 0) corio_close(fd);
+    return rc;
+}
+
 int corio_create_connection(const char *host, int port, const corio_protocol *proto, void *arg,
                             corio_transport **out) {
     if (!proto || !proto->data_received) return corio__bad(-EINVAL, "corio_create_connection: no data_received");
-    int fd = corio_tcp_connect(host, port);
-    if (fd < 0) return fd;
-    int rc = corio_transport_open(fd, proto, arg, out);
-    if (rc < 0) corio_close(fd);
-    return rc;
+    return create_connection(host, port, proto, NULL, arg, out);
+}
+
+int corio_create_connection_buffered(const char *host, int port, const corio_buffered_protocol *proto, void *arg,
+                                     corio_transport **out) {
+    if (!buffered_ok(proto))
+        return corio__bad(-EINVAL, "corio_create_connection_buffered: no get_buffer or buffer_updated");
+    return create_connection(host, port, &proto->base, proto, arg, out);
 }
 
 __attribute__((noinline)) static int transport_write_slow(corio_transport *t, const void *data, size_t len) {
@@ -894,7 +977,7 @@ static bool accept_batch(corio_proto_server *s) {
             s->in_factory = false;
         }
         corio_transport *t;
-        if (corio_transport_open(fd, s->p, carg, &t) < 0) {
+        if (transport_open(fd, s->p, s->bp, carg, &t) < 0) {
             corio__log(CORIO_LOG_WARNING, "server: out of memory for a new connection; closed it");
             close(fd);
         } else if (!s->close_late) {
@@ -923,9 +1006,11 @@ static void on_accept_edge(void *arg, uint32_t events) {
     if (!accept_batch(s) && !corio__handle_pending(&s->more_h)) corio_call_soon(&s->more_h, accept_more, s);
 }
 
-int corio_create_server(const char *host, int port, const corio_protocol *proto, corio_protocol_factory factory,
-                        void *factory_arg, const corio_proto_server_opts *opts, corio_proto_server **out) {
-    if (!proto || !proto->data_received || !out) return corio__bad(-EINVAL, "corio_create_server: bad arguments");
+/* corio_create_server's work, for a plain protocol (bp NULL) or a
+ * buffered one (proto = &bp->base); arguments checked. */
+static int create_server(const char *host, int port, const corio_protocol *proto, const corio_buffered_protocol *bp,
+                         corio_protocol_factory factory, void *factory_arg, const corio_proto_server_opts *opts,
+                         corio_proto_server **out) {
     if (!corio__cur_loop) return corio__bad(-EPERM, "corio_create_server: no loop runs on this thread");
     corio_proto_server *s = corio__calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
@@ -936,6 +1021,7 @@ int corio_create_server(const char *host, int port, const corio_protocol *proto,
     }
     s->lfd = fd;
     s->p = proto;
+    s->bp = bp;
     s->factory = factory;
     s->factory_arg = factory_arg;
     s->max_conns = opts ? opts->max_connections : 0;
@@ -950,6 +1036,19 @@ int corio_create_server(const char *host, int port, const corio_protocol *proto,
     }
     *out = s;
     return 0;
+}
+
+int corio_create_server(const char *host, int port, const corio_protocol *proto, corio_protocol_factory factory,
+                        void *factory_arg, const corio_proto_server_opts *opts, corio_proto_server **out) {
+    if (!proto || !proto->data_received || !out) return corio__bad(-EINVAL, "corio_create_server: bad arguments");
+    return create_server(host, port, proto, NULL, factory, factory_arg, opts, out);
+}
+
+int corio_create_server_buffered(const char *host, int port, const corio_buffered_protocol *proto,
+                                 corio_protocol_factory factory, void *factory_arg,
+                                 const corio_proto_server_opts *opts, corio_proto_server **out) {
+    if (!buffered_ok(proto) || !out) return corio__bad(-EINVAL, "corio_create_server_buffered: bad arguments");
+    return create_server(host, port, &proto->base, proto, factory, factory_arg, opts, out);
 }
 
 int corio_proto_server_port(const corio_proto_server *s) {
