@@ -15,6 +15,7 @@
 #include "net_util.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #define BIG (6 * 1024 * 1024 + 777) /* well past a socket's buffer: the sender waits for room */
@@ -217,35 +218,6 @@ static int sock_sender_main(void *arg) {
     return 0;
 }
 
-static int sock_cancel_main(void *arg) {
-    (void)arg;
-    int a, b, fd = make_file(BIG);
-    tcp_pair(&a, &b);
-    corio_event go;
-    corio_event_init(&go);
-    sink s = {.fd = b, .go = &go};
-    corio_task *rt = corio_spawn(sink_main, &s);
-    sender x = {.sock = a, .fd = fd};
-    corio_task *st = corio_spawn(sock_sender_main, &x);
-    yield_n(3); /* the sender fills the socket and waits for room */
-    CHECK_EQ(corio_cancel(st), 1);
-    CHECK_EQ(corio_join(st), 0);
-    CHECK_EQ(x.rc, -ECANCELED);
-    CHECK(x.off > 0 && x.off < BIG);
-    corio_event_set(&go);
-    off_t done = x.off;
-    CHECK_EQ(corio_sock_sendfile(a, fd, &x.off, 0, 0), BIG - done);
-    CHECK_EQ(x.off, BIG);
-    corio_close(a);
-    CHECK_EQ(corio_join(rt), 0);
-    sink_check(&s, data, BIG);
-    free(s.got);
-    close(fd);
-    corio_event_destroy(&go);
-    return 0;
-}
-
-static void sock_cancel(void) { test_run(sock_cancel_main, NULL, 0); }
 
 /* The peer reads a little and closes: an error, not a SIGPIPE. */
 static int sock_peer_closes_main(void *arg) {
@@ -352,31 +324,39 @@ static int writer_busy_main(void *arg) {
 
 static void writer_busy(void) { test_run(writer_busy_main, NULL, 0); }
 
-/* Cancelled midway through a stream: the writer is usable again and a
- * second call from *offset completes the file. */
-static int writer_cancel_main(void *arg) {
-    (void)arg;
+/* Cancelled while waiting for room, on a socket (arg NULL) or through a
+ * stream writer: what went is in *offset, the writer is usable again, and
+ * a second call from there completes the file with nothing lost or
+ * doubled. */
+static int cancel_main(void *arg) {
+    bool via_writer = arg != NULL;
     int a, b, fd = make_file(BIG);
     tcp_pair(&a, &b);
     corio_writer *w = NULL;
-    CHECK_EQ(corio_stream_open(a, NULL, NULL, &w), 0);
+    if (via_writer) CHECK_EQ(corio_stream_open(a, NULL, NULL, &w), 0);
     corio_event go;
     corio_event_init(&go);
     sink s = {.fd = b, .go = &go};
     corio_task *rt = corio_spawn(sink_main, &s);
-    sender x = {.w = w, .fd = fd};
-    corio_task *st = corio_spawn(writer_sender_main, &x);
-    yield_n(3);
+    sender x = {.sock = a, .w = w, .fd = fd};
+    corio_task *st = corio_spawn(via_writer ? writer_sender_main : sock_sender_main, &x);
+    yield_n(3); /* the sender fills the socket and waits for room */
     CHECK_EQ(corio_cancel(st), 1);
     CHECK_EQ(corio_join(st), 0);
     CHECK_EQ(x.rc, -ECANCELED);
     CHECK(x.off > 0 && x.off < BIG);
     corio_event_set(&go);
     off_t done = x.off;
-    CHECK_EQ(corio_writer_sendfile(w, fd, &x.off, 0, 0), BIG - done);
-    CHECK_EQ(corio_writer_close(w), 0);
-    CHECK_EQ(corio_writer_wait_closed(w), 0);
-    corio_writer_free(w);
+    if (via_writer) {
+        CHECK_EQ(corio_writer_sendfile(w, fd, &x.off, 0, 0), BIG - done);
+        CHECK_EQ(corio_writer_close(w), 0);
+        CHECK_EQ(corio_writer_wait_closed(w), 0);
+        corio_writer_free(w);
+    } else {
+        CHECK_EQ(corio_sock_sendfile(a, fd, &x.off, 0, 0), BIG - done);
+        corio_close(a);
+    }
+    CHECK_EQ(x.off, BIG);
     CHECK_EQ(corio_join(rt), 0);
     sink_check(&s, data, BIG);
     free(s.got);
@@ -385,7 +365,8 @@ static int writer_cancel_main(void *arg) {
     return 0;
 }
 
-static void writer_cancel(void) { test_run(writer_cancel_main, NULL, 0); }
+static void sock_cancel(void) { test_run(cancel_main, NULL, 0); }
+static void writer_cancel(void) { test_run(cancel_main, "writer", 0); }
 
 /* test_sendfile_force_fallback / ..._not_supported: a pipe's writer has no
  * sendfile(2) path here (asyncio's pipe transports have none either): the
