@@ -369,7 +369,7 @@ static void corio__executor_drain(void *arg) {
             w->req = NULL;
             if (w->fut.state == CORIO__PENDING) {
                 if (j->err)
-                    corio__future_cancel_plain(&w->fut);
+                    corio__future_cancel_plain(&w->fut, NULL);
                 else
                     corio__future_complete(&w->fut, CORIO__DONE, 0, j->result);
             }
