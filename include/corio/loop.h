@@ -185,8 +185,9 @@ CORIO_API const char *corio_loop_backend_reason(const corio_loop *loop);
  * its end), so that nothing the caller owns keeps pointers into their
  * stacks; a task that still refuses to finish is abandoned.  Returns 0 when
  * nothing was left; -ENOTEMPTY when tasks were still unfinished or
- * callbacks still scheduled (each is reported through the logger, then
- * freed: the loop is closed either way);
+ * callbacks still scheduled (each is reported, then freed: the loop is
+ * closed either way; unfinished tasks go to the loop's exception handler as
+ * "Task was destroyed but it is pending!", callbacks to the logger);
  * -EBUSY when the loop is running (closing from inside itself: nothing is
  * done); -EINVAL for NULL.  Must be called from the thread that ran it.
  */
@@ -310,6 +311,13 @@ struct corio_transport; /* protocol.h */
  *                 task and future (the task's) are set.  The record is
  *                 being freed: read it (name, result), but do not join,
  *                 detach or take a reference to it.
+ *                 "Task was destroyed but it is pending!": corio_loop_close
+ *                 found the task unfinished (detail: "loop closed with
+ *                 task '...' still pending: cancelling it", or without
+ *                 the tail when close cannot run it - another loop runs
+ *                 on the thread); task and future are set, and the task
+ *                 is cancelled after the call.  Once per task: one that
+ *                 then refuses to finish is only logged as abandoned.
  *   "taskgroup"   "task '...' failed (...) but its group's parent task
  *                 '...' is already done": task is the failed child.
  *   "stream handler"  "Unhandled exception in client_connected_cb": a
@@ -320,7 +328,8 @@ struct corio_transport; /* protocol.h */
  *                 (said once until an accept succeeds again).
  * Warnings stay with the logger (corio_log_set_handler), as asyncio logs
  * them with logger.warning rather than through the handler: a slow
- * callback in debug mode, what a closing loop finds left over.
+ * callback in debug mode, the callbacks and timers a closing loop finds
+ * left over.
  */
 typedef struct corio_exception_context {
     /* What happened, a short fixed text (asyncio's 'message'); NULL or ""

@@ -609,10 +609,20 @@ int corio_loop_use_virtual_clock(corio_loop *loop) {
 void corio__future_cb_free_node(corio__node *n); /* future.c */
 bool corio__future_cb_is_node(corio__node *n);
 
+/* asyncio's Task.__del__ of a task still pending: through the loop's
+ * exception handler, with the task; the default handler's line keeps the
+ * text close always logged. */
+static void report_pending(corio_loop *loop, corio_task *t, const char *then) {
+    corio_exception_context ctx = {.message = "Task was destroyed but it is pending!", .source = "task", .task = t,
+                                   .future = &t->fut};
+    corio__report(loop, &ctx, "loop closed with task '%s' still pending%s", corio_task_name(t), then);
+}
+
 int corio_loop_close(corio_loop *loop) {
     if (!loop) return -EINVAL;
     if (loop->running) return corio__bad(-EBUSY, "corio_loop_close: the loop is running (closing from inside)");
     int dirty = 0;
+    bool drained = false; /* the pending tasks were reported (and cancelled) */
     /* Tasks still pending have nodes on their stacks linked into lists the
      * caller owns (a future's callbacks, a lock's waiters): freeing those
      * stacks as they are would leave the caller dangling pointers.  So, as
@@ -625,10 +635,10 @@ int corio_loop_close(corio_loop *loop) {
         corio__list_foreach(it, &loop->tasks) {
             corio_task *t = corio__container_of(it, corio_task, link);
             if (t->flags & CORIO__TF_FINISHED) continue;
-            corio__log(CORIO_LOG_WARNING, "loop closed with task '%s' still pending: cancelling it",
-                       corio_task_name(t));
+            report_pending(loop, t, ": cancelling it");
             corio__task_cancel(t);
         }
+        drained = true;
         corio__cur_loop = loop;
         loop->running = 1;
 #ifdef CORIO__TSAN
@@ -682,7 +692,13 @@ int corio_loop_close(corio_loop *loop) {
         corio__list_foreach(it, &loop->tasks) {
             corio_task *t = corio__container_of(it, corio_task, link);
             if (t->flags & CORIO__TF_FINISHED) continue;
-            corio__log(CORIO_LOG_WARNING, "loop closed with task '%s' still pending", corio_task_name(t));
+            /* Reported once: a task cancelled above that would not finish
+             * only has its abandonment logged. */
+            if (drained)
+                corio__log(CORIO_LOG_WARNING, "loop closed: task '%s' did not finish when cancelled; abandoned",
+                           corio_task_name(t));
+            else
+                report_pending(loop, t, "");
             /* A suspended task's wake node sits on the callback list of the
              * future it awaits, which may be the caller's: unlink it, so that
              * nothing the caller keeps points into the record freed below.
