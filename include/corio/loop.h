@@ -229,8 +229,27 @@ CORIO_API corio_loop *corio_loop_current(void);
  * returns 0, -EBUSY if it already ran, -EINVAL for NULL.  Setting the
  * environment variable CORIO_VIRTUAL_CLOCK=1 gives every new loop a virtual
  * clock (handy to run timing demos instantly in tests).
+ *
+ * The clock does not jump while work in other threads is to post back to
+ * the loop: executor jobs in flight (corio_run_in_executor, corio_to_thread,
+ * file operations on the thread pool), a corio_shutdown_default_executor
+ * waiting for the threads, or holds taken with corio_loop_hold_clock.  It
+ * runs in real time meanwhile: the loop waits for the next timer as on a
+ * real clock, so a timeout around a thread's job expires only if the job
+ * really takes that long, and timers due while it runs fire on time.
  */
 CORIO_API int corio_loop_use_virtual_clock(corio_loop *loop);
+
+/*
+ * Keep a virtual clock from jumping (hold != 0) until a matching release
+ * (hold == 0), for work of your own in another thread that will post back
+ * with corio_loop_call_soon_threadsafe: take the hold before starting the
+ * work, release it in the posted callback.  Holds are counted.  No effect
+ * on a real clock.  Loop thread only (or before the loop runs).  Returns
+ * the number of holds now, or -EINVAL (NULL loop, a release without a
+ * hold).  Does not suspend.
+ */
+CORIO_API int corio_loop_hold_clock(corio_loop *loop, int hold);
 
 /* The loop's clock in seconds (monotonic; asyncio loop.time()). */
 CORIO_API double corio_loop_time(corio_loop *loop);

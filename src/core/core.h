@@ -124,6 +124,11 @@ struct corio_loop {
     corio__tsnode *ts_head, *ts_tail;
     _Atomic int ts_pending;    /* posts waiting: checked every iteration */
     int running, stopping, virtual_clock, ran_once;
+    /* Posts expected from other threads: executor jobs in flight, a wait
+     * for the executor's threads, corio_loop_hold_clock.  A virtual clock
+     * does not jump while there are any: the loop waits for them in real
+     * time, as their work takes real time.  Loop thread only. */
+    int clock_holds;
     void *tsan_fiber;          /* the thread's own TSan fiber, when under TSan */
     void *asan_fake_stack;     /* ASan bookkeeping for the scheduler stack */
     const void *sched_stack_lo;/* bounds of the scheduler (thread) stack for ASan */

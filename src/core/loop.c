@@ -450,6 +450,29 @@ static inline void poll_floor(corio_loop *loop) {
     if (corio__unlikely(loop->budget < CORIO__TURN_BUDGET / 4)) loop->budget = CORIO__TURN_BUDGET / 4;
 }
 
+/*
+ * A virtual clock with nothing to do for `wait` ns, until the next timer:
+ * autojump, be there now.  But while other threads work for the loop
+ * (clock_holds: executor jobs in flight, ...) their work takes real time,
+ * so the clock runs in real time instead: the loop waits in the poll up to
+ * the timer's deadline, and the clock moves on by the real time that
+ * passed.  A timeout around a thread's job then expires only if the job
+ * really takes that long, and timers due meanwhile fire as they would on
+ * a real clock.  Returns the timeout for run_once's own poll (0).
+ */
+static __attribute__((noinline)) int64_t virtual_wait(corio_loop *loop, int64_t wait) {
+    if (!loop->clock_holds) {
+        loop->vnow += wait;
+        return 0;
+    }
+    int64_t t0 = corio__mono_ns();
+    loop->budget = CORIO__TURN_BUDGET;
+    loop->poller->poll(loop, wait);
+    int64_t spent = corio__mono_ns() - t0;
+    loop->vnow += spent < wait ? spent : wait;
+    return 0;
+}
+
 /* One iteration; see the top of the file. */
 static void run_once(corio_loop *loop) {
     /* (Between iterations the batch is empty: what is ready is in these two.) */
@@ -459,11 +482,7 @@ static void run_once(corio_loop *loop) {
         if (loop->ntimers && corio__timer_next(loop) != INT64_MAX) { /* INT64_MAX: "never" */
             int64_t next = corio__timer_next(loop), now = corio__loop_now(loop);
             timeout = next > now ? next - now : 0;
-            if (loop->virtual_clock && timeout > 0) {
-                /* Autojump: nothing to do until the next timer, so be there now. */
-                loop->vnow = next;
-                timeout = 0;
-            }
+            if (loop->virtual_clock && timeout > 0) timeout = virtual_wait(loop, next - now);
         }
         loop->budget = CORIO__TURN_BUDGET;
         loop->poller->poll(loop, timeout);
@@ -594,6 +613,17 @@ int corio_loop_run_until_complete(corio_loop *loop, corio_future *f) {
         corio__list_remove(&u.node.link);
     if (!corio_future_done(f)) return -EINTR;
     return corio_future_result(f, NULL);
+}
+
+int corio_loop_hold_clock(corio_loop *loop, int hold) {
+    if (!loop) return corio__bad(-EINVAL, "corio_loop_hold_clock: NULL loop");
+    if (hold) {
+        loop->clock_holds++;
+    } else {
+        if (loop->clock_holds == 0) return corio__bad(-EINVAL, "corio_loop_hold_clock: no hold to release");
+        loop->clock_holds--;
+    }
+    return loop->clock_holds;
 }
 
 int corio_loop_use_virtual_clock(corio_loop *loop) {

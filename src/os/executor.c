@@ -364,6 +364,7 @@ static void corio__executor_drain(void *arg) {
     while (j) {
         job *next = j->next_done;
         corio__list_remove(&j->llink);
+        xl->loop->clock_holds--; /* the job's result is back (job_start) */
         waitctx *w = j->ctx;
         if (w) {
             w->req = NULL;
@@ -428,6 +429,10 @@ static job *job_start(corio_task *t, corio_executor *ex, corio_work_fn fn, void 
         return NULL;
     }
     corio__list_push_back(&xl->inflight, &j->llink);
+    /* A virtual clock runs in real time until the result is back, rather
+     * than jump past the job's timeouts while a thread runs it
+     * (corio_loop_use_virtual_clock). */
+    t->loop->clock_holds++;
     return j;
 }
 
@@ -448,6 +453,7 @@ static bool job_take_back(exloop *xl, job *j) {
     if (!queued) return false;
     xl->refs--; /* the loop's reference keeps it above zero */
     corio__list_remove(&j->llink);
+    xl->loop->clock_holds--;
     corio__free(j);
     return true;
 }
@@ -538,7 +544,10 @@ int corio_shutdown_default_executor(double timeout) {
         corio__list_push_back(&xl->idle_waiters, &w.link);
         corio_timeout to;
         corio_timeout_enter(&to, timeout < 0 ? INFINITY : timeout);
+        /* The last worker will post: a virtual clock runs in real time meanwhile. */
+        t->loop->clock_holds++;
         int rc = corio__await(t, &w.fut);
+        t->loop->clock_holds--;
         rc = corio_timeout_exit(&to, rc);
         corio__list_remove(&w.link);
         if (rc == -ETIMEDOUT) {
