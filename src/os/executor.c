@@ -65,13 +65,14 @@ struct waitctx {
 struct corio_executor {
     pthread_mutex_t mu;
     pthread_cond_t work_cv;  /* workers wait here for jobs */
-    pthread_cond_t idle_cv;  /* shutdown(WAIT) waits here for the last worker to exit */
+    pthread_cond_t idle_cv;  /* shutdown(WAIT) waits here for the last worker to exit, and for other joiners */
     corio_list queue;        /* jobs not started, FIFO */
     size_t nqueued;
     pthread_t *threads;      /* every thread started, in order (max_threads slots) */
     int max_threads;
     int nstarted;            /* threads created so far (they live until shutdown) */
-    int njoined;             /* of those, joined */
+    int njoined;             /* of those, joined or being joined (claimed by a shutdown(WAIT)) */
+    int njoining;            /* shutdown(WAIT) calls joining threads now: another one waits for them */
     int nalive;              /* threads not exited yet */
     int nidle;               /* threads waiting in work_cv */
     bool shutdown;           /* no more submissions; workers exit when the queue is empty */
@@ -309,12 +310,20 @@ int corio_executor_shutdown(corio_executor *ex, int flags) {
         deliver(j);
     }
     if (!(flags & CORIO_EXECUTOR_WAIT)) return 0;
+    /* Two shutdown(WAIT) calls at once: one claims the threads to join,
+     * and the other must not return before they are joined (its caller
+     * may free the executor next, under the first one's joins). */
     pthread_mutex_lock(&ex->mu);
-    while (ex->nalive > 0) pthread_cond_wait(&ex->idle_cv, &ex->mu);
+    while (ex->nalive > 0 || ex->njoining > 0) pthread_cond_wait(&ex->idle_cv, &ex->mu);
     int from = ex->njoined, to = ex->nstarted;
     ex->njoined = to;
+    if (from < to) ex->njoining++;
     pthread_mutex_unlock(&ex->mu);
+    if (from == to) return 0;
     for (int i = from; i < to; i++) pthread_join(ex->threads[i], NULL);
+    pthread_mutex_lock(&ex->mu);
+    if (--ex->njoining == 0) pthread_cond_broadcast(&ex->idle_cv);
+    pthread_mutex_unlock(&ex->mu);
     return 0;
 }
 
