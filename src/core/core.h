@@ -259,6 +259,7 @@ struct corio_task {
     struct corio_taskgroup *group;
     char *name_heap;           /* a long name, malloc'd */
     struct corio__msg *cancel_msg; /* the message of its last cancellation (corio_task_cancel_message); one reference */
+    uint64_t ctx_gen;          /* its own context's identity for tokens, never reused (context.c); 0 until a token needs one */
     void *tsan_fiber;          /* TSan's fiber for this task */
     void *asan_fake_stack;     /* ASan bookkeeping */
     int num_cancels;           /* asyncio _num_cancels_requested */
@@ -367,6 +368,7 @@ struct corio_context {
     corio__cnode *head;        /* its bindings (one reference held) */
     unsigned refs;             /* the user's hold, tasks running in it, runs in progress */
     unsigned entered;          /* corio_context_run calls not yet returned */
+    uint64_t gen;              /* its identity for tokens, never reused (a freed context's address may be) */
 };
 
 /* Outside a task: the thread's own context, and the one corio_context_run
