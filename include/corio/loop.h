@@ -232,8 +232,9 @@ CORIO_API corio_loop *corio_loop_current(void);
  *
  * The clock does not jump while work in other threads is to post back to
  * the loop: executor jobs in flight (corio_run_in_executor, corio_to_thread,
- * file operations on the thread pool), a corio_shutdown_default_executor
- * waiting for the threads, or holds taken with corio_loop_hold_clock.  It
+ * file operations on the thread pool), a getaddrinfo lookup on its thread
+ * (corio_resolve), a corio_shutdown_default_executor waiting for the
+ * threads, or holds taken with corio_loop_hold_clock.  It
  * runs in real time meanwhile: the loop waits for the next timer as on a
  * real clock, so a timeout around a thread's job expires only if the job
  * really takes that long, and timers due while it runs fire on time.
