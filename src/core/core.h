@@ -437,6 +437,9 @@ int corio__task_cancel(corio_task *t);
 int corio__task_cancel_msg(corio_task *t, const struct corio__msg *msg);
 /* Replace t's cancel message with msg (one more reference taken). */
 void corio__task_set_msg(corio_task *t, const struct corio__msg *msg);
+/* t met the cancellation of f: when f is another task's future, t takes
+ * that task's message (where asyncio raises its CancelledError in t). */
+void corio__task_msg_from(corio_task *t, const corio_future *f);
 void corio__task_release(corio_task *t);
 void corio__loop_free_tasks(corio_loop *loop);
 

@@ -115,10 +115,8 @@ int corio_future_result(const corio_future *f, intptr_t *value) {
         /* A cancelled task's result raises its CancelledError in the
          * caller (asyncio), message and all: a task that passes the
          * -ECANCELED on is cancelled with that message. */
-        if (f->kind == CORIO__FK_TASK) {
-            corio_task *me = corio__current();
-            if (me && &me->fut != f) corio__task_set_msg(me, ((const corio_task *)f)->cancel_msg);
-        }
+        corio_task *me = corio__current();
+        if (me) corio__task_msg_from(me, f);
         return -ECANCELED;
     }
     if (f->err) {

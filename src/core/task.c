@@ -467,7 +467,7 @@ int corio__await_tag(corio_task *t, corio_future *f, const char *tag, int64_t ar
     if (corio__unlikely(f->state == CORIO__CANCELLED)) {
         /* Awaiting a cancelled task raises its CancelledError here: its
          * message becomes the awaiting task's (asyncio). */
-        if (f->kind == CORIO__FK_TASK) corio__task_set_msg(t, ((corio_task *)f)->cancel_msg);
+        corio__task_msg_from(t, f);
         return -ECANCELED;
     }
     return f->err;
@@ -534,6 +534,12 @@ int corio_sleep(double seconds) {
 }
 
 /* ---- cancellation --------------------------------------------------------------------- */
+
+/* Out of line, as corio__future_seen: inlined where f is known to be a
+ * plain future (a sleep's), the cast draws -Warray-bounds at -O3. */
+__attribute__((noinline, cold)) void corio__task_msg_from(corio_task *t, const corio_future *f) {
+    if (f->kind == CORIO__FK_TASK && f != &t->fut) corio__task_set_msg(t, ((const corio_task *)f)->cancel_msg);
+}
 
 void corio__task_set_msg(corio_task *t, const corio__msg *msg) {
     if (t->cancel_msg == msg) return;
