@@ -29,7 +29,7 @@ const corio__subsystem corio__subsystems[] = {
 };
 const size_t corio__nsubsystems = sizeof corio__subsystems / sizeof corio__subsystems[0];
 
-static int task_cancel(corio_future *f) { return corio__task_cancel((corio_task *)f); }
+static int task_cancel(corio_future *f, const corio__msg *msg) { return corio__task_cancel_msg((corio_task *)f, msg); }
 
 const corio__future_kind corio__future_kinds[] = {
     [CORIO__FK_PLAIN] = {corio__future_cancel_plain},

@@ -265,6 +265,72 @@ static void test_never_retrieved_at_close(void) {
     CHECK(got[0].loop == loop);
 }
 
+/* A task still pending when the loop closes: asyncio's "Task was destroyed
+ * but it is pending!" (Task.__del__ -> call_exception_handler with the
+ * task), once per task; the default handler logs it with close's text. */
+static int sleep_long(void *arg) {
+    (void)arg;
+    return corio_sleep(100);
+}
+static int stubborn(void *arg) {
+    (void)arg;
+    /* Refuses to finish: every cancellation is absorbed (a real sleep
+     * each time would be timed; a yield keeps the drain busy). */
+    for (;;) corio_yield();
+    return 0;
+}
+static void test_destroyed_pending(void) {
+    reset();
+    corio_loop *loop = corio_loop_new();
+    CHECK_EQ(corio_loop_set_exception_handler(loop, record, NULL), 0);
+    corio_task_opts o = {.name = "sleepy"};
+    corio_task *t = corio_loop_spawn(loop, sleep_long, NULL, &o);
+    CHECK_EQ(corio_task_detach(t), 0);
+    corio_loop_stop(loop);
+    corio_loop_run_forever(loop); /* one iteration: the task sleeps */
+    CHECK_EQ(ngot, 0);
+    CHECK_EQ(corio_loop_close(loop), -ENOTEMPTY);
+    CHECK_EQ(ngot, 1);
+    CHECK(strcmp(got[0].message, "Task was destroyed but it is pending!") == 0);
+    CHECK(strcmp(got[0].detail, "loop closed with task 'sleepy' still pending: cancelling it") == 0);
+    CHECK(strcmp(got[0].source, "task") == 0);
+    CHECK(strcmp(got[0].task_name, "sleepy") == 0);
+    CHECK(got[0].has_task && got[0].future_is_task);
+    CHECK(got[0].loop == loop);
+
+    /* The default handler: the line close always logged, now at ERROR as
+     * asyncio's default handler logs; a task that refuses to finish is
+     * reported once, then its abandonment logged. */
+    reset();
+    corio_log_set_handler(capture_log, NULL);
+    loop = corio_loop_new();
+    o.name = "stubborn";
+    t = corio_loop_spawn(loop, stubborn, NULL, &o);
+    CHECK_EQ(corio_task_detach(t), 0);
+    corio_loop_stop(loop);
+    corio_loop_run_forever(loop);
+    CHECK_EQ(corio_loop_close(loop), -ENOTEMPTY);
+    CHECK_EQ(nlogs, 2);
+    CHECK_EQ(last_level, CORIO_LOG_WARNING);
+    CHECK(strstr(last_log, "'stubborn' did not finish when cancelled") != NULL);
+    corio_log_set_handler(NULL, NULL);
+
+    reset();
+    corio_log_set_handler(capture_log, NULL);
+    loop = corio_loop_new();
+    o.name = "sleepy";
+    t = corio_loop_spawn(loop, sleep_long, NULL, &o);
+    CHECK_EQ(corio_task_detach(t), 0);
+    corio_loop_stop(loop);
+    corio_loop_run_forever(loop);
+    CHECK_EQ(corio_loop_close(loop), -ENOTEMPTY);
+    CHECK_EQ(nlogs, 1);
+    CHECK_EQ(last_level, CORIO_LOG_ERROR);
+    CHECK(strcmp(last_log, "Task was destroyed but it is pending!: loop closed with task 'sleepy' still pending: "
+                           "cancelling it") == 0);
+    corio_log_set_handler(NULL, NULL);
+}
+
 /* ---- a stream handler that fails ------------------------------------------------------- */
 
 static int failing_stream_handler(corio_reader *r, corio_writer *w, void *arg) {
@@ -523,6 +589,7 @@ int main(void) {
     RUN_TEST(test_call_custom);
     RUN_TEST(test_never_retrieved);
     RUN_TEST(test_never_retrieved_at_close);
+    RUN_TEST(test_destroyed_pending);
     RUN_TEST(test_stream_handler);
     RUN_TEST(test_protocol_callback);
     RUN_TEST(test_taskgroup_parent_done);

@@ -985,6 +985,57 @@ static int under_timeout_main(void *arg) {
 }
 static void test_group_under_timeout(void) { CHECK_EQ(test_run(under_timeout_main, NULL, 1), 0); }
 
+/* Another task entering a group that is active: asyncio raises
+ * RuntimeError("TaskGroup ... has already been entered"); here -EALREADY,
+ * with the group left as it was - while its body runs and while its exit
+ * waits for the children.  Once the exit has returned, the other task may
+ * enter it (asyncio's may not be entered twice at all). */
+typedef struct shared_group {
+    corio_taskgroup g;
+    corio_event child_go, body_done, exited;
+    int intruder_rc[2];
+} shared_group;
+static int tg_child(void *arg) {
+    shared_group *s = arg;
+    return corio_event_wait(&s->child_go) < 0 ? -1 : 7;
+}
+static int intruder(void *arg) {
+    shared_group *s = arg;
+    s->intruder_rc[0] = corio_taskgroup_enter(&s->g); /* the body runs */
+    CHECK_EQ(corio_event_wait(&s->body_done), 0);
+    s->intruder_rc[1] = corio_taskgroup_enter(&s->g); /* the exit waits for the child */
+    corio_event_set(&s->child_go);
+    /* After the owner's exit: free to enter. */
+    CHECK_EQ(corio_event_wait(&s->exited), 0);
+    CHECK_EQ(corio_taskgroup_enter(&s->g), 0);
+    CHECK(s->g.parent == corio_current_task());
+    CHECK_EQ(corio_taskgroup_exit(&s->g, 0), 0);
+    return 0;
+}
+static int other_task_enter_main(void *arg) {
+    (void)arg;
+    shared_group s;
+    corio_event_init(&s.child_go);
+    corio_event_init(&s.body_done);
+    corio_event_init(&s.exited);
+    CHECK_EQ(corio_taskgroup_enter(&s.g), 0);
+    corio_task *c = corio_taskgroup_spawn(&s.g, tg_child, &s, NULL);
+    CHECK(c != NULL);
+    CHECK_EQ(corio_task_ref(c), 0); /* read it after the exit */
+    corio_task *in = corio_spawn(intruder, &s);
+    CHECK_EQ(corio_yield(), 0);
+    CHECK_EQ(s.intruder_rc[0], -EALREADY);
+    CHECK(s.g.parent == corio_current_task());
+    corio_event_set(&s.body_done);
+    CHECK_EQ(corio_taskgroup_exit(&s.g, 0), 0);
+    CHECK_EQ(s.intruder_rc[1], -EALREADY);
+    CHECK_EQ(corio_join(c), 7);
+    corio_event_set(&s.exited);
+    CHECK_EQ(corio_join(in), 0);
+    return 0;
+}
+static void test_enter_from_other_task(void) { CHECK_EQ(test_run(other_task_enter_main, NULL, 1), 0); }
+
 int main(void) {
     RUN_TEST(test_taskgroup_01);
     RUN_TEST(test_taskgroup_02);
@@ -1026,5 +1077,6 @@ int main(void) {
     RUN_TEST(test_exit_from_other_task);
     RUN_TEST(test_group_in_a_loop);
     RUN_TEST(test_group_under_timeout);
+    RUN_TEST(test_enter_from_other_task);
     TEST_MAIN_END();
 }

@@ -46,6 +46,7 @@ typedef struct corio_context_token {
     const corio_contextvar *var; /* the variable set */
     uint64_t var_id;             /* ... and its identity (addresses are reused after a free) */
     const void *ctx;             /* the context the set was made in */
+    uint64_t ctx_gen;            /* ... and its identity (task records and contexts are reused after a free) */
     intptr_t old_value;          /* public: the value before the set, when had_old */
     unsigned char had_old;       /* public: 1 if the variable had a value before the set */
     unsigned char used;          /* reset already done */
@@ -94,7 +95,9 @@ CORIO_API int corio_contextvar_set(corio_contextvar *v, intptr_t value, corio_co
  * had before, or none.  Returns 0; -EINVAL when tok was already used
  * (asyncio: RuntimeError), was made by another variable, or in another
  * context (ValueError: a set in a task is reset in that task, a set inside
- * corio_context_run inside that run); -ENOMEM (tok stays usable).
+ * corio_context_run inside that run) - a task or context that has been
+ * freed since counts as another, even when a new one took its memory;
+ * -ENOMEM (tok stays usable).  Does not suspend.
  */
 CORIO_API int corio_contextvar_reset(corio_contextvar *v, corio_context_token *tok);
 

@@ -83,8 +83,11 @@ enum {
  * Stop accepting work (Executor.shutdown(wait, cancel_futures)): later
  * submissions fail with -ESHUTDOWN.  Queued jobs still run unless
  * CORIO_EXECUTOR_CANCEL_QUEUED; with CORIO_EXECUTOR_WAIT the call blocks
- * until the workers are idle and have exited.  Called twice, the second
- * call only adds what its flags ask for.  Returns 0, -EINVAL for NULL,
+ * until the workers are idle and have exited and every thread is joined,
+ * even when another shutdown(WAIT) is joining them at the same time (each
+ * call returns only after the joins, so either caller may then free the
+ * executor).  Called twice, the second call only adds what its flags ask
+ * for.  Returns 0, -EINVAL for NULL,
  * -EDEADLK when a job of this executor asks to wait for it.  Any thread;
  * waiting on a loop's thread blocks that loop (results are delivered once
  * it runs again).

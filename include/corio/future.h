@@ -59,6 +59,18 @@ CORIO_API int corio_future_set_error(corio_future *f, int err);
  */
 CORIO_API int corio_future_cancel(corio_future *f);
 
+/*
+ * corio_future_cancel with a message (asyncio Future.cancel(msg); msg
+ * copied, NULL: none).  For a task's future this is corio_cancel_msg.
+ * For a plain future, the tasks awaiting it now get the message
+ * (corio_task_cancel_message of each, once its await returns
+ * -ECANCELED); the future keeps none, unlike asyncio's: a task that
+ * awaits it after it was cancelled sees no message.  A gather that
+ * cancels its children passes its message on.  Returns as
+ * corio_future_cancel, or -ENOMEM (nothing cancelled).  Does not suspend.
+ */
+CORIO_API int corio_future_cancel_msg(corio_future *f, const char *msg);
+
 /* 1 when f is done (with a result, an error, or cancelled), else 0. */
 CORIO_API int corio_future_done(const corio_future *f);
 

@@ -185,8 +185,9 @@ CORIO_API const char *corio_loop_backend_reason(const corio_loop *loop);
  * its end), so that nothing the caller owns keeps pointers into their
  * stacks; a task that still refuses to finish is abandoned.  Returns 0 when
  * nothing was left; -ENOTEMPTY when tasks were still unfinished or
- * callbacks still scheduled (each is reported through the logger, then
- * freed: the loop is closed either way);
+ * callbacks still scheduled (each is reported, then freed: the loop is
+ * closed either way; unfinished tasks go to the loop's exception handler as
+ * "Task was destroyed but it is pending!", callbacks to the logger);
  * -EBUSY when the loop is running (closing from inside itself: nothing is
  * done); -EINVAL for NULL.  Must be called from the thread that ran it.
  */
@@ -228,8 +229,28 @@ CORIO_API corio_loop *corio_loop_current(void);
  * returns 0, -EBUSY if it already ran, -EINVAL for NULL.  Setting the
  * environment variable CORIO_VIRTUAL_CLOCK=1 gives every new loop a virtual
  * clock (handy to run timing demos instantly in tests).
+ *
+ * The clock does not jump while work in other threads is to post back to
+ * the loop: executor jobs in flight (corio_run_in_executor, corio_to_thread,
+ * file operations on the thread pool), a getaddrinfo lookup on its thread
+ * (corio_resolve), a corio_shutdown_default_executor waiting for the
+ * threads, or holds taken with corio_loop_hold_clock.  It
+ * runs in real time meanwhile: the loop waits for the next timer as on a
+ * real clock, so a timeout around a thread's job expires only if the job
+ * really takes that long, and timers due while it runs fire on time.
  */
 CORIO_API int corio_loop_use_virtual_clock(corio_loop *loop);
+
+/*
+ * Keep a virtual clock from jumping (hold != 0) until a matching release
+ * (hold == 0), for work of your own in another thread that will post back
+ * with corio_loop_call_soon_threadsafe: take the hold before starting the
+ * work, release it in the posted callback.  Holds are counted.  No effect
+ * on a real clock.  Loop thread only (or before the loop runs).  Returns
+ * the number of holds now, or -EINVAL (NULL loop, a release without a
+ * hold).  Does not suspend.
+ */
+CORIO_API int corio_loop_hold_clock(corio_loop *loop, int hold);
 
 /* The loop's clock in seconds (monotonic; asyncio loop.time()). */
 CORIO_API double corio_loop_time(corio_loop *loop);
@@ -310,6 +331,13 @@ struct corio_transport; /* protocol.h */
  *                 task and future (the task's) are set.  The record is
  *                 being freed: read it (name, result), but do not join,
  *                 detach or take a reference to it.
+ *                 "Task was destroyed but it is pending!": corio_loop_close
+ *                 found the task unfinished (detail: "loop closed with
+ *                 task '...' still pending: cancelling it", or without
+ *                 the tail when close cannot run it - another loop runs
+ *                 on the thread); task and future are set, and the task
+ *                 is cancelled after the call.  Once per task: one that
+ *                 then refuses to finish is only logged as abandoned.
  *   "taskgroup"   "task '...' failed (...) but its group's parent task
  *                 '...' is already done": task is the failed child.
  *   "stream handler"  "Unhandled exception in client_connected_cb": a
@@ -320,7 +348,8 @@ struct corio_transport; /* protocol.h */
  *                 (said once until an accept succeeds again).
  * Warnings stay with the logger (corio_log_set_handler), as asyncio logs
  * them with logger.warning rather than through the handler: a slow
- * callback in debug mode, what a closing loop finds left over.
+ * callback in debug mode, the callbacks and timers a closing loop finds
+ * left over.
  */
 typedef struct corio_exception_context {
     /* What happened, a short fixed text (asyncio's 'message'); NULL or ""

@@ -106,6 +106,38 @@ CORIO_API int corio_task_ref(corio_task *t);
  */
 CORIO_API int corio_cancel(corio_task *t);
 
+/*
+ * corio_cancel with a message (asyncio Task.cancel(msg)): msg is copied
+ * (NULL: no message) and travels with the cancellation - to the code
+ * that gets the -ECANCELED, and on to whoever awaits or joins t once it
+ * finishes cancelled - readable with corio_task_cancel_message.  As in
+ * asyncio, a cancel while the future t waits on is cancelled already
+ * keeps the first message (that is the one t will see); before t starts,
+ * the last one wins.  Returns 1 if requested, 0 if t is already done (its
+ * message unchanged), -EINVAL for NULL or a non-task, -ENOMEM (nothing
+ * requested).  Does not suspend.
+ */
+CORIO_API int corio_cancel_msg(corio_task *t, const char *msg);
+
+/*
+ * The message of t's cancellation (asyncio: the CancelledError's args),
+ * or NULL when it carries none.  For the running task,
+ * corio_task_cancel_message(corio_current_task()) after a call returned
+ * -ECANCELED is the message that cancellation came with: the one given
+ * to corio_cancel_msg / corio_future_cancel_msg, or, when the call awaited
+ * or joined a task that was cancelled (corio_join, corio_await,
+ * corio_gather, corio_wait_for, reading its result with
+ * corio_task_result / corio_future_result), that task's message.  When
+ * a task returns -ECANCELED the message it holds then is the one it
+ * finishes with, so a joiner reads it after its corio_join returned
+ * -ECANCELED from corio_task_cancel_message(corio_current_task()), or
+ * from t itself while it holds a reference.  A message is kept until
+ * the next cancellation delivered to the task replaces it (one the task
+ * absorbed included).  Valid until then, or until t is freed.  Does not
+ * suspend.
+ */
+CORIO_API const char *corio_task_cancel_message(const corio_task *t);
+
 /* Number of pending cancellation requests (asyncio Task.cancelling): each
  * corio_cancel of an unfinished task adds one, each corio_task_uncancel
  * takes one away; delivering the cancellation does not change it.  -EINVAL

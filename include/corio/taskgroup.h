@@ -43,8 +43,11 @@ typedef struct corio_taskgroup {
 
 /*
  * Enter a group.  Returns 0, -EPERM outside a task, -EINVAL for NULL,
- * -EALREADY if the group is active (entered and not yet left); a group may
- * be entered again after its exit.  Does not suspend.
+ * -EALREADY if the group is active - entered and its exit not yet
+ * returned - whichever task asks (asyncio's RuntimeError "TaskGroup has
+ * already been entered"; the group is left as it was); a group may be
+ * entered again after its exit has returned (asyncio's may not).  Does not
+ * suspend.
  */
 CORIO_API int corio_taskgroup_enter(corio_taskgroup *g);
 

@@ -116,7 +116,32 @@ static void thread_watch(corio__cnode **slot) {
     if (thread_key_ok) pthread_setspecific(thread_key, (void *)1);
 }
 
-/* Where the current context's head is: also its identity, for tokens. */
+/*
+ * Identities for tokens.  Where a context's head is (a task record's
+ * field, a corio_context's) names it only while it lives: a freed task's
+ * record goes back to the stack cache and the next spawn gets it, a freed
+ * context's memory goes back to malloc.  So a token also carries a number
+ * that is never given twice: a corio_context gets one when it is made, a
+ * task's own context and a thread's when their first token is made.
+ */
+static uint64_t gen_counter;
+static CORIO__TLS uint64_t thread_gen;
+static uint64_t gen_next(void) { return __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED); }
+
+/* The identity of the current context (see cur_slot). */
+static uint64_t cur_gen(void) {
+    corio_task *t = corio__current();
+    if (t) {
+        if (corio__ctx_is_shared(t->ctx)) return corio__ctx_shared(t->ctx)->gen;
+        if (!t->ctx_gen) t->ctx_gen = gen_next();
+        return t->ctx_gen;
+    }
+    if (corio__thread_entered) return corio__thread_entered->gen;
+    if (!thread_gen) thread_gen = gen_next();
+    return thread_gen;
+}
+
+/* Where the current context's head is: also its identity, for tokens (with cur_gen). */
 static corio__cnode **cur_slot(void) {
     corio_task *t = corio__current();
     if (t) return corio__ctx_is_shared(t->ctx) ? &corio__ctx_shared(t->ctx)->head : &t->ctx;
@@ -192,6 +217,7 @@ int corio_contextvar_set(corio_contextvar *v, intptr_t value, corio_context_toke
         tok->var = v;
         tok->var_id = v->id;
         tok->ctx = slot;
+        tok->ctx_gen = cur_gen();
         tok->had_old = old && !old->unset;
         tok->old_value = tok->had_old ? old->value : 0;
         tok->used = 0;
@@ -209,7 +235,7 @@ int corio_contextvar_reset(corio_contextvar *v, corio_context_token *tok) {
     if (tok->var != v || tok->var_id != v->id)
         return corio__bad(-EINVAL, "corio_contextvar_reset: the token was created by a different variable");
     corio__cnode **slot = cur_slot();
-    if (tok->ctx != (const void *)slot)
+    if (tok->ctx != (const void *)slot || tok->ctx_gen != cur_gen())
         return corio__bad(-EINVAL, "corio_contextvar_reset: the token was created in a different context");
     int rc = cnode_bind(slot, v->id, tok->old_value, !tok->had_old);
     if (rc == 0) tok->used = 1;
@@ -233,6 +259,7 @@ corio_context *corio_context_new(void) {
     c->head = NULL;
     c->refs = 1;
     c->entered = 0;
+    c->gen = gen_next();
     return c;
 }
 

@@ -124,6 +124,11 @@ struct corio_loop {
     corio__tsnode *ts_head, *ts_tail;
     _Atomic int ts_pending;    /* posts waiting: checked every iteration */
     int running, stopping, virtual_clock, ran_once;
+    /* Posts expected from other threads: executor jobs in flight, a wait
+     * for the executor's threads, corio_loop_hold_clock.  A virtual clock
+     * does not jump while there are any: the loop waits for them in real
+     * time, as their work takes real time.  Loop thread only. */
+    int clock_holds;
     void *tsan_fiber;          /* the thread's own TSan fiber, when under TSan */
     void *asan_fake_stack;     /* ASan bookkeeping for the scheduler stack */
     const void *sched_stack_lo;/* bounds of the scheduler (thread) stack for ASan */
@@ -202,6 +207,8 @@ void corio__loop_flush(corio_loop *loop);
 static inline bool corio__handle_pending(const corio_handle *h) { return (h->state & 3u) != 0; }
 /* ---- futures ---------------------------------------------------------------- */
 
+struct corio__msg; /* a cancel message (below) */
+
 enum { CORIO__PENDING = 0, CORIO__DONE = 1, CORIO__CANCELLED = 2 };
 enum { CORIO__FK_PLAIN = 0, CORIO__FK_TASK = 1, CORIO__FK_GATHER = 2 };
 #define CORIO__FUTURE_MAGIC 0xF07E
@@ -224,7 +231,7 @@ void corio__future_add_node(corio_future *f, corio__node *n);
  * or already moved to the ready queue but not run.  Harmless if it ran. */
 void corio__future_remove_node(corio_future *f, corio__node *n);
 /* The plain cancel (asyncio Future.cancel), used by the overrides too. */
-int corio__future_cancel_plain(corio_future *f);
+int corio__future_cancel_plain(corio_future *f, const struct corio__msg *msg);
 
 /* ---- tasks ------------------------------------------------------------------ */
 
@@ -251,6 +258,8 @@ struct corio_task {
     corio_future *waiting_on;  /* asyncio's _fut_waiter */
     struct corio_taskgroup *group;
     char *name_heap;           /* a long name, malloc'd */
+    struct corio__msg *cancel_msg; /* the message of its last cancellation (corio_task_cancel_message); one reference */
+    uint64_t ctx_gen;          /* its own context's identity for tokens, never reused (context.c); 0 until a token needs one */
     void *tsan_fiber;          /* TSan's fiber for this task */
     void *asan_fake_stack;     /* ASan bookkeeping */
     int num_cancels;           /* asyncio _num_cancels_requested */
@@ -359,6 +368,7 @@ struct corio_context {
     corio__cnode *head;        /* its bindings (one reference held) */
     unsigned refs;             /* the user's hold, tasks running in it, runs in progress */
     unsigned entered;          /* corio_context_run calls not yet returned */
+    uint64_t gen;              /* its identity for tokens, never reused (a freed context's address may be) */
 };
 
 /* Outside a task: the thread's own context, and the one corio_context_run
@@ -422,6 +432,14 @@ static inline void corio__unpark(corio_loop *loop, corio_task *t) {
  * be a task, the cast would draw -Warray-bounds. */
 void corio__future_seen(const corio_future *f);
 int corio__task_cancel(corio_task *t);
+/* corio__task_cancel with a message (NULL: none), which t's cancellation
+ * carries to the code it interrupts and to those who await t. */
+int corio__task_cancel_msg(corio_task *t, const struct corio__msg *msg);
+/* Replace t's cancel message with msg (one more reference taken). */
+void corio__task_set_msg(corio_task *t, const struct corio__msg *msg);
+/* t met the cancellation of f: when f is another task's future, t takes
+ * that task's message (where asyncio raises its CancelledError in t). */
+void corio__task_msg_from(corio_task *t, const corio_future *f);
 void corio__task_release(corio_task *t);
 void corio__loop_free_tasks(corio_loop *loop);
 
@@ -491,10 +509,30 @@ typedef struct corio__subsystem {
 extern const corio__subsystem corio__subsystems[];
 extern const size_t corio__nsubsystems;
 
-/* What corio_future_cancel does for each kind of future (CORIO__FK_*). */
+/* A cancel message (asyncio's CancelledError args[0]): immutable once
+ * made, shared by reference between the cancelled task, the futures it
+ * passes through and those who await it, so that handing it on cannot
+ * fail.  Counted without atomics: every holder belongs to one loop. */
+typedef struct corio__msg {
+    unsigned refs;
+    char text[];
+} corio__msg;
+static inline corio__msg *corio__msg_ref(const corio__msg *m) {
+    corio__msg *w = (corio__msg *)(uintptr_t)m; /* the count changes, the text never */
+    if (w) w->refs++;
+    return w;
+}
+void corio__msg_unref(corio__msg *m);
+/* A message holding a copy of text (one reference), or NULL for a NULL text or no memory. */
+corio__msg *corio__msg_new(const char *text);
+
+/* What corio_future_cancel does for each kind of future (CORIO__FK_*),
+ * with the message the cancellation carries (NULL: none). */
 typedef struct corio__future_kind {
-    int (*cancel)(corio_future *f);
+    int (*cancel)(corio_future *f, const corio__msg *msg);
 } corio__future_kind;
+/* corio_future_cancel with a message. */
+int corio__future_cancel_msg(corio_future *f, const corio__msg *msg);
 extern const corio__future_kind corio__future_kinds[];
 
 /* call_soon_threadsafe for the library's own posts: one still queued when

@@ -10,6 +10,7 @@
 #include "core.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int corio_future_init(corio_future *f, corio_loop *loop) {
     if (!f) return corio__bad(-EINVAL, "corio_future_init: NULL future");
@@ -53,17 +54,54 @@ int corio_future_set_error(corio_future *f, int err) {
     return 0;
 }
 
-int corio__future_cancel_plain(corio_future *f) {
+void corio__msg_unref(corio__msg *m) {
+    if (m && --m->refs == 0) corio__free(m);
+}
+
+int corio__future_cancel_plain(corio_future *f, const corio__msg *msg) {
     if (f->state != CORIO__PENDING) return 0;
+    /* The tasks awaiting f get the message now: a plain future keeps none
+     * of its own (its struct is the caller's, with no room to spare and no
+     * destroy that every user calls), so its CancelledError's message is
+     * handed to the code it is raised in, which is all asyncio shows of it
+     * unless the future is awaited again later. */
+    corio__list_foreach(it, &f->callbacks) {
+        corio_task *w = corio__node_task(corio__container_of(it, corio__node, link));
+        if (w) corio__task_set_msg(w, msg);
+    }
     corio__future_complete(f, CORIO__CANCELLED, -ECANCELED, 0);
     return 1;
 }
 
-int corio_future_cancel(corio_future *f) {
-    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_cancel: not a future");
+int corio__future_cancel_msg(corio_future *f, const corio__msg *msg) {
     /* Tasks and gathers override cancel; the table (src/subsystems.c)
      * keeps this layer from naming the ones above it. */
-    return corio__future_kinds[f->kind].cancel(f);
+    return corio__future_kinds[f->kind].cancel(f, msg);
+}
+
+int corio_future_cancel(corio_future *f) {
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_cancel: not a future");
+    return corio__future_cancel_msg(f, NULL);
+}
+
+corio__msg *corio__msg_new(const char *text) {
+    if (!text) return NULL;
+    size_t len = strlen(text);
+    corio__msg *m = corio__malloc(sizeof *m + len + 1);
+    if (!m) return NULL;
+    m->refs = 1;
+    memcpy(m->text, text, len + 1);
+    return m;
+}
+
+int corio_future_cancel_msg(corio_future *f, const char *msg) {
+    if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_cancel_msg: not a future");
+    if (f->state != CORIO__PENDING) return 0; /* nothing to copy for */
+    corio__msg *m = corio__msg_new(msg);
+    if (msg && !m) return -ENOMEM;
+    int rc = corio__future_cancel_msg(f, m);
+    corio__msg_unref(m);
+    return rc;
 }
 
 int corio_future_done(const corio_future *f) { return f && f->state != CORIO__PENDING; }
@@ -73,7 +111,14 @@ int corio_future_cancelled(const corio_future *f) { return f && f->state == CORI
 int corio_future_result(const corio_future *f, intptr_t *value) {
     if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_result: not a future");
     if (f->state == CORIO__PENDING) return -EINPROGRESS;
-    if (f->state == CORIO__CANCELLED) return -ECANCELED;
+    if (f->state == CORIO__CANCELLED) {
+        /* A cancelled task's result raises its CancelledError in the
+         * caller (asyncio), message and all: a task that passes the
+         * -ECANCELED on is cancelled with that message. */
+        corio_task *me = corio__current();
+        if (me) corio__task_msg_from(me, f);
+        return -ECANCELED;
+    }
     if (f->err) {
         corio__future_seen(f); /* debug mode: the error is retrieved */
         return f->err;

@@ -450,6 +450,29 @@ static inline void poll_floor(corio_loop *loop) {
     if (corio__unlikely(loop->budget < CORIO__TURN_BUDGET / 4)) loop->budget = CORIO__TURN_BUDGET / 4;
 }
 
+/*
+ * A virtual clock with nothing to do for `wait` ns, until the next timer:
+ * autojump, be there now.  But while other threads work for the loop
+ * (clock_holds: executor jobs in flight, ...) their work takes real time,
+ * so the clock runs in real time instead: the loop waits in the poll up to
+ * the timer's deadline, and the clock moves on by the real time that
+ * passed.  A timeout around a thread's job then expires only if the job
+ * really takes that long, and timers due meanwhile fire as they would on
+ * a real clock.  Returns the timeout for run_once's own poll (0).
+ */
+static __attribute__((noinline)) int64_t virtual_wait(corio_loop *loop, int64_t wait) {
+    if (!loop->clock_holds) {
+        loop->vnow += wait;
+        return 0;
+    }
+    int64_t t0 = corio__mono_ns();
+    loop->budget = CORIO__TURN_BUDGET;
+    loop->poller->poll(loop, wait);
+    int64_t spent = corio__mono_ns() - t0;
+    loop->vnow += spent < wait ? spent : wait;
+    return 0;
+}
+
 /* One iteration; see the top of the file. */
 static void run_once(corio_loop *loop) {
     /* (Between iterations the batch is empty: what is ready is in these two.) */
@@ -459,11 +482,7 @@ static void run_once(corio_loop *loop) {
         if (loop->ntimers && corio__timer_next(loop) != INT64_MAX) { /* INT64_MAX: "never" */
             int64_t next = corio__timer_next(loop), now = corio__loop_now(loop);
             timeout = next > now ? next - now : 0;
-            if (loop->virtual_clock && timeout > 0) {
-                /* Autojump: nothing to do until the next timer, so be there now. */
-                loop->vnow = next;
-                timeout = 0;
-            }
+            if (loop->virtual_clock && timeout > 0) timeout = virtual_wait(loop, next - now);
         }
         loop->budget = CORIO__TURN_BUDGET;
         loop->poller->poll(loop, timeout);
@@ -596,6 +615,17 @@ int corio_loop_run_until_complete(corio_loop *loop, corio_future *f) {
     return corio_future_result(f, NULL);
 }
 
+int corio_loop_hold_clock(corio_loop *loop, int hold) {
+    if (!loop) return corio__bad(-EINVAL, "corio_loop_hold_clock: NULL loop");
+    if (hold) {
+        loop->clock_holds++;
+    } else {
+        if (loop->clock_holds == 0) return corio__bad(-EINVAL, "corio_loop_hold_clock: no hold to release");
+        loop->clock_holds--;
+    }
+    return loop->clock_holds;
+}
+
 int corio_loop_use_virtual_clock(corio_loop *loop) {
     if (!loop) return -EINVAL;
     if (loop->ran_once || loop->running) return -EBUSY;
@@ -609,10 +639,20 @@ int corio_loop_use_virtual_clock(corio_loop *loop) {
 void corio__future_cb_free_node(corio__node *n); /* future.c */
 bool corio__future_cb_is_node(corio__node *n);
 
+/* asyncio's Task.__del__ of a task still pending: through the loop's
+ * exception handler, with the task; the default handler's line keeps the
+ * text close always logged. */
+static void report_pending(corio_loop *loop, corio_task *t, const char *then) {
+    corio_exception_context ctx = {.message = "Task was destroyed but it is pending!", .source = "task", .task = t,
+                                   .future = &t->fut};
+    corio__report(loop, &ctx, "loop closed with task '%s' still pending%s", corio_task_name(t), then);
+}
+
 int corio_loop_close(corio_loop *loop) {
     if (!loop) return -EINVAL;
     if (loop->running) return corio__bad(-EBUSY, "corio_loop_close: the loop is running (closing from inside)");
     int dirty = 0;
+    bool drained = false; /* the pending tasks were reported (and cancelled) */
     /* Tasks still pending have nodes on their stacks linked into lists the
      * caller owns (a future's callbacks, a lock's waiters): freeing those
      * stacks as they are would leave the caller dangling pointers.  So, as
@@ -625,10 +665,10 @@ int corio_loop_close(corio_loop *loop) {
         corio__list_foreach(it, &loop->tasks) {
             corio_task *t = corio__container_of(it, corio_task, link);
             if (t->flags & CORIO__TF_FINISHED) continue;
-            corio__log(CORIO_LOG_WARNING, "loop closed with task '%s' still pending: cancelling it",
-                       corio_task_name(t));
+            report_pending(loop, t, ": cancelling it");
             corio__task_cancel(t);
         }
+        drained = true;
         corio__cur_loop = loop;
         loop->running = 1;
 #ifdef CORIO__TSAN
@@ -682,7 +722,13 @@ int corio_loop_close(corio_loop *loop) {
         corio__list_foreach(it, &loop->tasks) {
             corio_task *t = corio__container_of(it, corio_task, link);
             if (t->flags & CORIO__TF_FINISHED) continue;
-            corio__log(CORIO_LOG_WARNING, "loop closed with task '%s' still pending", corio_task_name(t));
+            /* Reported once: a task cancelled above that would not finish
+             * only has its abandonment logged. */
+            if (drained)
+                corio__log(CORIO_LOG_WARNING, "loop closed: task '%s' did not finish when cancelled; abandoned",
+                           corio_task_name(t));
+            else
+                report_pending(loop, t, "");
             /* A suspended task's wake node sits on the callback list of the
              * future it awaits, which may be the caller's: unlink it, so that
              * nothing the caller keeps points into the record freed below.

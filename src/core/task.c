@@ -73,6 +73,7 @@ static void task_free_record(corio_task *t) {
         corio__free(t->name_heap);
         t->name_heap = NULL;
     }
+    if (corio__unlikely(t->cancel_msg != NULL)) corio__msg_unref(t->cancel_msg);
     t->fut.magic = 0; /* a stale pointer now fails corio__future_valid */
     corio__stack_give(loop->stacks, task_home(t));
 }
@@ -95,6 +96,7 @@ void corio__loop_free_tasks(corio_loop *loop) {
 #endif
         corio__list_remove(&t->link);
         corio__free(t->name_heap);
+        corio__msg_unref(t->cancel_msg);
         corio__ctx_drop(t); /* a task that never finished still holds its context */
         /* The record is in its stack, unmapped with the loop's stacks. */
     }
@@ -462,7 +464,13 @@ int corio__await_tag(corio_task *t, corio_future *f, const char *tag, int64_t ar
             return rc;
         }
     }
-    return f->state == CORIO__CANCELLED ? -ECANCELED : f->err;
+    if (corio__unlikely(f->state == CORIO__CANCELLED)) {
+        /* Awaiting a cancelled task raises its CancelledError here: its
+         * message becomes the awaiting task's (asyncio). */
+        corio__task_msg_from(t, f);
+        return -ECANCELED;
+    }
+    return f->err;
 }
 
 int corio_yield(void) {
@@ -527,10 +535,38 @@ int corio_sleep(double seconds) {
 
 /* ---- cancellation --------------------------------------------------------------------- */
 
-int corio__task_cancel(corio_task *t) {
+/* Out of line, as corio__future_seen: inlined where f is known to be a
+ * plain future (a sleep's), the cast draws -Warray-bounds at -O3. */
+__attribute__((noinline, cold)) void corio__task_msg_from(corio_task *t, const corio_future *f) {
+    if (f->kind == CORIO__FK_TASK && f != &t->fut) corio__task_set_msg(t, ((const corio_task *)f)->cancel_msg);
+}
+
+void corio__task_set_msg(corio_task *t, const corio__msg *msg) {
+    if (t->cancel_msg == msg) return;
+    corio__msg_unref(t->cancel_msg);
+    t->cancel_msg = corio__msg_ref(msg);
+}
+
+int corio__task_cancel(corio_task *t) { return corio__task_cancel_msg(t, NULL); }
+
+/*
+ * The message follows asyncio's Task.cancel(msg): it goes with the
+ * cancellation of the awaited future, and it is the task's own
+ * _cancel_message only when no such future could be cancelled.  A second
+ * cancel while the awaited future is already cancelled (or the park is)
+ * leaves the first message, which is the one the task will see; before
+ * the task starts, or while it is ready to run, the last cancel's message
+ * wins.
+ */
+int corio__task_cancel_msg(corio_task *t, const corio__msg *msg) {
     if (t->fut.state != CORIO__PENDING) return 0;
     t->num_cancels++;
-    if (t->waiting_on && corio_future_cancel(t->waiting_on) > 0) return 1;
+    if (t->waiting_on && corio__future_cancel_msg(t->waiting_on, msg) > 0) {
+        corio__task_set_msg(t, msg);
+        return 1;
+    }
+    if (!(t->waiting_on && t->waiting_on->state == CORIO__CANCELLED) && !t->park_cancelled)
+        corio__task_set_msg(t, msg);
     if (t->parked && !t->park_cancelled && t->wake.link.next == &t->wake.link) {
         /* Not woken yet: cancel the wait itself, as asyncio cancels a
          * pending _fut_waiter - a later uncancel does not undo it.  The
@@ -549,6 +585,20 @@ static bool task_ok(const corio_task *t) { return t && t->fut.magic == CORIO__FU
 int corio_cancel(corio_task *t) {
     if (!task_ok(t)) return corio__bad(-EINVAL, "corio_cancel: not a task");
     return corio__task_cancel(t);
+}
+
+int corio_cancel_msg(corio_task *t, const char *msg) {
+    if (!task_ok(t)) return corio__bad(-EINVAL, "corio_cancel_msg: not a task");
+    if (t->fut.state != CORIO__PENDING) return 0;
+    corio__msg *m = corio__msg_new(msg);
+    if (msg && !m) return -ENOMEM;
+    int rc = corio__task_cancel_msg(t, m);
+    corio__msg_unref(m);
+    return rc;
+}
+
+const char *corio_task_cancel_message(const corio_task *t) {
+    return task_ok(t) && t->cancel_msg ? t->cancel_msg->text : NULL;
 }
 
 int corio_task_cancelling(const corio_task *t) { return task_ok(t) ? t->num_cancels : -EINVAL; }

@@ -8,6 +8,6 @@
 #include "../core/core.h"
 
 /* Gather's cancel override (gather.c). */
-int corio__gather_cancel(corio_future *f);
+int corio__gather_cancel(corio_future *f, const corio__msg *msg);
 
 #endif

@@ -26,7 +26,22 @@ struct gather {
     size_t n, nfinished;
     int flags;
     bool cancel_requested;
+    corio__msg *msg;        /* the cancel message the outer future's -ECANCELED carries (one reference) */
+    corio__msg *req_msg;    /* the message gather itself was cancelled with (one reference) */
 };
+
+/* The outer future ends in the CancelledError of child f (3.13: outer.
+ * set_exception(fut._make_cancelled_error())): f's message, when f is a
+ * task, goes to the gathering task. */
+static void take_msg(gather *g, corio_future *f) {
+    corio_task *t = corio_future_task(f);
+    /* A plain future keeps no message (future.c): if gather cancelled it,
+     * it was with gather's own. */
+    const corio__msg *m = t ? t->cancel_msg : g->cancel_requested ? g->req_msg : NULL;
+    corio__msg *held = corio__msg_ref(m);
+    corio__msg_unref(g->msg);
+    g->msg = held;
+}
 
 #define SMALL 8 /* gathers of up to this many futures allocate nothing */
 
@@ -38,6 +53,7 @@ static void child_done(corio__node *node) {
     if (g->outer.state != CORIO__PENDING) return;
     if (!(g->flags & CORIO_GATHER_COLLECT)) {
         if (f->state == CORIO__CANCELLED) {
+            take_msg(g, f);
             corio__future_complete(&g->outer, CORIO__DONE, -ECANCELED, 0);
             return;
         }
@@ -46,17 +62,24 @@ static void child_done(corio__node *node) {
             return;
         }
     }
-    if (g->nfinished == g->n)
+    if (g->nfinished == g->n) {
+        if (g->cancel_requested) take_msg(g, f);
         corio__future_complete(&g->outer, CORIO__DONE, g->cancel_requested ? -ECANCELED : 0, 0);
+    }
 }
 
-int corio__gather_cancel(corio_future *f) {
+int corio__gather_cancel(corio_future *f, const corio__msg *msg) {
     gather *g = (gather *)f;
     if (f->state != CORIO__PENDING) return 0;
     int ret = 0;
     for (size_t i = 0; i < g->n; i++)
-        if (corio_future_cancel(g->e[i].f) > 0) ret = 1;
-    if (ret) g->cancel_requested = true;
+        if (corio__future_cancel_msg(g->e[i].f, msg) > 0) ret = 1;
+    if (ret) {
+        g->cancel_requested = true;
+        corio__msg *held = corio__msg_ref(msg);
+        corio__msg_unref(g->req_msg);
+        g->req_msg = held;
+    }
     return ret;
 }
 
@@ -79,6 +102,7 @@ int corio_gather(corio_future *const *futs, size_t n, int flags) {
     g.nfinished = 0;
     g.flags = flags;
     g.cancel_requested = false;
+    g.msg = g.req_msg = NULL;
     for (size_t i = 0; i < n; i++) {
         gentry *e = &g.e[i];
         e->g = &g;
@@ -92,6 +116,9 @@ int corio_gather(corio_future *const *futs, size_t n, int flags) {
         if (futs[i]->state != CORIO__PENDING) child_done(&g.e[i].node);
 
     int rc = corio__await(t, &g.outer);
+    if (rc == -ECANCELED && g.outer.state != CORIO__PENDING && g.outer.err == -ECANCELED) corio__task_set_msg(t, g.msg);
+    corio__msg_unref(g.msg);
+    corio__msg_unref(g.req_msg);
 
     for (size_t i = 0; i < n; i++) corio__future_remove_node(g.e[i].f, &g.e[i].node);
     if (g.e != small) corio__free(g.e);

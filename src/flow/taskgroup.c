@@ -19,11 +19,13 @@
 #endif
 
 /* `entered` holds this magic from enter on (it stays after exit, with
- * `exiting` set), so that entering a group that is still active is caught
- * even though enter does not require a zeroed struct, while a struct that
- * is reused after its exit (a group declared in a loop body) may be
- * entered again. */
+ * `exiting` at TG_LEFT), so that entering a group that is still active is
+ * caught even though enter does not require a zeroed struct, while a
+ * struct that is reused after its exit (a group declared in a loop body)
+ * may be entered again.  `exiting` is TG_EXITING while exit waits for the
+ * children: the group is still active then. */
 enum { TG_ENTERED = 0x7a5c1 };
+enum { TG_EXITING = 1, TG_LEFT = 2 };
 
 static void abort_group(corio_taskgroup *g) {
     g->aborting = 1;
@@ -70,8 +72,13 @@ int corio_taskgroup_enter(corio_taskgroup *g) {
     MAY_BE_UNINITIALISED(g->entered);
     MAY_BE_UNINITIALISED(g->exiting);
     MAY_BE_UNINITIALISED(g->parent);
-    if (g->entered == TG_ENTERED && !g->exiting && g->parent == t)
-        return corio__bad(-EALREADY, "corio_taskgroup_enter: this group is active already");
+    /* From any task (asyncio: "TaskGroup ... has already been entered"):
+     * entered again from another task, the group would take that task's
+     * reference and lose the first parent's, and its children's list
+     * would start again under the first parent's exit. */
+    if (g->entered == TG_ENTERED && g->exiting != TG_LEFT)
+        return corio__bad(-EALREADY, "corio_taskgroup_enter: this group is active already (task '%s' entered it)",
+                          corio_task_name(g->parent));
     /* The group keeps its parent's record until exit returns (asyncio's
      * TaskGroup holds _parent_task): a child that fails after a parent
      * which never left the group has finished reads the parent's state and
@@ -129,7 +136,7 @@ int corio_taskgroup_exit(corio_taskgroup *g, int body_rc) {
         return corio__bad(-EINVAL, "corio_taskgroup_exit: the group is not active");
     corio_task *parent = g->parent;
     if (corio__current() != parent) return corio__bad(-EPERM, "corio_taskgroup_exit: called from another task");
-    g->exiting = 1;
+    g->exiting = TG_EXITING;
     int propagate_cancel = body_rc == -ECANCELED;
     if (body_rc < 0 && !g->aborting) abort_group(g);
 
@@ -172,6 +179,7 @@ int corio_taskgroup_exit(corio_taskgroup *g, int body_rc) {
         c->group = NULL;
         corio__task_release(c);
     }
+    g->exiting = TG_LEFT; /* may be entered again */
     corio__task_release(parent); /* enter's reference; the caller's keeps it alive past this */
     return result;
 }

@@ -412,17 +412,23 @@ static int lookup_thread(const char *host, int port, int family, corio_sockaddr 
         return -e;
     }
     int rc;
+    /* The thread's answer takes real time: a virtual clock must not jump
+     * past a timeout around the lookup meanwhile (corio_loop_hold_clock). */
+    corio_loop *loop = corio__current()->loop;
+    loop->clock_holds++;
     for (;;) {
         /* Reading the eventfd (not only seeing it readable) is what orders
          * the thread's results before our use of them, also for TSan. */
         uint64_t v;
         if (read(j->efd, &v, sizeof v) == (ssize_t)sizeof v) break;
         if ((rc = corio_wait_readable(j->efd)) < 0) {
+            loop->clock_holds--;
             corio_forget_fd(j->efd);
             gai_job_put(j); /* abandoned: the thread frees it when it is done */
             return rc;
         }
     }
+    loop->clock_holds--;
     /* The thread has written its one count and will not touch the eventfd
      * again: close it now rather than whenever the thread lets go, so that
      * the descriptor is gone when the lookup returns. */

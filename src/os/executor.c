@@ -65,13 +65,14 @@ struct waitctx {
 struct corio_executor {
     pthread_mutex_t mu;
     pthread_cond_t work_cv;  /* workers wait here for jobs */
-    pthread_cond_t idle_cv;  /* shutdown(WAIT) waits here for the last worker to exit */
+    pthread_cond_t idle_cv;  /* shutdown(WAIT) waits here for the last worker to exit, and for other joiners */
     corio_list queue;        /* jobs not started, FIFO */
     size_t nqueued;
     pthread_t *threads;      /* every thread started, in order (max_threads slots) */
     int max_threads;
     int nstarted;            /* threads created so far (they live until shutdown) */
-    int njoined;             /* of those, joined */
+    int njoined;             /* of those, joined or being joined (claimed by a shutdown(WAIT)) */
+    int njoining;            /* shutdown(WAIT) calls joining threads now: another one waits for them */
     int nalive;              /* threads not exited yet */
     int nidle;               /* threads waiting in work_cv */
     bool shutdown;           /* no more submissions; workers exit when the queue is empty */
@@ -309,12 +310,20 @@ int corio_executor_shutdown(corio_executor *ex, int flags) {
         deliver(j);
     }
     if (!(flags & CORIO_EXECUTOR_WAIT)) return 0;
+    /* Two shutdown(WAIT) calls at once: one claims the threads to join,
+     * and the other must not return before they are joined (its caller
+     * may free the executor next, under the first one's joins). */
     pthread_mutex_lock(&ex->mu);
-    while (ex->nalive > 0) pthread_cond_wait(&ex->idle_cv, &ex->mu);
+    while (ex->nalive > 0 || ex->njoining > 0) pthread_cond_wait(&ex->idle_cv, &ex->mu);
     int from = ex->njoined, to = ex->nstarted;
     ex->njoined = to;
+    if (from < to) ex->njoining++;
     pthread_mutex_unlock(&ex->mu);
+    if (from == to) return 0;
     for (int i = from; i < to; i++) pthread_join(ex->threads[i], NULL);
+    pthread_mutex_lock(&ex->mu);
+    if (--ex->njoining == 0) pthread_cond_broadcast(&ex->idle_cv);
+    pthread_mutex_unlock(&ex->mu);
     return 0;
 }
 
@@ -364,12 +373,13 @@ static void corio__executor_drain(void *arg) {
     while (j) {
         job *next = j->next_done;
         corio__list_remove(&j->llink);
+        xl->loop->clock_holds--; /* the job's result is back (job_start) */
         waitctx *w = j->ctx;
         if (w) {
             w->req = NULL;
             if (w->fut.state == CORIO__PENDING) {
                 if (j->err)
-                    corio__future_cancel_plain(&w->fut);
+                    corio__future_cancel_plain(&w->fut, NULL);
                 else
                     corio__future_complete(&w->fut, CORIO__DONE, 0, j->result);
             }
@@ -428,6 +438,10 @@ static job *job_start(corio_task *t, corio_executor *ex, corio_work_fn fn, void 
         return NULL;
     }
     corio__list_push_back(&xl->inflight, &j->llink);
+    /* A virtual clock runs in real time until the result is back, rather
+     * than jump past the job's timeouts while a thread runs it
+     * (corio_loop_use_virtual_clock). */
+    t->loop->clock_holds++;
     return j;
 }
 
@@ -448,6 +462,7 @@ static bool job_take_back(exloop *xl, job *j) {
     if (!queued) return false;
     xl->refs--; /* the loop's reference keeps it above zero */
     corio__list_remove(&j->llink);
+    xl->loop->clock_holds--;
     corio__free(j);
     return true;
 }
@@ -538,7 +553,10 @@ int corio_shutdown_default_executor(double timeout) {
         corio__list_push_back(&xl->idle_waiters, &w.link);
         corio_timeout to;
         corio_timeout_enter(&to, timeout < 0 ? INFINITY : timeout);
+        /* The last worker will post: a virtual clock runs in real time meanwhile. */
+        t->loop->clock_holds++;
         int rc = corio__await(t, &w.fut);
+        t->loop->clock_holds--;
         rc = corio_timeout_exit(&to, rc);
         corio__list_remove(&w.link);
         if (rc == -ETIMEDOUT) {
