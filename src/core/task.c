@@ -223,11 +223,9 @@ static void task_main(void *arg) {
     /* An error is retrieved by whoever listens now (a joiner, a
      * gather/wait/as_completed entry, a task group, a done-callback). */
     if (r < 0 && !corio__list_empty(&t->fut.callbacks)) t->flags |= CORIO__TF_RETRIEVED;
-    if (r == -ECANCELED)
-        corio__future_complete(&t->fut, CORIO__CANCELLED, -ECANCELED, 0);
-    else
-        corio__future_complete(&t->fut, CORIO__DONE, r < 0 ? r : 0,
-                               r < 0 ? 0 : (t->flags & CORIO__TF_VALUE) ? t->value : r);
+    /* Cancelled: state CANCELLED with err -ECANCELED, which is r. */
+    corio__future_complete_inline(&t->fut, r == -ECANCELED ? CORIO__CANCELLED : CORIO__DONE, r < 0 ? r : 0,
+                                  r < 0 ? 0 : (t->flags & CORIO__TF_VALUE) ? t->value : r);
 #ifndef CORIO__TSAN /* TSan cannot destroy the fiber it runs on: there the scheduler retires the task */
     corio_task *next = hop_next(loop);
     if (next) {
