@@ -174,12 +174,14 @@ bool corio__loop_no_timer_due(corio_loop *loop); /* loop.c */
  * left, nothing unsubmitted), no posts from other threads, no timer due,
  * nothing to flush, nothing in `later`, no stop.  run_once would then do
  * exactly this: count the iteration and take the ready queue (not empty:
- * the caller checks) as the batch.  True if it may: the caller then counts
- * the iteration and takes the ready queue as its batch (task.c, hop_next).
+ * the caller checks) as the batch.  True if it may, as far as all but the
+ * timers go: with timers armed (loop->ntimers) the caller must also see
+ * corio__loop_no_timer_due, out of line so that the common path makes no
+ * call.  The caller then counts the iteration and takes the ready queue as
+ * its batch (task.c, hop_next).
  */
 static inline bool corio__loop_turn_inline(corio_loop *loop) {
-    return !loop->hold && loop->budget > 0 && !atomic_load_explicit(&loop->ts_pending, memory_order_relaxed) &&
-           (!loop->ntimers || corio__loop_no_timer_due(loop));
+    return !loop->hold && loop->budget > 0 && !atomic_load_explicit(&loop->ts_pending, memory_order_relaxed);
 }
 /* Queue n to run at the end of this iteration, before the next poll
  * (stream writers' sends, io_uring re-arms): the iteration ends in run_once. */

@@ -151,7 +151,48 @@ static void task_wake(corio__node *n) {
  * 537 -> 515, queue message 507 -> 485; with the stack cache inline, spawn+join
  * 497).
  */
-static inline corio_task *hop_next(corio_loop *loop) {
+
+/* Take `first`, the batch's next node (a task's), charged to the budget;
+ * `start`: its step starts now (step_start), while the loop is at hand. */
+static inline corio_task *hop_take(corio_loop *loop, corio_list *first, bool start) {
+    loop->budget--;
+    corio__list_remove(first);
+    corio_task *next = corio__container_of(first, corio_task, wake.link);
+    if (start) step_start(loop, next);
+    return next;
+}
+
+/* Start the next iteration in place: the ready queue becomes the batch,
+ * and its first node, `first`, a task's, runs now. */
+static inline corio_task *hop_turn(corio_loop *loop, corio_list *first, bool start) {
+    loop->iterations++;
+    /* When it is the only one (a spawned child its parent joins, the task
+     * a put woke) nothing needs to move. */
+    corio_list *last = loop->ready.prev;
+    if (last != first) {
+        /* b read again rather than kept: kept, it takes a register
+         * that every blocking task then saves and restores. */
+        corio_list *b = __atomic_load_n(&loop->batch, __ATOMIC_RELAXED);
+        first->prev = b; /* b is empty and ready is not: no list checks */
+        last->next = b;
+        b->next = first;
+        b->prev = last;
+        corio__list_init(&loop->ready);
+    }
+    return hop_take(loop, first, start);
+}
+
+/* hop_turn when timers are armed: only if none is due.  Out of line, so
+ * that the hop's common path makes no call: a call there made every task
+ * that blocks keep the loop and the node in callee-saved registers, saved
+ * and restored at each wait. */
+static __attribute__((noinline)) corio_task *hop_turn_timed(corio_loop *loop, corio_list *first, bool start) {
+    if (!corio__loop_no_timer_due(loop)) return NULL;
+    return hop_turn(loop, first, start);
+}
+
+/* The task to hop to, or NULL; `start`: its step starts (step_start). */
+static inline corio_task *hop_next(corio_loop *loop, bool start) {
     corio_list *b = loop->batch;
     if (!b || loop->budget <= 0) return NULL;
     assert(!loop->debug); /* debug mode times each step from run_batch: no batch to hop along */
@@ -165,39 +206,23 @@ static inline corio_task *hop_next(corio_loop *loop) {
         if (first == &loop->ready || corio__container_of(first, corio__node, link)->run != task_wake ||
             !corio__loop_turn_inline(loop))
             return NULL;
-        loop->iterations++;
-        /* The new batch is the ready queue, and its first node runs now:
-         * when that is the only one (a spawned child its parent joins, the
-         * task a put woke) nothing needs to move. */
-        corio_list *last = loop->ready.prev;
-        if (last != first) {
-            /* b read again rather than kept: kept, it takes a register
-             * that every blocking task then saves and restores. */
-            b = __atomic_load_n(&loop->batch, __ATOMIC_RELAXED);
-            first->prev = b; /* b is empty and ready is not: no list checks */
-            last->next = b;
-            b->next = first;
-            b->prev = last;
-            corio__list_init(&loop->ready);
-        }
-    } else if (corio__container_of(first, corio__node, link)->run != task_wake) {
-        return NULL;
+        if (corio__unlikely(loop->ntimers != 0)) return hop_turn_timed(loop, first, start);
+        return hop_turn(loop, first, start);
     }
-    loop->budget--;
-    corio__list_remove(first);
-    return corio__container_of(first, corio_task, wake.link);
+    if (corio__container_of(first, corio__node, link)->run != task_wake) return NULL;
+    return hop_take(loop, first, start);
 }
 
-/* Suspend t: hop to the next task, or go back to the scheduler. */
+/* Suspend t: hop to the next task, or go back to the scheduler.  The loop
+ * is read from t again after hop_next rather than kept: kept, it is one
+ * more callee-saved register for every blocking function. */
 static inline void task_block(corio_task *t) {
-    corio_loop *loop = t->loop;
-    corio_task *next = hop_next(loop);
+    corio_task *next = hop_next(t->loop, true);
     if (!next) {
-        corio__switch_to_sched(loop, t, false);
+        corio__switch_to_sched(t->loop, t, false);
         return;
     }
-    step_start(loop, next);
-    if (next != t) corio__switch_task_to_task(loop, t, next); /* else t was next itself: it runs on */
+    if (next != t) corio__switch_task_to_task(t->loop, t, next); /* else t was next itself: it runs on */
 }
 
 static void task_main(void *arg) {
@@ -227,7 +252,7 @@ static void task_main(void *arg) {
     corio__future_complete_inline(&t->fut, r == -ECANCELED ? CORIO__CANCELLED : CORIO__DONE, r < 0 ? r : 0,
                                   r < 0 ? 0 : (t->flags & CORIO__TF_VALUE) ? t->value : r);
 #ifndef CORIO__TSAN /* TSan cannot destroy the fiber it runs on: there the scheduler retires the task */
-    corio_task *next = hop_next(loop);
+    corio_task *next = hop_next(loop, false);
     if (next) {
         assert(next != t);
         /* The task retires itself and hops: giving its stack back to the
