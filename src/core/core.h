@@ -113,7 +113,8 @@ struct corio_loop {
     void *ring_bufs;           /* io_uring: protocol.c's provided-buffer ring, made on first use */
     uint64_t iterations;       /* loop turns so far */
     int budget;                /* work units left in this turn (CORIO__TURN_BUDGET at each poll) */
-    int step_floor;            /* the running task yields when budget falls to this (CORIO__STEP_BUDGET) */
+    int step_floor;            /* the running task yields when budget falls to this or to 0: the budget at
+                                  its step's start less CORIO__STEP_BUDGET, negative when that was below it */
     corio_handle *free_handles;/* library handles ready for reuse, linked through arg (loop.c) */
     struct corio__handle_slab *handle_slabs; /* where they live: freed by corio_loop_close */
     size_t nslab_handles;      /* handles in all the slabs */
@@ -332,7 +333,10 @@ struct corio_task {
 int corio__yield_later(corio_task *t);
 static inline int corio__budget_charge(corio_task *t, int cost) {
     corio_loop *loop = t->loop;
-    if (corio__likely((loop->budget -= cost) > loop->step_floor)) return 0;
+    /* Two tests here rather than the floor's max with 0 at every step's
+     * start: a step starts at every hop, and most steps charge nothing. */
+    int left = loop->budget -= cost;
+    if (corio__likely(left > loop->step_floor && left > 0)) return 0;
     return corio__yield_later(t);
 }
 /* Move a node just made ready (call_soon) to the loop's `later` queue: work

@@ -118,8 +118,7 @@ static inline __attribute__((always_inline)) void task_retire(corio_task *t) {
 /* t's step starts: it may spend CORIO__STEP_BUDGET units before its I/O yields. */
 static inline void step_start(corio_loop *loop, corio_task *t) {
     loop->current = t;
-    int floor = loop->budget - CORIO__STEP_BUDGET;
-    loop->step_floor = floor > 0 ? floor : 0;
+    loop->step_floor = loop->budget - CORIO__STEP_BUDGET; /* corio__budget_charge also stops at 0 */
 }
 
 static void task_wake(corio__node *n) {
