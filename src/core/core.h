@@ -113,7 +113,8 @@ struct corio_loop {
     void *ring_bufs;           /* io_uring: protocol.c's provided-buffer ring, made on first use */
     uint64_t iterations;       /* loop turns so far */
     int budget;                /* work units left in this turn (CORIO__TURN_BUDGET at each poll) */
-    int step_floor;            /* the running task yields when budget falls to this (CORIO__STEP_BUDGET) */
+    int step_floor;            /* the running task yields when budget falls to this or to 0: the budget at
+                                  its step's start less CORIO__STEP_BUDGET, negative when that was below it */
     corio_handle *free_handles;/* library handles ready for reuse, linked through arg (loop.c) */
     struct corio__handle_slab *handle_slabs; /* where they live: freed by corio_loop_close */
     size_t nslab_handles;      /* handles in all the slabs */
@@ -179,12 +180,14 @@ bool corio__loop_no_timer_due(corio_loop *loop); /* loop.c */
  * left, nothing unsubmitted), no posts from other threads, no timer due,
  * nothing to flush, nothing in `later`, no stop.  run_once would then do
  * exactly this: count the iteration and take the ready queue (not empty:
- * the caller checks) as the batch.  True if it may: the caller then counts
- * the iteration and takes the ready queue as its batch (task.c, hop_next).
+ * the caller checks) as the batch.  True if it may, as far as all but the
+ * timers go: with timers armed (loop->ntimers) the caller must also see
+ * corio__loop_no_timer_due, out of line so that the common path makes no
+ * call.  The caller then counts the iteration and takes the ready queue as
+ * its batch (task.c, hop_next).
  */
 static inline bool corio__loop_turn_inline(corio_loop *loop) {
-    return !loop->hold && loop->budget > 0 && !atomic_load_explicit(&loop->ts_pending, memory_order_relaxed) &&
-           (!loop->ntimers || corio__loop_no_timer_due(loop));
+    return !loop->hold && loop->budget > 0 && !atomic_load_explicit(&loop->ts_pending, memory_order_relaxed);
 }
 /* Queue n to run at the end of this iteration, before the next poll
  * (stream writers' sends, io_uring re-arms): the iteration ends in run_once. */
@@ -224,6 +227,16 @@ static inline void corio__future_init(corio_future *f, corio_loop *loop) {
 }
 /* Complete f and move its callbacks to the ready queue. */
 void corio__future_complete(corio_future *f, unsigned state, int err, intptr_t value);
+/* The same, inline, for the one hot caller (a finishing task, task.c):
+ * out of line the call cost a spawn+join 8 instructions
+ * (bench/corio_spawn, callgrind). */
+static inline void corio__future_complete_inline(corio_future *f, unsigned state, int err, intptr_t value) {
+    assert(f->state == CORIO__PENDING);
+    f->state = (unsigned char)state;
+    f->err = err;
+    f->value = value;
+    if (!corio__list_empty(&f->callbacks)) corio__list_splice_back(&f->loop->ready, &f->callbacks);
+}
 static inline bool corio__future_valid(const corio_future *f) { return f && f->magic == CORIO__FUTURE_MAGIC; }
 /* Register a node to be scheduled when f is done (at once if it is). */
 void corio__future_add_node(corio_future *f, corio__node *n);
@@ -329,7 +342,10 @@ struct corio_task {
 int corio__yield_later(corio_task *t);
 static inline int corio__budget_charge(corio_task *t, int cost) {
     corio_loop *loop = t->loop;
-    if (corio__likely((loop->budget -= cost) > loop->step_floor)) return 0;
+    /* Two tests here rather than the floor's max with 0 at every step's
+     * start: a step starts at every hop, and most steps charge nothing. */
+    int left = loop->budget -= cost;
+    if (corio__likely(left > loop->step_floor && left > 0)) return 0;
     return corio__yield_later(t);
 }
 /* Move a node just made ready (call_soon) to the loop's `later` queue: work

@@ -29,11 +29,7 @@ int corio_future_destroy(corio_future *f) {
 }
 
 void corio__future_complete(corio_future *f, unsigned state, int err, intptr_t value) {
-    assert(f->state == CORIO__PENDING);
-    f->state = (unsigned char)state;
-    f->err = err;
-    f->value = value;
-    if (!corio__list_empty(&f->callbacks)) corio__list_splice_back(&f->loop->ready, &f->callbacks);
+    corio__future_complete_inline(f, state, err, value);
 }
 
 int corio_future_set_result(corio_future *f, intptr_t value) {

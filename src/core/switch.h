@@ -46,6 +46,12 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 
 /* Save the running context into *save, resume `load`.  Returns when something switches back. */
 void corio__ctx_switch(void **save, void *load);
+#if defined(__x86_64__) && !defined(CORIO__SWITCH_UCONTEXT)
+/* Resume `load`, saving nothing: the running context is never resumed
+ * (switch_x86_64.S).  Elsewhere corio__ctx_switch stands in for it. */
+__attribute__((noreturn)) void corio__ctx_jump(void *load);
+#define CORIO__HAVE_CTX_JUMP 1
+#endif
 #ifndef CORIO__SWITCH_UCONTEXT
 /* Call fn(arg) on the stack below *slot (the scheduler's saved frame),
  * *slot NULL meanwhile; back on the caller's stack after it
@@ -183,9 +189,9 @@ static inline void corio__switch_eager(corio_loop *loop, corio_task *p, corio_ta
 #endif
 }
 
-/* A finished task t -> task: t is never resumed.  (What the switch saves
- * still goes to t's record and stack, which stay mapped: ucontext needs
- * the room.) */
+/* A finished task t -> task: t is never resumed.  On x86-64 nothing of t
+ * is saved (corio__ctx_jump); elsewhere what the switch saves still goes
+ * to t's record and stack, which stay mapped: ucontext needs the room. */
 __attribute__((noreturn)) static inline void corio__switch_exit_to_task(corio_loop *loop, corio_task *t,
                                                                         corio_task *next) {
 #ifdef CORIO__ASAN
@@ -194,8 +200,13 @@ __attribute__((noreturn)) static inline void corio__switch_exit_to_task(corio_lo
 #else
     (void)loop;
 #endif
+#ifdef CORIO__HAVE_CTX_JUMP
+    (void)t;
+    corio__ctx_jump(next->sp);
+#else
     corio__ctx_switch(&t->sp, next->sp);
     __builtin_unreachable();
+#endif
 }
 
 /* First thing a task does on its new stack. */

@@ -120,8 +120,7 @@ static inline __attribute__((always_inline)) void task_retire(corio_task *t) {
 /* t's step starts: it may spend CORIO__STEP_BUDGET units before its I/O yields. */
 static inline void step_start(corio_loop *loop, corio_task *t) {
     loop->current = t;
-    int floor = loop->budget - CORIO__STEP_BUDGET;
-    loop->step_floor = floor > 0 ? floor : 0;
+    loop->step_floor = loop->budget - CORIO__STEP_BUDGET; /* corio__budget_charge also stops at 0 */
 }
 
 static void task_wake(corio__node *n) {
@@ -153,7 +152,48 @@ static void task_wake(corio__node *n) {
  * 537 -> 515, queue message 507 -> 485; with the stack cache inline, spawn+join
  * 497).
  */
-static inline corio_task *hop_next(corio_loop *loop) {
+
+/* Take `first`, the batch's next node (a task's), charged to the budget;
+ * `start`: its step starts now (step_start), while the loop is at hand. */
+static inline corio_task *hop_take(corio_loop *loop, corio_list *first, bool start) {
+    loop->budget--;
+    corio__list_remove(first);
+    corio_task *next = corio__container_of(first, corio_task, wake.link);
+    if (start) step_start(loop, next);
+    return next;
+}
+
+/* Start the next iteration in place: the ready queue becomes the batch,
+ * and its first node, `first`, a task's, runs now. */
+static inline corio_task *hop_turn(corio_loop *loop, corio_list *first, bool start) {
+    loop->iterations++;
+    /* When it is the only one (a spawned child its parent joins, the task
+     * a put woke) nothing needs to move. */
+    corio_list *last = loop->ready.prev;
+    if (last != first) {
+        /* b read again rather than kept: kept, it takes a register
+         * that every blocking task then saves and restores. */
+        corio_list *b = __atomic_load_n(&loop->batch, __ATOMIC_RELAXED);
+        first->prev = b; /* b is empty and ready is not: no list checks */
+        last->next = b;
+        b->next = first;
+        b->prev = last;
+        corio__list_init(&loop->ready);
+    }
+    return hop_take(loop, first, start);
+}
+
+/* hop_turn when timers are armed: only if none is due.  Out of line, so
+ * that the hop's common path makes no call: a call there made every task
+ * that blocks keep the loop and the node in callee-saved registers, saved
+ * and restored at each wait. */
+static __attribute__((noinline)) corio_task *hop_turn_timed(corio_loop *loop, corio_list *first, bool start) {
+    if (!corio__loop_no_timer_due(loop)) return NULL;
+    return hop_turn(loop, first, start);
+}
+
+/* The task to hop to, or NULL; `start`: its step starts (step_start). */
+static inline corio_task *hop_next(corio_loop *loop, bool start) {
     corio_list *b = loop->batch;
     if (!b || loop->budget <= 0) return NULL;
     assert(!loop->debug); /* debug mode times each step from run_batch: no batch to hop along */
@@ -167,40 +207,26 @@ static inline corio_task *hop_next(corio_loop *loop) {
         if (first == &loop->ready || corio__container_of(first, corio__node, link)->run != task_wake ||
             !corio__loop_turn_inline(loop))
             return NULL;
-        loop->iterations++;
-        /* The new batch is the ready queue, and its first node runs now:
-         * when that is the only one (a spawned child its parent joins, the
-         * task a put woke) nothing needs to move. */
-        corio_list *last = loop->ready.prev;
-        if (last != first) {
-            /* b read again rather than kept: kept, it takes a register
-             * that every blocking task then saves and restores. */
-            b = __atomic_load_n(&loop->batch, __ATOMIC_RELAXED);
-            first->prev = b; /* b is empty and ready is not: no list checks */
-            last->next = b;
-            b->next = first;
-            b->prev = last;
-            corio__list_init(&loop->ready);
-        }
-    } else if (corio__container_of(first, corio__node, link)->run != task_wake) {
-        return NULL;
+        if (corio__unlikely(loop->ntimers != 0)) return hop_turn_timed(loop, first, start);
+        return hop_turn(loop, first, start);
     }
-    loop->budget--;
-    corio__list_remove(first);
-    return corio__container_of(first, corio_task, wake.link);
+    if (corio__container_of(first, corio__node, link)->run != task_wake) return NULL;
+    return hop_take(loop, first, start);
 }
 
-/* Suspend t: hop to the next task, or go back to the scheduler. */
-static inline void task_block(corio_task *t) {
-    corio_loop *loop = t->loop;
-    corio_task *next = hop_next(loop);
+/* Suspend t: hop to the next task, or go back to the scheduler.  The loop
+ * is read from t again after hop_next rather than kept: kept, it is one
+ * more callee-saved register for every blocking function. */
+static inline void task_block_on(corio_loop *loop, corio_task *t) {
+    corio_task *next = hop_next(loop, true);
     if (!next) {
-        corio__switch_to_sched(loop, t, false);
+        corio__switch_to_sched(t->loop, t, false);
         return;
     }
-    step_start(loop, next);
-    if (next != t) corio__switch_task_to_task(loop, t, next); /* else t was next itself: it runs on */
+    if (next != t) corio__switch_task_to_task(t->loop, t, next); /* else t was next itself: it runs on */
 }
+
+static inline void task_block(corio_task *t) { task_block_on(t->loop, t); }
 
 static void task_main(void *arg) {
     corio_task *t = arg;
@@ -225,13 +251,11 @@ static void task_main(void *arg) {
     /* An error is retrieved by whoever listens now (a joiner, a
      * gather/wait/as_completed entry, a task group, a done-callback). */
     if (r < 0 && !corio__list_empty(&t->fut.callbacks)) t->flags |= CORIO__TF_RETRIEVED;
-    if (r == -ECANCELED)
-        corio__future_complete(&t->fut, CORIO__CANCELLED, -ECANCELED, 0);
-    else
-        corio__future_complete(&t->fut, CORIO__DONE, r < 0 ? r : 0,
-                               r < 0 ? 0 : (t->flags & CORIO__TF_VALUE) ? t->value : r);
+    /* Cancelled: state CANCELLED with err -ECANCELED, which is r. */
+    corio__future_complete_inline(&t->fut, r == -ECANCELED ? CORIO__CANCELLED : CORIO__DONE, r < 0 ? r : 0,
+                                  r < 0 ? 0 : (t->flags & CORIO__TF_VALUE) ? t->value : r);
 #ifndef CORIO__TSAN /* TSan cannot destroy the fiber it runs on: there the scheduler retires the task */
-    corio_task *next = hop_next(loop);
+    corio_task *next = hop_next(loop, false);
     if (next) {
         assert(next != t);
         /* The task retires itself and hops: giving its stack back to the
@@ -294,8 +318,9 @@ int corio_loop_eager_tasks(const corio_loop *loop) { return loop && loop->eager_
  * `from` is the loop running on this thread (NULL: none): the new task
  * copies the context of its current task, or the thread's when no task
  * runs (a callback, code outside the loop). */
-static inline corio_task *spawn_on(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts,
-                                   const corio_loop *from) {
+static inline __attribute__((always_inline)) corio_task *spawn_task(corio_loop *loop, corio_task_fn fn, void *arg,
+                                                                     const corio_task_opts *opts, const corio_loop *from,
+                                                                     bool eager) {
     corio__stack *st = corio__stack_take(loop->stacks, opts ? opts->stack_size : 0);
     if (!st) {
         errno = ENOMEM;
@@ -354,11 +379,31 @@ static inline corio_task *spawn_on(corio_loop *loop, corio_task_fn fn, void *arg
     t->wake.run = task_wake;
     corio__list_push_back(&loop->tasks, &t->link);
     loop->ntasks_live++;
-    if (corio__unlikely(eager_wanted(loop, opts)))
+    if (corio__unlikely(eager))
         eager_step(loop, t);
     else
         corio__ready_push(loop, &t->wake);
     return t;
+}
+
+/* Every spawn the fast path below does not take: options, an eager step,
+ * an empty stack cache. */
+static __attribute__((noinline)) corio_task *spawn_slow(corio_loop *loop, corio_task_fn fn, void *arg,
+                                                        const corio_task_opts *opts, const corio_loop *from) {
+    return spawn_task(loop, fn, arg, opts, from, eager_wanted(loop, opts));
+}
+
+/* The common spawn (no options, not eager, a stack in the cache) makes no
+ * call, so it needs none of the callee-saved registers the calls of the
+ * others would make it save and restore: everything else goes to
+ * spawn_slow, tested for before anything is written (bench/corio_spawn,
+ * callgrind: a spawn+join 403.1 -> 393.1 instructions). */
+static inline corio_task *spawn_on(corio_loop *loop, corio_task_fn fn, void *arg, const corio_task_opts *opts,
+                                   const corio_loop *from) {
+    const corio__stack_cache *c = (const corio__stack_cache *)(const void *)loop->stacks;
+    if (corio__unlikely(opts != NULL || c->free == NULL || eager_wanted(loop, NULL)))
+        return spawn_slow(loop, fn, arg, opts, from);
+    return spawn_task(loop, fn, arg, NULL, from, false);
 }
 
 static corio_task *spawn_refused(const corio_loop *loop, bool current) {
@@ -474,10 +519,18 @@ int corio__await_tag(corio_task *t, corio_future *f, const char *tag, int64_t ar
 }
 
 int corio_yield(void) {
-    corio_task *t = corio__current();
+    /* The loop as found, not read again from t: a load fewer per yield
+     * (bench/corio_switch yield, callgrind: 86.0 -> 84.0 instructions). */
+    corio_loop *loop = corio__cur_loop;
+    corio_task *t = loop ? loop->current : NULL;
     if (!t) return corio__bad(-EPERM, "corio_yield: called outside a task");
-    corio__ready_push(t->loop, &t->wake);
-    return corio__suspend(t);
+    corio__ready_push(loop, &t->wake);
+    task_block_on(loop, t);
+    if (corio__unlikely(t->must_cancel)) {
+        t->must_cancel = false;
+        return -ECANCELED;
+    }
+    return 0;
 }
 
 /* A yield forced by the budget (core.h): the task goes to the loop's
