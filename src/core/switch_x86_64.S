@@ -23,6 +23,39 @@
  * The .cfi directives describe exactly that, so debuggers and unwinders
  * can walk a suspended task's stack from inside this function.
  */
+
+/*
+ * The second half of a switch, shared by corio__ctx_switch and
+ * corio__ctx_jump: with rsp at a saved frame (r15 r14 r13 r12 rbx rbp,
+ * then the resume address), pop the six registers and jump to the address
+ * (a `ret` into another stack mispredicts every time), with the CFI for
+ * each pop.
+ */
+        .macro RESUME_SAVED_FRAME
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r15
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r14
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r13
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r12
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %rbx
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %rbp
+        popq    %rcx
+        .cfi_adjust_cfa_offset -8
+        .cfi_register %rip, %rcx
+        jmpq    *%rcx
+        .endm
+
         .text
         .globl  corio__ctx_switch
         .hidden corio__ctx_switch
@@ -53,28 +86,7 @@ corio__ctx_switch:
         /* From here on we are on the other context's stack, whose frame has
          * the same layout, so the CFI above stays true. */
         movq    %rsi, %rsp
-        popq    %r15
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %r15
-        popq    %r14
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %r14
-        popq    %r13
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %r13
-        popq    %r12
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %r12
-        popq    %rbx
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %rbx
-        popq    %rbp
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %rbp
-        popq    %rcx
-        .cfi_adjust_cfa_offset -8
-        .cfi_register %rip, %rcx
-        jmpq    *%rcx
+        RESUME_SAVED_FRAME
         .cfi_endproc
         .size   corio__ctx_switch, .-corio__ctx_switch
 
@@ -102,28 +114,7 @@ corio__ctx_jump:
         .cfi_offset %rbx, -24
         .cfi_offset %rbp, -16
         .cfi_offset %rip, -8
-        popq    %r15
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %r15
-        popq    %r14
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %r14
-        popq    %r13
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %r13
-        popq    %r12
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %r12
-        popq    %rbx
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %rbx
-        popq    %rbp
-        .cfi_adjust_cfa_offset -8
-        .cfi_restore %rbp
-        popq    %rcx
-        .cfi_adjust_cfa_offset -8
-        .cfi_register %rip, %rcx
-        jmpq    *%rcx
+        RESUME_SAVED_FRAME
         .cfi_endproc
         .size   corio__ctx_jump, .-corio__ctx_jump
 
