@@ -191,7 +191,11 @@ CORIO_API int corio_create_connection(const char *host, int port, const corio_pr
                                       corio_transport **out);
 
 /* corio_transport_open / corio_create_connection for a BufferedProtocol:
- * the same results, -EINVAL when get_buffer or buffer_updated is NULL. */
+ * the same results and ownership (the transport is the library's, fd is
+ * the caller's again only on failure; proto must outlive the transport),
+ * -EINVAL when get_buffer or buffer_updated is NULL.
+ * corio_transport_open_buffered does not suspend;
+ * corio_create_connection_buffered SUSPENDS while connecting. */
 CORIO_API int corio_transport_open_buffered(int fd, const corio_buffered_protocol *proto, void *arg,
                                             corio_transport **out);
 CORIO_API int corio_create_connection_buffered(const char *host, int port, const corio_buffered_protocol *proto,
@@ -219,7 +223,9 @@ CORIO_API int corio_create_server(const char *host, int port, const corio_protoc
                                   const corio_proto_server_opts *opts, corio_proto_server **out);
 
 /* corio_create_server whose transports call a BufferedProtocol; the same
- * results, -EINVAL when get_buffer or buffer_updated is NULL. */
+ * results and ownership (proto must outlive the server and its
+ * transports), -EINVAL when get_buffer or buffer_updated is NULL.
+ * SUSPENDS only while a name is looked up, as corio_create_server. */
 CORIO_API int corio_create_server_buffered(const char *host, int port, const corio_buffered_protocol *proto,
                                            corio_protocol_factory factory, void *factory_arg,
                                            const corio_proto_server_opts *opts, corio_proto_server **out);
