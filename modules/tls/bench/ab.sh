@@ -16,7 +16,11 @@
 # the server, on the other core: a client near 100% of its core while the
 # servers idle part of theirs means the rig, not the server, sets the
 # messages/s, and then the servers' CPU per message is the figure that
-# tells them apart.
+# tells them apart: its inverse is the messages/s one server core would
+# carry, printed as a ratio to the floor's of the same round ("capacity").
+# On 2 cores the rig cannot saturate a server: the client's core pays for
+# the kernel's loopback delivery of every request as well as its own TLS,
+# and stays the busier one whichever server runs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$ROOT"
@@ -79,6 +83,11 @@ rows = [{k: int(v[0]) for k, v in c.items()} for c in cells]
 print("median of each round's ratio to that round's floor (min-max):")
 for n in sys.argv[2:]:
     r = sorted(int(x[n]) / int(x["floor"]) for x in rows if int(x.get("floor", 0)))
+    print(f"  {n:10} {statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})")
+print("median of each round's capacity ratio: the floor's server CPU per message over")
+print("this server's (the messages/s one server core carries, as a ratio to the floor's):")
+for n in sys.argv[2:]:
+    r = sorted(float(c["floor"][1]) / float(c[n][1]) for c in cells if float(c[n][1]) > 0)
     print(f"  {n:10} {statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})")
 print("median CPU per message, microseconds: server, load client (min-max):")
 for n in sys.argv[1:]:
