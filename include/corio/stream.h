@@ -244,9 +244,9 @@ CORIO_API int corio_writer_drain(corio_writer *w);
  * the end of the file) of the file fd through w, after everything written
  * to w before.  On a socket stream this is sendfile(2): the queue is sent
  * first, then the kernel copies the file to the socket, and other writes,
- * write_eof and another sendfile on w get -EBUSY until it returns (asyncio
- * raises "sendfile is in progress"); writes made while the queue empties
- * may still go before the file.  Over a transport (TLS) or a pipe, and
+ * write_eof and another sendfile on w get -EBUSY from the call on until it
+ * returns, also while the queue is still going (asyncio raises "sendfile
+ * is in progress").  Over a transport (TLS) or a pipe, and
  * where sendfile(2) refuses the file, the file is read with
  * corio_file_pread in 256 KiB pieces and each written and drained -
  * unless flags has CORIO_SENDFILE_NO_FALLBACK (corio/io.h), which makes

@@ -1094,7 +1094,6 @@ int corio__writer_sendfile_native(corio_writer *w, int in, off_t *pos, size_t co
         if ((rc = corio__waiter_wait(t, &w->drainers, &wt, NULL)) < 0) break;
     }
     corio__wq_set_limits(q, high, low);
-    q->coalesce = false; /* an end-of-iteration flush during the wait may have set it */
     if (!rc) rc = w->err ? w->err : c->fd < 0 || q->closing ? -ESHUTDOWN : 0;
     if (!rc) rc = corio__sendfile_native(c->fd, in, pos, count, sent);
     q->sendfiling = false;

@@ -335,7 +335,10 @@ static void on_writable(void *arg) { corio__wq_send_now(arg); }
  * iteration that queued one write only goes back to direct sends. */
 void corio__wq_flush_run(corio__node *n) {
     corio__wq *q = corio__container_of(n, corio__wq, flush);
-    q->coalesce = q->nqueued > 1;
+    /* Not while a sendfile waits for the queue to go: a coalescing
+     * queue's fast write path does not look at sendfiling, so the writes
+     * it refuses (-EBUSY) must take the checked path. */
+    q->coalesce = q->nqueued > 1 && !q->sendfiling;
     q->nqueued = 0;
     if (q->fd < 0 || q->watching) return;
     if (!corio__wq_send_now(q)) return; /* the owner ended it */
