@@ -396,6 +396,74 @@ static int reader_main(void *arg) {
 
 static void test_add_reader(void) { CHECK_EQ(test_run(reader_main, NULL, 0), 0); }
 
+/* asyncio's _ensure_fd_no_transport: add_reader, add_writer,
+ * remove_reader and remove_writer on a descriptor a stream or a transport
+ * uses raise RuntimeError ("File descriptor is used by transport"); here
+ * -EBUSY.  Once the stream or transport has closed it, the number is free
+ * again (a new descriptor may reuse it). */
+static void owned_refused(int fd) {
+    CHECK_EQ(corio_add_reader(fd, on_readable, NULL), -EBUSY);
+    CHECK_EQ(corio_add_writer(fd, on_readable, NULL), -EBUSY);
+    CHECK_EQ(corio_remove_reader(fd), -EBUSY);
+    CHECK_EQ(corio_remove_writer(fd), -EBUSY);
+}
+
+static void owned_data(corio_transport *t, const void *data, size_t len, void *arg) {
+    (void)t, (void)data, (void)len, (void)arg;
+}
+
+static int owned_main(void *arg) {
+    (void)arg;
+    int sp[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+    corio_reader *r = NULL;
+    corio_writer *w = NULL;
+    CHECK_EQ(corio_stream_open(sp[0], NULL, &r, &w), 0);
+    owned_refused(sp[0]);
+    /* The other end is nobody's. */
+    CHECK_EQ(corio_add_reader(sp[1], on_readable, NULL), 0);
+    CHECK_EQ(corio_remove_reader(sp[1]), 1);
+    /* The stream still works. */
+    CHECK_EQ(corio_writer_write(w, "ok\n", 3), 0);
+    CHECK_EQ(corio_writer_drain(w), 0);
+    char b[8];
+    CHECK_EQ(corio_read(sp[1], b, sizeof b), 3);
+    int fd = sp[0];
+    CHECK_EQ(corio_writer_close(w), 0);
+    CHECK_EQ(corio_writer_wait_closed(w), 0);
+    corio_reader_free(r);
+    corio_writer_free(w);
+    /* Closed: a pipe made now takes the lowest free number, fd. */
+    int p[2];
+    CHECK_EQ(pipe2(p, O_NONBLOCK), 0);
+    CHECK_EQ(p[0], fd);
+    CHECK_EQ(corio_add_reader(p[0], on_readable, NULL), 0);
+    CHECK_EQ(corio_remove_reader(p[0]), 1);
+    corio_close(p[0]);
+    corio_close(p[1]);
+    corio_close(sp[1]);
+
+    /* A protocol's transport, until its close. */
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+    static const corio_protocol proto = {.data_received = owned_data};
+    corio_transport *t = NULL;
+    CHECK_EQ(corio_transport_open(sp[0], &proto, NULL, &t), 0);
+    owned_refused(sp[0]);
+    fd = sp[0];
+    corio_transport_close(t);
+    for (int i = 0; i < 5; i++) corio_yield();
+    CHECK_EQ(pipe2(p, O_NONBLOCK), 0);
+    CHECK_EQ(p[0], fd);
+    CHECK_EQ(corio_add_writer(p[0], on_readable, NULL), 0);
+    CHECK_EQ(corio_remove_writer(p[0]), 1);
+    corio_close(p[0]);
+    corio_close(p[1]);
+    corio_close(sp[1]);
+    return 0;
+}
+
+static void test_add_reader_owned(void) { CHECK_EQ(test_run(owned_main, NULL, 0), 0); }
+
 /* ---- TCP on 127.0.0.1: accept, connect, echo, refused ----------------------- */
 
 static int lfd;
@@ -560,6 +628,7 @@ int main(void) {
     RUN_TEST(test_cancel_then_racing_send);
     RUN_TEST(test_park_races);
     RUN_TEST(test_add_reader);
+    RUN_TEST(test_add_reader_owned);
     RUN_TEST(test_tcp_echo);
     RUN_TEST(test_budget);
     RUN_TEST(test_threadsafe_posts);

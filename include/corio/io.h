@@ -95,12 +95,19 @@ CORIO_API int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrl
  * asyncio add_reader / add_writer: call cb(arg) from the loop whenever fd is
  * readable (writable), every iteration until removed.  Replaces an earlier
  * callback for the same fd and direction.  0, -EBADF, -EINVAL (NULL cb),
- * -EPERM when no loop runs on this thread, -ENOMEM, or epoll_ctl's error.
+ * -EPERM when no loop runs on this thread, -ENOMEM, or epoll_ctl's error;
+ * -EBUSY when fd belongs to a stream (corio_stream_open and the calls
+ * that make streams, on this loop's thread) or to a transport
+ * (corio_transport_open, corio_dgram_open, ...) until it is closed or
+ * forgotten (asyncio raises "File descriptor is used by transport").
+ * Does not suspend.
  */
 CORIO_API int corio_add_reader(int fd, corio_callback cb, void *arg);
 CORIO_API int corio_add_writer(int fd, corio_callback cb, void *arg);
 
-/* Remove the callback.  1 if one was registered, 0 if not, negative on error. */
+/* Remove the callback.  1 if one was registered, 0 if not, negative on
+ * error (-EBUSY for a stream's or a transport's fd, as above).  Does not
+ * suspend. */
 CORIO_API int corio_remove_reader(int fd);
 CORIO_API int corio_remove_writer(int fd);
 

@@ -27,6 +27,8 @@ struct corio__fdstate {
     bool level;               /* registered level-triggered (callbacks present) */
     bool closed;              /* the kernel reported RDHUP/HUP/ERR: reads finish at once from now on */
     bool want_out;            /* a task has waited to write: EPOLLOUT is in the edge-triggered interest */
+    bool owned;               /* a stream or a transport reads and writes fd: the public add/remove
+                                 reader/writer refuse it (corio__fd_own, io.c); cleared by forget */
     struct corio__fdwait *waiter[2]; /* the task waiting per direction, on its stack (io.c) */
     corio_callback cb[2];     /* add_reader / add_writer */
     void *cb_arg[2];

@@ -462,11 +462,28 @@ int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
 
 /* ---- callbacks --------------------------------------------------------------- */
 
-static int set_cb(int fd, int d, corio_callback cb, void *arg) {
+/* A stream or a transport owns fd: corio_add_reader and the other three
+ * refuse it, as asyncio's _ensure_fd_no_transport does ("File descriptor
+ * is used by transport"): a callback of the user's would take the
+ * readiness, or the edge, the stream or transport waits for. */
+static int fd_check_free(corio_loop *loop, int fd, const char *fn) {
+    if (fd >= 0 && (size_t)fd < loop->nfds && loop->fds[fd] && loop->fds[fd]->owned)
+        return corio__bad(-EBUSY, "%s: fd %d is used by a stream or a transport", fn, fd);
+    return 0;
+}
+
+void corio__fd_own(corio_loop *loop, int fd) {
+    int err = 0;
+    corio__fdstate *st = corio__fd_state(loop, fd, &err);
+    if (st) st->owned = true; /* out of memory: the guard is lost, nothing else */
+}
+
+static int set_cb(int fd, int d, corio_callback cb, void *arg, bool checked) {
     corio_loop *loop = corio__cur_loop;
     if (!loop) return corio__bad(-EPERM, "corio_add_%s: no loop runs on this thread", d ? "writer" : "reader");
     if (!cb) return corio__bad(-EINVAL, "corio_add_%s: NULL callback", d ? "writer" : "reader");
-    int err = 0;
+    int err = checked ? fd_check_free(loop, fd, d ? "corio_add_writer" : "corio_add_reader") : 0;
+    if (err < 0) return err;
     corio__fdstate *st = corio__fd_state(loop, fd, &err);
     if (!st) return err;
     corio_callback old = st->cb[d];
@@ -481,10 +498,12 @@ static int set_cb(int fd, int d, corio_callback cb, void *arg) {
     return err;
 }
 
-static int clear_cb(int fd, int d) {
+static int clear_cb(int fd, int d, bool checked) {
     corio_loop *loop = corio__cur_loop;
     if (!loop) return -EPERM;
     if (fd < 0) return -EBADF;
+    int err = checked ? fd_check_free(loop, fd, d ? "corio_remove_writer" : "corio_remove_reader") : 0;
+    if (err < 0) return err;
     if ((size_t)fd >= loop->nfds || !loop->fds[fd] || !loop->fds[fd]->cb[d]) return 0;
     corio__fdstate *st = loop->fds[fd];
     st->cb[d] = NULL;
@@ -493,10 +512,14 @@ static int clear_cb(int fd, int d) {
     return rc < 0 ? rc : 1;
 }
 
-int corio_add_reader(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_READ, cb, arg); }
-int corio_add_writer(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_WRITE, cb, arg); }
-int corio_remove_reader(int fd) { return clear_cb(fd, DIR_READ); }
-int corio_remove_writer(int fd) { return clear_cb(fd, DIR_WRITE); }
+int corio_add_reader(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_READ, cb, arg, true); }
+int corio_add_writer(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_WRITE, cb, arg, true); }
+int corio_remove_reader(int fd) { return clear_cb(fd, DIR_READ, true); }
+int corio_remove_writer(int fd) { return clear_cb(fd, DIR_WRITE, true); }
+int corio__add_reader(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_READ, cb, arg, false); }
+int corio__add_writer(int fd, corio_callback cb, void *arg) { return set_cb(fd, DIR_WRITE, cb, arg, false); }
+int corio__remove_reader(int fd) { return clear_cb(fd, DIR_READ, false); }
+int corio__remove_writer(int fd) { return clear_cb(fd, DIR_WRITE, false); }
 
 /* ---- forgetting ------------------------------------------------------------- */
 
@@ -516,6 +539,7 @@ int corio_forget_fd(int fd) {
     st->interest = 0;
     st->level = false;
     st->closed = false;
+    st->owned = false;
     st->want_out = false;
     st->hook = NULL;
     st->ring_drained = false;

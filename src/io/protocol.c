@@ -297,7 +297,7 @@ static const corio__wq_owner wq_owner = {
 static void got_eof(corio_transport *t) {
     t->eof = true;
     if (t->reading) {
-        corio_remove_reader(t->fd);
+        corio__remove_reader(t->fd);
         t->reading = false;
     }
     int keep = t->p->eof_received ? t->p->eof_received(t, t->arg) : 0;
@@ -668,7 +668,7 @@ static void start_reading(corio_transport *t, bool made) {
     if (t->is_sock && !t->loop->debug && !corio__ring_on(t->loop)) {
         if (!t->hooked) {
             /* A write queued before (in connection_made) installed a writer callback: the hook takes over. */
-            if (t->wq.watching) corio_remove_writer(t->fd);
+            if (t->wq.watching) corio__remove_writer(t->fd);
             int rc = corio__io_hook(t->loop, t->fd, on_edge, t);
             if (rc < 0) {
                 fail(t, rc);
@@ -693,7 +693,7 @@ static void start_reading(corio_transport *t, bool made) {
         if (!corio__handle_pending(&t->edge_h)) corio_call_soon(&t->edge_h, edge_read_cb, t);
         return;
     }
-    if (corio_add_reader(t->fd, on_readable, t) == 0) t->reading = true;
+    if (corio__add_reader(t->fd, on_readable, t) == 0) t->reading = true;
     else fail(t, -ENOMEM);
 }
 
@@ -785,6 +785,7 @@ static int transport_open(int fd, const corio_protocol *proto, const corio_buffe
         return -ENOMEM;
     }
     ring_setup(t);
+    corio__fd_own(t->loop, fd);
     if (out) *out = t;
     return 0;
 }
@@ -863,7 +864,7 @@ void corio_transport_close(corio_transport *t) {
     drop_held(t);
     if (t->rread) recv_cancel(t);
     if (t->reading) {
-        corio_remove_reader(t->fd);
+        corio__remove_reader(t->fd);
         t->reading = false;
     }
     if (corio__wq_close(&t->wq)) finish(t); /* else the queue's `closed` finishes, once it is sent */
@@ -880,7 +881,7 @@ void corio_transport_pause_reading(corio_transport *t) {
     t->read_paused = true;
     if (t->rread) recv_cancel(t); /* what is already on its way is held */
     if (t->reading) {
-        corio_remove_reader(t->fd);
+        corio__remove_reader(t->fd);
         t->reading = false;
     }
 }
@@ -934,7 +935,7 @@ static void resume_accept(void *arg) {
     corio_proto_server *s = arg;
     if (s->lfd < 0) return;
     if (!s->hooked) {
-        corio_add_reader(s->lfd, on_accept, s);
+        corio__add_reader(s->lfd, on_accept, s);
         return;
     }
     corio__io_hook(corio__cur_loop, s->lfd, on_accept_edge, s);
@@ -958,7 +959,7 @@ static bool accept_batch(corio_proto_server *s) {
                 if (s->hooked)
                     corio__io_hook(corio__cur_loop, s->lfd, NULL, NULL);
                 else
-                    corio_remove_reader(s->lfd);
+                    corio__remove_reader(s->lfd);
                 corio_call_later(&s->resume_h, CORIO__ACCEPT_BACKOFF, resume_accept, s);
                 return true;
             }
@@ -1028,7 +1029,7 @@ static int create_server(const char *host, int port, const corio_protocol *proto
     corio__list_init(&s->conns);
     corio_loop *loop = corio__cur_loop;
     s->hooked = !loop->debug && !corio__ring_on(loop);
-    int rc = s->hooked ? corio__io_hook(loop, fd, on_accept_edge, s) : corio_add_reader(fd, on_accept, s);
+    int rc = s->hooked ? corio__io_hook(loop, fd, on_accept_edge, s) : corio__add_reader(fd, on_accept, s);
     if (rc < 0) {
         corio_close(fd);
         corio__free(s);
@@ -1110,7 +1111,7 @@ static void dg_made(void *arg) {
     corio_dgram_transport *t = arg;
     t->made = true;
     if (t->p->connection_made) t->p->connection_made(t, t->arg);
-    if (t->fd >= 0 && !t->closing && corio_add_reader(t->fd, dg_readable, t) < 0 && t->p->error_received)
+    if (t->fd >= 0 && !t->closing && corio__add_reader(t->fd, dg_readable, t) < 0 && t->p->error_received)
         t->p->error_received(t, -ENOMEM, t->arg);
 }
 
@@ -1133,6 +1134,7 @@ int corio_dgram_open(int fd, const corio_dgram_protocol *proto, void *arg, corio
         corio__free(t);
         return -ENOMEM;
     }
+    corio__fd_own(corio__cur_loop, fd);
     if (out) *out = t;
     return 0;
 }

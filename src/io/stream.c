@@ -238,6 +238,7 @@ static int stream_open_fd(int fd, int is_sock, const corio_stream_opts *opts, co
      * SIGPIPE held back), which a ring write to a pipe without a reader
      * would raise. */
     corio__wq_attach(&c->w.q, fd, c->is_sock, c->is_sock && corio__cur_loop && corio__ring_on(corio__cur_loop), true);
+    if (corio__cur_loop) corio__fd_own(corio__cur_loop, fd);
     if (r) *r = &c->r;
     if (w) *w = &c->w;
     return 0;

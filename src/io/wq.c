@@ -262,7 +262,7 @@ static void on_writable(void *arg);
 static int watch(corio__wq *q) {
     if (q->watching) return 0;
     if (!q->hooked) {
-        int rc = corio_add_writer(q->fd, on_writable, q);
+        int rc = corio__add_writer(q->fd, on_writable, q);
         if (rc < 0) return rc;
     }
     q->watching = true;
@@ -271,7 +271,7 @@ static int watch(corio__wq *q) {
 
 static void unwatch(corio__wq *q) {
     if (!q->watching) return;
-    if (!q->hooked && q->fd >= 0 && corio__cur_loop) corio_remove_writer(q->fd);
+    if (!q->hooked && q->fd >= 0 && corio__cur_loop) corio__remove_writer(q->fd);
     q->watching = false;
 }
 
@@ -570,7 +570,7 @@ void corio__wq_free(corio__wq *q) {
 int corio__wq_move(corio__wq *dst, corio__wq *src) {
     if (src->watching && !src->hooked && src->fd >= 0) {
         /* add_writer replaces the callback's argument: the one step that can fail, first. */
-        int rc = corio_add_writer(src->fd, on_writable, dst);
+        int rc = corio__add_writer(src->fd, on_writable, dst);
         if (rc < 0) return rc;
     }
     /* src may itself stand in for a queue moved earlier, its send still

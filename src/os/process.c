@@ -162,7 +162,7 @@ static void sigchld_unlist(corio_process *p) {
 
 static void stop_watching(corio_process *p) {
     if (p->pidfd >= 0) {
-        corio_remove_reader(p->pidfd);
+        corio__remove_reader(p->pidfd);
         corio_close(p->pidfd);
         p->pidfd = -1;
     }
@@ -228,7 +228,7 @@ static int watch(corio_process *p) {
     if (!atomic_load(&force_sigchld)) {
         int fd = (int)syscall(SYS_pidfd_open, p->pid, 0);
         if (fd >= 0) {
-            int rc = corio_add_reader(fd, on_pidfd, p);
+            int rc = corio__add_reader(fd, on_pidfd, p);
             if (rc < 0) {
                 close(fd);
                 return rc;
@@ -673,8 +673,8 @@ static int pbuf_reserve(pbuf *b, size_t want) {
 
 static void stream_finished(comm *c, int i, int err) {
     corio_process *p = c->p;
-    if (i == 0) corio_remove_writer(c->fd[0]);
-    else corio_remove_reader(c->fd[i]);
+    if (i == 0) corio__remove_writer(c->fd[0]);
+    else corio__remove_reader(c->fd[i]);
     c->fd[i] = -1;
     close_pipe(p, i);
     c->open--;
@@ -822,7 +822,7 @@ int corio_process_communicate(corio_process *p, const void *input, size_t input_
         int fd = i == 0 ? c.fd[0] : out_open(p, i) ? p->fd[i] : -1;
         c.fd[i] = -1;
         if (fd < 0) continue;
-        rc = i == 0 ? corio_add_writer(fd, on_stdin, &c.s[0]) : corio_add_reader(fd, on_output, &c.s[i]);
+        rc = i == 0 ? corio__add_writer(fd, on_stdin, &c.s[0]) : corio__add_reader(fd, on_output, &c.s[i]);
         if (rc < 0) break;
         c.fd[i] = fd;
         c.open++;
@@ -837,8 +837,8 @@ int corio_process_communicate(corio_process *p, const void *input, size_t input_
     /* Finished, failed or cancelled: no callback may outlive this frame. */
     for (int i = 0; i < 3; i++) {
         if (c.fd[i] < 0) continue;
-        if (i == 0) corio_remove_writer(c.fd[0]);
-        else corio_remove_reader(c.fd[i]);
+        if (i == 0) corio__remove_writer(c.fd[0]);
+        else corio__remove_reader(c.fd[i]);
     }
     if (!corio_future_done(&c.done)) corio_future_cancel(&c.done);
     corio_future_destroy(&c.done);
