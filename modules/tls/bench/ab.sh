@@ -89,6 +89,12 @@ print("this server's (the messages/s one server core carries, as a ratio to the 
 for n in sys.argv[2:]:
     r = sorted(float(c["floor"][1]) / float(c[n][1]) for c in cells if float(c[n][1]) > 0)
     print(f"  {n:10} {statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})")
+print("median of each round's whole-machine ratio: the floor's server + client CPU per message")
+print("over this server's and its client's (on loopback a sender's core also runs the")
+print("receiver's side of the kernel, wake-ups included, so a server's costs can land on the client):")
+for n in sys.argv[2:]:
+    r = sorted((float(c["floor"][1]) + float(c["floor"][2])) / (float(c[n][1]) + float(c[n][2])) for c in cells)
+    print(f"  {n:10} {statistics.median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})")
 print("median CPU per message, microseconds: server, load client (min-max):")
 for n in sys.argv[1:]:
     sv = sorted(float(c[n][1]) for c in cells)
