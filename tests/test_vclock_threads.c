@@ -11,8 +11,11 @@
  */
 #include "test.h"
 
+#include <corio/procpool.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static intptr_t slow_job(void *arg) {
@@ -157,6 +160,42 @@ static int hold_main(void *arg) {
 }
 static void test_hold_clock(void) { CHECK_EQ(test_run(hold_main, NULL, 1), 0); }
 
+/* A process pool's job: the same as a thread's (wait_for(1000) around
+ * a 20 ms job in a worker process gives its result, in real time). */
+static int proc_job(const void *in, size_t in_len, void **out, size_t *out_len) {
+    slow_job(NULL);
+    if (!(*out = malloc(in_len))) return -ENOMEM;
+    memcpy(*out, in, in_len);
+    *out_len = in_len;
+    return 0;
+}
+typedef struct proc_call {
+    corio_procpool *pool;
+    void *out;
+    size_t out_len;
+} proc_call;
+static int proc_task(void *arg) {
+    proc_call *c = arg;
+    return corio_procpool_run(c->pool, proc_job, "abc", 3, &c->out, &c->out_len);
+}
+static int procpool_main(void *arg) {
+    (void)arg;
+    proc_call c = {.pool = corio_procpool_new(1)};
+    CHECK(c.pool != NULL);
+    corio_task *t = corio_spawn(proc_task, &c);
+    CHECK_EQ(corio_wait_for(corio_task_future(t), 1000.0, NULL), 0);
+    CHECK(corio_time() < 1000.0);
+    CHECK_EQ(c.out_len, 3);
+    CHECK(c.out && memcmp(c.out, "abc", 3) == 0);
+    free(c.out);
+    corio_task_detach(t);
+    CHECK_EQ(corio_procpool_free(c.pool), 0);
+    CHECK_EQ(corio_sleep(3600), 0); /* and jumps again after */
+    CHECK(corio_time() >= 3600.0);
+    return 0;
+}
+static void test_procpool_job(void) { CHECK_EQ(test_run(procpool_main, NULL, 1), 0); }
+
 /* Without a hold the clock still jumps past a sleep at once (no thread). */
 static int jump_main(void *arg) {
     (void)arg;
@@ -172,6 +211,7 @@ int main(void) {
     RUN_TEST(test_timers_fire_meanwhile);
     RUN_TEST(test_cancelled_job);
     RUN_TEST(test_hold_clock);
+    RUN_TEST(test_procpool_job);
     RUN_TEST(test_still_jumps);
     TEST_MAIN_END();
 }

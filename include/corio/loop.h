@@ -234,7 +234,8 @@ CORIO_API corio_loop *corio_loop_current(void);
  * the loop: executor jobs in flight (corio_run_in_executor, corio_to_thread,
  * file operations on the thread pool), a getaddrinfo lookup on its thread
  * (corio_resolve), a corio_shutdown_default_executor waiting for the
- * threads, or holds taken with corio_loop_hold_clock.  It
+ * threads, a process pool's job (corio_procpool_run / _map), or holds
+ * taken with corio_loop_hold_clock.  It
  * runs in real time meanwhile: the loop waits for the next timer as on a
  * real clock, so a timeout around a thread's job expires only if the job
  * really takes that long, and timers due while it runs fire on time.

@@ -419,7 +419,12 @@ static int run_one(corio_procpool *pool, corio_proc_fn fn, const void *in, size_
     }
     w->state = W_BUSY;
     int how = KEEP;
+    /* A virtual clock does not jump while the worker computes: its time
+     * is real, as an executor job's (corio_loop_use_virtual_clock). */
+    corio_loop *loop = corio__cur_loop;
+    loop->clock_holds++;
     rc = exchange(w, fn, in, in_len, out, out_len, &how);
+    loop->clock_holds--;
     release_worker(pool, w, how);
     return rc;
 }
