@@ -174,6 +174,49 @@ static void test_consumer_cancelled_while_waiting(void) {
     test_run(consumer_cancelled_main, NULL, 1);
 }
 
+/* Cancelled with a message (Python 3.13: t.cancel("stop") while t waits
+ * in `async for v in g`; the generator's await, the consumer and the
+ * joiner all see CancelledError('stop')). */
+static const char *gen_saw;
+static int msg_gen(corio_agen *g, void *arg) {
+    (void)arg;
+    int rc = corio_agen_yield(g, 1, NULL);
+    if (rc < 0) return rc;
+    rc = corio_sleep(10);
+    const char *m = corio_task_cancel_message(corio_current_task());
+    gen_saw = m ? strdup(m) : NULL;
+    return rc;
+}
+static const char *consumer_saw;
+static int msg_consumer(void *arg) {
+    corio_agen *g = arg;
+    intptr_t v;
+    int rc;
+    while ((rc = corio_agen_next(g, &v)) > 0) {
+    }
+    const char *m = corio_task_cancel_message(corio_current_task());
+    consumer_saw = m ? strdup(m) : NULL;
+    return rc;
+}
+static int consumer_cancel_msg_main(void *arg) {
+    (void)arg;
+    gen_saw = consumer_saw = NULL;
+    corio_agen *g = corio_agen_new(msg_gen, NULL, NULL);
+    corio_task *t = corio_spawn(msg_consumer, g);
+    CHECK_EQ(corio_sleep(0.1), 0);
+    CHECK_EQ(corio_cancel_msg(t, "stop"), 1);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    const char *m = corio_task_cancel_message(corio_current_task());
+    CHECK(m && strcmp(m, "stop") == 0);
+    CHECK(gen_saw && strcmp(gen_saw, "stop") == 0);
+    CHECK(consumer_saw && strcmp(consumer_saw, "stop") == 0);
+    free((void *)gen_saw);
+    free((void *)consumer_saw);
+    CHECK_EQ(corio_agen_release(g), 0);
+    return 0;
+}
+static void test_consumer_cancel_message(void) { test_run(consumer_cancel_msg_main, NULL, 1); }
+
 /* The generator absorbs the cancel and yields.  Python: c2 got absorbed
  * (cancelling() == 1), c2 got more, c2 result 5. */
 static int absorbing_gen(corio_agen *g, void *arg) {
@@ -977,6 +1020,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_iterate_to_end);
     RUN_TEST(test_break_and_close);
     RUN_TEST(test_consumer_cancelled_while_waiting);
+    RUN_TEST(test_consumer_cancel_message);
     RUN_TEST(test_consumer_cancel_absorbed);
     RUN_TEST(test_cancel_races_handoff);
     RUN_TEST(test_producer_cancelled_before_start);

@@ -189,8 +189,10 @@ static void wait_answer(corio_agen *g, corio_task *me) {
         if (g->out != OUT_NONE) break;
         /* Woken without an answer: only a cancellation does that.  (A
          * producer cancelled before it started is answered for by
-         * unstarted_done.) */
-        corio_cancel(g->task);
+         * unstarted_done.)  Its message goes on with it: in Python the
+         * generator runs in the consumer's task and sees the consumer's
+         * CancelledError itself. */
+        if (corio_cancel_msg(g->task, corio_task_cancel_message(me)) < 0) corio_cancel(g->task);
     }
     if (rc == -ECANCELED) rearm_cancel(me);
 }
