@@ -282,10 +282,28 @@ static int writer_sender_main(void *arg) {
     return 0;
 }
 
+/* Two writes, then the file, in one step. */
+static int writer_sender_bars_main(void *arg) {
+    sender *x = arg;
+    CHECK_EQ(corio_writer_write(x->w, "|", 1), 0);
+    CHECK_EQ(corio_writer_write(x->w, "|", 1), 0);
+    x->rc = corio_writer_sendfile(x->w, x->fd, &x->off, 0, 0);
+    return 0;
+}
+
 /* test_sendfile_prevents_bare_write: while the file goes, other writes
- * (and write_eof, and a second sendfile) are refused; afterwards they work. */
+ * (and write_eof, and a second sendfile) are refused; afterwards they work.
+ *
+ * With arg "queued": refused from the call on, also while what was
+ * queued before still goes.  The sender wrote twice in the step that
+ * called sendfile, so the flush that sendfile runs first would, as at the
+ * end of any such iteration, turn coalescing on, whose fast path appends
+ * without the checks; the flush leaves it off while a sendfile is in
+ * progress (without that, and without the reset after the queue's wait,
+ * the write below was accepted and went before the file).  The peer gets
+ * the queue, the two bars, the file, the tail. */
 static int writer_busy_main(void *arg) {
-    (void)arg;
+    bool queued = arg != NULL;
     int a, b, fd = make_file(BIG);
     tcp_pair(&a, &b);
     corio_writer *w = NULL;
@@ -294,9 +312,16 @@ static int writer_busy_main(void *arg) {
     corio_event_init(&go);
     sink s = {.fd = b, .go = &go};
     corio_task *rt = corio_spawn(sink_main, &s);
+    size_t head = queued ? BIG / 2 : 0, bars = queued ? 2 : 0;
+    /* More than the socket takes, in pieces small enough to be copied
+     * into the queue (a big write would be held by reference, which
+     * turns the queue's fast path off by itself). */
+    for (size_t at = 0; at < head; at += 8192)
+        CHECK_EQ(corio_writer_write(w, data + BIG - head + at, head - at < 8192 ? head - at : 8192), 0);
+    if (queued) CHECK_EQ(corio_yield(), 0);
     sender x = {.w = w, .fd = fd};
-    corio_task *st = corio_spawn(writer_sender_main, &x);
-    yield_n(3);
+    corio_task *st = corio_spawn(queued ? writer_sender_bars_main : writer_sender_main, &x);
+    yield_n(3); /* the sender waits (for the queue, or for room); end-of-iteration flushes have run */
     CHECK_EQ(corio_writer_write(w, "data", 4), -EBUSY);
     struct iovec iov = {"data", 4};
     CHECK_EQ(corio_writer_writelines(w, &iov, 1), -EBUSY);
@@ -311,10 +336,12 @@ static int writer_busy_main(void *arg) {
     CHECK_EQ(corio_writer_wait_closed(w), 0);
     corio_writer_free(w);
     CHECK_EQ(corio_join(rt), 0);
-    CHECK_EQ(s.len, BIG + 4);
-    if (s.len == BIG + 4) {
-        CHECK(memcmp(s.got, data, BIG) == 0);
-        CHECK(memcmp(s.got + BIG, "tail", 4) == 0);
+    CHECK_EQ(s.len, head + bars + BIG + 4);
+    if (s.len == head + bars + BIG + 4) {
+        CHECK(memcmp(s.got, data + BIG - head, head) == 0);
+        CHECK(memcmp(s.got + head, "||", bars) == 0);
+        CHECK(memcmp(s.got + head + bars, data, BIG) == 0);
+        CHECK(memcmp(s.got + head + bars + BIG, "tail", 4) == 0);
     }
     free(s.got);
     close(fd);
@@ -324,66 +351,7 @@ static int writer_busy_main(void *arg) {
 
 static void writer_busy(void) { test_run(writer_busy_main, NULL, 0); }
 
-/* Two writes, then the file, in one step. */
-static int writer_sender_bars_main(void *arg) {
-    sender *x = arg;
-    CHECK_EQ(corio_writer_write(x->w, "|", 1), 0);
-    CHECK_EQ(corio_writer_write(x->w, "|", 1), 0);
-    x->rc = corio_writer_sendfile(x->w, x->fd, &x->off, 0, 0);
-    return 0;
-}
-
-/* Refused from the call on, not only once the file goes: here the queue
- * still holds copied bytes while the sendfile waits for it, and the
- * sender wrote twice in the step that called it (a queue that coalesces
- * after such an iteration appends on a fast path without the checks: the
- * write below was accepted, and went before the file, until the flush
- * stopped turning coalescing on during a sendfile).  The peer gets the
- * queue, the file, the tail. */
-static int writer_busy_queued_main(void *arg) {
-    (void)arg;
-    int a, b, fd = make_file(BIG);
-    tcp_pair(&a, &b);
-    corio_writer *w = NULL;
-    CHECK_EQ(corio_stream_open(a, NULL, NULL, &w), 0);
-    corio_event go;
-    corio_event_init(&go);
-    sink s = {.fd = b, .go = &go};
-    corio_task *rt = corio_spawn(sink_main, &s);
-    size_t head = BIG / 2;
-    /* More than the socket takes, in pieces small enough to be copied
-     * into the queue (a big write would be held by reference, which
-     * turns the queue's fast path off by itself). */
-    for (size_t at = 0; at < head; at += 8192)
-        CHECK_EQ(corio_writer_write(w, data + BIG - head + at, head - at < 8192 ? head - at : 8192), 0);
-    CHECK_EQ(corio_yield(), 0);
-    sender x = {.w = w, .fd = fd};
-    corio_task *st = corio_spawn(writer_sender_bars_main, &x);
-    yield_n(3); /* the sender waits for the queue; end-of-iteration flushes have run */
-    CHECK_EQ(corio_writer_write(w, "data", 4), -EBUSY);
-    CHECK_EQ(corio_writer_write_eof(w), -EBUSY);
-    corio_event_set(&go);
-    CHECK_EQ(corio_join(st), 0);
-    CHECK_EQ(x.rc, BIG);
-    CHECK_EQ(corio_writer_write(w, "tail", 4), 0);
-    CHECK_EQ(corio_writer_close(w), 0);
-    CHECK_EQ(corio_writer_wait_closed(w), 0);
-    corio_writer_free(w);
-    CHECK_EQ(corio_join(rt), 0);
-    CHECK_EQ(s.len, head + 2 + BIG + 4);
-    if (s.len == head + 2 + BIG + 4) {
-        CHECK(memcmp(s.got, data + BIG - head, head) == 0);
-        CHECK(memcmp(s.got + head, "||", 2) == 0);
-        CHECK(memcmp(s.got + head + 2, data, BIG) == 0);
-        CHECK(memcmp(s.got + head + 2 + BIG, "tail", 4) == 0);
-    }
-    free(s.got);
-    close(fd);
-    corio_event_destroy(&go);
-    return 0;
-}
-
-static void writer_busy_queued(void) { test_run(writer_busy_queued_main, NULL, 0); }
+static void writer_busy_queued(void) { test_run(writer_busy_main, "queued", 0); }
 
 /* Cancelled while waiting for room, on a socket (arg NULL) or through a
  * stream writer: what went is in *offset, the writer is usable again, and
