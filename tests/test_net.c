@@ -11,10 +11,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- resolution without DNS ------------------------------------------------- */
@@ -92,8 +94,45 @@ static void test_resolve(void) {
 static int dns_fd;
 static int dns_queries;
 
-/* Answer A queries for "host.test" with 127.0.0.42; NXDOMAIN for names
- * ending in "missing.test"; an empty answer for the rest. */
+/* The answer to the query q (n bytes) in out: A queries for "host.test"
+ * get 127.0.0.42; names ending in "missing.test" NXDOMAIN; the rest an
+ * empty answer.  Its length, or 0 for a query to ignore. */
+static size_t dns_answer(const unsigned char *q, size_t n, unsigned char *out) {
+    if (n < 17) return 0;
+    size_t i = 12;
+    char name[256] = "";
+    size_t nl = 0;
+    while (i < n && q[i]) {
+        size_t l = q[i];
+        if (i + 1 + l > n || nl + l + 2 > sizeof name) break;
+        if (nl) name[nl++] = '.';
+        memcpy(name + nl, q + i + 1, l);
+        nl += l;
+        name[nl] = 0;
+        i += 1 + l;
+    }
+    i++; /* the root label */
+    if (i + 4 > n) return 0;
+    unsigned qtype = (unsigned)q[i] << 8 | q[i + 1];
+    size_t qend = i + 4;
+    memcpy(out, q, qend);
+    bool missing = strlen(name) >= 12 && strcmp(name + strlen(name) - 12, "missing.test") == 0;
+    bool answer = !missing && qtype == 1 && strcmp(name, "host.test") == 0;
+    out[2] = 0x81;
+    out[3] = missing ? 0x83 : 0x80; /* QR RD RA, rcode 3 (NXDOMAIN) or 0 */
+    out[4] = 0, out[5] = 1;         /* one question */
+    out[6] = 0, out[7] = answer;    /* answers */
+    memset(out + 8, 0, 4);          /* no authority, no additional */
+    size_t o = qend;
+    if (answer) {
+        static const unsigned char rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 42};
+        memcpy(out + o, rr, sizeof rr);
+        o += sizeof rr;
+    }
+    return o;
+}
+
+/* The DNS server as a task of the test's loop. */
 static int dns_server(void *arg) {
     (void)arg;
     unsigned char q[512], out[600];
@@ -102,38 +141,9 @@ static int dns_server(void *arg) {
         socklen_t fl = sizeof from;
         ssize_t n = corio_recvfrom(dns_fd, q, sizeof q, 0, (struct sockaddr *)&from, &fl);
         if (n < 0) return n == -ECANCELED ? 0 : (int)n;
-        if (n < 17) continue;
+        size_t o = dns_answer(q, (size_t)n, out);
+        if (!o) continue;
         dns_queries++;
-        size_t i = 12;
-        char name[256] = "";
-        size_t nl = 0;
-        while (i < (size_t)n && q[i]) {
-            size_t l = q[i];
-            if (i + 1 + l > (size_t)n || nl + l + 2 > sizeof name) break;
-            if (nl) name[nl++] = '.';
-            memcpy(name + nl, q + i + 1, l);
-            nl += l;
-            name[nl] = 0;
-            i += 1 + l;
-        }
-        i++; /* the root label */
-        if (i + 4 > (size_t)n) continue;
-        unsigned qtype = (unsigned)q[i] << 8 | q[i + 1];
-        size_t qend = i + 4;
-        memcpy(out, q, qend);
-        bool missing = strlen(name) >= 12 && strcmp(name + strlen(name) - 12, "missing.test") == 0;
-        bool answer = !missing && qtype == 1 && strcmp(name, "host.test") == 0;
-        out[2] = 0x81;
-        out[3] = missing ? 0x83 : 0x80; /* QR RD RA, rcode 3 (NXDOMAIN) or 0 */
-        out[4] = 0, out[5] = 1;         /* one question */
-        out[6] = 0, out[7] = answer;    /* answers */
-        memset(out + 8, 0, 4);          /* no authority, no additional */
-        size_t o = qend;
-        if (answer) {
-            static const unsigned char rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 42};
-            memcpy(out + o, rr, sizeof rr);
-            o += sizeof rr;
-        }
         corio_sendto(dns_fd, out, o, 0, (struct sockaddr *)&from, fl);
     }
 }
@@ -183,6 +193,60 @@ static void test_resolve_dns(void) {
         return;
     }
     CHECK_EQ(test_run(dns_main, NULL, 0), 0);
+}
+
+/* A virtual clock and a name server that answers in real time (a thread,
+ * 20 ms late): the clock does not jump to c-ares's retry timer or to a
+ * timeout around the lookup meanwhile, as for the thread resolver. */
+static int slow_dns_fd;
+static void *slow_dns_server(void *arg) {
+    (void)arg;
+    unsigned char q[512], out[600];
+    struct sockaddr_storage from;
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(slow_dns_fd, q, sizeof q, 0, (struct sockaddr *)&from, &fl);
+    size_t o = n > 0 ? dns_answer(q, (size_t)n, out) : 0;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    if (o) sendto(slow_dns_fd, out, o, 0, (struct sockaddr *)&from, fl);
+    return NULL;
+}
+static int resolve_task(void *arg) {
+    corio_sockaddr *a = arg;
+    return corio_resolve("host.test", 80, AF_INET, 0, a, 1);
+}
+static int dns_vclock_main(void *arg) {
+    (void)arg;
+    slow_dns_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* blocking: the thread's */
+    CHECK(slow_dns_fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_EQ(bind(slow_dns_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char servers[64];
+    snprintf(servers, sizeof servers, "127.0.0.1:%d", corio_local_port(slow_dns_fd));
+    setenv("CORIO_DNS_SERVERS", servers, 1);
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, slow_dns_server, NULL), 0);
+    corio_sockaddr a[1];
+    corio_task *t = corio_spawn(resolve_task, a);
+    intptr_t v = 0;
+    CHECK_EQ(corio_wait_for(corio_task_future(t), 1000.0, &v), 0);
+    CHECK_EQ(v, 1);
+    CHECK(corio_time() < 1000.0);
+    corio_task_detach(t);
+    pthread_join(th, NULL);
+    unsetenv("CORIO_DNS_SERVERS");
+    close(slow_dns_fd);
+    CHECK_EQ(corio_sleep(3600), 0); /* and jumps again after */
+    CHECK(corio_time() >= 3600.0);
+    return 0;
+}
+
+static void test_resolve_dns_virtual_clock(void) {
+    if (strcmp(corio_resolver_name(), "c-ares") != 0) {
+        printf("skip: built without c-ares\n");
+        return;
+    }
+    CHECK_EQ(test_run(dns_vclock_main, NULL, 1), 0);
 }
 
 /* ---- the getaddrinfo resolver (builds without c-ares) ------------------------------ */
@@ -622,6 +686,7 @@ int main(void) {
     net_warm_up();
     RUN_NET_TEST(test_resolve);
     RUN_NET_TEST(test_resolve_dns);
+    RUN_NET_TEST(test_resolve_dns_virtual_clock);
     RUN_NET_TEST(test_resolve_getaddrinfo);
     RUN_NET_TEST(test_tcp_ipv4);
     RUN_NET_TEST(test_tcp_ipv6);

@@ -230,12 +230,14 @@ CORIO_API corio_loop *corio_loop_current(void);
  * environment variable CORIO_VIRTUAL_CLOCK=1 gives every new loop a virtual
  * clock (handy to run timing demos instantly in tests).
  *
- * The clock does not jump while work in other threads is to post back to
- * the loop: executor jobs in flight (corio_run_in_executor, corio_to_thread,
- * file operations on the thread pool), a getaddrinfo lookup on its thread
- * (corio_resolve), a corio_shutdown_default_executor waiting for the
- * threads, a process pool's job (corio_procpool_run / _map), or holds
- * taken with corio_loop_hold_clock.  It
+ * The clock does not jump while work outside the loop is to come back to
+ * it: executor jobs in flight (corio_run_in_executor, corio_to_thread,
+ * file operations on the thread pool), a DNS lookup (corio_resolve: a
+ * name server's answer over c-ares, or getaddrinfo on its thread), a
+ * corio_shutdown_default_executor waiting for the threads, a process
+ * pool's job (corio_procpool_run / _map), or holds taken with
+ * corio_loop_hold_clock.  Other I/O does not hold it (a read that waits
+ * for a peer with a timeout around it sees the timeout at once).  It
  * runs in real time meanwhile: the loop waits for the next timer as on a
  * real clock, so a timeout around a thread's job expires only if the job
  * really takes that long, and timers due while it runs fire on time.

@@ -327,7 +327,13 @@ static int lookup_dns(const char *host, int port, int family, corio_sockaddr *ou
     int rc = 0;
     if (!lk->finished) {
         arm_timer(lk);
+        /* The name server answers in real time: a virtual clock must not
+         * jump to c-ares's retry timer, or past a timeout around the
+         * lookup, meanwhile (as for the thread resolver, below). */
+        corio_loop *loop = corio__current()->loop;
+        loop->clock_holds++;
         rc = corio_await(&lk->done, NULL);
+        loop->clock_holds--;
     }
     corio_handle_cancel(&lk->timer);
     /* Cancelled (or finished): destroying the channel ends any query still
