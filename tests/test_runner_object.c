@@ -397,6 +397,55 @@ static void test_own_handler_kept(void) {
     CHECK(sigint_is_default()); /* the loop's close removed it */
 }
 
+/* A task left running that the close cancels and that then fails: the
+ * exception handler hears "unhandled exception during asyncio.run()
+ * shutdown" with its error (Python 3.13: a task catching CancelledError
+ * and raising OSError(5) gives exactly that, once).  One that ends
+ * cancelled is not reported. */
+static int shutdown_reports;
+static int shutdown_error;
+static const char *shutdown_message;
+static void shutdown_handler(corio_loop *loop, const corio_exception_context *ctx, void *arg) {
+    (void)loop, (void)arg;
+    shutdown_reports++;
+    shutdown_error = ctx->error;
+    shutdown_message = ctx->message;
+}
+
+static int stubborn_task(void *arg) {
+    (void)arg;
+    int rc = corio_sleep(10);
+    return rc == -ECANCELED ? -EIO : 0;
+}
+
+static int obedient_task(void *arg) {
+    (void)arg;
+    return corio_sleep(10);
+}
+
+static int leave_tasks_main(void *arg) {
+    (void)arg;
+    CHECK_EQ(corio_loop_set_exception_handler(corio_loop_current(), shutdown_handler, NULL), 0);
+    corio_task_detach(corio_spawn(stubborn_task, NULL));
+    corio_task_detach(corio_spawn(obedient_task, NULL));
+    CHECK_EQ(corio_yield(), 0);
+    return 3;
+}
+
+static void test_shutdown_error_reported(void) {
+    shutdown_reports = 0;
+    corio_runner *ru;
+    CHECK_EQ(corio_runner_new(NULL, &ru), 0);
+    int v = 0;
+    CHECK_EQ(corio_runner_run(ru, leave_tasks_main, NULL, &v), 0);
+    CHECK_EQ(v, 3);
+    CHECK_EQ(shutdown_reports, 0);
+    CHECK_EQ(corio_runner_free(ru), 0);
+    CHECK_EQ(shutdown_reports, 1);
+    CHECK_EQ(shutdown_error, -EIO);
+    CHECK(shutdown_message && strcmp(shutdown_message, "unhandled exception during asyncio.run() shutdown") == 0);
+}
+
 /* ---- bad input ------------------------------------------------------------------------ */
 
 static void test_bad_input(void) {
@@ -429,6 +478,7 @@ int main(void) {
     RUN_TEST(test_interrupt_wait);
     RUN_TEST(test_interrupt_cancelled_task);
     RUN_TEST(test_own_handler_kept);
+    RUN_TEST(test_shutdown_error_reported);
     RUN_TEST(test_bad_input);
     TEST_MAIN_END();
 }

@@ -254,6 +254,8 @@ enum {
     CORIO__TF_RETRIEVED = 8, /* someone saw the outcome (debug.c: "never retrieved" report) */
     CORIO__TF_AGE_EXACT = 16,/* created_ns read live at the first step (debug mode), not the iteration's clock */
     CORIO__TF_VALUE = 32,    /* corio_task_set_value was called: the future carries that value, not fn's return */
+    CORIO__TF_SHUTDOWN = 64, /* cancelled by a runner's close (corio__loop_finish_tasks): an error it ends
+                                with is "unhandled exception during asyncio.run() shutdown" (debug.c) */
 };
 
 struct corio_task {

@@ -108,9 +108,16 @@ void corio__debug_run(corio_loop *loop, corio__node *node) {
 void corio__debug_task_freed(corio_task *t, bool at_close) {
     if (t->fut.state == CORIO__DONE && t->fut.err && !(t->flags & CORIO__TF_RETRIEVED)) {
         t->flags |= CORIO__TF_RETRIEVED; /* reported once */
-        /* asyncio's Future.__del__: 'future' is the task itself. */
-        corio_exception_context ctx = {.message = "Task exception was never retrieved", .error = t->fut.err,
-                                       .source = "task", .task = t, .future = &t->fut};
+        /* asyncio's Future.__del__: 'future' is the task itself; or, for
+         * a task a runner's close cancelled, asyncio.run()'s own report
+         * (_cancel_all_tasks: it gathers them, then reports each error). */
+        corio_exception_context ctx = {.message = (t->flags & CORIO__TF_SHUTDOWN)
+                                                      ? "unhandled exception during asyncio.run() shutdown"
+                                                      : "Task exception was never retrieved",
+                                       .error = t->fut.err,
+                                       .source = "task",
+                                       .task = t,
+                                       .future = &t->fut};
         corio__report(t->loop, &ctx, "task '%s' failed with %d (%s)", corio_task_name(t), t->fut.err,
                       corio_strerror(t->fut.err));
     }

@@ -776,7 +776,10 @@ void corio__loop_finish_tasks(corio_loop *loop) {
     if (!loop->ntasks_live) return;
     corio__list_foreach(it, &loop->tasks) {
         corio_task *o2 = corio__container_of(it, corio_task, link);
-        if (!(o2->flags & CORIO__TF_FINISHED)) corio_cancel(o2);
+        if (!(o2->flags & CORIO__TF_FINISHED)) {
+            o2->flags |= CORIO__TF_SHUTDOWN;
+            corio_cancel(o2);
+        }
     }
     corio__cur_loop = loop;
     loop->running = 1;
