@@ -408,8 +408,27 @@ static void owned_refused(int fd) {
     CHECK_EQ(corio_remove_writer(fd), -EBUSY);
 }
 
+/* fd was closed: a pipe made now takes the lowest free number, fd, and
+ * add_reader / add_writer take it again. */
+static void number_free_again(int fd) {
+    int p[2];
+    CHECK_EQ(pipe2(p, O_NONBLOCK), 0);
+    CHECK_EQ(p[0], fd);
+    CHECK_EQ(corio_add_reader(p[0], on_readable, NULL), 0);
+    CHECK_EQ(corio_remove_reader(p[0]), 1);
+    CHECK_EQ(corio_add_writer(p[0], on_readable, NULL), 0);
+    CHECK_EQ(corio_remove_writer(p[0]), 1);
+    corio_close(p[0]);
+    corio_close(p[1]);
+}
+
 static void owned_data(corio_transport *t, const void *data, size_t len, void *arg) {
     (void)t, (void)data, (void)len, (void)arg;
+}
+
+static void owned_lost(corio_transport *t, int err, void *arg) {
+    (void)t, (void)err;
+    *(bool *)arg = true;
 }
 
 static int owned_main(void *arg) {
@@ -433,31 +452,20 @@ static int owned_main(void *arg) {
     CHECK_EQ(corio_writer_wait_closed(w), 0);
     corio_reader_free(r);
     corio_writer_free(w);
-    /* Closed: a pipe made now takes the lowest free number, fd. */
-    int p[2];
-    CHECK_EQ(pipe2(p, O_NONBLOCK), 0);
-    CHECK_EQ(p[0], fd);
-    CHECK_EQ(corio_add_reader(p[0], on_readable, NULL), 0);
-    CHECK_EQ(corio_remove_reader(p[0]), 1);
-    corio_close(p[0]);
-    corio_close(p[1]);
+    number_free_again(fd);
     corio_close(sp[1]);
 
     /* A protocol's transport, until its close. */
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
-    static const corio_protocol proto = {.data_received = owned_data};
+    static const corio_protocol proto = {.data_received = owned_data, .connection_lost = owned_lost};
+    bool lost = false;
     corio_transport *t = NULL;
-    CHECK_EQ(corio_transport_open(sp[0], &proto, NULL, &t), 0);
+    CHECK_EQ(corio_transport_open(sp[0], &proto, &lost, &t), 0);
     owned_refused(sp[0]);
     fd = sp[0];
     corio_transport_close(t);
-    for (int i = 0; i < 5; i++) corio_yield();
-    CHECK_EQ(pipe2(p, O_NONBLOCK), 0);
-    CHECK_EQ(p[0], fd);
-    CHECK_EQ(corio_add_writer(p[0], on_readable, NULL), 0);
-    CHECK_EQ(corio_remove_writer(p[0]), 1);
-    corio_close(p[0]);
-    corio_close(p[1]);
+    while (!lost) CHECK_EQ(corio_yield(), 0); /* the transport is gone with its descriptor */
+    number_free_again(fd);
     corio_close(sp[1]);
     return 0;
 }
