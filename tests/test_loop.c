@@ -500,10 +500,11 @@ static void model_fire(void *arg) {
     if (model_victim[i] >= 0) corio_handle_cancel(&model_h[model_victim[i]]);
 }
 
-static void test_timer_model(void) {
+/* q: the deadlines' quantum (s); 4,000 quanta. */
+static void timer_model(double q) {
     corio_loop *l = new_loop(1);
     reset();
-    double t0 = corio_loop_time(l), q = 0.00125;
+    double t0 = corio_loop_time(l);
     uint32_t r = 12345;
     static int cancelled[MODEL_N], order[MODEL_N];
     for (int i = 0; i < MODEL_N; i++) {
@@ -538,6 +539,65 @@ static void test_timer_model(void) {
         if (j) CHECK(lg_time[j] >= lg_time[j - 1]);
     }
     close_clean(l);
+}
+
+/* Spread over 5 s: a few timers in each of the wheel's slots. */
+static void test_timer_model(void) { timer_model(0.00125); }
+
+/* Within 80 us: all in one or two slots, so a slot's timers are sorted by
+ * quicksort, not only by insertion, and cancels hit a sorted slot. */
+static void test_timer_model_dense(void) { timer_model(2e-8); }
+
+/* A callback that arms timers in the slot being fired (they go to the
+ * heap, the slot's timers are sorted apart): the two merge in (deadline,
+ * order armed). */
+static double dense_t0;
+static void arm_into_slot(void *arg) {
+    push(arg);
+    CHECK_EQ(corio_loop_call_at(corio_loop_current(), NULL, dense_t0 + 60e-9, push, (void *)(intptr_t)4), 0);
+    CHECK_EQ(corio_loop_call_at(corio_loop_current(), NULL, dense_t0 + 40e-9, push, (void *)(intptr_t)3), 0);
+}
+
+static void test_timer_slot_and_heap_merge(void) {
+    corio_loop *l = new_loop(1);
+    reset();
+    dense_t0 = corio_loop_time(l) + 1.0;
+    CHECK_EQ(corio_loop_call_at(l, NULL, dense_t0 + 80e-9, push, (void *)(intptr_t)5), 0);
+    CHECK_EQ(corio_loop_call_at(l, NULL, dense_t0 + 40e-9, push, (void *)(intptr_t)2), 0);
+    CHECK_EQ(corio_loop_call_at(l, NULL, dense_t0, arm_into_slot, (void *)(intptr_t)1), 0);
+    run_until_stop_at(l, dense_t0 + 1);
+    CHECK_EQ(nlg, 5);
+    for (int i = 0; i < nlg; i++) CHECK_EQ(lg[i], i + 1);
+    close_clean(l);
+}
+
+/* The slot sort itself (timer.c), on the shapes that break quicksorts:
+ * sorted, reversed, organ pipe, all deadlines equal, random with
+ * repeats; and with depth 0, its heap-sort fallback. */
+void corio__timer_sort(corio__timer **v, size_t n, unsigned depth);
+
+static void test_timer_sort(void) {
+    enum { N = 700 };
+    static corio__timer t[N];
+    static corio__timer *v[N];
+    uint32_t r = 777;
+    for (int shape = 0; shape < 5; shape++)
+        for (size_t n = 0; n <= N; n += (n < 40 ? 1 : 97))
+            for (unsigned depth = 0; depth <= 40; depth += 40) {
+                for (size_t i = 0; i < n; i++) {
+                    r = r * 1103515245u + 12345u;
+                    int64_t w = shape == 0 ? (int64_t)i : shape == 1 ? (int64_t)(n - i) : shape == 2 ? (int64_t)(i < n / 2 ? i : n - i) : shape == 3 ? 5 : (int64_t)((r >> 8) % 50u);
+                    t[i] = (corio__timer){.when = w, .seq = (uint64_t)(i * 7919 % N)};
+                    v[i] = &t[i];
+                }
+                corio__timer_sort(v, n, depth);
+                for (size_t i = 1; i < n; i++)
+                    CHECK(v[i - 1]->when < v[i]->when || (v[i - 1]->when == v[i]->when && v[i - 1]->seq < v[i]->seq));
+                /* A permutation: every timer once. */
+                uint8_t seen[N] = {0};
+                for (size_t i = 0; i < n; i++) seen[v[i] - t]++;
+                for (size_t i = 0; i < n; i++) CHECK_EQ(seen[i], 1);
+            }
 }
 
 /* ---- cancelling handles ---------------------------------------------------- */
@@ -1048,6 +1108,9 @@ int main(void) {
     RUN_TEST(test_call_later_order);
     RUN_TEST(test_equal_deadlines_fifo);
     RUN_TEST(test_timer_model);
+    RUN_TEST(test_timer_model_dense);
+    RUN_TEST(test_timer_slot_and_heap_merge);
+    RUN_TEST(test_timer_sort);
     RUN_TEST(test_cancel_handles);
     RUN_TEST(test_cancel_keeps_iteration);
     RUN_TEST(test_huge_and_negative_delays);

@@ -77,9 +77,9 @@ struct corio_loop {
     corio__timer_ent *heap;    /* min-heap by (when, t->seq); inside heap_mem (timer.c) */
     void *heap_mem;            /* its allocation */
     size_t heap_huge_len;      /* heap_mem's length when a huge-page mapping (corio__huge_alloc), else 0 */
-    size_t nheap, capheap;     /* capheap >= ntimers: a wheel bucket moves in without allocating */
-    size_t ntimers;            /* armed timers: the heap's and the wheel's */
-    struct corio__wheel *wheel;/* near deadlines, unsorted by slot (timer.c); NULL until used */
+    size_t nheap, capheap;     /* its entries, its room */
+    size_t ntimers;            /* armed timers: the heap's, the wheel's and the run's */
+    struct corio__wheel *wheel;/* near deadlines, by slot, and the slot being fired (timer.c); NULL until used */
     uint64_t timer_seq;        /* FIFO order among equal deadlines */
     int64_t now;               /* clock at the start of this iteration (ns) */
     int64_t vnow;              /* virtual clock (ns) when `virtual_clock` */
@@ -163,6 +163,8 @@ void corio__timer_run_due(corio_loop *loop, int64_t now);
 void corio__timer_disarm(corio_loop *loop, corio__timer *t);
 /* Some armed timer (NULL when none): for closing a loop. */
 corio__timer *corio__timer_any(corio_loop *loop);
+/* Sort timers by (when, seq), heap-sorting below `depth` levels (timer.c). */
+void corio__timer_sort(corio__timer **v, size_t n, unsigned depth);
 /* Free the timer structures (the loop's close; no timer armed). */
 void corio__timer_free(corio_loop *loop);
 static inline bool corio__timer_armed(const corio__timer *t) { return t->index != SIZE_MAX; }

@@ -1,24 +1,30 @@
 /*
- * timer.c - the loop's timer heap.
+ * timer.c - the loop's timers: a wheel of near deadlines, the run (the
+ * wheel slot being fired, sorted) and a 4-ary heap for the rest.
  *
- * A 4-ary min-heap ordered by (deadline, sequence number): O(log n) insert
- * and cancel (each timer knows its index), and equal deadlines fire in the
- * order they were armed, as libuv's and asyncio's do.  The heap array holds
- * the keys next to the pointer so that sifting compares without chasing
- * pointers; the only pointer followed is the moved timer's, to update its
- * index.
+ * Order is (deadline, sequence number): equal deadlines fire in the order
+ * they were armed, as libuv's and asyncio's do.  A deadline up to 2.1 s
+ * ahead goes into its wheel slot's unsorted array.  When a slot's timers
+ * are the earliest, the whole slot is sorted at once and becomes the run,
+ * fired from its front; cancelling a timer in the run leaves a hole.  The
+ * heap takes what the wheel cannot: deadlines before the slot being fired
+ * (armed while it is), far ones, "never".  The earliest timer is the run's
+ * front or the heap's top, whichever comes first.
  *
- * Why 4-ary: a pop costs about as many comparisons in a 4-ary heap as in a
- * binary one (3 per level, half the levels), but half the moves, and each
- * move stores the moved timer's index through its pointer.  A removal moves
- * the hole down to a leaf along the smaller children without comparing with
- * the entry that fills it (Floyd's bottom-up), then sifts that entry up: the
- * entry comes from the end of the array, so it nearly always belongs near
- * the bottom, and the comparison with it at every level would be wasted.
- * On bench/corio_timers (callgrind, 20,000 vs 40,000 timers differenced) a
- * timer went from 1,096 to 944 instructions, the heap's share of it (arm,
- * pop) from about 500 to 370.  (Later, with the handle slabs: 535, of which
- * the pop 309; the winner kept as an offset rather than a pointer, 304.)
+ * Why sort a slot rather than move it into the heap (as this file did
+ * until 2026-12-07): a timer then cost a push and a pop, 162 of its 417
+ * instructions; sorted, the slot costs 60 per timer (bench/corio_timers,
+ * callgrind, 20,000 vs 40,000 timers differenced: 416.6 -> 322.2).
+ *
+ * The heap: its array holds the keys next to the pointer so that sifting
+ * compares without chasing pointers; the only pointer followed is the
+ * moved timer's, to update its index.  Why 4-ary: a pop costs about as
+ * many comparisons in a 4-ary heap as in a binary one (3 per level, half
+ * the levels), but half the moves, and each move stores the moved timer's
+ * index through its pointer.  A removal moves the hole down to a leaf
+ * along the smaller children without comparing with the entry that fills
+ * it (Floyd's bottom-up), then sifts that entry up: the entry comes from
+ * the end of the array, so it nearly always belongs near the bottom.
  */
 #include "core.h"
 
@@ -84,10 +90,9 @@ static void remove_at(corio_loop *loop, size_t i) {
  * their offset in the page, hence the alignment, mostly stays; when it
  * does not, the entries are moved to the new boundary.  Big ones are
  * mappings of huge pages (corio__huge_alloc) into which only the entries
- * in use are copied: the capacity follows the armed timers (a wheel slot
- * moves in without allocating), so at a million timers it is 16 MiB of
- * which the heap itself holds a slot's worth, and realloc copying all of
- * it faulted 4,600 small pages (bench/corio_timers 1000000, perf). */
+ * in use are copied (realloc copying all of a 16 MiB array faulted 4,600
+ * small pages, bench/corio_timers 1000000, perf).  The capacity follows
+ * the heap's own timers, not all armed ones: the wheel's never move in. */
 static int grow(corio_loop *loop, size_t need) {
     size_t cap = loop->capheap ? loop->capheap * 2 : 64;
     while (cap < need) cap *= 2;
@@ -121,19 +126,20 @@ static void heap_push(corio_loop *loop, corio__timer *t) {
 /* ---- the wheel ---------------------------------------------------------------- */
 
 /* 2^17 ns (131 us) slots, 16,384 of them: 2.1 s ahead.  A slot's timers
- * are what the heap holds at a time, so its width is a trade: narrower
- * slots make a smaller heap but more slot changes when timers are sparse.
+ * are sorted together, so its width is a trade: narrower slots make
+ * shorter sorts but more slot changes when timers are sparse.
  * The wheel is allocated when first used: 386 KiB, touched as the cursor
  * goes round.
  *
  * A slot is an array of timer pointers, not a list through the timers:
- * moving a slot into the heap then reads the timers' deadlines at
- * addresses it already knows, so their cache misses overlap, where a list
- * made each one wait for the one before (bench/corio_timers 1000000:
- * 92% of corio__timer_run_due's samples were that one load, perf).  A
- * timer in the wheel keeps its position in the array in its index (with
+ * taking a slot then reads the timers' deadlines at addresses it already
+ * knows, so their cache misses overlap, where a list made each one wait
+ * for the one before (bench/corio_timers 1000000: 92% of
+ * corio__timer_run_due's samples were that one load, perf).  A timer in
+ * the wheel keeps its position in the array in its index (with
  * WHEEL_TAG), so a cancel is a swap with the slot's last timer.  The
- * arrays keep their size until the loop closes, as the heap does. */
+ * arrays keep their sizes until the loop closes, passed between the slots
+ * and the run. */
 #define WHEEL_SHIFT 17
 #define WHEEL_NS ((int64_t)1 << WHEEL_SHIFT)
 #define WHEEL_SLOTS 16384u
@@ -141,8 +147,12 @@ static void heap_push(corio_loop *loop, corio__timer *t) {
 #define WHEEL_WORDS (WHEEL_SLOTS / 64)
 /* corio__timer.index of a timer in the wheel: this bit and its place in its slot. */
 #define WHEEL_TAG ((size_t)1 << (sizeof(size_t) * 8 - 2))
+/* corio__timer.index of a timer in the run: this bit and its place in the run. */
+#define RUN_TAG ((size_t)1 << (sizeof(size_t) * 8 - 3))
+/* Runs this long or shorter are sorted by insertion alone. */
+#define RUN_INSERTION_MAX 16
 #define WHEEL_SLOT_MIN 8 /* entries of a slot's first array */
-/* How far ahead of the entry it moves into the heap wheel_take asks for a timer. */
+/* How far ahead of the timer it looks at the slot sort asks for one. */
 #define WHEEL_PREFETCH 8
 
 typedef struct wheel_slot {
@@ -167,10 +177,18 @@ typedef struct arena_block {
 } arena_block;
 
 struct corio__wheel {
-    int64_t cursor;                     /* start of the earliest slot not moved to the heap */
+    int64_t cursor;                     /* start of the earliest slot not taken */
     uint64_t summary[WHEEL_WORDS / 64]; /* bit w: bits[w] is not 0 */
     uint64_t bits[WHEEL_WORDS];         /* bit s: slot s holds timers */
     wheel_slot slot[WHEEL_SLOTS];
+    /* The run: the timers of the last slot taken, sorted by (when, seq),
+     * fired from `head` on; a cancelled one leaves NULL.  All are earlier
+     * than `cursor`.  Its array goes back to the next slot taken, so the
+     * arrays keep their sizes as they circulate. */
+    corio__timer **run;
+    uint32_t head, end;                 /* run[head, end) not yet fired */
+    uint32_t run_cap;                   /* the array's capacity (a class's) */
+    uint32_t live;                      /* armed timers in run[head, end) */
     corio__timer **free[ARENA_CLASSES]; /* freed arrays by class, linked through their first entry */
     char *cur;                          /* the rest of the newest block */
     size_t left;
@@ -311,48 +329,171 @@ static void wheel_remove(corio_loop *loop, corio__timer *t, size_t index) {
     if (!ws->n) bit_clear(w, s);
 }
 
-/* Move the earliest slot's timers into the heap (room is there: capheap >= ntimers). */
+/* ---- the run: a taken slot, sorted ------------------------------------------------ */
+
+static inline bool run_before(const corio__timer *a, const corio__timer *b) {
+    return a->when < b->when || (corio__unlikely(a->when == b->when) && a->seq < b->seq);
+}
+
+static void sort_insertion(corio__timer **v, size_t n) {
+    for (size_t i = 1; i < n; i++) {
+        corio__timer *x = v[i];
+        size_t j = i;
+        for (; j > 0 && run_before(x, v[j - 1]); j--) v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+static void sift_down_run(corio__timer **v, size_t top, size_t n) {
+    corio__timer *x = v[top];
+    for (size_t c; (c = 2 * top + 1) < n; top = c) {
+        if (c + 1 < n && run_before(v[c], v[c + 1])) c++;
+        if (!run_before(x, v[c])) break;
+        v[top] = v[c];
+    }
+    v[top] = x;
+}
+
+/* The fallback when quicksort's partitions keep coming out lopsided. */
+static void sort_heap(corio__timer **v, size_t n) {
+    for (size_t k = n / 2; k-- > 0;) sift_down_run(v, k, n);
+    while (n > 1) {
+        corio__timer *x = v[0];
+        v[0] = v[--n];
+        v[n] = x;
+        sift_down_run(v, 0, n);
+    }
+}
+
+/* Sort v[0, n) by (when, seq): quicksort (median of three) down to
+ * RUN_INSERTION_MAX, the smaller side first so that the recursion stays
+ * O(log n) deep; past `depth` levels the rest is heap-sorted, so crafted
+ * deadlines cannot make it quadratic.  Not static for tests/test_loop.c,
+ * which sorts with depth 0 as well. */
+void corio__timer_sort(corio__timer **v, size_t n, unsigned depth) {
+    while (n > RUN_INSERTION_MAX) {
+        if (!depth--) {
+            sort_heap(v, n);
+            return;
+        }
+        corio__timer **a = &v[0], **m = &v[n / 2], **z = &v[n - 1], *t;
+        if (run_before(*m, *a)) t = *m, *m = *a, *a = t;
+        if (run_before(*z, *m)) {
+            t = *z, *z = *m, *m = t;
+            if (run_before(*m, *a)) t = *m, *m = *a, *a = t;
+        }
+        corio__timer *pivot = *m;
+        size_t i = 0, j = n - 1;
+        for (;;) { /* Hoare's: v[0] <= pivot <= v[n - 1] bound both scans */
+            while (run_before(v[++i], pivot)) {}
+            while (run_before(pivot, v[--j])) {}
+            if (i >= j) break;
+            t = v[i], v[i] = v[j], v[j] = t;
+        }
+        /* v[0, j] <= pivot <= v[j + 1, n) */
+        size_t left = j + 1;
+        if (left < n - left) {
+            corio__timer_sort(v, left, depth);
+            v += left;
+            n -= left;
+        } else {
+            corio__timer_sort(v + left, n - left, depth);
+            n = left;
+        }
+    }
+    sort_insertion(v, n);
+}
+
+/* Sort v[0, n) by (when, seq).  Timers are often armed in deadline order
+ * (equal delays from successive iterations), so a sorted array costs one
+ * pass; the pass also asks for the timers ahead, whose deadlines the sort
+ * reads next. */
+static void sort_run(corio__timer **v, size_t n) {
+    size_t i = 1;
+    for (; i < n; i++) {
+        if (i + WHEEL_PREFETCH < n) __builtin_prefetch(v[i + WHEEL_PREFETCH], 1);
+        if (run_before(v[i], v[i - 1])) break;
+    }
+    if (i >= n) return;
+    for (; i + WHEEL_PREFETCH < n; i++) __builtin_prefetch(v[i + WHEEL_PREFETCH], 1);
+    if (n <= RUN_INSERTION_MAX) {
+        sort_insertion(v, n);
+        return;
+    }
+    corio__timer_sort(v, n, 2 * (unsigned)(63 - __builtin_clzll(n)));
+}
+
+/* Make the earliest slot the run (the run is empty).  Its array becomes
+ * the run's and the run's old one the slot's, so neither allocates. */
 static void wheel_take(corio_loop *loop) {
     struct corio__wheel *w = loop->wheel;
     unsigned s0 = slot_of(w->cursor), s = next_slot(w, s0);
     int64_t start = w->cursor + (int64_t)((s - s0) & (WHEEL_SLOTS - 1)) * WHEEL_NS;
     wheel_slot *ws = &w->slot[s];
     corio__timer **v = ws->v;
-    uint32_t n = ws->n;
-    for (uint32_t i = 0; i < n; i++) {
-        if (i + WHEEL_PREFETCH < n) __builtin_prefetch(v[i + WHEEL_PREFETCH], 1);
-        heap_push(loop, v[i]);
-    }
+    uint32_t n = ws->n, cap = ws->cap;
+    ws->v = w->run;
+    ws->cap = w->run_cap;
     ws->n = 0;
     bit_clear(w, s);
+    sort_run(v, n);
+    for (uint32_t i = 0; i < n; i++) v[i]->index = RUN_TAG | i;
+    w->run = v;
+    w->run_cap = cap;
+    w->head = 0;
+    w->end = w->live = n;
     w->cursor = start + WHEEL_NS;
 }
 
 /* Returns 0 or -ENOMEM (then t stays unarmed). */
 int corio__timer_arm(corio_loop *loop, corio__timer *t, int64_t when) {
     assert(!corio__timer_armed(t));
-    if (corio__unlikely(loop->ntimers == loop->capheap)) {
-        int rc = grow(loop, loop->ntimers + 1);
-        if (rc < 0) return rc;
-    }
     t->when = when;
     t->seq = loop->timer_seq++;
-    if (!wheel_add(loop, t)) heap_push(loop, t);
+    if (!wheel_add(loop, t)) {
+        if (corio__unlikely(loop->nheap == loop->capheap)) {
+            int rc = grow(loop, loop->nheap + 1);
+            if (rc < 0) return rc;
+        }
+        heap_push(loop, t);
+    }
     loop->ntimers++;
     return 0;
 }
 
-/* Make heap[0] the earliest timer: move slots in while the wheel may hold earlier ones. */
+/* Make the earliest timer heap[0] or the run's head (run[head] is then
+ * armed): take the earliest slot while the run is empty and the wheel may
+ * hold timers earlier than the heap's.  Wheel timers are at or after the
+ * cursor, the run's before it, so with a timer in the run no slot is due. */
 static inline void settle(corio_loop *loop) {
+    struct corio__wheel *w = loop->wheel;
+    if (!w) return; /* every armed timer is in the heap */
+    if (w->live) {
+        while (!w->run[w->head]) w->head++;
+        return;
+    }
     /* The wheel holds the armed timers that the heap does not. */
-    while (loop->ntimers != loop->nheap && (!loop->nheap || loop->heap[0].when >= loop->wheel->cursor))
-        wheel_take(loop);
+    if (loop->ntimers != loop->nheap && (!loop->nheap || loop->heap[0].when >= w->cursor)) wheel_take(loop);
+}
+
+/* The earliest armed timer's run entry, or NULL when it is heap[0]
+ * (settled, some timer armed). */
+static inline corio__timer *run_first(corio_loop *loop) {
+    struct corio__wheel *w = loop->wheel;
+    if (!w || !w->live) return NULL;
+    corio__timer *r = w->run[w->head];
+    if (loop->nheap) {
+        const corio__timer_ent *h = &loop->heap[0];
+        if (h->when < r->when || (h->when == r->when && h->t->seq < r->seq)) return NULL;
+    }
+    return r;
 }
 
 corio__timer *corio__timer_any(corio_loop *loop) {
     if (!loop->ntimers) return NULL;
+    if (loop->nheap) return loop->heap[loop->nheap - 1].t;
     settle(loop);
-    return loop->heap[loop->nheap - 1].t;
+    return loop->nheap ? loop->heap[0].t : loop->wheel->run[loop->wheel->head];
 }
 
 void corio__timer_free(corio_loop *loop) {
@@ -376,6 +517,13 @@ void corio__timer_disarm(corio_loop *loop, corio__timer *t) {
         wheel_remove(loop, t, i);
         return;
     }
+    if (i & RUN_TAG) {
+        struct corio__wheel *w = loop->wheel;
+        assert((i & ~RUN_TAG) < w->end && w->run[i & ~RUN_TAG] == t);
+        w->run[i & ~RUN_TAG] = NULL;
+        w->live--;
+        return;
+    }
     assert(i < loop->nheap && loop->heap[i].t == t);
     remove_at(loop, i);
 }
@@ -384,18 +532,29 @@ void corio__timer_disarm(corio_loop *loop, corio__timer *t) {
 int64_t corio__timer_next(corio_loop *loop) {
     if (!loop->ntimers) return INT64_MAX;
     settle(loop);
-    return loop->heap[0].when;
+    corio__timer *r = run_first(loop);
+    return r ? r->when : loop->heap[0].when;
 }
 
 /* Fire every timer due at `now`, earliest first. */
 void corio__timer_run_due(corio_loop *loop, int64_t now) {
     /* ntimers first: with none armed the next deadline is INT64_MAX, which
      * a `now` of INT64_MAX would take for a due timer. */
-    while (loop->ntimers && corio__timer_next(loop) <= now) {
-        corio__timer *t = loop->heap[0].t;
+    while (loop->ntimers) {
+        settle(loop);
+        corio__timer *t = run_first(loop);
+        if (t) {
+            if (t->when > now) break;
+            struct corio__wheel *w = loop->wheel;
+            w->head++;
+            w->live--;
+        } else {
+            if (loop->heap[0].when > now) break;
+            t = loop->heap[0].t;
+            remove_at(loop, 0);
+        }
         t->index = SIZE_MAX;
         loop->ntimers--;
-        remove_at(loop, 0);
         t->fire(t);
     }
 }
