@@ -397,15 +397,31 @@ static int reader_main(void *arg) {
 static void test_add_reader(void) { CHECK_EQ(test_run(reader_main, NULL, 0), 0); }
 
 /* asyncio's _ensure_fd_no_transport: add_reader, add_writer,
- * remove_reader and remove_writer on a descriptor a stream or a transport
- * uses raise RuntimeError ("File descriptor is used by transport"); here
- * -EBUSY.  Once the stream or transport has closed it, the number is free
- * again (a new descriptor may reuse it). */
+ * remove_reader, remove_writer and the sock_* calls (sock_recv,
+ * sock_recvfrom, sock_sendall, sock_sendto, sock_accept, sock_connect) on
+ * a descriptor a stream or a transport uses raise RuntimeError ("File
+ * descriptor is used by transport"); here -EBUSY, and the waits, which
+ * asyncio does not have, refuse it too.  Once the stream or transport has
+ * closed it, the number is free again (a new descriptor may reuse it). */
 static void owned_refused(int fd) {
     CHECK_EQ(corio_add_reader(fd, on_readable, NULL), -EBUSY);
     CHECK_EQ(corio_add_writer(fd, on_readable, NULL), -EBUSY);
     CHECK_EQ(corio_remove_reader(fd), -EBUSY);
     CHECK_EQ(corio_remove_writer(fd), -EBUSY);
+    char b[4] = "abc";
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sin;
+    CHECK_EQ(corio_read(fd, b, sizeof b), -EBUSY);
+    CHECK_EQ(corio_recv(fd, b, sizeof b, 0), -EBUSY);
+    CHECK_EQ(corio_recvfrom(fd, b, sizeof b, 0, (struct sockaddr *)&sin, &sl), -EBUSY);
+    CHECK_EQ(corio_write(fd, b, sizeof b), -EBUSY);
+    CHECK_EQ(corio_write_all(fd, b, sizeof b), -EBUSY);
+    CHECK_EQ(corio_send(fd, b, sizeof b, 0), -EBUSY);
+    CHECK_EQ(corio_sendto(fd, b, sizeof b, 0, (struct sockaddr *)&sin, sizeof sin), -EBUSY);
+    CHECK_EQ(corio_accept(fd, NULL, NULL), -EBUSY);
+    CHECK_EQ(corio_connect(fd, (struct sockaddr *)&sin, sizeof sin), -EBUSY);
+    CHECK_EQ(corio_wait_readable(fd), -EBUSY);
+    CHECK_EQ(corio_wait_writable(fd), -EBUSY);
 }
 
 /* fd was closed: a pipe made now takes the lowest free number, fd, and
@@ -418,6 +434,10 @@ static void number_free_again(int fd) {
     CHECK_EQ(corio_remove_reader(p[0]), 1);
     CHECK_EQ(corio_add_writer(p[0], on_readable, NULL), 0);
     CHECK_EQ(corio_remove_writer(p[0]), 1);
+    char b[2];
+    CHECK_EQ(corio_write(p[1], "x", 1), 1);
+    CHECK_EQ(corio_wait_readable(p[0]), 0);
+    CHECK_EQ(corio_read(p[0], b, sizeof b), 1);
     corio_close(p[0]);
     corio_close(p[1]);
 }

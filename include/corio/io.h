@@ -47,8 +47,10 @@ extern "C" {
  * for the same direction on this fd (asyncio refuses two readers too) -
  * but not when that task's wait was cancelled: as in asyncio, a cancelled
  * wait frees the fd at once, and this call waits behind it (it consumed
- * nothing) and is served; -ENOMEM; or the error epoll_ctl gave when registering (e.g. -EPERM for a
- * regular file, which is always ready: it is then reported ready).
+ * nothing) and is served; -EBUSY as well when fd belongs to a stream or a
+ * transport (see corio_add_reader); -ENOMEM; or the error epoll_ctl gave
+ * when registering (e.g. -EPERM for a regular file, which is always ready:
+ * it is then reported ready).
  */
 CORIO_API int corio_wait_readable(int fd);
 CORIO_API int corio_wait_writable(int fd);
@@ -60,7 +62,9 @@ CORIO_API int corio_wait_writable(int fd);
  * -EBUSY (another task waits to read / write this fd; a task whose wait
  * was cancelled no longer counts: the call waits for it to leave, a loop
  * iteration on epoll, up to three on io_uring while the kernel confirms
- * the cancel, then goes ahead), the call's own error.
+ * the cancel, then goes ahead; or fd belongs to a stream or a transport,
+ * as asyncio's sock_recv and sock_sendall refuse it: see
+ * corio_add_reader), the call's own error.
  */
 CORIO_API ssize_t corio_read(int fd, void *buf, size_t len);
 CORIO_API ssize_t corio_write(int fd, const void *buf, size_t len);
@@ -81,13 +85,15 @@ CORIO_API ssize_t corio_sendto(int fd, const void *buf, size_t len, int flags, c
 /*
  * accept4(2) that suspends; the new descriptor is non-blocking and
  * close-on-exec.  Returns it, or a negative errno (-EMFILE and friends are
- * returned, not retried: the caller decides how to back off).
+ * returned, not retried: the caller decides how to back off; -EBUSY for a
+ * stream's or a transport's fd, as corio_read).
  */
 CORIO_API int corio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
 
 /*
  * connect(2) that suspends until the connection is established or fails.
- * Returns 0 or a negative errno (-ECONNREFUSED, -ETIMEDOUT, ...).
+ * Returns 0 or a negative errno (-ECONNREFUSED, -ETIMEDOUT, ...; -EBUSY
+ * for a stream's or a transport's fd, as corio_read).
  */
 CORIO_API int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
 

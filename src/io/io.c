@@ -157,10 +157,25 @@ static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x, bool p
 #endif
 
 /* A wait that first asks the kernel whether a cached edge still holds. */
+/* A stream or a transport owns fd: the public calls on a descriptor
+ * (corio_add_reader and the other three, the reads, writes, accept,
+ * connect and waits) refuse it, as asyncio's _ensure_fd_no_transport does
+ * for add_reader and the sock_* calls ("File descriptor is used by
+ * transport"): they would take the data, the readiness or the edge the
+ * stream or transport waits for.  The layers that own the descriptor use
+ * the unchecked calls (io.h). */
+static int fd_check_free(corio_loop *loop, int fd, const char *fn) {
+    if (fd >= 0 && (size_t)fd < loop->nfds && loop->fds[fd] && loop->fds[fd]->owned)
+        return corio__bad(-EBUSY, "%s: fd %d is used by a stream or a transport", fn, fd);
+    return 0;
+}
+
 static int wait_public(int fd, int d) {
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_wait_%s: called outside a task", d ? "writable" : "readable");
     if (fd < 0) return corio__bad(-EBADF, "corio_wait_%s: negative fd", d ? "writable" : "readable");
+    int rc = fd_check_free(t->loop, fd, d ? "corio_wait_writable" : "corio_wait_readable");
+    if (rc < 0) return rc;
     if (corio__ring_on(t->loop)) return ring_poll(t, fd, d);
     int err = 0;
     corio__fdstate *st = corio__fd_state(t->loop, fd, &err);
@@ -227,6 +242,16 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
     if (!st) return err;
     if (!st->interest && (err = corio__fd_sync(t->loop, fd, st)) < 0 && err != -EPERM) return err;
     return corio__ready_io(t, st, d, op, ctx);
+}
+
+/* do_io for the public calls: not on a stream's or a transport's fd. */
+static ssize_t do_io_free(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char *name) {
+    corio_loop *loop = corio__cur_loop;
+    if (loop) {
+        int rc = fd_check_free(loop, fd, name);
+        if (rc < 0) return rc;
+    }
+    return do_io(fd, d, op, kind, ctx, name);
 }
 
 /* A call that cannot raise SIGPIPE (a pipe or socket whose reader is gone
@@ -374,12 +399,17 @@ static ssize_t op_accept(int fd, void *c, bool *drained) {
 
 ssize_t corio_read(int fd, void *buf, size_t len) {
     rw_ctx x = {.buf = buf, .len = len};
+    return do_io_free(fd, DIR_READ, op_read, OP_READ, &x, "corio_read");
+}
+
+ssize_t corio__read(int fd, void *buf, size_t len) {
+    rw_ctx x = {.buf = buf, .len = len};
     return do_io(fd, DIR_READ, op_read, OP_READ, &x, "corio_read");
 }
 
 ssize_t corio_write(int fd, const void *buf, size_t len) {
     rw_ctx x = {.buf = (void *)buf, .len = len};
-    return do_io(fd, DIR_WRITE, op_write, OP_WRITE, &x, "corio_write");
+    return do_io_free(fd, DIR_WRITE, op_write, OP_WRITE, &x, "corio_write");
 }
 
 ssize_t corio_write_all(int fd, const void *buf, size_t len) {
@@ -394,15 +424,25 @@ ssize_t corio_write_all(int fd, const void *buf, size_t len) {
 
 ssize_t corio_recv(int fd, void *buf, size_t len, int flags) {
     rw_ctx x = {.buf = buf, .len = len, .flags = flags};
+    return do_io_free(fd, DIR_READ, op_recv, OP_RECV, &x, "corio_recv");
+}
+
+ssize_t corio__recv(int fd, void *buf, size_t len, int flags) {
+    rw_ctx x = {.buf = buf, .len = len, .flags = flags};
     return do_io(fd, DIR_READ, op_recv, OP_RECV, &x, "corio_recv");
 }
 
 ssize_t corio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *addrlen) {
     rw_ctx x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .addrlen = addrlen};
-    return do_io(fd, DIR_READ, op_recv, OP_RECVMSG, &x, "corio_recvfrom");
+    return do_io_free(fd, DIR_READ, op_recv, OP_RECVMSG, &x, "corio_recvfrom");
 }
 
 ssize_t corio_send(int fd, const void *buf, size_t len, int flags) {
+    rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags};
+    return do_io_free(fd, DIR_WRITE, op_send, OP_SEND, &x, "corio_send");
+}
+
+ssize_t corio__send(int fd, const void *buf, size_t len, int flags) {
     rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags};
     return do_io(fd, DIR_WRITE, op_send, OP_SEND, &x, "corio_send");
 }
@@ -410,7 +450,7 @@ ssize_t corio_send(int fd, const void *buf, size_t len, int flags) {
 ssize_t corio_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
                      socklen_t addrlen) {
     rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags, .caddr = addr, .caddrlen = addrlen};
-    return do_io(fd, DIR_WRITE, op_send, OP_SENDMSG, &x, "corio_sendto");
+    return do_io_free(fd, DIR_WRITE, op_send, OP_SENDMSG, &x, "corio_sendto");
 }
 
 void corio__accept_exhausted_report(int err) {
@@ -421,13 +461,15 @@ void corio__accept_exhausted_report(int err) {
 
 int corio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen) {
     rw_ctx x = {.addr = addr, .addrlen = addrlen};
-    return (int)do_io(fd, DIR_READ, op_accept, OP_ACCEPT, &x, "corio_accept");
+    return (int)do_io_free(fd, DIR_READ, op_accept, OP_ACCEPT, &x, "corio_accept");
 }
 
 int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_connect: called outside a task");
     if (fd < 0 || !addr) return corio__bad(fd < 0 ? -EBADF : -EINVAL, "corio_connect: bad arguments");
+    int busy = fd_check_free(t->loop, fd, "corio_connect");
+    if (busy < 0) return busy;
     corio__set_nonblock(fd);
     if (corio__ring_on(t->loop)) {
         rw_ctx x = {.caddr = addr, .caddrlen = addrlen};
@@ -461,16 +503,6 @@ int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
 }
 
 /* ---- callbacks --------------------------------------------------------------- */
-
-/* A stream or a transport owns fd: corio_add_reader and the other three
- * refuse it, as asyncio's _ensure_fd_no_transport does ("File descriptor
- * is used by transport"): a callback of the user's would take the
- * readiness, or the edge, the stream or transport waits for. */
-static int fd_check_free(corio_loop *loop, int fd, const char *fn) {
-    if (fd >= 0 && (size_t)fd < loop->nfds && loop->fds[fd] && loop->fds[fd]->owned)
-        return corio__bad(-EBUSY, "%s: fd %d is used by a stream or a transport", fn, fd);
-    return 0;
-}
 
 void corio__fd_own(corio_loop *loop, int fd) {
     int err = 0;

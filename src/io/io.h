@@ -21,15 +21,22 @@ int corio__sendfile_native(int sock, int in, off_t *pos, size_t count, size_t *s
 bool corio__fd_nonblocking(int fd);
 
 /* io.c: fd is a stream's or a transport's from now until it is forgotten
- * (corio_forget_fd, corio_close): corio_add_reader / _writer and
- * corio_remove_reader / _writer refuse it with -EBUSY (asyncio's "File
- * descriptor is used by transport").  The layers that own a descriptor
- * use the unchecked corio__add_reader & co below on it. */
+ * (corio_forget_fd, corio_close): corio_add_reader / _writer,
+ * corio_remove_reader / _writer and the public reads, writes, waits,
+ * accept and connect refuse it with -EBUSY (asyncio's "File descriptor is
+ * used by transport").  The layers that own a descriptor use the
+ * unchecked corio__add_reader & co below on it. */
 void corio__fd_own(corio_loop *loop, int fd);
 int corio__add_reader(int fd, corio_callback cb, void *arg);
 int corio__add_writer(int fd, corio_callback cb, void *arg);
 int corio__remove_reader(int fd);
 int corio__remove_writer(int fd);
+/* corio_read, corio_recv and corio_send without that check, for the
+ * owners (stream.c's reads, os/sendfile.c's fallback through a stream's
+ * socket).  As the public calls.  SUSPEND. */
+ssize_t corio__read(int fd, void *buf, size_t len);
+ssize_t corio__recv(int fd, void *buf, size_t len, int flags);
+ssize_t corio__send(int fd, const void *buf, size_t len, int flags);
 /* stream.c, for corio_writer_sendfile (os/sendfile.c): send the file
  * natively through w, as corio__sendfile_native, after everything
  * written to w before, with w's other writes refused meanwhile.  The

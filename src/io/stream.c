@@ -403,7 +403,7 @@ static ssize_t conn_read(conn *c, void *buf, size_t n) {
             if (k >= 0) return k;
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -errno;
         }
-        return corio_recv(c->fd, buf, n, 0);
+        return corio__recv(c->fd, buf, n, 0);
     }
     if (c->tops) {
         c->treading = true;
@@ -411,7 +411,7 @@ static ssize_t conn_read(conn *c, void *buf, size_t n) {
         c->treading = false;
         return k;
     }
-    return corio_read(c->fd, buf, n);
+    return corio__read(c->fd, buf, n);
 }
 
 /* Read once from the descriptor into the buffer.  >0 bytes, 0 at EOF, or -errno. */
