@@ -442,11 +442,6 @@ ssize_t corio_send(int fd, const void *buf, size_t len, int flags) {
     return do_io_free(fd, DIR_WRITE, op_send, OP_SEND, &x, "corio_send");
 }
 
-ssize_t corio__send(int fd, const void *buf, size_t len, int flags) {
-    rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags};
-    return do_io(fd, DIR_WRITE, op_send, OP_SEND, &x, "corio_send");
-}
-
 ssize_t corio_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
                      socklen_t addrlen) {
     rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags, .caddr = addr, .caddrlen = addrlen};

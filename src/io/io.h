@@ -31,12 +31,10 @@ int corio__add_reader(int fd, corio_callback cb, void *arg);
 int corio__add_writer(int fd, corio_callback cb, void *arg);
 int corio__remove_reader(int fd);
 int corio__remove_writer(int fd);
-/* corio_read, corio_recv and corio_send without that check, for the
- * owners (stream.c's reads, os/sendfile.c's fallback through a stream's
- * socket).  As the public calls.  SUSPEND. */
+/* corio_read and corio_recv without that check, for the owner (stream.c's
+ * reads).  As the public calls.  SUSPEND. */
 ssize_t corio__read(int fd, void *buf, size_t len);
 ssize_t corio__recv(int fd, void *buf, size_t len, int flags);
-ssize_t corio__send(int fd, const void *buf, size_t len, int flags);
 /* stream.c, for corio_writer_sendfile (os/sendfile.c): send the file
  * natively through w, as corio__sendfile_native, after everything
  * written to w before, with w's other writes refused meanwhile.  The
