@@ -17,6 +17,7 @@
  * and task groups (cancelling / uncancel).
  */
 #include "core.h"
+#include "hop.h"
 #include "switch.h"
 
 #include <stdio.h>
@@ -44,7 +45,6 @@ static uint64_t next_task_id(void) {
 
 int64_t corio__loop_deadline(corio_loop *loop, double delay); /* loop.c */
 
-static void task_wake(corio__node *n);
 
 /* ---- records -------------------------------------------------------------------- */
 
@@ -124,16 +124,10 @@ static inline __attribute__((always_inline)) void task_retire(corio_task *t) {
     task_release(t); /* the running reference */
 }
 
-/* t's step starts: it may spend CORIO__STEP_BUDGET units before its I/O yields. */
-static inline void step_start(corio_loop *loop, corio_task *t) {
-    loop->current = t;
-    loop->step_floor = loop->budget - CORIO__STEP_BUDGET; /* corio__budget_charge also stops at 0 */
-}
-
-static void task_wake(corio__node *n) {
+void corio__task_wake(corio__node *n) {
     corio_task *t = corio__container_of(n, corio_task, wake);
     corio_loop *loop = t->loop;
-    step_start(loop, t);
+    corio__step_start(loop, t);
     corio__switch_to_task(loop, t);
     /* Back from t, or from a task it hopped to (below), or one after that. */
     corio_task *last = loop->current;
@@ -141,99 +135,14 @@ static void task_wake(corio__node *n) {
     if (last->flags & CORIO__TF_FINISHED) task_retire(last);
 }
 
-/*
- * Hops.  A task that blocks would switch to the scheduler, which would pop
- * the next ready node and, when that is a task's, switch to it.  The task
- * does it itself when it can: it takes the next node of the batch, charged
- * to the budget as run_batch charges it, and switches straight to that
- * task - one switch instead of two, and no return to the loop.  When the
- * batch is empty it may start the next iteration itself
- * (corio__loop_turn_inline: only when that iteration would just run the
- * ready nodes).  The order is the scheduler's exactly: the same nodes run in
- * the same order with the same budget; only the trips through run_batch
- * are gone.  On bench/ (callgrind, two run lengths differenced) a yield
- * between two tasks went from 156 instructions to 108, a spawn+join from
- * 692 to 537 and a queue message from 651 to 507.  A finishing task hops too, after
- * giving its stack back (task_main).  A new iteration started by a hop
- * whose ready queue holds just the task it hops to moves no list (spawn+join
- * 537 -> 515, queue message 507 -> 485; with the stack cache inline, spawn+join
- * 497).
- */
-
-/* Take `first`, the batch's next node (a task's), charged to the budget;
- * `start`: its step starts now (step_start), while the loop is at hand. */
-static inline corio_task *hop_take(corio_loop *loop, corio_list *first, bool start) {
-    loop->budget--;
-    corio__list_remove(first);
-    corio_task *next = corio__container_of(first, corio_task, wake.link);
-    if (start) step_start(loop, next);
-    return next;
-}
-
-/* Start the next iteration in place: the ready queue becomes the batch,
- * and its first node, `first`, a task's, runs now. */
-static inline corio_task *hop_turn(corio_loop *loop, corio_list *first, bool start) {
-    loop->iterations++;
-    /* When it is the only one (a spawned child its parent joins, the task
-     * a put woke) nothing needs to move. */
-    corio_list *last = loop->ready.prev;
-    if (last != first) {
-        /* b read again rather than kept: kept, it takes a register
-         * that every blocking task then saves and restores. */
-        corio_list *b = __atomic_load_n(&loop->batch, __ATOMIC_RELAXED);
-        first->prev = b; /* b is empty and ready is not: no list checks */
-        last->next = b;
-        b->next = first;
-        b->prev = last;
-        corio__list_init(&loop->ready);
-    }
-    return hop_take(loop, first, start);
-}
-
-/* hop_turn when timers are armed: only if none is due.  Out of line, so
- * that the hop's common path makes no call: a call there made every task
- * that blocks keep the loop and the node in callee-saved registers, saved
- * and restored at each wait. */
-static __attribute__((noinline)) corio_task *hop_turn_timed(corio_loop *loop, corio_list *first, bool start) {
+/* corio__hop_turn when timers are armed: only if none is due.  Out of
+ * line, so that the hop's common path makes no call: a call there made
+ * every task that blocks keep the loop and the node in callee-saved
+ * registers, saved and restored at each wait. */
+__attribute__((noinline)) corio_task *corio__hop_turn_timed(corio_loop *loop, corio_list *first, bool start) {
     if (!corio__loop_no_timer_due(loop)) return NULL;
-    return hop_turn(loop, first, start);
+    return corio__hop_turn(loop, first, start);
 }
-
-/* The task to hop to, or NULL; `start`: its step starts (step_start). */
-static inline corio_task *hop_next(corio_loop *loop, bool start) {
-    corio_list *b = loop->batch;
-    if (!b || loop->budget <= 0) return NULL;
-    assert(!loop->debug); /* debug mode times each step from run_batch: no batch to hop along */
-    corio_list *first = b->next;
-    if (first == b) {
-        /* The batch is done.  The next iteration is started here only for
-         * a task: what else it would run runs from run_once, where the
-         * callers of run_once (corio_loop_close's drain, corio_run) look at
-         * the loop between iterations. */
-        first = loop->ready.next;
-        if (first == &loop->ready || corio__container_of(first, corio__node, link)->run != task_wake ||
-            !corio__loop_turn_inline(loop))
-            return NULL;
-        if (corio__unlikely(loop->ntimers != 0)) return hop_turn_timed(loop, first, start);
-        return hop_turn(loop, first, start);
-    }
-    if (corio__container_of(first, corio__node, link)->run != task_wake) return NULL;
-    return hop_take(loop, first, start);
-}
-
-/* Suspend t: hop to the next task, or go back to the scheduler.  The loop
- * is read from t again after hop_next rather than kept: kept, it is one
- * more callee-saved register for every blocking function. */
-static inline __attribute__((always_inline)) void task_block_on(corio_loop *loop, corio_task *t) {
-    corio_task *next = hop_next(loop, true);
-    if (!next) {
-        corio__switch_to_sched(t->loop, t, false);
-        return;
-    }
-    if (next != t) corio__switch_task_to_task(t->loop, t, next); /* else t was next itself: it runs on */
-}
-
-static inline void task_block(corio_task *t) { task_block_on(t->loop, t); }
 
 static void task_main(void *arg) {
     corio_task *t = arg;
@@ -262,14 +171,14 @@ static void task_main(void *arg) {
     corio__future_complete_inline(&t->fut, r == -ECANCELED ? CORIO__CANCELLED : CORIO__DONE, r < 0 ? r : 0,
                                   r < 0 ? 0 : (t->flags & CORIO__TF_VALUE) ? t->value : r);
 #ifndef CORIO__TSAN /* TSan cannot destroy the fiber it runs on: there the scheduler retires the task */
-    corio_task *next = hop_next(loop, false);
+    corio_task *next = corio__hop_next(loop, false);
     if (next) {
         assert(next != t);
         /* The task retires itself and hops: giving its stack back to the
          * pool is bookkeeping only, and nothing takes a stack before the
          * switch has left this one. */
         task_retire(t);
-        step_start(loop, next);
+        corio__step_start(loop, next);
         corio__switch_exit_to_task(loop, t, next);
     }
 #endif
@@ -296,7 +205,7 @@ static __attribute__((noinline, cold)) void eager_step(corio_loop *loop, corio_t
     loop->batch = NULL;
     /* Never queued: its wake node is unlinked, as after a pop. */
     corio__list_init(&t->wake.link);
-    step_start(loop, t);
+    corio__step_start(loop, t);
     if (prev)
         corio__switch_eager(loop, prev, t);
     else
@@ -383,7 +292,7 @@ static inline __attribute__((always_inline)) corio_task *spawn_task(corio_loop *
     t->tsan_fiber = __tsan_create_fiber(0);
 #endif
     t->sp = corio__ctx_make(st->lo, (size_t)((char *)t - (char *)st->lo), task_main, t);
-    t->wake.run = task_wake;
+    t->wake.run = corio__task_wake;
     corio__list_push_back(&loop->tasks, &t->link);
     loop->ntasks_live++;
     if (corio__unlikely(eager))
@@ -470,7 +379,7 @@ intptr_t corio_call_on_loop_stack(intptr_t (*fn)(void *arg), void *arg) {
  * 418.1 -> 386.1 instructions, what -O3 gave already (386.1 -> 387.1).
  * corio_sleep keeps its call: inlined there, the sleeper cost 24 more. */
 static inline __attribute__((always_inline)) int task_suspend(corio_task *t) {
-    task_block(t);
+    corio__task_block(t);
     if (corio__unlikely(t->must_cancel)) {
         t->must_cancel = false;
         return -ECANCELED;
@@ -480,28 +389,7 @@ static inline __attribute__((always_inline)) int task_suspend(corio_task *t) {
 
 int corio__suspend(corio_task *t) { return task_suspend(t); }
 
-int corio__park(corio_task *t) {
-    if (corio__unlikely(t->must_cancel)) {
-        /* A cancellation is pending: the wait is cancelled at once (as an
-         * await cancels its future) and the task resumes next iteration. */
-        t->must_cancel = false;
-        t->park_cancelled = true;
-        corio__ready_push(t->loop, &t->wake);
-    } else {
-        t->parked = true;
-    }
-    task_block(t);
-    t->parked = false;
-    if (corio__unlikely(t->park_cancelled | t->must_cancel)) {
-        /* One -ECANCELED for the cancelled wait and any cancel that came
-         * after it (asyncio: must_cancel is consumed by the step that
-         * raises). */
-        t->park_cancelled = false;
-        t->must_cancel = false;
-        return -ECANCELED;
-    }
-    return 0;
-}
+int corio__park(corio_task *t) { return corio__park_inline(t); }
 
 static inline __attribute__((always_inline)) int await_tag(corio_task *t, corio_future *f, const char *tag, int64_t arg) {
     if (corio__unlikely(f->loop != t->loop))
@@ -544,7 +432,7 @@ int corio_yield(void) {
     corio_task *t = loop ? loop->current : NULL;
     if (!t) return corio__bad(-EPERM, "corio_yield: called outside a task");
     corio__ready_push(loop, &t->wake);
-    task_block_on(loop, t);
+    corio__task_block_on(loop, t);
     if (corio__unlikely(t->must_cancel)) {
         t->must_cancel = false;
         return -ECANCELED;
@@ -784,7 +672,7 @@ __attribute__((noinline)) void corio__future_seen(const corio_future *f) { /* de
 }
 
 corio_task *corio__node_task(corio__node *n) { /* debug.c's slow-step report */
-    return n->run == task_wake ? corio__container_of(n, corio_task, wake) : NULL;
+    return n->run == corio__task_wake ? corio__container_of(n, corio_task, wake) : NULL;
 }
 
 size_t corio_all_tasks(corio_task **out, size_t cap) {

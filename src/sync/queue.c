@@ -41,6 +41,7 @@
  * its size until corio_queue_destroy.
  */
 #include "../core/core.h"
+#include "../core/hop.h"
 
 #include <string.h>
 
@@ -184,7 +185,7 @@ typedef struct qwaiter {
  * own (it used to record its return address, in corio_queue_get/put) cost
  * each wait the call and a saved register (bench/corio_queue, callgrind:
  * a message 406.1 -> 400.1 instructions). */
-static inline int queue_wait(corio_task *t, corio_list *list, qwaiter *w, const void *where) {
+static inline __attribute__((always_inline)) int queue_wait(corio_task *t, corio_list *list, qwaiter *w, const void *where) {
     if (!corio__list_empty(list)) {
         const qwaiter *first = corio__container_of(list->next, qwaiter, link);
         if (corio__unlikely(first->task->loop != t->loop))
@@ -197,7 +198,7 @@ static inline int queue_wait(corio_task *t, corio_list *list, qwaiter *w, const 
      * the frames, corio_queue_get/put among them). */
     t->wait_tag = CORIO__WAIT_WAITER;
     t->wait_arg = (int64_t)(intptr_t)where;
-    int rc = corio__park(t);
+    int rc = corio__park_inline(t);
     /* Unlinked, not left self-linked: w dies with the caller's frame, and
      * the stores that relinked it kept w, t and rc in callee-saved
      * registers across the park, saved and restored on every wait
