@@ -45,7 +45,6 @@ static uint64_t next_task_id(void) {
 
 int64_t corio__loop_deadline(corio_loop *loop, double delay); /* loop.c */
 
-
 /* ---- records -------------------------------------------------------------------- */
 
 /*
@@ -371,11 +370,11 @@ intptr_t corio_call_on_loop_stack(intptr_t (*fn)(void *arg), void *arg) {
 /* ---- suspending ------------------------------------------------------------------- */
 
 /* task_suspend and await_tag are inlined into this file's joins whatever
- * the optimisation level (as are task_block_on, spawn_on and
+ * the optimisation level (as are corio__task_block_on, spawn_on and
  * task_free_record): at -O2, the default build (RelWithDebInfo), gcc
- * called corio__await_tag from corio_join_value, corio__suspend and
- * task_block_on from it, and task_free_record, each call saving and
- * restoring registers.  bench/corio_spawn, callgrind, -O2: a spawn + join
+ * called corio__await_tag from corio_join_value, corio__suspend and the
+ * block from it, and task_free_record, each call saving and restoring
+ * registers, and each return after the switch mispredicted (hop.h).  bench/corio_spawn, callgrind, -O2: a spawn + join
  * 418.1 -> 386.1 instructions, what -O3 gave already (386.1 -> 387.1).
  * corio_sleep keeps its call: inlined there, the sleeper cost 24 more. */
 static inline __attribute__((always_inline)) int task_suspend(corio_task *t) {

@@ -31,8 +31,14 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The order of timers: a (due at aw) before b (due at bw).  The deadlines
+ * are passed in, so that the heap compares its own keys. */
+static inline bool timer_before(int64_t aw, const corio__timer *a, int64_t bw, const corio__timer *b) {
+    return aw < bw || (corio__unlikely(aw == bw) && a->seq < b->seq);
+}
+
 static inline bool before(const corio__timer_ent *a, const corio__timer_ent *b) {
-    return a->when < b->when || (corio__unlikely(a->when == b->when) && a->t->seq < b->t->seq);
+    return timer_before(a->when, a->t, b->when, b->t);
 }
 
 static inline void place(corio__timer_ent *h, size_t i, corio__timer_ent e) {
@@ -186,9 +192,9 @@ struct corio__wheel {
      * than `cursor`.  Its array goes back to the next slot taken, so the
      * arrays keep their sizes as they circulate. */
     corio__timer **run;
-    uint32_t head, end;                 /* run[head, end) not yet fired */
+    uint32_t head;                      /* the first not yet fired */
     uint32_t run_cap;                   /* the array's capacity (a class's) */
-    uint32_t live;                      /* armed timers in run[head, end) */
+    uint32_t live;                      /* armed timers from run[head] on */
     corio__timer **free[ARENA_CLASSES]; /* freed arrays by class, linked through their first entry */
     char *cur;                          /* the rest of the newest block */
     size_t left;
@@ -332,7 +338,7 @@ static void wheel_remove(corio_loop *loop, corio__timer *t, size_t index) {
 /* ---- the run: a taken slot, sorted ------------------------------------------------ */
 
 static inline bool run_before(const corio__timer *a, const corio__timer *b) {
-    return a->when < b->when || (corio__unlikely(a->when == b->when) && a->seq < b->seq);
+    return timer_before(a->when, a, b->when, b);
 }
 
 static void sort_insertion(corio__timer **v, size_t n) {
@@ -416,10 +422,6 @@ static void sort_run(corio__timer **v, size_t n) {
     }
     if (i >= n) return;
     for (; i + WHEEL_PREFETCH < n; i++) __builtin_prefetch(v[i + WHEEL_PREFETCH], 1);
-    if (n <= RUN_INSERTION_MAX) {
-        sort_insertion(v, n);
-        return;
-    }
     corio__timer_sort(v, n, 2 * (unsigned)(63 - __builtin_clzll(n)));
 }
 
@@ -441,7 +443,7 @@ static void wheel_take(corio_loop *loop) {
     w->run = v;
     w->run_cap = cap;
     w->head = 0;
-    w->end = w->live = n;
+    w->live = n;
     w->cursor = start + WHEEL_NS;
 }
 
@@ -484,7 +486,7 @@ static inline corio__timer *run_first(corio_loop *loop) {
     corio__timer *r = w->run[w->head];
     if (loop->nheap) {
         const corio__timer_ent *h = &loop->heap[0];
-        if (h->when < r->when || (h->when == r->when && h->t->seq < r->seq)) return NULL;
+        if (timer_before(h->when, h->t, r->when, r)) return NULL;
     }
     return r;
 }
@@ -492,8 +494,8 @@ static inline corio__timer *run_first(corio_loop *loop) {
 corio__timer *corio__timer_any(corio_loop *loop) {
     if (!loop->ntimers) return NULL;
     if (loop->nheap) return loop->heap[loop->nheap - 1].t;
-    settle(loop);
-    return loop->nheap ? loop->heap[0].t : loop->wheel->run[loop->wheel->head];
+    settle(loop); /* with the heap empty, the run's front is armed */
+    return loop->wheel->run[loop->wheel->head];
 }
 
 void corio__timer_free(corio_loop *loop) {
@@ -519,7 +521,7 @@ void corio__timer_disarm(corio_loop *loop, corio__timer *t) {
     }
     if (i & RUN_TAG) {
         struct corio__wheel *w = loop->wheel;
-        assert((i & ~RUN_TAG) < w->end && w->run[i & ~RUN_TAG] == t);
+        assert(w->run[i & ~RUN_TAG] == t);
         w->run[i & ~RUN_TAG] = NULL;
         w->live--;
         return;

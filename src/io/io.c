@@ -156,7 +156,6 @@ static ssize_t ring_io(corio_task *t, int fd, int d, int kind, rw_ctx *x, bool p
 }
 #endif
 
-/* A wait that first asks the kernel whether a cached edge still holds. */
 /* A stream or a transport owns fd: the public calls on a descriptor
  * (corio_add_reader and the other three, the reads, writes, accept,
  * connect and waits) refuse it, as asyncio's _ensure_fd_no_transport does
@@ -170,6 +169,7 @@ static int fd_check_free(corio_loop *loop, int fd, const char *fn) {
     return 0;
 }
 
+/* A wait that first asks the kernel whether a cached edge still holds. */
 static int wait_public(int fd, int d) {
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "corio_wait_%s: called outside a task", d ? "writable" : "readable");
@@ -207,11 +207,14 @@ int corio_wait_writable(int fd) { return wait_public(fd, DIR_WRITE); }
 typedef ssize_t (*io_op)(int fd, void *ctx, bool *drained);
 struct rw_ctx;
 
-static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char *name) {
+/* `owner`: the caller is the stream that owns fd (corio__read, corio__recv);
+ * the public calls refuse an owned fd (fd_check_free). */
+static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char *name, bool owner) {
     corio_task *t = corio__current();
     if (!t) return corio__bad(-EPERM, "%s: called outside a task", name);
     if (fd < 0) return corio__bad(-EBADF, "%s: negative fd", name);
-    int err = 0;
+    int err = owner ? 0 : fd_check_free(t->loop, fd, name);
+    if (err < 0) return err;
     if (corio__ring_on(t->loop)) {
         if (d == DIR_WRITE) return ring_io(t, fd, d, kind, ctx, false);
         /* One reader at a time, as under epoll (where the second finds the
@@ -242,16 +245,6 @@ static ssize_t do_io(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char 
     if (!st) return err;
     if (!st->interest && (err = corio__fd_sync(t->loop, fd, st)) < 0 && err != -EPERM) return err;
     return corio__ready_io(t, st, d, op, ctx);
-}
-
-/* do_io for the public calls: not on a stream's or a transport's fd. */
-static ssize_t do_io_free(int fd, int d, io_op op, int kind, rw_ctx *ctx, const char *name) {
-    corio_loop *loop = corio__cur_loop;
-    if (loop) {
-        int rc = fd_check_free(loop, fd, name);
-        if (rc < 0) return rc;
-    }
-    return do_io(fd, d, op, kind, ctx, name);
 }
 
 /* A call that cannot raise SIGPIPE (a pipe or socket whose reader is gone
@@ -399,17 +392,17 @@ static ssize_t op_accept(int fd, void *c, bool *drained) {
 
 ssize_t corio_read(int fd, void *buf, size_t len) {
     rw_ctx x = {.buf = buf, .len = len};
-    return do_io_free(fd, DIR_READ, op_read, OP_READ, &x, "corio_read");
+    return do_io(fd, DIR_READ, op_read, OP_READ, &x, "corio_read", false);
 }
 
 ssize_t corio__read(int fd, void *buf, size_t len) {
     rw_ctx x = {.buf = buf, .len = len};
-    return do_io(fd, DIR_READ, op_read, OP_READ, &x, "corio_read");
+    return do_io(fd, DIR_READ, op_read, OP_READ, &x, "corio_read", true);
 }
 
 ssize_t corio_write(int fd, const void *buf, size_t len) {
     rw_ctx x = {.buf = (void *)buf, .len = len};
-    return do_io_free(fd, DIR_WRITE, op_write, OP_WRITE, &x, "corio_write");
+    return do_io(fd, DIR_WRITE, op_write, OP_WRITE, &x, "corio_write", false);
 }
 
 ssize_t corio_write_all(int fd, const void *buf, size_t len) {
@@ -424,28 +417,28 @@ ssize_t corio_write_all(int fd, const void *buf, size_t len) {
 
 ssize_t corio_recv(int fd, void *buf, size_t len, int flags) {
     rw_ctx x = {.buf = buf, .len = len, .flags = flags};
-    return do_io_free(fd, DIR_READ, op_recv, OP_RECV, &x, "corio_recv");
+    return do_io(fd, DIR_READ, op_recv, OP_RECV, &x, "corio_recv", false);
 }
 
 ssize_t corio__recv(int fd, void *buf, size_t len, int flags) {
     rw_ctx x = {.buf = buf, .len = len, .flags = flags};
-    return do_io(fd, DIR_READ, op_recv, OP_RECV, &x, "corio_recv");
+    return do_io(fd, DIR_READ, op_recv, OP_RECV, &x, "corio_recv", true);
 }
 
 ssize_t corio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *addrlen) {
     rw_ctx x = {.buf = buf, .len = len, .flags = flags, .addr = addr, .addrlen = addrlen};
-    return do_io_free(fd, DIR_READ, op_recv, OP_RECVMSG, &x, "corio_recvfrom");
+    return do_io(fd, DIR_READ, op_recv, OP_RECVMSG, &x, "corio_recvfrom", false);
 }
 
 ssize_t corio_send(int fd, const void *buf, size_t len, int flags) {
     rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags};
-    return do_io_free(fd, DIR_WRITE, op_send, OP_SEND, &x, "corio_send");
+    return do_io(fd, DIR_WRITE, op_send, OP_SEND, &x, "corio_send", false);
 }
 
 ssize_t corio_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
                      socklen_t addrlen) {
     rw_ctx x = {.buf = (void *)buf, .len = len, .flags = flags, .caddr = addr, .caddrlen = addrlen};
-    return do_io_free(fd, DIR_WRITE, op_send, OP_SENDMSG, &x, "corio_sendto");
+    return do_io(fd, DIR_WRITE, op_send, OP_SENDMSG, &x, "corio_sendto", false);
 }
 
 void corio__accept_exhausted_report(int err) {
@@ -456,7 +449,7 @@ void corio__accept_exhausted_report(int err) {
 
 int corio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen) {
     rw_ctx x = {.addr = addr, .addrlen = addrlen};
-    return (int)do_io_free(fd, DIR_READ, op_accept, OP_ACCEPT, &x, "corio_accept");
+    return (int)do_io(fd, DIR_READ, op_accept, OP_ACCEPT, &x, "corio_accept", false);
 }
 
 int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen) {
