@@ -369,9 +369,13 @@ static int post(corio_loop *loop, corio_callback cb, void *arg, bool quiet) {
         loop->ts_head = n;
     loop->ts_tail = n;
     atomic_store_explicit(&loop->ts_pending, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&loop->ts_lock);
-    /* One wake-up per batch: later posts find the loop already woken. */
+    /* One wake-up per batch: later posts find the loop already woken.
+     * Made before the lock goes: until then the loop cannot take this
+     * post, so it cannot run it, stop, close and release its wake-up
+     * descriptor while this thread still writes to it (TSan saw that race
+     * in corio_http_cluster_stop, whose post stops the worker loop). */
     if (first) loop->poller->wakeup(loop);
+    pthread_mutex_unlock(&loop->ts_lock);
     return 0;
 }
 
