@@ -128,9 +128,15 @@ def allcores(key, digits, scale=1.0):
     v = values("sleepers", "corio_16k", key)
     if v:
         out[0] = f" (16 KiB stacks: {fmt_num(statistics.median(v) * scale, digits)})"
+    go = []
     v = values("sleepers", "go_allcores", key)
     if v:
-        out[1] = f" (all cores: {fmt_num(statistics.median(v) * scale, digits)})"
+        go.append(f"all cores: {fmt_num(statistics.median(v) * scale, digits)}")
+    v = values("sleepers", "go_held", key)
+    if v:
+        go.append(f"all alive at once: {fmt_num(statistics.median(v) * scale, digits)}")
+    if go:
+        out[1] = " (" + "; ".join(go) + ")"
     return out or None
 
 
@@ -224,7 +230,11 @@ print()
 
 print("## Settings\n")
 print("- Go: `GOMAXPROCS=1` in every workload, so each implementation has one core (corio and asyncio are "
-      "single-threaded); the sleepers are also run with Go's default (all cores) and shown in parentheses. "
+      "single-threaded); the sleepers are also run with Go's default (all cores) and with every goroutine "
+      "alive at once (`go_bench sleepers_held`: each first waits for a start signal given after the last spawn, "
+      "as asyncio's and corio's tasks do not start before the spawner waits; in the plain run Go's preemption "
+      "runs the first goroutines during the spawn and they finish and give back their stacks before the last "
+      "are created), both shown in parentheses. "
       "`GOGC` default (100).")
 print("- switch: corio's `corio__ctx_switch` (src/switch_x86_64.S) vs Boost `jump_fcontext`, both ping-ponging "
       "between main and one context; per switch (one direction). Boost's `fiber::resume()` in parentheses.")

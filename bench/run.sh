@@ -140,6 +140,7 @@ run_one() {
         sleepers:corio_16k) cmd=("$B/corio_sleepers" "$N_SLEEP" "$S_SLEEP" 16) ;;
         sleepers:go) cmd=(env GOMAXPROCS=1 "$GO" sleepers "$N_SLEEP" "$S_SLEEP") ;;
         sleepers:go_allcores) cmd=(env -u GOMAXPROCS "$GO" sleepers "$N_SLEEP" "$S_SLEEP") ;;
+        sleepers:go_held) cmd=(env GOMAXPROCS=1 "$GO" sleepers_held "$N_SLEEP" "$S_SLEEP") ;;
         sleepers:python) cmd=("$PY" "$PYB" sleepers "$N_SLEEP" "$S_SLEEP") ;;
         timers:corio) cmd=("$B/corio_timers" "$N_TIMERS" "$T_SPREAD") ;;
         timers:go) cmd=(env GOMAXPROCS=1 "$GO" timers "$N_TIMERS" "$T_SPREAD") ;;
@@ -156,6 +157,7 @@ run_one() {
             [ -n "$line" ] || continue
             # Variants of one program are told apart by their impl tag.
             [ "$impl" = go_allcores ] && line="${line/impl=go/impl=go_allcores}"
+            [ "$impl" = go_held ] && line="${line/impl=go/impl=go_held}"
             [ "$impl" = corio_16k ] && line="${line/impl=corio/impl=corio_16k}"
             echo "rep=$rep $line" >>"$RAW"
             echo "  $line" >>"$LOG"
@@ -170,7 +172,10 @@ IMPLS_yield="corio go python"
 IMPLS_spawn="corio go python"
 # corio_16k: the same with 16 KiB stacks (corio_task_opts.stack_size), packed
 # closer: what the default 256 KiB costs in page tables on this VM.
-IMPLS_sleepers="corio corio_16k go python go_allcores"
+# go_held: Go with every goroutine alive at once (each waits for a start
+# signal given after the last spawn), as asyncio's and corio's tasks are;
+# in the plain run Go's preemption lets the first finish during the spawn.
+IMPLS_sleepers="corio corio_16k go python go_allcores go_held"
 IMPLS_timers="corio go python"
 IMPLS_queue="corio go python"
 

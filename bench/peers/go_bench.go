@@ -4,6 +4,12 @@
 //   yield     two goroutines ping-ponging with runtime.Gosched()   (ns per Gosched)
 //   spawn     go func(){ wg.Done() }() + wg.Wait(), one at a time   (ns per spawn+join)
 //   sleepers  N goroutines in time.Sleep(S), joined with a WaitGroup
+//   sleepers_held  the same, but each goroutine first waits for a start
+//             signal given after the last is spawned, so that all N are
+//             alive at once, as asyncio's and corio's tasks are (they do
+//             not start before the spawning task waits); in the plain
+//             variant Go's preemption runs the first goroutines during the
+//             spawn and they finish before the last are created
 //   timers    N time.AfterFunc with delays spread over [0, S)      (CPU ns per timer)
 //   queue     producer/consumer over an unbuffered channel         (ns per message)
 // GOMAXPROCS is taken from the environment (run.sh states what it sets).
@@ -76,25 +82,35 @@ func spawnJoin(n int64) {
 	fmt.Println(head("spawn_join", n, float64(d.Nanoseconds())/float64(n), d.Seconds()))
 }
 
-func sleepers(n int64, s float64) {
+func sleepers(n int64, s float64, held bool) {
 	rss0, flt0 := usage()
 	var wg sync.WaitGroup
 	dur := time.Duration(s * 1e9)
+	start := make(chan struct{})
 	t0 := time.Now()
 	wg.Add(int(n))
 	for i := int64(0); i < n; i++ {
-		go func() {
-			time.Sleep(dur)
-			wg.Done()
-		}()
+		if held {
+			go func() {
+				<-start
+				time.Sleep(dur)
+				wg.Done()
+			}()
+		} else {
+			go func() {
+				time.Sleep(dur)
+				wg.Done()
+			}()
+		}
 	}
 	t1 := time.Now()
+	close(start)
 	wg.Wait()
 	d := time.Since(t0)
 	rss, flt := usage()
 	fmt.Println(head("sleepers", n, float64(d.Nanoseconds())/float64(n), d.Seconds()) +
-		fmt.Sprintf(" sleep_s=%.3f overhead_s=%.4f spawn_s=%.4f rss_per_task_b=%.0f minflt_per_task=%.3f",
-			s, d.Seconds()-s, t1.Sub(t0).Seconds(), float64(rss-rss0)*1024/float64(n), float64(flt-flt0)/float64(n)))
+		fmt.Sprintf(" sleep_s=%.3f overhead_s=%.4f spawn_s=%.4f rss_per_task_b=%.0f minflt_per_task=%.3f held=%v",
+			s, d.Seconds()-s, t1.Sub(t0).Seconds(), float64(rss-rss0)*1024/float64(n), float64(flt-flt0)/float64(n), held))
 }
 
 func timers(n int64, s float64) {
@@ -144,7 +160,7 @@ func queue(n int64) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: go_bench yield|spawn|sleepers|timers|queue [N] [S]")
+		fmt.Fprintln(os.Stderr, "usage: go_bench yield|spawn|sleepers|sleepers_held|timers|queue [N] [S]")
 		os.Exit(2)
 	}
 	n := int64(1000000)
@@ -166,7 +182,9 @@ func main() {
 	case "spawn":
 		spawnJoin(n)
 	case "sleepers":
-		sleepers(n, s)
+		sleepers(n, s, false)
+	case "sleepers_held":
+		sleepers(n, s, true)
 	case "timers":
 		timers(n, s)
 	case "queue":
