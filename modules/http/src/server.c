@@ -736,38 +736,32 @@ int corio_http_write(corio_http_exchange *x, const void *buf, size_t len) {
 }
 
 /*
- * sendfile(2) straight to the socket when the stream is the plain
- * descriptor transport with nothing queued (the bytes then cannot
- * overtake anything), for a body of declared length.  Returns 1 when it
- * does not apply (the caller copies through the stream instead), else 0
- * or -errno.
+ * A body of declared length from a file through the stream's own
+ * sendfile (corio_writer_sendfile: what is queued goes first, then
+ * sendfile(2) on a plain socket, or the file read in pieces and written
+ * over TLS or a transport).  A megabyte at a time, so that io_timeout
+ * bounds each megabyte's progress as it bounds each wait of a write.
+ * 0 or -errno.
  */
-static int send_file_direct(corio_http_exchange *x, int fd, off_t off, size_t len) {
+static int send_file_whole(corio_http_exchange *x, int fd, off_t off, size_t len) {
     conn *c = x->c;
-    if (x->chunked || x->head || x->bodiless || x->length < 0) return 1;
     flush_now(c);
     if (c->err) return c->err;
-    if (corio_writer_transport(c->w) || corio_writer_buffered(c->w)) return 1;
-    int sfd = corio_writer_fd(c->w);
-    if (sfd < 0) return 1;
     int any = 0;
     while (len) {
-        /* The core's sendfile waits for room as the loop does, yields to
-         * other connections and never raises SIGPIPE at a client that
-         * left; a megabyte at a time, so that io_timeout bounds each
-         * megabyte's progress as it bounds each wait of a write. */
         size_t piece = len < (1u << 20) ? len : (1u << 20);
         off_t before = off;
         corio_timeout to;
         int rc = corio_timeout_enter(&to, c->srv->o.io_timeout);
         if (rc < 0) return rc;
-        ssize_t n = corio_sock_sendfile(sfd, fd, &off, piece, CORIO_SENDFILE_NO_FALLBACK);
+        ssize_t n = corio_writer_sendfile(c->w, fd, &off, piece, 0);
         rc = corio_timeout_exit(&to, n < 0 ? (int)n : 0);
         size_t sent = (size_t)(off - before);
         len -= sent;
         x->written += (uint64_t)sent;
         any |= sent > 0;
-        if (rc == -EOPNOTSUPP && !any) return 1; /* not a file sendfile(2) takes: copy it */
+        /* Once part of the body went, the response cannot be told apart
+         * from a short one: the connection closes. */
         if (rc < 0) return any ? (c->err = rc) : rc;
         if (sent < piece) return -EIO; /* the file is shorter than promised */
     }
@@ -783,17 +777,16 @@ int corio_http_write_file(corio_http_exchange *x, int fd, off_t off, size_t len)
         x->written += len; /* HEAD: nothing to read or send */
         return 0;
     }
-    int drc = send_file_direct(x, fd, off, len);
-    if (drc <= 0) return drc;
+    if (!x->chunked && x->length >= 0) return send_file_whole(x, fd, off, len);
+    /* Chunked: each piece framed by corio_http_write. */
     char *b = malloc(64 * 1024);
     if (!b) return -ENOMEM;
     int rc = 0;
     while (len) {
         size_t want = len < 64 * 1024 ? len : 64 * 1024;
-        ssize_t n = pread(fd, b, want, off);
+        ssize_t n = corio_file_pread(fd, b, want, off);
         if (n < 0) {
-            if (errno == EINTR) continue;
-            rc = -errno;
+            rc = (int)n;
             break;
         }
         if (n == 0) {

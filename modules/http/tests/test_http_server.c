@@ -540,6 +540,18 @@ static void c_serve_stream(void) {
         CHECK_EQ(p->status, 200);
     }
     CHECK_EQ(ct.writes, 1);
+    /* A file body over the transport: no descriptor to sendfile(2) to,
+     * so the stream's sendfile reads the file and writes it. */
+    size_t keep = file_size;
+    file_size = 60010;
+    corio_writer_write(cw, "GET /file HTTP/1.1\r\nHost: a\r\n\r\n", strlen("GET /file HTTP/1.1\r\nHost: a\r\n\r\n"));
+    CHECK_EQ(read_response(cr, p, 0), 0);
+    file_size = keep;
+    CHECK_EQ(p->status, 200);
+    CHECK_EQ(p->body_len, (size_t)60000);
+    int same = 1;
+    for (size_t i = 10; i < 60010; i++) same &= (unsigned char)p->body[i - 10] == (unsigned char)(i * 7 + i / 251);
+    CHECK(same);
     corio_writer_write(cw, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", strlen("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
     CHECK_EQ(read_response(cr, p, 0), 0);
     CHECK_EQ(corio_join(t), 0);

@@ -246,10 +246,12 @@ CORIO_API int corio_http_write(corio_http_exchange *x, const void *buf, size_t l
 
 /*
  * len bytes of file fd from offset off as body.  With a declared length
- * on a plain socket stream (not TLS, nothing queued) the kernel copies
- * them with sendfile(2); otherwise they go through the stream in 64 KiB
- * pread pieces (TLS, chunked, a socketpair transport).  -EIO when the
- * file is shorter than len.  As corio_http_write otherwise.  SUSPENDS.
+ * they go through the stream's sendfile (corio_writer_sendfile): on a
+ * plain socket the kernel copies them with sendfile(2), over TLS or
+ * another transport the file is read in pieces and written; chunked, they
+ * are read in 64 KiB pieces and written as chunks.  The file is read
+ * without blocking the loop (corio_file_pread).  -EIO when the file is
+ * shorter than len.  As corio_http_write otherwise.  SUSPENDS.
  */
 CORIO_API int corio_http_write_file(corio_http_exchange *x, int fd, off_t off, size_t len);
 
