@@ -9,6 +9,7 @@
 #define CORIO_SRC_BACKEND_H
 
 #include "../core/core.h"
+#include "../core/hop.h"
 
 #include <sys/epoll.h>
 
@@ -205,7 +206,7 @@ corio__ready_io(corio_task *t, corio__fdstate *st, int d, ssize_t (*op)(int fd, 
              * here, the edge unparks (the common case, inlined). */
             corio__fdwait w = {t, 0};
             st->waiter[d] = &w;
-            rc = corio__park(t);
+            rc = corio__park_inline(t); /* inline down to the switch: core/hop.h */
             st->waiter[d] = NULL;
             /* An add_reader/add_writer meanwhile made the registration
              * level-triggered for the directions with a waiter: bring it back. */

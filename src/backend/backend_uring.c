@@ -442,8 +442,9 @@ ssize_t corio__ring_op(corio_task *t, corio__ring_prep_fn prep, void *ctx, const
     prep(corio__ring_sqe(loop, &op), ctx);
     t->wait_tag = tag; /* for the task dump */
     t->wait_arg = arg;
-    /* Parked, not awaiting a future: the completion unparks the task. */
-    int rc = corio__park(t);
+    /* Parked, not awaiting a future: the completion unparks the task.
+     * The park is inlined down to the switch (core/hop.h). */
+    int rc = corio__park_inline(t);
     if (corio__likely(rc == 0 && !op.inflight)) {
         /* -ECANCELED here is not ours: the fd was closed under the operation. */
         return op.res == -ECANCELED ? -EBADF : op.res;

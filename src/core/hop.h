@@ -1,6 +1,7 @@
 /*
  * hop.h - how a task that blocks hands the thread to the next one (task.c
- * and the waits that park a task without a future: queue.c).
+ * and the waits that park a task without a future: queue.c, the
+ * descriptor and ring waits of src/backend).
  *
  * Inline in every caller, so that the call that blocks is the only one
  * between the API function a program called and the switch.  Each call
