@@ -148,6 +148,12 @@ static int gather_child_main(void *arg) {
 }
 static void test_gather_child_message(void) { CHECK_EQ(test_run(gather_child_main, NULL, 1), 0); }
 
+static int kept_m3(void *arg) {
+    CHECK_MSG(my_msg(), NULL);
+    CHECK_EQ(corio_future_result(arg, NULL), -ECANCELED);
+    CHECK_MSG(my_msg(), "m3");
+    return 1;
+}
 /* A task in gather() (tasks, and plain futures) cancelled with 'm3': the
  * body and the joiner see it. */
 static int gather_body(void *arg) {
@@ -160,6 +166,11 @@ static int gather_body(void *arg) {
         corio_future *p[2] = {&fs[0], &fs[1]};
         rc = corio_gather(p, 2, 0);
         CHECK(corio_future_cancelled(&fs[0]) && corio_future_cancelled(&fs[1]));
+        /* Cancelled with the message, which each keeps until destroyed
+         * (asyncio: child.cancel(msg=msg)); a fresh task reads it. */
+        CHECK_EQ(corio_join(corio_spawn(kept_m3, &fs[1])), 1);
+        CHECK_EQ(corio_future_destroy(&fs[0]), 0);
+        CHECK_EQ(corio_future_destroy(&fs[1]), 0);
     } else {
         corio_task *ts[2] = {corio_spawn(sleeper, NULL), corio_spawn(sleeper, NULL)};
         rc = corio_gather_tasks(ts, 2, 0);
@@ -228,6 +239,7 @@ static int plain_body(void *arg) {
     CHECK_EQ(rc, -ECANCELED);
     CHECK(corio_future_cancelled(&f));
     CHECK_MSG(my_msg(), "m13");
+    CHECK_EQ(corio_future_destroy(&f), 0); /* it keeps 'm13' until then */
     return rc;
 }
 /* A task group's parent cancelled with 'm5': the child gets no message,
@@ -332,6 +344,7 @@ static int fut_main(void *arg) {
     CHECK_EQ(corio_future_cancel_msg(&f, "again"), 0);
     CHECK_EQ(corio_join(t), -ECANCELED);
     CHECK_MSG(my_msg(), "fm");
+    CHECK_EQ(corio_future_destroy(&f), 0); /* frees the kept message (LeakSanitizer) */
     /* A task's future: corio_cancel_msg. */
     t = corio_spawn(sleeper, NULL);
     CHECK_EQ(corio_sleep(0), 0);
@@ -341,6 +354,80 @@ static int fut_main(void *arg) {
     return 0;
 }
 static void test_future_cancel_msg(void) { CHECK_EQ(test_run(fut_main, NULL, 1), 0); }
+
+static int fut_body_late(void *arg) { return corio_await(arg, NULL); }
+static int fut_wait_any(void *arg) {
+    int rc = corio_await(arg, NULL);
+    CHECK_MSG(my_msg(), "tm");
+    return rc;
+}
+
+/* A plain future keeps its message (asyncio's _cancel_message): a task
+ * that awaits it after the cancel, or reads its result, gets it; a
+ * message-less cancel leaves none.  Each read is a fresh task's, whose
+ * message starts empty. */
+typedef struct late_read {
+    corio_future *f;
+    const char *want;
+    int by_result; /* corio_future_result rather than corio_await */
+} late_read;
+static int late_body(void *arg) {
+    late_read *r = arg;
+    CHECK_MSG(my_msg(), NULL);
+    CHECK_EQ(r->by_result ? corio_future_result(r->f, NULL) : corio_await(r->f, NULL), -ECANCELED);
+    CHECK_MSG(my_msg(), r->want);
+    return 1;
+}
+static void late_check(corio_future *f, const char *want) {
+    late_read a = {f, want, 0}, b = {f, want, 1};
+    CHECK_EQ(corio_join(corio_spawn(late_body, &a)), 1);
+    CHECK_EQ(corio_join(corio_spawn(late_body, &b)), 1);
+}
+static int late_main(void *arg) {
+    (void)arg;
+    corio_future f, g;
+    CHECK_EQ(corio_future_init(&f, NULL), 0);
+    CHECK_EQ(corio_future_cancel_msg(&f, "late"), 1);
+    CHECK(corio_future_cancelled(&f));
+    late_check(&f, "late");
+    /* asyncio: a task whose await raised it is cancelled with it. */
+    corio_task *t = corio_spawn(fut_body_late, &f);
+    corio_task_ref(t);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK(corio_future_cancelled(corio_task_future(t)));
+    CHECK_MSG(corio_task_cancel_message(t), "late");
+    corio_task_detach(t);
+    CHECK_EQ(corio_future_destroy(&f), 0);
+    /* Without a message: none, also for a task that held an older one. */
+    CHECK_EQ(corio_future_init(&g, NULL), 0);
+    CHECK_EQ(corio_future_cancel(&g), 1);
+    late_check(&g, NULL);
+    CHECK_MSG(my_msg(), "late"); /* from the join above */
+    CHECK_EQ(corio_await(&g, NULL), -ECANCELED);
+    CHECK_MSG(my_msg(), NULL);
+    CHECK_EQ(corio_future_destroy(&g), 0);
+    /* A task cancelled with a message while awaiting a plain future:
+     * asyncio's Task.cancel(msg) cancels the future with it, which keeps
+     * it (fut.result() later raises CancelledError('tm')). */
+    CHECK_EQ(corio_future_init(&g, NULL), 0);
+    t = corio_spawn(fut_wait_any, &g);
+    CHECK_EQ(corio_sleep(0), 0);
+    CHECK_EQ(corio_cancel_msg(t, "tm"), 1);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK(corio_future_cancelled(&g));
+    late_check(&g, "tm");
+    CHECK_EQ(corio_future_destroy(&g), 0);
+    /* The library's own futures keep nothing: a sleep cancelled with a
+     * message leaves no copy behind (LeakSanitizer), and the message is
+     * the task's. */
+    t = corio_spawn(sleeper, NULL);
+    CHECK_EQ(corio_sleep(0), 0);
+    CHECK_EQ(corio_cancel_msg(t, "sm"), 1);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_MSG(my_msg(), "sm");
+    return 0;
+}
+static void test_future_keeps_msg(void) { CHECK_EQ(test_run(late_main, NULL, 1), 0); }
 
 /* wait_for's own timeout carries no message: TimeoutError(). */
 static int wf_timeout_main(void *arg) {
@@ -358,6 +445,7 @@ static void test_wait_for_timeout_no_message(void) { CHECK_EQ(test_run(wf_timeou
 int main(void) {
     RUN_TEST(test_cancel_with_message_then_future_result);
     RUN_TEST(test_cancellation_exception_context);
+    RUN_TEST(test_future_keeps_msg);
     RUN_TEST(test_cancel_with_message_before_starting_task);
     RUN_TEST(test_join_sees_message);
     RUN_TEST(test_gather_child_message);

@@ -27,7 +27,9 @@ extern "C" {
 CORIO_API int corio_future_init(corio_future *f, corio_loop *loop);
 
 /*
- * Retire a future.  Returns 0; -EBUSY (and changes nothing) while callbacks
+ * Retire a future, freeing the message corio_future_cancel_msg left in it
+ * (a future cancelled with a message keeps it until then).  Returns 0;
+ * -EBUSY (and changes nothing) while callbacks
  * or awaiting tasks are still registered on it; -EINVAL if f is not an
  * initialised future (never initialised, or destroyed already).  Once f is
  * done its callbacks and waiting tasks are no longer registered but only
@@ -62,11 +64,12 @@ CORIO_API int corio_future_cancel(corio_future *f);
 /*
  * corio_future_cancel with a message (asyncio Future.cancel(msg); msg
  * copied, NULL: none).  For a task's future this is corio_cancel_msg.
- * For a plain future, the tasks awaiting it now get the message
+ * For a plain future, the tasks awaiting it get the message
  * (corio_task_cancel_message of each, once its await returns
- * -ECANCELED); the future keeps none, unlike asyncio's: a task that
- * awaits it after it was cancelled sees no message.  A gather that
- * cancels its children passes its message on.  Returns as
+ * -ECANCELED), and so, as in asyncio, does a task that awaits it later or
+ * reads its result with corio_future_result: the future keeps its copy
+ * until corio_future_destroy, which frees it.  A gather that cancels its
+ * children passes its message on to the tasks awaiting them.  Returns as
  * corio_future_cancel, or -ENOMEM (nothing cancelled).  Does not suspend.
  */
 CORIO_API int corio_future_cancel_msg(corio_future *f, const char *msg);

@@ -80,7 +80,7 @@ typedef struct corio_handle {
 typedef struct corio_future {
     corio_loop *loop;       /* the loop it belongs to */
     corio_list callbacks;   /* corio__node entries to schedule when it is done */
-    intptr_t value;         /* the result, valid when state is DONE and err is 0 */
+    intptr_t value;         /* the result, valid when state is DONE and err is 0 (private once cancelled: a kept message) */
     int err;                /* 0 or a negative errno, valid when DONE */
     unsigned char state;    /* 0 pending, 1 done, 2 cancelled */
     unsigned char kind;     /* 0 plain, 1 task, 2 gather (private: selects cancel()) */

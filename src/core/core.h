@@ -239,7 +239,11 @@ static inline void corio__future_complete_inline(corio_future *f, unsigned state
     f->value = value;
     if (!corio__list_empty(&f->callbacks)) corio__list_splice_back(&f->loop->ready, &f->callbacks);
 }
-static inline bool corio__future_valid(const corio_future *f) { return f && f->magic == CORIO__FUTURE_MAGIC; }
+/* The magic of a future the program initialised (corio_future_init): one
+ * it owns and destroys, which may therefore keep a cancel message
+ * (corio__future_kept_msg).  The library's own have CORIO__FUTURE_MAGIC. */
+#define CORIO__FUTURE_MAGIC_OWNED (CORIO__FUTURE_MAGIC | 1)
+static inline bool corio__future_valid(const corio_future *f) { return f && (f->magic | 1) == CORIO__FUTURE_MAGIC_OWNED; }
 /* Register a node to be scheduled when f is done (at once if it is). */
 void corio__future_add_node(corio_future *f, corio__node *n);
 /* Undo corio__future_add_node wherever the node is now: still on f's list,
@@ -545,6 +549,11 @@ static inline corio__msg *corio__msg_ref(const corio__msg *m) {
 void corio__msg_unref(corio__msg *m);
 /* A message holding a copy of text (one reference), or NULL for a NULL text or no memory. */
 corio__msg *corio__msg_new(const char *text);
+/* The message a plain future the program owns keeps from its
+ * cancellation (its `value` once cancelled; future.c), or NULL. */
+static inline corio__msg *corio__future_kept_msg(const corio_future *f) {
+    return f->kind == CORIO__FK_PLAIN && f->state == CORIO__CANCELLED ? (corio__msg *)f->value : NULL;
+}
 
 /* What corio_future_cancel does for each kind of future (CORIO__FK_*),
  * with the message the cancellation carries (NULL: none). */

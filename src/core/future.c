@@ -17,6 +17,7 @@ int corio_future_init(corio_future *f, corio_loop *loop) {
     if (!loop) loop = corio__cur_loop;
     if (!loop) return corio__bad(-EPERM, "corio_future_init: no loop given and none runs on this thread");
     corio__future_init(f, loop);
+    f->magic = CORIO__FUTURE_MAGIC_OWNED;
     return 0;
 }
 
@@ -24,6 +25,8 @@ int corio_future_destroy(corio_future *f) {
     if (!corio__future_valid(f)) return corio__bad(-EINVAL, "corio_future_destroy: not a future");
     if (!corio__list_empty(&f->callbacks))
         return corio__bad(-EBUSY, "corio_future_destroy: tasks or callbacks still wait on this future");
+    corio__msg_unref(corio__future_kept_msg(f));
+    f->value = 0;
     f->magic = 0;
     return 0;
 }
@@ -56,16 +59,19 @@ void corio__msg_unref(corio__msg *m) {
 
 int corio__future_cancel_plain(corio_future *f, const corio__msg *msg) {
     if (f->state != CORIO__PENDING) return 0;
-    /* The tasks awaiting f get the message now: a plain future keeps none
-     * of its own (its struct is the caller's, with no room to spare and no
-     * destroy that every user calls), so its CancelledError's message is
-     * handed to the code it is raised in, which is all asyncio shows of it
-     * unless the future is awaited again later. */
+    /* The tasks awaiting f get the message now. */
     corio__list_foreach(it, &f->callbacks) {
         corio_task *w = corio__node_task(corio__container_of(it, corio__node, link));
         if (w) corio__task_set_msg(w, msg);
     }
     corio__future_complete(f, CORIO__CANCELLED, -ECANCELED, 0);
+    /* A future the program owns keeps the message too, as asyncio's
+     * _cancel_message, for those who await it or read its result later:
+     * in `value`, which a cancelled future has no other use for, until
+     * corio_future_destroy frees it.  The library's own futures (a wait's,
+     * reached by a cancel of its task) are never destroyed: they keep
+     * none, their message goes to the task. */
+    if (msg && f->magic == CORIO__FUTURE_MAGIC_OWNED) f->value = (intptr_t)corio__msg_ref(msg);
     return 1;
 }
 

@@ -321,7 +321,7 @@ static int lookup_dns(const char *host, int port, int family, corio_sockaddr *ou
         corio__free(x);
         return CORIO_EAI_FAIL;
     }
-    corio_future_init(&lk->done, NULL);
+    corio__future_init(&lk->done, corio__cur_loop); /* the library's own: keeps no cancel message */
     struct ares_addrinfo_hints hints = {.ai_family = family, .ai_socktype = SOCK_STREAM};
     ares_getaddrinfo(lk->ch, host, NULL, &hints, on_result, lk); /* may call on_result at once */
     int rc = 0;

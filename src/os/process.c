@@ -603,15 +603,14 @@ int corio_process_wait(corio_process *p, int *returncode) {
         if (!corio_current_task() || corio__cur_loop != p->loop)
             return corio__bad(-EPERM, "corio_process_wait: not in a task of the process's loop");
         pwaiter w;
-        int rc = corio_future_init(&w.f, p->loop);
-        if (rc < 0) return rc;
+        corio__future_init(&w.f, p->loop); /* the library's own: keeps no cancel message */
         p->nwaiting++;
         w.prev = NULL;
         w.next = p->waiters;
         if (p->waiters) p->waiters->prev = &w;
         p->waiters = &w;
         w.linked = true;
-        rc = corio_await(&w.f, NULL);
+        int rc = corio_await(&w.f, NULL);
         if (w.linked) {
             if (w.prev) w.prev->next = w.next;
             else p->waiters = w.next;
@@ -790,8 +789,8 @@ int corio_process_communicate(corio_process *p, const void *input, size_t input_
     comm c = {.p = p, .in = input, .in_len = input_len, .fd = {-1, -1, -1}};
     c.keep[1] = out != NULL;
     c.keep[2] = err != NULL;
-    int rc = corio_future_init(&c.done, p->loop);
-    if (rc < 0) return rc;
+    corio__future_init(&c.done, p->loop); /* the library's own: keeps no cancel message */
+    int rc = 0;
     p->communicating = true;
     for (int i = 0; i < 3; i++) c.s[i] = (comm_stream){&c, i};
 
