@@ -383,6 +383,13 @@ static void late_check(corio_future *f, const char *want) {
     CHECK_EQ(corio_join(corio_spawn(late_body, &a)), 1);
     CHECK_EQ(corio_join(corio_spawn(late_body, &b)), 1);
 }
+static int self_cancel_body(void *arg) {
+    CHECK_EQ(corio_cancel_msg(corio_current_task(), "self"), 1);
+    CHECK_EQ(corio_await(arg, NULL), -ECANCELED);
+    CHECK_MSG(my_msg(), "self");
+    CHECK(corio_future_cancelled(arg));
+    return 1;
+}
 static int late_main(void *arg) {
     (void)arg;
     corio_future f, g;
@@ -416,6 +423,12 @@ static int late_main(void *arg) {
     CHECK_EQ(corio_join(t), -ECANCELED);
     CHECK(corio_future_cancelled(&g));
     late_check(&g, "tm");
+    CHECK_EQ(corio_future_destroy(&g), 0);
+    /* A task that cancelled itself, then awaits: the pending cancel
+     * cancels the future with its message, which both keep. */
+    CHECK_EQ(corio_future_init(&g, NULL), 0);
+    CHECK_EQ(corio_join(corio_spawn(self_cancel_body, &g)), 1);
+    late_check(&g, "self");
     CHECK_EQ(corio_future_destroy(&g), 0);
     /* The library's own futures keep nothing: a sleep cancelled with a
      * message leaves no copy behind (LeakSanitizer), and the message is

@@ -403,7 +403,9 @@ static inline __attribute__((always_inline)) int await_tag(corio_task *t, corio_
         t->waiting_on = f;
         t->wait_tag = tag; /* for the task dump */
         t->wait_arg = arg;
-        if (t->must_cancel && corio_future_cancel(f) > 0) t->must_cancel = false;
+        /* A pending cancel cancels f with its message (asyncio's
+         * __step: fut_waiter.cancel(msg=self._cancel_message)). */
+        if (t->must_cancel && corio__future_cancel_msg(f, t->cancel_msg) > 0) t->must_cancel = false;
         int rc = task_suspend(t);
         t->waiting_on = NULL;
         if (rc < 0) {
