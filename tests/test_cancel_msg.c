@@ -119,13 +119,18 @@ static int sees_own(void *arg) {
     CHECK_MSG(my_msg(), "m1");
     return -ECANCELED;
 }
+/* Spawn fn(arg), let it start, cancel it with msg: it finishes cancelled
+ * and joining it hands the message to the caller. */
+static void cancel_joined(corio_task_fn fn, void *arg, const char *msg) {
+    corio_task *t = corio_spawn(fn, arg);
+    CHECK_EQ(corio_sleep(0), 0);
+    CHECK_EQ(corio_cancel_msg(t, msg), 1);
+    CHECK_EQ(corio_join(t), -ECANCELED);
+    CHECK_MSG(my_msg(), msg);
+}
 static int join_main(void *arg) {
     (void)arg;
-    corio_task *t = corio_spawn(sees_own, NULL);
-    CHECK_EQ(corio_sleep(0), 0);
-    CHECK_EQ(corio_cancel_msg(t, "m1"), 1);
-    CHECK_EQ(corio_join(t), -ECANCELED);
-    CHECK_MSG(my_msg(), "m1");
+    cancel_joined(sees_own, NULL, "m1");
     return 0;
 }
 static void test_join_sees_message(void) { CHECK_EQ(test_run(join_main, NULL, 1), 0); }
@@ -417,10 +422,7 @@ static int late_main(void *arg) {
      * asyncio's Task.cancel(msg) cancels the future with it, which keeps
      * it (fut.result() later raises CancelledError('tm')). */
     CHECK_EQ(corio_future_init(&g, NULL), 0);
-    t = corio_spawn(fut_wait_any, &g);
-    CHECK_EQ(corio_sleep(0), 0);
-    CHECK_EQ(corio_cancel_msg(t, "tm"), 1);
-    CHECK_EQ(corio_join(t), -ECANCELED);
+    cancel_joined(fut_wait_any, &g, "tm");
     CHECK(corio_future_cancelled(&g));
     late_check(&g, "tm");
     CHECK_EQ(corio_future_destroy(&g), 0);
@@ -433,11 +435,7 @@ static int late_main(void *arg) {
     /* The library's own futures keep nothing: a sleep cancelled with a
      * message leaves no copy behind (LeakSanitizer), and the message is
      * the task's. */
-    t = corio_spawn(sleeper, NULL);
-    CHECK_EQ(corio_sleep(0), 0);
-    CHECK_EQ(corio_cancel_msg(t, "sm"), 1);
-    CHECK_EQ(corio_join(t), -ECANCELED);
-    CHECK_MSG(my_msg(), "sm");
+    cancel_joined(sleeper, NULL, "sm");
     return 0;
 }
 static void test_future_keeps_msg(void) { CHECK_EQ(test_run(late_main, NULL, 1), 0); }

@@ -90,18 +90,13 @@ func sleepers(n int64, s float64, held bool) {
 	t0 := time.Now()
 	wg.Add(int(n))
 	for i := int64(0); i < n; i++ {
-		if held {
-			go func() {
+		go func() {
+			if held {
 				<-start
-				time.Sleep(dur)
-				wg.Done()
-			}()
-		} else {
-			go func() {
-				time.Sleep(dur)
-				wg.Done()
-			}()
-		}
+			}
+			time.Sleep(dur)
+			wg.Done()
+		}()
 	}
 	t1 := time.Now()
 	close(start)

@@ -22,13 +22,15 @@ extern "C" {
 /*
  * Initialise a pending future bound to `loop`, or to the current loop when
  * loop is NULL.  Returns 0, -EINVAL for a NULL f, -EPERM when loop is NULL
- * and no loop runs on this thread.
+ * and no loop runs on this thread.  A future cancelled with a message
+ * keeps a copy until corio_future_destroy: initialising it again without
+ * destroying it first leaks that copy.
  */
 CORIO_API int corio_future_init(corio_future *f, corio_loop *loop);
 
 /*
- * Retire a future, freeing the message corio_future_cancel_msg left in it
- * (a future cancelled with a message keeps it until then).  Returns 0;
+ * Retire a future, freeing the cancel message it keeps (corio_future_cancel_msg;
+ * a future cancelled with a message keeps it until then).  Returns 0;
  * -EBUSY (and changes nothing) while callbacks
  * or awaiting tasks are still registered on it; -EINVAL if f is not an
  * initialised future (never initialised, or destroyed already).  Once f is
@@ -68,8 +70,9 @@ CORIO_API int corio_future_cancel(corio_future *f);
  * (corio_task_cancel_message of each, once its await returns
  * -ECANCELED), and so, as in asyncio, does a task that awaits it later or
  * reads its result with corio_future_result: the future keeps its copy
- * until corio_future_destroy, which frees it.  A gather that cancels its
- * children passes its message on to the tasks awaiting them.  Returns as
+ * until corio_future_destroy, which frees it.  A future also keeps the
+ * message of a corio_cancel_msg of a task awaiting it, and a gather that
+ * cancels its children passes its message on to them.  Returns as
  * corio_future_cancel, or -ENOMEM (nothing cancelled).  Does not suspend.
  */
 CORIO_API int corio_future_cancel_msg(corio_future *f, const char *msg);

@@ -549,10 +549,10 @@ static inline corio__msg *corio__msg_ref(const corio__msg *m) {
 void corio__msg_unref(corio__msg *m);
 /* A message holding a copy of text (one reference), or NULL for a NULL text or no memory. */
 corio__msg *corio__msg_new(const char *text);
-/* The message a plain future the program owns keeps from its
- * cancellation (its `value` once cancelled; future.c), or NULL. */
+/* The message a future the program owns (a plain one: corio_future_init)
+ * keeps from its cancellation (its `value` once cancelled; future.c), or NULL. */
 static inline corio__msg *corio__future_kept_msg(const corio_future *f) {
-    return f->kind == CORIO__FK_PLAIN && f->state == CORIO__CANCELLED ? (corio__msg *)f->value : NULL;
+    return f->magic == CORIO__FUTURE_MAGIC_OWNED && f->state == CORIO__CANCELLED ? (corio__msg *)f->value : NULL;
 }
 
 /* What corio_future_cancel does for each kind of future (CORIO__FK_*),

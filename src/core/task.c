@@ -501,7 +501,7 @@ int corio_sleep(double seconds) {
 __attribute__((noinline, cold)) void corio__task_msg_from(corio_task *t, const corio_future *f) {
     if (f->kind == CORIO__FK_TASK && f != &t->fut)
         corio__task_set_msg(t, ((const corio_task *)f)->cancel_msg);
-    else if (f->kind == CORIO__FK_PLAIN && f->magic == CORIO__FUTURE_MAGIC_OWNED)
+    else if (f->magic == CORIO__FUTURE_MAGIC_OWNED)
         corio__task_set_msg(t, corio__future_kept_msg(f)); /* NULL: cancelled without one */
 }
 
